@@ -1,0 +1,36 @@
+#!/bin/sh
+# Installs the Debian packages pyramask needs, and only those that are missing.
+# Usage: scripts/install-deps.sh [build|test|bench]...   (default: build)
+set -eu
+
+build_pkgs="gcc pkg-config meson ninja-build libpcre2-dev libsqlite3-dev libgsl-dev
+            libopenblas-dev libinih-dev"
+test_pkgs="sqlite3 python3"
+bench_pkgs="sentencepiece python3-torch nodejs npm bible-kjv wordnet-base python3.11-doc
+            sqlite3-doc postgresql-doc-15 libpython3.11-stdlib"
+
+want=""
+[ $# -eq 0 ] && set -- build
+for group in "$@"; do
+    case "$group" in
+        build) want="$want $build_pkgs" ;;
+        test)  want="$want $build_pkgs $test_pkgs" ;;
+        bench) want="$want $build_pkgs $test_pkgs $bench_pkgs" ;;
+        *) echo "pyramask: install-deps: unknown group '$group' (build, test, bench)" >&2; exit 2 ;;
+    esac
+done
+
+missing=""
+for p in $want; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+        case " $missing " in *" $p "*) ;; *) missing="$missing $p" ;; esac
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+echo "installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# shellcheck disable=SC2086
+$sudo apt-get install -y -qq --no-install-recommends $missing

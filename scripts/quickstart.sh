@@ -1,0 +1,9 @@
+#!/bin/sh
+# Installs what is missing, builds pyramask in build/, and runs the main job on the
+# shipped data: a three-level vocabulary pyramid of the prose corpus and its statistics.
+set -eu
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh build
+[ -f build/build.ninja ] || meson setup build
+meson compile -C build
+./build/experiments/pyramask --help
