@@ -26,5 +26,10 @@ const char *cli_version(void);
 
 /* Subcommands: argv[0] is the subcommand's own name; they return an exit status. */
 /* (one declaration per subcommand) */
+int cmd_config(int argc, char **argv);
+int cmd_sql(int argc, char **argv);
+int cmd_db(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif

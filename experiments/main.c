@@ -26,6 +26,11 @@ struct command {
 
 static const struct command commands[] = {
     {"version", cmd_version, "print the code revision"},
+    {"config", cmd_config, "show a resolved configuration or its hash"},
+    {"train", cmd_train, "train and score one run, logged"},
+    {"sweep", cmd_sweep, "run or show a sweep (an ablation grid times seeds)"},
+    {"sql", cmd_sql, "query the run log"},
+    {"db", cmd_db, "merge run logs"},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 
