@@ -87,7 +87,7 @@ static const struct key keys[] = {
     {"train", "log_every", K_INT, 1, 1e9, NULL, V(train.log_every), 0},
     {"train", "threads", K_INT, 1, 256, NULL, V(train.threads), 1},
     {"score", "max_tokens", K_INT, 0, 1e12, NULL, V(score.max_tokens), 0},
-    {"score", "t_samples", K_INT, 2, 1 << 16, NULL, V(score.t_samples), 0},
+    {"score", "t_samples", K_INT, 2, 64, NULL, V(score.t_samples), 0},
     {"score", "seed", K_INT, 0, 4294967295.0, NULL, V(score.seed), 0},
     {"score", "buckets", K_INT, 1, 100, NULL, V(score.buckets), 0},
     {"score", "samples", K_INT, 0, 10000, NULL, V(score.samples), 0},
@@ -681,6 +681,12 @@ int config_load(struct config *c, const char *path, config_sweep_fn sweep, void 
     return rc;
 }
 
+int config_load_string(struct config *c, const char *text, const char *name,
+                       char err[CONFIG_ERR_MAX])
+{
+    return load_text(c, text, name, NULL, NULL, 0, err);
+}
+
 const struct config_values *config_values(const struct config *c) { return &c->v; }
 const char *config_value(const struct config *c, int i)
 {
@@ -769,10 +775,6 @@ int config_finish(struct config *c, char err[CONFIG_ERR_MAX])
     if (v->model.d % v->model.heads)
         return relation_error(c, config_key_index("model.heads"), err,
                               "%ld does not divide model.d = %ld", v->model.heads, v->model.d);
-    if (v->score.t_samples % 2)
-        return relation_error(c, config_key_index("score.t_samples"), err,
-                              "%ld is odd (antithetic pairs need an even count)",
-                              v->score.t_samples);
     if (strcmp(v->mask.importance_mode, "off") && !strcmp(v->mask.importance, "none"))
         return relation_error(c, config_key_index("mask.importance_mode"), err,
                               "'%s' needs mask.importance (idf, surprisal or a rule file)",

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { CONFIG_MAX_LEVELS = 16, CONFIG_ERR_MAX = 1024 };
+enum { CONFIG_MAX_LEVELS = 16, CONFIG_ERR_MAX = 8192 };
 
 /* Typed values, filled by config_finish() from the canonical text of every key.
  * Strings point into the config (valid until config_free); paths are resolved
@@ -97,6 +97,10 @@ typedef int (*config_sweep_fn)(void *user, const char *key, const char *value, c
  * file cannot be read (err "file: why"). */
 int config_load(struct config *c, const char *path, config_sweep_fn sweep, void *user,
                 char err[CONFIG_ERR_MAX]);
+
+/* The same from text in memory; `name` stands for the file in messages. */
+int config_load_string(struct config *c, const char *text, const char *name,
+                       char err[CONFIG_ERR_MAX]);
 
 /* Checks the relations between keys (e.g. model.heads divides model.d) and fills the
  * typed values. Returns 0 or -1 with err. */
