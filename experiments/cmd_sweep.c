@@ -279,7 +279,8 @@ static int run_sweep(const struct sweep *s, const struct args *a)
             counts[2], counts[3] ? ", some running elsewhere" : "");
     if (stop_signal)
         return RUN_INTERRUPTED;
-    return counts[0] == mine ? CLI_OK : CLI_FAIL;
+    /* cells another live process is running count as done here */
+    return counts[1] + counts[2] == 0 && counts[0] + counts[3] == mine ? CLI_OK : CLI_FAIL;
 }
 
 int cmd_sweep(int argc, char **argv)

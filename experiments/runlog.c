@@ -166,7 +166,8 @@ int runlog_open(struct runlog **out, const char *path, int create, char err[RUNL
         goto bad;
     }
     sqlite3_extended_result_codes(rl->db, 1);
-    sqlite3_busy_timeout(rl->db, BUSY_TIMEOUT_MS);
+    const char *bt = getenv("PYRAMASK_BUSY_TIMEOUT");
+    sqlite3_busy_timeout(rl->db, bt && *bt ? (int)(atof(bt) * 1000) : BUSY_TIMEOUT_MS);
     if (exec(rl, "PRAGMA journal_mode = WAL") || exec(rl, "PRAGMA synchronous = NORMAL") ||
         exec(rl, "PRAGMA foreign_keys = ON") || create_schema(rl) || runlog_reap(rl) < 0) {
         snprintf(err, RUNLOG_ERR_MAX, "%s", rl->msg);
@@ -477,7 +478,7 @@ static int claim_tx(void *user)
                      "heartbeat_at = julianday('now'), attempts = attempts + 1, "
                      "code_revision = ?, host = ?, pid = ?, pid_tag = ?, error = NULL "
                      "WHERE run_id = ?",
-                 "tttttti", C->kind, text, cli_version(), runlog_host(), (int64_t)getpid(), tag,
+                 "ttttiti", C->kind, text, cli_version(), runlog_host(), (int64_t)getpid(), tag,
                  existing);
         C->run_id = existing;
     } else {

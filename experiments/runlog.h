@@ -8,7 +8,7 @@
 
 #include "config.h"
 
-enum { RUNLOG_VERSION = 1, RUNLOG_ERR_MAX = 1024 };
+enum { RUNLOG_VERSION = 1, RUNLOG_ERR_MAX = 8192 };
 
 /* Results of runlog_claim besides errors. */
 enum { RUNLOG_CLAIMED = 0, RUNLOG_DONE = 1, RUNLOG_BUSY = 2 };
@@ -18,7 +18,8 @@ struct runlog;
 /* The database path: `flag` (--db) if given, else $PYRAMASK_DB, else "pyramask.db". */
 const char *runlog_path(const char *flag);
 
-/* Opens (with create, creates) the log, sets WAL and a busy timeout, creates or checks
+/* Opens (with create, creates) the log, sets WAL and a busy timeout (60 s, or
+ * $PYRAMASK_BUSY_TIMEOUT seconds), creates or checks
  * the schema and marks runs of dead processes on this host 'interrupted'.
  * Returns 0, or -1 with a message in err (the caller prints "pyramask: <path>: <err>"). */
 int runlog_open(struct runlog **out, const char *path, int create, char err[RUNLOG_ERR_MAX]);
