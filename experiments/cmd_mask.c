@@ -113,11 +113,12 @@ static int preview(const struct config *c, const char *file, double t, long seed
         status = rc == MASK_E_RANGE || rc == MASK_E_INPUT ? CLI_USAGE : CLI_FAIL;
         goto done;
     }
-    int color = cli_isatty(STDOUT_FILENO), count = 0;
+    int color = cli_isatty(STDOUT_FILENO), count = 0, newline = 1;
     const size_t *st = d.align.start[d.lo];
     for (int i = 0; i < n;) {
         if (!masked[i]) {
             fwrite(text + st[i], 1, st[i + 1] - st[i], stdout);
+            newline = text[st[i + 1] - 1] == '\n';
             i++;
             continue;
         }
@@ -134,9 +135,10 @@ static int preview(const struct config *c, const char *file, double t, long seed
             printf("[%s]", name ? name : "mask");
         if (color)
             fputs("\033[0m", stdout);
+        newline = 0;
         i = j;
     }
-    if (n && text[len - 1] != '\n')
+    if (!newline)
         putchar('\n');
     printf("masked %d/%d tokens\n", count, n);
 done:

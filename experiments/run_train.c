@@ -171,7 +171,8 @@ static int train_loop(struct trainer *tr, const struct run_ctx *x, struct runlog
     opt.beta2 = (float)v->train.beta2;
     opt.weight_decay = (float)v->train.weight_decay;
     opt.grad_clip = (float)v->train.grad_clip;
-    opt.warmup_steps = v->train.warmup;
+    /* a run shorter than its warm-up warms up over all of it */
+    opt.warmup_steps = v->train.warmup < v->train.steps ? v->train.warmup : v->train.steps;
     opt.total_steps = v->train.steps;
     struct progress pr;
     progress_start(&pr, "train", v->train.steps);

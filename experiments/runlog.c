@@ -68,7 +68,10 @@ const char *runlog_pid_tag(long pid, char out[96])
     const char *p = strrchr(buf, ')');
     if (!p)
         return NULL;
-    /* fields after the command name: state is field 3, starttime field 22 */
+    /* fields after the command name: state is field 3, starttime field 22; a zombie
+     * (exited, not yet reaped) no longer runs anything */
+    if (p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
+        return NULL;
     unsigned long long start = 0;
     int field = 2;
     for (p++; *p && field < 22; p++)
