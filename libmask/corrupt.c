@@ -290,6 +290,18 @@ int mask_corrupt_batch(mask *m, const mask_seq *seqs, int B, long step, gsl_rng 
     return rc;
 }
 
+int mask_units(mask *m, const mask_seq *seq, gsl_rng *r, int *unit_start, int *n_units)
+{
+    if (!m || !seq || !r || !unit_start || !n_units)
+        return mask_fail(m, MASK_E_ARG, "units: NULL argument");
+    int rc = check_seq(m, seq);
+    if (rc || (rc = mask_scratch_reserve(m, seq->n, seq->text_len))) return rc;
+    cut c = cut_units(m, seq, r, 0);
+    memcpy(unit_start, m->sc.unit_start, (size_t)(c.nu + 1) * sizeof *unit_start);
+    *n_units = c.nu;
+    return MASK_OK;
+}
+
 /* The type census of one sequence for the priors: all maskable tokens with their type (every
  * unit masked), or one corruption at t drawn from the schedule's range. */
 int mask_census(mask *m, const mask_seq *seq, gsl_rng *r, int all, mask_out *out)

@@ -65,7 +65,8 @@ static int parse_number(parser *ps, double *out)
     const char *q = ps->p;
     while (k + 1 < sizeof buf &&
            (isdigit((unsigned char)*q) || (*q == '.' && q[1] != '.') || *q == 'e' ||
-            *q == 'E' || ((*q == '-' || *q == '+') && k > 0 && (q[-1] == 'e' || q[-1] == 'E'))))
+            *q == 'E' ||
+            ((*q == '-' || *q == '+') && (k == 0 || q[-1] == 'e' || q[-1] == 'E'))))
         buf[k++] = *q++;
     buf[k] = '\0';
     char *end = NULL;

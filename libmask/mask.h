@@ -413,6 +413,14 @@ const mask_schedule *mask_get_schedule(const mask *m);
  * MASK_E_WEIGHT (bad importance), MASK_E_STATE (idf/surprisal before mask_corpus_add). */
 int mask_corrupt(mask *m, const mask_seq *seq, double t, gsl_rng *r, mask_out *out);
 
+/* The units the structure cuts `seq` into, as mask_corrupt would with the same generator
+ * state: unit u covers tokens [unit_start[u], unit_start[u+1]) (unit_start has room for
+ * n + 1 entries), *n_units of them; tokens outside [unit_start[0], unit_start[*n_units]) are
+ * not units (the prompt; the blocks before and after the current one). Draws the structure's
+ * own random numbers only (span lengths; the block index), so a copy of the generator taken
+ * before mask_corrupt reproduces its partition. For previews and tests. */
+int mask_units(mask *m, const mask_seq *seq, gsl_rng *r, int *unit_start, int *n_units);
+
 /* Corrupts B sequences at training `step`: sets the step (mask_set_step), draws
  * the B times with the settings' sampler, then corrupts the sequences in order, all from `r`.
  * Sequential by design: a batch of 64 x 256 tokens costs well under a millisecond or so
