@@ -45,5 +45,6 @@ void test_structure(void);
 void test_types(void);
 void test_importance(void);
 void test_errors(void);
+void test_data(void);
 
 #endif

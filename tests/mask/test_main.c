@@ -15,6 +15,7 @@ static const struct {
     {"schedule", test_schedule},   {"curriculum", test_curriculum},
     {"structure", test_structure}, {"types", test_types},
     {"importance", test_importance}, {"errors", test_errors},
+    {"data", test_data},
 };
 
 int main(int argc, char **argv)

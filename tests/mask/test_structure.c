@@ -235,7 +235,7 @@ void test_structure(void)
         s.schedule = cases[i].schedule;
         s.regex = "words";
         f.seq.prompt_len = cases[i].st == MASK_STRUCT_RESPONSE ? f.n / 3 : 0;
-        check_structure(cases[i].label, &s, &f, cases[i].t, 200);
+        check_structure(cases[i].label, &s, &f, cases[i].t, 1000);
         check_structure(cases[i].label, &s, &f, 0.0, 2);  /* nothing masked */
     }
     f.seq.prompt_len = 0;
