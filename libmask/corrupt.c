@@ -172,7 +172,7 @@ static cut cut_units(mask *m, const mask_seq *seq, gsl_rng *r, int all)
             for (int i = 0; i <= n; i++) us[i] = i;
             c.nu = n;
         }
-        c.nu = group_spans(s, us, c.nu, r);
+        if (!all) c.nu = group_spans(s, us, c.nu, r);  /* the census needs no spans */
         break;
     case MASK_STRUCT_REGEX:
         c.nu = mask_regex_units(m->regex, m->md, seq, us);

@@ -139,6 +139,17 @@ static void check_class_and_prior(const fixture *f, gsl_rng *r)
         count[k * V + f->ids[i]]++, total[k]++;
     }
     CHECK_INT(0, mask_prior_add(x.m, &f->seq, NULL));
+    run y;  /* the same census under spans: the type is fixed, no generator is needed */
+    s.structure = MASK_STRUCT_SPAN;
+    if (run_open(&y, &s, f->n)) {
+        CHECK_INT(0, mask_prior_add(y.m, &f->seq, NULL));
+        float *lp = malloc((size_t)6 * V * sizeof *lp), *lq = malloc((size_t)6 * V * sizeof *lq);
+        CHECK_INT(0, mask_prior_export(x.m, lp));
+        CHECK_INT(0, mask_prior_export(y.m, lq));
+        CHECK(memcmp(lp, lq, (size_t)6 * V * sizeof *lp) == 0, "span census differs");
+        free(lp), free(lq);
+        run_close(&y);
+    }
     float *logp = malloc((size_t)6 * V * sizeof *logp);
     CHECK_INT(0, mask_prior_export(x.m, logp));
     double worst = 0, worst_sum = 0;
