@@ -168,16 +168,19 @@ int mask_bend(mask *m, double mp, double dmp, const double *b, const int *len, i
             for (int it = 0; it < 200 && status == GSL_CONTINUE; it++) {
                 if (gsl_root_fsolver_iterate(m->solver) != GSL_SUCCESS) break;
                 status = gsl_root_test_interval(gsl_root_fsolver_x_lower(m->solver),
-                                                gsl_root_fsolver_x_upper(m->solver), 1e-13,
-                                                1e-14);
+                                                gsl_root_fsolver_x_upper(m->solver), 1e-6, 0);
             }
             if (status != GSL_SUCCESS)
                 return mask_fail(m, MASK_E_NUMERIC, "bent schedule: root finding did not "
                                  "converge at mask probability %g", mp);
             s = gsl_root_fsolver_root(m->solver);
         }
-        double slope = bend_slope(s, &bp);
-        if (slope > 0) s -= bend_excess(s, &bp) / slope;  /* one Newton polish */
+        /* Brent brackets the root to 1e-6; Newton's quadratic convergence then reaches
+         * double precision in two steps */
+        for (int it = 0; it < 2; it++) {
+            double slope = bend_slope(s, &bp);
+            if (slope > 0) s -= bend_excess(s, &bp) / slope;
+        }
     }
     for (int u = 0; u < n_units; u++) p[u] = sigmoid(s + b[u]);
     double slope = bend_slope(s, &bp);

@@ -84,12 +84,16 @@ static double now(void)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: mask_bench CORPUS IMPORTANCE_RULES [STEP_SECONDS]\n");
+        fprintf(stderr, "usage: mask_bench CORPUS IMPORTANCE_RULES [STEP_SECONDS [ONLY "
+                        "[BATCHES]]]\n  ONLY: one corruption label; BATCHES: a fixed count "
+                        "(0 = set-up only), else about 0.5 s each\n");
         return 2;
     }
     /* the small denoiser (V 4096, d 128, 4 layers, 4 heads, T 128, batch 32) trains about
      * 10,700 tokens/s in PyTorch on the reference 2-core machine: 4096 / 10700 s a step */
     double step_s = argc > 3 ? atof(argv[3]) : 4096.0 / 10700.0;
+    const char *only = argc > 4 ? argv[4] : NULL;
+    long fixed = argc > 5 ? atol(argv[5]) : -1;
     stream s;
     if (load(&s, argv[1], 4u << 20) || s.n < B * T) {
         fprintf(stderr, "mask_bench: %s: cannot read %d tokens\n", argv[1], B * T);
@@ -134,6 +138,7 @@ int main(int argc, char **argv)
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     int status = 0;
     for (size_t c = 0; c < sizeof configs / sizeof configs[0]; c++) {
+        if (only && strcmp(only, configs[c].label) != 0) continue;
         mask_settings set;
         mask_default_settings(&set);
         set.vocab_size = V;
@@ -156,7 +161,7 @@ int main(int argc, char **argv)
         gsl_rng_set(r, 1);
         long iters = 0;
         double t0 = now(), elapsed = 0;
-        while (elapsed < 0.5 || iters < 5) {
+        while (fixed >= 0 ? iters < fixed : elapsed < 0.5 || iters < 5) {
             if (mask_corrupt_batch(m, seqs, B, iters, r, outs)) {
                 fprintf(stderr, "mask_bench: %s: %s\n", configs[c].label, mask_errmsg(m));
                 status = 1;
@@ -165,9 +170,12 @@ int main(int argc, char **argv)
             iters++;
             elapsed = now() - t0;
         }
-        double per = elapsed / iters;
-        printf("%-22s %10.3f %12.0f %12.0f %9.3f%%\n", configs[c].label, per * 1e3, 1 / per,
-               B / per, 100 * per / step_s);
+        double per = iters ? elapsed / iters : 0;
+        if (iters)
+            printf("%-22s %10.3f %12.0f %12.0f %9.3f%%\n", configs[c].label, per * 1e3, 1 / per,
+                   B / per, 100 * per / step_s);
+        else
+            printf("%-22s (set-up only)\n", configs[c].label);
         mask_close(&m);
     }
     gsl_rng_free(r);
