@@ -5,6 +5,7 @@
 
 #include <gsl/gsl_rng.h>
 
+#include "check.h"
 #include "fixture.h"
 
 static void push(fixture *f, int *cap, const char *bytes, int len, int32_t w, int32_t g,
@@ -84,4 +85,13 @@ void fixture_free(fixture *f)
 {
     free(f->ids), free(f->offsets), free(f->lvl1), free(f->lvl2), free(f->kind), free(f->text);
     memset(f, 0, sizeof *f);
+}
+
+mask *open_checked(const mask_settings *s)
+{
+    mask *m = NULL;
+    int rc = mask_open(&m, s);
+    CHECK(rc == 0, "mask_open: %s: %s", mask_strerror(rc), mask_errmsg(m));
+    if (rc) mask_close(&m);
+    return m;
 }

@@ -26,4 +26,7 @@ typedef struct fixture {
 void fixture_build(fixture *f, int n_words, unsigned long seed, int V);
 void fixture_free(fixture *f);
 
+/* Opens a handle, counting a failed check (with mask_errmsg) and returning NULL on error. */
+mask *open_checked(const mask_settings *s);
+
 #endif

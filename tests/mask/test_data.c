@@ -6,7 +6,7 @@
 #include <gsl/gsl_rng.h>
 
 #include "check.h"
-#include "mask.h"
+#include "fixture.h"
 
 /* "def area(r): return 3.14 * r" cut into tokens */
 static const char code[] = "def area(r): return 3 * r  # doc";
@@ -27,8 +27,8 @@ static void check_code_rules(const char *dir)
     s.vocab_size = 10;
     s.importance = MASK_IMPORTANCE_RULES;
     s.importance_rules = path;
-    mask *m = NULL;
-    CHECK(mask_open(&m, &s) == 0, "%s: %s", path, mask_errmsg(m));
+    mask *m = open_checked(&s);
+    if (!m) return;
     int32_t ids[CODE_N] = {0};
     mask_seq seq = {.ids = ids, .n = CODE_N, .text = code, .text_len = strlen(code),
                     .offsets = code_off};
@@ -49,8 +49,7 @@ static void check_class_rules(const char *dir)
     s.vocab_size = 10;
     s.types = MASK_TYPES_CLASS;
     s.class_rules = path;
-    mask *m = NULL;
-    CHECK(mask_open(&m, &s) == 0, "%s: %s", path, mask_errmsg(m));
+    mask *m = open_checked(&s);
     if (!m) return;
     CHECK_INT(8, mask_n_types(m));
     int32_t ids[CODE_N] = {0}, out_ids[CODE_N];

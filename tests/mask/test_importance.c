@@ -36,10 +36,7 @@ static mask *open_bent(const char *schedule, double strength)
     s.schedule = schedule;
     s.importance_mode = MASK_IMPORTANCE_SCHEDULE;
     s.importance_strength = strength;
-    mask *m = NULL;
-    int rc = mask_open(&m, &s);
-    CHECK(rc == 0, "mask_open: %s", mask_errmsg(m));
-    return m;
+    return open_checked(&s);
 }
 
 static void check_bent_schedule(void)

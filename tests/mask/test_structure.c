@@ -34,22 +34,13 @@ static void outbuf_free(outbuf *o)
     free(o->ids), free(o->masked), free(o->weight), free(o->type);
 }
 
-static mask *open_or_report(const mask_settings *s)
-{
-    mask *m = NULL;
-    int rc = mask_open(&m, s);
-    CHECK(rc == 0, "mask_open: %s: %s", mask_strerror(rc), mask_errmsg(m));
-    if (rc) mask_close(&m);
-    return m;
-}
-
 /* R corruptions at time t: units whole, tokens outside units as the structure says, weights,
  * and the masked count over units against p * (tokens in units) with variance
  * p (1 - p) sum_u L_u^2 per corruption (units are independent given the partition). */
 static void check_structure(const char *label, const mask_settings *s, const fixture *f,
                             double t, int R)
 {
-    mask *m = open_or_report(s);
+    mask *m = open_checked(s);
     if (!m) return;
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(r, 1234);
@@ -106,7 +97,7 @@ static void check_regex_partition(const fixture *f)
     s.vocab_size = V;
     s.structure = MASK_STRUCT_REGEX;
     s.regex = "words";
-    mask *m = open_or_report(&s);
+    mask *m = open_checked(&s);
     if (!m) return;
     int n = f->n, *us = malloc((size_t)(n + 1) * sizeof *us), nu = 0;
     int *begins = malloc((size_t)n * sizeof *begins);
@@ -144,7 +135,7 @@ static void check_span_lengths(const fixture *f)
     mask_default_settings(&s);
     s.vocab_size = V;
     s.structure = MASK_STRUCT_SPAN;
-    mask *m = open_or_report(&s);
+    mask *m = open_checked(&s);
     if (!m) return;
     double p = 0.2, q = 0.8, z = 1 - pow(q, 10), m1 = 0, m2 = 0;
     for (int k = 1; k <= 10; k++) {
@@ -178,7 +169,7 @@ static void check_determinism(const fixture *f)
     mask_default_settings(&s);
     s.vocab_size = V;
     s.structure = MASK_STRUCT_SPAN;
-    mask *m = open_or_report(&s);
+    mask *m = open_checked(&s);
     if (!m) return;
     enum { B = 4 };
     mask_seq seqs[B];

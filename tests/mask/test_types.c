@@ -22,12 +22,7 @@ typedef struct run {
 static int run_open(run *x, const mask_settings *s, int n)
 {
     memset(x, 0, sizeof *x);
-    int rc = mask_open(&x->m, s);
-    CHECK(rc == 0, "mask_open: %s", mask_errmsg(x->m));
-    if (rc) {
-        mask_close(&x->m);
-        return 0;
-    }
+    if (!(x->m = open_checked(s))) return 0;
     x->ids = malloc((size_t)n * sizeof *x->ids);
     x->masked = malloc((size_t)n);
     x->weight = malloc((size_t)n * sizeof *x->weight);
