@@ -71,6 +71,7 @@ const char *mask_strerror(int rc);
  *                                     sigma = -log1p(-(1 - eps) t), so alpha(1) = eps)
  *                                             1 / t                eps (1e-3)
  *   poly        1 - t^w                       w / t                w (2)
+ * MDLM also draws t from [1e-3, 1] (its sampling_eps): write "loglinear[0.001,1]".
  * ========================================================================================== */
 
 typedef struct mask_schedule_type {
@@ -132,7 +133,7 @@ int mask_schedule_parse(mask_schedule *out, const char *spec, char *err, size_t 
  * Examples:
  *   "linear[0,0.2..1@5000]"          max t (= max mask ratio for linear) 0.2 -> 1 over 5000 steps
  *   "cosine; 20000: linear"          cosine for 20000 steps, then linear
- *   "poly:2[0.1..0,1]; 8000: linear" a lower clip fading out, then linear
+ *   "poly:2[0.1..0@4000,1]; 8000: linear"  a lower clip fading out, then linear
  * Spaces are allowed around tokens. A plain schedule string is a one-stage curriculum.
  * ========================================================================================== */
 
@@ -261,8 +262,8 @@ typedef enum mask_type_policy {
  *              gives the exact derivative
  *                  p_u'(t) = p_u (1 - p_u) * m'(t) / (sum_v L_v p_v (1 - p_v) / sum_v L_v),
  *              m = 1 - alpha, and the per-unit ELBO weight w_u(t) = p_u'(t) / p_u(t). Each
- *              p_u is increasing with p_u(0) = 0 and p_u(1) = 1 - alpha(1), a valid schedule;
- *              with equal biases it is the plain schedule and w_u = w. Why this and not
+ *              p_u increases from p_u(0) = 0 (to p_u(1) = 1 when alpha(1) = 0), a valid
+ *              schedule; with equal biases it is the plain schedule and w_u = w. Why this and not
  *              alpha_i = 1 - t^{w_i}: the logit shift keeps the mean exact at every t with one
  *              scalar root per corruption, where calibrated exponents match it at one t only.
  *              ELBO meaning: the schedule of unit u depends on the clean data (through a_u),

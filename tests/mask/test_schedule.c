@@ -127,6 +127,14 @@ void test_curriculum(void)
     CHECK_NEAR(0.1, s.lo, 1e-15);
     mask_curriculum_close(&c);
 
+    const char *documented[] = {"linear[0,0.2..1@5000]", "cosine; 20000: linear",
+                                "poly:2[0.1..0@4000,1]; 8000: linear", "loglinear[0.001,1]",
+                                "poly:0.5[0,0.9]"};  /* the examples of mask.h */
+    for (size_t i = 0; i < sizeof documented / sizeof documented[0]; i++) {
+        int rc = mask_curriculum_parse(&c, documented[i], err, sizeof err);
+        CHECK(rc == 0, "'%s': %s", documented[i], err);
+        mask_curriculum_close(&c);
+    }
     CHECK_INT(0, mask_schedule_parse(&s, "loglinear:1e-4", err, sizeof err));
     CHECK(s.type == mask_schedule_loglinear && s.param == 1e-4, "param %g", s.param);
     CHECK_INT(0, mask_schedule_parse(&s, "cosine-md4[0.2,0.8]", err, sizeof err));
