@@ -71,7 +71,7 @@ static int needs_text(const mask *m, const mask_seq *seq)
            (needs_importance(m) && !seq->importance && m->s.importance == MASK_IMPORTANCE_RULES);
 }
 
-static int check_seq(mask *m, const mask_seq *seq)
+int mask_check_seq(mask *m, const mask_seq *seq, int want_text)
 {
     int n = seq->n, V = m->s.vocab_size;
     if (n < 0 || (n > 0 && !seq->ids))
@@ -95,7 +95,7 @@ static int check_seq(mask *m, const mask_seq *seq)
                 return mask_fail(m, MASK_E_INPUT, "unit_of[%d][%d] = %d after %d: units must "
                                  "be contiguous runs", l, i, (int)u[i], (int)u[i - 1]);
     }
-    if (needs_text(m, seq)) {
+    if (want_text || needs_text(m, seq)) {
         if (n > 0 && (!seq->text || !seq->offsets))
             return mask_fail(m, MASK_E_INPUT, "this corruption needs the text and the token "
                              "offsets");
@@ -202,7 +202,7 @@ static cut cut_units(mask *m, const mask_seq *seq, gsl_rng *r, int all)
 static int corrupt_one(mask *m, const mask_seq *seq, double t, gsl_rng *r, mask_out *out,
                        int all)
 {
-    int rc = check_seq(m, seq);
+    int rc = mask_check_seq(m, seq, 0);
     if (rc || (rc = mask_scratch_reserve(m, seq->n, seq->text_len))) return rc;
     mask_scratch *sc = &m->sc;
     const mask_settings *s = &m->s;
@@ -294,7 +294,7 @@ int mask_units(mask *m, const mask_seq *seq, gsl_rng *r, int *unit_start, int *n
 {
     if (!m || !seq || !r || !unit_start || !n_units)
         return mask_fail(m, MASK_E_ARG, "units: NULL argument");
-    int rc = check_seq(m, seq);
+    int rc = mask_check_seq(m, seq, 0);
     if (rc || (rc = mask_scratch_reserve(m, seq->n, seq->text_len))) return rc;
     cut c = cut_units(m, seq, r, 0);
     memcpy(unit_start, m->sc.unit_start, (size_t)(c.nu + 1) * sizeof *unit_start);

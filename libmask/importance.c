@@ -89,7 +89,8 @@ int mask_token_importance(mask *m, const mask_seq *seq, double *a)
 int mask_importance(mask *m, const mask_seq *seq, float *out)
 {
     if (!m || !seq || !out) return mask_fail(m, MASK_E_ARG, "importance: NULL argument");
-    int rc = mask_scratch_reserve(m, seq->n, seq->text_len);
+    int rc = mask_check_seq(m, seq, !seq->importance && m->s.importance == MASK_IMPORTANCE_RULES);
+    if (rc || (rc = mask_scratch_reserve(m, seq->n, seq->text_len))) return rc;
     if (rc) return rc;
     if ((rc = mask_token_importance(m, seq, m->sc.tok_a))) return rc;
     for (int i = 0; i < seq->n; i++) out[i] = (float)m->sc.tok_a[i];

@@ -99,6 +99,9 @@ void mask_types_assign(const mask *m, const mask_seq *seq, const int *unit_start
                        double mean_a, const int *tok_key, mask_out *out);
 
 /* corrupt.c */
+/* Checks ids, prompt, the unit arrays the settings use, and the text and offsets when the
+ * settings need them or want_text is set. */
+int mask_check_seq(mask *m, const mask_seq *seq, int want_text);
 /* Corrupts for the priors: every maskable unit masked (all = 1), else at t ~ U[lo, hi]; the
  * outputs live in the handle's scratch. */
 int mask_census(mask *m, const mask_seq *seq, gsl_rng *r, int all, mask_out *out);

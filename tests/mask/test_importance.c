@@ -185,6 +185,9 @@ static void check_rules_and_stats(void)
     CHECK_INT(0, mask_importance(m, &seq, a));
     const float want[8] = {3, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 2, 2};  /* "undef" is not \bdef\b */
     for (int i = 0; i < 8; i++) CHECK_NEAR(want[i], a[i], 0);
+    off[7] = 30;  /* past the text */
+    CHECK_INT(MASK_E_INPUT, mask_importance(m, &seq, a));
+    CHECK(strstr(mask_errmsg(m), "offset of token 7 is 30"), "%s", mask_errmsg(m));
     mask_close(&m);
     unlink(path);
 
@@ -199,6 +202,9 @@ static void check_rules_and_stats(void)
     CHECK_NEAR(log(3.0 / 2) + 1, a[0], 1e-6);
     CHECK_NEAR(1.0, a[1], 1e-6);
     CHECK_NEAR(log(3.0) + 1, a[3], 1e-6);
+    q[2] = 10;  /* outside [0, V) */
+    CHECK_INT(MASK_E_INPUT, mask_importance(m, &seq, a));
+    q[2] = 3;
     mask_close(&m);
     s.importance = MASK_IMPORTANCE_SURPRISAL;
     CHECK_INT(0, mask_open(&m, &s));
