@@ -190,9 +190,22 @@ static void check_determinism(const fixture *f)
               memcmp(a[i].weight, b[i].weight, (size_t)f->n * sizeof *a[i].weight) == 0,
               "sequence %d differs between the batch and the same draws one by one", i);
     }
+    mask_close(&m);
+
+    /* a curriculum: at step 0 the times stay in [0, 0.2], at step 50 in [0, 0.6] */
+    s.schedule = "linear[0,0.2..1@100]";
+    if ((m = open_checked(&s))) {
+        for (long step = 0; step <= 50; step += 50) {
+            CHECK_INT(0, mask_corrupt_batch(m, seqs, B, step, r, oa));
+            double hi = step == 0 ? 0.2 : 0.6;
+            CHECK_NEAR(hi, mask_get_schedule(m)->hi, 1e-15);
+            for (int i = 0; i < B; i++)
+                CHECK(oa[i].t > 0 && oa[i].t <= hi, "step %ld: t = %g", step, oa[i].t);
+        }
+        mask_close(&m);
+    }
     for (int i = 0; i < B; i++) outbuf_free(&a[i]), outbuf_free(&b[i]);
     gsl_rng_free(r);
-    mask_close(&m);
 }
 
 void test_structure(void)
