@@ -102,45 +102,77 @@ static double sigmoid(double x)
     return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x));
 }
 
+/* sigmoid(x) and 1 - sigmoid(x), both to full relative precision, with one exp. */
+static void sigmoid_pair(double x, double *p, double *q)
+{
+    double e = exp(-fabs(x)), one = 1.0 / (1.0 + e);
+    *p = x >= 0 ? one : e * one;
+    *q = x >= 0 ? e * one : one;
+}
+
+/* The root problem: units (or groups of units sharing a bias) with biases b and weights
+ * (lengths) given as ints, doubles, or all 1. */
 typedef struct bend_problem {
     const double *b;
-    const int *len;
+    const int *len_i;
+    const double *len_d;
     int n;
     double total, mp;
 } bend_problem;
 
 static double unit_len(const int *len, int u) { return len ? len[u] : 1.0; }
 
+static double group_len(const bend_problem *bp, int u)
+{
+    return bp->len_d ? bp->len_d[u] : unit_len(bp->len_i, u);
+}
+
 /* Length-weighted mean masking probability at logit shift s, minus the target. */
 static double bend_excess(double s, void *vp)
 {
     const bend_problem *bp = vp;
     double sum = 0;
-    for (int u = 0; u < bp->n; u++) sum += unit_len(bp->len, u) * sigmoid(s + bp->b[u]);
+    for (int u = 0; u < bp->n; u++) sum += group_len(bp, u) * sigmoid(s + bp->b[u]);
     return sum / bp->total - bp->mp;
 }
 
-static double bend_slope(double s, const bend_problem *bp)
+/* The excess and its derivative in s, the length-weighted mean of p (1 - p). */
+static double bend_slope(double s, const bend_problem *bp, double *excess)
 {
-    double sum = 0;
+    double sum = 0, slope = 0;
     for (int u = 0; u < bp->n; u++) {
-        double p = sigmoid(s + bp->b[u]);
-        sum += unit_len(bp->len, u) * p * (1 - p);
+        double p = sigmoid(s + bp->b[u]), l = group_len(bp, u);
+        sum += l * p;
+        slope += l * p * (1 - p);
     }
-    return sum / bp->total;
+    if (excess) *excess = sum / bp->total - bp->mp;
+    return slope / bp->total;
 }
+
+enum { BEND_GROUPS = 64 };
 
 int mask_bend(mask *m, double mp, double dmp, const double *b, const int *len, int n_units,
               double *p, double *w)
 {
     if (n_units <= 0) return MASK_OK;
-    bend_problem bp = {b, len, n_units, 0, mp};
+    /* units sharing a bias (rule weights take few values) are solved as one group */
+    double gb[BEND_GROUPS], gl[BEND_GROUPS];
+    int ng = 0;
+    bend_problem bp = {b, len, NULL, n_units, 0, mp};
     double bmin = b[0], bmax = b[0];
     for (int u = 0; u < n_units; u++) {
-        bp.total += unit_len(len, u);
+        double l = unit_len(len, u);
+        bp.total += l;
         bmin = b[u] < bmin ? b[u] : bmin;
         bmax = b[u] > bmax ? b[u] : bmax;
+        if (ng < 0) continue;
+        int j = 0;
+        while (j < ng && gb[j] != b[u]) j++;
+        if (j < ng) gl[j] += l;
+        else if (ng < BEND_GROUPS) gb[ng] = b[u], gl[ng++] = l;
+        else ng = -1;
     }
+    if (ng > 0) bp.b = gb, bp.len_i = NULL, bp.len_d = gl, bp.n = ng;
     if (mp <= 0) {  /* nothing is masked: the weights never apply */
         for (int u = 0; u < n_units; u++) p[u] = 0, w[u] = HUGE_VAL;
         return MASK_OK;
@@ -179,16 +211,19 @@ int mask_bend(mask *m, double mp, double dmp, const double *b, const int *len, i
         /* Brent brackets the root to 1e-6; Newton's quadratic convergence then reaches
          * double precision in two steps */
         for (int it = 0; it < 2; it++) {
-            double slope = bend_slope(s, &bp);
-            if (slope > 0) s -= bend_excess(s, &bp) / slope;
+            double excess = 0, slope = bend_slope(s, &bp, &excess);
+            if (slope > 0) s -= excess / slope;
         }
     }
-    for (int u = 0; u < n_units; u++) p[u] = sigmoid(s + b[u]);
-    double slope = bend_slope(s, &bp);
+    double slope = bend_slope(s, &bp, NULL);
     if (!(slope > 0))
         return mask_fail(m, MASK_E_NUMERIC, "bent schedule: degenerate at mask probability %g",
                          mp);
-    for (int u = 0; u < n_units; u++) w[u] = sigmoid(-(s + b[u])) * dmp / slope;
+    for (int u = 0; u < n_units; u++) {
+        double q;
+        sigmoid_pair(s + b[u], &p[u], &q);
+        w[u] = q * dmp / slope;
+    }
     return MASK_OK;
 }
 
