@@ -428,8 +428,8 @@ int mask_units(mask *m, const mask_seq *seq, gsl_rng *r, int *unit_start, int *n
 /* Corrupts B sequences at training `step`: sets the step (mask_set_step), draws
  * the B times with the settings' sampler, then corrupts the sequences in order, all from `r`.
  * Sequential by design, so results do not depend on any thread count: a batch of 64 x 256
- * tokens costs 0.1-0.9 ms for every structure and up to ~7 ms with rule-file importance
- * schedules (tests/bench), under 2% of a small denoiser's training step. */
+ * tokens costs 0.1-2 ms for every structure and 3-6 ms with PCRE2 class or importance rules,
+ * whose matching dominates (tests/bench): under 2% of a small denoiser's training step. */
 int mask_corrupt_batch(mask *m, const mask_seq *seqs, int B, long step, gsl_rng *r,
                        mask_out *outs);
 
