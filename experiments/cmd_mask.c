@@ -22,25 +22,6 @@ static const char usage_text[] =
     "and builds the pyramid from data.corpus with tokenizer.levels when tokenizer.pyramid\n"
     "is empty (cached under pyramask-cache/ beside the run log, --db).\n";
 
-static char *read_all(FILE *f, size_t *len)
-{
-    size_t cap = 4096, n = 0, got;
-    char *p = malloc(cap);
-    while (p && (got = fread(p + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (n + 1 == cap) {
-            char *q = realloc(p, cap *= 2);
-            if (!q)
-                free(p);
-            p = q;
-        }
-    }
-    if (p)
-        p[n] = 0;
-    *len = n;
-    return p;
-}
-
 static int preview(const struct config *c, const char *file, double t, long seed,
                    const char *db)
 {
@@ -57,7 +38,7 @@ static int preview(const struct config *c, const char *file, double t, long seed
     char *text = NULL;
     if (file) {
         FILE *f = strcmp(file, "-") ? fopen(file, "rb") : stdin;
-        text = f ? read_all(f, &len) : NULL;
+        text = f ? cli_read_all(f, &len) : NULL;
         if (f && f != stdin)
             fclose(f);
         if (!text) {

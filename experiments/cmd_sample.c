@@ -19,24 +19,6 @@ static const char usage_text[] =
     "Strategies: random (ancestral), confidence (low-confidence remasking, LLaDA),\n"
     "block (semi-autoregressive blocks of B tokens, default 16).\n";
 
-static char *read_all(FILE *f)
-{
-    size_t cap = 4096, n = 0, got;
-    char *p = malloc(cap);
-    while (p && (got = fread(p + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (n + 1 == cap) {
-            char *q = realloc(p, cap *= 2);
-            if (!q)
-                free(p);
-            p = q;
-        }
-    }
-    if (p)
-        p[n] = 0;
-    return p;
-}
-
 int cmd_sample(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -100,7 +82,7 @@ int cmd_sample(int argc, char **argv)
         so.level = (int)config_values(c)->tokenizer.model_level;
         if (infill) {
             FILE *f = strcmp(infill, "-") ? fopen(infill, "rb") : stdin;
-            char *text = f ? read_all(f) : NULL;
+            char *text = f ? cli_read_all(f, NULL) : NULL;
             if (f && f != stdin)
                 fclose(f);
             if (!text) {

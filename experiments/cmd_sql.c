@@ -216,24 +216,6 @@ static int print_rows(sqlite3 *db, sqlite3_stmt *st, enum format f, char *err, s
     return rc;
 }
 
-static char *read_stdin(void)
-{
-    size_t cap = 4096, n = 0, got;
-    char *p = malloc(cap);
-    while (p && (got = fread(p + n, 1, cap - n - 1, stdin)) > 0) {
-        n += got;
-        if (n + 1 == cap) {
-            char *q = realloc(p, cap *= 2);
-            if (!q)
-                free(p);
-            p = q;
-        }
-    }
-    if (p)
-        p[n] = 0;
-    return p;
-}
-
 int cmd_sql(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -255,7 +237,7 @@ int cmd_sql(int argc, char **argv)
     }
     if (argc - optind > 1)
         return cli_usage("sql", "give the SQL as one argument (quote it)");
-    char *sql = optind < argc && strcmp(argv[optind], "-") ? strdup(argv[optind]) : read_stdin();
+    char *sql = optind < argc && strcmp(argv[optind], "-") ? strdup(argv[optind]) : cli_read_all(stdin, NULL);
     if (!sql) {
         cli_error("sql", "cannot read the statements");
         return CLI_FAIL;

@@ -2,6 +2,7 @@
  * file:line errors, canonical values, and the config hash. Defaults and docs come from
  * the embedded experiments/sweeps/reference.ini, so the file and the code cannot drift. */
 #include "config.h"
+#include "cli.h"
 #include "reference_ini.h"
 
 #include <ctype.h>
@@ -109,9 +110,7 @@ static char *docs[NKEYS]; /* filled once from the reference */
 static char reference_error[CONFIG_ERR_MAX];
 static char *names[NKEYS];
 
-static int fail(char err[CONFIG_ERR_MAX], const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int fail(char err[CONFIG_ERR_MAX], const char *fmt, ...)
+int config_fail(char *err, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -270,7 +269,7 @@ static int canonical(int k, const char *value, const char *file, char **text, ch
     const struct key *K = &keys[k];
     char *copy = strdup(value);
     if (!copy)
-        return fail(err, "out of memory");
+        return config_fail(err, "out of memory");
     char *v = trim(copy);
     char num[64];
     int rc = 0;
@@ -280,11 +279,11 @@ static int canonical(int k, const char *value, const char *file, char **text, ch
     case K_INT: {
         long x;
         if (parse_long(v, &x)) {
-            rc = fail(err, "'%s' is not an integer", v);
+            rc = config_fail(err, "'%s' is not an integer", v);
             break;
         }
         if (x < K->lo || x > K->hi) {
-            rc = fail(err, "%ld is out of range [%.15g, %.15g]", x, K->lo, K->hi);
+            rc = config_fail(err, "%ld is out of range [%.15g, %.15g]", x, K->lo, K->hi);
             break;
         }
         snprintf(num, sizeof num, "%ld", x);
@@ -294,11 +293,11 @@ static int canonical(int k, const char *value, const char *file, char **text, ch
     case K_FLOAT: {
         double x;
         if (parse_double(v, &x)) {
-            rc = fail(err, "'%s' is not a finite number", v);
+            rc = config_fail(err, "'%s' is not a finite number", v);
             break;
         }
         if (x < K->lo || x > K->hi) {
-            rc = fail(err, "%.15g is out of range [%.15g, %.15g]", x, K->lo, K->hi);
+            rc = config_fail(err, "%.15g is out of range [%.15g, %.15g]", x, K->lo, K->hi);
             break;
         }
         format_double(num, sizeof num, x);
@@ -311,11 +310,11 @@ static int canonical(int k, const char *value, const char *file, char **text, ch
         else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0") || !strcmp(v, "off"))
             rc = buf_str(&out, "false");
         else
-            rc = fail(err, "'%s' is not a boolean (true, false)", v);
+            rc = config_fail(err, "'%s' is not a boolean (true, false)", v);
         break;
     case K_ENUM:
         if (!in_choices(K->choices, v))
-            rc = fail(err, "unknown value '%s' (one of: %s)", v, K->choices);
+            rc = config_fail(err, "unknown value '%s' (one of: %s)", v, K->choices);
         else
             rc = buf_str(&out, v);
         break;
@@ -324,7 +323,7 @@ static int canonical(int k, const char *value, const char *file, char **text, ch
         break;
     case K_ENUM_OR_PATH:
         if (!*v) {
-            rc = fail(err, "empty value (one of: %s, or a file)", K->choices);
+            rc = config_fail(err, "empty value (one of: %s, or a file)", K->choices);
             break;
         }
         rc = buf_str(&out, v);
@@ -341,35 +340,35 @@ static int canonical(int k, const char *value, const char *file, char **text, ch
         for (char *item = strtok_r(v, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
             item = trim(item);
             if (!*item) {
-                rc = fail(err, "empty item in the list '%s'", value);
+                rc = config_fail(err, "empty item in the list '%s'", value);
                 break;
             }
             if (count++ && (buf_str(&out, ",") || (K->type == K_PATHS && buf_str(&res, ",")))) {
-                rc = fail(err, "out of memory");
+                rc = config_fail(err, "out of memory");
                 break;
             }
             if (K->type == K_INTS) {
                 long x;
                 if (parse_long(item, &x) || x < K->lo || x > K->hi) {
-                    rc = fail(err, "'%s' is not an integer in [%.15g, %.15g]", item, K->lo, K->hi);
+                    rc = config_fail(err, "'%s' is not an integer in [%.15g, %.15g]", item, K->lo, K->hi);
                     break;
                 }
                 if (count > CONFIG_MAX_LEVELS) {
-                    rc = fail(err, "more than %d items", CONFIG_MAX_LEVELS);
+                    rc = config_fail(err, "more than %d items", CONFIG_MAX_LEVELS);
                     break;
                 }
                 snprintf(num, sizeof num, "%ld", x);
                 rc = buf_str(&out, num);
             } else {
                 char *r = resolve_path(file, item);
-                rc = (r && !buf_str(&out, item) && !buf_str(&res, r)) ? 0 : fail(err, "out of memory");
+                rc = (r && !buf_str(&out, item) && !buf_str(&res, r)) ? 0 : config_fail(err, "out of memory");
                 free(r);
             }
             if (rc)
                 break;
         }
         if (!rc && K->type == K_INTS && count == 0)
-            rc = fail(err, "empty list");
+            rc = config_fail(err, "empty list");
         if (!rc && !out.p)
             rc = buf_str(&out, "");
         break;
@@ -380,7 +379,7 @@ static int canonical(int k, const char *value, const char *file, char **text, ch
         rc = buf_str(&out, "");
     if (rc) {
         if (rc != -1 || !err[0])
-            fail(err, "out of memory");
+            config_fail(err, "out of memory");
         free(out.p);
         free(res.p);
         return -1;
@@ -467,7 +466,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
         return 0;
     if (!strcmp(section, "sweep")) {
         if (!L->sweep) {
-            L->rc = fail(L->err, "%s:%d: a [sweep] section belongs in a sweep file "
+            L->rc = config_fail(L->err, "%s:%d: a [sweep] section belongs in a sweep file "
                                  "(pyramask sweep run)", L->file, line);
             return 0;
         }
@@ -479,12 +478,12 @@ static int on_key(void *user, const char *section, const char *name, const char 
     }
     int k = find_key(section, name);
     if (k < 0) {
-        L->rc = fail(L->err, "%s:%d: unknown key '%s.%s' (see experiments/sweeps/reference.ini)",
+        L->rc = config_fail(L->err, "%s:%d: unknown key '%s.%s' (see experiments/sweeps/reference.ini)",
                      L->file, line, section, name);
         return 0;
     }
     if (L->seen[k]) {
-        L->rc = fail(L->err, "%s:%d: %s.%s is set twice (first at line %d)", L->file, line,
+        L->rc = config_fail(L->err, "%s:%d: %s.%s is set twice (first at line %d)", L->file, line,
                      section, name, L->seen[k]);
         return 0;
     }
@@ -515,13 +514,13 @@ static int load_text(struct config *c, const char *text, const char *file, confi
     init_ini();
     int rc = ini_parse_stream(read_line, &r, on_key, &L);
     if (r.too_long)
-        return fail(err, "%s:%d: line longer than %d characters", file, r.too_long, 4094);
+        return config_fail(err, "%s:%d: line longer than %d characters", file, r.too_long, 4094);
     if (L.rc)
         return L.rc;
     if (rc > 0)
-        return fail(err, "%s:%d: syntax error (expected [section] or key = value)", file, rc);
+        return config_fail(err, "%s:%d: syntax error (expected [section] or key = value)", file, rc);
     if (rc < 0)
-        return fail(err, "%s: out of memory", file);
+        return config_fail(err, "%s: out of memory", file);
     return 0;
 }
 
@@ -598,11 +597,11 @@ int config_set(struct config *c, const char *section, const char *key, const cha
         snprintf(where, sizeof where, "--set");
     int k = find_key(section, key);
     if (k < 0)
-        return fail(err, "%s: unknown key '%s.%s' (see experiments/sweeps/reference.ini)", where,
+        return config_fail(err, "%s: unknown key '%s.%s' (see experiments/sweeps/reference.ini)", where,
                     section, key);
     char *text = NULL, *resolved = NULL, why[CONFIG_ERR_MAX] = "";
     if (canonical(k, value, file, &text, &resolved, why))
-        return fail(err, "%s: %s.%s: %s", where, section, key, why);
+        return config_fail(err, "%s: %s.%s: %s", where, section, key, why);
     free(c->text[k]);
     free(c->resolved[k]);
     free(c->where[k]);
@@ -617,10 +616,10 @@ int config_set_arg(struct config *c, const char *arg, char err[CONFIG_ERR_MAX])
     const char *eq = strchr(arg, '=');
     const char *dot = strchr(arg, '.');
     if (!eq || !dot || dot > eq)
-        return fail(err, "--set %s: expected section.key=value", arg);
+        return config_fail(err, "--set %s: expected section.key=value", arg);
     char section[64], key[64];
     if (dot - arg >= 64 || eq - dot - 1 >= 64)
-        return fail(err, "--set %s: unknown key", arg);
+        return config_fail(err, "--set %s: unknown key", arg);
     snprintf(section, sizeof section, "%.*s", (int)(dot - arg), arg);
     snprintf(key, sizeof key, "%.*s", (int)(eq - dot - 1), dot + 1);
     return config_set(c, trim(section), trim(key), eq + 1, NULL, 0, err);
@@ -631,7 +630,7 @@ struct config *config_open(const char *path, char *const *sets, int nsets,
 {
     struct config *c = config_new();
     if (!c) {
-        fail(err, "out of memory");
+        config_fail(err, "out of memory");
         return NULL;
     }
     if (path && config_load(c, path, NULL, NULL, err))
@@ -652,32 +651,22 @@ int config_load(struct config *c, const char *path, config_sweep_fn sweep, void 
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        fail(err, "%s: %s", path, strerror(errno));
+        config_fail(err, "%s: %s", path, strerror(errno));
         return -2;
     }
-    struct buf b = {0};
-    char chunk[8192];
-    size_t n;
-    int rc = 0;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (buf_add(&b, chunk, n)) {
-            rc = -2;
-            break;
-        }
-    if (ferror(f))
-        rc = -2;
+    size_t n = 0;
+    char *text = cli_read_all(f, &n);
     fclose(f);
-    if (rc) {
-        free(b.p);
-        fail(err, "%s: cannot read", path);
+    if (!text) {
+        config_fail(err, "%s: cannot read", path);
         return -2;
     }
-    if (b.p && memchr(b.p, 0, b.n)) {
-        free(b.p);
-        return fail(err, "%s: not a text file (NUL byte)", path);
+    if (memchr(text, 0, n)) {
+        free(text);
+        return config_fail(err, "%s: not a text file (NUL byte)", path);
     }
-    rc = load_text(c, b.p ? b.p : "", path, sweep, user, 0, err);
-    free(b.p);
+    int rc = load_text(c, text, path, sweep, user, 0, err);
+    free(text);
     return rc;
 }
 
@@ -708,7 +697,7 @@ static int relation_error(const struct config *c, int k, char err[CONFIG_ERR_MAX
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
     const char *where = c->where[k] ? c->where[k] : "default";
-    return fail(err, "%s: %s.%s: %s", where, keys[k].section, keys[k].name, why);
+    return config_fail(err, "%s: %s.%s: %s", where, keys[k].section, keys[k].name, why);
 }
 
 int config_finish(struct config *c, char err[CONFIG_ERR_MAX])
@@ -719,7 +708,7 @@ int config_finish(struct config *c, char err[CONFIG_ERR_MAX])
         void *field = (char *)v + K->off;
         const char *t = c->text[k];
         if (!t)
-            return fail(err, "%s.%s has no value", K->section, K->name);
+            return config_fail(err, "%s.%s has no value", K->section, K->name);
         switch (K->type) {
         case K_INT:
             *(long *)field = strtol(t, NULL, 10);

@@ -2,6 +2,7 @@
  * lines matched by PCRE2, lines, whole files) and the seeded train/validation split. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "corpus.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <gsl/gsl_randist.h>
@@ -11,17 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char err[CONFIG_ERR_MAX], const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int fail(char err[CONFIG_ERR_MAX], const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, CONFIG_ERR_MAX, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static int is_blank(const char *p, size_t n)
 {
@@ -67,7 +57,7 @@ int corpus_split(const char *text, size_t len, const char *split, const char *he
         if (!re) {
             PCRE2_UCHAR msg[256];
             pcre2_get_error_message(ec, msg, sizeof msg);
-            return fail(err, "data.header: %s at offset %zu", (char *)msg, (size_t)off);
+            return config_fail(err, "data.header: %s at offset %zu", (char *)msg, (size_t)off);
         }
         md = pcre2_match_data_create_from_pattern(re, NULL);
     }
@@ -115,38 +105,11 @@ int corpus_split(const char *text, size_t len, const char *split, const char *he
     pcre2_code_free(re);
     if (rc) {
         free(s.v);
-        return fail(err, "out of memory");
+        return config_fail(err, "out of memory");
     }
     *docs = s.v;
     *ndocs = s.n;
     return 0;
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, n = 0, got;
-    char *p = malloc(cap);
-    while (p && (got = fread(p + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *q = realloc(p, cap *= 2);
-            if (!q)
-                free(p);
-            p = q;
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(p);
-        errno = EIO;
-        return NULL;
-    }
-    *len = n;
-    return p;
 }
 
 int corpus_load(struct corpus *out, const struct config *c, char err[CONFIG_ERR_MAX])
@@ -155,7 +118,7 @@ int corpus_load(struct corpus *out, const struct config *c, char err[CONFIG_ERR_
     int kc = config_key_index("data.corpus");
     memset(out, 0, sizeof *out);
     if (!*v->data.corpus)
-        return fail(err, "%s: data.corpus: no corpus given", config_where(c, kc));
+        return config_fail(err, "%s: data.corpus: no corpus given", config_where(c, kc));
     char *list = strdup(v->data.corpus), *save = NULL;
     char **bufs = NULL;
     size_t nbufs = 0;
@@ -166,9 +129,12 @@ int corpus_load(struct corpus *out, const struct config *c, char err[CONFIG_ERR_
         return -2;
     for (char *path = strtok_r(list, ",", &save); path && !rc; path = strtok_r(NULL, ",", &save)) {
         size_t len;
-        char *text = read_file(path, &len);
+        FILE *f = fopen(path, "rb");
+        char *text = f ? cli_read_all(f, &len) : NULL;
+        if (f)
+            fclose(f);
         if (!text) {
-            rc = fail(err, "%s: data.corpus: cannot read '%s': %s", config_where(c, kc), path,
+            rc = config_fail(err, "%s: data.corpus: cannot read '%s': %s", config_where(c, kc), path,
                       strerror(errno));
             break;
         }
@@ -183,7 +149,7 @@ int corpus_load(struct corpus *out, const struct config *c, char err[CONFIG_ERR_
         size_t *docs, ndocs;
         char why[CONFIG_ERR_MAX];
         if (corpus_split(text, len, v->data.split, v->data.header, &docs, &ndocs, why)) {
-            rc = fail(err, "%s: %s", config_where(c, config_key_index("data.header")), why);
+            rc = config_fail(err, "%s: %s", config_where(c, config_key_index("data.header")), why);
             nbufs++;
             break;
         }
@@ -208,7 +174,7 @@ int corpus_load(struct corpus *out, const struct config *c, char err[CONFIG_ERR_
     }
     free(list);
     if (!rc && all.n < 2)
-        rc = fail(err, "%s: data.corpus: %zu document%s; a train/validation split needs at least 2 "
+        rc = config_fail(err, "%s: data.corpus: %zu document%s; a train/validation split needs at least 2 "
                        "(see data.split)", config_where(c, kc), all.n, all.n == 1 ? "" : "s");
     if (!rc) {
         /* a seeded shuffle picks the validation documents */
@@ -266,7 +232,7 @@ int corpus_load(struct corpus *out, const struct config *c, char err[CONFIG_ERR_
     free(bufidx);
     free(all.v);
     if (rc == -2)
-        fail(err, "out of memory");
+        config_fail(err, "out of memory");
     if (rc)
         corpus_free(out);
     return rc;

@@ -11,17 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int fail(char err[CONFIG_ERR_MAX], const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int fail(char err[CONFIG_ERR_MAX], const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, CONFIG_ERR_MAX, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 int pyramid_mkdirs(const char *dir)
 {
     char p[PATH_MAX];
@@ -44,12 +33,12 @@ static int check_levels(tok *t, const struct config *c, char err[CONFIG_ERR_MAX]
     const struct config_values *v = config_values(c);
     int top = tok_nlevels(t);
     if (v->tokenizer.model_level > top)
-        return fail(err, "%s: tokenizer.model_level: level %ld does not exist (the pyramid has "
+        return config_fail(err, "%s: tokenizer.model_level: level %ld does not exist (the pyramid has "
                          "levels 0..%d)",
                     config_where(c, config_key_index("tokenizer.model_level")),
                     v->tokenizer.model_level, top);
     if (!strcmp(v->mask.structure, "unit") && v->mask.unit_level > top)
-        return fail(err, "%s: mask.unit_level: level %ld does not exist (the pyramid has levels "
+        return config_fail(err, "%s: mask.unit_level: level %ld does not exist (the pyramid has levels "
                          "0..%d)", config_where(c, config_key_index("mask.unit_level")),
                     v->mask.unit_level, top);
     return 0;
@@ -66,7 +55,7 @@ int pyramid_get(tok **out, const struct config *c, const struct corpus *corp,
         snprintf(path, PATH_MAX, "%s", v->tokenizer.pyramid);
         int rc = tok_open(out, path, &te);
         if (rc)
-            return fail(err, "%s: tokenizer.pyramid: %s: %s",
+            return config_fail(err, "%s: tokenizer.pyramid: %s: %s",
                         config_where(c, config_key_index("tokenizer.pyramid")), path,
                         te.msg[0] ? te.msg : tok_strerror(rc));
         tok_hash(*out, hash);
@@ -77,7 +66,7 @@ int pyramid_get(tok **out, const struct config *c, const struct corpus *corp,
     }
     tok_err pe = {{0}};
     if (tok_check_pretok(v->tokenizer.pretok, &pe))
-        return fail(err, "%s: tokenizer.pretok: %s",
+        return config_fail(err, "%s: tokenizer.pretok: %s",
                     config_where(c, config_key_index("tokenizer.pretok")), pe.msg);
     size_t n = corp->train_len;
     if (v->tokenizer.train_bytes && (size_t)v->tokenizer.train_bytes < n)
@@ -91,7 +80,7 @@ int pyramid_get(tok **out, const struct config *c, const struct corpus *corp,
     h = config_fnv(h, corp->train, n);
     snprintf(hash, 17, "%016llx", (unsigned long long)h);
     if (pyramid_mkdirs(cache_dir))
-        return fail(err, "%s: %s", cache_dir, strerror(errno)), -2;
+        return config_fail(err, "%s: %s", cache_dir, strerror(errno)), -2;
     char lock[PATH_MAX + 8];
     snprintf(path, PATH_MAX, "%s/%s.pyr", cache_dir, hash);
     snprintf(lock, sizeof lock, "%s/%s.lock", cache_dir, hash);
@@ -99,13 +88,13 @@ int pyramid_get(tok **out, const struct config *c, const struct corpus *corp,
     if (fd < 0 || flock(fd, LOCK_EX)) {
         if (fd >= 0)
             close(fd);
-        return fail(err, "%s: %s", lock, strerror(errno)), -2;
+        return config_fail(err, "%s: %s", lock, strerror(errno)), -2;
     }
     int rc = 0;
     if (access(path, R_OK) == 0) {
         rc = tok_open(out, path, &te);
         if (rc)
-            rc = (fail(err, "%s: %s", path, te.msg[0] ? te.msg : tok_strerror(rc)), -2);
+            rc = (config_fail(err, "%s: %s", path, te.msg[0] ? te.msg : tok_strerror(rc)), -2);
     } else {
         tok_train_settings s = tok_default_train_settings();
         s.pretok = v->tokenizer.pretok;
@@ -118,11 +107,11 @@ int pyramid_get(tok **out, const struct config *c, const struct corpus *corp,
         size_t lens[1] = {n};
         rc = tok_train_buffers(out, &s, texts, lens, 1, &te);
         if (rc)
-            rc = fail(err, "%s: building the pyramid: %s",
+            rc = config_fail(err, "%s: building the pyramid: %s",
                       config_where(c, config_key_index("tokenizer.levels")),
                       te.msg[0] ? te.msg : tok_strerror(rc));
         else if ((rc = tok_save(*out, path, &te)))
-            rc = (fail(err, "%s: %s", path, te.msg[0] ? te.msg : tok_strerror(rc)), -2);
+            rc = (config_fail(err, "%s: %s", path, te.msg[0] ? te.msg : tok_strerror(rc)), -2);
     }
     flock(fd, LOCK_UN);
     close(fd);

@@ -11,17 +11,6 @@
 
 enum { STAT_WINDOWS = 4096 }; /* training windows read for priors and idf/surprisal */
 
-static int fail(char err[CONFIG_ERR_MAX], const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int fail(char err[CONFIG_ERR_MAX], const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, CONFIG_ERR_MAX, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 void run_schedule_spec(const struct config_values *v, char *out, size_t n)
 {
     if (*v->mask.curriculum) {
@@ -50,7 +39,7 @@ static int feed(mask *m, const struct run_ctx *x, int corpus, int priors,
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     if (!r || window_alloc(&w, x->T, x->nlevels)) {
         gsl_rng_free(r);
-        return fail(err, "out of memory");
+        return config_fail(err, "out of memory");
     }
     gsl_rng_set(r, (unsigned long)x->v->train.seed * 7919u + 17u);
     int rc = 0;
@@ -64,7 +53,7 @@ static int feed(mask *m, const struct run_ctx *x, int corpus, int priors,
         rc = mask_prior_add(m, &seq, r);
     }
     if (rc)
-        fail(err, "mask statistics: %s", mask_errmsg(m)[0] ? mask_errmsg(m) : mask_strerror(rc));
+        config_fail(err, "mask statistics: %s", mask_errmsg(m)[0] ? mask_errmsg(m) : mask_strerror(rc));
     window_free(&w);
     gsl_rng_free(r);
     return rc ? -1 : 0;
@@ -85,7 +74,7 @@ int run_mask_open(mask **out, const struct run_ctx *x, int canonical, int K,
         mask_structure_parse(canonical ? "token" : v->mask.structure, &s.structure, why,
                              sizeof why) ||
         mask_type_policy_parse(v->mask.types, &s.types, why, sizeof why))
-        return fail(err, "%s", why);
+        return config_fail(err, "%s", why);
     s.n_levels = x->nlevels;
     s.unit_level = !strcmp(v->mask.structure, "unit") && !canonical
                        ? (int)(v->mask.unit_level - v->tokenizer.model_level) : 0;
@@ -107,12 +96,12 @@ int run_mask_open(mask **out, const struct run_ctx *x, int canonical, int K,
     }
     if (mask_importance_mode_parse(canonical ? "off" : v->mask.importance_mode,
                                    &s.importance_mode, why, sizeof why))
-        return fail(err, "%s", why);
+        return config_fail(err, "%s", why);
     s.importance_strength = v->mask.importance_strength;
     s.prior_alpha = v->mask.prior_alpha;
     int rc = mask_open(out, &s);
     if (rc) {
-        fail(err, "%s: mask: %s", x->c ? config_where(x->c, config_key_index("mask.types")) : "",
+        config_fail(err, "%s: mask: %s", x->c ? config_where(x->c, config_key_index("mask.types")) : "",
              *out && mask_errmsg(*out)[0] ? mask_errmsg(*out) : mask_strerror(rc));
         mask_close(out);
         return -1;
@@ -138,9 +127,9 @@ int run_prepare(struct run_ctx *x, const struct config *c, const char *cache_dir
     x->nlevels = tok_nlevels(x->tok) - lo;
     if ((rc = dataset_encode(&x->train, x->tok, lo, x->corpus.train, x->corpus.train_len)) ||
         (rc = dataset_encode(&x->valid, x->tok, lo, x->corpus.valid, x->corpus.valid_len)))
-        return fail(err, "encoding the corpus: %s", tok_strerror(rc)), -2;
+        return config_fail(err, "encoding the corpus: %s", tok_strerror(rc)), -2;
     if (x->train.n < (size_t)x->T + 1 || x->valid.n < (size_t)x->T)
-        return fail(err, "%s: data.corpus: %zu training and %zu validation tokens, fewer than "
+        return config_fail(err, "%s: data.corpus: %zu training and %zu validation tokens, fewer than "
                          "model.seq_len = %d (more data, or a shorter model.seq_len)",
                     config_where(c, config_key_index("data.corpus")), x->train.n, x->valid.n,
                     x->T);
@@ -158,9 +147,9 @@ int run_prepare(struct run_ctx *x, const struct config *c, const char *cache_dir
         return -1;
     x->prior = malloc((size_t)x->K * (size_t)x->V * sizeof *x->prior);
     if (!x->prior)
-        return fail(err, "out of memory"), -2;
+        return config_fail(err, "out of memory"), -2;
     if ((rc = mask_prior_export(x->mask, x->prior)))
-        return fail(err, "mask priors: %s", mask_errmsg(x->mask)), -2;
+        return config_fail(err, "mask priors: %s", mask_errmsg(x->mask)), -2;
     return 0;
 }
 

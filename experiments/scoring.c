@@ -11,17 +11,6 @@
 
 enum { WINDOWS_PER_CALL = 8, TYPE_WINDOWS = 512 };
 
-static int fail(char err[CONFIG_ERR_MAX], const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int fail(char err[CONFIG_ERR_MAX], const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, CONFIG_ERR_MAX, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 /* log p(type) of the types revealed at t = 1, from training windows (add-one smoothed).
  * When every masked token gets the same type this codes nothing (log 1 = 0). */
 static int type_logp(mask *mk, const struct run_ctx *x, gsl_rng *r, double *logp, int K)
@@ -92,7 +81,7 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
     if (!in || !tgt || !pred || !msk || !wt || !lp || !typ || !t1_t || !t1_ids || !t1_m ||
         !t1_w || !tt || !loss || !tlogp || !r ||
         !rs || window_alloc(&win, T, x->nlevels)) {
-        rc = fail(err, "out of memory");
+        rc = config_fail(err, "out of memory");
         goto done;
     }
     have_win = 1;
@@ -103,7 +92,7 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
     sched.lo = 0; /* scoring integrates over all of [0, 1] */
     sched.hi = 1;
     if (K > 1 && type_logp(mk, x, r, tlogp, K)) {
-        rc = fail(err, "scoring: %s", mask_errmsg(mk));
+        rc = config_fail(err, "scoring: %s", mask_errmsg(mk));
         goto done;
     }
     int buckets = o->buckets > SCORE_MAX_BUCKETS ? SCORE_MAX_BUCKETS : o->buckets;
@@ -133,11 +122,11 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
             }
         }
         if (rc) {
-            fail(err, "scoring: %s", mask_errmsg(mk)[0] ? mask_errmsg(mk) : mask_strerror(rc));
+            config_fail(err, "scoring: %s", mask_errmsg(mk)[0] ? mask_errmsg(mk) : mask_strerror(rc));
             break;
         }
         if ((rc = model_score(m, in, tgt, nb, T, lp))) {
-            fail(err, "scoring: %s", model_errmsg(m));
+            config_fail(err, "scoring: %s", model_errmsg(m));
             break;
         }
         for (int b = 0; b < nb; b++) {
@@ -167,7 +156,7 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
             ss.temperature = 0;
             memcpy(pred, in, (size_t)nb * T * sizeof *pred);
             if ((rc = model_sample(m, pred, nb, T, &ss, rs))) {
-                fail(err, "scoring: %s", model_errmsg(m));
+                config_fail(err, "scoring: %s", model_errmsg(m));
                 break;
             }
             for (int b = 0; b < nb; b++) {

@@ -1,6 +1,7 @@
 /* sweep.c: reading a sweep file's [sweep] section (name, seeds, base, factor lines),
  * layering base config, sweep file and --set, and expanding the grid cell by cell. */
 #include "sweep.h"
+#include "cli.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -8,17 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char err[CONFIG_ERR_MAX], const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int fail(char err[CONFIG_ERR_MAX], const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, CONFIG_ERR_MAX, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static char *trim(char *s)
 {
@@ -53,7 +43,7 @@ static int parse_seeds(struct sweep *s, const char *value, const char *where,
 {
     char *copy = strdup(value), *save = NULL;
     if (!copy)
-        return fail(err, "out of memory");
+        return config_fail(err, "out of memory");
     int rc = 0;
     for (char *item = strtok_r(copy, ",", &save); item && !rc; item = strtok_r(NULL, ",", &save)) {
         item = trim(item);
@@ -66,20 +56,20 @@ static int parse_seeds(struct sweep *s, const char *value, const char *where,
             end = e2 == end + 2 ? end : e2;
         }
         if (errno || end == item || *end || a < 0 || b < a || b - a > 100000 || b > 4294967295L) {
-            rc = fail(err, "%s: seeds: '%s' is not a seed or a range a..b of seeds", where, item);
+            rc = config_fail(err, "%s: seeds: '%s' is not a seed or a range a..b of seeds", where, item);
             break;
         }
         for (long x = a; x <= b && !rc; x++) {
             for (int i = 0; i < s->nseeds; i++)
                 if (s->seeds[i] == x)
-                    rc = fail(err, "%s: seeds: %ld is listed twice", where, x);
+                    rc = config_fail(err, "%s: seeds: %ld is listed twice", where, x);
             if (!rc && add_seed(s, x))
-                rc = fail(err, "out of memory");
+                rc = config_fail(err, "out of memory");
         }
     }
     free(copy);
     if (!rc && s->nseeds == 0)
-        rc = fail(err, "%s: seeds: empty list", where);
+        rc = config_fail(err, "%s: seeds: empty list", where);
     return rc;
 }
 
@@ -89,15 +79,15 @@ static int parse_factor(struct parse *P, const char *key, const char *value, con
     struct sweep *s = P->s;
     int k = config_key_index(key);
     if (k < 0)
-        return fail(err, "%s: unknown key '%s' (see experiments/sweeps/reference.ini)", where, key);
+        return config_fail(err, "%s: unknown key '%s' (see experiments/sweeps/reference.ini)", where, key);
     if (!strcmp(key, "train.seed"))
-        return fail(err, "%s: train.seed cannot be a factor; list seeds with `seeds = ...`", where);
+        return config_fail(err, "%s: train.seed cannot be a factor; list seeds with `seeds = ...`", where);
     for (int f = 0; f < s->nfactors; f++)
         if (!strcmp(s->factors[f].key, key))
-            return fail(err, "%s: factor %s is given twice", where, key);
+            return config_fail(err, "%s: factor %s is given twice", where, key);
     struct sweep_factor *fs = realloc(s->factors, (size_t)(s->nfactors + 1) * sizeof *fs);
     if (!fs)
-        return fail(err, "out of memory");
+        return config_fail(err, "out of memory");
     s->factors = fs;
     struct sweep_factor *F = &s->factors[s->nfactors++];
     memset(F, 0, sizeof *F);
@@ -106,7 +96,7 @@ static int parse_factor(struct parse *P, const char *key, const char *value, con
     char *copy = strdup(value), *save = NULL;
     if (!F->key || !F->where || !copy) {
         free(copy);
-        return fail(err, "out of memory");
+        return config_fail(err, "out of memory");
     }
     /* levels are comma-separated, or |-separated when a level is itself a list */
     const char *sep = strchr(value, '|') ? "|" : ",";
@@ -124,27 +114,27 @@ static int parse_factor(struct parse *P, const char *key, const char *value, con
         if (colon)
             *colon = 0;
         if (config_set(P->scratch, section, dot + 1, item, fname, line, why)) {
-            rc = fail(err, "%s", why);
+            rc = config_fail(err, "%s", why);
             break;
         }
         const char *canon = config_value(P->scratch, k);
         for (int i = 0; i < F->nlevels; i++)
             if (!strcmp(F->levels[i], canon))
-                rc = fail(err, "%s: %s: level '%s' is listed twice", where, key, canon);
+                rc = config_fail(err, "%s: %s: level '%s' is listed twice", where, key, canon);
         char **lv = rc ? NULL : realloc(F->levels, (size_t)(F->nlevels + 1) * sizeof *lv);
         if (!rc && !lv)
-            rc = fail(err, "out of memory");
+            rc = config_fail(err, "out of memory");
         if (!rc) {
             F->levels = lv;
             if (!(F->levels[F->nlevels] = strdup(canon)))
-                rc = fail(err, "out of memory");
+                rc = config_fail(err, "out of memory");
             else
                 F->nlevels++;
         }
     }
     free(copy);
     if (!rc && F->nlevels == 0)
-        rc = fail(err, "%s: %s: no levels", where, key);
+        rc = config_fail(err, "%s: %s: no levels", where, key);
     return rc;
 }
 
@@ -157,27 +147,27 @@ static int on_sweep_key(void *user, const char *key, const char *value, const ch
     if (!strcmp(key, "name")) {
         char *v = strdup(value);
         if (!v)
-            return fail(err, "out of memory");
+            return config_fail(err, "out of memory");
         char *t = trim(v);
         if (!*t) {
             free(v);
-            return fail(err, "%s: name: empty", where);
+            return config_fail(err, "%s: name: empty", where);
         }
         free(P->s->name);
         P->s->name = strdup(t);
         free(v);
-        return P->s->name ? 0 : fail(err, "out of memory");
+        return P->s->name ? 0 : config_fail(err, "out of memory");
     }
     if (!strcmp(key, "seeds")) {
         if (P->seeds_line)
-            return fail(err, "%s: seeds is given twice (first at line %d)", where, P->seeds_line);
+            return config_fail(err, "%s: seeds is given twice (first at line %d)", where, P->seeds_line);
         P->seeds_line = line;
         return parse_seeds(P->s, value, where, err);
     }
     if (!strcmp(key, "base")) {
         char *v = strdup(value);
         if (!v)
-            return fail(err, "out of memory");
+            return config_fail(err, "out of memory");
         char *t = trim(v);
         const char *slash = strrchr(file, '/');
         size_t n = (slash ? (size_t)(slash - file) + 1 : 0) + strlen(t) + 1;
@@ -188,11 +178,11 @@ static int on_sweep_key(void *user, const char *key, const char *value, const ch
                      file, t);
         free(v);
         snprintf(P->base_where, sizeof P->base_where, "%s", where);
-        return P->base ? 0 : fail(err, "out of memory");
+        return P->base ? 0 : config_fail(err, "out of memory");
     }
     if (strchr(key, '.'))
         return parse_factor(P, key, value, where, err);
-    return fail(err, "%s: unknown [sweep] key '%s' (name, seeds, base, or section.key = levels)",
+    return config_fail(err, "%s: unknown [sweep] key '%s' (name, seeds, base, or section.key = levels)",
                 where, key);
 }
 
@@ -203,30 +193,6 @@ static int ignore_sweep_key(void *user, const char *key, const char *value, cons
     return 0;
 }
 
-static char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0, got;
-    char *p = malloc(cap);
-    while (p && (got = fread(p + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (n + 1 == cap) {
-            char *q = realloc(p, cap *= 2);
-            if (!q) {
-                free(p);
-                p = NULL;
-            }
-            p = q;
-        }
-    }
-    fclose(f);
-    if (p)
-        p[n] = 0;
-    return p;
-}
-
 int sweep_load(struct sweep **out, const char *path, char *const *sets, int nsets,
                char err[CONFIG_ERR_MAX])
 {
@@ -235,7 +201,7 @@ int sweep_load(struct sweep **out, const char *path, char *const *sets, int nset
     struct parse P = {.s = s};
     int rc = -1;
     if (!s || !(P.scratch = config_new())) {
-        fail(err, "out of memory");
+        config_fail(err, "out of memory");
         goto done;
     }
     /* pass 1: the [sweep] section, and the file's own keys checked */
@@ -251,8 +217,12 @@ int sweep_load(struct sweep **out, const char *path, char *const *sets, int nset
             n -= 4;
         s->name = strndup(b, n);
     }
-    if (!(s->spec = read_all(path)) || !(s->base = config_new()) || !s->name) {
-        fail(err, "%s: %s", path, strerror(errno));
+    FILE *f = fopen(path, "rb");
+    s->spec = f ? cli_read_all(f, NULL) : NULL;
+    if (f)
+        fclose(f);
+    if (!s->spec || !(s->base = config_new()) || !s->name) {
+        config_fail(err, "%s: %s", path, strerror(errno));
         rc = -2;
         goto done;
     }
@@ -262,7 +232,7 @@ int sweep_load(struct sweep **out, const char *path, char *const *sets, int nset
         if (rc == -2) {
             char why[CONFIG_ERR_MAX];
             snprintf(why, sizeof why, "%s", err);
-            fail(err, "%s: base: %s", P.base_where, why);
+            config_fail(err, "%s: base: %s", P.base_where, why);
         }
         if (rc)
             goto done;
@@ -278,14 +248,14 @@ int sweep_load(struct sweep **out, const char *path, char *const *sets, int nset
             size_t n = strlen(s->factors[f].key);
             if (!strncmp(sets[i], s->factors[f].key, n) &&
                 (sets[i][n] == '=' || sets[i][n] == ' ')) {
-                fail(err, "--set %s: %s is a factor of the sweep (%s)", sets[i],
+                config_fail(err, "--set %s: %s is a factor of the sweep (%s)", sets[i],
                      s->factors[f].key, s->factors[f].where);
                 goto done;
             }
         }
     }
     if (!s->nseeds && add_seed(s, config_values(s->base)->train.seed)) {
-        fail(err, "out of memory");
+        config_fail(err, "out of memory");
         goto done;
     }
     /* every cell must be valid before anything runs */
@@ -339,7 +309,7 @@ struct config *sweep_cell(const struct sweep *s, long i, char err[CONFIG_ERR_MAX
 {
     struct config *c = config_copy(s->base);
     if (!c) {
-        fail(err, "out of memory");
+        config_fail(err, "out of memory");
         return NULL;
     }
     long seed = s->seeds[i % s->nseeds];

@@ -12,7 +12,7 @@ base = tiny.ini
 seeds = 1, 2, 3
 mask.structure = token, span
 [train]
-steps = 250
+steps = 120
 EOT
 setsid "$P" sweep run s.ini --jobs 2 2>/dev/null &
 pid=$!
