@@ -14,6 +14,7 @@ EOT
 "$P" sweep run s.ini --jobs 2 2>err.txt; rc=$?
 expect "sweep exit status" 0 "$rc"
 contains "sweep summary" "8 cells, 8 finished, 0 failed" "$(cat err.txt)"
+expect "quiet when piped: the summary only" 1 "$(wc -l < err.txt | tr -d ' ')"
 
 expect "runs" "8|8|0" "$(sql "SELECT count(*), sum(status = 'finished'), sum(error IS NOT NULL) FROM runs" | tr , '|')"
 expect "distinct cells" 8 "$(sql "SELECT count(DISTINCT config_hash || seed) FROM runs")"
