@@ -7,6 +7,6 @@ src=$(cd "$DATA/.." && pwd)
 expect "quickstart exit status" 0 "$rc"
 contains "summary" "16 cells, 16 finished, 0 failed" "$(cat err.txt)"
 "$P" sql --csv < "$src/experiments/sweeps/ablation.sql" > table.csv
-expect "ablation rows" 16 "$(grep -c '^[a-z]' table.csv)"
-expect "every cell has two seeds" 8 "$(grep -c '^[a-z]*,[a-z]*,2,' table.csv)"
+expect "a row per configuration, two seeds each" 8 "$(grep -cE '^(token|span|unit|regex),(single|class),2,' table.csv)"
+expect "a row per factor level" 6 "$(grep -cE '^mask\.(structure|types),' table.csv)"
 exit $fail
