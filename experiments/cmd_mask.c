@@ -78,7 +78,7 @@ static int preview(const struct config *c, const char *file, double t, long seed
     masked = malloc((size_t)n);
     weight = malloc((size_t)n * sizeof *weight);
     type = malloc((size_t)n);
-    if (!r || !ids || !masked || !weight || !type || window_alloc(&w, n, x.nlevels)) {
+    if (!r || !ids || !masked || !weight || !type || window_alloc(&w, n, x.nlevels, x.prompt)) {
         cli_error("mask preview", "out of memory");
         status = CLI_FAIL;
         goto done;

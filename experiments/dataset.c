@@ -31,10 +31,11 @@ void dataset_free(struct dataset *d)
     memset(d, 0, sizeof *d);
 }
 
-int window_alloc(struct window *w, int T, int nlevels)
+int window_alloc(struct window *w, int T, int nlevels, int prompt)
 {
     memset(w, 0, sizeof *w);
     w->T = T;
+    w->prompt = prompt < T ? prompt : T;
     w->nlevels = nlevels;
     w->offsets = malloc((size_t)T * sizeof *w->offsets);
     w->units = malloc((size_t)(nlevels ? nlevels : 1) * (size_t)T * sizeof *w->units);
@@ -77,4 +78,5 @@ void dataset_window(const struct dataset *d, size_t start, struct window *w, mas
     seq->text = d->text + base;
     seq->text_len = st[start + (size_t)T] - base;
     seq->offsets = w->offsets;
+    seq->prompt_len = w->prompt;
 }

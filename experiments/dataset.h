@@ -21,6 +21,7 @@ struct dataset {
 /* Scratch arrays for one window of T tokens as a mask_seq. */
 struct window {
     int T, nlevels;
+    int prompt;                /* tokens never masked (the response structure) */
     int32_t *offsets;          /* (T) */
     int32_t *units;            /* (nlevels, T) */
     const int32_t **unit_of;   /* (nlevels) pointers into units */
@@ -29,7 +30,7 @@ struct window {
 int dataset_encode(struct dataset *d, const tok *t, int lo, const char *text, size_t len);
 void dataset_free(struct dataset *d);
 /* Model-level tokens [start, start + T) as a sequence (start + T <= d->n). */
-int window_alloc(struct window *w, int T, int nlevels);
+int window_alloc(struct window *w, int T, int nlevels, int prompt);
 void window_free(struct window *w);
 void dataset_window(const struct dataset *d, size_t start, struct window *w, mask_seq *seq);
 

@@ -37,7 +37,7 @@ static int feed(mask *m, const struct run_ctx *x, int corpus, int priors,
         nw = STAT_WINDOWS;
     struct window w;
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    if (!r || window_alloc(&w, x->T, x->nlevels)) {
+    if (!r || window_alloc(&w, x->T, x->nlevels, x->prompt)) {
         gsl_rng_free(r);
         return config_fail(err, "out of memory");
     }
@@ -116,6 +116,7 @@ int run_prepare(struct run_ctx *x, const struct config *c, const char *cache_dir
     x->c = c;
     x->v = config_values(c);
     x->T = (int)x->v->model.seq_len;
+    x->prompt = !strcmp(x->v->mask.structure, "response") ? (int)x->v->mask.prompt : 0;
     int rc = corpus_load(&x->corpus, c, err);
     if (rc)
         return rc;

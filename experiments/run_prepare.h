@@ -23,6 +23,7 @@ struct run_ctx {
     int K;        /* mask types of the run's corruption */
     int T;        /* model.seq_len */
     int nlevels;  /* coarser levels given to libmask */
+    int prompt;   /* mask.prompt for the response structure, else 0 */
     mask *mask;   /* the run's corruption */
     float *prior; /* (K, V) log-priors of the run's mask types */
 };

@@ -49,6 +49,13 @@ expect "t = 0" "masked 0/$n tokens" "$last"
 expect "t = 1" "masked $n/$n tokens" "$("$P" mask preview -c tiny.ini --t 1 in.txt | tail -1)"
 out=$("$P" mask preview -c tiny.ini --set mask.types=class --set mask.structure=unit --t 0.5 --seed 3 in.txt)
 contains "class types shown" "[word" "$out"
+for st in token span unit regex block response; do
+    for ty in single level class length; do
+        last=$("$P" mask preview -c tiny.ini --set mask.structure=$st --set mask.types=$ty --t 0.6 in.txt 2>&1 | tail -1)
+        case "$last" in "masked "*"/$n tokens") ;; *) echo "FAIL preview $st/$ty: '$last'" >&2; fail=1 ;; esac
+    done
+done
+expect "response keeps the prompt" "masked $((n - 5))/$n tokens" "$("$P" mask preview -c tiny.ini --set mask.structure=response --set mask.prompt=5 --t 1 in.txt | tail -1)"
 err=$("$P" mask preview -c tiny.ini --t 1.5 in.txt 2>&1); rc=$?
 expect "bad t exit" 2 "$rc"
 exit $fail
