@@ -91,7 +91,9 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
     mask_schedule sched = *mask_get_schedule(mk);
     sched.lo = 0; /* scoring integrates over all of [0, 1] */
     sched.hi = 1;
-    if (K > 1 && type_logp(mk, x, r, tlogp, K)) {
+    /* the type statistics draw from their own stream: the times and masks of the scored
+     * windows are the same draws for every run (common random numbers) */
+    if (K > 1 && type_logp(mk, x, rs, tlogp, K)) {
         rc = config_fail(err, "scoring: %s", mask_errmsg(mk));
         goto done;
     }
