@@ -1,0 +1,373 @@
+/* encode.c: encoding at one level: the per-thread encoder with its pre-token cache, the
+ * subword and superword passes, and the parallel encoding of a large buffer. */
+#include "encode_impl.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    CACHE_MAX_KEY = 4096,          /* longer pieces are not cached */
+    CACHE_MAX_ENTRIES = 1 << 20,   /* the cache is emptied when it grows past these */
+    CACHE_MAX_BYTES = 64 << 20,
+};
+
+struct centry {
+    uint64_t h, tag;
+    size_t koff, roff;
+    uint32_t klen, nres;
+};
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap) return TOK_OK;
+    size_t c = *cap ? *cap : 64;
+    while (c < need) c *= 2;
+    void *q = realloc(*p, c * size);
+    if (!q) return TOK_ENOMEM;
+    *p = q;
+    *cap = c;
+    return TOK_OK;
+}
+
+int tok_encoder_open(tok_encoder **out, const tok *t)
+{
+    tok_encoder *e = calloc(1, sizeof *e);
+    *out = NULL;
+    if (!e) return TOK_ENOMEM;
+    e->t = t;
+    if (pretok_matcher_open(&e->m, t->pre)) {
+        free(e);
+        return TOK_ENOMEM;
+    }
+    *out = e;
+    return TOK_OK;
+}
+
+void tok_encoder_close(tok_encoder **ep)
+{
+    if (!ep || !*ep) return;
+    tok_encoder *e = *ep;
+    pretok_matcher_close(&e->m);
+    merge_scratch_free(&e->sc);
+    free(e->ents);
+    free(e->keys);
+    free(e->res);
+    free(e->seq);
+    free(e->seq2);
+    free(e->pcs);
+    free(e);
+    *ep = NULL;
+}
+
+static void cache_clear(tok_encoder *e)
+{
+    if (e->ents) memset(e->ents, 0, e->ecap * sizeof *e->ents);
+    e->en = e->klen = e->rlen = 0;
+}
+
+/* entries with h == 0 are empty; hashes are forced non-zero */
+static const int32_t *cache_get(tok_encoder *e, uint64_t tag, const uint8_t *p, size_t n,
+                                size_t *nres, uint64_t *hout)
+{
+    uint64_t h = (hash_bytes(p, n) ^ mix64(tag)) | 1;
+    *hout = h;
+    if (!e->ecap) return NULL;
+    size_t mask = e->ecap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        struct centry *c = &e->ents[i];
+        if (!c->h) return NULL;
+        if (c->h == h && c->tag == tag && c->klen == n && !memcmp(e->keys + c->koff, p, n)) {
+            *nres = c->nres;
+            return e->res + c->roff;
+        }
+    }
+}
+
+static void cache_put(tok_encoder *e, uint64_t tag, uint64_t h, const uint8_t *p, size_t n,
+                      const int32_t *res, size_t nres)
+{
+    if (e->en >= CACHE_MAX_ENTRIES || e->klen + n > CACHE_MAX_BYTES) cache_clear(e);
+    if ((e->en + 1) * 2 > e->ecap) {
+        size_t ncap = e->ecap ? e->ecap * 2 : 4096;
+        struct centry *ne = calloc(ncap, sizeof *ne);
+        if (!ne) return; /* caching is optional */
+        for (size_t i = 0; i < e->ecap; i++) {
+            if (!e->ents[i].h) continue;
+            size_t j = e->ents[i].h & (ncap - 1);
+            while (ne[j].h) j = (j + 1) & (ncap - 1);
+            ne[j] = e->ents[i];
+        }
+        free(e->ents);
+        e->ents = ne;
+        e->ecap = ncap;
+    }
+    if (grow((void **)&e->keys, &e->kcap, e->klen + n, 1) ||
+        grow((void **)&e->res, &e->rcap, e->rlen + nres, sizeof *e->res))
+        return;
+    size_t mask = e->ecap - 1, i = h & mask;
+    while (e->ents[i].h) i = (i + 1) & mask;
+    e->ents[i] = (struct centry){h, tag, e->klen, e->rlen, (uint32_t)n, (uint32_t)nres};
+    memcpy(e->keys + e->klen, p, n);
+    memcpy(e->res + e->rlen, res, nres * sizeof *res);
+    e->klen += n;
+    e->rlen += nres;
+    e->en++;
+}
+
+const int32_t *encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int32_t hi, size_t *nout)
+{
+    const tok *t = e->t;
+    if (n == 1) {
+        *nout = 1;
+        return &t->byte_id[p[0]];
+    }
+    if (t->rule == RULE_RANKS) { /* tiktoken: a pre-token that is a token is that token */
+        int32_t id = bytemap_get(&t->byid, (bytestrs){t->bytes, t->off}, p, n);
+        if (id >= 0 && id < hi) {
+            e->one = id;
+            *nout = 1;
+            return &e->one;
+        }
+    }
+    uint64_t tag = (uint64_t)hi, h = 0;
+    const int32_t *hit = n <= CACHE_MAX_KEY ? cache_get(e, tag, p, n, nout, &h) : NULL;
+    if (hit) return hit;
+    if (grow((void **)&e->seq, &e->seqcap, n, sizeof *e->seq)) return NULL;
+    for (size_t i = 0; i < n; i++) e->seq[i] = t->byte_id[p[i]];
+    size_t m = bpe_merge(&t->pairs, 0, hi, e->seq, n, &e->sc);
+    if (n <= CACHE_MAX_KEY) cache_put(e, tag, h, p, n, e->seq, m);
+    *nout = m;
+    return e->seq;
+}
+
+int ids_push(tok_ids *out, const tok *t, const int32_t *ids, size_t k, size_t start)
+{
+    if (out->n + k > out->cap) {
+        size_t c = out->cap ? out->cap : 1024;
+        while (c < out->n + k) c *= 2;
+        int32_t *ni = realloc(out->ids, c * sizeof *ni);
+        if (!ni) return TOK_ENOMEM;
+        out->ids = ni;
+        size_t *ns = realloc(out->start, c * sizeof *ns);
+        if (!ns) return TOK_ENOMEM;
+        out->start = ns;
+        out->cap = c;
+    }
+    for (size_t i = 0; i < k; i++) {
+        out->ids[out->n] = ids[i];
+        out->start[out->n++] = start;
+        start += t->off[ids[i] + 1] - t->off[ids[i]];
+    }
+    return TOK_OK;
+}
+
+/* The superword stage of one line s[cs..ce) made of pieces pcs (pairs of start, end):
+ * stage-1 tokens of every piece, then merges [super_start, hi) over the whole run. */
+const int32_t *encode_chunk(tok_encoder *e, const uint8_t *s, size_t cs, size_t ce,
+                            const size_t *pcs, size_t npcs, int32_t hi, size_t *nout)
+{
+    const tok *t = e->t;
+    int32_t hi1 = t->limit[t->super_level - 1];
+    uint64_t tag = (uint64_t)hi << 32 | 1u << 31, h = 0;
+    size_t n = ce - cs;
+    const int32_t *hit = n <= CACHE_MAX_KEY ? cache_get(e, tag, s + cs, n, nout, &h) : NULL;
+    if (hit) return hit;
+    size_t k = 0;
+    for (size_t i = 0; i < npcs; i++) {
+        size_t m;
+        const int32_t *r = encode_piece(e, s + pcs[2 * i], pcs[2 * i + 1] - pcs[2 * i], hi1, &m);
+        if (!r || grow((void **)&e->seq2, &e->seq2cap, k + m, sizeof *e->seq2)) return NULL;
+        memcpy(e->seq2 + k, r, m * sizeof *r);
+        k += m;
+    }
+    k = bpe_merge(&t->pairs, t->super_start, hi, e->seq2, k, &e->sc);
+    if (n <= CACHE_MAX_KEY) cache_put(e, tag, h, s + cs, n, e->seq2, k);
+    *nout = k;
+    return e->seq2;
+}
+
+/* Encodes from `from` (a position where the encoding restarts cleanly: no pre-token or line
+ * runs across it) until the first such position at or after `stop`, which goes to *end.
+ * Clean positions passed on the way are recorded in sync (up to maxsync). */
+static int encode_from(tok_encoder *e, int level, const uint8_t *s, size_t n, size_t from,
+                       size_t stop, tok_ids *out, size_t *end, size_t *sync, size_t *nsync,
+                       size_t maxsync)
+{
+    const tok *t = e->t;
+    pretok_iter it = {.pos = from};
+    size_t ps, pe, m;
+    if (level == 0) { /* bytes */
+        size_t to = stop < n ? stop : n;
+        for (size_t i = from; i < to; i++)
+            if (ids_push(out, t, &t->byte_id[s[i]], 1, i)) return TOK_ENOMEM;
+        *end = to;
+        return TOK_OK;
+    }
+    if (!t->super_level || level < t->super_level) {
+        int32_t hi = t->limit[level];
+        while (it.pos < stop || it.pending) {
+            if (!pretok_next(e->m, s, n, &it, &ps, &pe)) break;
+            const int32_t *r = encode_piece(e, s + ps, pe - ps, hi, &m);
+            if (!r || ids_push(out, t, r, m, ps)) return TOK_ENOMEM;
+            if (sync && !it.pending && *nsync < maxsync) sync[(*nsync)++] = it.pos;
+        }
+        *end = it.pos;
+        return TOK_OK;
+    }
+    int32_t hi = t->limit[level], hi1 = t->limit[t->super_level - 1];
+    size_t npcs = 0, cs = from;
+    while (it.pos < stop || it.pending || npcs) {
+        bool more = pretok_next(e->m, s, n, &it, &ps, &pe);
+        bool nl = more && memchr(s + ps, '\n', pe - ps);
+        if (more && !nl) { /* one more piece of the line */
+            if (grow((void **)&e->pcs, &e->pcap, 2 * npcs + 2, sizeof *e->pcs)) return TOK_ENOMEM;
+            if (!npcs) cs = ps;
+            e->pcs[2 * npcs] = ps;
+            e->pcs[2 * npcs + 1] = pe;
+            npcs++;
+            continue;
+        }
+        if (npcs) { /* the line ends: its superword stage */
+            const int32_t *r = encode_chunk(e, s, cs, e->pcs[2 * npcs - 1], e->pcs, npcs, hi, &m);
+            if (!r || ids_push(out, t, r, m, cs)) return TOK_ENOMEM;
+            npcs = 0;
+        }
+        if (!more) break;
+        const int32_t *r = encode_piece(e, s + ps, pe - ps, hi1, &m); /* a newline piece */
+        if (!r || ids_push(out, t, r, m, ps)) return TOK_ENOMEM;
+        if (sync && !it.pending && *nsync < maxsync) sync[(*nsync)++] = it.pos;
+    }
+    *end = it.pos;
+    return TOK_OK;
+}
+
+int check_level(const tok *t, int level)
+{
+    return level < 0 || level > t->nlevels ? TOK_ERANGE : TOK_OK;
+}
+
+int tok_encode(tok_encoder *e, int level, const void *buf, size_t n, tok_ids *out)
+{
+    out->n = 0;
+    if (check_level(e->t, level)) return TOK_ERANGE;
+    size_t end;
+    return encode_from(e, level, buf, n, 0, n, out, &end, NULL, NULL, 0);
+}
+
+/* ---- parallel encoding ---- */
+
+enum { MIN_PER_THREAD = 1 << 16, MAX_SYNC = 1 << 14 };
+
+struct part {
+    const tok *t;
+    int level;
+    const uint8_t *s;
+    size_t n, from, stop, end, nsync;
+    tok_encoder *e;
+    tok_ids ids;
+    size_t *sync;
+    int rc;
+};
+
+static void *part_run(void *arg)
+{
+    struct part *p = arg;
+    p->rc = encode_from(p->e, p->level, p->s, p->n, p->from, p->stop, &p->ids, &p->end,
+                        p->sync, &p->nsync, MAX_SYNC);
+    return NULL;
+}
+
+static bool in_sync(const struct part *p, size_t pos)
+{
+    size_t lo = 0, hi = p->nsync;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (p->sync[mid] < pos) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < p->nsync && p->sync[lo] == pos;
+}
+
+/* Joins the parts: part 0 continues, unit by unit, until it reaches a clean position that
+ * part t also passed; from there part t's tokens are the same as part 0's would be. */
+static int join_parts(struct part *ps, int nt, tok_ids *out)
+{
+    struct part *p0 = &ps[0];
+    size_t cur = p0->end;
+    for (int k = 1; k < nt; k++) {
+        struct part *p = &ps[k];
+        while (cur < p->end && !in_sync(p, cur)) {
+            int rc = encode_from(p0->e, p0->level, p0->s, p0->n, cur, cur + 1, &p0->ids, &cur,
+                                 NULL, NULL, 0);
+            if (rc) return rc;
+        }
+        if (cur >= p->end) continue;
+        size_t lo = 0, hi = p->ids.n;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (p->ids.start[mid] < cur) lo = mid + 1;
+            else hi = mid;
+        }
+        size_t need = p0->ids.n + (p->ids.n - lo);
+        if (need > p0->ids.cap) {
+            int32_t *ni = realloc(p0->ids.ids, need * sizeof *ni);
+            if (!ni) return TOK_ENOMEM;
+            p0->ids.ids = ni;
+            size_t *ns = realloc(p0->ids.start, need * sizeof *ns);
+            if (!ns) return TOK_ENOMEM;
+            p0->ids.start = ns;
+            p0->ids.cap = need;
+        }
+        memcpy(p0->ids.ids + p0->ids.n, p->ids.ids + lo, (p->ids.n - lo) * sizeof(int32_t));
+        memcpy(p0->ids.start + p0->ids.n, p->ids.start + lo, (p->ids.n - lo) * sizeof(size_t));
+        p0->ids.n = need;
+        cur = p->end;
+    }
+    tok_ids_free(out);
+    *out = p0->ids;
+    memset(&p0->ids, 0, sizeof p0->ids);
+    return TOK_OK;
+}
+
+int tok_encode_parallel(const tok *t, int level, const void *buf, size_t n, int nthreads,
+                        tok_ids *out)
+{
+    if (check_level(t, level)) return TOK_ERANGE;
+    int nt = nthreads < 1 ? 1 : nthreads;
+    if ((size_t)nt > n / MIN_PER_THREAD) nt = (int)(n / MIN_PER_THREAD);
+    if (nt < 2 || level == 0) {
+        tok_encoder *e;
+        if (tok_encoder_open(&e, t)) return TOK_ENOMEM;
+        int rc = tok_encode(e, level, buf, n, out);
+        tok_encoder_close(&e);
+        return rc;
+    }
+    const uint8_t *s = buf;
+    struct part *ps = calloc((size_t)nt, sizeof *ps);
+    pthread_t *th = calloc((size_t)nt, sizeof *th);
+    int rc = ps && th ? TOK_OK : TOK_ENOMEM;
+    for (int k = 0; k < nt && !rc; k++) {
+        struct part *p = &ps[k];
+        *p = (struct part){.t = t, .level = level, .s = s, .n = n};
+        p->from = n / (size_t)nt * (size_t)k;
+        for (int j = 0; k && j < 3 && p->from < n && (s[p->from] & 0xc0) == 0x80; j++) p->from++;
+        p->sync = malloc(MAX_SYNC * sizeof *p->sync);
+        if (!p->sync || tok_encoder_open(&p->e, t)) rc = TOK_ENOMEM;
+    }
+    for (int k = 0; k < nt && !rc; k++) ps[k].stop = k + 1 < nt ? ps[k + 1].from : n;
+    int started = 0;
+    for (; started < nt && !rc; started++)
+        if (pthread_create(&th[started], NULL, part_run, &ps[started])) rc = TOK_ENOMEM;
+    for (int k = 0; k < started; k++) pthread_join(th[k], NULL);
+    for (int k = 0; k < nt && !rc; k++) rc = ps[k].rc;
+    if (!rc) rc = join_parts(ps, nt, out);
+    for (int k = 0; ps && k < nt; k++) {
+        tok_encoder_close(&ps[k].e);
+        tok_ids_free(&ps[k].ids);
+        free(ps[k].sync);
+    }
+    free(ps);
+    free(th);
+    return rc;
+}
