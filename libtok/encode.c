@@ -36,7 +36,9 @@ int tok_encoder_open(tok_encoder **out, const tok *t)
     *out = NULL;
     if (!e) return TOK_ENOMEM;
     e->t = t;
-    if (pretok_matcher_open(&e->m, t->pre)) {
+    e->small = calloc((size_t)1 << SMALL_BITS, sizeof *e->small);
+    if (!e->small || pretok_matcher_open(&e->m, t->pre)) {
+        free(e->small);
         free(e);
         return TOK_ENOMEM;
     }
@@ -50,6 +52,7 @@ void tok_encoder_close(tok_encoder **ep)
     tok_encoder *e = *ep;
     pretok_matcher_close(&e->m);
     merge_scratch_free(&e->sc);
+    free(e->small);
     free(e->ents);
     free(e->keys);
     free(e->res);
@@ -115,13 +118,11 @@ static void cache_put(tok_encoder *e, uint64_t tag, uint64_t h, const uint8_t *p
     e->en++;
 }
 
-const int32_t *encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int32_t hi, size_t *nout)
+/* The tokens of piece p[0..n) without the caches. */
+static const int32_t *merge_piece(tok_encoder *e, const uint8_t *p, size_t n, int32_t hi,
+                                  size_t *nout)
 {
     const tok *t = e->t;
-    if (n == 1) {
-        *nout = 1;
-        return &t->byte_id[p[0]];
-    }
     if (t->rule == RULE_RANKS) { /* tiktoken: a pre-token that is a token is that token */
         int32_t id = bytemap_get(&t->byid, (bytestrs){t->bytes, t->off}, p, n);
         if (id >= 0 && id < hi) {
@@ -130,15 +131,43 @@ const int32_t *encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int32_t 
             return &e->one;
         }
     }
-    uint64_t tag = (uint64_t)hi, h = 0;
-    const int32_t *hit = n <= CACHE_MAX_KEY ? cache_get(e, tag, p, n, nout, &h) : NULL;
-    if (hit) return hit;
     if (grow((void **)&e->seq, &e->seqcap, n, sizeof *e->seq)) return NULL;
     for (size_t i = 0; i < n; i++) e->seq[i] = t->byte_id[p[i]];
-    size_t m = bpe_merge(&t->pairs, 0, hi, e->seq, n, &e->sc);
-    if (n <= CACHE_MAX_KEY) cache_put(e, tag, h, p, n, e->seq, m);
-    *nout = m;
+    *nout = bpe_merge(&t->pairs, 0, hi, e->seq, n, &e->sc);
     return e->seq;
+}
+
+const int32_t *encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int32_t hi, size_t *nout)
+{
+    const tok *t = e->t;
+    if (n == 1) {
+        *nout = 1;
+        return &t->byte_id[p[0]];
+    }
+    struct small_entry *se = NULL;
+    uint64_t key = 0;
+    if (n <= 8) {
+        memcpy(&key, p, n);
+        se = &e->small[mix64(key ^ (uint64_t)n << 56 ^ (uint64_t)(uint32_t)hi << 20) >> (64 - SMALL_BITS)];
+        if (se->key == key && se->len == n && se->tag == (uint32_t)hi + 1) {
+            *nout = se->nres;
+            return se->res;
+        }
+    }
+    uint64_t tag = (uint64_t)hi, h = 0;
+    const int32_t *r = n <= CACHE_MAX_KEY ? cache_get(e, tag, p, n, nout, &h) : NULL;
+    if (!r) {
+        r = merge_piece(e, p, n, hi, nout);
+        if (r && n <= CACHE_MAX_KEY) cache_put(e, tag, h, p, n, r, *nout);
+    }
+    if (r && se && *nout <= SMALL_MAX_RES) {
+        se->key = key;
+        se->len = (uint8_t)n;
+        se->tag = (uint32_t)hi + 1;
+        se->nres = (uint8_t)*nout;
+        memcpy(se->res, r, *nout * sizeof *r);
+    }
+    return r;
 }
 
 int ids_push(tok_ids *out, const tok *t, const int32_t *ids, size_t k, size_t start)
@@ -153,6 +182,11 @@ int ids_push(tok_ids *out, const tok *t, const int32_t *ids, size_t k, size_t st
         if (!ns) return TOK_ENOMEM;
         out->start = ns;
         out->cap = c;
+    }
+    if (k == 1) {
+        out->ids[out->n] = ids[0];
+        out->start[out->n++] = start;
+        return TOK_OK;
     }
     for (size_t i = 0; i < k; i++) {
         out->ids[out->n] = ids[i];

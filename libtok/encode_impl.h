@@ -5,8 +5,19 @@
 
 #include "tok_impl.h"
 
+/* A direct-mapped cache of short pre-tokens (<= 8 bytes, <= 4 tokens) in front of the
+ * general one: the key and the result live in the entry, so a hit costs one memory access. */
+enum { SMALL_BITS = 16, SMALL_MAX_RES = 4 };
+struct small_entry {
+    uint64_t key;   /* the bytes, zero-padded */
+    uint32_t tag;   /* the merge limit; 0 = empty */
+    uint8_t len, nres;
+    int32_t res[SMALL_MAX_RES];
+};
+
 struct tok_encoder {
     const tok *t;
+    struct small_entry *small; /* (1 << SMALL_BITS) */
     pretok_matcher *m;
     merge_scratch sc;
     struct centry *ents; /* pre-token (and line) cache: open addressing */
