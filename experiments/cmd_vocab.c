@@ -291,20 +291,30 @@ static int parse_io(const char *cmd, const char *help, int argc, char **argv, st
     return CLI_OK;
 }
 
+/* The options, the pyramid and the input of encode and decode. Returns CLI_OK with *t and
+ * *buf set, or -1 after --help, or an exit status after an error. */
+static int start_io(const char *cmd, const char *help, int argc, char **argv, struct io_opts *o,
+                    tok **t, uint8_t **buf, size_t *n)
+{
+    int rc = parse_io(cmd, help, argc, argv, o);
+    if (rc) return rc;
+    if ((rc = open_pyr(cmd, o->pyr, t))) return rc;
+    if (check_level_opt(cmd, *t, o->level) || read_all(cmd, o->input, buf, n)) {
+        tok_close(t);
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
 static int vocab_encode(int argc, char **argv)
 {
     const char *cmd = "vocab encode";
     struct io_opts o;
-    int rc = parse_io(cmd, encode_help, argc, argv, &o);
-    if (rc) return rc < 0 ? CLI_OK : rc;
     tok *t;
-    if ((rc = open_pyr(cmd, o.pyr, &t))) return rc;
     uint8_t *buf = NULL;
     size_t n;
-    if (check_level_opt(cmd, t, o.level) || read_all(cmd, o.input, &buf, &n)) {
-        tok_close(&t);
-        return CLI_USAGE;
-    }
+    int rc = start_io(cmd, encode_help, argc, argv, &o, &t, &buf, &n);
+    if (rc) return rc < 0 ? CLI_OK : rc;
     int level = o.level < 0 ? tok_nlevels(t) : (int)o.level;
     tok_ids ids = {0};
     rc = tok_encode_parallel(t, level, buf, n, (int)o.threads, &ids);
@@ -334,16 +344,11 @@ static int vocab_decode(int argc, char **argv)
 {
     const char *cmd = "vocab decode";
     struct io_opts o;
-    int rc = parse_io(cmd, decode_help, argc, argv, &o);
-    if (rc) return rc < 0 ? CLI_OK : rc;
     tok *t;
-    if ((rc = open_pyr(cmd, o.pyr, &t))) return rc;
     uint8_t *buf = NULL;
     size_t n;
-    if (check_level_opt(cmd, t, o.level) || read_all(cmd, o.input, &buf, &n)) {
-        tok_close(&t);
-        return CLI_USAGE;
-    }
+    int rc = start_io(cmd, decode_help, argc, argv, &o, &t, &buf, &n);
+    if (rc) return rc < 0 ? CLI_OK : rc;
     const char *name = o.input && strcmp(o.input, "-") ? o.input : "stdin";
     int32_t *ids = malloc((n / 2 + 1) * sizeof *ids);
     size_t nid = 0, line = 1, i = 0;

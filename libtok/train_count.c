@@ -281,63 +281,16 @@ int count_pretokens(const pretok *pre, const train_text *texts, int ntexts, int 
 
 /* ---- counting lines for the superword stage ---- */
 
-struct centry {
-    uint64_t h;
-    size_t off; /* into the arena of word ids */
-    uint32_t len;
-    int64_t count;
-};
-
-struct cmap {
-    struct centry *e;
-    size_t cap, n;
-    int32_t *arena;
-    size_t alen, acap;
-};
-
-static int cmap_add(struct cmap *m, const int32_t *w, size_t n)
+static int32_t line_word(const uint8_t *p, size_t k)
 {
-    if ((m->n + 1) * 2 > m->cap) {
-        size_t ncap = m->cap ? m->cap * 2 : 1 << 14;
-        struct centry *ne = calloc(ncap, sizeof *ne);
-        if (!ne) return TOK_ENOMEM;
-        for (size_t i = 0; i < m->cap; i++) {
-            if (!m->e[i].h) continue;
-            size_t j = m->e[i].h & (ncap - 1);
-            while (ne[j].h) j = (j + 1) & (ncap - 1);
-            ne[j] = m->e[i];
-        }
-        free(m->e);
-        m->e = ne;
-        m->cap = ncap;
-    }
-    uint64_t h = hash_bytes((const uint8_t *)w, n * sizeof *w) | 1;
-    size_t mask = m->cap - 1, i = h & mask;
-    for (;; i = (i + 1) & mask) {
-        struct centry *e = &m->e[i];
-        if (!e->h) break;
-        if (e->h == h && e->len == n && !memcmp(m->arena + e->off, w, n * sizeof *w)) {
-            e->count++;
-            return TOK_OK;
-        }
-    }
-    if (m->alen + n > m->acap) {
-        size_t nc = m->acap ? m->acap : 1 << 16;
-        while (nc < m->alen + n) nc *= 2;
-        int32_t *na = realloc(m->arena, nc * sizeof *na);
-        if (!na) return TOK_ENOMEM;
-        m->arena = na;
-        m->acap = nc;
-    }
-    memcpy(m->arena + m->alen, w, n * sizeof *w);
-    m->e[i] = (struct centry){h, m->alen, (uint32_t)n, 1};
-    m->alen += n;
-    m->n++;
-    return TOK_OK;
+    int32_t w;
+    memcpy(&w, p + k * sizeof w, sizeof w);
+    return w;
 }
 
+/* Lines are counted in a wmap keyed by their word ids' bytes. */
 static int count_lines_of(const pretok *pre, const uint8_t *s, size_t n, const bytemap *wm,
-                          bytestrs ws, struct cmap *cm, int32_t **line, size_t *lcap)
+                          bytestrs ws, struct wmap *cm, int32_t **line, size_t *lcap)
 {
     pretok_matcher *m;
     if (pretok_matcher_open(&m, pre)) return TOK_ENOMEM;
@@ -349,7 +302,9 @@ static int count_lines_of(const pretok *pre, const uint8_t *s, size_t n, const b
         for (;;) {
             bool more = pretok_next(m, s, b, &it, &ps, &pe);
             if (!more || memchr(s + ps, '\n', pe - ps)) {
-                if (k && (rc = cmap_add(cm, *line, k))) break;
+                size_t kb = k * sizeof **line;
+                if (k && (rc = wmap_add(cm, (const uint8_t *)*line, kb, hash_bytes((const uint8_t *)*line, kb) | 1, 1)))
+                    break;
                 k = 0;
                 if (!more) break;
                 continue;
@@ -388,7 +343,7 @@ int count_chunks(const pretok *pre, const train_text *texts, int ntexts, const w
             bytemap_free(&wm);
             return tok_fail(err, TOK_ENOMEM, "out of memory");
         }
-    struct cmap cm = {0};
+    struct wmap cm = {0};
     int32_t *line = NULL;
     size_t lcap = 0;
     int rc = TOK_OK;
@@ -406,7 +361,7 @@ int count_chunks(const pretok *pre, const train_text *texts, int ntexts, const w
     size_t nsym = 0;
     for (size_t i = 0; i < cm.cap && !rc; i++)
         if (cm.e[i].h)
-            for (uint32_t k = 0; k < cm.e[i].len; k++) nsym += words->len[cm.arena[cm.e[i].off + k]];
+            for (uint32_t k = 0; k < cm.e[i].len / 4; k++) nsym += words->len[line_word(cm.arena + cm.e[i].off, k)];
     if (!rc) {
         out->n = cm.n;
         out->sym = malloc((nsym ? nsym : 1) * sizeof *out->sym);
@@ -423,8 +378,8 @@ int count_chunks(const pretok *pre, const train_text *texts, int ntexts, const w
         for (size_t i = 0; i < cm.cap; i++) {
             if (!cm.e[i].h) continue;
             out->off[c] = o;
-            for (uint32_t k = 0; k < cm.e[i].len; k++) {
-                int32_t wd = cm.arena[cm.e[i].off + k];
+            for (uint32_t k = 0; k < cm.e[i].len / 4; k++) {
+                int32_t wd = line_word(cm.arena + cm.e[i].off, k);
                 memcpy(out->sym + o, words->sym + words->off[wd], words->len[wd] * sizeof(int32_t));
                 o += words->len[wd];
             }
@@ -433,7 +388,6 @@ int count_chunks(const pretok *pre, const train_text *texts, int ntexts, const w
         }
         out->off[c] = o;
     }
-    free(cm.e);
-    free(cm.arena);
+    wmap_free(&cm);
     return rc;
 }

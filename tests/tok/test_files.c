@@ -118,25 +118,22 @@ void test_files(void)
     copy_file(good, newer);
     sql(newer, "PRAGMA user_version = 9;");
     expect_bad(newer, TOK_EFORMAT, "version 9");
+    static const struct {
+        const char *stmt, *why;
+    } tamper[] = {
+        {"UPDATE tokens SET count = count + 1 WHERE rank = 700;", "checksum"},
+        {"UPDATE tokens SET bytes = (SELECT bytes FROM tokens WHERE rank = 600) WHERE rank = 700;", "same bytes"},
+        {"UPDATE tokens SET bytes = bytes || X'41' WHERE rank = 700;", "concatenation"},
+        {"DELETE FROM tokens WHERE rank = 900;", "ranks are not"},
+        {"UPDATE levels SET vocab_size = 100 WHERE level = 2;", "level 2"},
+        {"DROP TABLE tokens;", "tokens"},
+    };
     const char *tampered = path_in_tmp("tampered.pyr");
-    copy_file(good, tampered);
-    sql(tampered, "UPDATE tokens SET count = count + 1 WHERE rank = 700;");
-    expect_bad(tampered, TOK_EFORMAT, "checksum");
-    copy_file(good, tampered);
-    sql(tampered, "UPDATE tokens SET bytes = (SELECT bytes FROM tokens WHERE rank = 600) WHERE rank = 700;");
-    expect_bad(tampered, TOK_EFORMAT, "same bytes");
-    copy_file(good, tampered);
-    sql(tampered, "UPDATE tokens SET bytes = bytes || X'41' WHERE rank = 700;");
-    expect_bad(tampered, TOK_EFORMAT, "concatenation");
-    copy_file(good, tampered);
-    sql(tampered, "DELETE FROM tokens WHERE rank = 900;");
-    expect_bad(tampered, TOK_EFORMAT, "ranks are not");
-    copy_file(good, tampered);
-    sql(tampered, "UPDATE levels SET vocab_size = 100 WHERE level = 2;");
-    expect_bad(tampered, TOK_EFORMAT, "level 2");
-    copy_file(good, tampered);
-    sql(tampered, "DROP TABLE tokens;");
-    expect_bad(tampered, TOK_EFORMAT, "tokens");
+    for (size_t i = 0; i < sizeof tamper / sizeof *tamper; i++) {
+        copy_file(good, tampered);
+        sql(tampered, tamper[i].stmt);
+        expect_bad(tampered, TOK_EFORMAT, tamper[i].why);
+    }
     const char *trunc = path_in_tmp("truncated.pyr");
     blob b = read_blob(good);
     f = fopen(trunc, "wb");
