@@ -211,6 +211,7 @@ int count_pretokens(const pretok *pre, const train_text *texts, int ntexts, int 
         uint8_t *owned;
         if ((rc = load_text(&texts[i], &buf, &len, &owned, err))) break;
         if (!len) {
+            free(owned);
             rc = tok_fail(err, TOK_ECORPUS, "%s: empty file", texts[i].path ? texts[i].path : "text");
             break;
         }
