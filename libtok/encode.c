@@ -146,12 +146,13 @@ const int32_t *encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int32_t 
     }
     struct small_entry *se = NULL;
     uint64_t key = 0;
-    if (n <= 8) {
+    if (n <= 7) {
         memcpy(&key, p, n);
-        se = &e->small[mix64(key ^ (uint64_t)n << 56 ^ (uint64_t)(uint32_t)hi << 20) >> (64 - SMALL_BITS)];
-        if (se->key == key && se->len == n && se->tag == (uint32_t)hi + 1) {
-            *nout = se->nres;
-            return se->res;
+        key |= (uint64_t)n << 56;
+        se = &e->small[mix64(key ^ (uint64_t)(uint32_t)hi << 20) >> (64 - SMALL_BITS)];
+        if (se->key == key && se->tag == (uint32_t)hi + 1) {
+            *nout = 1;
+            return &se->id;
         }
     }
     uint64_t tag = (uint64_t)hi, h = 0;
@@ -160,12 +161,10 @@ const int32_t *encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int32_t 
         r = merge_piece(e, p, n, hi, nout);
         if (r && n <= CACHE_MAX_KEY) cache_put(e, tag, h, p, n, r, *nout);
     }
-    if (r && se && *nout <= SMALL_MAX_RES) {
+    if (r && se && *nout == 1) {
         se->key = key;
-        se->len = (uint8_t)n;
         se->tag = (uint32_t)hi + 1;
-        se->nres = (uint8_t)*nout;
-        memcpy(se->res, r, *nout * sizeof *r);
+        se->id = r[0];
     }
     return r;
 }

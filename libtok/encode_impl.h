@@ -5,14 +5,13 @@
 
 #include "tok_impl.h"
 
-/* A direct-mapped cache of short pre-tokens (<= 8 bytes, <= 4 tokens) in front of the
- * general one: the key and the result live in the entry, so a hit costs one memory access. */
-enum { SMALL_BITS = 16, SMALL_MAX_RES = 4 };
+/* A direct-mapped cache of short pre-tokens (<= 7 bytes) that are one token, in front of the
+ * general cache: 16 bytes an entry, small enough to stay in the core's own cache. */
+enum { SMALL_BITS = 15 };
 struct small_entry {
-    uint64_t key;   /* the bytes, zero-padded */
-    uint32_t tag;   /* the merge limit; 0 = empty */
-    uint8_t len, nres;
-    int32_t res[SMALL_MAX_RES];
+    uint64_t key; /* the bytes, zero-padded, and the length in the top byte */
+    uint32_t tag; /* the merge limit + 1; 0 = empty */
+    int32_t id;
 };
 
 struct tok_encoder {
