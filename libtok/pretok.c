@@ -1,6 +1,7 @@
 /* pretok.c: the PCRE2 pre-tokenizer: preset patterns, compilation (UTF, UCP, JIT) and the
  * iteration that splits a byte buffer into pre-tokens, covering every byte. */
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include "pretok_fast.h"
 #include "tok_impl.h"
 
 #include <pcre2.h>
@@ -14,13 +15,15 @@
 #define CONTRACTIONS "'s|'t|'re|'ve|'m|'ll|'d"
 
 static const struct preset {
-    const char *name, *pattern;
+    const char *name;
+    int fast; /* the exact ASCII shortcut of pretok_fast.c, if any */
+    const char *pattern;
 } presets[] = {
-    {"gpt2", CONTRACTIONS "| ?\\p{L}+| ?\\p{N}+| ?[^" WS "\\p{L}\\p{N}]+|[" WS "]+(?![^" WS "])|["
+    {"gpt2", FAST_GPT2, CONTRACTIONS "| ?\\p{L}+| ?\\p{N}+| ?[^" WS "\\p{L}\\p{N}]+|[" WS "]+(?![^" WS "])|["
              WS "]+"},
-    {"cl100k", "(?i:" CONTRACTIONS ")|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^" WS
+    {"cl100k", FAST_CL100K, "(?i:" CONTRACTIONS ")|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^" WS
                "\\p{L}\\p{N}]+[\\r\\n]*|[" WS "]*[\\r\\n]+|[" WS "]+(?![^" WS "])|[" WS "]+"},
-    {"o200k",
+    {"o200k", FAST_O200K,
      "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+"
      "(?i:" CONTRACTIONS ")?"
      "|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*"
@@ -29,22 +32,24 @@ static const struct preset {
      "])|[" WS "]+"},
     /* identifiers with one leading blank, numbers by 3 digits, operators by up to 3
      * characters, a newline with the indentation after it, other whitespace runs */
-    {"code", "[ \\t]?[\\p{L}_][\\p{L}\\p{N}_]*|\\p{N}{1,3}|[ \\t]?[^" WS "\\p{L}\\p{N}_]{1,3}"
+    {"code", FAST_NONE, "[ \\t]?[\\p{L}_][\\p{L}\\p{N}_]*|\\p{N}{1,3}|[ \\t]?[^" WS "\\p{L}\\p{N}_]{1,3}"
              "|\\r?\\n[ \\t]*|[" WS "]+(?![^" WS "])|[" WS "]+"},
     /* words (anything but whitespace) with one leading space, other whitespace runs */
-    {"whitespace", " ?[^" WS "]+|[" WS "]+(?![^" WS "])|[" WS "]+"},
+    {"whitespace", FAST_NONE, " ?[^" WS "]+|[" WS "]+(?![^" WS "])|[" WS "]+"},
 };
 enum { NPRESETS = sizeof presets / sizeof presets[0] };
 
 struct pretok {
     pcre2_code *code;
     bool jit;
+    int fast;
     char *pattern, *name;
 };
 
 struct pretok_matcher {
     const pretok *p;
     pcre2_match_data *md;
+    PCRE2_SIZE *ov;
     pcre2_match_context *mc;
     pcre2_jit_stack *js;
 };
@@ -61,10 +66,12 @@ int pretok_compile(pretok **out, const char *spec, tok_err *err)
     *out = NULL;
     if (!spec || !*spec) return tok_fail(err, TOK_EINVAL, "empty pre-tokenizer pattern");
     const char *pattern = spec, *name = "custom";
+    int fast = FAST_NONE;
     for (int i = 0; i < NPRESETS; i++)
         if (!strcmp(presets[i].name, spec) || !strcmp(presets[i].pattern, spec)) {
             pattern = presets[i].pattern;
             name = presets[i].name;
+            fast = presets[i].fast;
         }
     int ecode;
     PCRE2_SIZE eoff;
@@ -85,6 +92,7 @@ int pretok_compile(pretok **out, const char *spec, tok_err *err)
         return tok_fail(err, TOK_ENOMEM, "out of memory");
     }
     p->code = code;
+    p->fast = fast;
     p->jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
     *out = p;
     return TOK_OK;
@@ -126,6 +134,7 @@ int pretok_matcher_open(pretok_matcher **out, const pretok *p)
         return TOK_ENOMEM;
     }
     if (m->js) pcre2_jit_stack_assign(m->mc, NULL, m->js);
+    m->ov = pcre2_get_ovector_pointer(m->md);
     *out = m;
     return TOK_OK;
 }
@@ -157,9 +166,8 @@ static bool find(pretok_matcher *m, const uint8_t *s, size_t n, size_t from, siz
         *me = from + 1;
         return true;
     }
-    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(m->md);
-    *ms = ov[0];
-    *me = ov[1];
+    *ms = m->ov[0];
+    *me = m->ov[1];
     return true;
 }
 
@@ -173,7 +181,12 @@ bool pretok_next(pretok_matcher *m, const uint8_t *s, size_t n, pretok_iter *it,
         return true;
     }
     if (it->pos >= n) return false;
-    size_t ms, me;
+    size_t ms, me = m->p->fast ? pretok_fast(m->p->fast, s, n, it->pos) : 0;
+    if (me) { /* the shortcut knows the match at pos */
+        *ps = it->pos;
+        *pe = it->pos = me;
+        return true;
+    }
     if (!find(m, s, n, it->pos, &ms, &me)) {
         *ps = it->pos;
         *pe = it->pos = n;

@@ -127,7 +127,7 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         void (*run)(void);
-    } tests[] = {{"encode", test_encode}, {"align", test_align}, {"train", test_train},
+    } tests[] = {{"pretok", test_pretok}, {"encode", test_encode}, {"align", test_align}, {"train", test_train},
                  {"files", test_files}, {"tiktoken", test_tiktoken}};
     int passed = 0, failed = 0;
     for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {

@@ -43,6 +43,7 @@ const tok *code_pyramid(void);
 blob prose_text(void);
 blob code_text(void);
 
+void test_pretok(void);
 void test_encode(void);
 void test_align(void);
 void test_train(void);
