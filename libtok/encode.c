@@ -3,6 +3,7 @@
 #include "encode_impl.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -290,24 +291,41 @@ int tok_encode(tok_encoder *e, int level, const void *buf, size_t n, tok_ids *ou
 
 /* ---- parallel encoding ---- */
 
-enum { MIN_PER_THREAD = 1 << 16, MAX_SYNC = 1 << 14 };
+/* The buffer is cut into PARTS_PER_THREAD parts per thread, taken in turn by the threads
+ * (so a slow stretch of text does not hold one thread back), and joined exactly. */
+enum { MIN_PER_PART = 1 << 16, PARTS_PER_THREAD = 4, MAX_SYNC = 1 << 14 };
 
 struct part {
-    const tok *t;
-    int level;
-    const uint8_t *s;
-    size_t n, from, stop, end, nsync;
-    tok_encoder *e;
+    size_t from, stop, end, nsync;
     tok_ids ids;
     size_t *sync;
     int rc;
 };
 
-static void *part_run(void *arg)
+struct pool {
+    const uint8_t *s;
+    size_t n;
+    int level, nparts;
+    struct part *parts;
+    atomic_int next;
+};
+
+struct worker {
+    struct pool *pool;
+    tok_encoder *e;
+};
+
+static void *worker_run(void *arg)
 {
-    struct part *p = arg;
-    p->rc = encode_from(p->e, p->level, p->s, p->n, p->from, p->stop, &p->ids, &p->end,
-                        p->sync, &p->nsync, MAX_SYNC);
+    struct worker *w = arg;
+    struct pool *pl = w->pool;
+    for (;;) {
+        int k = atomic_fetch_add(&pl->next, 1);
+        if (k >= pl->nparts) break;
+        struct part *p = &pl->parts[k];
+        p->rc = encode_from(w->e, pl->level, pl->s, pl->n, p->from, p->stop, &p->ids, &p->end,
+                            p->sync, &p->nsync, MAX_SYNC);
+    }
     return NULL;
 }
 
@@ -322,17 +340,16 @@ static bool in_sync(const struct part *p, size_t pos)
     return lo < p->nsync && p->sync[lo] == pos;
 }
 
-/* Joins the parts: part 0 continues, unit by unit, until it reaches a clean position that
- * part t also passed; from there part t's tokens are the same as part 0's would be. */
-static int join_parts(struct part *ps, int nt, tok_ids *out)
+/* Joins the parts: the output continues, unit by unit, until it reaches a clean position that
+ * part k also passed; from there part k's tokens are the ones the serial encoding makes. */
+static int join_parts(struct pool *pl, tok_encoder *e, tok_ids *out)
 {
-    struct part *p0 = &ps[0];
+    struct part *p0 = &pl->parts[0];
     size_t cur = p0->end;
-    for (int k = 1; k < nt; k++) {
-        struct part *p = &ps[k];
+    for (int k = 1; k < pl->nparts; k++) {
+        struct part *p = &pl->parts[k];
         while (cur < p->end && !in_sync(p, cur)) {
-            int rc = encode_from(p0->e, p0->level, p0->s, p0->n, cur, cur + 1, &p0->ids, &cur,
-                                 NULL, NULL, 0);
+            int rc = encode_from(e, pl->level, pl->s, pl->n, cur, cur + 1, &p0->ids, &cur, NULL, NULL, 0);
             if (rc) return rc;
         }
         if (cur >= p->end) continue;
@@ -355,6 +372,7 @@ static int join_parts(struct part *ps, int nt, tok_ids *out)
         memcpy(p0->ids.ids + p0->ids.n, p->ids.ids + lo, (p->ids.n - lo) * sizeof(int32_t));
         memcpy(p0->ids.start + p0->ids.n, p->ids.start + lo, (p->ids.n - lo) * sizeof(size_t));
         p0->ids.n = need;
+        tok_ids_free(&p->ids);
         cur = p->end;
     }
     tok_ids_free(out);
@@ -367,8 +385,10 @@ int tok_encode_parallel(const tok *t, int level, const void *buf, size_t n, int 
                         tok_ids *out)
 {
     if (check_level(t, level)) return TOK_ERANGE;
-    int nt = nthreads < 1 ? 1 : nthreads;
-    if ((size_t)nt > n / MIN_PER_THREAD) nt = (int)(n / MIN_PER_THREAD);
+    int nt = nthreads < 1 ? 1 : nthreads > 256 ? 256 : nthreads;
+    size_t np = (size_t)nt * PARTS_PER_THREAD;
+    if (np > n / MIN_PER_PART) np = n / MIN_PER_PART;
+    if ((size_t)nt > np) nt = (int)np;
     if (nt < 2 || level == 0) {
         tok_encoder *e;
         if (tok_encoder_open(&e, t)) return TOK_ENOMEM;
@@ -377,30 +397,36 @@ int tok_encode_parallel(const tok *t, int level, const void *buf, size_t n, int 
         return rc;
     }
     const uint8_t *s = buf;
-    struct part *ps = calloc((size_t)nt, sizeof *ps);
+    struct pool pl = {.s = s, .n = n, .level = level, .nparts = (int)np};
+    atomic_init(&pl.next, 0);
+    pl.parts = calloc(np, sizeof *pl.parts);
+    struct worker *ws = calloc((size_t)nt, sizeof *ws);
     pthread_t *th = calloc((size_t)nt, sizeof *th);
-    int rc = ps && th ? TOK_OK : TOK_ENOMEM;
-    for (int k = 0; k < nt && !rc; k++) {
-        struct part *p = &ps[k];
-        *p = (struct part){.t = t, .level = level, .s = s, .n = n};
-        p->from = n / (size_t)nt * (size_t)k;
+    int rc = pl.parts && ws && th ? TOK_OK : TOK_ENOMEM;
+    for (size_t k = 0; k < np && !rc; k++) {
+        struct part *p = &pl.parts[k];
+        p->from = n / np * k;
         for (int j = 0; k && j < 3 && p->from < n && (s[p->from] & 0xc0) == 0x80; j++) p->from++;
-        p->sync = malloc(MAX_SYNC * sizeof *p->sync);
-        if (!p->sync || tok_encoder_open(&p->e, t)) rc = TOK_ENOMEM;
+        if (!(p->sync = malloc(MAX_SYNC * sizeof *p->sync))) rc = TOK_ENOMEM;
     }
-    for (int k = 0; k < nt && !rc; k++) ps[k].stop = k + 1 < nt ? ps[k + 1].from : n;
+    for (size_t k = 0; k < np && !rc; k++) pl.parts[k].stop = k + 1 < np ? pl.parts[k + 1].from : n;
+    for (int k = 0; k < nt && !rc; k++) {
+        ws[k].pool = &pl;
+        if (tok_encoder_open(&ws[k].e, t)) rc = TOK_ENOMEM;
+    }
     int started = 0;
     for (; started < nt && !rc; started++)
-        if (pthread_create(&th[started], NULL, part_run, &ps[started])) rc = TOK_ENOMEM;
+        if (pthread_create(&th[started], NULL, worker_run, &ws[started])) rc = TOK_ENOMEM;
     for (int k = 0; k < started; k++) pthread_join(th[k], NULL);
-    for (int k = 0; k < nt && !rc; k++) rc = ps[k].rc;
-    if (!rc) rc = join_parts(ps, nt, out);
-    for (int k = 0; ps && k < nt; k++) {
-        tok_encoder_close(&ps[k].e);
-        tok_ids_free(&ps[k].ids);
-        free(ps[k].sync);
+    for (size_t k = 0; k < np && !rc; k++) rc = pl.parts[k].rc;
+    if (!rc) rc = join_parts(&pl, ws[0].e, out);
+    for (size_t k = 0; pl.parts && k < np; k++) {
+        tok_ids_free(&pl.parts[k].ids);
+        free(pl.parts[k].sync);
     }
-    free(ps);
+    for (int k = 0; ws && k < nt; k++) tok_encoder_close(&ws[k].e);
+    free(pl.parts);
+    free(ws);
     free(th);
     return rc;
 }

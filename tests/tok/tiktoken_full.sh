@@ -1,5 +1,5 @@
 #!/bin/sh
-# Slow suite: the full cl100k_base and o200k_base rank files of the npm package tiktoken,
+# Slow suite: the full cl100k_base, o200k_base and r50k_base (gpt2) rank files of npm tiktoken,
 # imported, give exactly tiktoken's ids on the shipped corpora and the fixture text.
 # Skips (77) without node or without tests/bench/node_modules (npm install in tests/bench).
 set -u
@@ -13,7 +13,7 @@ head -c 2000000 "$root/data/prose/kjv.txt" > "$work/prose.txt"
 head -c 2000000 "$root/data/code/python-stdlib.txt" > "$work/code.txt"
 cp "$root/tests/tok/fixtures/tiktoken/text.txt" "$work/mixed.txt"
 fail=0
-for enc in cl100k_base o200k_base; do
+for enc in cl100k_base o200k_base r50k_base; do
     node "$bench/tiktoken_encode.js" --ranks $enc "$work/$enc.tiktoken" || exit 1
     "$exe" vocab import-tiktoken "$work/$enc.tiktoken" -o "$work/$enc.pyr" > /dev/null || exit 1
     for f in prose code mixed; do
