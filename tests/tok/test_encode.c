@@ -167,9 +167,9 @@ void test_encode(void)
 {
     const tok *p = prose_pyramid(), *c = code_pyramid();
     blob prose = prose_text(), code = code_text();
-    blob r0 = random_bytes(1, 300000, 0), r1 = random_bytes(2, 300000, 1);
+    blob r0 = random_bytes(1, 200000, 0), r1 = random_bytes(2, 200000, 1);
     blob tail = data_file("prose/kjv.txt"); /* text the pyramid was not trained on */
-    blob unseen = {tail.p + 4000000, 200000};
+    blob unseen = {tail.p + 4000000, 150000};
     const struct {
         const tok *t;
         const blob *b;

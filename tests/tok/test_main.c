@@ -122,8 +122,8 @@ int main(int argc, char **argv)
     tmp_dir = argv[3];
     prose = data_file("prose/kjv.txt");
     code = data_file("code/python-stdlib.txt");
-    prose.n = 800000; /* slices keep the suite fast, under sanitizers too */
-    code.n = 600000;
+    prose.n = 500000; /* slices keep the suite fast, under sanitizers too */
+    code.n = 400000;
     static const struct {
         const char *name;
         void (*run)(void);

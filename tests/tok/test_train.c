@@ -50,24 +50,23 @@ static int ref_has(const refvocab *v, const uint8_t *p, size_t n)
 static int ref_learn(refvocab *v, seq *q, size_t nq, int32_t target)
 {
     size_t V = (size_t)target;
-    int64_t *cnt = malloc(V * V * sizeof *cnt);
+    int64_t *cnt = calloc(V * V, sizeof *cnt);
     uint8_t *banned = calloc(V * V, 1), *cat = malloc(1 << 16);
     int ok = 1;
     while (v->ntok < target) {
-        memset(cnt, 0, V * V * sizeof *cnt);
         for (size_t i = 0; i < nq; i++)
             for (size_t j = 0; j + 1 < q[i].n; j++) cnt[(size_t)q[i].s[j] * V + (size_t)q[i].s[j + 1]]++;
         int32_t bl = -1, br = -1;
-        for (;;) {
+        for (;;) { /* the best pair not banned: highest count, then smaller l, then smaller r */
             int64_t best = 0;
             bl = -1;
-            for (size_t l = 0; l < (size_t)v->ntok; l++) /* ties: smaller l, then smaller r */
-                for (size_t r = 0; r < (size_t)v->ntok; r++)
-                    if (!banned[l * V + r] && cnt[l * V + r] > best) {
-                        best = cnt[l * V + r];
-                        bl = (int32_t)l;
-                        br = (int32_t)r;
-                    }
+            for (size_t i = 0; i < nq; i++)
+                for (size_t j = 0; j + 1 < q[i].n; j++) {
+                    int32_t l = q[i].s[j], r = q[i].s[j + 1];
+                    int64_t c = cnt[(size_t)l * V + (size_t)r];
+                    if (banned[(size_t)l * V + (size_t)r] || c < best) continue;
+                    if (c > best || l < bl || (l == bl && r < br)) best = c, bl = l, br = r;
+                }
             if (bl < 0) break;
             banned[(size_t)bl * V + (size_t)br] = 1;
             memcpy(cat, v->bytes[bl], v->len[bl]);
@@ -80,7 +79,8 @@ static int ref_learn(refvocab *v, seq *q, size_t nq, int32_t target)
         }
         int32_t c = v->ntok;
         ref_push(v, cat, v->len[bl] + v->len[br], bl, br, cnt[(size_t)bl * V + (size_t)br]);
-        for (size_t i = 0; i < nq; i++) {
+        for (size_t i = 0; i < nq; i++) { /* clear the counts, then merge */
+            for (size_t j = 0; j + 1 < q[i].n; j++) cnt[(size_t)q[i].s[j] * V + (size_t)q[i].s[j + 1]] = 0;
             size_t k = 0;
             for (size_t j = 0; j < q[i].n; j++) {
                 if (j + 1 < q[i].n && q[i].s[j] == bl && q[i].s[j + 1] == br) {
@@ -190,6 +190,7 @@ static void compare_with_reference(const blob *text, const char *preset, int32_t
 static void test_threads(void)
 {
     blob kjv = data_file("prose/kjv.txt"); /* > 1 MiB: several counting blocks */
+    kjv.n = 2500000;
     tok *ref = NULL;
     for (int nt = 1; nt <= 3; nt += 2) {
         tok_train_settings s = tok_default_train_settings();
