@@ -10,6 +10,7 @@ struct pstat {
     int32_t *wl;      /* sequences holding the pair (some stale, none repeated in a row) */
     uint32_t wn, wcap;
     int32_t l, r;
+    int32_t last;     /* the sequence added last to wl, -1 if none */
     int32_t touched;  /* merge number that last created it */
     bool banned;      /* merged already, or its bytes are already a token */
 };
@@ -95,14 +96,15 @@ static int32_t pair_index(struct learner *L, int32_t l, int32_t r)
         L->pcap = nc;
     }
     i = (int32_t)L->np++;
-    L->ps[i] = (struct pstat){.l = l, .r = r, .touched = -1};
+    L->ps[i] = (struct pstat){.l = l, .r = r, .last = -1, .touched = -1};
     if (pairmap_put(&L->pm, l, r, i)) return -1;
     return i;
 }
 
 static int add_word(struct pstat *p, int32_t w)
 {
-    if (p->wn && p->wl[p->wn - 1] == w) return TOK_OK;
+    if (p->last == w) return TOK_OK;
+    p->last = w;
     if (p->wn == p->wcap) {
         uint32_t nc = p->wcap ? p->wcap * 2 : 4;
         int32_t *n = realloc(p->wl, nc * sizeof *n);
