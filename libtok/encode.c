@@ -9,6 +9,7 @@
 
 enum {
     CACHE_MAX_KEY = 4096,          /* longer pieces are not cached */
+    CACHE_MAX_LINE = 256,          /* nor longer lines (most long lines are unique) */
     CACHE_MAX_ENTRIES = 1 << 20,   /* the cache is emptied when it grows past these */
     CACHE_MAX_BYTES = 64 << 20,
 };
@@ -205,7 +206,7 @@ const int32_t *encode_chunk(tok_encoder *e, const uint8_t *s, size_t cs, size_t 
     int32_t hi1 = t->limit[t->super_level - 1];
     uint64_t tag = (uint64_t)hi << 32 | 1u << 31, h = 0;
     size_t n = ce - cs;
-    const int32_t *hit = n <= CACHE_MAX_KEY ? cache_get(e, tag, s + cs, n, nout, &h) : NULL;
+    const int32_t *hit = n <= CACHE_MAX_LINE ? cache_get(e, tag, s + cs, n, nout, &h) : NULL;
     if (hit) return hit;
     size_t k = 0;
     for (size_t i = 0; i < npcs; i++) {
@@ -216,7 +217,7 @@ const int32_t *encode_chunk(tok_encoder *e, const uint8_t *s, size_t cs, size_t 
         k += m;
     }
     k = bpe_merge(&t->pairs, t->super_start, hi, e->seq2, k, &e->sc);
-    if (n <= CACHE_MAX_KEY) cache_put(e, tag, h, s + cs, n, e->seq2, k);
+    if (n <= CACHE_MAX_LINE) cache_put(e, tag, h, s + cs, n, e->seq2, k);
     *nout = k;
     return e->seq2;
 }
