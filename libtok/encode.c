@@ -171,18 +171,25 @@ const int32_t *encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int32_t 
     return r;
 }
 
+int ids_reserve(tok_ids *ids, size_t cap)
+{
+    if (cap <= ids->cap) return TOK_OK;
+    int32_t *ni = realloc(ids->ids, cap * sizeof *ni);
+    if (!ni) return TOK_ENOMEM;
+    ids->ids = ni;
+    size_t *ns = realloc(ids->start, cap * sizeof *ns);
+    if (!ns) return TOK_ENOMEM;
+    ids->start = ns;
+    ids->cap = cap;
+    return TOK_OK;
+}
+
 int ids_push(tok_ids *out, const tok *t, const int32_t *ids, size_t k, size_t start)
 {
     if (out->n + k > out->cap) {
         size_t c = out->cap ? out->cap : 1024;
         while (c < out->n + k) c *= 2;
-        int32_t *ni = realloc(out->ids, c * sizeof *ni);
-        if (!ni) return TOK_ENOMEM;
-        out->ids = ni;
-        size_t *ns = realloc(out->start, c * sizeof *ns);
-        if (!ns) return TOK_ENOMEM;
-        out->start = ns;
-        out->cap = c;
+        if (ids_reserve(out, c)) return TOK_ENOMEM;
     }
     if (k == 1) {
         out->ids[out->n] = ids[0];
@@ -324,8 +331,10 @@ static void *worker_run(void *arg)
         int k = atomic_fetch_add(&pl->next, 1);
         if (k >= pl->nparts) break;
         struct part *p = &pl->parts[k];
-        p->rc = encode_from(w->e, pl->level, pl->s, pl->n, p->from, p->stop, &p->ids, &p->end,
-                            p->sync, &p->nsync, MAX_SYNC);
+        p->rc = ids_reserve(&p->ids, (p->stop - p->from) / 3 + 1024); /* ~4 bytes a token */
+        if (!p->rc)
+            p->rc = encode_from(w->e, pl->level, pl->s, pl->n, p->from, p->stop, &p->ids, &p->end,
+                                p->sync, &p->nsync, MAX_SYNC);
     }
     return NULL;
 }
@@ -341,45 +350,57 @@ static bool in_sync(const struct part *p, size_t pos)
     return lo < p->nsync && p->sync[lo] == pos;
 }
 
-/* Joins the parts: the output continues, unit by unit, until it reaches a clean position that
- * part k also passed; from there part k's tokens are the ones the serial encoding makes. */
+/* Joins the parts: after each part the encoding continues, unit by unit (the glue), until it
+ * reaches a clean position that the next part also passed; from there that part's tokens
+ * are the ones the serial encoding makes. Part k contributes tokens first[k] onwards. */
 static int join_parts(struct pool *pl, tok_encoder *e, tok_ids *out)
 {
-    struct part *p0 = &pl->parts[0];
-    size_t cur = p0->end;
-    for (int k = 1; k < pl->nparts; k++) {
+    int np = pl->nparts;
+    size_t *first = calloc((size_t)np, sizeof *first);
+    tok_ids *glue = calloc((size_t)np, sizeof *glue);
+    bool *used = calloc((size_t)np, sizeof *used);
+    int rc = first && glue && used ? TOK_OK : TOK_ENOMEM;
+    size_t cur = pl->parts[0].end, total = pl->parts[0].ids.n;
+    int last = 0; /* the part whose tokens were taken last; glue follows it */
+    used[0] = true;
+    for (int k = 1; k < np && !rc; k++) {
         struct part *p = &pl->parts[k];
-        while (cur < p->end && !in_sync(p, cur)) {
-            int rc = encode_from(e, pl->level, pl->s, pl->n, cur, cur + 1, &p0->ids, &cur, NULL, NULL, 0);
-            if (rc) return rc;
-        }
-        if (cur >= p->end) continue;
+        while (!rc && cur < p->end && !in_sync(p, cur))
+            rc = encode_from(e, pl->level, pl->s, pl->n, cur, cur + 1, &glue[last], &cur, NULL, NULL, 0);
+        if (rc || cur >= p->end) continue;
         size_t lo = 0, hi = p->ids.n;
         while (lo < hi) {
             size_t mid = (lo + hi) / 2;
             if (p->ids.start[mid] < cur) lo = mid + 1;
             else hi = mid;
         }
-        size_t need = p0->ids.n + (p->ids.n - lo);
-        if (need > p0->ids.cap) {
-            int32_t *ni = realloc(p0->ids.ids, need * sizeof *ni);
-            if (!ni) return TOK_ENOMEM;
-            p0->ids.ids = ni;
-            size_t *ns = realloc(p0->ids.start, need * sizeof *ns);
-            if (!ns) return TOK_ENOMEM;
-            p0->ids.start = ns;
-            p0->ids.cap = need;
-        }
-        memcpy(p0->ids.ids + p0->ids.n, p->ids.ids + lo, (p->ids.n - lo) * sizeof(int32_t));
-        memcpy(p0->ids.start + p0->ids.n, p->ids.start + lo, (p->ids.n - lo) * sizeof(size_t));
-        p0->ids.n = need;
-        tok_ids_free(&p->ids);
+        first[k] = lo;
+        used[k] = true;
+        total += glue[last].n + (p->ids.n - lo);
+        last = k;
         cur = p->end;
     }
-    tok_ids_free(out);
-    *out = p0->ids;
-    memset(&p0->ids, 0, sizeof p0->ids);
-    return TOK_OK;
+    total += glue[last].n;
+    if (!rc) {
+        out->n = 0;
+        rc = ids_reserve(out, total ? total : 1);
+    }
+    for (int k = 0; k < np && !rc; k++) {
+        if (!used[k]) continue;
+        const tok_ids *src[2] = {&pl->parts[k].ids, &glue[k]};
+        size_t from[2] = {first[k], 0};
+        for (int j = 0; j < 2; j++) {
+            size_t m = src[j]->n - from[j];
+            memcpy(out->ids + out->n, src[j]->ids + from[j], m * sizeof *out->ids);
+            memcpy(out->start + out->n, src[j]->start + from[j], m * sizeof *out->start);
+            out->n += m;
+        }
+    }
+    for (int k = 0; glue && k < np; k++) tok_ids_free(&glue[k]);
+    free(first);
+    free(glue);
+    free(used);
+    return rc;
 }
 
 int tok_encode_parallel(const tok *t, int level, const void *buf, size_t n, int nthreads,

@@ -38,6 +38,8 @@ const int32_t *encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int32_t 
 /* Superword tokens (merges below hi) of the line s[cs..ce) made of npcs pieces. */
 const int32_t *encode_chunk(tok_encoder *e, const uint8_t *s, size_t cs, size_t ce,
                             const size_t *pcs, size_t npcs, int32_t hi, size_t *nout);
+/* Grows ids to hold cap tokens. */
+int ids_reserve(tok_ids *ids, size_t cap);
 /* Appends k ids whose first starts at byte `start`. */
 int ids_push(tok_ids *out, const tok *t, const int32_t *ids, size_t k, size_t start);
 int check_level(const tok *t, int level);
