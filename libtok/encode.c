@@ -391,6 +391,7 @@ static int join_parts(struct pool *pl, tok_encoder *e, tok_ids *out)
         size_t from[2] = {first[k], 0};
         for (int j = 0; j < 2; j++) {
             size_t m = src[j]->n - from[j];
+            if (!m) continue;
             memcpy(out->ids + out->n, src[j]->ids + from[j], m * sizeof *out->ids);
             memcpy(out->start + out->n, src[j]->start + from[j], m * sizeof *out->start);
             out->n += m;
