@@ -26,5 +26,6 @@ const char *cli_version(void);
 
 /* Subcommands: argv[0] is the subcommand's own name; they return an exit status. */
 /* (one declaration per subcommand) */
+int cmd_vocab(int argc, char **argv);
 
 #endif

@@ -26,6 +26,7 @@ struct command {
 
 static const struct command commands[] = {
     {"version", cmd_version, "print the code revision"},
+    {"vocab", cmd_vocab, "build, inspect and apply vocabulary pyramids"},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 
