@@ -36,5 +36,9 @@ int cmd_sql(int argc, char **argv);
 int cmd_db(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+int cmd_mask(int argc, char **argv);
+int cmd_vocab(int argc, char **argv);
 
 #endif

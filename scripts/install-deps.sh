@@ -7,7 +7,7 @@ build_pkgs="gcc pkg-config meson ninja-build libpcre2-dev libsqlite3-dev libgsl-
             libopenblas-dev libinih-dev"
 test_pkgs="sqlite3 python3"
 bench_pkgs="sentencepiece python3-torch nodejs npm bible-kjv wordnet-base python3.11-doc
-            sqlite3-doc postgresql-doc-15 libpython3.11-stdlib"
+            sqlite3-doc postgresql-doc-15 libpython3.11-stdlib golang-1.19-src linux-libc-dev time"
 
 want=""
 [ $# -eq 0 ] && set -- build

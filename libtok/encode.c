@@ -1,0 +1,455 @@
+/* encode.c: encoding at one level: the per-thread encoder with its pre-token cache, the
+ * subword and superword passes, and the parallel encoding of a large buffer. */
+#include "encode_impl.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    CACHE_MAX_KEY = 4096,          /* longer pieces are not cached */
+    CACHE_MAX_LINE = 256,          /* nor longer lines (most long lines are unique) */
+    CACHE_MAX_ENTRIES = 1 << 20,   /* the cache is emptied when it grows past these */
+    CACHE_MAX_BYTES = 64 << 20,
+};
+
+struct centry {
+    uint64_t h, tag;
+    size_t koff, roff;
+    uint32_t klen, nres;
+};
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap) return TOK_OK;
+    size_t c = *cap ? *cap : 64;
+    while (c < need) c *= 2;
+    void *q = realloc(*p, c * size);
+    if (!q) return TOK_ENOMEM;
+    *p = q;
+    *cap = c;
+    return TOK_OK;
+}
+
+int tok_encoder_open(tok_encoder **out, const tok *t)
+{
+    tok_encoder *e = calloc(1, sizeof *e);
+    *out = NULL;
+    if (!e) return TOK_ENOMEM;
+    e->t = t;
+    e->small = calloc((size_t)1 << SMALL_BITS, sizeof *e->small);
+    if (!e->small || pretok_matcher_open(&e->m, t->pre)) {
+        free(e->small);
+        free(e);
+        return TOK_ENOMEM;
+    }
+    *out = e;
+    return TOK_OK;
+}
+
+void tok_encoder_close(tok_encoder **ep)
+{
+    if (!ep || !*ep) return;
+    tok_encoder *e = *ep;
+    pretok_matcher_close(&e->m);
+    merge_scratch_free(&e->sc);
+    free(e->small);
+    free(e->ents);
+    free(e->keys);
+    free(e->res);
+    free(e->seq);
+    free(e->seq2);
+    free(e->pcs);
+    free(e);
+    *ep = NULL;
+}
+
+static void cache_clear(tok_encoder *e)
+{
+    if (e->ents) memset(e->ents, 0, e->ecap * sizeof *e->ents);
+    e->en = e->klen = e->rlen = 0;
+}
+
+/* entries with h == 0 are empty; hashes are forced non-zero */
+static const int32_t *cache_get(tok_encoder *e, uint64_t tag, const uint8_t *p, size_t n,
+                                size_t *nres, uint64_t *hout)
+{
+    uint64_t h = (hash_bytes(p, n) ^ mix64(tag)) | 1;
+    *hout = h;
+    if (!e->ecap) return NULL;
+    size_t mask = e->ecap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        struct centry *c = &e->ents[i];
+        if (!c->h) return NULL;
+        if (c->h == h && c->tag == tag && c->klen == n && !memcmp(e->keys + c->koff, p, n)) {
+            *nres = c->nres;
+            return e->res + c->roff;
+        }
+    }
+}
+
+static void cache_put(tok_encoder *e, uint64_t tag, uint64_t h, const uint8_t *p, size_t n,
+                      const int32_t *res, size_t nres)
+{
+    if (e->en >= CACHE_MAX_ENTRIES || e->klen + n > CACHE_MAX_BYTES) cache_clear(e);
+    if ((e->en + 1) * 2 > e->ecap) {
+        size_t ncap = e->ecap ? e->ecap * 2 : 4096;
+        struct centry *ne = calloc(ncap, sizeof *ne);
+        if (!ne) return; /* caching is optional */
+        for (size_t i = 0; i < e->ecap; i++) {
+            if (!e->ents[i].h) continue;
+            size_t j = e->ents[i].h & (ncap - 1);
+            while (ne[j].h) j = (j + 1) & (ncap - 1);
+            ne[j] = e->ents[i];
+        }
+        free(e->ents);
+        e->ents = ne;
+        e->ecap = ncap;
+    }
+    if (grow((void **)&e->keys, &e->kcap, e->klen + n, 1) ||
+        grow((void **)&e->res, &e->rcap, e->rlen + nres, sizeof *e->res))
+        return;
+    size_t mask = e->ecap - 1, i = h & mask;
+    while (e->ents[i].h) i = (i + 1) & mask;
+    e->ents[i] = (struct centry){h, tag, e->klen, e->rlen, (uint32_t)n, (uint32_t)nres};
+    memcpy(e->keys + e->klen, p, n);
+    memcpy(e->res + e->rlen, res, nres * sizeof *res);
+    e->klen += n;
+    e->rlen += nres;
+    e->en++;
+}
+
+/* The tokens of piece p[0..n) without the caches. */
+static const int32_t *merge_piece(tok_encoder *e, const uint8_t *p, size_t n, int32_t hi,
+                                  size_t *nout)
+{
+    const tok *t = e->t;
+    if (t->rule == RULE_RANKS) { /* tiktoken: a pre-token that is a token is that token */
+        int32_t id = bytemap_get(&t->byid, (bytestrs){t->bytes, t->off}, p, n);
+        if (id >= 0 && id < hi) {
+            e->one = id;
+            *nout = 1;
+            return &e->one;
+        }
+    }
+    if (grow((void **)&e->seq, &e->seqcap, n, sizeof *e->seq)) return NULL;
+    for (size_t i = 0; i < n; i++) e->seq[i] = t->byte_id[p[i]];
+    *nout = bpe_merge(&t->pairs, 0, hi, e->seq, n, &e->sc);
+    return e->seq;
+}
+
+const int32_t *encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int32_t hi, size_t *nout)
+{
+    const tok *t = e->t;
+    if (n == 1) {
+        *nout = 1;
+        return &t->byte_id[p[0]];
+    }
+    struct small_entry *se = NULL;
+    uint64_t key = 0;
+    if (n <= 7) {
+        memcpy(&key, p, n);
+        key |= (uint64_t)n << 56;
+        se = &e->small[mix64(key ^ (uint64_t)(uint32_t)hi << 20) >> (64 - SMALL_BITS)];
+        if (se->key == key && se->tag == (uint32_t)hi + 1) {
+            *nout = 1;
+            return &se->id;
+        }
+    }
+    uint64_t tag = (uint64_t)hi, h = 0;
+    const int32_t *r = n <= CACHE_MAX_KEY ? cache_get(e, tag, p, n, nout, &h) : NULL;
+    if (!r) {
+        r = merge_piece(e, p, n, hi, nout);
+        if (r && n <= CACHE_MAX_KEY) cache_put(e, tag, h, p, n, r, *nout);
+    }
+    if (r && se && *nout == 1) {
+        se->key = key;
+        se->tag = (uint32_t)hi + 1;
+        se->id = r[0];
+    }
+    return r;
+}
+
+int ids_reserve(tok_ids *ids, size_t cap)
+{
+    if (cap <= ids->cap) return TOK_OK;
+    int32_t *ni = realloc(ids->ids, cap * sizeof *ni);
+    if (!ni) return TOK_ENOMEM;
+    ids->ids = ni;
+    size_t *ns = realloc(ids->start, cap * sizeof *ns);
+    if (!ns) return TOK_ENOMEM;
+    ids->start = ns;
+    ids->cap = cap;
+    return TOK_OK;
+}
+
+int ids_push(tok_ids *out, const tok *t, const int32_t *ids, size_t k, size_t start)
+{
+    if (out->n + k > out->cap) {
+        size_t c = out->cap ? out->cap : 1024;
+        while (c < out->n + k) c *= 2;
+        if (ids_reserve(out, c)) return TOK_ENOMEM;
+    }
+    if (k == 1) {
+        out->ids[out->n] = ids[0];
+        out->start[out->n++] = start;
+        return TOK_OK;
+    }
+    for (size_t i = 0; i < k; i++) {
+        out->ids[out->n] = ids[i];
+        out->start[out->n++] = start;
+        start += t->off[ids[i] + 1] - t->off[ids[i]];
+    }
+    return TOK_OK;
+}
+
+/* The superword stage of one line s[cs..ce) made of pieces pcs (pairs of start, end):
+ * stage-1 tokens of every piece, then merges [super_start, hi) over the whole run. */
+const int32_t *encode_chunk(tok_encoder *e, const uint8_t *s, size_t cs, size_t ce,
+                            const size_t *pcs, size_t npcs, int32_t hi, size_t *nout)
+{
+    const tok *t = e->t;
+    int32_t hi1 = t->limit[t->super_level - 1];
+    uint64_t tag = (uint64_t)hi << 32 | 1u << 31, h = 0;
+    size_t n = ce - cs;
+    const int32_t *hit = n <= CACHE_MAX_LINE ? cache_get(e, tag, s + cs, n, nout, &h) : NULL;
+    if (hit) return hit;
+    size_t k = 0;
+    for (size_t i = 0; i < npcs; i++) {
+        size_t m;
+        const int32_t *r = encode_piece(e, s + pcs[2 * i], pcs[2 * i + 1] - pcs[2 * i], hi1, &m);
+        if (!r || grow((void **)&e->seq2, &e->seq2cap, k + m, sizeof *e->seq2)) return NULL;
+        memcpy(e->seq2 + k, r, m * sizeof *r);
+        k += m;
+    }
+    k = bpe_merge(&t->pairs, t->super_start, hi, e->seq2, k, &e->sc);
+    if (n <= CACHE_MAX_LINE) cache_put(e, tag, h, s + cs, n, e->seq2, k);
+    *nout = k;
+    return e->seq2;
+}
+
+/* Encodes from `from` (a position where the encoding restarts cleanly: no pre-token or line
+ * runs across it) until the first such position at or after `stop`, which goes to *end.
+ * Clean positions passed on the way are recorded in sync (up to maxsync). */
+static int encode_from(tok_encoder *e, int level, const uint8_t *s, size_t n, size_t from,
+                       size_t stop, tok_ids *out, size_t *end, size_t *sync, size_t *nsync,
+                       size_t maxsync)
+{
+    const tok *t = e->t;
+    pretok_iter it = {.pos = from};
+    size_t ps, pe, m;
+    if (level == 0) { /* bytes */
+        size_t to = stop < n ? stop : n;
+        for (size_t i = from; i < to; i++)
+            if (ids_push(out, t, &t->byte_id[s[i]], 1, i)) return TOK_ENOMEM;
+        *end = to;
+        return TOK_OK;
+    }
+    if (!t->super_level || level < t->super_level) {
+        int32_t hi = t->limit[level];
+        while (it.pos < stop || it.pending) {
+            if (!pretok_next(e->m, s, n, &it, &ps, &pe)) break;
+            const int32_t *r = encode_piece(e, s + ps, pe - ps, hi, &m);
+            if (!r || ids_push(out, t, r, m, ps)) return TOK_ENOMEM;
+            if (sync && !it.pending && *nsync < maxsync) sync[(*nsync)++] = it.pos;
+        }
+        *end = it.pos;
+        return TOK_OK;
+    }
+    int32_t hi = t->limit[level], hi1 = t->limit[t->super_level - 1];
+    size_t npcs = 0, cs = from;
+    while (it.pos < stop || it.pending || npcs) {
+        bool more = pretok_next(e->m, s, n, &it, &ps, &pe);
+        bool nl = more && memchr(s + ps, '\n', pe - ps);
+        if (more && !nl) { /* one more piece of the line */
+            if (grow((void **)&e->pcs, &e->pcap, 2 * npcs + 2, sizeof *e->pcs)) return TOK_ENOMEM;
+            if (!npcs) cs = ps;
+            e->pcs[2 * npcs] = ps;
+            e->pcs[2 * npcs + 1] = pe;
+            npcs++;
+            continue;
+        }
+        if (npcs) { /* the line ends: its superword stage */
+            const int32_t *r = encode_chunk(e, s, cs, e->pcs[2 * npcs - 1], e->pcs, npcs, hi, &m);
+            if (!r || ids_push(out, t, r, m, cs)) return TOK_ENOMEM;
+            npcs = 0;
+        }
+        if (!more) break;
+        const int32_t *r = encode_piece(e, s + ps, pe - ps, hi1, &m); /* a newline piece */
+        if (!r || ids_push(out, t, r, m, ps)) return TOK_ENOMEM;
+        if (sync && !it.pending && *nsync < maxsync) sync[(*nsync)++] = it.pos;
+    }
+    *end = it.pos;
+    return TOK_OK;
+}
+
+int check_level(const tok *t, int level)
+{
+    return level < 0 || level > t->nlevels ? TOK_ERANGE : TOK_OK;
+}
+
+int tok_encode(tok_encoder *e, int level, const void *buf, size_t n, tok_ids *out)
+{
+    out->n = 0;
+    if (check_level(e->t, level)) return TOK_ERANGE;
+    size_t end;
+    return encode_from(e, level, buf, n, 0, n, out, &end, NULL, NULL, 0);
+}
+
+/* ---- parallel encoding ---- */
+
+/* The buffer is cut into PARTS_PER_THREAD parts per thread, taken in turn by the threads
+ * (so a slow stretch of text does not hold one thread back), and joined exactly. */
+enum { MIN_PER_PART = 1 << 16, PARTS_PER_THREAD = 4, MAX_SYNC = 1 << 14 };
+
+struct part {
+    size_t from, stop, end, nsync;
+    tok_ids ids;
+    size_t *sync;
+    int rc;
+};
+
+struct pool {
+    const uint8_t *s;
+    size_t n;
+    int level, nparts;
+    struct part *parts;
+    atomic_int next;
+};
+
+struct worker {
+    struct pool *pool;
+    tok_encoder *e;
+};
+
+static void *worker_run(void *arg)
+{
+    struct worker *w = arg;
+    struct pool *pl = w->pool;
+    for (;;) {
+        int k = atomic_fetch_add(&pl->next, 1);
+        if (k >= pl->nparts) break;
+        struct part *p = &pl->parts[k];
+        p->rc = ids_reserve(&p->ids, (p->stop - p->from) / 3 + 1024); /* ~4 bytes a token */
+        if (!p->rc)
+            p->rc = encode_from(w->e, pl->level, pl->s, pl->n, p->from, p->stop, &p->ids, &p->end,
+                                p->sync, &p->nsync, MAX_SYNC);
+    }
+    return NULL;
+}
+
+static bool in_sync(const struct part *p, size_t pos)
+{
+    size_t lo = 0, hi = p->nsync;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (p->sync[mid] < pos) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < p->nsync && p->sync[lo] == pos;
+}
+
+/* Joins the parts: after each part the encoding continues, unit by unit (the glue), until it
+ * reaches a clean position that the next part also passed; from there that part's tokens
+ * are the ones the serial encoding makes. Part k contributes tokens first[k] onwards. */
+static int join_parts(struct pool *pl, tok_encoder *e, tok_ids *out)
+{
+    int np = pl->nparts;
+    size_t *first = calloc((size_t)np, sizeof *first);
+    tok_ids *glue = calloc((size_t)np, sizeof *glue);
+    bool *used = calloc((size_t)np, sizeof *used);
+    int rc = first && glue && used ? TOK_OK : TOK_ENOMEM;
+    size_t cur = pl->parts[0].end, total = pl->parts[0].ids.n;
+    int last = 0; /* the part whose tokens were taken last; glue follows it */
+    used[0] = true;
+    for (int k = 1; k < np && !rc; k++) {
+        struct part *p = &pl->parts[k];
+        while (!rc && cur < p->end && !in_sync(p, cur))
+            rc = encode_from(e, pl->level, pl->s, pl->n, cur, cur + 1, &glue[last], &cur, NULL, NULL, 0);
+        if (rc || cur >= p->end) continue;
+        size_t lo = 0, hi = p->ids.n;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (p->ids.start[mid] < cur) lo = mid + 1;
+            else hi = mid;
+        }
+        first[k] = lo;
+        used[k] = true;
+        total += glue[last].n + (p->ids.n - lo);
+        last = k;
+        cur = p->end;
+    }
+    total += glue[last].n;
+    if (!rc) {
+        out->n = 0;
+        rc = ids_reserve(out, total ? total : 1);
+    }
+    for (int k = 0; k < np && !rc; k++) {
+        if (!used[k]) continue;
+        const tok_ids *src[2] = {&pl->parts[k].ids, &glue[k]};
+        size_t from[2] = {first[k], 0};
+        for (int j = 0; j < 2; j++) {
+            size_t m = src[j]->n - from[j];
+            if (!m) continue;
+            memcpy(out->ids + out->n, src[j]->ids + from[j], m * sizeof *out->ids);
+            memcpy(out->start + out->n, src[j]->start + from[j], m * sizeof *out->start);
+            out->n += m;
+        }
+    }
+    for (int k = 0; glue && k < np; k++) tok_ids_free(&glue[k]);
+    free(first);
+    free(glue);
+    free(used);
+    return rc;
+}
+
+int tok_encode_parallel(const tok *t, int level, const void *buf, size_t n, int nthreads,
+                        tok_ids *out)
+{
+    if (check_level(t, level)) return TOK_ERANGE;
+    int nt = nthreads < 1 ? 1 : nthreads > 256 ? 256 : nthreads;
+    size_t np = (size_t)nt * PARTS_PER_THREAD;
+    if (np > n / MIN_PER_PART) np = n / MIN_PER_PART;
+    if ((size_t)nt > np) nt = (int)np;
+    if (nt < 2 || level == 0) {
+        tok_encoder *e;
+        if (tok_encoder_open(&e, t)) return TOK_ENOMEM;
+        int rc = tok_encode(e, level, buf, n, out);
+        tok_encoder_close(&e);
+        return rc;
+    }
+    const uint8_t *s = buf;
+    struct pool pl = {.s = s, .n = n, .level = level, .nparts = (int)np};
+    atomic_init(&pl.next, 0);
+    pl.parts = calloc(np, sizeof *pl.parts);
+    struct worker *ws = calloc((size_t)nt, sizeof *ws);
+    pthread_t *th = calloc((size_t)nt, sizeof *th);
+    int rc = pl.parts && ws && th ? TOK_OK : TOK_ENOMEM;
+    for (size_t k = 0; k < np && !rc; k++) {
+        struct part *p = &pl.parts[k];
+        p->from = n / np * k;
+        for (int j = 0; k && j < 3 && p->from < n && (s[p->from] & 0xc0) == 0x80; j++) p->from++;
+        if (!(p->sync = malloc(MAX_SYNC * sizeof *p->sync))) rc = TOK_ENOMEM;
+    }
+    for (size_t k = 0; k < np && !rc; k++) pl.parts[k].stop = k + 1 < np ? pl.parts[k + 1].from : n;
+    for (int k = 0; k < nt && !rc; k++) {
+        ws[k].pool = &pl;
+        if (tok_encoder_open(&ws[k].e, t)) rc = TOK_ENOMEM;
+    }
+    int started = 0;
+    for (; started < nt && !rc; started++)
+        if (pthread_create(&th[started], NULL, worker_run, &ws[started])) rc = TOK_ENOMEM;
+    for (int k = 0; k < started; k++) pthread_join(th[k], NULL);
+    for (size_t k = 0; k < np && !rc; k++) rc = pl.parts[k].rc;
+    if (!rc) rc = join_parts(&pl, ws[0].e, out);
+    for (size_t k = 0; pl.parts && k < np; k++) {
+        tok_ids_free(&pl.parts[k].ids);
+        free(pl.parts[k].sync);
+    }
+    for (int k = 0; ws && k < nt; k++) tok_encoder_close(&ws[k].e);
+    free(pl.parts);
+    free(ws);
+    free(th);
+    return rc;
+}

@@ -1,0 +1,47 @@
+/* encode_impl.h: the encoder's private state and the steps that encode.c shares with the
+ * joint (aligned) encoding in align.c. */
+#ifndef PYRAMASK_ENCODE_IMPL_H
+#define PYRAMASK_ENCODE_IMPL_H
+
+#include "tok_impl.h"
+
+/* A direct-mapped cache of short pre-tokens (<= 7 bytes) that are one token, in front of the
+ * general cache: 16 bytes an entry, small enough to stay in the core's own cache. */
+enum { SMALL_BITS = 15 };
+struct small_entry {
+    uint64_t key; /* the bytes, zero-padded, and the length in the top byte */
+    uint32_t tag; /* the merge limit + 1; 0 = empty */
+    int32_t id;
+};
+
+struct tok_encoder {
+    const tok *t;
+    struct small_entry *small; /* (1 << SMALL_BITS) */
+    pretok_matcher *m;
+    merge_scratch sc;
+    struct centry *ents; /* pre-token (and line) cache: open addressing */
+    size_t ecap, en;
+    uint8_t *keys;       /* cached pieces' bytes */
+    size_t klen, kcap;
+    int32_t *res;        /* cached results */
+    size_t rlen, rcap;
+    int32_t *seq, *seq2; /* work buffers: one piece, one line */
+    size_t seqcap, seq2cap;
+    size_t *pcs;         /* the pieces of the current line: start, end pairs */
+    size_t pcap;
+    int32_t one;
+};
+
+/* Stage-1 tokens of piece p[0..n) with merges below hi; the result is borrowed (valid until
+ * the next call); NULL when out of memory. */
+const int32_t *encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int32_t hi, size_t *nout);
+/* Superword tokens (merges below hi) of the line s[cs..ce) made of npcs pieces. */
+const int32_t *encode_chunk(tok_encoder *e, const uint8_t *s, size_t cs, size_t ce,
+                            const size_t *pcs, size_t npcs, int32_t hi, size_t *nout);
+/* Grows ids to hold cap tokens. */
+int ids_reserve(tok_ids *ids, size_t cap);
+/* Appends k ids whose first starts at byte `start`. */
+int ids_push(tok_ids *out, const tok *t, const int32_t *ids, size_t k, size_t start);
+int check_level(const tok *t, int level);
+
+#endif

@@ -1,0 +1,165 @@
+/* tables.c: the open-addressing hash tables behind a pyramid: token pairs -> merged token,
+ * and byte strings -> token id (strings stored outside the table, looked up by offset). */
+#include "tok_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static size_t pow2_at_least(size_t n)
+{
+    size_t c = 16;
+    while (c < n) c <<= 1;
+    return c;
+}
+
+int pairmap_init(pairmap *m, size_t expect)
+{
+    m->cap = pow2_at_least(expect * 2 + 1);
+    m->n = 0;
+    m->keys = malloc(m->cap * sizeof *m->keys);
+    m->vals = malloc(m->cap * sizeof *m->vals);
+    if (!m->keys || !m->vals) {
+        pairmap_free(m);
+        return TOK_ENOMEM;
+    }
+    memset(m->keys, 0xff, m->cap * sizeof *m->keys);
+    return TOK_OK;
+}
+
+void pairmap_free(pairmap *m)
+{
+    free(m->keys);
+    free(m->vals);
+    memset(m, 0, sizeof *m);
+}
+
+static int pairmap_grow(pairmap *m)
+{
+    pairmap g;
+    int rc = pairmap_init(&g, m->cap);
+    if (rc) return rc;
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->keys[i] != PAIRMAP_EMPTY)
+            pairmap_put(&g, (int32_t)(m->keys[i] >> 32), (int32_t)(uint32_t)m->keys[i], m->vals[i]);
+    pairmap_free(m);
+    *m = g;
+    return TOK_OK;
+}
+
+int pairmap_put(pairmap *m, int32_t left, int32_t right, int32_t val)
+{
+    if ((m->n + 1) * 2 > m->cap) {
+        int rc = pairmap_grow(m);
+        if (rc) return rc;
+    }
+    uint64_t k = pair_key(left, right);
+    size_t mask = m->cap - 1, i = mix64(k) & mask;
+    while (m->keys[i] != PAIRMAP_EMPTY && m->keys[i] != k)
+        i = (i + 1) & mask;
+    if (m->keys[i] == PAIRMAP_EMPTY) m->n++;
+    m->keys[i] = k;
+    m->vals[i] = val;
+    return TOK_OK;
+}
+
+/* 64-bit hash of a byte string (FNV-1a over 8-byte words, then mixed). */
+uint64_t hash_bytes(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x100000001b3ULL;
+        h ^= h >> 29;
+    }
+    uint64_t w = 0;
+    for (size_t j = 0; i < n; i++, j += 8)
+        w |= (uint64_t)p[i] << j;
+    h = (h ^ w) * 0x100000001b3ULL;
+    return mix64(h);
+}
+
+int bytemap_init(bytemap *m, size_t expect)
+{
+    m->cap = pow2_at_least(expect * 2 + 1);
+    m->n = 0;
+    m->ids = malloc(m->cap * sizeof *m->ids);
+    m->hashes = malloc(m->cap * sizeof *m->hashes);
+    if (!m->ids || !m->hashes) {
+        bytemap_free(m);
+        return TOK_ENOMEM;
+    }
+    memset(m->ids, 0xff, m->cap * sizeof *m->ids);
+    return TOK_OK;
+}
+
+void bytemap_free(bytemap *m)
+{
+    free(m->ids);
+    free(m->hashes);
+    memset(m, 0, sizeof *m);
+}
+
+static int str_eq(bytestrs s, int32_t id, const uint8_t *p, size_t n)
+{
+    size_t len = s.off[id + 1] - s.off[id];
+    return len == n && memcmp(s.base + s.off[id], p, n) == 0;
+}
+
+/* Slot of (p, n): where it is, or the empty slot where it would go. */
+static size_t bytemap_slot(const bytemap *m, bytestrs s, const uint8_t *p, size_t n, uint32_t h)
+{
+    size_t mask = m->cap - 1, i = (h * 0x9e3779b1u) & mask;
+    for (;;) {
+        int32_t id = m->ids[i];
+        if (id < 0 || (m->hashes[i] == h && str_eq(s, id, p, n))) return i;
+        i = (i + 1) & mask;
+    }
+}
+
+static int bytemap_grow(bytemap *m)
+{
+    size_t ncap = m->cap * 2;
+    int32_t *ids = malloc(ncap * sizeof *ids);
+    uint32_t *hs = malloc(ncap * sizeof *hs);
+    if (!ids || !hs) {
+        free(ids);
+        free(hs);
+        return TOK_ENOMEM;
+    }
+    memset(ids, 0xff, ncap * sizeof *ids);
+    for (size_t i = 0; i < m->cap; i++) {
+        if (m->ids[i] < 0) continue;
+        size_t j = (m->hashes[i] * 0x9e3779b1u) & (ncap - 1);
+        while (ids[j] >= 0) j = (j + 1) & (ncap - 1);
+        ids[j] = m->ids[i];
+        hs[j] = m->hashes[i];
+    }
+    free(m->ids);
+    free(m->hashes);
+    m->ids = ids;
+    m->hashes = hs;
+    m->cap = ncap;
+    return TOK_OK;
+}
+
+int32_t bytemap_add(bytemap *m, bytestrs s, int32_t id)
+{
+    if ((m->n + 1) * 2 > m->cap && bytemap_grow(m)) return TOK_ENOMEM;
+    const uint8_t *p = s.base + s.off[id];
+    size_t n = s.off[id + 1] - s.off[id];
+    uint32_t h = (uint32_t)hash_bytes(p, n);
+    size_t i = bytemap_slot(m, s, p, n, h);
+    if (m->ids[i] >= 0) return m->ids[i];
+    m->ids[i] = id;
+    m->hashes[i] = h;
+    m->n++;
+    return id;
+}
+
+int32_t bytemap_get(const bytemap *m, bytestrs s, const uint8_t *p, size_t n)
+{
+    uint32_t h = (uint32_t)hash_bytes(p, n);
+    return m->ids[bytemap_slot(m, s, p, n, h)];
+}

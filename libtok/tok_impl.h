@@ -1,0 +1,197 @@
+/* tok_impl.h: libtok's private types shared by its files: the pyramid struct, its hash
+ * tables, the pre-tokenizer and the merge kernel. Not part of the public API. */
+#ifndef PYRAMASK_TOK_IMPL_H
+#define PYRAMASK_TOK_IMPL_H
+
+#include "tok.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+/* ---- hash tables (tables.c) ---- */
+
+/* (left, right) -> result id; the merge's priority is the result id (its rank). */
+typedef struct pairmap {
+    uint64_t *keys; /* left << 32 | right, or PAIRMAP_EMPTY */
+    int32_t *vals;
+    size_t cap, n;  /* cap is a power of two */
+} pairmap;
+#define PAIRMAP_EMPTY UINT64_MAX
+int pairmap_init(pairmap *m, size_t expect);
+void pairmap_free(pairmap *m);
+int pairmap_put(pairmap *m, int32_t left, int32_t right, int32_t val);
+static inline uint64_t pair_key(int32_t l, int32_t r) { return (uint64_t)(uint32_t)l << 32 | (uint32_t)r; }
+static inline uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33; x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+/* The result id of merging (l, r), or -1. */
+static inline int32_t pairmap_get(const pairmap *m, int32_t l, int32_t r)
+{
+    uint64_t k = pair_key(l, r);
+    size_t mask = m->cap - 1, i = mix64(k) & mask;
+    for (;;) {
+        uint64_t kk = m->keys[i];
+        if (kk == k) return m->vals[i];
+        if (kk == PAIRMAP_EMPTY) return -1;
+        i = (i + 1) & mask;
+    }
+}
+
+/* byte strings of the pyramid's tokens -> id */
+typedef struct bytemap {
+    int32_t *ids; /* -1 = empty */
+    uint32_t *hashes;
+    size_t cap, n;
+} bytemap;
+/* The strings live outside the map: string id is base[off[id]] .. base[off[id + 1]]. */
+typedef struct bytestrs {
+    const uint8_t *base;
+    const size_t *off;
+} bytestrs;
+uint64_t hash_bytes(const uint8_t *p, size_t n);
+int bytemap_init(bytemap *m, size_t expect);
+void bytemap_free(bytemap *m);
+/* Adds string id; returns id, or the id already holding the same bytes, or TOK_ENOMEM. The
+ * strings (base may move between calls, e.g. after realloc) are given on each call. */
+int32_t bytemap_add(bytemap *m, bytestrs s, int32_t id);
+int32_t bytemap_get(const bytemap *m, bytestrs s, const uint8_t *p, size_t n);
+
+/* ---- pre-tokenizer (pretok.c) ---- */
+
+typedef struct pretok pretok;
+typedef struct pretok_matcher pretok_matcher;
+/* Compiles a preset name or a regex; err gets PCRE2's message and offset. */
+int pretok_compile(pretok **out, const char *preset_or_regex, tok_err *err);
+void pretok_free(pretok **p);
+const char *pretok_pattern(const pretok *p);
+const char *pretok_name(const pretok *p);
+int pretok_matcher_open(pretok_matcher **out, const pretok *p);
+void pretok_matcher_close(pretok_matcher **m);
+
+/* Iteration state over one buffer: the next search position and a match found after a gap. */
+typedef struct pretok_iter {
+    size_t pos;
+    size_t pend_s, pend_e; /* a match waiting to be returned after the gap before it */
+    bool pending;
+} pretok_iter;
+/* The next pre-token [*ps, *pe) of s[0..n) from it->pos; false at the end. Bytes the regex
+ * does not match (between matches) come back as pre-tokens of their own. */
+bool pretok_next(pretok_matcher *m, const uint8_t *s, size_t n, pretok_iter *it, size_t *ps,
+                 size_t *pe);
+
+/* ---- the pyramid (pyramid.c) ---- */
+
+enum { RULE_MERGES = 0, RULE_RANKS = 1 };
+
+struct tok {
+    int32_t ntok;
+    uint8_t *bytes;    /* all tokens' bytes, concatenated */
+    size_t *off;       /* (ntok + 1) offsets into bytes */
+    int32_t *left, *right; /* (ntok) merge parts, -1 for none */
+    int64_t *count;    /* (ntok) */
+    uint8_t *level;    /* (ntok) first level containing the token */
+    uint8_t *stage;    /* (ntok) TOK_STAGE_* */
+    int nlevels;       /* L */
+    int32_t vocab[TOK_MAX_LEVELS + 1]; /* tokens at level k */
+    int32_t limit[TOK_MAX_LEVELS + 1]; /* merges with result id < limit[k] belong to level k */
+    int super_level;   /* 0 or the superword level (always L) */
+    int32_t super_start; /* first id of the superword stage */
+    int rule;          /* RULE_MERGES: the stored merges; RULE_RANKS: tiktoken's rule */
+    char *pattern;     /* the pre-tokenizer regex */
+    char *pretok_name;
+    pretok *pre;
+    pairmap pairs;
+    bytemap byid;
+    int32_t byte_id[256]; /* the id of each single byte */
+    uint64_t hash;
+};
+
+/* Allocates the per-token arrays for ntok tokens holding nbytes bytes in all. */
+int tok_alloc(tok **out, int32_t ntok, size_t nbytes);
+/* Builds the lookup tables, compiles the pattern and computes the hash once the arrays,
+ * levels and pattern are filled in. */
+int tok_finish(tok *t, tok_err *err);
+/* Content hash (what tok_hash prints) and checksum (that and the counts). */
+uint64_t tok_content_hash(const tok *t, bool with_counts);
+
+static inline const uint8_t *tok_bytes_of(const tok *t, int32_t id, size_t *len)
+{
+    *len = t->off[id + 1] - t->off[id];
+    return t->bytes + t->off[id];
+}
+
+/* Formats into err (if non-NULL) and returns rc. */
+int tok_fail(tok_err *err, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- the merge kernel (bpe_merge.c) ---- */
+
+/* Applies the merges of `pairs` whose result id r has lo <= r < hi to s[0..n), lowest
+ * result id first, leftmost on ties, until none applies; returns the new length.
+ * scratch must hold 3 * n int32_t... see bpe_merge.c; it is grown as needed. */
+typedef struct merge_scratch {
+    int32_t *buf;
+    size_t cap;
+} merge_scratch;
+size_t bpe_merge(const pairmap *pairs, int32_t lo, int32_t hi, int32_t *s, size_t n,
+                 merge_scratch *sc);
+void merge_scratch_free(merge_scratch *sc);
+
+/* ---- training internals (train_count.c, bpe_train.c) ---- */
+
+/* Unique pre-tokens with their counts, in a deterministic order (sorted by bytes). */
+typedef struct word_counts {
+    size_t nwords;
+    uint8_t *bytes;    /* concatenated */
+    size_t *off;       /* (nwords + 1) */
+    int64_t *count;    /* (nwords) */
+} word_counts;
+void word_counts_free(word_counts *w);
+
+/* A training text: either a file path or a buffer. */
+typedef struct train_text {
+    const char *path;
+    const uint8_t *buf;
+    size_t len;
+} train_text;
+
+/* Counts the pre-tokens of all texts with nthreads threads. */
+int count_pretokens(const pretok *pre, const train_text *texts, int ntexts, int nthreads,
+                    const tok_train_settings *s, word_counts *out, tok_err *err);
+
+/* Sequences of symbols with counts that the merge loop works on. */
+typedef struct symseqs {
+    size_t n;
+    int32_t *sym;      /* all sequences, concatenated */
+    size_t *off;       /* (n + 1) start of each; a sequence shrinks in place as it merges */
+    uint32_t *len;     /* (n) current length */
+    int64_t *count;    /* (n) */
+} symseqs;
+void symseqs_free(symseqs *q);
+
+/* The vocabulary under construction. */
+typedef struct vocab_build {
+    int32_t ntok, cap;
+    uint8_t *bytes; size_t nbytes, bcap;
+    size_t *off;
+    int32_t *left, *right;
+    int64_t *count;
+    bytemap seen;      /* bytes -> id, to refuse duplicates */
+} vocab_build;
+
+/* Learns merges on q until the vocabulary has `target` tokens (TOK_ECORPUS if the pairs
+ * run out first); `stage` names the phase in progress reports. */
+int bpe_learn(vocab_build *v, symseqs *q, int32_t target, int stage, const tok_train_settings *s,
+              tok_err *err);
+int vocab_build_push(vocab_build *v, const uint8_t *p, size_t n, int32_t l, int32_t r,
+                     int64_t count);
+
+/* Unique lines (runs of pre-tokens with no newline byte) with their counts, each as the
+ * concatenation of its words' current segmentations in `words` (indexed like w). */
+int count_chunks(const pretok *pre, const train_text *texts, int ntexts, const word_counts *w,
+                 const symseqs *words, symseqs *out, tok_err *err);
+
+#endif
