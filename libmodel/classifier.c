@@ -1,0 +1,139 @@
+/* classifier.c: the SUBS output layer: projection of the masked rows onto the vocabulary,
+ * per-type log-prior bias, fused log-softmax / cross-entropy and its backward. */
+#include "layers.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+typedef struct cls_ctx {
+    float *h, *logits, *lse, *logp, *dlnf, *dbout;
+    const float *lnf, *wout, *bout, *prior, *scale, *clse, *dh;
+    const int *rows;
+    const int32_t *inp, *targets;
+    int M, C, V;
+} cls_ctx;
+
+/* h = lnf[rows]; logits rows prefilled with bout + prior[k] for the sgemm to add onto */
+static void classifier_prefill_part(void *arg, int tid, int nth)
+{
+    cls_ctx *c = arg;
+    size_t lo, hi;
+    pool_range((size_t)c->M, tid, nth, &lo, &hi);
+    const size_t C = (size_t)c->C, V = (size_t)c->V;
+    for (size_t r = lo; r < hi; r++) {
+        size_t n = (size_t)c->rows[r];
+        memcpy(c->h + r * C, c->lnf + n * C, C * sizeof(float));
+        float *o = c->logits + r * V;
+        if (c->prior) {
+            const float *pr = c->prior + ((size_t)c->inp[n] - V) * V;
+            for (size_t j = 0; j < V; j++)
+                o[j] = c->bout[j] + pr[j];
+        } else {
+            memcpy(o, c->bout, V * sizeof(float));
+        }
+    }
+}
+
+static void classifier_softmax_part(void *arg, int tid, int nth)
+{
+    cls_ctx *c = arg;
+    size_t lo, hi;
+    pool_range((size_t)c->M, tid, nth, &lo, &hi);
+    const size_t V = (size_t)c->V;
+    for (size_t r = lo; r < hi; r++) {
+        const float *l = c->logits + r * V;
+        float mx = -INFINITY;
+        for (size_t j = 0; j < V; j++)
+            mx = l[j] > mx ? l[j] : mx;
+        float sum = 0.0f;
+        for (size_t j = 0; j < V; j++)
+            sum += expf(l[j] - mx);
+        float lse = mx + logf(sum);
+        c->lse[r] = lse;
+        if (c->logp)
+            c->logp[r] = l[c->targets[c->rows[r]]] - lse;
+    }
+}
+
+void classifier_forward(float *h, float *logits, float *lse, float *logp, const float *lnf,
+                        const int *rows, const int32_t *inp, const int32_t *targets,
+                        const float *wout, const float *bout, const float *prior, int M,
+                        int C, int V, pool *p)
+{
+    if (M == 0)
+        return;
+    cls_ctx c = {.h = h, .logits = logits, .lse = lse, .logp = targets ? logp : NULL,
+                 .lnf = lnf, .rows = rows, .inp = inp, .targets = targets, .wout = wout,
+                 .bout = bout, .prior = prior, .M = M, .C = C, .V = V};
+    pool_run(p, classifier_prefill_part, &c);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, V, C, 1.0f, h, C, wout, C, 1.0f,
+                logits, V);
+    pool_run(p, classifier_softmax_part, &c);
+}
+
+/* dlogits = scale * (softmax - onehot(target)), in place */
+static void classifier_dlogits_part(void *arg, int tid, int nth)
+{
+    cls_ctx *c = arg;
+    size_t lo, hi;
+    pool_range((size_t)c->M, tid, nth, &lo, &hi);
+    const size_t V = (size_t)c->V;
+    for (size_t r = lo; r < hi; r++) {
+        float *l = c->logits + r * V;
+        float g = c->scale[r], lse = c->clse[r];
+        if (g == 0.0f) {
+            memset(l, 0, V * sizeof(float));
+            continue;
+        }
+        for (size_t j = 0; j < V; j++)
+            l[j] = g * expf(l[j] - lse);
+        l[c->targets[c->rows[r]]] -= g;
+    }
+}
+
+static void classifier_dbias_part(void *arg, int tid, int nth)
+{
+    cls_ctx *c = arg;
+    size_t lo, hi;
+    pool_range((size_t)c->V, tid, nth, &lo, &hi);
+    const size_t V = (size_t)c->V;
+    for (size_t r = 0; r < (size_t)c->M; r++) {
+        const float *l = c->logits + r * V;
+        for (size_t j = lo; j < hi; j++)
+            c->dbout[j] += l[j];
+    }
+}
+
+static void classifier_scatter_part(void *arg, int tid, int nth)
+{
+    cls_ctx *c = arg;
+    size_t lo, hi;
+    pool_range((size_t)c->M, tid, nth, &lo, &hi);
+    const size_t C = (size_t)c->C;
+    for (size_t r = lo; r < hi; r++) {
+        float *d = c->dlnf + (size_t)c->rows[r] * C;
+        const float *s = c->dh + r * C;
+        for (size_t i = 0; i < C; i++)
+            d[i] += s[i];
+    }
+}
+
+void classifier_backward(float *dlnf, float *dwout, float *dbout, float *dh, float *logits,
+                         const float *lse, const float *h, const int *rows,
+                         const int32_t *targets, const float *scale, const float *wout,
+                         int M, int C, int V, pool *p)
+{
+    if (M == 0)
+        return;
+    cls_ctx c = {.logits = logits, .clse = lse, .rows = rows, .targets = targets,
+                 .scale = scale, .dbout = dbout, .dlnf = dlnf, .dh = dh, .M = M, .C = C,
+                 .V = V};
+    pool_run(p, classifier_dlogits_part, &c);
+    pool_run(p, classifier_dbias_part, &c);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, C, V, 1.0f, logits, V, wout, C,
+                0.0f, dh, C);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, M, 1.0f, logits, V, h, C, 1.0f,
+                dwout, C);
+    pool_run(p, classifier_scatter_part, &c);
+}

@@ -1,0 +1,289 @@
+/* layers.c: the row-wise kernels of the transformer (embedding, LayerNorm, matmul on
+ * cblas_sgemm, GELU) with their backward passes, parallel on the pool where it pays. */
+#include "layers.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+static int blas_threads = 1;
+
+void layers_set_blas_threads(int n)
+{
+    blas_threads = n < 1 ? 1 : n;
+    openblas_set_num_threads(blas_threads);
+}
+
+int layers_blas_threads(void)
+{
+    return blas_threads;
+}
+
+/* ---- encoder ---- */
+
+typedef struct enc_ctx {
+    float *out, *dwte, *dwpe;
+    const float *dout, *wte, *wpe;
+    const int32_t *inp;
+    int N, T, C;
+} enc_ctx;
+
+static void encoder_forward_part(void *arg, int tid, int nth)
+{
+    enc_ctx *c = arg;
+    size_t lo, hi;
+    pool_range((size_t)c->N, tid, nth, &lo, &hi);
+    for (size_t n = lo; n < hi; n++) {
+        float *o = c->out + n * c->C;
+        const float *e = c->wte + (size_t)c->inp[n] * c->C;
+        const float *q = c->wpe + (n % (size_t)c->T) * c->C;
+        for (int i = 0; i < c->C; i++)
+            o[i] = e[i] + q[i];
+    }
+}
+
+void encoder_forward(float *out, const int32_t *inp, const float *wte, const float *wpe,
+                     int N, int T, int C, pool *p)
+{
+    enc_ctx c = {.out = out, .inp = inp, .wte = wte, .wpe = wpe, .N = N, .T = T, .C = C};
+    pool_run(p, encoder_forward_part, &c);
+}
+
+/* Each thread owns a slice of the columns, so the scatter into dwte never races and
+ * sums in the same order for any thread count. */
+static void encoder_backward_part(void *arg, int tid, int nth)
+{
+    enc_ctx *c = arg;
+    size_t lo, hi;
+    pool_range((size_t)c->C, tid, nth, &lo, &hi);
+    for (size_t n = 0; n < (size_t)c->N; n++) {
+        const float *g = c->dout + n * c->C;
+        float *de = c->dwte + (size_t)c->inp[n] * c->C;
+        float *dq = c->dwpe + (n % (size_t)c->T) * c->C;
+        for (size_t i = lo; i < hi; i++) {
+            de[i] += g[i];
+            dq[i] += g[i];
+        }
+    }
+}
+
+void encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *inp,
+                      int N, int T, int C, pool *p)
+{
+    enc_ctx c = {.dwte = dwte, .dwpe = dwpe, .dout = dout, .inp = inp, .N = N, .T = T,
+                 .C = C};
+    pool_run(p, encoder_backward_part, &c);
+}
+
+/* ---- layernorm ---- */
+
+typedef struct ln_ctx {
+    float *out, *mean, *rstd, *dinp, *dweight, *dbias;
+    const float *inp, *weight, *bias, *dout, *cmean, *crstd;
+    int N, C;
+} ln_ctx;
+
+static void layernorm_forward_part(void *arg, int tid, int nth)
+{
+    ln_ctx *c = arg;
+    size_t lo, hi;
+    pool_range((size_t)c->N, tid, nth, &lo, &hi);
+    const int C = c->C;
+    for (size_t n = lo; n < hi; n++) {
+        const float *x = c->inp + n * C;
+        float m = 0.0f;
+        for (int i = 0; i < C; i++)
+            m += x[i];
+        m /= C;
+        float v = 0.0f;
+        for (int i = 0; i < C; i++) {
+            float d = x[i] - m;
+            v += d * d;
+        }
+        v /= C;
+        float s = 1.0f / sqrtf(v + 1e-5f);
+        float *o = c->out + n * C;
+        for (int i = 0; i < C; i++)
+            o[i] = (x[i] - m) * s * c->weight[i] + c->bias[i];
+        c->mean[n] = m;
+        c->rstd[n] = s;
+    }
+}
+
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                       const float *weight, const float *bias, int N, int C, pool *p)
+{
+    ln_ctx c = {.out = out, .mean = mean, .rstd = rstd, .inp = inp, .weight = weight,
+                .bias = bias, .N = N, .C = C};
+    pool_run(p, layernorm_forward_part, &c);
+}
+
+static void layernorm_backward_rows(void *arg, int tid, int nth)
+{
+    ln_ctx *c = arg;
+    size_t lo, hi;
+    pool_range((size_t)c->N, tid, nth, &lo, &hi);
+    const int C = c->C;
+    for (size_t n = lo; n < hi; n++) {
+        const float *x = c->inp + n * C, *g = c->dout + n * C;
+        float m = c->cmean[n], s = c->crstd[n];
+        float dnorm_mean = 0.0f, dnorm_norm_mean = 0.0f;
+        for (int i = 0; i < C; i++) {
+            float norm = (x[i] - m) * s;
+            float dnorm = c->weight[i] * g[i];
+            dnorm_mean += dnorm;
+            dnorm_norm_mean += dnorm * norm;
+        }
+        dnorm_mean /= C;
+        dnorm_norm_mean /= C;
+        float *dx = c->dinp + n * C;
+        for (int i = 0; i < C; i++) {
+            float norm = (x[i] - m) * s;
+            float dnorm = c->weight[i] * g[i];
+            dx[i] += (dnorm - dnorm_mean - norm * dnorm_norm_mean) * s;
+        }
+    }
+}
+
+/* Column slices: the weight and bias gradients sum over rows in one fixed order. */
+static void layernorm_backward_cols(void *arg, int tid, int nth)
+{
+    ln_ctx *c = arg;
+    size_t lo, hi;
+    pool_range((size_t)c->C, tid, nth, &lo, &hi);
+    const int C = c->C;
+    for (size_t n = 0; n < (size_t)c->N; n++) {
+        const float *x = c->inp + n * C, *g = c->dout + n * C;
+        float m = c->cmean[n], s = c->crstd[n];
+        for (size_t i = lo; i < hi; i++) {
+            c->dweight[i] += (x[i] - m) * s * g[i];
+            c->dbias[i] += g[i];
+        }
+    }
+}
+
+void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                        const float *inp, const float *weight, const float *mean,
+                        const float *rstd, int N, int C, pool *p)
+{
+    ln_ctx c = {.dinp = dinp, .dweight = dweight, .dbias = dbias, .dout = dout, .inp = inp,
+                .weight = weight, .cmean = mean, .crstd = rstd, .N = N, .C = C};
+    pool_run(p, layernorm_backward_rows, &c);
+    pool_run(p, layernorm_backward_cols, &c);
+}
+
+/* ---- matmul ---- */
+
+typedef struct mm_ctx {
+    float *out, *dbias;
+    const float *res, *bias, *dout;
+    int N, OC;
+} mm_ctx;
+
+static void matmul_prefill_part(void *arg, int tid, int nth)
+{
+    mm_ctx *c = arg;
+    size_t lo, hi;
+    pool_range((size_t)c->N, tid, nth, &lo, &hi);
+    const size_t OC = (size_t)c->OC;
+    for (size_t n = lo; n < hi; n++) {
+        float *o = c->out + n * OC;
+        const float *r = c->res ? c->res + n * OC : NULL;
+        if (r && c->bias)
+            for (size_t j = 0; j < OC; j++)
+                o[j] = r[j] + c->bias[j];
+        else if (r) {
+            if (r != o)
+                memcpy(o, r, OC * sizeof *o);
+        } else if (c->bias)
+            memcpy(o, c->bias, OC * sizeof *o);
+        else
+            memset(o, 0, OC * sizeof *o);
+    }
+}
+
+void matmul_forward(float *out, const float *res, const float *inp, const float *weight,
+                    const float *bias, int N, int C, int OC, pool *p)
+{
+    mm_ctx c = {.out = out, .res = res, .bias = bias, .N = N, .OC = OC};
+    pool_run(p, matmul_prefill_part, &c);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, weight, C,
+                1.0f, out, OC);
+}
+
+static void bias_backward_part(void *arg, int tid, int nth)
+{
+    mm_ctx *c = arg;
+    size_t lo, hi;
+    pool_range((size_t)c->OC, tid, nth, &lo, &hi);
+    const size_t OC = (size_t)c->OC;
+    for (size_t n = 0; n < (size_t)c->N; n++) {
+        const float *g = c->dout + n * OC;
+        for (size_t j = lo; j < hi; j++)
+            c->dbias[j] += g[j];
+    }
+}
+
+void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                     const float *inp, const float *weight, int N, int C, int OC, pool *p)
+{
+    if (dinp)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC,
+                    weight, C, 1.0f, dinp, C);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C,
+                1.0f, dweight, C);
+    if (dbias) {
+        mm_ctx c = {.dbias = dbias, .dout = dout, .N = N, .OC = OC};
+        pool_run(p, bias_backward_part, &c);
+    }
+}
+
+/* ---- GELU (tanh form) ---- */
+
+#define GELU_SCALE 0.7978845608028654f /* sqrt(2/pi) */
+
+typedef struct gelu_ctx {
+    float *out;
+    const float *inp, *dout;
+    size_t N;
+} gelu_ctx;
+
+static void gelu_forward_part(void *arg, int tid, int nth)
+{
+    gelu_ctx *c = arg;
+    size_t lo, hi;
+    pool_range(c->N, tid, nth, &lo, &hi);
+    for (size_t i = lo; i < hi; i++) {
+        float x = c->inp[i];
+        float u = GELU_SCALE * (x + 0.044715f * x * x * x);
+        c->out[i] = 0.5f * x * (1.0f + tanhf(u));
+    }
+}
+
+void gelu_forward(float *out, const float *inp, size_t N, pool *p)
+{
+    gelu_ctx c = {.out = out, .inp = inp, .N = N};
+    pool_run(p, gelu_forward_part, &c);
+}
+
+static void gelu_backward_part(void *arg, int tid, int nth)
+{
+    gelu_ctx *c = arg;
+    size_t lo, hi;
+    pool_range(c->N, tid, nth, &lo, &hi);
+    for (size_t i = lo; i < hi; i++) {
+        float x = c->inp[i];
+        float u = GELU_SCALE * (x + 0.044715f * x * x * x);
+        float th = tanhf(u);
+        float sech2 = 1.0f - th * th;
+        float g = 0.5f * (1.0f + th) +
+                  0.5f * x * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
+        c->out[i] += g * c->dout[i];
+    }
+}
+
+void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N, pool *p)
+{
+    gelu_ctx c = {.out = dinp, .inp = inp, .dout = dout, .N = N};
+    pool_run(p, gelu_backward_part, &c);
+}

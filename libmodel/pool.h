@@ -1,0 +1,28 @@
+/* pool.h: a small fixed pthread pool for libmodel's parallel loops; workers sleep on a
+ * condition variable between jobs (blocking waits, no spinning against OpenBLAS). */
+#ifndef PYRAMASK_MODEL_POOL_H
+#define PYRAMASK_MODEL_POOL_H
+
+#include <stddef.h>
+
+typedef struct pool pool;
+
+/* fn runs once on every thread of the pool, tid 0 being the caller, nth the pool size. */
+typedef void (*pool_fn)(void *ctx, int tid, int nth);
+
+/* A pool of nthreads threads, the caller included (nthreads - 1 workers). */
+int pool_open(pool **out, int nthreads);
+void pool_close(pool **p);
+/* Threads in the pool; 1 for NULL. */
+int pool_size(const pool *p);
+/* Runs fn on every thread and returns when all are done. A NULL pool runs fn(ctx, 0, 1). */
+void pool_run(pool *p, pool_fn fn, void *ctx);
+
+/* The share [*lo, *hi) of n items that thread tid of nth takes (contiguous, balanced). */
+static inline void pool_range(size_t n, int tid, int nth, size_t *lo, size_t *hi)
+{
+    *lo = n * (size_t)tid / (size_t)nth;
+    *hi = n * (size_t)(tid + 1) / (size_t)nth;
+}
+
+#endif
