@@ -1,0 +1,130 @@
+/* model_bench.c: libmodel's speed: tokens/s of a training step (forward, backward, AdamW)
+ * and of scoring for a named config, and this machine's measured cblas_sgemm peak. */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gsl/gsl_rng.h>
+
+#include "model.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Best GFLOPS of an n x n x n sgemm over a few repetitions, at `threads` threads. */
+static double sgemm_peak(int n, int threads)
+{
+    openblas_set_num_threads(threads);
+    float *a = malloc((size_t)n * n * 4), *b = malloc((size_t)n * n * 4);
+    float *c = malloc((size_t)n * n * 4);
+    for (size_t i = 0; i < (size_t)n * n; i++) {
+        a[i] = (float)(i % 7) * 0.1f;
+        b[i] = (float)(i % 5) * 0.1f;
+    }
+    double best = 0;
+    for (int rep = 0; rep < 8; rep++) {
+        double t0 = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f,
+                    c, n);
+        double g = 2.0 * n * n * n / (now() - t0) / 1e9;
+        best = g > best ? g : best;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return best;
+}
+
+static int die(model *m, int rc, const char *what)
+{
+    fprintf(stderr, "model_bench: %s: %s: %s\n", what, model_strerror(rc), model_errmsg(m));
+    exit(1);
+}
+
+int main(int argc, char **argv)
+{
+    model_config c = {.vocab = 4096, .n_mask = 1, .d = 128, .layers = 4, .heads = 4,
+                      .seq_len = 128};
+    int B = 32, steps = 10, threads = 2;
+    const char *name = "small";
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "small"))
+            ;
+        else if (!strcmp(argv[i], "medium")) {
+            c = (model_config){.vocab = 8192, .n_mask = 1, .d = 256, .layers = 6, .heads = 8,
+                               .seq_len = 256};
+            B = 16;
+            name = "medium";
+        } else if (!strcmp(argv[i], "peak")) {
+            printf("sgemm_peak_1t=%.1f sgemm_peak_2t=%.1f\n", sgemm_peak(1024, 1),
+                   sgemm_peak(1024, 2));
+            return 0;
+        } else if (!strncmp(argv[i], "--steps=", 8))
+            steps = atoi(argv[i] + 8);
+        else if (!strncmp(argv[i], "--threads=", 10))
+            threads = atoi(argv[i] + 10);
+        else {
+            fprintf(stderr, "usage: model_bench small|medium|peak [--steps=N] [--threads=N]\n");
+            return 2;
+        }
+    }
+    const int T = c.seq_len, N = B * T, V = c.vocab;
+    model_settings s = model_default_settings();
+    s.config = c;
+    s.threads = threads;
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    model *m = NULL;
+    int rc = model_open(&m, &s, r);
+    if (rc)
+        die(m, rc, "open");
+    /* a training batch as the harness makes them: t ~ U(0,1) per sequence, each position
+     * masked with probability t, ELBO weights 1/t */
+    int32_t *inp = malloc((size_t)N * 4), *tgt = malloc((size_t)N * 4);
+    float *w = malloc((size_t)N * 4), *lp = malloc((size_t)N * 4);
+    long masked = 0;
+    for (int b = 0; b < B; b++) {
+        double t = gsl_rng_uniform_pos(r);
+        for (int i = 0; i < T; i++) {
+            int n = b * T + i;
+            tgt[n] = (int32_t)gsl_rng_uniform_int(r, V);
+            int mk = gsl_rng_uniform(r) < t;
+            inp[n] = mk ? V : tgt[n];
+            w[n] = (float)(1.0 / t);
+            masked += mk;
+        }
+    }
+    model_optim o = model_default_optim();
+    float loss;
+    double t_train = 0, t_score = 0;
+    for (int i = 0; i < steps + 2; i++) {
+        double t0 = now();
+        if ((rc = model_forward(m, inp, tgt, w, B, T, &loss, NULL)) ||
+            (rc = model_zero_grad(m)) || (rc = model_backward(m)) ||
+            (rc = model_update(m, &o, NULL)))
+            die(m, rc, "train");
+        if (i >= 2)
+            t_train += now() - t0;
+    }
+    for (int i = 0; i < steps + 2; i++) {
+        double t0 = now();
+        if ((rc = model_score(m, inp, tgt, B, T, lp)))
+            die(m, rc, "score");
+        if (i >= 2)
+            t_score += now() - t0;
+    }
+    printf("config=%s train_tok_s=%.1f score_tok_s=%.1f masked=%.3f\n", name,
+           (double)N * steps / t_train, (double)N * steps / t_score, (double)masked / N);
+    free(inp);
+    free(tgt);
+    free(w);
+    free(lp);
+    gsl_rng_free(r);
+    model_close(&m);
+    return 0;
+}
