@@ -2,6 +2,8 @@
  * clipping and AdamW with decoupled weight decay over the one parameter buffer. */
 #include "model_internal.h"
 
+#include "fastmath.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +27,7 @@ typedef struct adam_ctx {
     float lr, b1, b2, eps, wd, clip_scale, bc1, bc2;
 } adam_ctx;
 
-static void sumsq_part(void *arg, int tid, int nth)
+KERNEL_BODY sumsq_part_body(void *arg, int tid, int nth)
 {
     adam_ctx *c = arg;
     size_t lo, hi;
@@ -36,8 +38,9 @@ static void sumsq_part(void *arg, int tid, int nth)
         s += (double)g[i] * g[i];
     c->partial[tid] = s;
 }
+MODEL_KERNEL(sumsq_part)
 
-static void adam_part(void *arg, int tid, int nth)
+KERNEL_BODY adam_part_body(void *arg, int tid, int nth)
 {
     adam_ctx *c = arg;
     model *m = c->m;
@@ -61,6 +64,7 @@ static void adam_part(void *arg, int tid, int nth)
         start = end;
     }
 }
+MODEL_KERNEL(adam_part)
 
 /* Names the first gradient tensor (and layer) holding a NaN or Inf. */
 static int report_nonfinite_grads(model *m)
@@ -106,7 +110,7 @@ int model_update(model *m, const model_optim *o, float *grad_norm)
         }
     }
     adam_ctx c = {.m = m};
-    pool_run(m->pool, sumsq_part, &c);
+    pool_run(m->pool, sumsq_part(), &c);
     double ss = 0.0;
     for (int t = 0; t < pool_size(m->pool); t++)
         ss += c.partial[t];
@@ -126,7 +130,7 @@ int model_update(model *m, const model_optim *o, float *grad_norm)
                        : 1.0f;
     c.bc1 = (float)(1.0 - pow(o->beta1, (double)t));
     c.bc2 = (float)(1.0 - pow(o->beta2, (double)t));
-    pool_run(m->pool, adam_part, &c);
+    pool_run(m->pool, adam_part(), &c);
     m->step = t;
     return MODEL_OK;
 }

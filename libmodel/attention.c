@@ -1,6 +1,8 @@
 /* attention.c: multi-head self-attention forward and backward on the packed qkv tensor;
- * (batch, head) pairs are split across the pool, each running single-threaded sgemms. */
+ * (batch, head) pairs are split across the pool, each running its own small sgemms. */
 #include "layers.h"
+
+#include "fastmath.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -12,7 +14,7 @@ typedef struct att_ctx {
     int B, T, C, H, causal;
 } att_ctx;
 
-static void attention_forward_part(void *arg, int tid, int nth)
+KERNEL_BODY attention_forward_part_body(void *arg, int tid, int nth)
 {
     att_ctx *c = arg;
     const int T = c->T, C = c->C, H = c->H, hs = C / H, C3 = 3 * C;
@@ -31,14 +33,8 @@ static void attention_forward_part(void *arg, int tid, int nth)
         for (int t = 0; t < T; t++) {
             float *row = S + (size_t)t * T;
             int n = c->causal ? t + 1 : T;
-            float mx = row[0];
-            for (int j = 1; j < n; j++)
-                mx = row[j] > mx ? row[j] : mx;
-            float sum = 0.0f;
-            for (int j = 0; j < n; j++) {
-                row[j] = expf(row[j] - mx);
-                sum += row[j];
-            }
+            float mx = vec_max(row, (size_t)n);
+            float sum = vec_expsum(row, row, (size_t)n, mx);
             float inv = 1.0f / sum;
             for (int j = 0; j < n; j++)
                 row[j] *= inv;
@@ -50,21 +46,17 @@ static void attention_forward_part(void *arg, int tid, int nth)
                     0.0f, c->out + b * T * C + h * hs, C);
     }
 }
+MODEL_KERNEL(attention_forward_part)
 
 void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int H,
                        int causal, pool *p)
 {
     att_ctx c = {.out = out, .att = att, .qkv = qkv, .B = B, .T = T, .C = C, .H = H,
                  .causal = causal};
-    int saved = layers_blas_threads();
-    if (pool_size(p) > 1)
-        openblas_set_num_threads(1);
-    pool_run(p, attention_forward_part, &c);
-    if (pool_size(p) > 1)
-        openblas_set_num_threads(saved);
+    pool_run(p, attention_forward_part(), &c);
 }
 
-static void attention_backward_part(void *arg, int tid, int nth)
+KERNEL_BODY attention_backward_part_body(void *arg, int tid, int nth)
 {
     att_ctx *c = arg;
     const int T = c->T, C = c->C, H = c->H, hs = C / H, C3 = 3 * C;
@@ -79,11 +71,11 @@ static void attention_backward_part(void *arg, int tid, int nth)
         float *dq = c->dqkv + off, *dk = dq + C, *dv = dq + 2 * C;
         const float *A = c->catt + bh * T * T;
         const float *dy = c->dout + b * T * C + h * hs;
-        /* datt (T, T) = dy v^T; dv += att^T dy */
+        /* datt (T, T) = dy v^T; dv = att^T dy */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dy, C, v, C3,
                     0.0f, dS, T);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, A, T, dy, C,
-                    1.0f, dv, C3);
+                    0.0f, dv, C3);
         /* softmax backward: dS = att * (datt - sum_j att datt) * scale (zero where att is) */
         for (int t = 0; t < T; t++) {
             const float *a = A + (size_t)t * T;
@@ -94,23 +86,19 @@ static void attention_backward_part(void *arg, int tid, int nth)
             for (int j = 0; j < T; j++)
                 g[j] = a[j] * (g[j] - dot) * scale;
         }
-        /* dq += dS k; dk += dS^T q */
+        /* dq = dS k; dk = dS^T q */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, dS, T, k, C3,
-                    1.0f, dq, C3);
+                    0.0f, dq, C3);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, dS, T, q, C3,
-                    1.0f, dk, C3);
+                    0.0f, dk, C3);
     }
 }
+MODEL_KERNEL(attention_backward_part)
 
 void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
                         const float *att, int B, int T, int C, int H, pool *p)
 {
     att_ctx c = {.dqkv = dqkv, .scratch = scratch, .dout = dout, .qkv = qkv, .catt = att,
                  .B = B, .T = T, .C = C, .H = H};
-    int saved = layers_blas_threads();
-    if (pool_size(p) > 1)
-        openblas_set_num_threads(1);
-    pool_run(p, attention_backward_part, &c);
-    if (pool_size(p) > 1)
-        openblas_set_num_threads(saved);
+    pool_run(p, attention_backward_part(), &c);
 }

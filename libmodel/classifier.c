@@ -2,7 +2,8 @@
  * per-type log-prior bias, fused log-softmax / cross-entropy and its backward. */
 #include "layers.h"
 
-#include <cblas.h>
+#include "fastmath.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -15,7 +16,7 @@ typedef struct cls_ctx {
 } cls_ctx;
 
 /* h = lnf[rows]; logits rows prefilled with bout + prior[k] for the sgemm to add onto */
-static void classifier_prefill_part(void *arg, int tid, int nth)
+KERNEL_BODY classifier_prefill_part_body(void *arg, int tid, int nth)
 {
     cls_ctx *c = arg;
     size_t lo, hi;
@@ -34,8 +35,9 @@ static void classifier_prefill_part(void *arg, int tid, int nth)
         }
     }
 }
+MODEL_KERNEL(classifier_prefill_part)
 
-static void classifier_softmax_part(void *arg, int tid, int nth)
+KERNEL_BODY classifier_softmax_part_body(void *arg, int tid, int nth)
 {
     cls_ctx *c = arg;
     size_t lo, hi;
@@ -43,18 +45,15 @@ static void classifier_softmax_part(void *arg, int tid, int nth)
     const size_t V = (size_t)c->V;
     for (size_t r = lo; r < hi; r++) {
         const float *l = c->logits + r * V;
-        float mx = -INFINITY;
-        for (size_t j = 0; j < V; j++)
-            mx = l[j] > mx ? l[j] : mx;
-        float sum = 0.0f;
-        for (size_t j = 0; j < V; j++)
-            sum += expf(l[j] - mx);
+        float mx = vec_max(l, V);
+        float sum = vec_expsum(NULL, l, V, mx);
         float lse = mx + logf(sum);
         c->lse[r] = lse;
         if (c->logp)
             c->logp[r] = l[c->targets[c->rows[r]]] - lse;
     }
 }
+MODEL_KERNEL(classifier_softmax_part)
 
 void classifier_forward(float *h, float *logits, float *lse, float *logp, const float *lnf,
                         const int *rows, const int32_t *inp, const int32_t *targets,
@@ -66,14 +65,13 @@ void classifier_forward(float *h, float *logits, float *lse, float *logp, const 
     cls_ctx c = {.h = h, .logits = logits, .lse = lse, .logp = targets ? logp : NULL,
                  .lnf = lnf, .rows = rows, .inp = inp, .targets = targets, .wout = wout,
                  .bout = bout, .prior = prior, .M = M, .C = C, .V = V};
-    pool_run(p, classifier_prefill_part, &c);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, V, C, 1.0f, h, C, wout, C, 1.0f,
-                logits, V);
-    pool_run(p, classifier_softmax_part, &c);
+    pool_run(p, classifier_prefill_part(), &c);
+    layers_gemm(0, 1, M, V, C, 1.0f, h, C, wout, C, 1.0f, logits, V, p);
+    pool_run(p, classifier_softmax_part(), &c);
 }
 
 /* dlogits = scale * (softmax - onehot(target)), in place */
-static void classifier_dlogits_part(void *arg, int tid, int nth)
+KERNEL_BODY classifier_dlogits_part_body(void *arg, int tid, int nth)
 {
     cls_ctx *c = arg;
     size_t lo, hi;
@@ -87,12 +85,13 @@ static void classifier_dlogits_part(void *arg, int tid, int nth)
             continue;
         }
         for (size_t j = 0; j < V; j++)
-            l[j] = g * expf(l[j] - lse);
+            l[j] = g * fast_expf(l[j] - lse);
         l[c->targets[c->rows[r]]] -= g;
     }
 }
+MODEL_KERNEL(classifier_dlogits_part)
 
-static void classifier_dbias_part(void *arg, int tid, int nth)
+KERNEL_BODY classifier_dbias_part_body(void *arg, int tid, int nth)
 {
     cls_ctx *c = arg;
     size_t lo, hi;
@@ -104,6 +103,7 @@ static void classifier_dbias_part(void *arg, int tid, int nth)
             c->dbout[j] += l[j];
     }
 }
+MODEL_KERNEL(classifier_dbias_part)
 
 static void classifier_scatter_part(void *arg, int tid, int nth)
 {
@@ -129,11 +129,9 @@ void classifier_backward(float *dlnf, float *dwout, float *dbout, float *dh, flo
     cls_ctx c = {.logits = logits, .clse = lse, .rows = rows, .targets = targets,
                  .scale = scale, .dbout = dbout, .dlnf = dlnf, .dh = dh, .M = M, .C = C,
                  .V = V};
-    pool_run(p, classifier_dlogits_part, &c);
-    pool_run(p, classifier_dbias_part, &c);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, C, V, 1.0f, logits, V, wout, C,
-                0.0f, dh, C);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, M, 1.0f, logits, V, h, C, 1.0f,
-                dwout, C);
+    pool_run(p, classifier_dlogits_part(), &c);
+    pool_run(p, classifier_dbias_part(), &c);
+    layers_gemm(0, 0, M, C, V, 1.0f, logits, V, wout, C, 0.0f, dh, C, p);
+    layers_gemm(1, 0, V, C, M, 1.0f, logits, V, h, C, 1.0f, dwout, C, p);
     pool_run(p, classifier_scatter_part, &c);
 }

@@ -2,21 +2,71 @@
  * cblas_sgemm, GELU) with their backward passes, parallel on the pool where it pays. */
 #include "layers.h"
 
+#include "fastmath.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
 
-static int blas_threads = 1;
+/* ---- sgemm on the pool ----
+ * OpenBLAS runs single-threaded (its own pthread pool would spin in sched_yield against
+ * ours on 2 cores); big products are cut into one slice of C per pool thread instead, and
+ * every slice is its own sgemm call. Slices are rows of C, or columns when C is wide. */
 
-void layers_set_blas_threads(int n)
+void layers_init_blas(void)
 {
-    blas_threads = n < 1 ? 1 : n;
-    openblas_set_num_threads(blas_threads);
+    if (openblas_get_num_threads() != 1)
+        openblas_set_num_threads(1);
 }
 
-int layers_blas_threads(void)
+typedef struct gemm_ctx {
+    int ta, tb, M, N, K, lda, ldb, ldc;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+    int by_cols;
+} gemm_ctx;
+
+static void gemm_part(void *arg, int tid, int nth)
 {
-    return blas_threads;
+    gemm_ctx *g = arg;
+    size_t lo, hi;
+    size_t n = (size_t)(g->by_cols ? g->N : g->M);
+    /* slice edges on multiples of 16, the kernels' register blocking */
+    size_t units = (n + 15) / 16;
+    pool_range(units, tid, nth, &lo, &hi);
+    lo *= 16;
+    hi = hi * 16 < n ? hi * 16 : n;
+    if (lo >= hi)
+        return;
+    const float *A = g->A, *B = g->B;
+    float *C = g->C;
+    int M = g->M, N = g->N;
+    if (g->by_cols) {
+        B += g->tb ? lo * (size_t)g->ldb : lo;
+        C += lo;
+        N = (int)(hi - lo);
+    } else {
+        A += g->ta ? lo : lo * (size_t)g->lda;
+        C += lo * (size_t)g->ldc;
+        M = (int)(hi - lo);
+    }
+    cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
+                g->tb ? CblasTrans : CblasNoTrans, M, N, g->K, g->alpha, A, g->lda, B, g->ldb,
+                g->beta, C, g->ldc);
+}
+
+void layers_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc, pool *p)
+{
+    gemm_ctx g = {.ta = ta, .tb = tb, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb,
+                  .ldc = ldc, .alpha = alpha, .beta = beta, .A = A, .B = B, .C = C,
+                  .by_cols = N > M};
+    if (pool_size(p) == 1 || (double)M * N * K < 1e6) {
+        gemm_part(&g, 0, 1);
+        return;
+    }
+    pool_run(p, gemm_part, &g);
 }
 
 /* ---- encoder ---- */
@@ -83,7 +133,7 @@ typedef struct ln_ctx {
     int N, C;
 } ln_ctx;
 
-static void layernorm_forward_part(void *arg, int tid, int nth)
+KERNEL_BODY layernorm_forward_part_body(void *arg, int tid, int nth)
 {
     ln_ctx *c = arg;
     size_t lo, hi;
@@ -109,16 +159,17 @@ static void layernorm_forward_part(void *arg, int tid, int nth)
         c->rstd[n] = s;
     }
 }
+MODEL_KERNEL(layernorm_forward_part)
 
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
                        const float *weight, const float *bias, int N, int C, pool *p)
 {
     ln_ctx c = {.out = out, .mean = mean, .rstd = rstd, .inp = inp, .weight = weight,
                 .bias = bias, .N = N, .C = C};
-    pool_run(p, layernorm_forward_part, &c);
+    pool_run(p, layernorm_forward_part(), &c);
 }
 
-static void layernorm_backward_rows(void *arg, int tid, int nth)
+KERNEL_BODY layernorm_backward_rows_body(void *arg, int tid, int nth)
 {
     ln_ctx *c = arg;
     size_t lo, hi;
@@ -144,9 +195,10 @@ static void layernorm_backward_rows(void *arg, int tid, int nth)
         }
     }
 }
+MODEL_KERNEL(layernorm_backward_rows)
 
 /* Column slices: the weight and bias gradients sum over rows in one fixed order. */
-static void layernorm_backward_cols(void *arg, int tid, int nth)
+KERNEL_BODY layernorm_backward_cols_body(void *arg, int tid, int nth)
 {
     ln_ctx *c = arg;
     size_t lo, hi;
@@ -161,6 +213,7 @@ static void layernorm_backward_cols(void *arg, int tid, int nth)
         }
     }
 }
+MODEL_KERNEL(layernorm_backward_cols)
 
 void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                         const float *inp, const float *weight, const float *mean,
@@ -168,8 +221,8 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
 {
     ln_ctx c = {.dinp = dinp, .dweight = dweight, .dbias = dbias, .dout = dout, .inp = inp,
                 .weight = weight, .cmean = mean, .crstd = rstd, .N = N, .C = C};
-    pool_run(p, layernorm_backward_rows, &c);
-    pool_run(p, layernorm_backward_cols, &c);
+    pool_run(p, layernorm_backward_rows(), &c);
+    pool_run(p, layernorm_backward_cols(), &c);
 }
 
 /* ---- matmul ---- */
@@ -207,11 +260,10 @@ void matmul_forward(float *out, const float *res, const float *inp, const float 
 {
     mm_ctx c = {.out = out, .res = res, .bias = bias, .N = N, .OC = OC};
     pool_run(p, matmul_prefill_part, &c);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, weight, C,
-                1.0f, out, OC);
+    layers_gemm(0, 1, N, OC, C, 1.0f, inp, C, weight, C, 1.0f, out, OC, p);
 }
 
-static void bias_backward_part(void *arg, int tid, int nth)
+KERNEL_BODY bias_backward_part_body(void *arg, int tid, int nth)
 {
     mm_ctx *c = arg;
     size_t lo, hi;
@@ -223,24 +275,22 @@ static void bias_backward_part(void *arg, int tid, int nth)
             c->dbias[j] += g[j];
     }
 }
+MODEL_KERNEL(bias_backward_part)
 
 void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                     const float *inp, const float *weight, int N, int C, int OC, pool *p)
+                     const float *inp, const float *weight, int N, int C, int OC,
+                     float dinp_beta, pool *p)
 {
     if (dinp)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC,
-                    weight, C, 1.0f, dinp, C);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C,
-                1.0f, dweight, C);
+        layers_gemm(0, 0, N, C, OC, 1.0f, dout, OC, weight, C, dinp_beta, dinp, C, p);
+    layers_gemm(1, 0, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dweight, C, p);
     if (dbias) {
         mm_ctx c = {.dbias = dbias, .dout = dout, .N = N, .OC = OC};
-        pool_run(p, bias_backward_part, &c);
+        pool_run(p, bias_backward_part(), &c);
     }
 }
 
-/* ---- GELU (tanh form) ---- */
-
-#define GELU_SCALE 0.7978845608028654f /* sqrt(2/pi) */
+/* ---- GELU (tanh form, in fastmath.h) ---- */
 
 typedef struct gelu_ctx {
     float *out;
@@ -248,42 +298,32 @@ typedef struct gelu_ctx {
     size_t N;
 } gelu_ctx;
 
-static void gelu_forward_part(void *arg, int tid, int nth)
+KERNEL_BODY gelu_forward_part_body(void *arg, int tid, int nth)
 {
     gelu_ctx *c = arg;
     size_t lo, hi;
     pool_range(c->N, tid, nth, &lo, &hi);
-    for (size_t i = lo; i < hi; i++) {
-        float x = c->inp[i];
-        float u = GELU_SCALE * (x + 0.044715f * x * x * x);
-        c->out[i] = 0.5f * x * (1.0f + tanhf(u));
-    }
+    vec_gelu(c->out + lo, c->inp + lo, hi - lo);
 }
+MODEL_KERNEL(gelu_forward_part)
 
 void gelu_forward(float *out, const float *inp, size_t N, pool *p)
 {
     gelu_ctx c = {.out = out, .inp = inp, .N = N};
-    pool_run(p, gelu_forward_part, &c);
+    pool_run(p, gelu_forward_part(), &c);
 }
 
-static void gelu_backward_part(void *arg, int tid, int nth)
+KERNEL_BODY gelu_backward_part_body(void *arg, int tid, int nth)
 {
     gelu_ctx *c = arg;
     size_t lo, hi;
     pool_range(c->N, tid, nth, &lo, &hi);
-    for (size_t i = lo; i < hi; i++) {
-        float x = c->inp[i];
-        float u = GELU_SCALE * (x + 0.044715f * x * x * x);
-        float th = tanhf(u);
-        float sech2 = 1.0f - th * th;
-        float g = 0.5f * (1.0f + th) +
-                  0.5f * x * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
-        c->out[i] += g * c->dout[i];
-    }
+    vec_gelu_backward(c->out + lo, c->inp + lo, c->dout + lo, hi - lo);
 }
+MODEL_KERNEL(gelu_backward_part)
 
 void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N, pool *p)
 {
     gelu_ctx c = {.out = dinp, .inp = inp, .dout = dout, .N = N};
-    pool_run(p, gelu_backward_part, &c);
+    pool_run(p, gelu_backward_part(), &c);
 }

@@ -25,13 +25,15 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
  * res may equal out (in-place residual add). */
 void matmul_forward(float *out, const float *res, const float *inp, const float *weight,
                     const float *bias, int N, int C, int OC, pool *p);
-/* dinp (N, C) += dout @ weight; dweight (OC, C) += dout^T @ inp; dbias (OC) += sum dout.
- * dinp may be NULL (not needed). */
+/* dinp (N, C) = dinp_beta * dinp + dout @ weight (beta 1 accumulates, 0 overwrites);
+ * dweight (OC, C) += dout^T @ inp; dbias (OC) += sum dout. dinp may be NULL. */
 void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                     const float *inp, const float *weight, int N, int C, int OC, pool *p);
+                     const float *inp, const float *weight, int N, int C, int OC,
+                     float dinp_beta, pool *p);
 
 /* out (N) = GELU(inp), tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
 void gelu_forward(float *out, const float *inp, size_t N, pool *p);
+/* dinp = GELU'(inp) * dout: overwrites, and dinp may be dout (in place) */
 void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N, pool *p);
 
 /* Multi-head self-attention on the packed qkv (B, T, 3C) = [q | k | v], heads of C/H:
@@ -39,14 +41,17 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N, p
  * diagonal). Heads run in parallel, one OpenBLAS thread per call. */
 void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int H,
                        int causal, pool *p);
-/* dqkv (B, T, 3C) +=; scratch: pool_size(p) * T * T floats. */
+/* dqkv (B, T, 3C) = the gradient (overwritten, every entry); scratch: pool_size(p) * T * T
+ * floats. */
 void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
                         const float *att, int B, int T, int C, int H, pool *p);
 
-/* Sets OpenBLAS's thread count for the big (2-thread) calls; attention sets 1 around its
- * per-head calls and restores this. */
-void layers_set_blas_threads(int n);
-int layers_blas_threads(void);
+/* OpenBLAS runs single-threaded; the pool does the parallel work (see layers_gemm). */
+void layers_init_blas(void);
+/* C (M, N) = alpha op(A) op(B) + beta C, row-major, op = transpose when ta/tb; cut into
+ * one slice of C per pool thread. */
+void layers_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc, pool *p);
 
 /* The output layer over compacted rows (SUBS: only rows whose input is a mask id).
  * rows (M): positions in 0..N-1; inp (N): their input ids (mask id V+k picks prior row k).

@@ -188,6 +188,7 @@ int model_alloc(model **out, const model_config *c, int threads)
     if (threads > 64)
         threads = 64;
     m->threads = threads;
+    layers_init_blas();
     if (pool_open(&m->pool, threads) != 0)
         return model_fail(m, MODEL_ENOMEM, "cannot start %d threads", threads);
     m->num_params = model_param_layout(c, m->param_sizes);

@@ -143,6 +143,10 @@ typedef struct model_sample_settings {
     int steps;        /* N >= 1 model calls (BLOCK: at least one per block) */
     int block_len;    /* BLOCK only */
     float temperature;/* 0: argmax proposals (CONFIDENCE/BLOCK); RANDOM samples at 1 if 0 */
+    /* Called after each step with the tokens so far (B, T), may be NULL: progress display,
+     * or watching the order of unmasking. step counts 1..steps. */
+    void (*on_step)(void *arg, int step, int steps, const int32_t *tokens);
+    void *on_step_arg;
 } model_sample_settings;
 
 model_sample_settings model_default_sample_settings(void);

@@ -57,7 +57,7 @@ typedef struct act_tensors {
     float *lse;       /* (N) */
 } act_tensors;
 
-#define NUM_GRAD_SCRATCH 7
+#define NUM_GRAD_SCRATCH 6
 
 /* Backward scratch, sized with the activations. */
 typedef struct grad_scratch {
@@ -66,7 +66,6 @@ typedef struct grad_scratch {
     float *datty;  /* (N, C) */
     float *dqkv;   /* (N, 3C) */
     float *dfch;   /* (N, 4C) */
-    float *dfchg;  /* (N, 4C) */
     float *datt;   /* (threads, T, T) */
 } grad_scratch;
 

@@ -102,15 +102,20 @@ static int sample_random(model *m, int32_t *tok, int B, int T, const model_sampl
                 dirty = 1;
             }
         }
+        if (s->on_step)
+            s->on_step(s->on_step_arg, s->steps - i + 1, s->steps, tok);
     }
     return MODEL_OK;
 }
 
 /* LLaDA: blocks of block_len; in block j, steps_j forwards, each revealing the planned
  * number of masks of every sequence: those with the most confident proposals. */
-static int sample_confidence(model *m, int32_t *tok, int B, int T, int block_len, int steps,
-                             float temp, gsl_rng *rng)
+static int sample_confidence(model *m, int32_t *tok, int B, int T, int block_len,
+                             const model_sample_settings *s, gsl_rng *rng)
 {
+    const int steps = s->steps;
+    const float temp = s->temperature;
+    int done = 0;
     const int V = m->cfg.vocab;
     int nblocks = (T + block_len - 1) / block_len;
     if (steps < nblocks)
@@ -168,6 +173,8 @@ static int sample_confidence(model *m, int32_t *tok, int B, int T, int block_len
                     tok[(size_t)b * T + cands[c].pos] = cands[c].tok;
                 plan[b] -= k;
             }
+            if (s->on_step)
+                s->on_step(s->on_step_arg, ++done, steps, tok);
         }
     }
     free(cands);
@@ -197,12 +204,12 @@ int model_sample(model *m, int32_t *tokens, int B, int T, const model_sample_set
     case MODEL_SAMPLE_RANDOM:
         return sample_random(m, tokens, B, T, s, rng);
     case MODEL_SAMPLE_CONFIDENCE:
-        return sample_confidence(m, tokens, B, T, T, s->steps, s->temperature, rng);
+        return sample_confidence(m, tokens, B, T, T, s, rng);
     case MODEL_SAMPLE_BLOCK:
         if (s->block_len < 1)
             return model_fail(m, MODEL_EINVAL, "sample: block_len must be >= 1, not %d",
                               s->block_len);
-        return sample_confidence(m, tokens, B, T, s->block_len, s->steps, s->temperature, rng);
+        return sample_confidence(m, tokens, B, T, s->block_len, s, rng);
     default:
         return model_fail(m, MODEL_EINVAL, "sample: unknown strategy %d", (int)s->strategy);
     }

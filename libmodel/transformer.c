@@ -20,7 +20,7 @@ static int size_activations(model *m, int B, int T)
         L * N * C, L * N * C, L * N, L * N, L * N * 4 * C, L * N * 4 * C, L * N * C,
         N * C, N, N, N * C, N * V, N,
     };
-    size_t ss[NUM_GRAD_SCRATCH] = {N * C, N * C, N * C, N * 3 * C, N * 4 * C, N * 4 * C,
+    size_t ss[NUM_GRAD_SCRATCH] = {N * C, N * C, N * C, N * 3 * C, N * 4 * C,
                                    (size_t)m->threads * T * T};
     size_t atotal = 0, stotal = 0;
     for (int i = 0; i < NUM_ACT_TENSORS; i++)
@@ -65,7 +65,7 @@ static int size_activations(model *m, int B, int T)
         p += as[i];
     }
     float **sp[NUM_GRAD_SCRATCH] = {&m->gs.dres, &m->gs.dln, &m->gs.datty, &m->gs.dqkv,
-                                    &m->gs.dfch, &m->gs.dfchg, &m->gs.datt};
+                                    &m->gs.dfch, &m->gs.datt};
     p = m->scratch_mem;
     for (int i = 0; i < NUM_GRAD_SCRATCH; i++) {
         *sp[i] = p;
@@ -123,7 +123,6 @@ int model_run_forward(model *m, const int32_t *inputs, const int32_t *targets, i
     param_tensors *w = &m->params;
     act_tensors *a = &m->acts;
     pool *p = m->pool;
-    layers_set_blas_threads(m->threads);
 
     encoder_forward(a->encoded, m->inputs, w->wte, w->wpe, N, T, C, p);
     for (int l = 0; l < L; l++) {
@@ -267,7 +266,6 @@ int model_backward(model *m)
     act_tensors *a = &m->acts;
     grad_scratch *s = &m->gs;
     pool *p = m->pool;
-    layers_set_blas_threads(m->threads);
 
     /* output layer, then the final layernorm into the residual gradient */
     memset(s->dln, 0, NC * sizeof(float));
@@ -283,26 +281,21 @@ int model_backward(model *m)
         const float *res2 = a->residual2 + l * NC, *ln2 = a->ln2 + l * NC;
         const float *fch = a->fch + l * 4 * NC, *fchg = a->fch_gelu + l * 4 * NC;
         /* MLP: dres is d(residual3) and flows on unchanged to d(residual2) */
-        memset(s->dfchg, 0, 4 * NC * sizeof(float));
-        matmul_backward(s->dfchg, g->fcprojw + (size_t)l * 4 * C * C, g->fcprojb + l * C,
-                        s->dres, fchg, w->fcprojw + (size_t)l * 4 * C * C, N, 4 * C, C, p);
-        memset(s->dfch, 0, 4 * NC * sizeof(float));
-        gelu_backward(s->dfch, fch, s->dfchg, 4 * NC, p);
-        memset(s->dln, 0, NC * sizeof(float));
+        matmul_backward(s->dfch, g->fcprojw + (size_t)l * 4 * C * C, g->fcprojb + l * C,
+                        s->dres, fchg, w->fcprojw + (size_t)l * 4 * C * C, N, 4 * C, C, 0.0f,
+                        p);
+        gelu_backward(s->dfch, fch, s->dfch, 4 * NC, p);
         matmul_backward(s->dln, g->fcw + (size_t)l * 4 * C * C, g->fcb + l * 4 * C, s->dfch,
-                        ln2, w->fcw + (size_t)l * 4 * C * C, N, C, 4 * C, p);
+                        ln2, w->fcw + (size_t)l * 4 * C * C, N, C, 4 * C, 0.0f, p);
         layernorm_backward(s->dres, g->ln2w + l * C, g->ln2b + l * C, s->dln, res2,
                            w->ln2w + l * C, a->ln2_mean + (size_t)l * N,
                            a->ln2_rstd + (size_t)l * N, N, C, p);
         /* attention: dres is now d(residual2) and flows on to d(residual) */
-        memset(s->datty, 0, NC * sizeof(float));
         matmul_backward(s->datty, g->attprojw + (size_t)l * C * C, g->attprojb + l * C,
-                        s->dres, atty, w->attprojw + (size_t)l * C * C, N, C, C, p);
-        memset(s->dqkv, 0, 3 * NC * sizeof(float));
+                        s->dres, atty, w->attprojw + (size_t)l * C * C, N, C, C, 0.0f, p);
         attention_backward(s->dqkv, s->datt, s->datty, qkv, att, B, T, C, H, p);
-        memset(s->dln, 0, NC * sizeof(float));
         matmul_backward(s->dln, g->qkvw + (size_t)l * 3 * C * C, g->qkvb + l * 3 * C, s->dqkv,
-                        ln1, w->qkvw + (size_t)l * 3 * C * C, N, C, 3 * C, p);
+                        ln1, w->qkvw + (size_t)l * 3 * C * C, N, C, 3 * C, 0.0f, p);
         layernorm_backward(s->dres, g->ln1w + l * C, g->ln1b + l * C, s->dln, res,
                            w->ln1w + l * C, a->ln1_mean + (size_t)l * N,
                            a->ln1_rstd + (size_t)l * N, N, C, p);

@@ -17,6 +17,14 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* CPU seconds of the whole process, all threads */
+static double cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 /* Best GFLOPS of an n x n x n sgemm over a few repetitions, at `threads` threads. */
 static double sgemm_peak(int n, int threads)
 {
@@ -101,25 +109,32 @@ int main(int argc, char **argv)
     }
     model_optim o = model_default_optim();
     float loss;
-    double t_train = 0, t_score = 0;
+    double t_train = 0, t_score = 0, c_train = 0, c_score = 0;
     for (int i = 0; i < steps + 2; i++) {
-        double t0 = now();
+        double t0 = now(), c0 = cpu();
         if ((rc = model_forward(m, inp, tgt, w, B, T, &loss, NULL)) ||
             (rc = model_zero_grad(m)) || (rc = model_backward(m)) ||
             (rc = model_update(m, &o, NULL)))
             die(m, rc, "train");
-        if (i >= 2)
+        if (i >= 2) {
             t_train += now() - t0;
+            c_train += cpu() - c0;
+        }
     }
     for (int i = 0; i < steps + 2; i++) {
-        double t0 = now();
+        double t0 = now(), c0 = cpu();
         if ((rc = model_score(m, inp, tgt, B, T, lp)))
             die(m, rc, "score");
-        if (i >= 2)
+        if (i >= 2) {
             t_score += now() - t0;
+            c_score += cpu() - c0;
+        }
     }
-    printf("config=%s train_tok_s=%.1f score_tok_s=%.1f masked=%.3f\n", name,
-           (double)N * steps / t_train, (double)N * steps / t_score, (double)masked / N);
+    /* tokens per CPU-second: what the work costs, whatever else the machine is doing */
+    printf("config=%s train_tok_s=%.1f score_tok_s=%.1f masked=%.3f train_tok_cpu_s=%.1f "
+           "score_tok_cpu_s=%.1f\n", name, (double)N * steps / t_train,
+           (double)N * steps / t_score, (double)masked / N, (double)N * steps / c_train,
+           (double)N * steps / c_score);
     free(inp);
     free(tgt);
     free(w);

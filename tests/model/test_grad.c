@@ -156,7 +156,7 @@ static void check_matmul(pool *p, gsl_rng *r)
         }
     CHECK(err < 1e-5, "matmul forward differs from the reference by %g", err);
     float *dinp = calloc(N * C, 4), *dw = calloc(OC * C, 4), *db = calloc(OC, 4);
-    matmul_backward(dinp, dw, db, c.r, c.inp, c.w, N, C, OC, p);
+    matmul_backward(dinp, dw, db, c.r, c.inp, c.w, N, C, OC, 1.0f, p);
     fd_compare("matmul dinp", c.inp, dinp, NULL, N * C, mm_probe, &c);
     fd_compare("matmul dweight", c.w, dw, NULL, OC * C, mm_probe, &c);
     fd_compare("matmul dbias", c.b, db, NULL, OC, mm_probe, &c);
@@ -274,7 +274,7 @@ void test_grad_ops(void)
             CHECK(0, "pool_open(%d) failed", threads);
             continue;
         }
-        layers_set_blas_threads(threads);
+        layers_init_blas();
         gsl_rng *r = test_rng(100 + threads);
         check_encoder(p, r);
         check_layernorm(p, r);
