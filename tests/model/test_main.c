@@ -59,6 +59,14 @@ static const struct {
     {"train", test_train},
 };
 
+/* longer checks, run only when named (meson suite `slow`) */
+static const struct {
+    const char *name;
+    void (*fn)(void);
+} slow_tests[] = {
+    {"sample-quality", test_sample_quality},
+};
+
 int main(int argc, char **argv)
 {
     int ran = 0;
@@ -80,6 +88,14 @@ int main(int argc, char **argv)
         printf("%s: %s\n", test_failures == before ? "ok" : "FAIL", tests[i].name);
         ran++;
     }
+    for (size_t i = 0; i < sizeof slow_tests / sizeof slow_tests[0]; i++)
+        for (int a = 1; a < argc; a++)
+            if (!strcmp(argv[a], slow_tests[i].name)) {
+                int before = test_failures;
+                slow_tests[i].fn();
+                printf("%s: %s\n", test_failures == before ? "ok" : "FAIL", slow_tests[i].name);
+                ran++;
+            }
     if (!ran) {
         fprintf(stderr, "test_model: no test named");
         for (int a = 1; a < argc; a++)

@@ -435,3 +435,38 @@ int test_torch(void)
     rmdir(tmpdir);
     return 0;
 }
+
+/* ---- slow: a trained model's samples follow its language ---- */
+
+void test_sample_quality(void)
+{
+    enum { V = 16, T = 16, B = 8 };
+    model *m = test_model(V, 1, 32, 2, 4, T, 0, 2, 43);
+    float last;
+    CHECK_RC(m, train_steps(m, 3000, 9, &last), MODEL_OK);
+    static const model_strategy st[] = {MODEL_SAMPLE_RANDOM, MODEL_SAMPLE_CONFIDENCE,
+                                        MODEL_SAMPLE_BLOCK};
+    gsl_rng *r = test_rng(10);
+    for (int s = 0; s < 3; s++) {
+        /* given: the first two ids (a b); the rest must continue a b a b ... */
+        int32_t tok[B * T];
+        int a[B], b[B];
+        for (int i = 0; i < B; i++) {
+            a[i] = (int)gsl_rng_uniform_int(r, V);
+            b[i] = (int)gsl_rng_uniform_int(r, V);
+            for (int t = 0; t < T; t++)
+                tok[i * T + t] = t == 0 ? a[i] : t == 1 ? b[i] : V;
+        }
+        model_sample_settings ss = {.strategy = st[s], .steps = 8, .block_len = 4};
+        CHECK_RC(m, model_sample(m, tok, B, T, &ss, r), MODEL_OK);
+        int right = 0;
+        for (int i = 0; i < B; i++)
+            for (int t = 2; t < T; t++)
+                right += tok[i * T + t] == (t % 2 ? b[i] : a[i]);
+        int total = B * (T - 2);
+        CHECK(right >= 0.9 * total, "strategy %d: %d of %d generated ids follow the pattern",
+              s, right, total);
+    }
+    gsl_rng_free(r);
+    model_close(&m);
+}
