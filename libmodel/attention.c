@@ -80,9 +80,7 @@ KERNEL_BODY attention_backward_part_body(void *arg, int tid, int nth)
         for (int t = 0; t < T; t++) {
             const float *a = A + (size_t)t * T;
             float *g = dS + (size_t)t * T;
-            float dot = 0.0f;
-            for (int j = 0; j < T; j++)
-                dot += a[j] * g[j];
+            float dot = vec_dot(a, g, (size_t)T);
             for (int j = 0; j < T; j++)
                 g[j] = a[j] * (g[j] - dot) * scale;
         }

@@ -15,36 +15,36 @@ typedef struct cls_ctx {
     int M, C, V;
 } cls_ctx;
 
-/* h = lnf[rows]; logits rows prefilled with bout + prior[k] for the sgemm to add onto */
-KERNEL_BODY classifier_prefill_part_body(void *arg, int tid, int nth)
+/* h = lnf[rows] */
+KERNEL_BODY classifier_gather_part_body(void *arg, int tid, int nth)
 {
     cls_ctx *c = arg;
     size_t lo, hi;
     pool_range((size_t)c->M, tid, nth, &lo, &hi);
-    const size_t C = (size_t)c->C, V = (size_t)c->V;
-    for (size_t r = lo; r < hi; r++) {
-        size_t n = (size_t)c->rows[r];
-        memcpy(c->h + r * C, c->lnf + n * C, C * sizeof(float));
-        float *o = c->logits + r * V;
-        if (c->prior) {
-            const float *pr = c->prior + ((size_t)c->inp[n] - V) * V;
-            for (size_t j = 0; j < V; j++)
-                o[j] = c->bout[j] + pr[j];
-        } else {
-            memcpy(o, c->bout, V * sizeof(float));
-        }
-    }
+    const size_t C = (size_t)c->C;
+    for (size_t r = lo; r < hi; r++)
+        memcpy(c->h + r * C, c->lnf + (size_t)c->rows[r] * C, C * sizeof(float));
 }
-MODEL_KERNEL(classifier_prefill_part)
+MODEL_KERNEL(classifier_gather_part)
 
+/* logits += bout + prior[k], then the row's log-sum-exp and the target's log-prob */
 KERNEL_BODY classifier_softmax_part_body(void *arg, int tid, int nth)
 {
     cls_ctx *c = arg;
     size_t lo, hi;
     pool_range((size_t)c->M, tid, nth, &lo, &hi);
     const size_t V = (size_t)c->V;
+    const float *restrict bout = c->bout;
     for (size_t r = lo; r < hi; r++) {
-        const float *l = c->logits + r * V;
+        float *restrict l = c->logits + r * V;
+        if (c->prior) {
+            const float *restrict pr = c->prior + ((size_t)c->inp[c->rows[r]] - V) * V;
+            for (size_t j = 0; j < V; j++)
+                l[j] += bout[j] + pr[j];
+        } else {
+            for (size_t j = 0; j < V; j++)
+                l[j] += bout[j];
+        }
         float mx = vec_max(l, V);
         float sum = vec_expsum(NULL, l, V, mx);
         float lse = mx + logf(sum);
@@ -65,8 +65,8 @@ void classifier_forward(float *h, float *logits, float *lse, float *logp, const 
     cls_ctx c = {.h = h, .logits = logits, .lse = lse, .logp = targets ? logp : NULL,
                  .lnf = lnf, .rows = rows, .inp = inp, .targets = targets, .wout = wout,
                  .bout = bout, .prior = prior, .M = M, .C = C, .V = V};
-    pool_run(p, classifier_prefill_part(), &c);
-    layers_gemm(0, 1, M, V, C, 1.0f, h, C, wout, C, 1.0f, logits, V, p);
+    pool_run(p, classifier_gather_part(), &c);
+    layers_gemm(0, 1, M, V, C, 1.0f, h, C, wout, C, 0.0f, logits, V, p);
     pool_run(p, classifier_softmax_part(), &c);
 }
 

@@ -124,6 +124,56 @@ static inline int fastmath_avx2(void)
 #endif
 #define KERNEL_BODY static inline __attribute__((always_inline)) void
 
+/* sum of x[0..n) and of (x - sub)^2, x * y: eight running sums so the loops vectorize */
+static inline __attribute__((always_inline)) float vec_sum(const float *restrict x, size_t n)
+{
+    float acc[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            acc[k] += x[i + k];
+    float s = 0.0f;
+    for (int k = 0; k < 8; k++)
+        s += acc[k];
+    for (; i < n; i++)
+        s += x[i];
+    return s;
+}
+
+static inline __attribute__((always_inline)) float vec_sqdev(const float *restrict x, size_t n,
+                                                             float sub)
+{
+    float acc[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) {
+            float d = x[i + k] - sub;
+            acc[k] += d * d;
+        }
+    float s = 0.0f;
+    for (int k = 0; k < 8; k++)
+        s += acc[k];
+    for (; i < n; i++)
+        s += (x[i] - sub) * (x[i] - sub);
+    return s;
+}
+
+static inline __attribute__((always_inline)) float vec_dot(const float *restrict x,
+                                                           const float *restrict y, size_t n)
+{
+    float acc[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            acc[k] += x[i + k] * y[i + k];
+    float s = 0.0f;
+    for (int k = 0; k < 8; k++)
+        s += acc[k];
+    for (; i < n; i++)
+        s += x[i] * y[i];
+    return s;
+}
+
 #define GELU_SCALE 0.7978845608028654f /* sqrt(2/pi) */
 
 /* out = GELU(x), tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */

@@ -6,6 +6,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- sgemm on the pool ----
@@ -140,21 +141,14 @@ KERNEL_BODY layernorm_forward_part_body(void *arg, int tid, int nth)
     pool_range((size_t)c->N, tid, nth, &lo, &hi);
     const int C = c->C;
     for (size_t n = lo; n < hi; n++) {
-        const float *x = c->inp + n * C;
-        float m = 0.0f;
-        for (int i = 0; i < C; i++)
-            m += x[i];
-        m /= C;
-        float v = 0.0f;
-        for (int i = 0; i < C; i++) {
-            float d = x[i] - m;
-            v += d * d;
-        }
-        v /= C;
+        const float *restrict x = c->inp + n * C;
+        float m = vec_sum(x, (size_t)C) / C;
+        float v = vec_sqdev(x, (size_t)C, m) / C;
         float s = 1.0f / sqrtf(v + 1e-5f);
-        float *o = c->out + n * C;
+        float *restrict o = c->out + n * C;
+        const float *restrict w = c->weight, *restrict b = c->bias;
         for (int i = 0; i < C; i++)
-            o[i] = (x[i] - m) * s * c->weight[i] + c->bias[i];
+            o[i] = (x[i] - m) * s * w[i] + b[i];
         c->mean[n] = m;
         c->rstd[n] = s;
     }
@@ -174,24 +168,36 @@ KERNEL_BODY layernorm_backward_rows_body(void *arg, int tid, int nth)
     ln_ctx *c = arg;
     size_t lo, hi;
     pool_range((size_t)c->N, tid, nth, &lo, &hi);
-    const int C = c->C;
+    const size_t C = (size_t)c->C;
+    const float *restrict w = c->weight;
     for (size_t n = lo; n < hi; n++) {
-        const float *x = c->inp + n * C, *g = c->dout + n * C;
+        const float *restrict x = c->inp + n * C, *restrict g = c->dout + n * C;
         float m = c->cmean[n], s = c->crstd[n];
+        /* means of dnorm = w g and of dnorm * norm, eight running sums to vectorize */
+        float a1[8] = {0}, a2[8] = {0};
+        size_t i = 0;
+        for (; i + 8 <= C; i += 8)
+            for (int k = 0; k < 8; k++) {
+                float dn = w[i + k] * g[i + k];
+                a1[k] += dn;
+                a2[k] += dn * ((x[i + k] - m) * s);
+            }
         float dnorm_mean = 0.0f, dnorm_norm_mean = 0.0f;
-        for (int i = 0; i < C; i++) {
-            float norm = (x[i] - m) * s;
-            float dnorm = c->weight[i] * g[i];
-            dnorm_mean += dnorm;
-            dnorm_norm_mean += dnorm * norm;
+        for (int k = 0; k < 8; k++) {
+            dnorm_mean += a1[k];
+            dnorm_norm_mean += a2[k];
         }
-        dnorm_mean /= C;
-        dnorm_norm_mean /= C;
-        float *dx = c->dinp + n * C;
-        for (int i = 0; i < C; i++) {
-            float norm = (x[i] - m) * s;
-            float dnorm = c->weight[i] * g[i];
-            dx[i] += (dnorm - dnorm_mean - norm * dnorm_norm_mean) * s;
+        for (; i < C; i++) {
+            float dn = w[i] * g[i];
+            dnorm_mean += dn;
+            dnorm_norm_mean += dn * ((x[i] - m) * s);
+        }
+        dnorm_mean /= (float)C;
+        dnorm_norm_mean /= (float)C;
+        float *restrict dx = c->dinp + n * C;
+        for (size_t j = 0; j < C; j++) {
+            float norm = (x[j] - m) * s;
+            dx[j] += (w[j] * g[j] - dnorm_mean - norm * dnorm_norm_mean) * s;
         }
     }
 }
