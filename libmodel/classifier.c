@@ -91,20 +91,6 @@ KERNEL_BODY classifier_dlogits_part_body(void *arg, int tid, int nth)
 }
 MODEL_KERNEL(classifier_dlogits_part)
 
-KERNEL_BODY classifier_dbias_part_body(void *arg, int tid, int nth)
-{
-    cls_ctx *c = arg;
-    size_t lo, hi;
-    pool_range((size_t)c->V, tid, nth, &lo, &hi);
-    const size_t V = (size_t)c->V;
-    for (size_t r = 0; r < (size_t)c->M; r++) {
-        const float *l = c->logits + r * V;
-        for (size_t j = lo; j < hi; j++)
-            c->dbout[j] += l[j];
-    }
-}
-MODEL_KERNEL(classifier_dbias_part)
-
 static void classifier_scatter_part(void *arg, int tid, int nth)
 {
     cls_ctx *c = arg;
@@ -130,7 +116,7 @@ void classifier_backward(float *dlnf, float *dwout, float *dbout, float *dh, flo
                  .scale = scale, .dbout = dbout, .dlnf = dlnf, .dh = dh, .M = M, .C = C,
                  .V = V};
     pool_run(p, classifier_dlogits_part(), &c);
-    pool_run(p, classifier_dbias_part(), &c);
+    bias_backward(dbout, logits, M, V, p);
     layers_gemm(0, 0, M, C, V, 1.0f, logits, V, wout, C, 0.0f, dh, C, p);
     layers_gemm(1, 0, V, C, M, 1.0f, logits, V, h, C, 1.0f, dwout, C, p);
     pool_run(p, classifier_scatter_part, &c);

@@ -283,6 +283,12 @@ KERNEL_BODY bias_backward_part_body(void *arg, int tid, int nth)
 }
 MODEL_KERNEL(bias_backward_part)
 
+void bias_backward(float *dbias, const float *dout, int N, int OC, pool *p)
+{
+    mm_ctx c = {.dbias = dbias, .dout = dout, .N = N, .OC = OC};
+    pool_run(p, bias_backward_part(), &c);
+}
+
 void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                      const float *inp, const float *weight, int N, int C, int OC,
                      float dinp_beta, pool *p)
@@ -290,10 +296,8 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
     if (dinp)
         layers_gemm(0, 0, N, C, OC, 1.0f, dout, OC, weight, C, dinp_beta, dinp, C, p);
     layers_gemm(1, 0, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dweight, C, p);
-    if (dbias) {
-        mm_ctx c = {.dbias = dbias, .dout = dout, .N = N, .OC = OC};
-        pool_run(p, bias_backward_part(), &c);
-    }
+    if (dbias)
+        bias_backward(dbias, dout, N, OC, p);
 }
 
 /* ---- GELU (tanh form, in fastmath.h) ---- */

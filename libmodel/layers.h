@@ -31,6 +31,10 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
                      const float *inp, const float *weight, int N, int C, int OC,
                      float dinp_beta, pool *p);
 
+/* dbias (OC) += column sums of dout (N, OC); each thread owns a slice of the columns, so
+ * the sums run in one order for any thread count */
+void bias_backward(float *dbias, const float *dout, int N, int OC, pool *p);
+
 /* out (N) = GELU(inp), tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
 void gelu_forward(float *out, const float *inp, size_t N, pool *p);
 /* dinp = GELU'(inp) * dout: overwrites, and dinp may be dout (in place) */
