@@ -28,9 +28,14 @@
  *
  * Token ids are int32_t: 0..V-1 are vocabulary ids, V..V+K-1 are the K mask ids.
  * Every call returns 0 or a negative MODEL_E* code; model_errmsg() gives the details.
- * Threads: a handle owns a small pthread pool (blocking waits, never spinning) and sets
- * OpenBLAS's thread count around its calls; use one handle from one thread at a time.
- * Results are deterministic for a given seed and thread count.
+ *
+ * Threads: a handle owns a small pthread pool whose workers sleep on a condition variable
+ * between jobs (never spinning). model_open/model_load set OpenBLAS to one thread for the
+ * whole process (openblas_set_num_threads(1)): OpenBLAS's own pool busy-waits in
+ * sched_yield and would fight ours on a small machine, so the pool does all the parallel
+ * work, big products cut into one slice per thread and attention split by (batch, head).
+ * Use one handle from one thread at a time. Results are deterministic for a given seed
+ * and thread count (every reduction runs in a fixed order).
  */
 
 enum {

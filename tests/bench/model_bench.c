@@ -36,7 +36,7 @@ static double sgemm_peak(int n, int threads)
         b[i] = (float)(i % 5) * 0.1f;
     }
     double best = 0;
-    for (int rep = 0; rep < 8; rep++) {
+    for (int rep = 0; rep < 20; rep++) {
         double t0 = now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f,
                     c, n);
@@ -70,8 +70,8 @@ int main(int argc, char **argv)
             B = 16;
             name = "medium";
         } else if (!strcmp(argv[i], "peak")) {
-            printf("sgemm_peak_1t=%.1f sgemm_peak_2t=%.1f\n", sgemm_peak(1024, 1),
-                   sgemm_peak(1024, 2));
+            printf("sgemm_peak_1t=%.1f sgemm_peak_2t=%.1f\n", sgemm_peak(1536, 1),
+                   sgemm_peak(1536, 2));
             return 0;
         } else if (!strncmp(argv[i], "--steps=", 8))
             steps = atoi(argv[i] + 8);

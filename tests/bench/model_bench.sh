@@ -19,7 +19,7 @@ field() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 peak_line=$("$bench" peak)
 peak=$(field "$peak_line" sgemm_peak_2t)
 echo "uptime: $(uptime)"
-echo "cblas_sgemm peak (1024^3): $(field "$peak_line" sgemm_peak_1t) GFLOPS on 1 thread, $peak on 2"
+echo "cblas_sgemm peak (1536^3, best of 20): $(field "$peak_line" sgemm_peak_1t) GFLOPS on 1 thread, $peak on 2"
 echo
 printf '%-7s %-6s %-8s %12s %8s   %s\n' config phase impl tokens/s "%peak" "ours/torch"
 
