@@ -10,12 +10,13 @@
 
 /* exp(x) to ~2 ulp for x in [-87, 88]; smaller x gives 0 (and -inf gives 0), larger x
  * saturates at exp(88). Range reduction x = n ln2 + r, |r| <= ln2/2, then a degree-6
- * polynomial for exp(r) and 2^n put into the exponent bits. NaN stays NaN. */
+ * polynomial for exp(r) and 2^n put into the exponent bits. NaN gives NaN. */
 static inline __attribute__((always_inline)) float fast_expf(float x)
 {
     const float hi = 88.0f, lo = -87.3f;
-    int under = x < lo;
+    int under = x < lo, nan = x != x;
     float xc = x > hi ? hi : (x < lo ? lo : x);
+    xc = nan ? 0.0f : xc; /* keeps the integer conversion below defined */
     /* round to nearest by the 1.5 * 2^23 trick: SSE2 has no vector round */
     float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = xc - n * 0.693145751953125f;     /* ln2 split in two for exact reduction */
@@ -27,11 +28,12 @@ static inline __attribute__((always_inline)) float fast_expf(float x)
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    int32_t e = ((int32_t)n + 127) << 23;
+    uint32_t e = (uint32_t)((int32_t)n + 127) << 23; /* n in [-126, 127] */
     float s;
     memcpy(&s, &e, sizeof s);
     float y = p * s;
-    return under ? 0.0f : y; /* NaN stays NaN through the polynomial */
+    y = under ? 0.0f : y;
+    return nan ? x : y;
 }
 
 /* tanh(x) = 1 - 2 / (exp(2x) + 1), exact at the saturated ends */

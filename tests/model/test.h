@@ -38,6 +38,7 @@ gsl_rng *test_rng(unsigned long seed);
 /* test files */
 void test_grad_ops(void);
 void test_grad_model(void);
+void test_fastmath(void);
 void test_subs(void);
 void test_causal(void);
 void test_prior(void);

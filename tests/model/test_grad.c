@@ -357,3 +357,31 @@ void test_grad_model(void)
     check_whole(1, 1, 0);
     check_whole(0, 3, 1);
 }
+
+/* ---- the vectorizable exp behind softmax and GELU ---- */
+
+#include "fastmath.h"
+
+void test_fastmath(void)
+{
+    double worst = 0;
+    float worst_x = 0;
+    for (float x = -87.0f; x <= 88.0f; x += 0.0137f) {
+        double want = exp((double)x), got = fast_expf(x);
+        double rel = fabs(got - want) / want;
+        if (rel > worst) {
+            worst = rel;
+            worst_x = x;
+        }
+    }
+    /* fp32 has 6e-8 relative spacing: a few ulp */
+    CHECK(worst < 5e-7, "fast_expf: relative error %.3g at x = %g", worst, (double)worst_x);
+    CHECK(fast_expf(-INFINITY) == 0.0f && fast_expf(-200.0f) == 0.0f, "exp of very negative "
+          "numbers must be 0: %g %g", (double)fast_expf(-INFINITY), (double)fast_expf(-200));
+    CHECK(isnan(fast_expf(NAN)), "exp(NaN) = %g", (double)fast_expf(NAN));
+    CHECK(isfinite(fast_expf(1000.0f)), "exp(1000) saturates, got %g", (double)fast_expf(1000));
+    CHECK(fast_expf(0.0f) == 1.0f, "exp(0) = %.9g", (double)fast_expf(0.0f));
+    for (float x = -10.0f; x <= 10.0f; x += 0.37f)
+        CHECK(fabs(fast_tanhf(x) - tanh((double)x)) < 2e-7, "tanh(%g): %.9g vs %.9g", (double)x,
+              (double)fast_tanhf(x), tanh((double)x));
+}

@@ -51,6 +51,7 @@ static const struct {
     void (*fn)(void);
 } tests[] = {
     {"grad-ops", test_grad_ops},     {"grad-model", test_grad_model},
+    {"fastmath", test_fastmath},
     {"subs", test_subs},             {"causal", test_causal},
     {"prior", test_prior},           {"adamw", test_adamw},
     {"lr", test_lr},                 {"checkpoint", test_checkpoint},
