@@ -37,8 +37,9 @@ KERNEL_BODY classifier_softmax_part_body(void *arg, int tid, int nth)
     const float *restrict bout = c->bout;
     for (size_t r = lo; r < hi; r++) {
         float *restrict l = c->logits + r * V;
-        if (c->prior) {
-            const float *restrict pr = c->prior + ((size_t)c->inp[c->rows[r]] - V) * V;
+        int32_t id = c->inp[c->rows[r]];
+        if (c->prior && (size_t)id >= V) {
+            const float *restrict pr = c->prior + ((size_t)id - V) * V;
             for (size_t j = 0; j < V; j++)
                 l[j] += bout[j] + pr[j];
         } else {

@@ -57,8 +57,9 @@ void layers_init_blas(void);
 void layers_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                  const float *B, int ldb, float beta, float *C, int ldc, pool *p);
 
-/* The output layer over compacted rows (SUBS: only rows whose input is a mask id).
- * rows (M): positions in 0..N-1; inp (N): their input ids (mask id V+k picks prior row k).
+/* The output layer over compacted rows (SUBS: only rows whose input is a mask id; causal
+ * mode: all). rows (M): positions in 0..N-1; inp (N): their input ids (a mask id V+k
+ * picks prior row k, an ordinary id no prior).
  * h (M, C) = lnf[rows]; logits (M, V) = h @ wout^T + bout + prior[k]; lse (M) the row
  * log-sum-exp; logp (M) = logits[target] - lse (targets NULL: not computed). */
 void classifier_forward(float *h, float *logits, float *lse, float *logp, const float *lnf,

@@ -23,6 +23,11 @@
  * through the output projection; there, when a prior is set, the log-prior row k
  * (prior[k*V .. k*V+V-1]) is added to the logits.
  *
+ * Causal mode (config.causal = 1) is the autoregressive baseline on the same data: the
+ * same code with a causal attention mask, and every position is predicted (no SUBS
+ * carry-over), so with targets[t] = inputs[t+1] (weight 0 at the last position) the loss
+ * is the next-token cross-entropy.
+ *
  * The output projection is untied from the input embedding: the embedding carries K
  * extra mask rows and a tied head would have to skip them; untied keeps both simple.
  *
@@ -56,7 +61,8 @@ typedef struct model_config {
     int layers;   /* L */
     int heads;    /* H */
     int seq_len;  /* the longest sequence (rows of the position table) */
-    int causal;   /* 1: causal attention (autoregressive baseline), 0: bidirectional */
+    int causal;   /* 1: causal attention, every position predicted (autoregressive
+                   * baseline), 0: bidirectional with SUBS outputs */
 } model_config;
 
 typedef struct model_settings {

@@ -76,7 +76,8 @@ static int size_activations(model *m, int B, int T)
     return MODEL_OK;
 }
 
-/* Checks the batch and copies it; builds the list of masked rows. */
+/* Checks the batch and copies it; builds the list of predicted rows (masked positions,
+ * or every position in causal mode). */
 static int take_batch(model *m, const int32_t *inputs, const int32_t *targets, int B, int T)
 {
     const model_config *c = &m->cfg;
@@ -105,7 +106,7 @@ static int take_batch(model *m, const int32_t *inputs, const int32_t *targets, i
         memcpy(m->targets, targets, N * sizeof *targets);
     int M = 0;
     for (size_t n = 0; n < N; n++)
-        if (inputs[n] >= c->vocab)
+        if (inputs[n] >= c->vocab || c->causal) /* causal: every position is predicted */
             m->rows[M++] = (int)n;
     m->M = M;
     return MODEL_OK;
@@ -214,7 +215,7 @@ int model_forward(model *m, const int32_t *inputs, const int32_t *targets,
             lp = logp_rows[r++];
         else
             lp = inputs[n] == targets[n] ? 0.0f : -INFINITY;
-        if (inputs[n] < V && lp != 0.0f && bad < 0)
+        if (inputs[n] < V && !m->cfg.causal && lp != 0.0f && bad < 0)
             bad = (long)n;
         if (logprobs)
             logprobs[n] = lp;

@@ -51,6 +51,7 @@ class Denoiser(nn.Module):
         self.blocks = nn.ModuleList([Block(d, H, causal) for _ in range(L)])
         self.lnf = nn.LayerNorm(d)
         self.out = nn.Linear(d, V)
+        self.causal = causal
 
     def masked_logp(self, inp, tgt, prior=None):
         """log p(target) at the masked positions (input >= V), as a flat vector."""
@@ -60,9 +61,13 @@ class Denoiser(nn.Module):
             x = b(x)
         h = self.lnf(x)
         masked = inp >= self.V
+        if self.causal:  # the autoregressive baseline predicts every position
+            masked = torch.ones_like(masked)
         logits = self.out(h[masked])
         if prior is not None:
-            logits = logits + prior[inp[masked] - self.V]
+            ids = inp[masked] - self.V
+            bias = prior[ids.clamp(min=0)] * (ids >= 0).unsqueeze(1)
+            logits = logits + bias
         logp = F.log_softmax(logits, dim=-1)
         return logp.gather(1, tgt[masked].unsqueeze(1)).squeeze(1), masked
 

@@ -142,6 +142,14 @@ void test_causal(void)
         if (causal) {
             CHECK(earlier_same, "causal: a change at position 6 reached an earlier position");
             CHECK(later_changed, "causal: a change at position 6 reached no later position");
+            /* the autoregressive baseline predicts every position, given ones included */
+            CHECK(b[0] < 0.0f && isfinite(b[0]) && b[6] < 0.0f && isfinite(b[6]),
+                  "causal: given positions must be predicted too: log-probs %g, %g",
+                  (double)b[0], (double)b[6]);
+            double all[V];
+            all_logprobs(m, inp, B, T, 3, all);
+            CHECK(fabs(logsumexp(all, V)) < 1e-5, "causal: p over V at a given position sums "
+                  "to exp(%g)", logsumexp(all, V));
         } else {
             CHECK(!earlier_same, "bidirectional: earlier positions should see position 6");
         }
