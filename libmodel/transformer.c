@@ -245,11 +245,19 @@ int model_forward(model *m, const int32_t *inputs, const int32_t *targets,
     return MODEL_OK;
 }
 
+static void zero_grad_part(void *arg, int tid, int nth)
+{
+    model *m = arg;
+    size_t lo, hi;
+    pool_range(m->num_params, tid, nth, &lo, &hi);
+    memset(m->grads_mem + lo, 0, (hi - lo) * sizeof(float));
+}
+
 int model_zero_grad(model *m)
 {
     if (!m)
         return MODEL_EINVAL;
-    memset(m->grads_mem, 0, m->num_params * sizeof(float));
+    pool_run(m->pool, zero_grad_part, m);
     return MODEL_OK;
 }
 

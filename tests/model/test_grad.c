@@ -307,7 +307,7 @@ static double whole_probe(void *v)
 static void check_whole(int causal, int K, int with_prior)
 {
     enum { V = 13, D = 8, L = 2, H = 2, B = 2, T = 6 };
-    model *m = test_model(V, K, D, L, H, T, causal, 2, 7);
+    model *m = test_model(V, K, D, L, H, T + 3, causal, 2, 7); /* T below seq_len */
     test_scale_params(m, 0.5, 8);
     gsl_rng *r = test_rng(9);
     if (with_prior) {
@@ -337,7 +337,7 @@ static void check_whole(int causal, int K, int with_prior)
         if (t == 0) /* wte: probe rows the batch uses */
             for (size_t j = 0; j < k; j++)
                 idx[j] = (size_t)c.inp[j % (B * T)] * D + j % D;
-        if (t == 1) /* wpe: rows 0..T-1 */
+        if (t == 1) /* wpe: rows 0..T-1 (the rows past T get no gradient) */
             for (size_t j = 0; j < k; j++)
                 idx[j] = start + (j % T) * D + j / T;
         char what[80];
