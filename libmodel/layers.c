@@ -26,7 +26,40 @@ typedef struct gemm_ctx {
     const float *A, *B;
     float *C;
     int by_cols;
+    float *partial; /* K split: (nth - 1) x M x N partial products */
 } gemm_ctx;
+
+/* The K-split form, for weight gradients (M, N small, K the tokens): thread t multiplies
+ * its share of K, thread 0 into C, the others into partials that are then added in
+ * thread order (deterministic for a given thread count). Nothing is packed twice. */
+static void gemm_ksplit_part(void *arg, int tid, int nth)
+{
+    gemm_ctx *g = arg;
+    size_t lo, hi;
+    pool_range((size_t)g->K, tid, nth, &lo, &hi);
+    const float *A = g->A + (g->ta ? lo * (size_t)g->lda : lo);
+    const float *B = g->B + (g->tb ? lo : lo * (size_t)g->ldb);
+    float *C = tid == 0 ? g->C : g->partial + (size_t)(tid - 1) * g->M * g->N;
+    int ldc = tid == 0 ? g->ldc : g->N;
+    cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
+                g->tb ? CblasTrans : CblasNoTrans, g->M, g->N, (int)(hi - lo), g->alpha, A,
+                g->lda, B, g->ldb, tid == 0 ? g->beta : 0.0f, C, ldc);
+}
+
+static void gemm_reduce_part(void *arg, int tid, int nth)
+{
+    gemm_ctx *g = arg;
+    size_t lo, hi;
+    pool_range((size_t)g->M, tid, nth, &lo, &hi);
+    const size_t MN = (size_t)g->M * g->N, N = (size_t)g->N;
+    for (int t = 1; t < nth; t++)
+        for (size_t i = lo; i < hi; i++) {
+            float *restrict c = g->C + i * g->ldc;
+            const float *restrict s = g->partial + (t - 1) * MN + i * N;
+            for (size_t j = 0; j < N; j++)
+                c[j] += s[j];
+        }
+}
 
 static void gemm_part(void *arg, int tid, int nth)
 {
@@ -63,9 +96,19 @@ void layers_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *
     gemm_ctx g = {.ta = ta, .tb = tb, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb,
                   .ldc = ldc, .alpha = alpha, .beta = beta, .A = A, .B = B, .C = C,
                   .by_cols = N > M};
-    if (pool_size(p) == 1 || (double)M * N * K < 1e6) {
+    int nth = pool_size(p);
+    if (nth == 1 || (double)M * N * K < 1e6) {
         gemm_part(&g, 0, 1);
         return;
+    }
+    int big = M > N ? M : N;
+    if (K >= 4 * big && K >= 1024) {
+        g.partial = pool_scratch(p, (size_t)(nth - 1) * M * N);
+        if (g.partial) {
+            pool_run(p, gemm_ksplit_part, &g);
+            pool_run(p, gemm_reduce_part, &g);
+            return;
+        }
     }
     pool_run(p, gemm_part, &g);
 }

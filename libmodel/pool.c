@@ -16,6 +16,8 @@ struct pool {
     int stop;
     pool_fn fn;
     void *ctx;
+    float *scratch;
+    size_t scratch_cap;
 };
 
 typedef struct worker_arg {
@@ -100,9 +102,22 @@ void pool_close(pool **pp)
     pthread_cond_destroy(&p->wake);
     pthread_cond_destroy(&p->done);
     pthread_mutex_destroy(&p->mu);
+    free(p->scratch);
     free(p->threads);
     free(p);
     *pp = NULL;
+}
+
+float *pool_scratch(pool *p, size_t n)
+{
+    if (!p)
+        return NULL;
+    if (n > p->scratch_cap) {
+        free(p->scratch);
+        p->scratch = malloc(n * sizeof(float));
+        p->scratch_cap = p->scratch ? n : 0;
+    }
+    return p->scratch;
 }
 
 int pool_size(const pool *p)

@@ -18,6 +18,10 @@ int pool_size(const pool *p);
 /* Runs fn on every thread and returns when all are done. A NULL pool runs fn(ctx, 0, 1). */
 void pool_run(pool *p, pool_fn fn, void *ctx);
 
+/* A scratch buffer of at least n floats owned by the pool (grown as needed, freed with
+ * it); valid until the next call. NULL when out of memory. */
+float *pool_scratch(pool *p, size_t n);
+
 /* The share [*lo, *hi) of n items that thread tid of nth takes (contiguous, balanced). */
 static inline void pool_range(size_t n, int tid, int nth, size_t *lo, size_t *hi)
 {
