@@ -12,6 +12,7 @@ typedef struct att_ctx {
     float *out, *att, *dqkv, *scratch;
     const float *qkv, *dout, *catt;
     int B, T, C, H, causal;
+    atomic_long next; /* (batch, head) pairs are taken dynamically: each is independent */
 } att_ctx;
 
 KERNEL_BODY attention_forward_part_body(void *arg, int tid, int nth)
@@ -19,10 +20,10 @@ KERNEL_BODY attention_forward_part_body(void *arg, int tid, int nth)
     att_ctx *c = arg;
     const int T = c->T, C = c->C, H = c->H, hs = C / H, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hs);
-    size_t lo, hi;
-    pool_range((size_t)c->B * H, tid, nth, &lo, &hi);
-    for (size_t bh = lo; bh < hi; bh++) {
-        size_t b = bh / H, h = bh % H;
+    (void)tid;
+    (void)nth;
+    for (long i; (i = pool_next(&c->next, (long)c->B * H)) >= 0;) {
+        size_t bh = (size_t)i, b = bh / H, h = bh % H;
         const float *q = c->qkv + b * T * C3 + h * hs;
         const float *k = q + C, *v = q + 2 * C;
         float *S = c->att + bh * T * T;
@@ -62,10 +63,9 @@ KERNEL_BODY attention_backward_part_body(void *arg, int tid, int nth)
     const int T = c->T, C = c->C, H = c->H, hs = C / H, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hs);
     float *dS = c->scratch + (size_t)tid * T * T;
-    size_t lo, hi;
-    pool_range((size_t)c->B * H, tid, nth, &lo, &hi);
-    for (size_t bh = lo; bh < hi; bh++) {
-        size_t b = bh / H, h = bh % H;
+    (void)nth;
+    for (long i; (i = pool_next(&c->next, (long)c->B * H)) >= 0;) {
+        size_t bh = (size_t)i, b = bh / H, h = bh % H;
         size_t off = b * T * C3 + h * hs;
         const float *q = c->qkv + off, *k = q + C, *v = q + 2 * C;
         float *dq = c->dqkv + off, *dk = dq + C, *dv = dq + 2 * C;

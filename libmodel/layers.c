@@ -26,6 +26,9 @@ typedef struct gemm_ctx {
     const float *A, *B;
     float *C;
     int by_cols;
+    size_t chunk;   /* rows (or columns) of C per work item, a multiple of 16 */
+    long nchunks;
+    atomic_long next;
     float *partial; /* K split: (nth - 1) x M x N partial products */
 } gemm_ctx;
 
@@ -61,18 +64,11 @@ static void gemm_reduce_part(void *arg, int tid, int nth)
         }
 }
 
-static void gemm_part(void *arg, int tid, int nth)
+/* One work item: the chunk-th slice of C's rows (or columns) as its own sgemm. */
+static void gemm_chunk(gemm_ctx *g, long chunk)
 {
-    gemm_ctx *g = arg;
-    size_t lo, hi;
     size_t n = (size_t)(g->by_cols ? g->N : g->M);
-    /* slice edges on multiples of 16, the kernels' register blocking */
-    size_t units = (n + 15) / 16;
-    pool_range(units, tid, nth, &lo, &hi);
-    lo *= 16;
-    hi = hi * 16 < n ? hi * 16 : n;
-    if (lo >= hi)
-        return;
+    size_t lo = (size_t)chunk * g->chunk, hi = lo + g->chunk < n ? lo + g->chunk : n;
     const float *A = g->A, *B = g->B;
     float *C = g->C;
     int M = g->M, N = g->N;
@@ -90,6 +86,15 @@ static void gemm_part(void *arg, int tid, int nth)
                 g->beta, C, g->ldc);
 }
 
+static void gemm_part(void *arg, int tid, int nth)
+{
+    gemm_ctx *g = arg;
+    (void)tid;
+    (void)nth;
+    for (long c; (c = pool_next(&g->next, g->nchunks)) >= 0;)
+        gemm_chunk(g, c);
+}
+
 void layers_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                  const float *B, int ldb, float beta, float *C, int ldc, pool *p)
 {
@@ -97,7 +102,10 @@ void layers_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *
                   .ldc = ldc, .alpha = alpha, .beta = beta, .A = A, .B = B, .C = C,
                   .by_cols = N > M};
     int nth = pool_size(p);
+    size_t n = (size_t)(g.by_cols ? N : M);
     if (nth == 1 || (double)M * N * K < 1e6) {
+        g.chunk = n;
+        g.nchunks = 1;
         gemm_part(&g, 0, 1);
         return;
     }
@@ -110,6 +118,11 @@ void layers_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *
             return;
         }
     }
+    /* four items per thread, so one the OS delays is covered by the others; edges on
+     * multiples of 16, the kernels' register blocking */
+    size_t want = (size_t)nth * 4;
+    g.chunk = ((n + want - 1) / want + 15) / 16 * 16;
+    g.nchunks = (long)((n + g.chunk - 1) / g.chunk);
     pool_run(p, gemm_part, &g);
 }
 

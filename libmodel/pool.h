@@ -3,6 +3,7 @@
 #ifndef PYRAMASK_MODEL_POOL_H
 #define PYRAMASK_MODEL_POOL_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 typedef struct pool pool;
@@ -21,6 +22,15 @@ void pool_run(pool *p, pool_fn fn, void *ctx);
 /* A scratch buffer of at least n floats owned by the pool (grown as needed, freed with
  * it); valid until the next call. NULL when out of memory. */
 float *pool_scratch(pool *p, size_t n);
+
+/* Dynamic scheduling: threads take work items 0, 1, 2, ... from a shared counter (set to 0
+ * before pool_run) until it passes n; a thread that the OS delays takes fewer. Use it where
+ * an item's result does not depend on which thread computes it. Returns -1 when done. */
+static inline long pool_next(atomic_long *counter, long n)
+{
+    long i = atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
+    return i < n ? i : -1;
+}
 
 /* The share [*lo, *hi) of n items that thread tid of nth takes (contiguous, balanced). */
 static inline void pool_range(size_t n, int tid, int nth, size_t *lo, size_t *hi)

@@ -59,7 +59,7 @@ int main(int argc, char **argv)
 {
     model_config c = {.vocab = 4096, .n_mask = 1, .d = 128, .layers = 4, .heads = 4,
                       .seq_len = 128};
-    int B = 32, steps = 5, rounds = 3, threads = 2;
+    int B = 32, steps = 5, rounds = 3, threads = 2, do_train = 1, do_score = 1;
     const char *name = "small";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "small"))
@@ -75,12 +75,17 @@ int main(int argc, char **argv)
             return 0;
         } else if (!strncmp(argv[i], "--steps=", 8))
             steps = atoi(argv[i] + 8);
+        else if (!strcmp(argv[i], "--train-only"))
+            do_score = 0;
+        else if (!strcmp(argv[i], "--score-only"))
+            do_train = 0;
         else if (!strncmp(argv[i], "--rounds=", 9))
             rounds = atoi(argv[i] + 9);
         else if (!strncmp(argv[i], "--threads=", 10))
             threads = atoi(argv[i] + 10);
         else {
-            fprintf(stderr, "usage: model_bench small|medium|peak [--steps=N] [--rounds=N] [--threads=N]\n");
+            fprintf(stderr, "usage: model_bench small|medium|peak [--steps=N] [--rounds=N] [--threads=N] "
+                            "[--train-only|--score-only]\n");
             return 2;
         }
     }
@@ -114,7 +119,7 @@ int main(int argc, char **argv)
     model_optim o = model_default_optim();
     float loss;
     double t_train = 1e30, t_score = 1e30, c_train = 1e30, c_score = 1e30;
-    for (int round = -1; round < rounds; round++) {
+    for (int round = -1; round < rounds && do_train; round++) {
         int n = round < 0 ? 2 : steps;
         double t0 = now(), c0 = cpu();
         for (int i = 0; i < n; i++)
@@ -127,7 +132,7 @@ int main(int argc, char **argv)
             c_train = cpu() - c0;
         }
     }
-    for (int round = -1; round < rounds; round++) {
+    for (int round = -1; round < rounds && do_score; round++) {
         int n = round < 0 ? 2 : steps;
         double t0 = now(), c0 = cpu();
         for (int i = 0; i < n; i++)
