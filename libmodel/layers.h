@@ -52,8 +52,8 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
 
 /* OpenBLAS runs single-threaded; the pool does the parallel work (see layers_gemm). */
 void layers_init_blas(void);
-/* C (M, N) = alpha op(A) op(B) + beta C, row-major, op = transpose when ta/tb; cut into
- * one slice of C per pool thread. */
+/* C (M, N) = alpha op(A) op(B) + beta C, row-major, op = transpose when ta/tb; on the
+ * pool (gemm.c). */
 void layers_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                  const float *B, int ldb, float beta, float *C, int ldc, pool *p);
 
