@@ -11,7 +11,7 @@
 typedef struct att_ctx {
     float *out, *att, *dqkv, *scratch;
     const float *qkv, *dout, *catt;
-    int B, T, C, H, causal;
+    int B, T, C, H, causal, keep;
     atomic_long next; /* (batch, head) pairs are taken dynamically: each is independent */
 } att_ctx;
 
@@ -20,13 +20,12 @@ KERNEL_BODY attention_forward_part_body(void *arg, int tid, int nth)
     att_ctx *c = arg;
     const int T = c->T, C = c->C, H = c->H, hs = C / H, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hs);
-    (void)tid;
     (void)nth;
     for (long i; (i = pool_next(&c->next, (long)c->B * H)) >= 0;) {
         size_t bh = (size_t)i, b = bh / H, h = bh % H;
         const float *q = c->qkv + b * T * C3 + h * hs;
         const float *k = q + C, *v = q + 2 * C;
-        float *S = c->att + bh * T * T;
+        float *S = c->att + (c->keep ? bh : (size_t)tid) * T * T;
         /* S (T, T) = scale * q k^T; causal rows only need columns 0..t, but one full
          * sgemm is faster than T thin ones at these sizes. */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, C3, k, C3,
@@ -50,10 +49,10 @@ KERNEL_BODY attention_forward_part_body(void *arg, int tid, int nth)
 MODEL_KERNEL(attention_forward_part)
 
 void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int H,
-                       int causal, pool *p)
+                       int causal, int keep, pool *p)
 {
     att_ctx c = {.out = out, .att = att, .qkv = qkv, .B = B, .T = T, .C = C, .H = H,
-                 .causal = causal};
+                 .causal = causal, .keep = keep};
     pool_run(p, attention_forward_part(), &c);
 }
 

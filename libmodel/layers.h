@@ -41,10 +41,11 @@ void gelu_forward(float *out, const float *inp, size_t N, pool *p);
 void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N, pool *p);
 
 /* Multi-head self-attention on the packed qkv (B, T, 3C) = [q | k | v], heads of C/H:
- * out (B, T, C), att (B, H, T, T) the softmax probabilities (causal: zero above the
- * diagonal). Heads run in parallel, one OpenBLAS thread per call. */
+ * out (B, T, C); keep: att (B, H, T, T) gets the softmax probabilities (causal: zero above
+ * the diagonal) for the backward; 0: att is pool_size(p) x T x T scratch. Heads run in
+ * parallel, each its own small sgemms. */
 void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int H,
-                       int causal, pool *p);
+                       int causal, int keep, pool *p);
 /* dqkv (B, T, 3C) = the gradient (overwritten, every entry); scratch: pool_size(p) * T * T
  * floats. */
 void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,

@@ -114,8 +114,10 @@ int model_check_config(const model_config *c, char *msg, size_t len);
 int model_alloc(model **out, const model_config *c, int threads);
 
 /* Forward to the logits of the masked rows (acts.logits, rows, M); with targets, their
- * log-probs go to m->scale (rows 0..M-1). The samplers' entry; targets may be NULL. */
-int model_run_forward(model *m, const int32_t *inputs, const int32_t *targets, int B, int T);
+ * log-probs go to m->scale (rows 0..M-1); targets may be NULL. keep: store every layer's
+ * activations for a backward; 0 (scoring, sampling): reuse one layer's buffers. */
+int model_run_forward(model *m, const int32_t *inputs, const int32_t *targets, int B, int T,
+                      int keep);
 
 /* Index of the first non-finite value in x[0..n), or -1. */
 long model_first_nonfinite(const float *x, size_t n);

@@ -112,7 +112,8 @@ static int take_batch(model *m, const int32_t *inputs, const int32_t *targets, i
     return MODEL_OK;
 }
 
-int model_run_forward(model *m, const int32_t *inputs, const int32_t *targets, int B, int T)
+int model_run_forward(model *m, const int32_t *inputs, const int32_t *targets, int B, int T,
+                      int keep)
 {
     int rc = take_batch(m, inputs, targets, B, T);
     if (rc)
@@ -126,29 +127,33 @@ int model_run_forward(model *m, const int32_t *inputs, const int32_t *targets, i
     pool *p = m->pool;
 
     encoder_forward(a->encoded, m->inputs, w->wte, w->wpe, N, T, C, p);
+    const float *res = a->encoded;
     for (int l = 0; l < L; l++) {
-        const float *res = l == 0 ? a->encoded : a->residual3 + (size_t)(l - 1) * NC;
-        float *ln1 = a->ln1 + l * NC, *qkv = a->qkv + l * 3 * NC, *atty = a->atty + l * NC;
-        float *att = a->att + (size_t)l * N * H * T, *res2 = a->residual2 + l * NC;
-        float *ln2 = a->ln2 + l * NC, *fch = a->fch + l * 4 * NC;
-        float *fchg = a->fch_gelu + l * 4 * NC, *res3 = a->residual3 + l * NC;
-        layernorm_forward(ln1, a->ln1_mean + (size_t)l * N, a->ln1_rstd + (size_t)l * N, res,
-                          w->ln1w + l * C, w->ln1b + l * C, N, C, p);
+        /* without keep (scoring, sampling) every layer reuses slot 0, the residual stream
+         * alternates between two slots and attention works in per-thread scratch: what a
+         * backward would need is not kept, and the working set stays in cache */
+        size_t s = keep ? (size_t)l : 0, s3 = keep ? (size_t)l : (size_t)l % 2;
+        float *ln1 = a->ln1 + s * NC, *qkv = a->qkv + s * 3 * NC, *atty = a->atty + s * NC;
+        float *att = keep ? a->att + s * N * H * T : m->gs.datt, *res2 = a->residual2 + s * NC;
+        float *ln2 = a->ln2 + s * NC, *fch = a->fch + s * 4 * NC;
+        float *fchg = a->fch_gelu + s * 4 * NC, *res3 = a->residual3 + s3 * NC;
+        layernorm_forward(ln1, a->ln1_mean + s * N, a->ln1_rstd + s * N, res, w->ln1w + l * C,
+                          w->ln1b + l * C, N, C, p);
         matmul_forward(qkv, NULL, ln1, w->qkvw + (size_t)l * 3 * C * C, w->qkvb + l * 3 * C,
                        N, C, 3 * C, p);
-        attention_forward(atty, att, qkv, B, T, C, H, m->cfg.causal, p);
+        attention_forward(atty, att, qkv, B, T, C, H, m->cfg.causal, keep, p);
         matmul_forward(res2, res, atty, w->attprojw + (size_t)l * C * C, w->attprojb + l * C,
                        N, C, C, p);
-        layernorm_forward(ln2, a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N,
-                          res2, w->ln2w + l * C, w->ln2b + l * C, N, C, p);
+        layernorm_forward(ln2, a->ln2_mean + s * N, a->ln2_rstd + s * N, res2, w->ln2w + l * C,
+                          w->ln2b + l * C, N, C, p);
         matmul_forward(fch, NULL, ln2, w->fcw + (size_t)l * 4 * C * C, w->fcb + l * 4 * C, N,
                        C, 4 * C, p);
         gelu_forward(fchg, fch, (size_t)N * 4 * C, p);
         matmul_forward(res3, res2, fchg, w->fcprojw + (size_t)l * 4 * C * C,
                        w->fcprojb + l * C, N, 4 * C, C, p);
+        res = res3;
     }
-    layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, a->residual3 + (size_t)(L - 1) * NC,
-                      w->lnfw, w->lnfb, N, C, p);
+    layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, res, w->lnfw, w->lnfb, N, C, p);
     classifier_forward(a->h, a->logits, a->lse, m->scale, a->lnf, m->rows, m->inputs,
                        targets ? m->targets : NULL, w->wout, w->bout, m->prior, m->M, C, V, p);
     return MODEL_OK;
@@ -201,7 +206,7 @@ int model_forward(model *m, const int32_t *inputs, const int32_t *targets,
                 return model_fail(m, MODEL_EINVAL, "weight at batch %zu position %zu is %g",
                                   n / T, n % T, (double)weights[n]);
     const size_t N = (size_t)B * T;
-    int rc = model_run_forward(m, inputs, targets, B, T);
+    int rc = model_run_forward(m, inputs, targets, B, T, 1);
     if (rc)
         return rc;
     const float *logp_rows = m->scale; /* log p(target) of the masked rows */
@@ -320,7 +325,7 @@ int model_score(model *m, const int32_t *inputs, const int32_t *targets, int B, 
         return MODEL_EINVAL;
     if (!targets || !logprobs)
         return model_fail(m, MODEL_EINVAL, "score needs targets and logprobs");
-    int rc = model_run_forward(m, inputs, targets, B, T);
+    int rc = model_run_forward(m, inputs, targets, B, T, 0);
     if (rc)
         return rc;
     int r = 0;
@@ -331,7 +336,10 @@ int model_score(model *m, const int32_t *inputs, const int32_t *targets, int B, 
             logprobs[n] = inputs[n] == targets[n] ? 0.0f : -INFINITY;
     }
     for (int i = 0; i < m->M; i++)
-        if (isnan(m->scale[i]) || m->scale[i] == INFINITY)
-            return report_nonfinite_forward(m, "score");
+        if (isnan(m->scale[i]) || m->scale[i] == INFINITY) {
+            /* again, keeping every layer's activations, to say where it went wrong */
+            rc = model_run_forward(m, inputs, targets, B, T, 1);
+            return rc ? rc : report_nonfinite_forward(m, "score");
+        }
     return MODEL_OK;
 }

@@ -195,7 +195,7 @@ typedef struct { float *out, *att, *qkv, *r; int B, T, C, H, causal; pool *p; } 
 static double att_probe(void *v)
 {
     att_t *c = v;
-    attention_forward(c->out, c->att, c->qkv, c->B, c->T, c->C, c->H, c->causal, c->p);
+    attention_forward(c->out, c->att, c->qkv, c->B, c->T, c->C, c->H, c->causal, 1, c->p);
     return dot(c->out, c->r, (size_t)c->B * c->T * c->C);
 }
 

@@ -56,6 +56,10 @@ void test_subs(void)
         w[n] = 1.0f;
     }
     CHECK_RC(m, model_score(m, inp, tgt, B, T, lp), MODEL_OK);
+    /* scoring reuses one layer's buffers; training keeps them all: the same numbers */
+    float lpf[B * T];
+    CHECK_RC(m, model_forward(m, inp, tgt, NULL, B, T, NULL, lpf), MODEL_OK);
+    CHECK(!memcmp(lp, lpf, sizeof lp), "model_score and model_forward log-probs differ");
     for (int n = 1; n < B * T; n += 2)
         CHECK(lp[n] == 0.0f, "unmasked position %d: expected log-prob 0, got %g", n,
               (double)lp[n]);
