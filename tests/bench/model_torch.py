@@ -124,7 +124,7 @@ def bench(V, K, d, L, H, T, B, steps, warm, rounds):
     no_decay = [p for n, p in m.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},
                              {"params": no_decay, "weight_decay": 0.0}],
-                            lr=3e-4, betas=(0.9, 0.95), eps=1e-8)
+                            lr=3e-4, betas=(0.9, 0.95), eps=1e-8, foreach=True)
     g = torch.Generator().manual_seed(1)
     tgt = torch.randint(0, V, (B, T), generator=g)
     t = torch.rand(B, 1, generator=g)
@@ -149,7 +149,7 @@ def bench(V, K, d, L, H, T, B, steps, warm, rounds):
             train_step()
         train_s = min(train_s, (time.perf_counter() - t0) / steps)
     score_s = float("inf")
-    with torch.no_grad():
+    with torch.inference_mode():
         for _ in range(warm):
             m.masked_logp(inp, tgt)
         for _ in range(rounds):
