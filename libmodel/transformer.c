@@ -15,6 +15,11 @@ static int size_activations(model *m, int B, int T)
         return MODEL_OK;
     const size_t L = (size_t)m->cfg.layers, C = (size_t)m->cfg.d, H = (size_t)m->cfg.heads;
     const size_t V = (size_t)m->cfg.vocab, N = (size_t)B * T;
+    /* the largest tensors, estimated in double so that absurd shapes cannot wrap size_t */
+    double est = (double)L * N * (16.0 * C + (double)H * T) + (double)N * V;
+    if (est > (double)((size_t)1 << 40))
+        return model_fail(m, MODEL_ENOMEM, "activations for B=%d T=%d would need %.3g floats",
+                          B, T, est);
     size_t as[NUM_ACT_TENSORS] = {
         N * C, L * N * C, L * N, L * N, L * N * 3 * C, L * N * C, L * N * H * T,
         L * N * C, L * N * C, L * N, L * N, L * N * 4 * C, L * N * 4 * C, L * N * C,
