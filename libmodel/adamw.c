@@ -25,6 +25,7 @@ typedef struct adam_ctx {
     model *m;
     double partial[64]; /* per-thread sums of squares */
     float lr, b1, b2, eps, wd, clip_scale, bc1, bc2;
+    atomic_long next; /* dynamic chunks (pool_chunk) */
 } adam_ctx;
 
 KERNEL_BODY sumsq_part_body(void *arg, int tid, int nth)
@@ -45,23 +46,25 @@ KERNEL_BODY adam_part_body(void *arg, int tid, int nth)
     adam_ctx *c = arg;
     model *m = c->m;
     size_t lo, hi;
-    pool_range(m->num_params, tid, nth, &lo, &hi);
-    size_t start = 0;
-    for (int t = 0; t < NUM_PARAM_TENSORS; t++) {
-        size_t end = start + m->param_sizes[t];
-        size_t a = lo > start ? lo : start, b = hi < end ? hi : end;
-        float wd = model_param_decays(t) ? c->wd : 0.0f;
-        for (size_t i = a; i < b; i++) {
-            float g = m->grads_mem[i] * c->clip_scale;
-            float mm = c->b1 * m->m_mem[i] + (1.0f - c->b1) * g;
-            float vv = c->b2 * m->v_mem[i] + (1.0f - c->b2) * g * g;
-            m->m_mem[i] = mm;
-            m->v_mem[i] = vv;
-            float mhat = mm / c->bc1, vhat = vv / c->bc2;
-            float p = m->params_mem[i];
-            m->params_mem[i] = p - c->lr * (mhat / (sqrtf(vhat) + c->eps) + wd * p);
+    (void)tid;
+    while (pool_chunk(&c->next, m->num_params, nth, 64, &lo, &hi)) {
+        size_t start = 0;
+        for (int t = 0; t < NUM_PARAM_TENSORS; t++) {
+            size_t end = start + m->param_sizes[t];
+            size_t a = lo > start ? lo : start, b = hi < end ? hi : end;
+            float wd = model_param_decays(t) ? c->wd : 0.0f;
+            for (size_t i = a; i < b; i++) {
+                float g = m->grads_mem[i] * c->clip_scale;
+                float mm = c->b1 * m->m_mem[i] + (1.0f - c->b1) * g;
+                float vv = c->b2 * m->v_mem[i] + (1.0f - c->b2) * g * g;
+                m->m_mem[i] = mm;
+                m->v_mem[i] = vv;
+                float mhat = mm / c->bc1, vhat = vv / c->bc2;
+                float p = m->params_mem[i];
+                m->params_mem[i] = p - c->lr * (mhat / (sqrtf(vhat) + c->eps) + wd * p);
+            }
+            start = end;
         }
-        start = end;
     }
 }
 MODEL_KERNEL(adam_part)

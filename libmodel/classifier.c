@@ -13,6 +13,7 @@ typedef struct cls_ctx {
     const int *rows;
     const int32_t *inp, *targets;
     int M, C, V;
+    atomic_long next; /* dynamic chunks (pool_chunk) */
 } cls_ctx;
 
 /* h = lnf[rows] */
@@ -20,10 +21,12 @@ KERNEL_BODY classifier_gather_part_body(void *arg, int tid, int nth)
 {
     cls_ctx *c = arg;
     size_t lo, hi;
-    pool_range((size_t)c->M, tid, nth, &lo, &hi);
-    const size_t C = (size_t)c->C;
-    for (size_t r = lo; r < hi; r++)
-        memcpy(c->h + r * C, c->lnf + (size_t)c->rows[r] * C, C * sizeof(float));
+    (void)tid;
+    while (pool_chunk(&c->next, (size_t)c->M, nth, 1, &lo, &hi)) {
+        const size_t C = (size_t)c->C;
+        for (size_t r = lo; r < hi; r++)
+            memcpy(c->h + r * C, c->lnf + (size_t)c->rows[r] * C, C * sizeof(float));
+    }
 }
 MODEL_KERNEL(classifier_gather_part)
 
@@ -32,26 +35,28 @@ KERNEL_BODY classifier_softmax_part_body(void *arg, int tid, int nth)
 {
     cls_ctx *c = arg;
     size_t lo, hi;
-    pool_range((size_t)c->M, tid, nth, &lo, &hi);
-    const size_t V = (size_t)c->V;
-    const float *restrict bout = c->bout;
-    for (size_t r = lo; r < hi; r++) {
-        float *restrict l = c->logits + r * V;
-        int32_t id = c->inp[c->rows[r]];
-        if (c->prior && (size_t)id >= V) {
-            const float *restrict pr = c->prior + ((size_t)id - V) * V;
-            for (size_t j = 0; j < V; j++)
-                l[j] += bout[j] + pr[j];
-        } else {
-            for (size_t j = 0; j < V; j++)
-                l[j] += bout[j];
+    (void)tid;
+    while (pool_chunk(&c->next, (size_t)c->M, nth, 1, &lo, &hi)) {
+        const size_t V = (size_t)c->V;
+        const float *restrict bout = c->bout;
+        for (size_t r = lo; r < hi; r++) {
+            float *restrict l = c->logits + r * V;
+            int32_t id = c->inp[c->rows[r]];
+            if (c->prior && (size_t)id >= V) {
+                const float *restrict pr = c->prior + ((size_t)id - V) * V;
+                for (size_t j = 0; j < V; j++)
+                    l[j] += bout[j] + pr[j];
+            } else {
+                for (size_t j = 0; j < V; j++)
+                    l[j] += bout[j];
+            }
+            float mx = vec_max(l, V);
+            float sum = vec_expsum(NULL, l, V, mx);
+            float lse = mx + logf(sum);
+            c->lse[r] = lse;
+            if (c->logp)
+                c->logp[r] = l[c->targets[c->rows[r]]] - lse;
         }
-        float mx = vec_max(l, V);
-        float sum = vec_expsum(NULL, l, V, mx);
-        float lse = mx + logf(sum);
-        c->lse[r] = lse;
-        if (c->logp)
-            c->logp[r] = l[c->targets[c->rows[r]]] - lse;
     }
 }
 MODEL_KERNEL(classifier_softmax_part)
@@ -68,6 +73,7 @@ void classifier_forward(float *h, float *logits, float *lse, float *logp, const 
                  .bout = bout, .prior = prior, .M = M, .C = C, .V = V};
     pool_run(p, classifier_gather_part(), &c);
     layers_gemm(0, 1, M, V, C, 1.0f, h, C, wout, C, 0.0f, logits, V, p);
+    atomic_store(&c.next, 0);
     pool_run(p, classifier_softmax_part(), &c);
 }
 
@@ -76,18 +82,20 @@ KERNEL_BODY classifier_dlogits_part_body(void *arg, int tid, int nth)
 {
     cls_ctx *c = arg;
     size_t lo, hi;
-    pool_range((size_t)c->M, tid, nth, &lo, &hi);
-    const size_t V = (size_t)c->V;
-    for (size_t r = lo; r < hi; r++) {
-        float *l = c->logits + r * V;
-        float g = c->scale[r], lse = c->clse[r];
-        if (g == 0.0f) {
-            memset(l, 0, V * sizeof(float));
-            continue;
+    (void)tid;
+    while (pool_chunk(&c->next, (size_t)c->M, nth, 1, &lo, &hi)) {
+        const size_t V = (size_t)c->V;
+        for (size_t r = lo; r < hi; r++) {
+            float *l = c->logits + r * V;
+            float g = c->scale[r], lse = c->clse[r];
+            if (g == 0.0f) {
+                memset(l, 0, V * sizeof(float));
+                continue;
+            }
+            for (size_t j = 0; j < V; j++)
+                l[j] = g * fast_expf(l[j] - lse);
+            l[c->targets[c->rows[r]]] -= g;
         }
-        for (size_t j = 0; j < V; j++)
-            l[j] = g * fast_expf(l[j] - lse);
-        l[c->targets[c->rows[r]]] -= g;
     }
 }
 MODEL_KERNEL(classifier_dlogits_part)
@@ -96,13 +104,15 @@ static void classifier_scatter_part(void *arg, int tid, int nth)
 {
     cls_ctx *c = arg;
     size_t lo, hi;
-    pool_range((size_t)c->M, tid, nth, &lo, &hi);
-    const size_t C = (size_t)c->C;
-    for (size_t r = lo; r < hi; r++) {
-        float *d = c->dlnf + (size_t)c->rows[r] * C;
-        const float *s = c->dh + r * C;
-        for (size_t i = 0; i < C; i++)
-            d[i] += s[i];
+    (void)tid;
+    while (pool_chunk(&c->next, (size_t)c->M, nth, 1, &lo, &hi)) {
+        const size_t C = (size_t)c->C;
+        for (size_t r = lo; r < hi; r++) {
+            float *d = c->dlnf + (size_t)c->rows[r] * C;
+            const float *s = c->dh + r * C;
+            for (size_t i = 0; i < C; i++)
+                d[i] += s[i];
+        }
     }
 }
 
@@ -120,5 +130,6 @@ void classifier_backward(float *dlnf, float *dwout, float *dbout, float *dh, flo
     bias_backward(dbout, logits, M, V, p);
     layers_gemm(0, 0, M, C, V, 1.0f, logits, V, wout, C, 0.0f, dh, C, p);
     layers_gemm(1, 0, V, C, M, 1.0f, logits, V, h, C, 1.0f, dwout, C, p);
+    atomic_store(&c.next, 0);
     pool_run(p, classifier_scatter_part, &c);
 }

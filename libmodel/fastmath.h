@@ -44,7 +44,8 @@ static inline __attribute__((always_inline)) float fast_tanhf(float x)
 
 
 /* max of x[0..n), n >= 1; eight running maxima so the loop vectorizes */
-static inline __attribute__((always_inline)) float vec_max(const float *restrict x, size_t n)
+static inline __attribute__((always_inline)) float vec_max(const float *restrict x,
+                                                           size_t n)
 {
     float acc[8];
     for (int k = 0; k < 8; k++)
@@ -62,7 +63,8 @@ static inline __attribute__((always_inline)) float vec_max(const float *restrict
 }
 
 /* sum of exp(x - sub) over x[0..n); with out, also out[i] = exp(x[i] - sub) (out may be x) */
-static inline __attribute__((always_inline)) float vec_expsum(float *out, const float *x, size_t n, float sub)
+static inline __attribute__((always_inline)) float vec_expsum(float *out, const float *x,
+                                                              size_t n, float sub)
 {
     float acc[8] = {0};
     size_t i = 0;
@@ -179,7 +181,8 @@ static inline __attribute__((always_inline)) float vec_dot(const float *restrict
 #define GELU_SCALE 0.7978845608028654f /* sqrt(2/pi) */
 
 /* out = GELU(x), tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
-static inline __attribute__((always_inline)) void vec_gelu(float *restrict out, const float *restrict x, size_t n)
+static inline __attribute__((always_inline)) void vec_gelu(float *restrict out,
+                                                           const float *restrict x, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         float v = x[i];

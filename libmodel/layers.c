@@ -15,19 +15,22 @@ typedef struct enc_ctx {
     const float *dout, *wte, *wpe;
     const int32_t *inp;
     int N, T, C;
+    atomic_long next; /* dynamic chunks (pool_chunk) */
 } enc_ctx;
 
 static void encoder_forward_part(void *arg, int tid, int nth)
 {
     enc_ctx *c = arg;
     size_t lo, hi;
-    pool_range((size_t)c->N, tid, nth, &lo, &hi);
-    for (size_t n = lo; n < hi; n++) {
-        float *o = c->out + n * c->C;
-        const float *e = c->wte + (size_t)c->inp[n] * c->C;
-        const float *q = c->wpe + (n % (size_t)c->T) * c->C;
-        for (int i = 0; i < c->C; i++)
-            o[i] = e[i] + q[i];
+    (void)tid;
+    while (pool_chunk(&c->next, (size_t)c->N, nth, 1, &lo, &hi)) {
+        for (size_t n = lo; n < hi; n++) {
+            float *o = c->out + n * c->C;
+            const float *e = c->wte + (size_t)c->inp[n] * c->C;
+            const float *q = c->wpe + (n % (size_t)c->T) * c->C;
+            for (int i = 0; i < c->C; i++)
+                o[i] = e[i] + q[i];
+        }
     }
 }
 
@@ -44,14 +47,16 @@ static void encoder_backward_part(void *arg, int tid, int nth)
 {
     enc_ctx *c = arg;
     size_t lo, hi;
-    pool_range((size_t)c->C, tid, nth, &lo, &hi);
-    for (size_t n = 0; n < (size_t)c->N; n++) {
-        const float *g = c->dout + n * c->C;
-        float *de = c->dwte + (size_t)c->inp[n] * c->C;
-        float *dq = c->dwpe + (n % (size_t)c->T) * c->C;
-        for (size_t i = lo; i < hi; i++) {
-            de[i] += g[i];
-            dq[i] += g[i];
+    (void)tid;
+    while (pool_chunk(&c->next, (size_t)c->C, nth, 16, &lo, &hi)) {
+        for (size_t n = 0; n < (size_t)c->N; n++) {
+            const float *g = c->dout + n * c->C;
+            float *de = c->dwte + (size_t)c->inp[n] * c->C;
+            float *dq = c->dwpe + (n % (size_t)c->T) * c->C;
+            for (size_t i = lo; i < hi; i++) {
+                de[i] += g[i];
+                dq[i] += g[i];
+            }
         }
     }
 }
@@ -70,25 +75,28 @@ typedef struct ln_ctx {
     float *out, *mean, *rstd, *dinp, *dweight, *dbias;
     const float *inp, *weight, *bias, *dout, *cmean, *crstd;
     int N, C;
+    atomic_long next; /* dynamic chunks (pool_chunk) */
 } ln_ctx;
 
 KERNEL_BODY layernorm_forward_part_body(void *arg, int tid, int nth)
 {
     ln_ctx *c = arg;
     size_t lo, hi;
-    pool_range((size_t)c->N, tid, nth, &lo, &hi);
-    const int C = c->C;
-    for (size_t n = lo; n < hi; n++) {
-        const float *restrict x = c->inp + n * C;
-        float m = vec_sum(x, (size_t)C) / C;
-        float v = vec_sqdev(x, (size_t)C, m) / C;
-        float s = 1.0f / sqrtf(v + 1e-5f);
-        float *restrict o = c->out + n * C;
-        const float *restrict w = c->weight, *restrict b = c->bias;
-        for (int i = 0; i < C; i++)
-            o[i] = (x[i] - m) * s * w[i] + b[i];
-        c->mean[n] = m;
-        c->rstd[n] = s;
+    (void)tid;
+    while (pool_chunk(&c->next, (size_t)c->N, nth, 1, &lo, &hi)) {
+        const int C = c->C;
+        for (size_t n = lo; n < hi; n++) {
+            const float *restrict x = c->inp + n * C;
+            float m = vec_sum(x, (size_t)C) / C;
+            float v = vec_sqdev(x, (size_t)C, m) / C;
+            float s = 1.0f / sqrtf(v + 1e-5f);
+            float *restrict o = c->out + n * C;
+            const float *restrict w = c->weight, *restrict b = c->bias;
+            for (int i = 0; i < C; i++)
+                o[i] = (x[i] - m) * s * w[i] + b[i];
+            c->mean[n] = m;
+            c->rstd[n] = s;
+        }
     }
 }
 MODEL_KERNEL(layernorm_forward_part)
@@ -105,37 +113,39 @@ KERNEL_BODY layernorm_backward_rows_body(void *arg, int tid, int nth)
 {
     ln_ctx *c = arg;
     size_t lo, hi;
-    pool_range((size_t)c->N, tid, nth, &lo, &hi);
-    const size_t C = (size_t)c->C;
-    const float *restrict w = c->weight;
-    for (size_t n = lo; n < hi; n++) {
-        const float *restrict x = c->inp + n * C, *restrict g = c->dout + n * C;
-        float m = c->cmean[n], s = c->crstd[n];
-        /* means of dnorm = w g and of dnorm * norm, eight running sums to vectorize */
-        float a1[8] = {0}, a2[8] = {0};
-        size_t i = 0;
-        for (; i + 8 <= C; i += 8)
+    (void)tid;
+    while (pool_chunk(&c->next, (size_t)c->N, nth, 1, &lo, &hi)) {
+        const size_t C = (size_t)c->C;
+        const float *restrict w = c->weight;
+        for (size_t n = lo; n < hi; n++) {
+            const float *restrict x = c->inp + n * C, *restrict g = c->dout + n * C;
+            float m = c->cmean[n], s = c->crstd[n];
+            /* means of dnorm = w g and of dnorm * norm, eight running sums to vectorize */
+            float a1[8] = {0}, a2[8] = {0};
+            size_t i = 0;
+            for (; i + 8 <= C; i += 8)
+                for (int k = 0; k < 8; k++) {
+                    float dn = w[i + k] * g[i + k];
+                    a1[k] += dn;
+                    a2[k] += dn * ((x[i + k] - m) * s);
+                }
+            float dnorm_mean = 0.0f, dnorm_norm_mean = 0.0f;
             for (int k = 0; k < 8; k++) {
-                float dn = w[i + k] * g[i + k];
-                a1[k] += dn;
-                a2[k] += dn * ((x[i + k] - m) * s);
+                dnorm_mean += a1[k];
+                dnorm_norm_mean += a2[k];
             }
-        float dnorm_mean = 0.0f, dnorm_norm_mean = 0.0f;
-        for (int k = 0; k < 8; k++) {
-            dnorm_mean += a1[k];
-            dnorm_norm_mean += a2[k];
-        }
-        for (; i < C; i++) {
-            float dn = w[i] * g[i];
-            dnorm_mean += dn;
-            dnorm_norm_mean += dn * ((x[i] - m) * s);
-        }
-        dnorm_mean /= (float)C;
-        dnorm_norm_mean /= (float)C;
-        float *restrict dx = c->dinp + n * C;
-        for (size_t j = 0; j < C; j++) {
-            float norm = (x[j] - m) * s;
-            dx[j] += (w[j] * g[j] - dnorm_mean - norm * dnorm_norm_mean) * s;
+            for (; i < C; i++) {
+                float dn = w[i] * g[i];
+                dnorm_mean += dn;
+                dnorm_norm_mean += dn * ((x[i] - m) * s);
+            }
+            dnorm_mean /= (float)C;
+            dnorm_norm_mean /= (float)C;
+            float *restrict dx = c->dinp + n * C;
+            for (size_t j = 0; j < C; j++) {
+                float norm = (x[j] - m) * s;
+                dx[j] += (w[j] * g[j] - dnorm_mean - norm * dnorm_norm_mean) * s;
+            }
         }
     }
 }
@@ -146,14 +156,16 @@ KERNEL_BODY layernorm_backward_cols_body(void *arg, int tid, int nth)
 {
     ln_ctx *c = arg;
     size_t lo, hi;
-    pool_range((size_t)c->C, tid, nth, &lo, &hi);
-    const int C = c->C;
-    for (size_t n = 0; n < (size_t)c->N; n++) {
-        const float *x = c->inp + n * C, *g = c->dout + n * C;
-        float m = c->cmean[n], s = c->crstd[n];
-        for (size_t i = lo; i < hi; i++) {
-            c->dweight[i] += (x[i] - m) * s * g[i];
-            c->dbias[i] += g[i];
+    (void)tid;
+    while (pool_chunk(&c->next, (size_t)c->C, nth, 16, &lo, &hi)) {
+        const int C = c->C;
+        for (size_t n = 0; n < (size_t)c->N; n++) {
+            const float *x = c->inp + n * C, *g = c->dout + n * C;
+            float m = c->cmean[n], s = c->crstd[n];
+            for (size_t i = lo; i < hi; i++) {
+                c->dweight[i] += (x[i] - m) * s * g[i];
+                c->dbias[i] += g[i];
+            }
         }
     }
 }
@@ -166,6 +178,7 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
     ln_ctx c = {.dinp = dinp, .dweight = dweight, .dbias = dbias, .dout = dout, .inp = inp,
                 .weight = weight, .cmean = mean, .crstd = rstd, .N = N, .C = C};
     pool_run(p, layernorm_backward_rows(), &c);
+    atomic_store(&c.next, 0);
     pool_run(p, layernorm_backward_cols(), &c);
 }
 
@@ -175,27 +188,30 @@ typedef struct mm_ctx {
     float *out, *dbias;
     const float *res, *bias, *dout;
     int N, OC;
+    atomic_long next; /* dynamic chunks (pool_chunk) */
 } mm_ctx;
 
 static void matmul_prefill_part(void *arg, int tid, int nth)
 {
     mm_ctx *c = arg;
     size_t lo, hi;
-    pool_range((size_t)c->N, tid, nth, &lo, &hi);
-    const size_t OC = (size_t)c->OC;
-    for (size_t n = lo; n < hi; n++) {
-        float *o = c->out + n * OC;
-        const float *r = c->res ? c->res + n * OC : NULL;
-        if (r && c->bias)
-            for (size_t j = 0; j < OC; j++)
-                o[j] = r[j] + c->bias[j];
-        else if (r) {
-            if (r != o)
-                memcpy(o, r, OC * sizeof *o);
-        } else if (c->bias)
-            memcpy(o, c->bias, OC * sizeof *o);
-        else
-            memset(o, 0, OC * sizeof *o);
+    (void)tid;
+    while (pool_chunk(&c->next, (size_t)c->N, nth, 1, &lo, &hi)) {
+        const size_t OC = (size_t)c->OC;
+        for (size_t n = lo; n < hi; n++) {
+            float *o = c->out + n * OC;
+            const float *r = c->res ? c->res + n * OC : NULL;
+            if (r && c->bias)
+                for (size_t j = 0; j < OC; j++)
+                    o[j] = r[j] + c->bias[j];
+            else if (r) {
+                if (r != o)
+                    memcpy(o, r, OC * sizeof *o);
+            } else if (c->bias)
+                memcpy(o, c->bias, OC * sizeof *o);
+            else
+                memset(o, 0, OC * sizeof *o);
+        }
     }
 }
 
@@ -211,12 +227,14 @@ KERNEL_BODY bias_backward_part_body(void *arg, int tid, int nth)
 {
     mm_ctx *c = arg;
     size_t lo, hi;
-    pool_range((size_t)c->OC, tid, nth, &lo, &hi);
-    const size_t OC = (size_t)c->OC;
-    for (size_t n = 0; n < (size_t)c->N; n++) {
-        const float *g = c->dout + n * OC;
-        for (size_t j = lo; j < hi; j++)
-            c->dbias[j] += g[j];
+    (void)tid;
+    while (pool_chunk(&c->next, (size_t)c->OC, nth, 16, &lo, &hi)) {
+        const size_t OC = (size_t)c->OC;
+        for (size_t n = 0; n < (size_t)c->N; n++) {
+            const float *g = c->dout + n * OC;
+            for (size_t j = lo; j < hi; j++)
+                c->dbias[j] += g[j];
+        }
     }
 }
 MODEL_KERNEL(bias_backward_part)
@@ -244,14 +262,17 @@ typedef struct gelu_ctx {
     float *out;
     const float *inp, *dout;
     size_t N;
+    atomic_long next; /* dynamic chunks (pool_chunk) */
 } gelu_ctx;
 
 KERNEL_BODY gelu_forward_part_body(void *arg, int tid, int nth)
 {
     gelu_ctx *c = arg;
     size_t lo, hi;
-    pool_range(c->N, tid, nth, &lo, &hi);
-    vec_gelu(c->out + lo, c->inp + lo, hi - lo);
+    (void)tid;
+    while (pool_chunk(&c->next, c->N, nth, 64, &lo, &hi)) {
+        vec_gelu(c->out + lo, c->inp + lo, hi - lo);
+    }
 }
 MODEL_KERNEL(gelu_forward_part)
 
@@ -265,8 +286,10 @@ KERNEL_BODY gelu_backward_part_body(void *arg, int tid, int nth)
 {
     gelu_ctx *c = arg;
     size_t lo, hi;
-    pool_range(c->N, tid, nth, &lo, &hi);
-    vec_gelu_backward(c->out + lo, c->inp + lo, c->dout + lo, hi - lo);
+    (void)tid;
+    while (pool_chunk(&c->next, c->N, nth, 64, &lo, &hi)) {
+        vec_gelu_backward(c->out + lo, c->inp + lo, c->dout + lo, hi - lo);
+    }
 }
 MODEL_KERNEL(gelu_backward_part)
 

@@ -32,6 +32,22 @@ static inline long pool_next(atomic_long *counter, long n)
     return i < n ? i : -1;
 }
 
+/* Dynamic chunks of n items: the next [*lo, *hi) of about n / (8 nth) items (a multiple of
+ * align) from the shared counter (0 before pool_run); 0 when none is left. For loops whose
+ * items do not depend on which thread computes them. */
+static inline int pool_chunk(atomic_long *next, size_t n, int nth, size_t align, size_t *lo,
+                             size_t *hi)
+{
+    size_t chunk = (n + 8 * (size_t)nth - 1) / (8 * (size_t)nth);
+    chunk = (chunk + align - 1) / align * align;
+    size_t a = (size_t)atomic_fetch_add_explicit(next, 1, memory_order_relaxed) * chunk;
+    if (a >= n)
+        return 0;
+    *lo = a;
+    *hi = a + chunk < n ? a + chunk : n;
+    return 1;
+}
+
 /* The share [*lo, *hi) of n items that thread tid of nth takes (contiguous, balanced). */
 static inline void pool_range(size_t n, int tid, int nth, size_t *lo, size_t *hi)
 {

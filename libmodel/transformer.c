@@ -255,19 +255,28 @@ int model_forward(model *m, const int32_t *inputs, const int32_t *targets,
     return MODEL_OK;
 }
 
+typedef struct zero_ctx {
+    model *m;
+    atomic_long next;
+} zero_ctx;
+
 static void zero_grad_part(void *arg, int tid, int nth)
 {
-    model *m = arg;
+    zero_ctx *z = arg;
+    model *m = z->m;
     size_t lo, hi;
-    pool_range(m->num_params, tid, nth, &lo, &hi);
-    memset(m->grads_mem + lo, 0, (hi - lo) * sizeof(float));
+    (void)tid;
+    while (pool_chunk(&z->next, m->num_params, nth, 1024, &lo, &hi)) {
+        memset(m->grads_mem + lo, 0, (hi - lo) * sizeof(float));
+    }
 }
 
 int model_zero_grad(model *m)
 {
     if (!m)
         return MODEL_EINVAL;
-    pool_run(m->pool, zero_grad_part, m);
+    zero_ctx z = {.m = m};
+    pool_run(m->pool, zero_grad_part, &z);
     return MODEL_OK;
 }
 
