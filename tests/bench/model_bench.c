@@ -84,8 +84,8 @@ int main(int argc, char **argv)
         else if (!strncmp(argv[i], "--threads=", 10))
             threads = atoi(argv[i] + 10);
         else {
-            fprintf(stderr, "usage: model_bench small|medium|peak [--steps=N] [--rounds=N] [--threads=N] "
-                            "[--train-only|--score-only]\n");
+            fprintf(stderr, "usage: model_bench small|medium|peak [--steps=N] [--rounds=N] "
+                            "[--threads=N] [--train-only|--score-only]\n");
             return 2;
         }
     }
