@@ -185,7 +185,7 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
 /* ---- matmul ---- */
 
 typedef struct mm_ctx {
-    float *out, *dbias;
+    float *out, *dbias, *partial;
     const float *res, *bias, *dout;
     int N, OC;
     atomic_long next; /* dynamic chunks (pool_chunk) */
@@ -223,17 +223,26 @@ void matmul_forward(float *out, const float *res, const float *inp, const float 
     layers_gemm(0, 1, N, OC, C, 1.0f, inp, C, weight, C, 1.0f, out, OC, p);
 }
 
+/* Column sums in BIAS_SLICES fixed slices of rows, each summed into its own partial row
+ * (whichever thread takes it), then the partials added in slice order: contiguous reads,
+ * and the same bits for any thread count or schedule. */
+#define BIAS_SLICES 16
+
 KERNEL_BODY bias_backward_part_body(void *arg, int tid, int nth)
 {
     mm_ctx *c = arg;
-    size_t lo, hi;
+    const size_t OC = (size_t)c->OC, N = (size_t)c->N;
     (void)tid;
-    while (pool_chunk(&c->next, (size_t)c->OC, nth, 16, &lo, &hi)) {
-        const size_t OC = (size_t)c->OC;
-        for (size_t n = 0; n < (size_t)c->N; n++) {
-            const float *g = c->dout + n * OC;
-            for (size_t j = lo; j < hi; j++)
-                c->dbias[j] += g[j];
+    (void)nth;
+    for (long s; (s = pool_next(&c->next, BIAS_SLICES)) >= 0;) {
+        size_t lo, hi;
+        pool_range(N, (int)s, BIAS_SLICES, &lo, &hi);
+        float *restrict acc = c->partial + (size_t)s * OC;
+        memset(acc, 0, OC * sizeof(float));
+        for (size_t n = lo; n < hi; n++) {
+            const float *restrict g = c->dout + n * OC;
+            for (size_t j = 0; j < OC; j++)
+                acc[j] += g[j];
         }
     }
 }
@@ -242,7 +251,20 @@ MODEL_KERNEL(bias_backward_part)
 void bias_backward(float *dbias, const float *dout, int N, int OC, pool *p)
 {
     mm_ctx c = {.dbias = dbias, .dout = dout, .N = N, .OC = OC};
+    float *partial = pool_scratch(p, (size_t)BIAS_SLICES * OC);
+    float *own = partial ? NULL : malloc((size_t)BIAS_SLICES * OC * sizeof(float));
+    c.partial = partial ? partial : own;
+    if (!c.partial) { /* no memory for the partials: a plain serial sum */
+        for (size_t n = 0; n < (size_t)N; n++)
+            for (size_t j = 0; j < (size_t)OC; j++)
+                dbias[j] += dout[n * OC + j];
+        return;
+    }
     pool_run(p, bias_backward_part(), &c);
+    for (size_t s = 0; s < BIAS_SLICES; s++)
+        for (size_t j = 0; j < (size_t)OC; j++)
+            dbias[j] += c.partial[s * OC + j];
+    free(own);
 }
 
 void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
