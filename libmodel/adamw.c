@@ -21,23 +21,30 @@ double model_lr(const model_optim *o, long step)
     return o->min_lr + 0.5 * ((double)o->lr - o->min_lr) * (1.0 + cos(M_PI * progress));
 }
 
+#define NORM_SLICES 16
+
 typedef struct adam_ctx {
     model *m;
-    double partial[64]; /* per-thread sums of squares */
+    double partial[NORM_SLICES]; /* sums of squares of fixed slices of the gradients */
     float lr, b1, b2, eps, wd, clip_scale, bc1, bc2;
     atomic_long next; /* dynamic chunks (pool_chunk) */
 } adam_ctx;
 
+/* the norm over fixed slices, added in slice order: the same bits for any thread count */
 KERNEL_BODY sumsq_part_body(void *arg, int tid, int nth)
 {
     adam_ctx *c = arg;
-    size_t lo, hi;
-    pool_range(c->m->num_params, tid, nth, &lo, &hi);
     const float *g = c->m->grads_mem;
-    double s = 0.0;
-    for (size_t i = lo; i < hi; i++)
-        s += (double)g[i] * g[i];
-    c->partial[tid] = s;
+    (void)tid;
+    (void)nth;
+    for (long sl; (sl = pool_next(&c->next, NORM_SLICES)) >= 0;) {
+        size_t lo, hi;
+        pool_range(c->m->num_params, (int)sl, NORM_SLICES, &lo, &hi);
+        double s = 0.0;
+        for (size_t i = lo; i < hi; i++)
+            s += (double)g[i] * g[i];
+        c->partial[sl] = s;
+    }
 }
 MODEL_KERNEL(sumsq_part)
 
@@ -115,8 +122,9 @@ int model_update(model *m, const model_optim *o, float *grad_norm)
     adam_ctx c = {.m = m};
     pool_run(m->pool, sumsq_part(), &c);
     double ss = 0.0;
-    for (int t = 0; t < pool_size(m->pool); t++)
+    for (int t = 0; t < NORM_SLICES; t++)
         ss += c.partial[t];
+    atomic_store(&c.next, 0);
     double norm = sqrt(ss);
     if (grad_norm)
         *grad_norm = (float)norm;

@@ -27,35 +27,42 @@ typedef struct gemm_ctx {
     float *partial; /* K split: (nth - 1) x M x N partial products */
 } gemm_ctx;
 
-/* The K-split form, for weight gradients (M, N small, K the tokens): thread t multiplies
- * its share of K, thread 0 into C, the others into partials that are then added in
- * thread order (deterministic for a given thread count). Nothing is packed twice. */
+/* The K-split form, for weight gradients (M, N small, K the tokens): K cut into KSLICES
+ * fixed slices taken by the threads, slice 0 into C, the others into partials added to C
+ * in slice order: nothing is packed twice, and the bits do not depend on the threads. */
+#define KSLICES 4
+
 static void gemm_ksplit_part(void *arg, int tid, int nth)
 {
     gemm_ctx *g = arg;
-    size_t lo, hi;
-    pool_range((size_t)g->K, tid, nth, &lo, &hi);
-    const float *A = g->A + (g->ta ? lo * (size_t)g->lda : lo);
-    const float *B = g->B + (g->tb ? lo : lo * (size_t)g->ldb);
-    float *C = tid == 0 ? g->C : g->partial + (size_t)(tid - 1) * g->M * g->N;
-    int ldc = tid == 0 ? g->ldc : g->N;
-    cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
-                g->tb ? CblasTrans : CblasNoTrans, g->M, g->N, (int)(hi - lo), g->alpha, A,
-                g->lda, B, g->ldb, tid == 0 ? g->beta : 0.0f, C, ldc);
+    (void)tid;
+    (void)nth;
+    for (long s; (s = pool_next(&g->next, KSLICES)) >= 0;) {
+        size_t lo, hi;
+        pool_range((size_t)g->K, (int)s, KSLICES, &lo, &hi);
+        const float *A = g->A + (g->ta ? lo * (size_t)g->lda : lo);
+        const float *B = g->B + (g->tb ? lo : lo * (size_t)g->ldb);
+        float *C = s == 0 ? g->C : g->partial + (size_t)(s - 1) * g->M * g->N;
+        cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
+                    g->tb ? CblasTrans : CblasNoTrans, g->M, g->N, (int)(hi - lo), g->alpha, A,
+                    g->lda, B, g->ldb, s == 0 ? g->beta : 0.0f, C, s == 0 ? g->ldc : g->N);
+    }
 }
 
 static void gemm_reduce_part(void *arg, int tid, int nth)
 {
     gemm_ctx *g = arg;
-    size_t lo, hi;
-    pool_range((size_t)g->M, tid, nth, &lo, &hi);
     const size_t MN = (size_t)g->M * g->N, N = (size_t)g->N;
-    for (int t = 1; t < nth; t++)
+    size_t lo, hi;
+    (void)tid;
+    while (pool_chunk(&g->next, (size_t)g->M, nth, 1, &lo, &hi))
         for (size_t i = lo; i < hi; i++) {
             float *restrict c = g->C + i * g->ldc;
-            const float *restrict s = g->partial + (t - 1) * MN + i * N;
-            for (size_t j = 0; j < N; j++)
-                c[j] += s[j];
+            for (int t = 1; t < KSLICES; t++) {
+                const float *restrict s = g->partial + (t - 1) * MN + i * N;
+                for (size_t j = 0; j < N; j++)
+                    c[j] += s[j];
+            }
         }
 }
 
@@ -96,27 +103,27 @@ void layers_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *
     gemm_ctx g = {.ta = ta, .tb = tb, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb,
                   .ldc = ldc, .alpha = alpha, .beta = beta, .A = A, .B = B, .C = C,
                   .by_cols = N > M};
-    int nth = pool_size(p);
     size_t n = (size_t)(g.by_cols ? N : M);
-    if (nth == 1 || (double)M * N * K < 1e6) {
+    if ((double)M * N * K < 1e6) {
         g.chunk = n;
         g.nchunks = 1;
         gemm_part(&g, 0, 1);
         return;
     }
+    /* the work is cut the same way for any number of threads, so results are too */
     int big = M > N ? M : N;
     if (K >= 4 * big && K >= 1024) {
-        g.partial = pool_scratch(p, (size_t)(nth - 1) * M * N);
+        g.partial = pool_scratch(p, (size_t)(KSLICES - 1) * M * N);
         if (g.partial) {
             pool_run(p, gemm_ksplit_part, &g);
+            atomic_store(&g.next, 0);
             pool_run(p, gemm_reduce_part, &g);
             return;
         }
     }
-    /* four items per thread, so one the OS delays is covered by the others; edges on
-     * multiples of 16, the kernels' register blocking */
-    size_t want = (size_t)nth * 4;
-    g.chunk = ((n + want - 1) / want + 15) / 16 * 16;
+    /* eight items, so a thread the OS delays is covered by the others; edges on multiples
+     * of 16, the kernels' register blocking */
+    g.chunk = ((n + 7) / 8 + 15) / 16 * 16;
     g.nchunks = (long)((n + g.chunk - 1) / g.chunk);
     pool_run(p, gemm_part, &g);
 }

@@ -39,8 +39,9 @@
  * whole process (openblas_set_num_threads(1)): OpenBLAS's own pool busy-waits in
  * sched_yield and would fight ours on a small machine, so the pool does all the parallel
  * work, big products cut into one slice per thread and attention split by (batch, head).
- * Use one handle from one thread at a time. Results are deterministic for a given seed
- * and thread count (every reduction runs in a fixed order).
+ * Use one handle from one thread at a time. Results are deterministic for a given seed,
+ * and the same bits for any thread count: work is cut into pieces that do not depend on
+ * the threads, and every reduction adds its pieces in a fixed order.
  */
 
 enum {
