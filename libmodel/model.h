@@ -38,10 +38,11 @@
  * between jobs (never spinning). model_open/model_load set OpenBLAS to one thread for the
  * whole process (openblas_set_num_threads(1)): OpenBLAS's own pool busy-waits in
  * sched_yield and would fight ours on a small machine, so the pool does all the parallel
- * work, big products cut into one slice per thread and attention split by (batch, head).
- * Use one handle from one thread at a time. Results are deterministic for a given seed,
- * and the same bits for any thread count: work is cut into pieces that do not depend on
- * the threads, and every reduction adds its pieces in a fixed order.
+ * work: big products cut into fixed chunks that the threads take in turn, attention by
+ * (batch, head). Use one handle from one thread at a time. Results are deterministic for
+ * a given seed, and on one machine the same bits for any thread count: work is cut into
+ * pieces that do not depend on the threads, and every reduction adds its pieces in a
+ * fixed order.
  */
 
 enum {
