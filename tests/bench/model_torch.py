@@ -117,7 +117,7 @@ def load_checkpoint(path):
     return m, prior
 
 
-def bench(V, K, d, L, H, T, B, steps, warm, rounds):
+def bench(V, K, d, L, H, T, B, steps, warm, rounds, do_train=True, do_score=True):
     torch.manual_seed(0)
     m = Denoiser(V, K, d, L, H, T)
     decay = [p for n, p in m.named_parameters() if p.dim() >= 2]
@@ -140,19 +140,19 @@ def bench(V, K, d, L, H, T, B, steps, warm, rounds):
         opt.step()
 
     # best of `rounds` rounds of `steps` steps (after the warm-up), as model_bench does
-    for _ in range(warm):
+    for _ in range(warm if do_train else 0):
         train_step()
     train_s = float("inf")
-    for _ in range(rounds):
+    for _ in range(rounds if do_train else 0):
         t0 = time.perf_counter()
         for _ in range(steps):
             train_step()
         train_s = min(train_s, (time.perf_counter() - t0) / steps)
     score_s = float("inf")
     with torch.inference_mode():
-        for _ in range(warm):
+        for _ in range(warm if do_score else 0):
             m.masked_logp(inp, tgt)
-        for _ in range(rounds):
+        for _ in range(rounds if do_score else 0):
             t0 = time.perf_counter()
             for _ in range(steps):
                 m.masked_logp(inp, tgt)
@@ -167,6 +167,8 @@ def main():
     for k, v in [("V", 4096), ("K", 1), ("d", 128), ("L", 4), ("H", 4), ("T", 128),
                  ("B", 32), ("steps", 5), ("warm", 2), ("rounds", 3), ("threads", 2)]:
         b.add_argument("--" + k, type=int, default=v)
+    b.add_argument("--train-only", action="store_true")
+    b.add_argument("--score-only", action="store_true")
     c = sub.add_parser("check", help="log-probs and gradients of a checkpoint on a batch")
     c.add_argument("checkpoint")
     c.add_argument("batch", help="binary file: B, T int32, then inp, tgt int32, w float32")
@@ -174,7 +176,8 @@ def main():
     a = ap.parse_args()
     if a.cmd == "bench":
         torch.set_num_threads(a.threads)
-        tr, sc, frac = bench(a.V, a.K, a.d, a.L, a.H, a.T, a.B, a.steps, a.warm, a.rounds)
+        tr, sc, frac = bench(a.V, a.K, a.d, a.L, a.H, a.T, a.B, a.steps, a.warm, a.rounds,
+                             not a.score_only, not a.train_only)
         print(f"train_tok_s={tr:.1f} score_tok_s={sc:.1f} masked={frac:.3f}")
         return 0
     torch.set_num_threads(1)
