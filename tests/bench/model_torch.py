@@ -125,12 +125,16 @@ def bench(V, K, d, L, H, T, B, steps, warm, rounds, do_train=True, do_score=True
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},
                              {"params": no_decay, "weight_decay": 0.0}],
                             lr=3e-4, betas=(0.9, 0.95), eps=1e-8, foreach=True)
+    # the batch model_bench makes: sequence b at t = (b + 1/2) / B, the same hashed
+    # positions masked
     g = torch.Generator().manual_seed(1)
     tgt = torch.randint(0, V, (B, T), generator=g)
-    t = torch.rand(B, 1, generator=g)
-    masked = torch.rand(B, T, generator=g) < t
+    t = ((torch.arange(B, dtype=torch.float64) + 0.5) / B).unsqueeze(1)
+    h = (torch.arange(T, dtype=torch.int64).unsqueeze(0) * 2654435761
+         + torch.arange(B, dtype=torch.int64).unsqueeze(1) * 40503) % (1 << 32)
+    masked = h.double() / 4294967296.0 < t
     inp = torch.where(masked, torch.full_like(tgt, V), tgt)
-    w = (1.0 / t).expand(B, T).contiguous()
+    w = (1.0 / t).float().expand(B, T).contiguous()
 
     def train_step():
         opt.zero_grad(set_to_none=True)
