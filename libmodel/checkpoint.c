@@ -1,0 +1,308 @@
+/* checkpoint.c: model checkpoints: one file with magic, version, payload length and a
+ * CRC-32 of the payload, written atomically (temp file, fsync, rename) and checked on load. */
+#include "model_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CKPT_MAGIC "PYRMODEL"
+#define CKPT_VERSION 1u
+#define CKPT_HEADER 32 /* magic[8] version u32, flags u32, payload_len u64, crc u32, pad u32 */
+#define CKPT_CONFIG_INTS 9 /* V K d L H seq_len causal has_prior has_optim */
+
+static uint32_t crc_table[256];
+
+static void crc_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        crc_table[i] = c;
+    }
+}
+
+/* CRC-32 (IEEE 802.3, as zlib's crc32) */
+static uint32_t crc32_update(uint32_t crc, const void *data, size_t n)
+{
+    if (!crc_table[1])
+        crc_init();
+    const unsigned char *p = data;
+    crc = ~crc;
+    while (n--)
+        crc = crc_table[(crc ^ *p++) & 0xFF] ^ (crc >> 8);
+    return ~crc;
+}
+
+typedef struct sink {
+    FILE *f;
+    uint32_t crc;
+    uint64_t len;
+    int err;
+} sink;
+
+static void put(sink *s, const void *p, size_t n)
+{
+    if (s->err || n == 0)
+        return;
+    if (fwrite(p, 1, n, s->f) != n)
+        s->err = errno ? errno : EIO;
+    s->crc = crc32_update(s->crc, p, n);
+    s->len += n;
+}
+
+int model_save(model *m, const char *path, const char *meta, int with_optim)
+{
+    if (!m || !path)
+        return MODEL_EINVAL;
+    if (with_optim && !m->m_mem)
+        return model_fail(m, MODEL_ESTATE, "no optimizer state to save before model_update");
+    if (!meta)
+        meta = "";
+    size_t meta_len = strlen(meta);
+    if (meta_len > UINT32_MAX)
+        return model_fail(m, MODEL_EINVAL, "metadata too long");
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (!tmp)
+        return model_fail(m, MODEL_ENOMEM, "out of memory");
+    snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int e = errno;
+        free(tmp);
+        return model_fail(m, MODEL_EIO, "%s: cannot create a temporary file: %s", path,
+                          strerror(e));
+    }
+    FILE *f = fdopen(fd, "wb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        free(tmp);
+        return model_fail(m, MODEL_EIO, "%s: %s", path, strerror(e));
+    }
+    unsigned char header[CKPT_HEADER] = {0};
+    if (fwrite(header, 1, sizeof header, f) != sizeof header) { /* filled in at the end */
+        fclose(f);
+        unlink(tmp);
+        free(tmp);
+        return model_fail(m, MODEL_EIO, "%s: write failed", path);
+    }
+    sink s = {.f = f};
+    const model_config *c = &m->cfg;
+    int32_t cfg[CKPT_CONFIG_INTS] = {c->vocab, c->n_mask, c->d, c->layers, c->heads,
+                                     c->seq_len, c->causal, m->prior != NULL, !!with_optim};
+    put(&s, cfg, sizeof cfg);
+    int64_t step = m->step;
+    put(&s, &step, sizeof step);
+    uint32_t ml = (uint32_t)meta_len;
+    put(&s, &ml, sizeof ml);
+    put(&s, meta, meta_len);
+    put(&s, m->params_mem, m->num_params * sizeof(float));
+    if (m->prior)
+        put(&s, m->prior, (size_t)c->n_mask * c->vocab * sizeof(float));
+    if (with_optim) {
+        put(&s, m->m_mem, m->num_params * sizeof(float));
+        put(&s, m->v_mem, m->num_params * sizeof(float));
+    }
+    uint32_t version = CKPT_VERSION, flags = 0;
+    memcpy(header, CKPT_MAGIC, 8);
+    memcpy(header + 8, &version, 4);
+    memcpy(header + 12, &flags, 4);
+    memcpy(header + 16, &s.len, 8);
+    memcpy(header + 24, &s.crc, 4);
+    if (!s.err && (fseek(f, 0, SEEK_SET) != 0 || fwrite(header, 1, sizeof header, f) !=
+                   sizeof header))
+        s.err = errno ? errno : EIO;
+    if (!s.err && fflush(f) != 0)
+        s.err = errno ? errno : EIO;
+    if (!s.err && fsync(fileno(f)) != 0)
+        s.err = errno ? errno : EIO;
+    if (fclose(f) != 0 && !s.err)
+        s.err = errno ? errno : EIO;
+    if (!s.err && rename(tmp, path) != 0)
+        s.err = errno ? errno : EIO;
+    if (s.err) {
+        unlink(tmp);
+        free(tmp);
+        return model_fail(m, MODEL_EIO, "%s: cannot write the checkpoint: %s", path,
+                          strerror(s.err));
+    }
+    free(tmp);
+    /* make the rename durable: fsync the directory */
+    char *dir = strdup(path);
+    if (dir) {
+        char *slash = strrchr(dir, '/');
+        const char *d = slash ? (slash == dir ? "/" : (*slash = 0, dir)) : ".";
+        int dfd = open(d, O_RDONLY | O_DIRECTORY);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+        free(dir);
+    }
+    return MODEL_OK;
+}
+
+/* Reads the whole file; sets *len. */
+static unsigned char *slurp(const char *path, size_t *len, int *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        *err = errno;
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        *err = S_ISDIR(st.st_mode) ? EISDIR : EIO;
+        fclose(f);
+        return NULL;
+    }
+    size_t n = (size_t)st.st_size;
+    unsigned char *buf = malloc(n ? n : 1);
+    if (!buf || fread(buf, 1, n, f) != n) {
+        *err = buf ? EIO : ENOMEM;
+        free(buf);
+        fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+static int load_fail(model **out, int rc, const char *fmt, const char *path, const char *why)
+{
+    model *m = calloc(1, sizeof *m);
+    *out = m;
+    if (!m)
+        return rc;
+    char msg[200];
+    snprintf(msg, sizeof msg, fmt, why);
+    return model_fail(m, rc, "%s: %s", path, msg);
+}
+
+int model_load(model **out, const char *path, int threads, char **meta)
+{
+    *out = NULL;
+    if (meta)
+        *meta = NULL;
+    if (!path)
+        return MODEL_EINVAL;
+    size_t len = 0;
+    int err = 0;
+    unsigned char *buf = slurp(path, &len, &err);
+    if (!buf)
+        return load_fail(out, err == ENOMEM ? MODEL_ENOMEM : MODEL_EIO, "cannot read: %s",
+                         path, strerror(err));
+    int rc = MODEL_EFORMAT;
+    char why[160];
+    uint32_t version, crc;
+    uint64_t plen;
+    if (len < 8 || memcmp(buf, CKPT_MAGIC, 8) != 0) {
+        snprintf(why, sizeof why, "not a pyramask model checkpoint (bad magic)");
+        goto fail;
+    }
+    if (len < CKPT_HEADER) {
+        snprintf(why, sizeof why, "truncated: %zu bytes, shorter than the header", len);
+        goto fail;
+    }
+    memcpy(&version, buf + 8, 4);
+    memcpy(&plen, buf + 16, 8);
+    memcpy(&crc, buf + 24, 4);
+    if (version != CKPT_VERSION) {
+        snprintf(why, sizeof why, "checkpoint version %u, this build reads version %u",
+                 version, CKPT_VERSION);
+        goto fail;
+    }
+    if (plen != len - CKPT_HEADER) {
+        snprintf(why, sizeof why, "%s: the header announces %llu payload bytes, the file "
+                 "has %zu", plen > len - CKPT_HEADER ? "truncated" : "trailing bytes",
+                 (unsigned long long)plen, len - CKPT_HEADER);
+        goto fail;
+    }
+    const unsigned char *p = buf + CKPT_HEADER, *end = buf + len;
+    if (crc32_update(0, p, plen) != crc) {
+        snprintf(why, sizeof why, "corrupt: checksum mismatch");
+        goto fail;
+    }
+    int32_t cfg[CKPT_CONFIG_INTS];
+    int64_t step;
+    uint32_t ml;
+    if ((size_t)(end - p) < sizeof cfg + sizeof step + sizeof ml) {
+        snprintf(why, sizeof why, "corrupt: payload too short for its config");
+        goto fail;
+    }
+    memcpy(cfg, p, sizeof cfg);
+    p += sizeof cfg;
+    memcpy(&step, p, sizeof step);
+    p += sizeof step;
+    memcpy(&ml, p, sizeof ml);
+    p += sizeof ml;
+    model_config c = {.vocab = cfg[0], .n_mask = cfg[1], .d = cfg[2], .layers = cfg[3],
+                      .heads = cfg[4], .seq_len = cfg[5], .causal = cfg[6]};
+    int has_prior = cfg[7], has_optim = cfg[8];
+    if (model_check_config(&c, why, sizeof why) != 0 || (has_prior & ~1) || (has_optim & ~1)
+        || step < 0)
+        goto fail;
+    size_t sizes[NUM_PARAM_TENSORS];
+    size_t np = model_param_layout(&c, sizes);
+    size_t need = ml + np * 4 + (has_prior ? (size_t)c.n_mask * c.vocab * 4 : 0) +
+                  (has_optim ? 2 * np * 4 : 0);
+    if ((size_t)(end - p) != need) {
+        snprintf(why, sizeof why, "corrupt: payload has %zu bytes after the config, its "
+                 "config needs %zu", (size_t)(end - p), need);
+        goto fail;
+    }
+    rc = model_alloc(out, &c, threads);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    model *m = *out;
+    m->step = step;
+    if (meta) {
+        *meta = malloc((size_t)ml + 1);
+        if (!*meta) {
+            free(buf);
+            return model_fail(m, MODEL_ENOMEM, "out of memory");
+        }
+        memcpy(*meta, p, ml);
+        (*meta)[ml] = 0;
+    }
+    p += ml;
+    memcpy(m->params_mem, p, np * 4);
+    p += np * 4;
+    if (has_prior) {
+        size_t n = (size_t)c.n_mask * c.vocab;
+        m->prior = malloc(n * 4);
+        if (!m->prior) {
+            free(buf);
+            return model_fail(m, MODEL_ENOMEM, "out of memory");
+        }
+        memcpy(m->prior, p, n * 4);
+        p += n * 4;
+    }
+    if (has_optim) {
+        m->m_mem = malloc(np * 4);
+        m->v_mem = malloc(np * 4);
+        if (!m->m_mem || !m->v_mem) {
+            free(buf);
+            return model_fail(m, MODEL_ENOMEM, "out of memory");
+        }
+        memcpy(m->m_mem, p, np * 4);
+        memcpy(m->v_mem, p + np * 4, np * 4);
+    }
+    free(buf);
+    return MODEL_OK;
+fail:
+    free(buf);
+    return load_fail(out, rc, "%s", path, why);
+}

@@ -1,0 +1,210 @@
+/* fastmath.h: branch-free exp and tanh that compilers vectorize (the libm calls do not),
+ * and the row loops built on them: max, exp-sum, GELU. Private header. */
+#ifndef PYRAMASK_MODEL_FASTMATH_H
+#define PYRAMASK_MODEL_FASTMATH_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "pool.h"
+
+/* exp(x) to ~2 ulp for x in [-87, 88]; smaller x gives 0 (and -inf gives 0), larger x
+ * saturates at exp(88). Range reduction x = n ln2 + r, |r| <= ln2/2, then a degree-6
+ * polynomial for exp(r) and 2^n put into the exponent bits. NaN gives NaN. */
+static inline __attribute__((always_inline)) float fast_expf(float x)
+{
+    const float hi = 88.0f, lo = -87.3f;
+    int under = x < lo, nan = x != x;
+    float xc = x > hi ? hi : (x < lo ? lo : x);
+    xc = nan ? 0.0f : xc; /* keeps the integer conversion below defined */
+    /* round to nearest by the 1.5 * 2^23 trick: SSE2 has no vector round */
+    float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = xc - n * 0.693145751953125f;     /* ln2 split in two for exact reduction */
+    r = r - n * 1.428606765330187045e-06f;
+    float p = 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    uint32_t e = (uint32_t)((int32_t)n + 127) << 23; /* n in [-126, 127] */
+    float s;
+    memcpy(&s, &e, sizeof s);
+    float y = p * s;
+    y = under ? 0.0f : y;
+    return nan ? x : y;
+}
+
+/* tanh(x) = 1 - 2 / (exp(2x) + 1), exact at the saturated ends */
+static inline __attribute__((always_inline)) float fast_tanhf(float x)
+{
+    return 1.0f - 2.0f / (fast_expf(2.0f * x) + 1.0f);
+}
+
+
+/* max of x[0..n), n >= 1; eight running maxima so the loop vectorizes */
+static inline __attribute__((always_inline)) float vec_max(const float *restrict x,
+                                                           size_t n)
+{
+    float acc[8];
+    for (int k = 0; k < 8; k++)
+        acc[k] = x[0];
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            acc[k] = x[i + k] > acc[k] ? x[i + k] : acc[k];
+    float m = acc[0];
+    for (int k = 1; k < 8; k++)
+        m = acc[k] > m ? acc[k] : m;
+    for (; i < n; i++)
+        m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+/* sum of exp(x - sub) over x[0..n); with out, also out[i] = exp(x[i] - sub) (out may be x) */
+static inline __attribute__((always_inline)) float vec_expsum(float *out, const float *x,
+                                                              size_t n, float sub)
+{
+    float acc[8] = {0};
+    size_t i = 0;
+    if (out) {
+        for (; i + 8 <= n; i += 8)
+            for (int k = 0; k < 8; k++) {
+                float e = fast_expf(x[i + k] - sub);
+                out[i + k] = e;
+                acc[k] += e;
+            }
+    } else {
+        for (; i + 8 <= n; i += 8)
+            for (int k = 0; k < 8; k++)
+                acc[k] += fast_expf(x[i + k] - sub);
+    }
+    float s = 0.0f;
+    for (int k = 0; k < 8; k++)
+        s += acc[k];
+    for (; i < n; i++) {
+        float e = fast_expf(x[i] - sub);
+        if (out)
+            out[i] = e;
+        s += e;
+    }
+    return s;
+}
+
+/* MODEL_KERNEL(name) turns `static inline void name_body(void *arg, int tid, int nth)`
+ * (declared always_inline) into two pool functions, one compiled for AVX2 and one for the
+ * baseline ISA, and `name` a pointer-returning selector for this CPU. The C standard mode
+ * keeps FP contraction off, so both compute the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__)
+static inline int fastmath_avx2(void)
+{
+    static int has = -1;
+    if (has < 0) {
+        __builtin_cpu_init();
+        has = __builtin_cpu_supports("avx2") ? 1 : 0;
+    }
+    return has;
+}
+#define MODEL_KERNEL(name)                                                                  \
+    __attribute__((target("avx2"))) static void name##_avx2(void *a, int t, int n)           \
+    {                                                                                       \
+        name##_body(a, t, n);                                                               \
+    }                                                                                       \
+    static void name##_base(void *a, int t, int n)                                          \
+    {                                                                                       \
+        name##_body(a, t, n);                                                               \
+    }                                                                                       \
+    static pool_fn name(void)                                                               \
+    {                                                                                       \
+        return fastmath_avx2() ? name##_avx2 : name##_base;                                 \
+    }
+#else
+#define MODEL_KERNEL(name)                                                                  \
+    static pool_fn name(void)                                                               \
+    {                                                                                       \
+        return name##_body;                                                                 \
+    }
+#endif
+#define KERNEL_BODY static inline __attribute__((always_inline)) void
+
+/* sum of x[0..n) and of (x - sub)^2, x * y: eight running sums so the loops vectorize */
+static inline __attribute__((always_inline)) float vec_sum(const float *restrict x, size_t n)
+{
+    float acc[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            acc[k] += x[i + k];
+    float s = 0.0f;
+    for (int k = 0; k < 8; k++)
+        s += acc[k];
+    for (; i < n; i++)
+        s += x[i];
+    return s;
+}
+
+static inline __attribute__((always_inline)) float vec_sqdev(const float *restrict x, size_t n,
+                                                             float sub)
+{
+    float acc[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) {
+            float d = x[i + k] - sub;
+            acc[k] += d * d;
+        }
+    float s = 0.0f;
+    for (int k = 0; k < 8; k++)
+        s += acc[k];
+    for (; i < n; i++)
+        s += (x[i] - sub) * (x[i] - sub);
+    return s;
+}
+
+static inline __attribute__((always_inline)) float vec_dot(const float *restrict x,
+                                                           const float *restrict y, size_t n)
+{
+    float acc[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            acc[k] += x[i + k] * y[i + k];
+    float s = 0.0f;
+    for (int k = 0; k < 8; k++)
+        s += acc[k];
+    for (; i < n; i++)
+        s += x[i] * y[i];
+    return s;
+}
+
+#define GELU_SCALE 0.7978845608028654f /* sqrt(2/pi) */
+
+/* out = GELU(x), tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+static inline __attribute__((always_inline)) void vec_gelu(float *restrict out,
+                                                           const float *restrict x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        float u = GELU_SCALE * (v + 0.044715f * v * v * v);
+        out[i] = 0.5f * v * (1.0f + fast_tanhf(u));
+    }
+}
+
+/* dx = GELU'(x) * dout; dx may be dout */
+static inline __attribute__((always_inline)) void vec_gelu_backward(float *dx,
+                                                                    const float *restrict x,
+                                                                    const float *dout,
+                                                                    size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        float u = GELU_SCALE * (v + 0.044715f * v * v * v);
+        float th = fast_tanhf(u);
+        float g = 0.5f * (1.0f + th) +
+                  0.5f * v * (1.0f - th * th) * GELU_SCALE * (1.0f + 3.0f * 0.044715f * v * v);
+        dx[i] = g * dout[i];
+    }
+}
+
+#endif

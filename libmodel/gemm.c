@@ -1,0 +1,129 @@
+/* gemm.c: matrix products on the pool: OpenBLAS single-threaded, big products cut into
+ * slices of C taken by the pool's threads, weight gradients split along the tokens. */
+#include "layers.h"
+
+#include <cblas.h>
+
+/* OpenBLAS runs single-threaded: its own pthread pool would busy-wait in sched_yield
+ * against ours on a small machine. A product is cut into chunks of C's rows (or columns,
+ * when C is wide), each its own sgemm call, which the pool's threads take in turn: a
+ * chunk's result does not depend on which thread computes it. */
+
+void layers_init_blas(void)
+{
+    if (openblas_get_num_threads() != 1)
+        openblas_set_num_threads(1);
+}
+
+typedef struct gemm_ctx {
+    int ta, tb, M, N, K, lda, ldb, ldc;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+    int by_cols;
+    size_t chunk;   /* rows (or columns) of C per work item, a multiple of 16 */
+    long nchunks;
+    atomic_long next;
+    float *partial; /* K split: (nth - 1) x M x N partial products */
+} gemm_ctx;
+
+/* The K-split form, for weight gradients (M, N small, K the tokens): K cut into KSLICES
+ * fixed slices taken by the threads, slice 0 into C, the others into partials added to C
+ * in slice order: nothing is packed twice, and the bits do not depend on the threads. */
+#define KSLICES 4
+
+static void gemm_ksplit_part(void *arg, int tid, int nth)
+{
+    gemm_ctx *g = arg;
+    (void)tid;
+    (void)nth;
+    for (long s; (s = pool_next(&g->next, KSLICES)) >= 0;) {
+        size_t lo, hi;
+        pool_range((size_t)g->K, (int)s, KSLICES, &lo, &hi);
+        const float *A = g->A + (g->ta ? lo * (size_t)g->lda : lo);
+        const float *B = g->B + (g->tb ? lo : lo * (size_t)g->ldb);
+        float *C = s == 0 ? g->C : g->partial + (size_t)(s - 1) * g->M * g->N;
+        cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
+                    g->tb ? CblasTrans : CblasNoTrans, g->M, g->N, (int)(hi - lo), g->alpha, A,
+                    g->lda, B, g->ldb, s == 0 ? g->beta : 0.0f, C, s == 0 ? g->ldc : g->N);
+    }
+}
+
+static void gemm_reduce_part(void *arg, int tid, int nth)
+{
+    gemm_ctx *g = arg;
+    const size_t MN = (size_t)g->M * g->N, N = (size_t)g->N;
+    size_t lo, hi;
+    (void)tid;
+    while (pool_chunk(&g->next, (size_t)g->M, nth, 1, &lo, &hi))
+        for (size_t i = lo; i < hi; i++) {
+            float *restrict c = g->C + i * g->ldc;
+            for (int t = 1; t < KSLICES; t++) {
+                const float *restrict s = g->partial + (t - 1) * MN + i * N;
+                for (size_t j = 0; j < N; j++)
+                    c[j] += s[j];
+            }
+        }
+}
+
+/* One work item: the chunk-th slice of C's rows (or columns) as its own sgemm. */
+static void gemm_chunk(gemm_ctx *g, long chunk)
+{
+    size_t n = (size_t)(g->by_cols ? g->N : g->M);
+    size_t lo = (size_t)chunk * g->chunk, hi = lo + g->chunk < n ? lo + g->chunk : n;
+    const float *A = g->A, *B = g->B;
+    float *C = g->C;
+    int M = g->M, N = g->N;
+    if (g->by_cols) {
+        B += g->tb ? lo * (size_t)g->ldb : lo;
+        C += lo;
+        N = (int)(hi - lo);
+    } else {
+        A += g->ta ? lo : lo * (size_t)g->lda;
+        C += lo * (size_t)g->ldc;
+        M = (int)(hi - lo);
+    }
+    cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
+                g->tb ? CblasTrans : CblasNoTrans, M, N, g->K, g->alpha, A, g->lda, B, g->ldb,
+                g->beta, C, g->ldc);
+}
+
+static void gemm_part(void *arg, int tid, int nth)
+{
+    gemm_ctx *g = arg;
+    (void)tid;
+    (void)nth;
+    for (long c; (c = pool_next(&g->next, g->nchunks)) >= 0;)
+        gemm_chunk(g, c);
+}
+
+void layers_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc, pool *p)
+{
+    gemm_ctx g = {.ta = ta, .tb = tb, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb,
+                  .ldc = ldc, .alpha = alpha, .beta = beta, .A = A, .B = B, .C = C,
+                  .by_cols = N > M};
+    size_t n = (size_t)(g.by_cols ? N : M);
+    if ((double)M * N * K < 1e6) {
+        g.chunk = n;
+        g.nchunks = 1;
+        gemm_part(&g, 0, 1);
+        return;
+    }
+    /* the work is cut the same way for any number of threads, so results are too */
+    int big = M > N ? M : N;
+    if (K >= 4 * big && K >= 1024) {
+        g.partial = pool_scratch(p, (size_t)(KSLICES - 1) * M * N);
+        if (g.partial) {
+            pool_run(p, gemm_ksplit_part, &g);
+            atomic_store(&g.next, 0);
+            pool_run(p, gemm_reduce_part, &g);
+            return;
+        }
+    }
+    /* eight items, so a thread the OS delays is covered by the others; edges on multiples
+     * of 16, the kernels' register blocking */
+    g.chunk = ((n + 7) / 8 + 15) / 16 * 16;
+    g.nchunks = (long)((n + g.chunk - 1) / g.chunk);
+    pool_run(p, gemm_part, &g);
+}

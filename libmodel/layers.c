@@ -1,0 +1,322 @@
+/* layers.c: the row-wise kernels of the transformer (embedding, LayerNorm, matmul on
+ * cblas_sgemm, GELU) with their backward passes, parallel on the pool where it pays. */
+#include "layers.h"
+
+#include "fastmath.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- encoder ---- */
+
+typedef struct enc_ctx {
+    float *out, *dwte, *dwpe;
+    const float *dout, *wte, *wpe;
+    const int32_t *inp;
+    int N, T, C;
+    atomic_long next; /* dynamic chunks (pool_chunk) */
+} enc_ctx;
+
+static void encoder_forward_part(void *arg, int tid, int nth)
+{
+    enc_ctx *c = arg;
+    size_t lo, hi;
+    (void)tid;
+    while (pool_chunk(&c->next, (size_t)c->N, nth, 1, &lo, &hi)) {
+        for (size_t n = lo; n < hi; n++) {
+            float *o = c->out + n * c->C;
+            const float *e = c->wte + (size_t)c->inp[n] * c->C;
+            const float *q = c->wpe + (n % (size_t)c->T) * c->C;
+            for (int i = 0; i < c->C; i++)
+                o[i] = e[i] + q[i];
+        }
+    }
+}
+
+void encoder_forward(float *out, const int32_t *inp, const float *wte, const float *wpe,
+                     int N, int T, int C, pool *p)
+{
+    enc_ctx c = {.out = out, .inp = inp, .wte = wte, .wpe = wpe, .N = N, .T = T, .C = C};
+    pool_run(p, encoder_forward_part, &c);
+}
+
+/* Each thread owns a slice of the columns, so the scatter into dwte never races and
+ * sums in the same order for any thread count. */
+static void encoder_backward_part(void *arg, int tid, int nth)
+{
+    enc_ctx *c = arg;
+    size_t lo, hi;
+    (void)tid;
+    while (pool_chunk(&c->next, (size_t)c->C, nth, 16, &lo, &hi)) {
+        for (size_t n = 0; n < (size_t)c->N; n++) {
+            const float *g = c->dout + n * c->C;
+            float *de = c->dwte + (size_t)c->inp[n] * c->C;
+            float *dq = c->dwpe + (n % (size_t)c->T) * c->C;
+            for (size_t i = lo; i < hi; i++) {
+                de[i] += g[i];
+                dq[i] += g[i];
+            }
+        }
+    }
+}
+
+void encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *inp,
+                      int N, int T, int C, pool *p)
+{
+    enc_ctx c = {.dwte = dwte, .dwpe = dwpe, .dout = dout, .inp = inp, .N = N, .T = T,
+                 .C = C};
+    pool_run(p, encoder_backward_part, &c);
+}
+
+/* ---- layernorm ---- */
+
+typedef struct ln_ctx {
+    float *out, *mean, *rstd, *dinp, *dweight, *dbias;
+    const float *inp, *weight, *bias, *dout, *cmean, *crstd;
+    int N, C;
+    atomic_long next; /* dynamic chunks (pool_chunk) */
+} ln_ctx;
+
+KERNEL_BODY layernorm_forward_part_body(void *arg, int tid, int nth)
+{
+    ln_ctx *c = arg;
+    size_t lo, hi;
+    (void)tid;
+    while (pool_chunk(&c->next, (size_t)c->N, nth, 1, &lo, &hi)) {
+        const int C = c->C;
+        for (size_t n = lo; n < hi; n++) {
+            const float *restrict x = c->inp + n * C;
+            float m = vec_sum(x, (size_t)C) / C;
+            float v = vec_sqdev(x, (size_t)C, m) / C;
+            float s = 1.0f / sqrtf(v + 1e-5f);
+            float *restrict o = c->out + n * C;
+            const float *restrict w = c->weight, *restrict b = c->bias;
+            for (int i = 0; i < C; i++)
+                o[i] = (x[i] - m) * s * w[i] + b[i];
+            c->mean[n] = m;
+            c->rstd[n] = s;
+        }
+    }
+}
+MODEL_KERNEL(layernorm_forward_part)
+
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                       const float *weight, const float *bias, int N, int C, pool *p)
+{
+    ln_ctx c = {.out = out, .mean = mean, .rstd = rstd, .inp = inp, .weight = weight,
+                .bias = bias, .N = N, .C = C};
+    pool_run(p, layernorm_forward_part(), &c);
+}
+
+KERNEL_BODY layernorm_backward_rows_body(void *arg, int tid, int nth)
+{
+    ln_ctx *c = arg;
+    size_t lo, hi;
+    (void)tid;
+    while (pool_chunk(&c->next, (size_t)c->N, nth, 1, &lo, &hi)) {
+        const size_t C = (size_t)c->C;
+        const float *restrict w = c->weight;
+        for (size_t n = lo; n < hi; n++) {
+            const float *restrict x = c->inp + n * C, *restrict g = c->dout + n * C;
+            float m = c->cmean[n], s = c->crstd[n];
+            /* means of dnorm = w g and of dnorm * norm, eight running sums to vectorize */
+            float a1[8] = {0}, a2[8] = {0};
+            size_t i = 0;
+            for (; i + 8 <= C; i += 8)
+                for (int k = 0; k < 8; k++) {
+                    float dn = w[i + k] * g[i + k];
+                    a1[k] += dn;
+                    a2[k] += dn * ((x[i + k] - m) * s);
+                }
+            float dnorm_mean = 0.0f, dnorm_norm_mean = 0.0f;
+            for (int k = 0; k < 8; k++) {
+                dnorm_mean += a1[k];
+                dnorm_norm_mean += a2[k];
+            }
+            for (; i < C; i++) {
+                float dn = w[i] * g[i];
+                dnorm_mean += dn;
+                dnorm_norm_mean += dn * ((x[i] - m) * s);
+            }
+            dnorm_mean /= (float)C;
+            dnorm_norm_mean /= (float)C;
+            float *restrict dx = c->dinp + n * C;
+            for (size_t j = 0; j < C; j++) {
+                float norm = (x[j] - m) * s;
+                dx[j] += (w[j] * g[j] - dnorm_mean - norm * dnorm_norm_mean) * s;
+            }
+        }
+    }
+}
+MODEL_KERNEL(layernorm_backward_rows)
+
+/* Column slices: the weight and bias gradients sum over rows in one fixed order. */
+KERNEL_BODY layernorm_backward_cols_body(void *arg, int tid, int nth)
+{
+    ln_ctx *c = arg;
+    size_t lo, hi;
+    (void)tid;
+    while (pool_chunk(&c->next, (size_t)c->C, nth, 16, &lo, &hi)) {
+        const int C = c->C;
+        for (size_t n = 0; n < (size_t)c->N; n++) {
+            const float *x = c->inp + n * C, *g = c->dout + n * C;
+            float m = c->cmean[n], s = c->crstd[n];
+            for (size_t i = lo; i < hi; i++) {
+                c->dweight[i] += (x[i] - m) * s * g[i];
+                c->dbias[i] += g[i];
+            }
+        }
+    }
+}
+MODEL_KERNEL(layernorm_backward_cols)
+
+void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                        const float *inp, const float *weight, const float *mean,
+                        const float *rstd, int N, int C, pool *p)
+{
+    ln_ctx c = {.dinp = dinp, .dweight = dweight, .dbias = dbias, .dout = dout, .inp = inp,
+                .weight = weight, .cmean = mean, .crstd = rstd, .N = N, .C = C};
+    pool_run(p, layernorm_backward_rows(), &c);
+    atomic_store(&c.next, 0);
+    pool_run(p, layernorm_backward_cols(), &c);
+}
+
+/* ---- matmul ---- */
+
+typedef struct mm_ctx {
+    float *out, *dbias, *partial;
+    const float *res, *bias, *dout;
+    int N, OC;
+    atomic_long next; /* dynamic chunks (pool_chunk) */
+} mm_ctx;
+
+static void matmul_prefill_part(void *arg, int tid, int nth)
+{
+    mm_ctx *c = arg;
+    size_t lo, hi;
+    (void)tid;
+    while (pool_chunk(&c->next, (size_t)c->N, nth, 1, &lo, &hi)) {
+        const size_t OC = (size_t)c->OC;
+        for (size_t n = lo; n < hi; n++) {
+            float *o = c->out + n * OC;
+            const float *r = c->res ? c->res + n * OC : NULL;
+            if (r && c->bias)
+                for (size_t j = 0; j < OC; j++)
+                    o[j] = r[j] + c->bias[j];
+            else if (r) {
+                if (r != o)
+                    memcpy(o, r, OC * sizeof *o);
+            } else if (c->bias)
+                memcpy(o, c->bias, OC * sizeof *o);
+            else
+                memset(o, 0, OC * sizeof *o);
+        }
+    }
+}
+
+void matmul_forward(float *out, const float *res, const float *inp, const float *weight,
+                    const float *bias, int N, int C, int OC, pool *p)
+{
+    mm_ctx c = {.out = out, .res = res, .bias = bias, .N = N, .OC = OC};
+    pool_run(p, matmul_prefill_part, &c);
+    layers_gemm(0, 1, N, OC, C, 1.0f, inp, C, weight, C, 1.0f, out, OC, p);
+}
+
+/* Column sums in BIAS_SLICES fixed slices of rows, each summed into its own partial row
+ * (whichever thread takes it), then the partials added in slice order: contiguous reads,
+ * and the same bits for any thread count or schedule. */
+#define BIAS_SLICES 16
+
+KERNEL_BODY bias_backward_part_body(void *arg, int tid, int nth)
+{
+    mm_ctx *c = arg;
+    const size_t OC = (size_t)c->OC, N = (size_t)c->N;
+    (void)tid;
+    (void)nth;
+    for (long s; (s = pool_next(&c->next, BIAS_SLICES)) >= 0;) {
+        size_t lo, hi;
+        pool_range(N, (int)s, BIAS_SLICES, &lo, &hi);
+        float *restrict acc = c->partial + (size_t)s * OC;
+        memset(acc, 0, OC * sizeof(float));
+        for (size_t n = lo; n < hi; n++) {
+            const float *restrict g = c->dout + n * OC;
+            for (size_t j = 0; j < OC; j++)
+                acc[j] += g[j];
+        }
+    }
+}
+MODEL_KERNEL(bias_backward_part)
+
+void bias_backward(float *dbias, const float *dout, int N, int OC, pool *p)
+{
+    mm_ctx c = {.dbias = dbias, .dout = dout, .N = N, .OC = OC};
+    float *partial = pool_scratch(p, (size_t)BIAS_SLICES * OC);
+    float *own = partial ? NULL : malloc((size_t)BIAS_SLICES * OC * sizeof(float));
+    c.partial = partial ? partial : own;
+    if (!c.partial) { /* no memory for the partials: a plain serial sum */
+        for (size_t n = 0; n < (size_t)N; n++)
+            for (size_t j = 0; j < (size_t)OC; j++)
+                dbias[j] += dout[n * OC + j];
+        return;
+    }
+    pool_run(p, bias_backward_part(), &c);
+    for (size_t s = 0; s < BIAS_SLICES; s++)
+        for (size_t j = 0; j < (size_t)OC; j++)
+            dbias[j] += c.partial[s * OC + j];
+    free(own);
+}
+
+void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                     const float *inp, const float *weight, int N, int C, int OC,
+                     float dinp_beta, pool *p)
+{
+    if (dinp)
+        layers_gemm(0, 0, N, C, OC, 1.0f, dout, OC, weight, C, dinp_beta, dinp, C, p);
+    layers_gemm(1, 0, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dweight, C, p);
+    if (dbias)
+        bias_backward(dbias, dout, N, OC, p);
+}
+
+/* ---- GELU (tanh form, in fastmath.h) ---- */
+
+typedef struct gelu_ctx {
+    float *out;
+    const float *inp, *dout;
+    size_t N;
+    atomic_long next; /* dynamic chunks (pool_chunk) */
+} gelu_ctx;
+
+KERNEL_BODY gelu_forward_part_body(void *arg, int tid, int nth)
+{
+    gelu_ctx *c = arg;
+    size_t lo, hi;
+    (void)tid;
+    while (pool_chunk(&c->next, c->N, nth, 64, &lo, &hi)) {
+        vec_gelu(c->out + lo, c->inp + lo, hi - lo);
+    }
+}
+MODEL_KERNEL(gelu_forward_part)
+
+void gelu_forward(float *out, const float *inp, size_t N, pool *p)
+{
+    gelu_ctx c = {.out = out, .inp = inp, .N = N};
+    pool_run(p, gelu_forward_part(), &c);
+}
+
+KERNEL_BODY gelu_backward_part_body(void *arg, int tid, int nth)
+{
+    gelu_ctx *c = arg;
+    size_t lo, hi;
+    (void)tid;
+    while (pool_chunk(&c->next, c->N, nth, 64, &lo, &hi)) {
+        vec_gelu_backward(c->out + lo, c->inp + lo, c->dout + lo, hi - lo);
+    }
+}
+MODEL_KERNEL(gelu_backward_part)
+
+void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N, pool *p)
+{
+    gelu_ctx c = {.out = dinp, .inp = inp, .dout = dout, .N = N};
+    pool_run(p, gelu_backward_part(), &c);
+}

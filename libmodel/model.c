@@ -1,0 +1,285 @@
+/* model.c: the model handle's lifecycle: config checks, the one parameter buffer and its
+ * pointer table, initialization from a gsl_rng, the prior, errors and getters. */
+#include "model_internal.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gsl/gsl_randist.h>
+
+#include "layers.h"
+
+const char *const model_param_names[NUM_PARAM_TENSORS] = {
+    "wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb", "ln2w",
+    "ln2b", "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb", "wout", "bout",
+};
+
+int model_param_is_layered(int i)
+{
+    return i >= 2 && i <= 13;
+}
+
+int model_param_decays(int i)
+{
+    switch (i) {
+    case 0: case 1: case 4: case 6: case 10: case 12: case 16:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+model_settings model_default_settings(void)
+{
+    model_settings s = {
+        .config = {.vocab = 256, .n_mask = 1, .d = 128, .layers = 4, .heads = 4,
+                   .seq_len = 128, .causal = 0},
+        .threads = 0,
+    };
+    return s;
+}
+
+model_optim model_default_optim(void)
+{
+    model_optim o = {.lr = 3e-4f, .min_lr = 3e-5f, .beta1 = 0.9f, .beta2 = 0.95f,
+                     .eps = 1e-8f, .weight_decay = 0.1f, .grad_clip = 1.0f,
+                     .warmup_steps = 100, .total_steps = 10000};
+    return o;
+}
+
+model_sample_settings model_default_sample_settings(void)
+{
+    model_sample_settings s = {.strategy = MODEL_SAMPLE_CONFIDENCE, .steps = 64,
+                               .block_len = 32, .temperature = 0.0f};
+    return s;
+}
+
+const char *model_strerror(int rc)
+{
+    switch (rc) {
+    case MODEL_OK: return "ok";
+    case MODEL_EINVAL: return "invalid argument";
+    case MODEL_ERANGE: return "token id out of range";
+    case MODEL_ENOMEM: return "out of memory";
+    case MODEL_EIO: return "input/output error";
+    case MODEL_EFORMAT: return "not a valid model checkpoint";
+    case MODEL_ENONFINITE: return "non-finite value (NaN or Inf)";
+    case MODEL_ESTATE: return "call out of order";
+    default: return "unknown error";
+    }
+}
+
+int model_fail(model *m, int rc, const char *fmt, ...)
+{
+    if (m) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(m->errmsg, sizeof m->errmsg, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+const char *model_errmsg(const model *m)
+{
+    return m ? m->errmsg : "no model handle";
+}
+
+const model_config *model_get_config(const model *m)
+{
+    return &m->cfg;
+}
+
+size_t model_num_params(const model *m)
+{
+    return m->num_params;
+}
+
+long model_step(const model *m)
+{
+    return m->step;
+}
+
+int model_check_config(const model_config *c, char *msg, size_t len)
+{
+    const long limit = 1L << 24;
+    if (c->vocab < 1 || c->vocab > limit || c->n_mask < 1 || c->n_mask > 65536) {
+        snprintf(msg, len, "vocab %d and n_mask %d must be >= 1 (vocab <= %ld, n_mask <= 65536)",
+                 c->vocab, c->n_mask, limit);
+        return MODEL_EINVAL;
+    }
+    if (c->d < 1 || c->d > 65536 || c->layers < 1 || c->layers > 1024 || c->heads < 1 ||
+        c->seq_len < 1 || c->seq_len > 1 << 20) {
+        snprintf(msg, len, "d %d, layers %d, heads %d, seq_len %d: each must be >= 1 and sane",
+                 c->d, c->layers, c->heads, c->seq_len);
+        return MODEL_EINVAL;
+    }
+    if (c->d % c->heads != 0) {
+        snprintf(msg, len, "d %d is not divisible by heads %d", c->d, c->heads);
+        return MODEL_EINVAL;
+    }
+    if (c->causal != 0 && c->causal != 1) {
+        snprintf(msg, len, "causal must be 0 or 1, not %d", c->causal);
+        return MODEL_EINVAL;
+    }
+    return MODEL_OK;
+}
+
+size_t model_param_layout(const model_config *c, size_t s[NUM_PARAM_TENSORS])
+{
+    size_t V = (size_t)c->vocab, K = (size_t)c->n_mask, C = (size_t)c->d;
+    size_t L = (size_t)c->layers, T = (size_t)c->seq_len;
+    s[0] = (V + K) * C;
+    s[1] = T * C;
+    s[2] = L * C;
+    s[3] = L * C;
+    s[4] = L * 3 * C * C;
+    s[5] = L * 3 * C;
+    s[6] = L * C * C;
+    s[7] = L * C;
+    s[8] = L * C;
+    s[9] = L * C;
+    s[10] = L * 4 * C * C;
+    s[11] = L * 4 * C;
+    s[12] = L * C * 4 * C;
+    s[13] = L * C;
+    s[14] = C;
+    s[15] = C;
+    s[16] = V * C;
+    s[17] = V;
+    size_t total = 0;
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++)
+        total += s[i];
+    return total;
+}
+
+void model_point_params(param_tensors *t, float *mem, const size_t s[NUM_PARAM_TENSORS])
+{
+    float **ptrs[NUM_PARAM_TENSORS] = {
+        &t->wte, &t->wpe, &t->ln1w, &t->ln1b, &t->qkvw, &t->qkvb, &t->attprojw,
+        &t->attprojb, &t->ln2w, &t->ln2b, &t->fcw, &t->fcb, &t->fcprojw, &t->fcprojb,
+        &t->lnfw, &t->lnfb, &t->wout, &t->bout,
+    };
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+        *ptrs[i] = mem;
+        mem += s[i];
+    }
+}
+
+int model_alloc(model **out, const model_config *c, int threads)
+{
+    *out = NULL;
+    model *m = calloc(1, sizeof *m);
+    if (!m)
+        return MODEL_ENOMEM;
+    *out = m;
+    m->cfg = *c;
+    int rc = model_check_config(c, m->errmsg, sizeof m->errmsg);
+    if (rc)
+        return rc;
+    if (threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n < 1 ? 1 : (int)(n > 64 ? 64 : n);
+    }
+    if (threads > 64)
+        threads = 64;
+    m->threads = threads;
+    layers_init_blas();
+    if (pool_open(&m->pool, threads) != 0)
+        return model_fail(m, MODEL_ENOMEM, "cannot start %d threads", threads);
+    m->num_params = model_param_layout(c, m->param_sizes);
+    m->params_mem = malloc(m->num_params * sizeof(float));
+    m->grads_mem = calloc(m->num_params, sizeof(float));
+    if (!m->params_mem || !m->grads_mem)
+        return model_fail(m, MODEL_ENOMEM, "cannot allocate %zu parameters", m->num_params);
+    model_point_params(&m->params, m->params_mem, m->param_sizes);
+    model_point_params(&m->grads, m->grads_mem, m->param_sizes);
+    return MODEL_OK;
+}
+
+int model_open(model **out, const model_settings *s, gsl_rng *rng)
+{
+    *out = NULL;
+    if (!s || !rng)
+        return MODEL_EINVAL;
+    int rc = model_alloc(out, &s->config, s->threads);
+    if (rc)
+        return rc;
+    model *m = *out;
+    const model_config *c = &m->cfg;
+    float *mem = m->params_mem;
+    double resid_sd = 0.02 / sqrt(2.0 * c->layers);
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+        size_t n = m->param_sizes[i];
+        const char *name = model_param_names[i];
+        if (!strcmp(name, "ln1w") || !strcmp(name, "ln2w") || !strcmp(name, "lnfw")) {
+            for (size_t j = 0; j < n; j++)
+                mem[j] = 1.0f;
+        } else if (model_param_decays(i)) {
+            double sd = (!strcmp(name, "attprojw") || !strcmp(name, "fcprojw")) ? resid_sd
+                                                                                : 0.02;
+            for (size_t j = 0; j < n; j++)
+                mem[j] = (float)gsl_ran_gaussian_ziggurat(rng, sd);
+        } else {
+            memset(mem, 0, n * sizeof *mem);
+        }
+        mem += n;
+    }
+    return MODEL_OK;
+}
+
+void model_close(model **pm)
+{
+    if (!pm || !*pm)
+        return;
+    model *m = *pm;
+    pool_close(&m->pool);
+    free(m->params_mem);
+    free(m->grads_mem);
+    free(m->m_mem);
+    free(m->v_mem);
+    free(m->prior);
+    free(m->acts_mem);
+    free(m->scratch_mem);
+    free(m->inputs);
+    free(m->targets);
+    free(m->scale);
+    free(m->rows);
+    free(m);
+    *pm = NULL;
+}
+
+int model_set_prior(model *m, const float *log_prior)
+{
+    if (!m)
+        return MODEL_EINVAL;
+    size_t n = (size_t)m->cfg.n_mask * m->cfg.vocab;
+    if (!log_prior) {
+        free(m->prior);
+        m->prior = NULL;
+        return MODEL_OK;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (isnan(log_prior[i]) || log_prior[i] == INFINITY)
+            return model_fail(m, MODEL_EINVAL, "log-prior of mask type %zu, id %zu is %g",
+                              i / m->cfg.vocab, i % m->cfg.vocab, (double)log_prior[i]);
+    if (!m->prior) {
+        m->prior = malloc(n * sizeof(float));
+        if (!m->prior)
+            return model_fail(m, MODEL_ENOMEM, "cannot allocate the prior");
+    }
+    memcpy(m->prior, log_prior, n * sizeof(float));
+    return MODEL_OK;
+}
+
+long model_first_nonfinite(const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return (long)i;
+    return -1;
+}

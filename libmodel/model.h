@@ -1,0 +1,183 @@
+/* model.h: libmodel, the shared masked-diffusion denoiser: a pre-LayerNorm transformer
+ * on cblas_sgemm with SUBS outputs, AdamW, checkpoints, scoring and unmasking samplers. */
+#ifndef PYRAMASK_MODEL_H
+#define PYRAMASK_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <gsl/gsl_rng.h>
+
+/*
+ * The architecture (one for every run):
+ *
+ *   x   = wte[input] + wpe[t]                 wte: (V+K, d): V vocabulary ids, then K mask ids
+ *   L x { x += proj(MHSA(LN1(x)));            bidirectional, or causal when config.causal
+ *         x += fcproj(GELU(fc(LN2(x)))) }     GELU tanh form, hidden width 4d
+ *   h   = LNf(x)
+ *   logits = h wout^T + bout (+ prior[k])     over the V vocabulary only, untied: wout (V, d)
+ *
+ * SUBS parameterization: a mask id is never predicted (the logits cover ids 0..V-1), and
+ * at a position whose input is an ordinary id v < V the output is v itself with log-prob 0
+ * (any other target has log-prob -inf). Only positions whose input is a mask id V+k go
+ * through the output projection; there, when a prior is set, the log-prior row k
+ * (prior[k*V .. k*V+V-1]) is added to the logits.
+ *
+ * Causal mode (config.causal = 1) is the autoregressive baseline on the same data: the
+ * same code with a causal attention mask, and every position is predicted (no SUBS
+ * carry-over), so with targets[t] = inputs[t+1] (weight 0 at the last position) the loss
+ * is the next-token cross-entropy.
+ *
+ * The output projection is untied from the input embedding: the embedding carries K
+ * extra mask rows and a tied head would have to skip them; untied keeps both simple.
+ *
+ * Token ids are int32_t: 0..V-1 are vocabulary ids, V..V+K-1 are the K mask ids.
+ * Every call returns 0 or a negative MODEL_E* code; model_errmsg() gives the details.
+ *
+ * Threads: a handle owns a small pthread pool whose workers sleep on a condition variable
+ * between jobs (never spinning). model_open/model_load set OpenBLAS to one thread for the
+ * whole process (openblas_set_num_threads(1)): OpenBLAS's own pool busy-waits in
+ * sched_yield and would fight ours on a small machine, so the pool does all the parallel
+ * work: big products cut into fixed chunks that the threads take in turn, attention by
+ * (batch, head). Use one handle from one thread at a time. Results are deterministic for
+ * a given seed, and on one machine the same bits for any thread count: work is cut into
+ * pieces that do not depend on the threads, and every reduction adds its pieces in a
+ * fixed order.
+ */
+
+enum {
+    MODEL_OK = 0,
+    MODEL_EINVAL = -1,    /* bad argument or configuration */
+    MODEL_ERANGE = -2,    /* a token id out of range */
+    MODEL_ENOMEM = -3,    /* out of memory */
+    MODEL_EIO = -4,       /* cannot read or write a file */
+    MODEL_EFORMAT = -5,   /* not a checkpoint, truncated, corrupt or of another version */
+    MODEL_ENONFINITE = -6,/* NaN or Inf in the loss, activations or gradients */
+    MODEL_ESTATE = -7,    /* call out of order (backward without forward, ...) */
+};
+
+typedef struct model_config {
+    int vocab;    /* V: ordinary ids 0..V-1, the only ones ever predicted */
+    int n_mask;   /* K >= 1: mask ids V..V+K-1 */
+    int d;        /* model width, a multiple of heads */
+    int layers;   /* L */
+    int heads;    /* H */
+    int seq_len;  /* the longest sequence (rows of the position table) */
+    int causal;   /* 1: causal attention, every position predicted (autoregressive
+                   * baseline), 0: bidirectional with SUBS outputs */
+} model_config;
+
+typedef struct model_settings {
+    model_config config;
+    int threads;  /* worker threads, the caller's included; 0 = the online CPUs */
+} model_settings;
+
+/* Defaults: V=256, K=1, d=128, L=4, H=4, seq_len=128, bidirectional, threads 0. */
+model_settings model_default_settings(void);
+
+typedef struct model model;
+
+/* Builds a model with freshly initialized parameters drawn from `rng` (normal, sd 0.02;
+ * the two residual projections of each layer sd 0.02/sqrt(2L); LN weights 1, biases 0).
+ * On failure *out is NULL unless a handle could hold the message (close it either way). */
+int model_open(model **out, const model_settings *s, gsl_rng *rng);
+/* Frees everything; NULL-safe; sets *m = NULL. */
+void model_close(model **m);
+
+const char *model_strerror(int rc);
+/* Details of the last failure on this handle ("" if none). Borrowed. */
+const char *model_errmsg(const model *m);
+
+const model_config *model_get_config(const model *m);
+size_t model_num_params(const model *m);
+/* Completed optimizer steps (advanced by model_update, restored by model_load). */
+long model_step(const model *m);
+
+/* Sets the per-mask-type log-prior, K x V floats (row k for mask id V+k), copied;
+ * NULL removes it. Values must be finite or -INFINITY (a banned token). */
+int model_set_prior(model *m, const float *log_prior);
+
+/* ---- training ----
+ * inputs, targets: (B, T) ids; weights: (B, T) per-position loss weights (libmask's ELBO
+ * weights; NULL = all 1). T <= seq_len. Targets must be < V.
+ * loss = (1/(B*T)) * sum over positions of weight * (-log p(target)).
+ * logprobs (B, T), may be NULL: log p(target) at every position (0 or -inf where the input
+ * is not a mask id). Activations are sized once per (B, T).
+ * A non-finite loss is MODEL_ENONFINITE, naming the first tensor that went non-finite. */
+int model_forward(model *m, const int32_t *inputs, const int32_t *targets,
+                  const float *weights, int B, int T, float *loss, float *logprobs);
+int model_zero_grad(model *m);
+/* Accumulates (+=) the gradient of the last forward's loss into the gradients. */
+int model_backward(model *m);
+
+typedef struct model_optim {
+    float lr;           /* peak learning rate */
+    float min_lr;       /* floor of the cosine decay */
+    float beta1, beta2, eps;
+    float weight_decay; /* decoupled (AdamW), on the 2-D weight matrices and embeddings
+                         * only; LayerNorm weights and every bias are not decayed */
+    float grad_clip;    /* clip the global gradient L2 norm to this; <= 0: no clipping */
+    long warmup_steps;  /* linear warm-up from lr/warmup to lr over these steps */
+    long total_steps;   /* cosine decay from lr to min_lr between warm-up and here */
+} model_optim;
+
+/* Defaults: lr 3e-4, min_lr 3e-5, betas 0.9/0.95, eps 1e-8, weight decay 0.1, clip 1.0,
+ * warm-up 100, total 10000. */
+model_optim model_default_optim(void);
+/* The learning rate of step `step` (0-based): (step+1)/warmup * lr during warm-up, then
+ * min_lr + (lr-min_lr)/2 * (1 + cos(pi * progress)), progress from 0 to 1 at total_steps,
+ * and min_lr after. */
+double model_lr(const model_optim *o, long step);
+/* Clips, then one AdamW step at model_lr(o, model_step(m)); advances the step. grad_norm
+ * (may be NULL) gets the norm before clipping. Non-finite gradients: MODEL_ENONFINITE,
+ * naming the step and first tensor (e.g. "step 12: gradient of layer 3 fcw is NaN"), and
+ * the parameters are left untouched. */
+int model_update(model *m, const model_optim *o, float *grad_norm);
+
+/* ---- scoring ----
+ * Forward only: logprobs (B, T) gets log p(target) at every position, as model_forward. */
+int model_score(model *m, const int32_t *inputs, const int32_t *targets, int B, int T,
+                float *logprobs);
+
+/* ---- sampling ---- */
+typedef enum model_strategy {
+    MODEL_SAMPLE_RANDOM,     /* ancestral (MDLM/MD4), linear schedule: at step i of N
+                              * (counting down i = N..1) each masked position is revealed
+                              * with probability 1/i, drawn from the model */
+    MODEL_SAMPLE_CONFIDENCE, /* LLaDA low-confidence remasking: each step reveals a fixed
+                              * share of the masks, those whose proposed token has the
+                              * highest probability */
+    MODEL_SAMPLE_BLOCK,      /* semi-autoregressive: CONFIDENCE within blocks of block_len
+                              * positions, left to right, the steps split between blocks */
+} model_strategy;
+
+typedef struct model_sample_settings {
+    model_strategy strategy;
+    int steps;        /* N >= 1 model calls (BLOCK: at least one per block) */
+    int block_len;    /* BLOCK only */
+    float temperature;/* 0: argmax proposals (CONFIDENCE/BLOCK); RANDOM samples at 1 if 0 */
+    /* Called after each step with the tokens so far (B, T), may be NULL: progress display,
+     * or watching the order of unmasking. step counts 1..steps. */
+    void (*on_step)(void *arg, int step, int steps, const int32_t *tokens);
+    void *on_step_arg;
+} model_sample_settings;
+
+model_sample_settings model_default_sample_settings(void);
+/* tokens (B, T), in and out: positions holding a mask id are generated, all others are
+ * given and never changed. After the call no mask id remains. */
+int model_sample(model *m, int32_t *tokens, int B, int T, const model_sample_settings *s,
+                 gsl_rng *rng);
+
+/* ---- checkpoints ----
+ * One file: magic "PYRMODEL", version, payload length, CRC-32 of the payload; the payload
+ * holds the config, step, the caller's metadata string (e.g. config text, tokenizer hash),
+ * the parameters, the prior if set, and the AdamW moments if with_optim. Written to a
+ * temporary file in the same directory, fsynced, then renamed into place. Little-endian. */
+int model_save(model *m, const char *path, const char *meta, int with_optim);
+/* Opens a model from a checkpoint (threads: as in settings, 0 = online CPUs). A truncated,
+ * corrupt, foreign or other-version file is MODEL_EFORMAT. *meta (may be NULL) gets a copy
+ * of the metadata string: free() it. On failure *out is NULL or a handle whose
+ * model_errmsg() says why: close it either way. */
+int model_load(model **out, const char *path, int threads, char **meta);
+
+#endif

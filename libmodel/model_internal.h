@@ -1,0 +1,125 @@
+/* model_internal.h: the model handle, its parameter and activation tables, shared by
+ * libmodel's files (lifecycle, forward/backward, optimizer, checkpoints, samplers). */
+#ifndef PYRAMASK_MODEL_INTERNAL_H
+#define PYRAMASK_MODEL_INTERNAL_H
+
+#include "model.h"
+#include "pool.h"
+
+#define NUM_PARAM_TENSORS 18
+
+/* One contiguous buffer, these pointers into it; gradients and AdamW moments reuse the
+ * layout. L = layers, C = d, V = vocab, K = mask ids, maxT = seq_len. */
+typedef struct param_tensors {
+    float *wte;      /* (V+K, C) */
+    float *wpe;      /* (maxT, C) */
+    float *ln1w;     /* (L, C) */
+    float *ln1b;     /* (L, C) */
+    float *qkvw;     /* (L, 3C, C) */
+    float *qkvb;     /* (L, 3C) */
+    float *attprojw; /* (L, C, C) */
+    float *attprojb; /* (L, C) */
+    float *ln2w;     /* (L, C) */
+    float *ln2b;     /* (L, C) */
+    float *fcw;      /* (L, 4C, C) */
+    float *fcb;      /* (L, 4C) */
+    float *fcprojw;  /* (L, C, 4C) */
+    float *fcprojb;  /* (L, C) */
+    float *lnfw;     /* (C) */
+    float *lnfb;     /* (C) */
+    float *wout;     /* (V, C) */
+    float *bout;     /* (V) */
+} param_tensors;
+
+#define NUM_ACT_TENSORS 20
+
+/* Sized once per (B, T), N = B*T; M <= N masked rows use the h and logits buffers. */
+typedef struct act_tensors {
+    float *encoded;   /* (N, C) */
+    float *ln1;       /* (L, N, C) */
+    float *ln1_mean;  /* (L, N) */
+    float *ln1_rstd;  /* (L, N) */
+    float *qkv;       /* (L, N, 3C) */
+    float *atty;      /* (L, N, C) */
+    float *att;       /* (L, B, H, T, T) */
+    float *residual2; /* (L, N, C) */
+    float *ln2;       /* (L, N, C) */
+    float *ln2_mean;  /* (L, N) */
+    float *ln2_rstd;  /* (L, N) */
+    float *fch;       /* (L, N, 4C) */
+    float *fch_gelu;  /* (L, N, 4C) */
+    float *residual3; /* (L, N, C) */
+    float *lnf;       /* (N, C) */
+    float *lnf_mean;  /* (N) */
+    float *lnf_rstd;  /* (N) */
+    float *h;         /* (N, C) the masked rows of lnf */
+    float *logits;    /* (N, V) rows 0..M-1 used; dlogits after backward */
+    float *lse;       /* (N) */
+} act_tensors;
+
+#define NUM_GRAD_SCRATCH 6
+
+/* Backward scratch, sized with the activations. */
+typedef struct grad_scratch {
+    float *dres;   /* (N, C) gradient of the residual stream */
+    float *dln;    /* (N, C) */
+    float *datty;  /* (N, C) */
+    float *dqkv;   /* (N, 3C) */
+    float *dfch;   /* (N, 4C) */
+    float *datt;   /* (threads, T, T) */
+} grad_scratch;
+
+struct model {
+    model_config cfg;
+    int threads;
+    pool *pool;
+    char errmsg[256];
+
+    size_t param_sizes[NUM_PARAM_TENSORS];
+    size_t num_params;
+    float *params_mem, *grads_mem, *m_mem, *v_mem; /* m_mem, v_mem: lazily allocated */
+    param_tensors params, grads;
+    float *prior; /* (K, V) or NULL */
+    long step;
+
+    int B, T;                 /* what the activations are laid out for (0: none yet) */
+    size_t acts_cap, scratch_cap, rows_cap;
+    float *acts_mem, *scratch_mem;
+    act_tensors acts;
+    grad_scratch gs;
+    int32_t *inputs, *targets; /* (N) copies of the last forward's batch */
+    float *scale;              /* (N) per masked row: log p(target), then weight / N */
+    int *rows;                 /* (N) masked positions, M of them */
+    int M;
+    int have_forward;          /* 1 after a training forward, until backward */
+};
+
+/* Formats into m->errmsg and returns rc. */
+int model_fail(model *m, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Names of the parameter tensors in table order; is_layered: one slice per layer. */
+extern const char *const model_param_names[NUM_PARAM_TENSORS];
+int model_param_is_layered(int i);
+/* 1 for tensors that get weight decay (the 2-D weights and embeddings). */
+int model_param_decays(int i);
+
+/* Sizes of the parameter tensors for a config; returns the total. */
+size_t model_param_layout(const model_config *c, size_t sizes[NUM_PARAM_TENSORS]);
+/* Points the table's fields into mem according to sizes. */
+void model_point_params(param_tensors *t, float *mem, const size_t sizes[NUM_PARAM_TENSORS]);
+
+/* Checks a config; on error writes a message into msg. */
+int model_check_config(const model_config *c, char *msg, size_t len);
+/* Allocates a handle with parameter (and gradient) storage, uninitialized values. */
+int model_alloc(model **out, const model_config *c, int threads);
+
+/* Forward to the logits of the masked rows (acts.logits, rows, M); with targets, their
+ * log-probs go to m->scale (rows 0..M-1); targets may be NULL. keep: store every layer's
+ * activations for a backward; 0 (scoring, sampling): reuse one layer's buffers. */
+int model_run_forward(model *m, const int32_t *inputs, const int32_t *targets, int B, int T,
+                      int keep);
+
+/* Index of the first non-finite value in x[0..n), or -1. */
+long model_first_nonfinite(const float *x, size_t n);
+
+#endif

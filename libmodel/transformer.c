@@ -1,0 +1,359 @@
+/* transformer.c: the whole-model passes: activations sized per (B, T), the forward to
+ * the SUBS log-probs and weighted loss, the backward, and the scoring entry. */
+#include "model_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers.h"
+
+/* Lays the activation and scratch tables out for (B, T), growing the buffers if needed. */
+static int size_activations(model *m, int B, int T)
+{
+    if (m->B == B && m->T == T)
+        return MODEL_OK;
+    const size_t L = (size_t)m->cfg.layers, C = (size_t)m->cfg.d, H = (size_t)m->cfg.heads;
+    const size_t V = (size_t)m->cfg.vocab, N = (size_t)B * T;
+    /* the largest tensors, estimated in double so that absurd shapes cannot wrap size_t */
+    double est = (double)L * N * (16.0 * C + (double)H * T) + (double)N * V;
+    if (est > (double)((size_t)1 << 40))
+        return model_fail(m, MODEL_ENOMEM, "activations for B=%d T=%d would need %.3g floats",
+                          B, T, est);
+    size_t as[NUM_ACT_TENSORS] = {
+        N * C, L * N * C, L * N, L * N, L * N * 3 * C, L * N * C, L * N * H * T,
+        L * N * C, L * N * C, L * N, L * N, L * N * 4 * C, L * N * 4 * C, L * N * C,
+        N * C, N, N, N * C, N * V, N,
+    };
+    size_t ss[NUM_GRAD_SCRATCH] = {N * C, N * C, N * C, N * 3 * C, N * 4 * C,
+                                   (size_t)m->threads * T * T};
+    size_t atotal = 0, stotal = 0;
+    for (int i = 0; i < NUM_ACT_TENSORS; i++)
+        atotal += as[i];
+    for (int i = 0; i < NUM_GRAD_SCRATCH; i++)
+        stotal += ss[i];
+    if (atotal > m->acts_cap) {
+        free(m->acts_mem);
+        m->acts_mem = malloc(atotal * sizeof(float));
+        m->acts_cap = m->acts_mem ? atotal : 0;
+    }
+    if (stotal > m->scratch_cap) {
+        free(m->scratch_mem);
+        m->scratch_mem = malloc(stotal * sizeof(float));
+        m->scratch_cap = m->scratch_mem ? stotal : 0;
+    }
+    if (N > m->rows_cap) {
+        free(m->inputs);
+        free(m->targets);
+        free(m->scale);
+        free(m->rows);
+        m->inputs = malloc(N * sizeof *m->inputs);
+        m->targets = malloc(N * sizeof *m->targets);
+        m->scale = malloc(N * sizeof *m->scale);
+        m->rows = malloc(N * sizeof *m->rows);
+        m->rows_cap = (m->inputs && m->targets && m->scale && m->rows) ? N : 0;
+    }
+    if (!m->acts_mem || !m->scratch_mem || !m->rows_cap) {
+        m->B = m->T = 0;
+        return model_fail(m, MODEL_ENOMEM, "cannot allocate activations for B=%d T=%d", B, T);
+    }
+    float **ap[NUM_ACT_TENSORS] = {
+        &m->acts.encoded, &m->acts.ln1, &m->acts.ln1_mean, &m->acts.ln1_rstd, &m->acts.qkv,
+        &m->acts.atty, &m->acts.att, &m->acts.residual2, &m->acts.ln2, &m->acts.ln2_mean,
+        &m->acts.ln2_rstd, &m->acts.fch, &m->acts.fch_gelu, &m->acts.residual3,
+        &m->acts.lnf, &m->acts.lnf_mean, &m->acts.lnf_rstd, &m->acts.h, &m->acts.logits,
+        &m->acts.lse,
+    };
+    float *p = m->acts_mem;
+    for (int i = 0; i < NUM_ACT_TENSORS; i++) {
+        *ap[i] = p;
+        p += as[i];
+    }
+    float **sp[NUM_GRAD_SCRATCH] = {&m->gs.dres, &m->gs.dln, &m->gs.datty, &m->gs.dqkv,
+                                    &m->gs.dfch, &m->gs.datt};
+    p = m->scratch_mem;
+    for (int i = 0; i < NUM_GRAD_SCRATCH; i++) {
+        *sp[i] = p;
+        p += ss[i];
+    }
+    m->B = B;
+    m->T = T;
+    return MODEL_OK;
+}
+
+/* Checks the batch and copies it; builds the list of predicted rows (masked positions,
+ * or every position in causal mode). */
+static int take_batch(model *m, const int32_t *inputs, const int32_t *targets, int B, int T)
+{
+    const model_config *c = &m->cfg;
+    if (!inputs || B < 1 || T < 1)
+        return model_fail(m, MODEL_EINVAL, "empty batch (B=%d, T=%d)", B, T);
+    if (T > c->seq_len)
+        return model_fail(m, MODEL_EINVAL, "sequence length %d exceeds the model's %d", T,
+                          c->seq_len);
+    if ((size_t)B * T > (size_t)1 << 28)
+        return model_fail(m, MODEL_EINVAL, "batch B=%d T=%d is too large", B, T);
+    const int32_t nin = c->vocab + c->n_mask;
+    const size_t N = (size_t)B * T;
+    for (size_t n = 0; n < N; n++) {
+        if (inputs[n] < 0 || inputs[n] >= nin)
+            return model_fail(m, MODEL_ERANGE, "input id %d at batch %zu position %zu is "
+                              "outside 0..%d", inputs[n], n / T, n % T, nin - 1);
+        if (targets && (targets[n] < 0 || targets[n] >= c->vocab))
+            return model_fail(m, MODEL_ERANGE, "target id %d at batch %zu position %zu is "
+                              "outside 0..%d", targets[n], n / T, n % T, c->vocab - 1);
+    }
+    int rc = size_activations(m, B, T);
+    if (rc)
+        return rc;
+    memcpy(m->inputs, inputs, N * sizeof *inputs);
+    if (targets)
+        memcpy(m->targets, targets, N * sizeof *targets);
+    int M = 0;
+    for (size_t n = 0; n < N; n++)
+        if (inputs[n] >= c->vocab || c->causal) /* causal: every position is predicted */
+            m->rows[M++] = (int)n;
+    m->M = M;
+    return MODEL_OK;
+}
+
+int model_run_forward(model *m, const int32_t *inputs, const int32_t *targets, int B, int T,
+                      int keep)
+{
+    int rc = take_batch(m, inputs, targets, B, T);
+    if (rc)
+        return rc;
+    m->have_forward = 0;
+    const int L = m->cfg.layers, C = m->cfg.d, H = m->cfg.heads, V = m->cfg.vocab;
+    const int N = B * T;
+    const size_t NC = (size_t)N * C;
+    param_tensors *w = &m->params;
+    act_tensors *a = &m->acts;
+    pool *p = m->pool;
+
+    encoder_forward(a->encoded, m->inputs, w->wte, w->wpe, N, T, C, p);
+    const float *res = a->encoded;
+    for (int l = 0; l < L; l++) {
+        /* without keep (scoring, sampling) every layer reuses slot 0, the residual stream
+         * alternates between two slots and attention works in per-thread scratch: what a
+         * backward would need is not kept, and the working set stays in cache */
+        size_t s = keep ? (size_t)l : 0, s3 = keep ? (size_t)l : (size_t)l % 2;
+        float *ln1 = a->ln1 + s * NC, *qkv = a->qkv + s * 3 * NC, *atty = a->atty + s * NC;
+        float *att = keep ? a->att + s * N * H * T : m->gs.datt, *res2 = a->residual2 + s * NC;
+        float *ln2 = a->ln2 + s * NC, *fch = a->fch + s * 4 * NC;
+        float *fchg = a->fch_gelu + s * 4 * NC, *res3 = a->residual3 + s3 * NC;
+        layernorm_forward(ln1, a->ln1_mean + s * N, a->ln1_rstd + s * N, res, w->ln1w + l * C,
+                          w->ln1b + l * C, N, C, p);
+        matmul_forward(qkv, NULL, ln1, w->qkvw + (size_t)l * 3 * C * C, w->qkvb + l * 3 * C,
+                       N, C, 3 * C, p);
+        attention_forward(atty, att, qkv, B, T, C, H, m->cfg.causal, keep, p);
+        matmul_forward(res2, res, atty, w->attprojw + (size_t)l * C * C, w->attprojb + l * C,
+                       N, C, C, p);
+        layernorm_forward(ln2, a->ln2_mean + s * N, a->ln2_rstd + s * N, res2, w->ln2w + l * C,
+                          w->ln2b + l * C, N, C, p);
+        matmul_forward(fch, NULL, ln2, w->fcw + (size_t)l * 4 * C * C, w->fcb + l * 4 * C, N,
+                       C, 4 * C, p);
+        gelu_forward(fchg, fch, (size_t)N * 4 * C, p);
+        matmul_forward(res3, res2, fchg, w->fcprojw + (size_t)l * 4 * C * C,
+                       w->fcprojb + l * C, N, 4 * C, C, p);
+        res = res3;
+    }
+    layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, res, w->lnfw, w->lnfb, N, C, p);
+    classifier_forward(a->h, a->logits, a->lse, m->scale, a->lnf, m->rows, m->inputs,
+                       targets ? m->targets : NULL, w->wout, w->bout, m->prior, m->M, C, V, p);
+    return MODEL_OK;
+}
+
+/* Names the first activation that holds a NaN or Inf, in the order forward wrote them. */
+static int report_nonfinite_forward(model *m, const char *what)
+{
+    const int L = m->cfg.layers, C = m->cfg.d, H = m->cfg.heads, V = m->cfg.vocab;
+    const size_t N = (size_t)m->B * m->T, NC = N * C;
+    act_tensors *a = &m->acts;
+    if (model_first_nonfinite(a->encoded, NC) >= 0)
+        return model_fail(m, MODEL_ENONFINITE, "step %ld: %s: embedding output (wte/wpe) is "
+                          "not finite", m->step, what);
+    static const char *const names[] = {"ln1", "qkv", "attention", "attention output",
+                                        "ln2", "fc", "gelu", "mlp output"};
+    for (int l = 0; l < L; l++) {
+        const float *t[8] = {a->ln1 + l * NC, a->qkv + l * 3 * NC, a->att + l * N * H * m->T,
+                             a->residual2 + l * NC, a->ln2 + l * NC, a->fch + l * 4 * NC,
+                             a->fch_gelu + l * 4 * NC, a->residual3 + l * NC};
+        size_t n[8] = {NC, 3 * NC, N * H * m->T, NC, NC, 4 * NC, 4 * NC, NC};
+        for (int i = 0; i < 8; i++)
+            if (model_first_nonfinite(t[i], n[i]) >= 0)
+                return model_fail(m, MODEL_ENONFINITE, "step %ld: %s: layer %d %s is not "
+                                  "finite", m->step, what, l, names[i]);
+    }
+    if (model_first_nonfinite(a->lnf, NC) >= 0)
+        return model_fail(m, MODEL_ENONFINITE, "step %ld: %s: final layernorm is not finite",
+                          m->step, what);
+    for (int r = 0; r < m->M; r++) {
+        const float *row = a->logits + (size_t)r * V;
+        for (int j = 0; j < V; j++)
+            if (isnan(row[j]) || row[j] == INFINITY)
+                return model_fail(m, MODEL_ENONFINITE, "step %ld: %s: logits are not finite",
+                                  m->step, what);
+    }
+    return MODEL_OK;
+}
+
+int model_forward(model *m, const int32_t *inputs, const int32_t *targets,
+                  const float *weights, int B, int T, float *loss, float *logprobs)
+{
+    if (!m)
+        return MODEL_EINVAL;
+    if (!targets)
+        return model_fail(m, MODEL_EINVAL, "forward needs targets");
+    if (weights)
+        for (size_t n = 0; n < (size_t)B * T; n++)
+            if (!isfinite(weights[n]))
+                return model_fail(m, MODEL_EINVAL, "weight at batch %zu position %zu is %g",
+                                  n / T, n % T, (double)weights[n]);
+    const size_t N = (size_t)B * T;
+    int rc = model_run_forward(m, inputs, targets, B, T, 1);
+    if (rc)
+        return rc;
+    const float *logp_rows = m->scale; /* log p(target) of the masked rows */
+    const int V = m->cfg.vocab;
+    double sum = 0.0;
+    int r = 0;
+    long bad = -1;
+    for (size_t n = 0; n < N; n++) {
+        float lp;
+        if (r < m->M && (size_t)m->rows[r] == n)
+            lp = logp_rows[r++];
+        else
+            lp = inputs[n] == targets[n] ? 0.0f : -INFINITY;
+        if (inputs[n] < V && !m->cfg.causal && lp != 0.0f && bad < 0)
+            bad = (long)n;
+        if (logprobs)
+            logprobs[n] = lp;
+        float wgt = weights ? weights[n] : 1.0f;
+        if (wgt != 0.0f)
+            sum += (double)wgt * -lp;
+    }
+    /* the backward's per-row loss scale: weight / N */
+    for (int i = 0; i < m->M; i++)
+        m->scale[i] = (weights ? weights[m->rows[i]] : 1.0f) / (float)N;
+    float l = (float)(sum / (double)N);
+    if (loss)
+        *loss = l;
+    if (!isfinite(l)) {
+        if (bad >= 0 && (weights ? weights[bad] : 1.0f) != 0.0f)
+            return model_fail(m, MODEL_ENONFINITE, "step %ld: loss: target %d at batch %ld "
+                              "position %ld differs from its unmasked input %d (log-prob "
+                              "-inf under SUBS)", m->step, targets[bad], bad / T, bad % T,
+                              inputs[bad]);
+        rc = report_nonfinite_forward(m, "forward");
+        if (rc)
+            return rc;
+        return model_fail(m, MODEL_ENONFINITE, "step %ld: loss is not finite (a target "
+                          "banned by the prior has log-prob -inf)", m->step);
+    }
+    m->have_forward = 1;
+    return MODEL_OK;
+}
+
+typedef struct zero_ctx {
+    model *m;
+    atomic_long next;
+} zero_ctx;
+
+static void zero_grad_part(void *arg, int tid, int nth)
+{
+    zero_ctx *z = arg;
+    model *m = z->m;
+    size_t lo, hi;
+    (void)tid;
+    while (pool_chunk(&z->next, m->num_params, nth, 1024, &lo, &hi)) {
+        memset(m->grads_mem + lo, 0, (hi - lo) * sizeof(float));
+    }
+}
+
+int model_zero_grad(model *m)
+{
+    if (!m)
+        return MODEL_EINVAL;
+    zero_ctx z = {.m = m};
+    pool_run(m->pool, zero_grad_part, &z);
+    return MODEL_OK;
+}
+
+int model_backward(model *m)
+{
+    if (!m)
+        return MODEL_EINVAL;
+    if (!m->have_forward)
+        return model_fail(m, MODEL_ESTATE, "backward needs a successful model_forward first");
+    m->have_forward = 0;
+    const int L = m->cfg.layers, C = m->cfg.d, H = m->cfg.heads, V = m->cfg.vocab;
+    const int B = m->B, T = m->T, N = B * T;
+    const size_t NC = (size_t)N * C;
+    param_tensors *w = &m->params, *g = &m->grads;
+    act_tensors *a = &m->acts;
+    grad_scratch *s = &m->gs;
+    pool *p = m->pool;
+
+    /* output layer, then the final layernorm into the residual gradient */
+    memset(s->dln, 0, NC * sizeof(float));
+    classifier_backward(s->dln, g->wout, g->bout, s->datty, a->logits, a->lse, a->h, m->rows,
+                        m->targets, m->scale, w->wout, m->M, C, V, p);
+    memset(s->dres, 0, NC * sizeof(float));
+    layernorm_backward(s->dres, g->lnfw, g->lnfb, s->dln, a->residual3 + (size_t)(L - 1) * NC,
+                       w->lnfw, a->lnf_mean, a->lnf_rstd, N, C, p);
+    for (int l = L - 1; l >= 0; l--) {
+        const float *res = l == 0 ? a->encoded : a->residual3 + (size_t)(l - 1) * NC;
+        const float *ln1 = a->ln1 + l * NC, *qkv = a->qkv + l * 3 * NC;
+        const float *atty = a->atty + l * NC, *att = a->att + (size_t)l * N * H * T;
+        const float *res2 = a->residual2 + l * NC, *ln2 = a->ln2 + l * NC;
+        const float *fch = a->fch + l * 4 * NC, *fchg = a->fch_gelu + l * 4 * NC;
+        /* MLP: dres is d(residual3) and flows on unchanged to d(residual2) */
+        matmul_backward(s->dfch, g->fcprojw + (size_t)l * 4 * C * C, g->fcprojb + l * C,
+                        s->dres, fchg, w->fcprojw + (size_t)l * 4 * C * C, N, 4 * C, C, 0.0f,
+                        p);
+        gelu_backward(s->dfch, fch, s->dfch, 4 * NC, p);
+        matmul_backward(s->dln, g->fcw + (size_t)l * 4 * C * C, g->fcb + l * 4 * C, s->dfch,
+                        ln2, w->fcw + (size_t)l * 4 * C * C, N, C, 4 * C, 0.0f, p);
+        layernorm_backward(s->dres, g->ln2w + l * C, g->ln2b + l * C, s->dln, res2,
+                           w->ln2w + l * C, a->ln2_mean + (size_t)l * N,
+                           a->ln2_rstd + (size_t)l * N, N, C, p);
+        /* attention: dres is now d(residual2) and flows on to d(residual) */
+        matmul_backward(s->datty, g->attprojw + (size_t)l * C * C, g->attprojb + l * C,
+                        s->dres, atty, w->attprojw + (size_t)l * C * C, N, C, C, 0.0f, p);
+        attention_backward(s->dqkv, s->datt, s->datty, qkv, att, B, T, C, H, p);
+        matmul_backward(s->dln, g->qkvw + (size_t)l * 3 * C * C, g->qkvb + l * 3 * C, s->dqkv,
+                        ln1, w->qkvw + (size_t)l * 3 * C * C, N, C, 3 * C, 0.0f, p);
+        layernorm_backward(s->dres, g->ln1w + l * C, g->ln1b + l * C, s->dln, res,
+                           w->ln1w + l * C, a->ln1_mean + (size_t)l * N,
+                           a->ln1_rstd + (size_t)l * N, N, C, p);
+    }
+    encoder_backward(g->wte, g->wpe, s->dres, m->inputs, N, T, C, p);
+    return MODEL_OK;
+}
+
+int model_score(model *m, const int32_t *inputs, const int32_t *targets, int B, int T,
+                float *logprobs)
+{
+    if (!m)
+        return MODEL_EINVAL;
+    if (!targets || !logprobs)
+        return model_fail(m, MODEL_EINVAL, "score needs targets and logprobs");
+    int rc = model_run_forward(m, inputs, targets, B, T, 0);
+    if (rc)
+        return rc;
+    int r = 0;
+    for (size_t n = 0; n < (size_t)B * T; n++) {
+        if (r < m->M && (size_t)m->rows[r] == n)
+            logprobs[n] = m->scale[r++];
+        else
+            logprobs[n] = inputs[n] == targets[n] ? 0.0f : -INFINITY;
+    }
+    for (int i = 0; i < m->M; i++)
+        if (isnan(m->scale[i]) || m->scale[i] == INFINITY) {
+            /* again, keeping every layer's activations, to say where it went wrong */
+            rc = model_run_forward(m, inputs, targets, B, T, 1);
+            return rc ? rc : report_nonfinite_forward(m, "score");
+        }
+    return MODEL_OK;
+}

@@ -1,0 +1,387 @@
+/* test_grad.c: finite-difference checks of every kernel's backward and of the whole
+ * model's loss gradient, on tiny shapes. */
+#include "test.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers.h"
+#include "model_internal.h"
+
+/*
+ * Tolerance. The kernels are fp32; the probe loss sum(r * out) is accumulated in double,
+ * so its rounding error is that of the outputs, ~n * 6e-8 * |out| in the worst case, and
+ * divided by 2*eps in the central difference. With eps = 1e-2 and outputs O(1) that is
+ * <= ~1e-4 per entry, while the truncation error of the central difference is
+ * eps^2/6 * f''' ~ 2e-5. Gradient entries are O(0.1..1), so a relative error of the whole
+ * probed gradient vector, ||a - n|| / max(||a||, ||n||), below 1e-2 leaves a margin of
+ * ~10x over the noise, while any real mistake (a missing term, a transposed index, a
+ * wrong factor) gives errors of order 1.
+ */
+#define FD_EPS 1e-2
+#define FD_TOL 1e-2
+
+typedef double (*probe_fn)(void *ctx);
+
+static float *randvec(size_t n, double sd, gsl_rng *r)
+{
+    float *x = malloc(n * sizeof *x);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)((gsl_rng_uniform(r) * 2 - 1) * sd);
+    return x;
+}
+
+static double dot(const float *a, const float *b, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)a[i] * b[i];
+    return s;
+}
+
+/* Compares the analytic gradient of f with respect to x[idx[0..k)] against central
+ * differences; idx NULL: every index of x[0..k). */
+static void fd_compare(const char *what, float *x, const float *grad, const size_t *idx,
+                       size_t k, probe_fn f, void *ctx)
+{
+    double num2 = 0, ana2 = 0, diff2 = 0, worst = 0;
+    size_t worst_i = 0;
+    float worst_a = 0, worst_n = 0;
+    for (size_t j = 0; j < k; j++) {
+        size_t i = idx ? idx[j] : j;
+        float save = x[i];
+        x[i] = save + (float)FD_EPS;
+        double lp = f(ctx);
+        x[i] = save - (float)FD_EPS;
+        double lm = f(ctx);
+        x[i] = save;
+        double h = ((double)(save + (float)FD_EPS) - (double)(save - (float)FD_EPS));
+        double num = (lp - lm) / h;
+        double a = grad[i];
+        num2 += num * num;
+        ana2 += a * a;
+        diff2 += (a - num) * (a - num);
+        if (fabs(a - num) > worst) {
+            worst = fabs(a - num);
+            worst_i = i;
+            worst_a = (float)a;
+            worst_n = (float)num;
+        }
+    }
+    double scale = sqrt(num2 > ana2 ? num2 : ana2);
+    double rel = scale > 0 ? sqrt(diff2) / scale : 0;
+    CHECK(scale > 0, "%s: the probed gradient is all zero, the check proves nothing", what);
+    CHECK(rel < FD_TOL, "%s: relative error %.3g >= %.3g (worst at %zu: analytic %.6g, "
+          "numeric %.6g)", what, rel, FD_TOL, worst_i, (double)worst_a, (double)worst_n);
+    f(ctx); /* leave the outputs as at x */
+}
+
+/* ---- encoder ---- */
+typedef struct { float *out, *wte, *wpe, *r; int32_t *inp; int N, T, C; pool *p; } enc_t;
+static double enc_probe(void *v)
+{
+    enc_t *c = v;
+    encoder_forward(c->out, c->inp, c->wte, c->wpe, c->N, c->T, c->C, c->p);
+    return dot(c->out, c->r, (size_t)c->N * c->C);
+}
+
+static void check_encoder(pool *p, gsl_rng *r)
+{
+    enum { B = 2, T = 5, C = 6, VIN = 7, N = B * T };
+    enc_t c = {.out = malloc(N * C * sizeof(float)), .wte = randvec(VIN * C, 1, r),
+               .wpe = randvec(T * C, 1, r), .r = randvec(N * C, 1, r),
+               .inp = malloc(N * sizeof(int32_t)), .N = N, .T = T, .C = C, .p = p};
+    for (int n = 0; n < N; n++)
+        c.inp[n] = (int32_t)gsl_rng_uniform_int(r, VIN - 1); /* row VIN-1 stays unused */
+    float *dwte = calloc(VIN * C, sizeof(float)), *dwpe = calloc(T * C, sizeof(float));
+    encoder_backward(dwte, dwpe, c.r, c.inp, N, T, C, p);
+    fd_compare("encoder dwte", c.wte, dwte, NULL, VIN * C, enc_probe, &c);
+    fd_compare("encoder dwpe", c.wpe, dwpe, NULL, T * C, enc_probe, &c);
+    for (int i = 0; i < C; i++)
+        CHECK(dwte[(VIN - 1) * C + i] == 0.0f, "unused embedding row got gradient %g",
+              (double)dwte[(VIN - 1) * C + i]);
+    free(c.out); free(c.wte); free(c.wpe); free(c.r); free(c.inp); free(dwte); free(dwpe);
+}
+
+/* ---- layernorm ---- */
+typedef struct { float *out, *mean, *rstd, *inp, *w, *b, *r; int N, C; pool *p; } ln_t;
+static double ln_probe(void *v)
+{
+    ln_t *c = v;
+    layernorm_forward(c->out, c->mean, c->rstd, c->inp, c->w, c->b, c->N, c->C, c->p);
+    return dot(c->out, c->r, (size_t)c->N * c->C);
+}
+
+static void check_layernorm(pool *p, gsl_rng *r)
+{
+    enum { N = 7, C = 8 };
+    ln_t c = {.out = malloc(N * C * 4), .mean = malloc(N * 4), .rstd = malloc(N * 4),
+              .inp = randvec(N * C, 1, r), .w = randvec(C, 1, r), .b = randvec(C, 1, r),
+              .r = randvec(N * C, 1, r), .N = N, .C = C, .p = p};
+    ln_probe(&c);
+    float *dinp = calloc(N * C, 4), *dw = calloc(C, 4), *db = calloc(C, 4);
+    layernorm_backward(dinp, dw, db, c.r, c.inp, c.w, c.mean, c.rstd, N, C, p);
+    fd_compare("layernorm dinp", c.inp, dinp, NULL, N * C, ln_probe, &c);
+    fd_compare("layernorm dweight", c.w, dw, NULL, C, ln_probe, &c);
+    fd_compare("layernorm dbias", c.b, db, NULL, C, ln_probe, &c);
+    free(c.out); free(c.mean); free(c.rstd); free(c.inp); free(c.w); free(c.b); free(c.r);
+    free(dinp); free(dw); free(db);
+}
+
+/* ---- matmul ---- */
+typedef struct { float *out, *res, *inp, *w, *b, *r; int N, C, OC; pool *p; } mm_t;
+static double mm_probe(void *v)
+{
+    mm_t *c = v;
+    matmul_forward(c->out, c->res, c->inp, c->w, c->b, c->N, c->C, c->OC, c->p);
+    return dot(c->out, c->r, (size_t)c->N * c->OC);
+}
+
+static void check_matmul(pool *p, gsl_rng *r)
+{
+    enum { N = 6, C = 5, OC = 7 };
+    mm_t c = {.out = malloc(N * OC * 4), .res = randvec(N * OC, 1, r),
+              .inp = randvec(N * C, 1, r), .w = randvec(OC * C, 1, r), .b = randvec(OC, 1, r),
+              .r = randvec(N * OC, 1, r), .N = N, .C = C, .OC = OC, .p = p};
+    mm_probe(&c);
+    /* forward against a plain triple loop */
+    double err = 0;
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < OC; o++) {
+            double s = c.res[n * OC + o] + c.b[o];
+            for (int i = 0; i < C; i++)
+                s += (double)c.inp[n * C + i] * c.w[o * C + i];
+            err = fmax(err, fabs(s - c.out[n * OC + o]));
+        }
+    CHECK(err < 1e-5, "matmul forward differs from the reference by %g", err);
+    float *dinp = calloc(N * C, 4), *dw = calloc(OC * C, 4), *db = calloc(OC, 4);
+    matmul_backward(dinp, dw, db, c.r, c.inp, c.w, N, C, OC, 1.0f, p);
+    fd_compare("matmul dinp", c.inp, dinp, NULL, N * C, mm_probe, &c);
+    fd_compare("matmul dweight", c.w, dw, NULL, OC * C, mm_probe, &c);
+    fd_compare("matmul dbias", c.b, db, NULL, OC, mm_probe, &c);
+    free(c.out); free(c.res); free(c.inp); free(c.w); free(c.b); free(c.r);
+    free(dinp); free(dw); free(db);
+}
+
+/* ---- gelu ---- */
+typedef struct { float *out, *inp, *r; size_t N; pool *p; } gelu_t;
+static double gelu_probe(void *v)
+{
+    gelu_t *c = v;
+    gelu_forward(c->out, c->inp, c->N, c->p);
+    return dot(c->out, c->r, c->N);
+}
+
+static void check_gelu(pool *p, gsl_rng *r)
+{
+    enum { N = 40 };
+    gelu_t c = {.out = malloc(N * 4), .inp = randvec(N, 3, r), .r = randvec(N, 1, r), .N = N,
+                .p = p};
+    float *dinp = calloc(N, 4);
+    gelu_backward(dinp, c.inp, c.r, N, p);
+    fd_compare("gelu dinp", c.inp, dinp, NULL, N, gelu_probe, &c);
+    gelu_probe(&c);
+    float x = 1.0f, y = c.out[0];
+    c.inp[0] = x;
+    gelu_probe(&c);
+    y = c.out[0];
+    CHECK(fabsf(y - 0.8411920f) < 1e-5f, "gelu(1) expected 0.841192, got %.7f", (double)y);
+    free(c.out); free(c.inp); free(c.r); free(dinp);
+}
+
+/* ---- attention ---- */
+typedef struct { float *out, *att, *qkv, *r; int B, T, C, H, causal; pool *p; } att_t;
+static double att_probe(void *v)
+{
+    att_t *c = v;
+    attention_forward(c->out, c->att, c->qkv, c->B, c->T, c->C, c->H, c->causal, 1, c->p);
+    return dot(c->out, c->r, (size_t)c->B * c->T * c->C);
+}
+
+static void check_attention(pool *p, gsl_rng *r, int causal)
+{
+    enum { B = 2, T = 5, C = 8, H = 2 };
+    att_t c = {.out = malloc(B * T * C * 4), .att = malloc(B * H * T * T * 4),
+               .qkv = randvec(B * T * 3 * C, 1.5, r), .r = randvec(B * T * C, 1, r), .B = B,
+               .T = T, .C = C, .H = H, .causal = causal, .p = p};
+    att_probe(&c);
+    float *dqkv = calloc(B * T * 3 * C, 4);
+    float *scratch = malloc((size_t)pool_size(p) * T * T * 4);
+    attention_backward(dqkv, scratch, c.r, c.qkv, c.att, B, T, C, H, p);
+    fd_compare(causal ? "causal attention dqkv" : "attention dqkv", c.qkv, dqkv, NULL,
+               B * T * 3 * C, att_probe, &c);
+    free(c.out); free(c.att); free(c.qkv); free(c.r); free(dqkv); free(scratch);
+}
+
+/* ---- classifier (output layer, fused log-softmax / cross-entropy) ---- */
+typedef struct {
+    float *h, *logits, *lse, *logp, *lnf, *wout, *bout, *prior, *scale;
+    int *rows; int32_t *inp, *targets; int M, C, V; pool *p;
+} cls_t;
+static double cls_probe(void *v)
+{
+    cls_t *c = v;
+    classifier_forward(c->h, c->logits, c->lse, c->logp, c->lnf, c->rows, c->inp, c->targets,
+                       c->wout, c->bout, c->prior, c->M, c->C, c->V, c->p);
+    double s = 0;
+    for (int i = 0; i < c->M; i++)
+        s += c->scale[i] * -(double)c->logp[i];
+    return s;
+}
+
+static void check_classifier(pool *p, gsl_rng *r)
+{
+    enum { N = 9, C = 6, V = 11, K = 2 };
+    cls_t c = {.h = malloc(N * C * 4), .logits = malloc(N * V * 4), .lse = malloc(N * 4),
+               .logp = malloc(N * 4), .lnf = randvec(N * C, 1, r),
+               .wout = randvec(V * C, 1, r), .bout = randvec(V, 1, r),
+               .prior = randvec(K * V, 2, r), .scale = randvec(N, 1, r),
+               .rows = malloc(N * sizeof(int)), .inp = malloc(N * 4), .targets = malloc(N * 4),
+               .C = C, .V = V, .p = p};
+    int M = 0;
+    for (int n = 0; n < N; n++) {
+        int masked = n % 3 != 1;
+        c.inp[n] = masked ? V + (int32_t)gsl_rng_uniform_int(r, K)
+                          : (int32_t)gsl_rng_uniform_int(r, V);
+        c.targets[n] = (int32_t)gsl_rng_uniform_int(r, V);
+        if (masked)
+            c.rows[M++] = n;
+    }
+    c.M = M;
+    cls_probe(&c);
+    float *dlnf = calloc(N * C, 4), *dw = calloc(V * C, 4), *db = calloc(V, 4);
+    float *dh = malloc(N * C * 4);
+    classifier_backward(dlnf, dw, db, dh, c.logits, c.lse, c.h, c.rows, c.targets, c.scale,
+                        c.wout, M, C, V, p);
+    fd_compare("classifier dlnf", c.lnf, dlnf, NULL, N * C, cls_probe, &c);
+    fd_compare("classifier dwout", c.wout, dw, NULL, V * C, cls_probe, &c);
+    fd_compare("classifier dbout", c.bout, db, NULL, V, cls_probe, &c);
+    for (int n = 1; n < N; n += 3)
+        for (int i = 0; i < C; i++)
+            CHECK(dlnf[n * C + i] == 0.0f, "unmasked row %d got gradient %g", n,
+                  (double)dlnf[n * C + i]);
+    free(c.h); free(c.logits); free(c.lse); free(c.logp); free(c.lnf); free(c.wout);
+    free(c.bout); free(c.prior); free(c.scale); free(c.rows); free(c.inp); free(c.targets);
+    free(dlnf); free(dw); free(db); free(dh);
+}
+
+void test_grad_ops(void)
+{
+    for (int threads = 1; threads <= 2; threads++) {
+        pool *p = NULL;
+        if (threads > 1 && pool_open(&p, threads) != 0) {
+            CHECK(0, "pool_open(%d) failed", threads);
+            continue;
+        }
+        layers_init_blas();
+        gsl_rng *r = test_rng(100 + threads);
+        check_encoder(p, r);
+        check_layernorm(p, r);
+        check_matmul(p, r);
+        check_gelu(p, r);
+        check_attention(p, r, 0);
+        check_attention(p, r, 1);
+        check_classifier(p, r);
+        gsl_rng_free(r);
+        pool_close(&p);
+    }
+}
+
+/* ---- the whole model ---- */
+typedef struct { model *m; int32_t *inp, *tgt; float *w, *lp; int B, T; } whole_t;
+/* The loss re-summed in double from the per-position log-probs (the float loss itself
+ * would add its own rounding, 1e-7 relative, to the differences). */
+static double whole_probe(void *v)
+{
+    whole_t *c = v;
+    int rc = model_forward(c->m, c->inp, c->tgt, c->w, c->B, c->T, NULL, c->lp);
+    if (rc)
+        return NAN;
+    double s = 0;
+    for (int n = 0; n < c->B * c->T; n++)
+        s += (double)c->w[n] * -(double)c->lp[n];
+    return s / (c->B * c->T);
+}
+
+static void check_whole(int causal, int K, int with_prior)
+{
+    enum { V = 13, D = 8, L = 2, H = 2, B = 2, T = 6 };
+    model *m = test_model(V, K, D, L, H, T + 3, causal, 2, 7); /* T below seq_len */
+    test_scale_params(m, 0.5, 8);
+    gsl_rng *r = test_rng(9);
+    if (with_prior) {
+        float *prior = randvec((size_t)K * V, 1.5, r);
+        CHECK_RC(m, model_set_prior(m, prior), MODEL_OK);
+        free(prior);
+    }
+    whole_t c = {.m = m, .inp = malloc(B * T * 4), .tgt = malloc(B * T * 4),
+                 .w = malloc(B * T * 4), .lp = malloc(B * T * 4), .B = B, .T = T};
+    for (int n = 0; n < B * T; n++) {
+        c.tgt[n] = (int32_t)gsl_rng_uniform_int(r, V);
+        int masked = gsl_rng_uniform(r) < 0.6;
+        c.inp[n] = masked ? V + (int32_t)gsl_rng_uniform_int(r, K) : c.tgt[n];
+        c.w[n] = (float)(0.5 + gsl_rng_uniform(r) * 2);
+    }
+    model_zero_grad(m);
+    CHECK_RC(m, model_forward(m, c.inp, c.tgt, c.w, B, T, NULL, NULL), MODEL_OK);
+    CHECK_RC(m, model_backward(m), MODEL_OK);
+    float *grads = malloc(m->num_params * 4);
+    memcpy(grads, m->grads_mem, m->num_params * 4);
+    size_t start = 0;
+    for (int t = 0; t < NUM_PARAM_TENSORS; t++) {
+        size_t n = m->param_sizes[t], k = n < 24 ? n : 24;
+        size_t idx[24];
+        for (size_t j = 0; j < k; j++)
+            idx[j] = start + (k == n ? j : gsl_rng_uniform_int(r, n));
+        if (t == 0) /* wte: probe rows the batch uses */
+            for (size_t j = 0; j < k; j++)
+                idx[j] = (size_t)c.inp[j % (B * T)] * D + j % D;
+        if (t == 1) /* wpe: rows 0..T-1 (the rows past T get no gradient) */
+            for (size_t j = 0; j < k; j++)
+                idx[j] = start + (j % T) * D + j / T;
+        char what[80];
+        snprintf(what, sizeof what, "model%s%s loss d%s", causal ? " (causal)" : "",
+                 with_prior ? " (prior)" : "", model_param_names[t]);
+        fd_compare(what, m->params_mem, grads, idx, k, whole_probe, &c);
+        start += n;
+    }
+    free(grads); free(c.inp); free(c.tgt); free(c.w); free(c.lp);
+    gsl_rng_free(r);
+    model_close(&m);
+}
+
+void test_grad_model(void)
+{
+    check_whole(0, 2, 0);
+    check_whole(1, 1, 0);
+    check_whole(0, 3, 1);
+}
+
+/* ---- the vectorizable exp behind softmax and GELU ---- */
+
+#include "fastmath.h"
+
+void test_fastmath(void)
+{
+    double worst = 0;
+    float worst_x = 0;
+    for (float x = -87.0f; x <= 88.0f; x += 0.0137f) {
+        double want = exp((double)x), got = fast_expf(x);
+        double rel = fabs(got - want) / want;
+        if (rel > worst) {
+            worst = rel;
+            worst_x = x;
+        }
+    }
+    /* fp32 has 6e-8 relative spacing: a few ulp */
+    CHECK(worst < 5e-7, "fast_expf: relative error %.3g at x = %g", worst, (double)worst_x);
+    CHECK(fast_expf(-INFINITY) == 0.0f && fast_expf(-200.0f) == 0.0f, "exp of very negative "
+          "numbers must be 0: %g %g", (double)fast_expf(-INFINITY), (double)fast_expf(-200));
+    CHECK(isnan(fast_expf(NAN)), "exp(NaN) = %g", (double)fast_expf(NAN));
+    CHECK(isfinite(fast_expf(1000.0f)), "exp(1000) saturates, got %g", (double)fast_expf(1000));
+    CHECK(fast_expf(0.0f) == 1.0f, "exp(0) = %.9g", (double)fast_expf(0.0f));
+    for (float x = -10.0f; x <= 10.0f; x += 0.37f)
+        CHECK(fabs(fast_tanhf(x) - tanh((double)x)) < 2e-7, "tanh(%g): %.9g vs %.9g", (double)x,
+              (double)fast_tanhf(x), tanh((double)x));
+}
