@@ -169,7 +169,7 @@ int config_key_index(const char *name)
 
 /* ---- canonical values ---- */
 
-static char *trim(char *s)
+char *config_trim(char *s)
 {
     while (isspace((unsigned char)*s))
         s++;
@@ -270,7 +270,7 @@ static int canonical(int k, const char *value, const char *file, char **text, ch
     char *copy = strdup(value);
     if (!copy)
         return config_fail(err, "out of memory");
-    char *v = trim(copy);
+    char *v = config_trim(copy);
     char num[64];
     int rc = 0;
     struct buf out = {0}, res = {0};
@@ -338,7 +338,7 @@ static int canonical(int k, const char *value, const char *file, char **text, ch
         char *save = NULL;
         int count = 0;
         for (char *item = strtok_r(v, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-            item = trim(item);
+            item = config_trim(item);
             if (!*item) {
                 rc = config_fail(err, "empty item in the list '%s'", value);
                 break;
@@ -622,7 +622,7 @@ int config_set_arg(struct config *c, const char *arg, char err[CONFIG_ERR_MAX])
         return config_fail(err, "--set %s: unknown key", arg);
     snprintf(section, sizeof section, "%.*s", (int)(dot - arg), arg);
     snprintf(key, sizeof key, "%.*s", (int)(eq - dot - 1), dot + 1);
-    return config_set(c, trim(section), trim(key), eq + 1, NULL, 0, err);
+    return config_set(c, config_trim(section), config_trim(key), eq + 1, NULL, 0, err);
 }
 
 struct config *config_open(const char *path, char *const *sets, int nsets,

@@ -68,6 +68,8 @@ struct config;
 /* Formats a message into err (CONFIG_ERR_MAX bytes) and returns -1: the error idiom of the
  * harness's functions. */
 int config_fail(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Strips leading and trailing white space in place; returns the first kept byte. */
+char *config_trim(char *s);
 
 /* A new configuration holding every key's default (from the embedded reference.ini).
  * Returns NULL only when out of memory. Free with config_free(). */

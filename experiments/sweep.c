@@ -10,16 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1]))
-        s[--n] = 0;
-    return s;
-}
-
 struct parse {
     struct sweep *s;
     struct config *scratch; /* canonicalizes factor levels */
@@ -46,7 +36,7 @@ static int parse_seeds(struct sweep *s, const char *value, const char *where,
         return config_fail(err, "out of memory");
     int rc = 0;
     for (char *item = strtok_r(copy, ",", &save); item && !rc; item = strtok_r(NULL, ",", &save)) {
-        item = trim(item);
+        item = config_trim(item);
         char *end;
         errno = 0;
         long a = strtol(item, &end, 10), b = a;
@@ -148,7 +138,7 @@ static int on_sweep_key(void *user, const char *key, const char *value, const ch
         char *v = strdup(value);
         if (!v)
             return config_fail(err, "out of memory");
-        char *t = trim(v);
+        char *t = config_trim(v);
         if (!*t) {
             free(v);
             return config_fail(err, "%s: name: empty", where);
@@ -168,7 +158,7 @@ static int on_sweep_key(void *user, const char *key, const char *value, const ch
         char *v = strdup(value);
         if (!v)
             return config_fail(err, "out of memory");
-        char *t = trim(v);
+        char *t = config_trim(v);
         const char *slash = strrchr(file, '/');
         size_t n = (slash ? (size_t)(slash - file) + 1 : 0) + strlen(t) + 1;
         free(P->base);
