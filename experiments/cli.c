@@ -35,3 +35,28 @@ int cli_isatty(int fd)
 }
 
 const char *cli_version(void) { return PYRAMASK_VERSION; }
+
+char *cli_read_all(FILE *f, size_t *len)
+{
+    size_t cap = 1 << 16, n = 0, got;
+    char *p = malloc(cap);
+    while (p && (got = fread(p + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (n + 1 == cap) {
+            char *q = realloc(p, cap *= 2);
+            if (!q)
+                free(p);
+            p = q;
+        }
+    }
+    if (p && ferror(f)) {
+        free(p);
+        p = NULL;
+    }
+    if (p) {
+        p[n] = 0;
+        if (len)
+            *len = n;
+    }
+    return p;
+}

@@ -24,8 +24,21 @@ int cli_isatty(int fd);
 /* The code revision this binary was built from ("0.1.0-12-gabc1234-dirty"). */
 const char *cli_version(void);
 
+/* Reads the rest of a stream into a new NUL-terminated buffer (free it); *len (may be
+ * NULL) gets its length. NULL on a read error or out of memory. */
+#include <stdio.h>
+char *cli_read_all(FILE *f, size_t *len);
+
 /* Subcommands: argv[0] is the subcommand's own name; they return an exit status. */
 /* (one declaration per subcommand) */
+int cmd_config(int argc, char **argv);
+int cmd_sql(int argc, char **argv);
+int cmd_db(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+int cmd_mask(int argc, char **argv);
 int cmd_vocab(int argc, char **argv);
 
 #endif

@@ -26,6 +26,14 @@ struct command {
 
 static const struct command commands[] = {
     {"version", cmd_version, "print the code revision"},
+    {"config", cmd_config, "show a resolved configuration or its hash"},
+    {"train", cmd_train, "train and score one run, logged"},
+    {"score", cmd_score, "score a corruption against an existing checkpoint, logged"},
+    {"sample", cmd_sample, "generate or infill text with a checkpoint"},
+    {"mask", cmd_mask, "preview a corruption of a text"},
+    {"sweep", cmd_sweep, "run or show a sweep (an ablation grid times seeds)"},
+    {"sql", cmd_sql, "query the run log"},
+    {"db", cmd_db, "merge run logs"},
     {"vocab", cmd_vocab, "build, inspect and apply vocabulary pyramids"},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };

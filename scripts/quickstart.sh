@@ -1,11 +1,18 @@
 #!/bin/sh
 # Installs what is missing, builds pyramask in build/, and runs the main job on the
-# shipped data: a three-level vocabulary pyramid of the prose corpus and its statistics.
+# shipped data: the quickstart ablation sweep (experiments/sweeps/quickstart.ini), then
+# prints its ablation table from the run log. Running it again resumes (nothing finished
+# is run twice). Extra arguments go to `pyramask sweep run` (e.g. --jobs 4).
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh build
 [ -f build/build.ninja ] || meson setup build
 meson compile -C build
-./build/experiments/pyramask vocab build --corpus data/prose/kjv.txt \
-    --levels 1024,4096,16384 --superword 24576 -o build/kjv.pyr
-./build/experiments/pyramask vocab stats -p build/kjv.pyr --corpus data/prose/kjv.txt
+mkdir -p build/quickstart
+db=build/quickstart/pyramask.db
+jobs=$(nproc 2>/dev/null || echo 2)
+[ "$jobs" -gt 4 ] && jobs=4
+./build/experiments/pyramask sweep run experiments/sweeps/quickstart.ini --db "$db" --jobs "$jobs" "$@"
+./build/experiments/pyramask sql --db "$db" < experiments/sweeps/ablation.sql
+echo
+echo "run log: $db (pyramask sql --db $db \"SELECT * FROM v_final\")"

@@ -1,0 +1,194 @@
+/* cmd_mask.c: `pyramask mask preview`: one corruption of a text under a config's [mask]
+ * section, masked runs shown as their mask type, ending with "masked K/N tokens". */
+#include "cli.h"
+#include "config.h"
+#include "run.h"
+#include "run_prepare.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage_text[] =
+    "usage: pyramask mask preview -c CONFIG [--set section.key=value]... [--t T] [--seed S]\n"
+    "                             [--db FILE] [FILE|-]\n"
+    "\n"
+    "Corrupts the text of FILE ('-' = standard input; none = the start of the validation\n"
+    "split) at time T (default 0.5) with the config's [mask] section and prints it with\n"
+    "each masked run shown as [type] or [type*n] (n tokens), coloured on a terminal; the\n"
+    "last line is `masked K/N tokens`. It reads the [data], [tokenizer] and [mask] keys\n"
+    "and builds the pyramid from data.corpus with tokenizer.levels when tokenizer.pyramid\n"
+    "is empty (cached under pyramask-cache/ beside the run log, --db).\n";
+
+static int preview(const struct config *c, const char *file, double t, long seed,
+                   const char *db)
+{
+    char err[CONFIG_ERR_MAX], cache[4096], runs[4096];
+    run_dirs(db, cache, runs);
+    struct run_ctx x;
+    int rc = run_prepare(&x, c, cache, 0, err);
+    if (rc) {
+        cli_error("mask preview", "%s", err);
+        run_ctx_free(&x);
+        return rc == -1 ? CLI_USAGE : CLI_FAIL;
+    }
+    size_t len = 0;
+    char *text = NULL;
+    if (file) {
+        FILE *f = strcmp(file, "-") ? fopen(file, "rb") : stdin;
+        text = f ? cli_read_all(f, &len) : NULL;
+        if (f && f != stdin)
+            fclose(f);
+        if (!text) {
+            cli_error("mask preview", "%s: cannot read", file);
+            run_ctx_free(&x);
+            return CLI_USAGE;
+        }
+    } else { /* about 600 bytes of validation text, cut at a line end */
+        len = x.corpus.valid_len < 600 ? x.corpus.valid_len : 600;
+        const char *nl = memchr(x.corpus.valid + len, '\n', x.corpus.valid_len - len);
+        len = nl ? (size_t)(nl - x.corpus.valid) + 1 : x.corpus.valid_len;
+        text = strndup(x.corpus.valid, len);
+    }
+    struct dataset d;
+    struct window w = {0};
+    int status = CLI_OK;
+    int32_t *ids = NULL;
+    uint8_t *masked = NULL;
+    float *weight = NULL;
+    int8_t *type = NULL;
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    rc = text ? dataset_encode(&d, x.tok, (int)x.v->tokenizer.model_level, text, len) : -1;
+    if (rc) {
+        cli_error("mask preview", "encoding: %s", tok_strerror(rc));
+        free(text);
+        run_ctx_free(&x);
+        gsl_rng_free(r);
+        return CLI_FAIL;
+    }
+    int n = (int)d.n;
+    if (n == 0) {
+        cli_error("mask preview", "%s: empty text", file ? file : "validation split");
+        status = CLI_USAGE;
+        goto done;
+    }
+    ids = malloc((size_t)n * sizeof *ids);
+    masked = malloc((size_t)n);
+    weight = malloc((size_t)n * sizeof *weight);
+    type = malloc((size_t)n);
+    if (!r || !ids || !masked || !weight || !type || window_alloc(&w, n, x.nlevels, x.prompt)) {
+        cli_error("mask preview", "out of memory");
+        status = CLI_FAIL;
+        goto done;
+    }
+    gsl_rng_set(r, (unsigned long)seed);
+    mask_seq seq;
+    dataset_window(&d, 0, &w, &seq);
+    mask_out out = {ids, masked, weight, type, 0};
+    rc = mask_corrupt(x.mask, &seq, t, r, &out);
+    if (rc) {
+        cli_error("mask preview", "%s", mask_errmsg(x.mask)[0] ? mask_errmsg(x.mask)
+                                                             : mask_strerror(rc));
+        status = rc == MASK_E_RANGE || rc == MASK_E_INPUT ? CLI_USAGE : CLI_FAIL;
+        goto done;
+    }
+    int color = cli_isatty(STDOUT_FILENO), count = 0, newline = 1;
+    const size_t *st = d.align.start[d.lo];
+    for (int i = 0; i < n;) {
+        if (!masked[i]) {
+            fwrite(text + st[i], 1, st[i + 1] - st[i], stdout);
+            newline = text[st[i + 1] - 1] == '\n';
+            i++;
+            continue;
+        }
+        int j = i;
+        while (j < n && masked[j] && type[j] == type[i])
+            j++;
+        count += j - i;
+        const char *name = mask_type_name(x.mask, type[i] >= 0 ? type[i] : 0);
+        if (color)
+            printf("\033[7;%dm", 31 + (type[i] >= 0 ? type[i] : 0) % 6);
+        if (j - i > 1)
+            printf("[%s*%d]", name ? name : "mask", j - i);
+        else
+            printf("[%s]", name ? name : "mask");
+        if (color)
+            fputs("\033[0m", stdout);
+        newline = 0;
+        i = j;
+    }
+    if (!newline)
+        putchar('\n');
+    printf("masked %d/%d tokens\n", count, n);
+done:
+    window_free(&w);
+    free(ids);
+    free(masked);
+    free(weight);
+    free(type);
+    gsl_rng_free(r);
+    dataset_free(&d);
+    free(text);
+    run_ctx_free(&x);
+    return status;
+}
+
+int cmd_mask(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(usage_text, argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_USAGE : CLI_OK;
+    }
+    if (strcmp(argv[1], "preview"))
+        return cli_usage("mask", "unknown subcommand '%s' (preview)", argv[1]);
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 's'},
+        {"t", required_argument, NULL, 't'},      {"seed", required_argument, NULL, 'r'},
+        {"db", required_argument, NULL, 'd'},     {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *path = NULL, *db = NULL;
+    char **sets = calloc((size_t)argc, sizeof *sets);
+    int nsets = 0, o;
+    double t = 0.5;
+    long seed = 1;
+    if (!sets)
+        return CLI_FAIL;
+    optind = 1;
+    while ((o = getopt_long(argc - 1, argv + 1, "c:h", opts, NULL)) != -1) {
+        char *end = NULL;
+        switch (o) {
+        case 'c': path = optarg; break;
+        case 's': sets[nsets++] = optarg; break;
+        case 't': t = strtod(optarg, &end); break;
+        case 'r': seed = strtol(optarg, &end, 10); break;
+        case 'd': db = optarg; break;
+        case 'h': fputs(usage_text, stdout); free(sets); return CLI_OK;
+        default: free(sets); return cli_usage("mask", "bad option");
+        }
+        if (end && (*end || !(t >= 0 && t <= 1) || seed < 0)) {
+            free(sets);
+            return cli_usage("mask", "bad value '%s' (--t in [0, 1], --seed >= 0)", optarg);
+        }
+    }
+    const char *file = optind + 1 < argc ? argv[optind + 1] : NULL;
+    if (optind + 2 < argc) {
+        free(sets);
+        return cli_usage("mask", "unexpected argument '%s'", argv[optind + 2]);
+    }
+    if (!path) {
+        free(sets);
+        return cli_usage("mask", "missing -c CONFIG");
+    }
+    char err[CONFIG_ERR_MAX];
+    struct config *c = config_open(path, sets, nsets, err);
+    free(sets);
+    if (!c) {
+        cli_error("mask preview", "%s", err);
+        return CLI_USAGE;
+    }
+    int status = preview(c, file, t, seed, runlog_path(db));
+    config_free(&c);
+    return status;
+}

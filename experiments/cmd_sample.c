@@ -1,0 +1,110 @@
+/* cmd_sample.c: `pyramask sample --checkpoint CKPT`: generated text, or the holes of a
+ * text filled in (--infill FILE|-, holes written [MASK] or [MASK:n]). */
+#include "cli.h"
+#include "config.h"
+#include "samples.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_text[] =
+    "usage: pyramask sample --checkpoint CKPT [--steps N] [--strategy random|confidence|block]\n"
+    "                       [-n COUNT] [--seed S] [--block B] [--infill FILE|-]\n"
+    "\n"
+    "Prints COUNT generated sequences (default 1) of the model's length, unmasked in N\n"
+    "steps (default 32); with --infill, fills the holes of a text instead: each [MASK] is\n"
+    "one token to fill and [MASK:n] is n tokens, the rest is kept as written.\n"
+    "Strategies: random (ancestral), confidence (low-confidence remasking, LLaDA),\n"
+    "block (semi-autoregressive blocks of B tokens, default 16).\n";
+
+int cmd_sample(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"checkpoint", required_argument, NULL, 'k'}, {"steps", required_argument, NULL, 's'},
+        {"strategy", required_argument, NULL, 'S'},   {"seed", required_argument, NULL, 'r'},
+        {"block", required_argument, NULL, 'b'},      {"infill", required_argument, NULL, 'i'},
+        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0}};
+    const char *ckpt = NULL, *infill = NULL;
+    struct sample_opts so = {0, 32, "confidence", 16};
+    long n = 1, seed = 1;
+    int o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+        char *end = NULL;
+        switch (o) {
+        case 'k': ckpt = optarg; break;
+        case 's': so.steps = (int)strtol(optarg, &end, 10); break;
+        case 'S': so.strategy = optarg; break;
+        case 'r': seed = strtol(optarg, &end, 10); break;
+        case 'b': so.block = (int)strtol(optarg, &end, 10); break;
+        case 'n': n = strtol(optarg, &end, 10); break;
+        case 'i': infill = optarg; break;
+        case 'h': fputs(usage_text, stdout); return CLI_OK;
+        default: return cli_usage("sample", "bad option");
+        }
+        if (end && (*end || so.steps < 1 || so.block < 1 || n < 1 || n > 10000 || seed < 0))
+            return cli_usage("sample", "bad number '%s'", optarg);
+    }
+    if (optind < argc)
+        return cli_usage("sample", "unexpected argument '%s'", argv[optind]);
+    if (!ckpt)
+        return cli_usage("sample", "missing --checkpoint CKPT");
+    if (strcmp(so.strategy, "random") && strcmp(so.strategy, "confidence") &&
+        strcmp(so.strategy, "block"))
+        return cli_usage("sample", "unknown strategy '%s' (random, confidence, block)",
+                         so.strategy);
+    model *m = NULL;
+    char *meta = NULL, err[CONFIG_ERR_MAX];
+    int rc = model_load(&m, ckpt, 0, &meta);
+    if (rc) {
+        cli_error("sample", "%s: %s", ckpt,
+                  m && model_errmsg(m)[0] ? model_errmsg(m) : model_strerror(rc));
+        model_close(&m);
+        return CLI_USAGE;
+    }
+    struct config *c = config_new();
+    tok *t = NULL;
+    tok_err te = {{0}};
+    int status = CLI_OK;
+    if (!c || config_load_string(c, meta ? meta : "", ckpt, err) || config_finish(c, err)) {
+        cli_error("sample", "%s: metadata: %s", ckpt, c ? err : "out of memory");
+        status = CLI_USAGE;
+    } else if ((rc = tok_open(&t, config_values(c)->tokenizer.pyramid, &te))) {
+        cli_error("sample", "%s: the checkpoint's pyramid %s: %s", ckpt,
+                  config_values(c)->tokenizer.pyramid, te.msg[0] ? te.msg : tok_strerror(rc));
+        status = CLI_USAGE;
+    }
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!status && r) {
+        gsl_rng_set(r, (unsigned long)seed);
+        so.level = (int)config_values(c)->tokenizer.model_level;
+        if (infill) {
+            FILE *f = strcmp(infill, "-") ? fopen(infill, "rb") : stdin;
+            char *text = f ? cli_read_all(f, NULL) : NULL;
+            if (f && f != stdin)
+                fclose(f);
+            if (!text) {
+                cli_error("sample", "%s: cannot read", infill);
+                status = CLI_USAGE;
+            } else {
+                rc = samples_infill(m, t, &so, text, r, stdout, err, sizeof err);
+                if (rc) {
+                    cli_error("sample", "%s: %s", infill, err);
+                    status = rc == -1 ? CLI_USAGE : CLI_FAIL;
+                }
+            }
+            free(text);
+        } else if ((rc = samples_generate(m, t, &so, (int)n, r, stdout, err, sizeof err))) {
+            cli_error("sample", "%s", err);
+            status = CLI_FAIL;
+        }
+    }
+    gsl_rng_free(r);
+    tok_close(&t);
+    config_free(&c);
+    free(meta);
+    model_close(&m);
+    return status;
+}

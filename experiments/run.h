@@ -1,0 +1,44 @@
+/* run.h: one run of the harness: claim it in the run log, build or reuse the pyramid,
+ * encode and split the corpus, train the denoiser, score it, log everything. */
+#ifndef PYRAMASK_RUN_H
+#define PYRAMASK_RUN_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "model.h"
+#include "run_prepare.h"
+#include "runlog.h"
+
+/* Exit status of a run that was not started because it is finished or running elsewhere. */
+enum { RUN_SKIPPED = 3, RUN_INTERRUPTED = 130 };
+
+struct run_opts {
+    const char *db_path;  /* the run log */
+    int64_t sweep_id;     /* 0 = a lone run */
+    int quiet;            /* no progress line (sweep workers) */
+    const char *label;    /* prefixes error messages, e.g. "sweep q: cell 3" */
+};
+
+/* `pyramask train`: returns an exit status (CLI_OK, CLI_FAIL, CLI_USAGE, RUN_SKIPPED,
+ * RUN_INTERRUPTED); errors are printed as "pyramask: <label>: why" and logged. */
+int run_train(const struct config *c, const struct run_opts *o);
+
+/* `pyramask score`: the config's corruption against the checkpoint's denoiser, logged as
+ * a run of kind 'score'. Returns an exit status like run_train. */
+int run_score(const struct config *c, const char *checkpoint, const struct run_opts *o);
+
+/* Scores model m on x's validation split and logs the scores of run `id`: nelbo_bpb (the
+ * canonical corruption), nelbo_bpt, nelbo_bpb_sched (the run's own), masked_acc and
+ * masked_acc_b1..bN. Returns 0 or -1 with err. */
+int run_evaluate(struct runlog *rl, int64_t id, model *m, const struct run_ctx *x, long step,
+                 char err[CONFIG_ERR_MAX]);
+
+/* Directories beside the run log: "<dir of db>/pyramask-cache" and ".../pyramask-runs". */
+void run_dirs(const char *db_path, char cache[4096], char runs[4096]);
+
+/* Set by SIGINT/SIGTERM while a run is going: the run stops and is marked interrupted. */
+extern volatile int run_stop_signal;
+void run_catch_signals(void);
+
+#endif

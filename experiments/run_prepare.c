@@ -1,0 +1,166 @@
+/* run_prepare.c: from a config to the run's inputs: corpus split, pyramid, encoded splits,
+ * libmask handles (the run's and the canonical one) with corpus statistics and priors. */
+#include "run_prepare.h"
+#include "pyramid_cache.h"
+
+#include <gsl/gsl_rng.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { STAT_WINDOWS = 4096 }; /* training windows read for priors and idf/surprisal */
+
+void run_schedule_spec(const struct config_values *v, char *out, size_t n)
+{
+    if (*v->mask.curriculum) {
+        snprintf(out, n, "%s", v->mask.curriculum);
+        return;
+    }
+    char param[48] = "", range[96] = "";
+    if (!strcmp(v->mask.schedule, "poly"))
+        snprintf(param, sizeof param, ":%.17g", v->mask.poly_w);
+    else if (!strcmp(v->mask.schedule, "loglinear"))
+        snprintf(param, sizeof param, ":%.17g", v->mask.eps);
+    if (v->mask.t_lo != 0 || v->mask.t_hi != 1)
+        snprintf(range, sizeof range, "[%.17g,%.17g]", v->mask.t_lo, v->mask.t_hi);
+    snprintf(out, n, "%s%s%s", v->mask.schedule, param, range);
+}
+
+/* Feeds the idf/surprisal statistics (corpus) and the per-type counts (priors). */
+static int feed(mask *m, const struct run_ctx *x, int corpus, int priors,
+                char err[CONFIG_ERR_MAX])
+{
+    const struct dataset *d = &x->train;
+    size_t nw = d->n / (size_t)x->T;
+    if (nw > STAT_WINDOWS)
+        nw = STAT_WINDOWS;
+    struct window w;
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!r || window_alloc(&w, x->T, x->nlevels, x->prompt)) {
+        gsl_rng_free(r);
+        return config_fail(err, "out of memory");
+    }
+    gsl_rng_set(r, (unsigned long)x->v->train.seed * 7919u + 17u);
+    int rc = 0;
+    int need_corpus = corpus && (!strcmp(x->v->mask.importance, "idf") ||
+                      !strcmp(x->v->mask.importance, "surprisal"));
+    for (size_t i = 0; need_corpus && i < nw && !rc; i++)
+        rc = mask_corpus_add(m, d->ids + i * (size_t)x->T, x->T);
+    for (size_t i = 0; priors && i < nw && !rc; i++) {
+        mask_seq seq;
+        dataset_window(d, i * (size_t)x->T, &w, &seq);
+        rc = mask_prior_add(m, &seq, r);
+    }
+    if (rc)
+        config_fail(err, "mask statistics: %s", mask_errmsg(m)[0] ? mask_errmsg(m) : mask_strerror(rc));
+    window_free(&w);
+    gsl_rng_free(r);
+    return rc ? -1 : 0;
+}
+
+int run_mask_open(mask **out, const struct run_ctx *x, int canonical, int K,
+                  char err[CONFIG_ERR_MAX])
+{
+    const struct config_values *v = x->v;
+    mask_settings s;
+    mask_default_settings(&s);
+    char spec[512], why[256];
+    run_schedule_spec(v, spec, sizeof spec);
+    s.vocab_size = x->V;
+    s.n_types = K;
+    s.schedule = canonical ? "linear" : spec;
+    if (mask_time_sampler_parse(v->mask.time, &s.sampler, why, sizeof why) ||
+        mask_structure_parse(canonical ? "token" : v->mask.structure, &s.structure, why,
+                             sizeof why) ||
+        mask_type_policy_parse(v->mask.types, &s.types, why, sizeof why))
+        return config_fail(err, "%s", why);
+    s.n_levels = x->nlevels;
+    s.unit_level = !strcmp(v->mask.structure, "unit") && !canonical
+                       ? (int)(v->mask.unit_level - v->tokenizer.model_level) : 0;
+    s.span_p = v->mask.span_p;
+    s.span_max = (int)v->mask.span_max;
+    s.regex = v->mask.regex;
+    s.block_size = (int)v->mask.block;
+    s.class_rules = strcmp(v->mask.classes, "default") ? v->mask.classes : NULL;
+    const char *imp = v->mask.importance;
+    if (!strcmp(imp, "none"))
+        s.importance = MASK_IMPORTANCE_NONE;
+    else if (!strcmp(imp, "idf"))
+        s.importance = MASK_IMPORTANCE_IDF;
+    else if (!strcmp(imp, "surprisal"))
+        s.importance = MASK_IMPORTANCE_SURPRISAL;
+    else {
+        s.importance = MASK_IMPORTANCE_RULES;
+        s.importance_rules = imp;
+    }
+    if (mask_importance_mode_parse(canonical ? "off" : v->mask.importance_mode,
+                                   &s.importance_mode, why, sizeof why))
+        return config_fail(err, "%s", why);
+    s.importance_strength = v->mask.importance_strength;
+    s.prior_alpha = v->mask.prior_alpha;
+    int rc = mask_open(out, &s);
+    if (rc) {
+        config_fail(err, "%s: mask: %s", x->c ? config_where(x->c, config_key_index("mask.types")) : "",
+             *out && mask_errmsg(*out)[0] ? mask_errmsg(*out) : mask_strerror(rc));
+        mask_close(out);
+        return -1;
+    }
+    return feed(*out, x, 1, 0, err) ? (mask_close(out), -1) : 0;
+}
+
+int run_prepare(struct run_ctx *x, const struct config *c, const char *cache_dir, int K_min,
+                char err[CONFIG_ERR_MAX])
+{
+    memset(x, 0, sizeof *x);
+    x->c = c;
+    x->v = config_values(c);
+    x->T = (int)x->v->model.seq_len;
+    x->prompt = !strcmp(x->v->mask.structure, "response") ? (int)x->v->mask.prompt : 0;
+    int rc = corpus_load(&x->corpus, c, err);
+    if (rc)
+        return rc;
+    rc = pyramid_get(&x->tok, c, &x->corpus, cache_dir, x->pyramid_path, x->pyramid_hash, err);
+    if (rc)
+        return rc;
+    int lo = (int)x->v->tokenizer.model_level;
+    x->V = tok_vocab_size(x->tok, lo);
+    x->nlevels = tok_nlevels(x->tok) - lo;
+    if ((rc = dataset_encode(&x->train, x->tok, lo, x->corpus.train, x->corpus.train_len)) ||
+        (rc = dataset_encode(&x->valid, x->tok, lo, x->corpus.valid, x->corpus.valid_len)))
+        return config_fail(err, "encoding the corpus: %s", tok_strerror(rc)), -2;
+    if (x->train.n < (size_t)x->T + 1 || x->valid.n < (size_t)x->T)
+        return config_fail(err, "%s: data.corpus: %zu training and %zu validation tokens, fewer than "
+                         "model.seq_len = %d (more data, or a shorter model.seq_len)",
+                    config_where(c, config_key_index("data.corpus")), x->train.n, x->valid.n,
+                    x->T);
+    /* the run's corruption: K from its policy unless a checkpoint fixes more */
+    if (run_mask_open(&x->mask, x, 0, 0, err))
+        return -1;
+    x->K = mask_n_types(x->mask);
+    if (K_min > x->K) {
+        mask_close(&x->mask);
+        if (run_mask_open(&x->mask, x, 0, K_min, err))
+            return -1;
+        x->K = K_min;
+    }
+    if (feed(x->mask, x, 0, 1, err))
+        return -1;
+    x->prior = malloc((size_t)x->K * (size_t)x->V * sizeof *x->prior);
+    if (!x->prior)
+        return config_fail(err, "out of memory"), -2;
+    if ((rc = mask_prior_export(x->mask, x->prior)))
+        return config_fail(err, "mask priors: %s", mask_errmsg(x->mask)), -2;
+    return 0;
+}
+
+void run_ctx_free(struct run_ctx *x)
+{
+    mask_close(&x->mask);
+    free(x->prior);
+    dataset_free(&x->train);
+    dataset_free(&x->valid);
+    tok_close(&x->tok);
+    corpus_free(&x->corpus);
+    memset(x, 0, sizeof *x);
+}

@@ -1,0 +1,169 @@
+/* run_score.c: scoring a denoiser and logging the scores (shared by train and score runs),
+ * and the score run: a config's corruption against an existing checkpoint. */
+#include "run.h"
+#include "cli.h"
+#include "scoring.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int run_evaluate(struct runlog *rl, int64_t id, model *m, const struct run_ctx *x, long step,
+                 char err[CONFIG_ERR_MAX])
+{
+    const struct config_values *v = x->v;
+    struct score_opts so = {v->score.max_tokens, (int)v->score.t_samples,
+                            (unsigned long)v->score.seed, step, (int)v->score.buckets};
+    struct score_result canon, own;
+    mask *cm = NULL;
+    /* the canonical corruption: token masking, linear schedule, the run's mask types */
+    if (run_mask_open(&cm, x, 1, x->K, err))
+        return -1;
+    int rc = score_nelbo(m, cm, x, &so, &canon, err);
+    mask_close(&cm);
+    if (rc)
+        return -1;
+    so.buckets = 0;
+    if (score_nelbo(m, x->mask, x, &so, &own, err))
+        return -1;
+    const double ln2 = log(2.0);
+    double bytes = canon.bytes;
+    long total_m = 0, total_c = 0;
+    int bad = runlog_score(rl, id, "valid", "nelbo_bpb", canon.nats / ln2 / bytes,
+                           canon.se / ln2 / bytes, canon.tokens) ||
+              runlog_score(rl, id, "valid", "nelbo_bpt", canon.nats / ln2 / (double)canon.tokens,
+                           canon.se / ln2 / (double)canon.tokens, canon.tokens) ||
+              runlog_score(rl, id, "valid", "type_bpb", canon.type_nats / ln2 / bytes, NAN,
+                           canon.tokens) ||
+              runlog_score(rl, id, "valid", "nelbo_bpb_sched", own.nats / ln2 / own.bytes,
+                           own.se / ln2 / own.bytes, own.tokens) ||
+              runlog_score(rl, id, "valid", "bytes_per_token", bytes / (double)canon.tokens, NAN,
+                           canon.tokens);
+    for (int k = 0; !bad && k < (int)v->score.buckets && k < SCORE_MAX_BUCKETS; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "masked_acc_b%d", k + 1);
+        total_m += canon.masked[k];
+        total_c += canon.correct[k];
+        double acc = canon.masked[k] ? (double)canon.correct[k] / (double)canon.masked[k] : NAN;
+        double se = canon.masked[k] ? sqrt(acc * (1 - acc) / (double)canon.masked[k]) : NAN;
+        bad = runlog_score(rl, id, "valid", name, acc, se, canon.masked[k]);
+    }
+    if (!bad && total_m) {
+        double acc = (double)total_c / (double)total_m;
+        bad = runlog_score(rl, id, "valid", "masked_acc", acc,
+                           sqrt(acc * (1 - acc) / (double)total_m), total_m);
+    }
+    if (bad) {
+        snprintf(err, CONFIG_ERR_MAX, "%s", runlog_errmsg(rl));
+        return -1;
+    }
+    return 0;
+}
+
+/* Keys the checkpoint fixes: what the denoiser was built and trained on. */
+static const char *const fixed_keys[] = {
+    "tokenizer.pyramid", "tokenizer.levels", "tokenizer.superword", "tokenizer.pretok",
+    "tokenizer.model_level", "model.d", "model.layers", "model.heads", "model.seq_len"};
+
+int run_score(const struct config *c, const char *checkpoint, const struct run_opts *o)
+{
+    const char *label = o->label ? o->label : "score";
+    char err[CONFIG_ERR_MAX];
+    model *m = NULL;
+    char *meta = NULL;
+    int rc = model_load(&m, checkpoint, (int)config_values(c)->train.threads, &meta);
+    if (rc) {
+        cli_error(label, "%s: %s", checkpoint,
+                  m && model_errmsg(m)[0] ? model_errmsg(m) : model_strerror(rc));
+        model_close(&m);
+        return CLI_USAGE;
+    }
+    /* the scored config: the given one, with what the checkpoint fixes taken from it */
+    struct config *trained = config_new(), *sc = config_copy(c);
+    int status = CLI_OK;
+    if (!trained || !sc || config_load_string(trained, meta ? meta : "", checkpoint, err)) {
+        if (!trained || !sc)
+            snprintf(err, sizeof err, "out of memory");
+        cli_error(label, "%s: metadata: %s", checkpoint, err);
+        status = CLI_USAGE;
+    }
+    for (size_t i = 0; !status && i < sizeof fixed_keys / sizeof *fixed_keys; i++) {
+        char set[8192];
+        int k = config_key_index(fixed_keys[i]);
+        snprintf(set, sizeof set, "%s=%s", fixed_keys[i], config_value(trained, k));
+        if (config_set_arg(sc, set, err)) {
+            cli_error(label, "%s", err);
+            status = CLI_USAGE;
+        }
+    }
+    if (!status && config_finish(sc, err)) {
+        cli_error(label, "%s (with the checkpoint's tokenizer and model)", err);
+        status = CLI_USAGE;
+    }
+    config_free(&trained);
+    free(meta);
+    if (status) {
+        config_free(&sc);
+        model_close(&m);
+        return status;
+    }
+    struct runlog *rl;
+    if (runlog_open(&rl, o->db_path, 1, err)) {
+        cli_error(label, "%s: %s", o->db_path, err);
+        config_free(&sc);
+        model_close(&m);
+        return CLI_USAGE;
+    }
+    int64_t id;
+    char uid[33];
+    if (runlog_claim(rl, o->sweep_id, "score", sc, &id, uid) != RUNLOG_CLAIMED) {
+        cli_error(label, "%s: %s", o->db_path, runlog_errmsg(rl));
+        runlog_close(&rl);
+        config_free(&sc);
+        model_close(&m);
+        return CLI_FAIL;
+    }
+    run_catch_signals();
+    char cache[4096], runs[4096];
+    run_dirs(o->db_path, cache, runs);
+    struct run_ctx x;
+    const model_config *mc = model_get_config(m);
+    rc = run_prepare(&x, sc, cache, mc->n_mask, err);
+    if (!rc && (x.V != mc->vocab || x.K != mc->n_mask)) {
+        snprintf(err, sizeof err,
+                 "%s: the checkpoint has %d tokens and %d mask types; this config gives %d and "
+                 "%d (mask.types)", checkpoint, mc->vocab, mc->n_mask, x.V, x.K);
+        rc = -1;
+    }
+    if (!rc) {
+        const struct config_values *v = config_values(sc);
+        int e = model_set_prior(m, v->model.prior_bias ? x.prior : NULL);
+        if (e) {
+            snprintf(err, sizeof err, "model prior: %s", model_errmsg(m));
+            rc = -2;
+        }
+    }
+    if (!rc && (runlog_artifact(rl, id, "checkpoint", checkpoint) ||
+                runlog_artifact(rl, id, "pyramid", x.pyramid_path))) {
+        snprintf(err, sizeof err, "%s", runlog_errmsg(rl));
+        rc = -2;
+    }
+    if (!rc && run_evaluate(rl, id, m, &x, model_step(m), err))
+        rc = -2;
+    status = rc == 0 ? CLI_OK : run_stop_signal ? RUN_INTERRUPTED : rc == -1 ? CLI_USAGE
+                                                                              : CLI_FAIL;
+    const char *st = status == CLI_OK ? "finished" : status == RUN_INTERRUPTED ? "interrupted"
+                                                                              : "failed";
+    if (status)
+        cli_error(label, "%s", err);
+    if (runlog_finish(rl, id, st, status ? err : NULL)) {
+        cli_error(label, "could not record the run as %s: %s", st, runlog_errmsg(rl));
+        status = status ? status : CLI_FAIL;
+    }
+    runlog_close(&rl);
+    run_ctx_free(&x);
+    config_free(&sc);
+    model_close(&m);
+    return status;
+}

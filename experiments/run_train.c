@@ -1,0 +1,409 @@
+/* run_train.c: one training run end to end: claim it in the run log, prepare data and
+ * corruption, train the denoiser with AdamW, save the checkpoint, score, write samples. */
+#include "run.h"
+#include "cli.h"
+#include "progress.h"
+#include "pyramid_cache.h"
+#include "samples.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { HEARTBEAT_SECONDS = 10 };
+
+volatile int run_stop_signal;
+static void on_stop(int sig) { run_stop_signal = sig; }
+
+void run_catch_signals(void)
+{
+    struct sigaction sa = {.sa_handler = on_stop};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+void run_dirs(const char *db_path, char cache[4096], char runs[4096])
+{
+    const char *slash = strrchr(db_path, '/');
+    int n = slash ? (int)(slash - db_path) : 1;
+    const char *dir = slash ? db_path : ".";
+    if (slash && n == 0)
+        n = 1; /* "/x.db" */
+    snprintf(cache, 4096, "%.*s/pyramask-cache", n, dir);
+    snprintf(runs, 4096, "%.*s/pyramask-runs", n, dir);
+}
+
+/* The checkpoint's metadata: the run's config with the pyramid it was trained on. */
+static char *checkpoint_meta(const struct config *c, const struct run_ctx *x)
+{
+    struct config *m = config_copy(c);
+    char err[CONFIG_ERR_MAX], *abs = realpath(x->pyramid_path, NULL), *text = NULL;
+    if (m && !config_set(m, "tokenizer", "pyramid", abs ? abs : x->pyramid_path, NULL, 0, err))
+        text = config_text(m, 0);
+    free(abs);
+    config_free(&m);
+    return text;
+}
+
+/* Writes the samples artifact: generated sequences, then infills of validation windows
+ * with their middle half masked. Temporary file, fsync, rename. */
+static int write_samples(model *m, const struct run_ctx *x, const char *path, char *err,
+                         size_t errlen)
+{
+    const struct config_values *v = x->v;
+    char tmp[4400];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+        return -2;
+    }
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, (unsigned long)v->train.seed + 101u);
+    struct sample_opts o = {(int)v->tokenizer.model_level, (int)v->score.sample_steps,
+                            v->score.sample_strategy, (int)v->mask.block};
+    int rc = samples_generate(m, x->tok, &o, (int)v->score.samples, r, f, err, errlen);
+    /* infill: a validation window, its middle half masked */
+    int T = x->T;
+    int32_t *ids = malloc((size_t)T * sizeof *ids);
+    size_t nw = x->valid.n / (size_t)T;
+    for (long i = 0; !rc && ids && i < v->score.samples && nw; i++) {
+        size_t start = ((size_t)i * 7919u % nw) * (size_t)T;
+        memcpy(ids, x->valid.ids + start, (size_t)T * sizeof *ids);
+        for (int j = T / 4; j < T - T / 4; j++)
+            ids[j] = x->V;
+        model_sample_settings s = model_default_sample_settings();
+        s.strategy = !strcmp(o.strategy, "random") ? MODEL_SAMPLE_RANDOM
+                     : !strcmp(o.strategy, "block") ? MODEL_SAMPLE_BLOCK
+                                                    : MODEL_SAMPLE_CONFIDENCE;
+        s.steps = o.steps;
+        s.block_len = o.block;
+        if (s.strategy == MODEL_SAMPLE_BLOCK && s.steps < (T + o.block - 1) / o.block)
+            s.steps = (T + o.block - 1) / o.block;
+        if ((rc = model_sample(m, ids, 1, T, &s, r))) {
+            snprintf(err, errlen, "sampling: %s", model_errmsg(m));
+            rc = -2;
+            break;
+        }
+        uint8_t *txt;
+        size_t len;
+        tok_err te;
+        size_t b0 = x->valid.align.start[x->valid.lo][start + (size_t)(T / 4)];
+        size_t b1 = x->valid.align.start[x->valid.lo][start + (size_t)(T - T / 4)];
+        size_t a0 = x->valid.align.start[x->valid.lo][start];
+        fprintf(f, "--- infill %ld: original, middle tokens %d..%d hidden ---\n", i + 1, T / 4,
+                T - T / 4 - 1);
+        fwrite(x->valid.text + a0, 1, b0 - a0, f);
+        fputs("[[", f);
+        fwrite(x->valid.text + b0, 1, b1 - b0, f);
+        fputs("]]\n--- infill: the denoiser's ---\n", f);
+        if (tok_decode(x->tok, o.level, ids, (size_t)T, &txt, &len, &te) == 0) {
+            fwrite(txt, 1, len, f);
+            fputc('\n', f);
+            free(txt);
+        }
+    }
+    free(ids);
+    gsl_rng_free(r);
+    if (!rc && (fflush(f) || fsync(fileno(f)))) {
+        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+        rc = -2;
+    }
+    if (fclose(f) && !rc) {
+        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+        rc = -2;
+    }
+    if (!rc && rename(tmp, path)) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        rc = -2;
+    }
+    if (rc)
+        unlink(tmp);
+    return rc;
+}
+
+struct trainer {
+    model *m;
+    int32_t *inputs, *targets; /* (B, T) */
+    uint8_t *masked;
+    float *weights;
+    mask_seq *seqs;            /* (B) */
+    mask_out *outs;
+    struct window *wins;
+    int B;
+};
+
+static void trainer_free(struct trainer *tr)
+{
+    for (int b = 0; tr->wins && b < tr->B; b++)
+        window_free(&tr->wins[b]);
+    free(tr->wins);
+    free(tr->inputs);
+    free(tr->targets);
+    free(tr->masked);
+    free(tr->weights);
+    free(tr->seqs);
+    free(tr->outs);
+    model_close(&tr->m);
+}
+
+/* The training loop. Returns 0, 1 when stopped by a signal, -1 with err on failure. */
+static int train_loop(struct trainer *tr, const struct run_ctx *x, struct runlog *rl,
+                      int64_t id, int quiet, char err[CONFIG_ERR_MAX])
+{
+    const struct config_values *v = x->v;
+    const int B = tr->B, T = x->T;
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!r)
+        return snprintf(err, CONFIG_ERR_MAX, "out of memory"), -1;
+    gsl_rng_set(r, (unsigned long)v->train.seed * 2654435761u + 1u);
+    model_optim opt = model_default_optim();
+    opt.lr = (float)v->train.lr;
+    opt.min_lr = (float)v->train.lr / 10;
+    opt.beta1 = (float)v->train.beta1;
+    opt.beta2 = (float)v->train.beta2;
+    opt.weight_decay = (float)v->train.weight_decay;
+    opt.grad_clip = (float)v->train.grad_clip;
+    /* a run shorter than its warm-up warms up over all of it */
+    opt.warmup_steps = v->train.warmup < v->train.steps ? v->train.warmup : v->train.steps;
+    opt.total_steps = v->train.steps;
+    struct progress pr;
+    progress_start(&pr, "train", v->train.steps);
+    if (quiet)
+        pr.tty = 0;
+    double t0 = progress_now(), beat = t0, since = t0, loss_sum = 0;
+    long loss_n = 0;
+    int rc = 0;
+    size_t span = x->train.n - (size_t)T;
+    for (long step = 0; step < v->train.steps && !rc; step++) {
+        if (run_stop_signal) {
+            rc = 1;
+            break;
+        }
+        for (int b = 0; b < B; b++) {
+            size_t start = (size_t)gsl_rng_uniform_int(r, span + 1);
+            dataset_window(&x->train, start, &tr->wins[b], &tr->seqs[b]);
+            memcpy(tr->targets + (size_t)b * T, tr->seqs[b].ids, (size_t)T * sizeof(int32_t));
+        }
+        int mrc = mask_corrupt_batch(x->mask, tr->seqs, B, step, r, tr->outs);
+        if (mrc) {
+            snprintf(err, CONFIG_ERR_MAX, "step %ld: corruption: %s", step,
+                     mask_errmsg(x->mask)[0] ? mask_errmsg(x->mask) : mask_strerror(mrc));
+            rc = -1;
+            break;
+        }
+        float loss, gnorm = 0;
+        int e = model_zero_grad(tr->m);
+        if (!e)
+            e = model_forward(tr->m, tr->inputs, tr->targets, tr->weights, B, T, &loss, NULL);
+        if (!e)
+            e = model_backward(tr->m);
+        if (!e)
+            e = model_update(tr->m, &opt, &gnorm);
+        if (e) {
+            snprintf(err, CONFIG_ERR_MAX, "step %ld: %s", step, model_errmsg(tr->m)[0]
+                                                                    ? model_errmsg(tr->m)
+                                                                    : model_strerror(e));
+            rc = -1;
+            break;
+        }
+        loss_sum += loss;
+        loss_n++;
+        double now = progress_now();
+        if ((step + 1) % v->train.log_every == 0 || step + 1 == v->train.steps) {
+            double tps = (double)loss_n * B * T / (now - since > 1e-9 ? now - since : 1e-9);
+            /* loss per position in nats = the NELBO estimate per token */
+            if (runlog_metric(rl, id, step + 1, "train_loss", loss_sum / (double)loss_n) ||
+                runlog_metric(rl, id, step + 1, "lr", model_lr(&opt, step)) ||
+                runlog_metric(rl, id, step + 1, "grad_norm", gnorm) ||
+                runlog_metric(rl, id, step + 1, "tokens_per_s", tps)) {
+                snprintf(err, CONFIG_ERR_MAX, "%s", runlog_errmsg(rl));
+                rc = -1;
+                break;
+            }
+            loss_sum = 0;
+            loss_n = 0;
+            since = now;
+        }
+        if (now - beat > HEARTBEAT_SECONDS) {
+            runlog_heartbeat(rl, id);
+            beat = now;
+        }
+        char note[64];
+        snprintf(note, sizeof note, "loss %.3f", (double)loss);
+        progress_update(&pr, step + 1, note);
+    }
+    progress_end(&pr);
+    if (!rc)
+        runlog_metric(rl, id, v->train.steps, "train_seconds", progress_now() - t0);
+    gsl_rng_free(r);
+    return rc;
+}
+
+static int trainer_open(struct trainer *tr, const struct run_ctx *x, char err[CONFIG_ERR_MAX])
+{
+    const struct config_values *v = x->v;
+    const int B = (int)v->train.batch, T = x->T;
+    memset(tr, 0, sizeof *tr);
+    tr->B = B;
+    size_t BT = (size_t)B * (size_t)T;
+    tr->inputs = malloc(BT * sizeof *tr->inputs);
+    tr->targets = malloc(BT * sizeof *tr->targets);
+    tr->masked = malloc(BT);
+    tr->weights = malloc(BT * sizeof *tr->weights);
+    tr->seqs = calloc((size_t)B, sizeof *tr->seqs);
+    tr->outs = calloc((size_t)B, sizeof *tr->outs);
+    tr->wins = calloc((size_t)B, sizeof *tr->wins);
+    if (!tr->inputs || !tr->targets || !tr->masked || !tr->weights || !tr->seqs || !tr->outs ||
+        !tr->wins)
+        return snprintf(err, CONFIG_ERR_MAX, "out of memory"), -1;
+    for (int b = 0; b < B; b++) {
+        if (window_alloc(&tr->wins[b], T, x->nlevels, x->prompt))
+            return snprintf(err, CONFIG_ERR_MAX, "out of memory"), -1;
+        tr->outs[b] = (mask_out){tr->inputs + (size_t)b * T, tr->masked + (size_t)b * T,
+                                 tr->weights + (size_t)b * T, NULL, 0};
+    }
+    model_settings ms = model_default_settings();
+    ms.config.vocab = x->V;
+    ms.config.n_mask = x->K;
+    ms.config.d = (int)v->model.d;
+    ms.config.layers = (int)v->model.layers;
+    ms.config.heads = (int)v->model.heads;
+    ms.config.seq_len = T;
+    ms.config.causal = 0;
+    ms.threads = (int)v->train.threads;
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!r)
+        return snprintf(err, CONFIG_ERR_MAX, "out of memory"), -1;
+    gsl_rng_set(r, (unsigned long)v->train.seed);
+    int rc = model_open(&tr->m, &ms, r);
+    gsl_rng_free(r);
+    if (rc)
+        return snprintf(err, CONFIG_ERR_MAX, "model: %s",
+                        tr->m && model_errmsg(tr->m)[0] ? model_errmsg(tr->m)
+                                                        : model_strerror(rc)), -1;
+    if (v->model.prior_bias && (rc = model_set_prior(tr->m, x->prior)))
+        return snprintf(err, CONFIG_ERR_MAX, "model prior: %s", model_errmsg(tr->m)), -1;
+    return 0;
+}
+
+/* Ends a run: logs its status and error, prints the error. Returns the exit status. */
+static int end_run(struct runlog *rl, int64_t id, const char *label, int status,
+                   const char *error)
+{
+    const char *st = status == CLI_OK ? "finished"
+                     : status == RUN_INTERRUPTED ? "interrupted" : "failed";
+    if (error)
+        cli_error(label, "%s", error);
+    if (runlog_finish(rl, id, st, error)) {
+        cli_error(label, "could not record the run as %s: %s", st, runlog_errmsg(rl));
+        if (status == CLI_OK)
+            status = CLI_FAIL;
+    }
+    runlog_close(&rl);
+    return status;
+}
+
+int run_train(const struct config *c, const struct run_opts *o)
+{
+    const char *label = o->label ? o->label : "train";
+    struct runlog *rl;
+    char err[CONFIG_ERR_MAX];
+    if (runlog_open(&rl, o->db_path, 1, err)) {
+        cli_error(label, "%s: %s", o->db_path, err);
+        return CLI_USAGE;
+    }
+    int64_t id;
+    char uid[33];
+    int rc = runlog_claim(rl, o->sweep_id, "train", c, &id, uid);
+    if (rc < 0) {
+        cli_error(label, "%s: %s", o->db_path, runlog_errmsg(rl));
+        runlog_close(&rl);
+        return CLI_FAIL;
+    }
+    if (rc != RUNLOG_CLAIMED) {
+        runlog_close(&rl);
+        return RUN_SKIPPED;
+    }
+    run_catch_signals();
+    char cache[4096], runs[4096], dir[4200], path[4300];
+    run_dirs(o->db_path, cache, runs);
+    snprintf(dir, sizeof dir, "%s/%s", runs, uid);
+    struct run_ctx x;
+    rc = run_prepare(&x, c, cache, 0, err);
+    if (rc) {
+        run_ctx_free(&x);
+        return end_run(rl, id, label, rc == -1 ? CLI_USAGE : CLI_FAIL, err);
+    }
+    int status = CLI_OK;
+    const char *why = NULL;
+    struct trainer tr;
+    if (runlog_pyramid(rl, x.pyramid_hash, x.pyramid_path, x.v->data.corpus,
+                       config_value(c, config_key_index("tokenizer.levels")),
+                       x.v->tokenizer.superword, x.v->tokenizer.pretok) ||
+        runlog_artifact(rl, id, "pyramid", x.pyramid_path) ||
+        runlog_metric(rl, id, 0, "train_tokens", (double)x.train.n) ||
+        runlog_metric(rl, id, 0, "valid_tokens", (double)x.valid.n) ||
+        runlog_metric(rl, id, 0, "vocab", x.V) || runlog_metric(rl, id, 0, "mask_types", x.K)) {
+        snprintf(err, sizeof err, "%s", runlog_errmsg(rl));
+        status = CLI_FAIL;
+    } else if (trainer_open(&tr, &x, err)) {
+        status = CLI_FAIL;
+        trainer_free(&tr);
+    } else {
+        runlog_metric(rl, id, 0, "params", (double)model_num_params(tr.m));
+        rc = train_loop(&tr, &x, rl, id, o->quiet, err);
+        if (rc == 1) {
+            status = RUN_INTERRUPTED;
+            snprintf(err, sizeof err, "interrupted by signal %d at a training step",
+                     run_stop_signal);
+        } else if (rc) {
+            status = CLI_FAIL;
+        }
+        char *meta = status ? NULL : checkpoint_meta(c, &x);
+        if (!status && pyramid_mkdirs(dir)) {
+            snprintf(err, sizeof err, "%s: %s", dir, strerror(errno));
+            status = CLI_FAIL;
+        }
+        if (!status) {
+            snprintf(path, sizeof path, "%s/model.ckpt", dir);
+            int e = meta ? model_save(tr.m, path, meta, 0) : MODEL_ENOMEM;
+            if (e) {
+                snprintf(err, sizeof err, "saving the checkpoint %s: %s", path,
+                         tr.m && model_errmsg(tr.m)[0] ? model_errmsg(tr.m) : model_strerror(e));
+                status = CLI_FAIL;
+            } else if (runlog_artifact(rl, id, "checkpoint", path)) {
+                snprintf(err, sizeof err, "%s", runlog_errmsg(rl));
+                status = CLI_FAIL;
+            }
+        }
+        free(meta);
+        if (!status && run_stop_signal) {
+            status = RUN_INTERRUPTED;
+            snprintf(err, sizeof err, "interrupted by signal %d", run_stop_signal);
+        }
+        if (!status && run_evaluate(rl, id, tr.m, &x, x.v->train.steps, err))
+            status = run_stop_signal ? RUN_INTERRUPTED : CLI_FAIL;
+        if (!status && x.v->score.samples > 0) {
+            snprintf(path, sizeof path, "%s/samples.txt", dir);
+            if (write_samples(tr.m, &x, path, err, sizeof err))
+                status = CLI_FAIL;
+            else if (runlog_artifact(rl, id, "samples", path)) {
+                snprintf(err, sizeof err, "%s", runlog_errmsg(rl));
+                status = CLI_FAIL;
+            }
+        }
+        trainer_free(&tr);
+    }
+    if (status)
+        why = err;
+    run_ctx_free(&x);
+    return end_run(rl, id, label, status, why);
+}

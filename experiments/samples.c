@@ -1,0 +1,148 @@
+/* samples.c: iterative unmasking through libmodel's samplers, decoding with libtok; the
+ * infill input is plain text with [MASK] / [MASK:n] holes. */
+#include "samples.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int strategy(const char *name, model_strategy *out)
+{
+    if (!strcmp(name, "random"))
+        *out = MODEL_SAMPLE_RANDOM;
+    else if (!strcmp(name, "confidence"))
+        *out = MODEL_SAMPLE_CONFIDENCE;
+    else if (!strcmp(name, "block"))
+        *out = MODEL_SAMPLE_BLOCK;
+    else
+        return -1;
+    return 0;
+}
+
+static int run_sampler(model *m, const struct sample_opts *o, int32_t *ids, int B, int T,
+                       gsl_rng *r, char *err, size_t errlen)
+{
+    model_sample_settings s = model_default_sample_settings();
+    if (strategy(o->strategy, &s.strategy)) {
+        snprintf(err, errlen, "unknown strategy '%s' (random, confidence, block)", o->strategy);
+        return -1;
+    }
+    s.steps = o->steps;
+    s.block_len = o->block > 0 ? o->block : 16;
+    if (s.strategy == MODEL_SAMPLE_BLOCK) {
+        int nb = (T + s.block_len - 1) / s.block_len;
+        if (s.steps < nb)
+            s.steps = nb;
+    }
+    int rc = model_sample(m, ids, B, T, &s, r);
+    if (rc) {
+        snprintf(err, errlen, "sampling: %s", model_errmsg(m));
+        return -2;
+    }
+    return 0;
+}
+
+static int print_ids(const tok *t, int level, const int32_t *ids, int n, FILE *out, char *err,
+                     size_t errlen)
+{
+    uint8_t *buf;
+    size_t len;
+    tok_err te = {{0}};
+    int rc = tok_decode(t, level, ids, (size_t)n, &buf, &len, &te);
+    if (rc) {
+        snprintf(err, errlen, "decoding: %s", te.msg[0] ? te.msg : tok_strerror(rc));
+        return -2;
+    }
+    fwrite(buf, 1, len, out);
+    if (!len || buf[len - 1] != '\n')
+        fputc('\n', out);
+    free(buf);
+    return 0;
+}
+
+int samples_generate(model *m, const tok *t, const struct sample_opts *o, int n, gsl_rng *r,
+                     FILE *out, char *err, size_t errlen)
+{
+    const model_config *mc = model_get_config(m);
+    int T = mc->seq_len;
+    int32_t *ids = malloc((size_t)n * (size_t)T * sizeof *ids);
+    if (!ids) {
+        snprintf(err, errlen, "out of memory");
+        return -2;
+    }
+    for (size_t i = 0; i < (size_t)n * (size_t)T; i++)
+        ids[i] = mc->vocab; /* mask id 0 */
+    int rc = run_sampler(m, o, ids, n, T, r, err, errlen);
+    for (int b = 0; b < n && !rc; b++) {
+        fprintf(out, "--- generated %d (%s, %d steps) ---\n", b + 1, o->strategy, o->steps);
+        rc = print_ids(t, o->level, ids + (size_t)b * T, T, out, err, errlen);
+    }
+    free(ids);
+    return rc;
+}
+
+int samples_infill(model *m, const tok *t, const struct sample_opts *o, const char *text,
+                   gsl_rng *r, FILE *out, char *err, size_t errlen)
+{
+    const model_config *mc = model_get_config(m);
+    int T = mc->seq_len, n = 0, rc = 0;
+    int32_t *ids = malloc((size_t)T * sizeof *ids);
+    tok_encoder *e = NULL;
+    tok_ids enc = {0};
+    if (!ids || tok_encoder_open(&e, t)) {
+        free(ids);
+        snprintf(err, errlen, "out of memory");
+        return -2;
+    }
+    const char *p = text;
+    while (*p && !rc) {
+        const char *hole = strstr(p, "[MASK");
+        size_t seg = hole ? (size_t)(hole - p) : strlen(p);
+        if (seg) {
+            if ((rc = tok_encode(e, o->level, p, seg, &enc))) {
+                snprintf(err, errlen, "encoding: %s", tok_strerror(rc));
+                rc = -2;
+                break;
+            }
+            if (n + (int)enc.n > T) {
+                snprintf(err, errlen, "the text is longer than the model's %d tokens", T);
+                rc = -1;
+                break;
+            }
+            memcpy(ids + n, enc.ids, enc.n * sizeof *ids);
+            n += (int)enc.n;
+        }
+        if (!hole)
+            break;
+        int len = 1;
+        const char *end = strchr(hole, ']');
+        if (hole[5] == ':')
+            len = atoi(hole + 6);
+        if (!end || (hole[5] != ']' && hole[5] != ':') || len < 1) {
+            snprintf(err, errlen, "bad hole near '%.16s' (write [MASK] or [MASK:n])", hole);
+            rc = -1;
+            break;
+        }
+        if (n + len > T) {
+            snprintf(err, errlen, "the text is longer than the model's %d tokens", T);
+            rc = -1;
+            break;
+        }
+        for (int i = 0; i < len; i++)
+            ids[n++] = mc->vocab;
+        p = end + 1;
+    }
+    if (!rc && n == 0) {
+        snprintf(err, errlen, "empty text");
+        rc = -1;
+    }
+    if (!rc)
+        rc = run_sampler(m, o, ids, 1, n, r, err, errlen);
+    if (!rc) {
+        fprintf(out, "--- infilled (%s, %d steps) ---\n", o->strategy, o->steps);
+        rc = print_ids(t, o->level, ids, n, out, err, errlen);
+    }
+    tok_ids_free(&enc);
+    tok_encoder_close(&e);
+    free(ids);
+    return rc;
+}

@@ -1,0 +1,330 @@
+/* sweep.c: reading a sweep file's [sweep] section (name, seeds, base, factor lines),
+ * layering base config, sweep file and --set, and expanding the grid cell by cell. */
+#include "sweep.h"
+#include "cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct parse {
+    struct sweep *s;
+    struct config *scratch; /* canonicalizes factor levels */
+    char *base;             /* resolved base path */
+    char base_where[512];
+    int seeds_line;
+};
+
+static int add_seed(struct sweep *s, long x)
+{
+    long *p = realloc(s->seeds, (size_t)(s->nseeds + 1) * sizeof *p);
+    if (!p)
+        return -1;
+    s->seeds = p;
+    s->seeds[s->nseeds++] = x;
+    return 0;
+}
+
+static int parse_seeds(struct sweep *s, const char *value, const char *where,
+                       char err[CONFIG_ERR_MAX])
+{
+    char *copy = strdup(value), *save = NULL;
+    if (!copy)
+        return config_fail(err, "out of memory");
+    int rc = 0;
+    for (char *item = strtok_r(copy, ",", &save); item && !rc; item = strtok_r(NULL, ",", &save)) {
+        item = config_trim(item);
+        char *end;
+        errno = 0;
+        long a = strtol(item, &end, 10), b = a;
+        if (end != item && !strncmp(end, "..", 2)) {
+            char *e2;
+            b = strtol(end + 2, &e2, 10);
+            end = e2 == end + 2 ? end : e2;
+        }
+        if (errno || end == item || *end || a < 0 || b < a || b - a > 100000 || b > 4294967295L) {
+            rc = config_fail(err, "%s: seeds: '%s' is not a seed or a range a..b of seeds", where, item);
+            break;
+        }
+        for (long x = a; x <= b && !rc; x++) {
+            for (int i = 0; i < s->nseeds; i++)
+                if (s->seeds[i] == x)
+                    rc = config_fail(err, "%s: seeds: %ld is listed twice", where, x);
+            if (!rc && add_seed(s, x))
+                rc = config_fail(err, "out of memory");
+        }
+    }
+    free(copy);
+    if (!rc && s->nseeds == 0)
+        rc = config_fail(err, "%s: seeds: empty list", where);
+    return rc;
+}
+
+static int parse_factor(struct parse *P, const char *key, const char *value, const char *where,
+                        char err[CONFIG_ERR_MAX])
+{
+    struct sweep *s = P->s;
+    int k = config_key_index(key);
+    if (k < 0)
+        return config_fail(err, "%s: unknown key '%s' (see experiments/sweeps/reference.ini)", where, key);
+    if (!strcmp(key, "train.seed"))
+        return config_fail(err, "%s: train.seed cannot be a factor; list seeds with `seeds = ...`", where);
+    for (int f = 0; f < s->nfactors; f++)
+        if (!strcmp(s->factors[f].key, key))
+            return config_fail(err, "%s: factor %s is given twice", where, key);
+    struct sweep_factor *fs = realloc(s->factors, (size_t)(s->nfactors + 1) * sizeof *fs);
+    if (!fs)
+        return config_fail(err, "out of memory");
+    s->factors = fs;
+    struct sweep_factor *F = &s->factors[s->nfactors++];
+    memset(F, 0, sizeof *F);
+    F->key = strdup(key);
+    F->where = strdup(where);
+    char *copy = strdup(value), *save = NULL;
+    if (!F->key || !F->where || !copy) {
+        free(copy);
+        return config_fail(err, "out of memory");
+    }
+    /* levels are comma-separated, or |-separated when a level is itself a list */
+    const char *sep = strchr(value, '|') ? "|" : ",";
+    const char *dot = strchr(key, '.');
+    char section[64];
+    snprintf(section, sizeof section, "%.*s", (int)(dot - key), key);
+    int rc = 0;
+    for (char *item = strtok_r(copy, sep, &save); item && !rc; item = strtok_r(NULL, sep, &save)) {
+        char why[CONFIG_ERR_MAX];
+        const char *file = where; /* "file:line": resolve paths against the file */
+        char fname[512];
+        snprintf(fname, sizeof fname, "%s", file);
+        char *colon = strrchr(fname, ':');
+        int line = colon ? atoi(colon + 1) : 0;
+        if (colon)
+            *colon = 0;
+        if (config_set(P->scratch, section, dot + 1, item, fname, line, why)) {
+            rc = config_fail(err, "%s", why);
+            break;
+        }
+        const char *canon = config_value(P->scratch, k);
+        for (int i = 0; i < F->nlevels; i++)
+            if (!strcmp(F->levels[i], canon))
+                rc = config_fail(err, "%s: %s: level '%s' is listed twice", where, key, canon);
+        char **lv = rc ? NULL : realloc(F->levels, (size_t)(F->nlevels + 1) * sizeof *lv);
+        if (!rc && !lv)
+            rc = config_fail(err, "out of memory");
+        if (!rc) {
+            F->levels = lv;
+            if (!(F->levels[F->nlevels] = strdup(canon)))
+                rc = config_fail(err, "out of memory");
+            else
+                F->nlevels++;
+        }
+    }
+    free(copy);
+    if (!rc && F->nlevels == 0)
+        rc = config_fail(err, "%s: %s: no levels", where, key);
+    return rc;
+}
+
+static int on_sweep_key(void *user, const char *key, const char *value, const char *file,
+                        int line, char err[CONFIG_ERR_MAX])
+{
+    struct parse *P = user;
+    char where[512];
+    snprintf(where, sizeof where, "%s:%d", file, line);
+    if (!strcmp(key, "name")) {
+        char *v = strdup(value);
+        if (!v)
+            return config_fail(err, "out of memory");
+        char *t = config_trim(v);
+        if (!*t) {
+            free(v);
+            return config_fail(err, "%s: name: empty", where);
+        }
+        free(P->s->name);
+        P->s->name = strdup(t);
+        free(v);
+        return P->s->name ? 0 : config_fail(err, "out of memory");
+    }
+    if (!strcmp(key, "seeds")) {
+        if (P->seeds_line)
+            return config_fail(err, "%s: seeds is given twice (first at line %d)", where, P->seeds_line);
+        P->seeds_line = line;
+        return parse_seeds(P->s, value, where, err);
+    }
+    if (!strcmp(key, "base")) {
+        char *v = strdup(value);
+        if (!v)
+            return config_fail(err, "out of memory");
+        char *t = config_trim(v);
+        const char *slash = strrchr(file, '/');
+        size_t n = (slash ? (size_t)(slash - file) + 1 : 0) + strlen(t) + 1;
+        free(P->base);
+        P->base = malloc(n);
+        if (P->base)
+            snprintf(P->base, n, "%.*s%s", t[0] == '/' || !slash ? 0 : (int)(slash - file + 1),
+                     file, t);
+        free(v);
+        snprintf(P->base_where, sizeof P->base_where, "%s", where);
+        return P->base ? 0 : config_fail(err, "out of memory");
+    }
+    if (strchr(key, '.'))
+        return parse_factor(P, key, value, where, err);
+    return config_fail(err, "%s: unknown [sweep] key '%s' (name, seeds, base, or section.key = levels)",
+                where, key);
+}
+
+static int ignore_sweep_key(void *user, const char *key, const char *value, const char *file,
+                            int line, char err[CONFIG_ERR_MAX])
+{
+    (void)user, (void)key, (void)value, (void)file, (void)line, (void)err;
+    return 0;
+}
+
+int sweep_load(struct sweep **out, const char *path, char *const *sets, int nsets,
+               char err[CONFIG_ERR_MAX])
+{
+    *out = NULL;
+    struct sweep *s = calloc(1, sizeof *s);
+    struct parse P = {.s = s};
+    int rc = -1;
+    if (!s || !(P.scratch = config_new())) {
+        config_fail(err, "out of memory");
+        goto done;
+    }
+    /* pass 1: the [sweep] section, and the file's own keys checked */
+    rc = config_load(P.scratch, path, on_sweep_key, &P, err);
+    if (rc)
+        goto done;
+    rc = -1;
+    if (!s->name) {
+        const char *b = strrchr(path, '/');
+        b = b ? b + 1 : path;
+        size_t n = strlen(b);
+        if (n > 4 && !strcmp(b + n - 4, ".ini"))
+            n -= 4;
+        s->name = strndup(b, n);
+    }
+    FILE *f = fopen(path, "rb");
+    s->spec = f ? cli_read_all(f, NULL) : NULL;
+    if (f)
+        fclose(f);
+    if (!s->spec || !(s->base = config_new()) || !s->name) {
+        config_fail(err, "%s: %s", path, strerror(errno));
+        rc = -2;
+        goto done;
+    }
+    /* pass 2: base config, then the sweep file over it, then --set */
+    if (P.base) {
+        rc = config_load(s->base, P.base, NULL, NULL, err);
+        if (rc == -2) {
+            char why[CONFIG_ERR_MAX];
+            snprintf(why, sizeof why, "%s", err);
+            config_fail(err, "%s: base: %s", P.base_where, why);
+        }
+        if (rc)
+            goto done;
+        rc = -1;
+    }
+    if ((rc = config_load(s->base, path, ignore_sweep_key, NULL, err)))
+        goto done;
+    rc = -1;
+    for (int i = 0; i < nsets; i++) {
+        if (config_set_arg(s->base, sets[i], err))
+            goto done;
+        for (int f = 0; f < s->nfactors; f++) {
+            size_t n = strlen(s->factors[f].key);
+            if (!strncmp(sets[i], s->factors[f].key, n) &&
+                (sets[i][n] == '=' || sets[i][n] == ' ')) {
+                config_fail(err, "--set %s: %s is a factor of the sweep (%s)", sets[i],
+                     s->factors[f].key, s->factors[f].where);
+                goto done;
+            }
+        }
+    }
+    if (!s->nseeds && add_seed(s, config_values(s->base)->train.seed)) {
+        config_fail(err, "out of memory");
+        goto done;
+    }
+    /* every cell must be valid before anything runs */
+    long n = sweep_ncells(s);
+    for (long i = 0; i < n; i += s->nseeds) {
+        struct config *c = sweep_cell(s, i, err);
+        if (!c)
+            goto done;
+        config_free(&c);
+    }
+    rc = 0;
+done:
+    config_free(&P.scratch);
+    free(P.base);
+    if (rc)
+        sweep_free(&s);
+    *out = s;
+    return rc;
+}
+
+void sweep_free(struct sweep **ps)
+{
+    if (!ps || !*ps)
+        return;
+    struct sweep *s = *ps;
+    for (int f = 0; f < s->nfactors; f++) {
+        for (int i = 0; i < s->factors[f].nlevels; i++)
+            free(s->factors[f].levels[i]);
+        free(s->factors[f].levels);
+        free(s->factors[f].key);
+        free(s->factors[f].where);
+    }
+    free(s->factors);
+    free(s->seeds);
+    free(s->name);
+    free(s->spec);
+    config_free(&s->base);
+    free(s);
+    *ps = NULL;
+}
+
+long sweep_ncells(const struct sweep *s)
+{
+    long n = s->nseeds;
+    for (int f = 0; f < s->nfactors; f++)
+        n *= s->factors[f].nlevels;
+    return n;
+}
+
+struct config *sweep_cell(const struct sweep *s, long i, char err[CONFIG_ERR_MAX])
+{
+    struct config *c = config_copy(s->base);
+    if (!c) {
+        config_fail(err, "out of memory");
+        return NULL;
+    }
+    long seed = s->seeds[i % s->nseeds];
+    i /= s->nseeds;
+    for (int f = s->nfactors - 1; f >= 0; f--) {
+        const struct sweep_factor *F = &s->factors[f];
+        const char *level = F->levels[i % F->nlevels];
+        i /= F->nlevels;
+        char fname[512], section[64];
+        snprintf(fname, sizeof fname, "%s", F->where);
+        char *colon = strrchr(fname, ':');
+        int line = colon ? atoi(colon + 1) : 0;
+        if (colon)
+            *colon = 0;
+        const char *dot = strchr(F->key, '.');
+        snprintf(section, sizeof section, "%.*s", (int)(dot - F->key), F->key);
+        if (config_set(c, section, dot + 1, level, fname, line, err))
+            goto bad;
+    }
+    char num[32];
+    snprintf(num, sizeof num, "%ld", seed);
+    if (config_set(c, "train", "seed", num, NULL, 0, err) || config_finish(c, err))
+        goto bad;
+    return c;
+bad:
+    config_free(&c);
+    return NULL;
+}
