@@ -43,8 +43,8 @@ static int copy_children(sqlite3 *db, sqlite3_int64 from, sqlite3_int64 to)
         "FROM src.pyramid_levels WHERE run_id = ?1",
         "INSERT INTO main.curves(run_id, name, label, x, y) SELECT ?2, name, label, x, y "
         "FROM src.curves WHERE run_id = ?1",
-        "INSERT INTO main.previews(run_id, t, seed, text, masked, tokens) "
-        "SELECT ?2, t, seed, text, masked, tokens FROM src.previews WHERE run_id = ?1"};
+        "INSERT INTO main.previews(run_id, t, seed, text, masked, tokens, types) "
+        "SELECT ?2, t, seed, text, masked, tokens, types FROM src.previews WHERE run_id = ?1"};
     for (size_t i = 0; i < sizeof sql / sizeof *sql; i++) {
         sqlite3_stmt *st;
         if (sqlite3_prepare_v2(db, sql[i], -1, &st, NULL) != SQLITE_OK)

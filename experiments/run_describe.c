@@ -32,6 +32,8 @@ struct description {
     double t[GRID], alpha[2][GRID];
     char *preview[NPREVIEWS];
     struct preview_count count[NPREVIEWS];
+    char **types;                /* the mask types' names (borrowed from the handle) */
+    int ntypes;
 };
 
 /* Every level of the pyramid on (the start of) the validation split. */
@@ -101,6 +103,14 @@ static int render_previews(struct description *D, struct run_ctx *x, char err[CO
     size_t len;
     const char *text = preview_valid_text(x, PREVIEW_BYTES, &len);
     mask_set_step(x->mask, 0);
+    D->ntypes = mask_n_types(x->mask);
+    D->types = calloc((size_t)D->ntypes + 1, sizeof *D->types);
+    if (!D->types)
+        return config_fail(err, "out of memory");
+    for (int k = 0; k < D->ntypes; k++) {
+        const char *name = mask_type_name(x->mask, k);
+        D->types[k] = (char *)(name ? name : "mask");
+    }
     for (int i = 0; i < NPREVIEWS; i++) {
         size_t size;
         FILE *f = open_memstream(&D->preview[i], &size);
@@ -129,7 +139,7 @@ static int write_tx(void *user)
             return -1;
     for (int i = 0; i < NPREVIEWS; i++)
         if (runlog_preview(D->rl, D->id, preview_t[i], 1, D->preview[i], D->count[i].masked,
-                           D->count[i].tokens))
+                           D->count[i].tokens, D->types, D->ntypes))
             return -1;
     return 0;
 }
@@ -151,6 +161,7 @@ int run_describe(struct runlog *rl, int64_t id, struct run_ctx *x, char err[CONF
         rc = config_fail(err, "%s", runlog_errmsg(rl));
     for (int i = 0; i < NPREVIEWS; i++)
         free(D->preview[i]);
+    free(D->types);
     free(D);
     return rc;
 }

@@ -318,8 +318,8 @@ int runlog_reap(struct runlog *rl)
     return R.marked;
 }
 
-/* Factor f's levels as a JSON array built by SQLite (malloc'd). */
-static char *levels_json(struct runlog *rl, const struct sweep_factor *f)
+/* A JSON array of n strings built by SQLite (malloc'd). */
+static char *json_array_of(struct runlog *rl, char *const *items, int n)
 {
     sqlite3_stmt *st;
     char *json = strdup("[]");
@@ -327,9 +327,9 @@ static char *levels_json(struct runlog *rl, const struct sweep_factor *f)
         free(json);
         return NULL;
     }
-    for (int i = 0; json && i < f->nlevels; i++) {
+    for (int i = 0; json && i < n; i++) {
         sqlite3_bind_text(st, 1, json, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, f->levels[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, items[i], -1, SQLITE_STATIC);
         char *next = sqlite3_step(st) == SQLITE_ROW
                          ? strdup((const char *)sqlite3_column_text(st, 0)) : NULL;
         free(json);
@@ -357,7 +357,7 @@ int runlog_sweep(struct runlog *rl, const struct sweep *s, int64_t *sweep_id)
     sqlite3_finalize(st);
     st = NULL;
     for (int i = 0; i < s->nfactors; i++) {
-        char *json = levels_json(rl, &s->factors[i]);
+        char *json = json_array_of(rl, s->factors[i].levels, s->factors[i].nlevels);
         rc = json ? run(rl, "INSERT INTO factors(sweep_id, key, position, levels) "
                             "VALUES (?, ?, ?, ?) ON CONFLICT(sweep_id, key) DO UPDATE SET "
                             "levels = excluded.levels, position = excluded.position",
@@ -581,11 +581,18 @@ int runlog_curve(struct runlog *rl, int64_t run_id, const char *name, const char
 }
 
 int runlog_preview(struct runlog *rl, int64_t run_id, double t, long seed, const char *text,
-                   long masked, long tokens)
+                   long masked, long tokens, char *const *types, int ntypes)
 {
-    return RUN_OK(run(rl, "INSERT OR REPLACE INTO previews(run_id, t, seed, text, masked, tokens) "
-                          "VALUES (?, ?, ?, ?, ?, ?)", "iditii", run_id, t, (int64_t)seed, text,
-                      (int64_t)masked, (int64_t)tokens)) ? 0 : -1;
+    char *json = json_array_of(rl, types, ntypes);
+    if (!json) {
+        snprintf(rl->msg, sizeof rl->msg, "out of memory");
+        return -1;
+    }
+    int rc = run(rl, "INSERT OR REPLACE INTO previews(run_id, t, seed, text, masked, tokens, "
+                     "types) VALUES (?, ?, ?, ?, ?, ?, ?)", "iditiit", run_id, t, (int64_t)seed,
+                 text, (int64_t)masked, (int64_t)tokens, json);
+    free(json);
+    return RUN_OK(rc) ? 0 : -1;
 }
 
 int runlog_heartbeat(struct runlog *rl, int64_t run_id)

@@ -129,6 +129,7 @@ CREATE TABLE IF NOT EXISTS previews (
     text   TEXT NOT NULL,                    -- masked runs shown as [type] or [type*n]
     masked INTEGER NOT NULL,                 -- masked tokens
     tokens INTEGER NOT NULL,                 -- tokens of the text at the model level
+    types  TEXT NOT NULL,                    -- JSON array of the mask types' names
     PRIMARY KEY (run_id, t)
 ) WITHOUT ROWID;
 

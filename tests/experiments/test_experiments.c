@@ -310,8 +310,9 @@ static void test_migration(void)
     CHECK(sqlite3_column_int(st, 2) == 1, "runs kept: %d of 1", sqlite3_column_int(st, 2));
     CHECK(sqlite3_column_int(st, 3) == 1000, "t_critical: %d rows", sqlite3_column_int(st, 3));
     sqlite3_finalize(st);
-    CHECK(runlog_preview(rl, id, 0.5, 1, "a [mask] c", 1, 3) == 0, "runlog_preview: %s",
-          runlog_errmsg(rl));
+    char *types[] = {"mask"};
+    CHECK(runlog_preview(rl, id, 0.5, 1, "a [mask] c", 1, 3, types, 1) == 0,
+          "runlog_preview: %s", runlog_errmsg(rl));
     /* a log from a newer pyramask is refused */
     sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL);
     runlog_close(&rl);
