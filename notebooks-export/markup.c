@@ -98,7 +98,8 @@ void mk_markdown(sqlite3_str *out, const char *s)
         size_t at = (size_t)(p - c);
         int special = strchr("\\`*_[]<>|~&", *p) != NULL ||
                       (at == 0 && strchr("#-+=", *p)) || /* a heading, list or rule */
-                      (at == digits && digits && (*p == '.' || *p == ')')); /* "1." a list */
+                      (at == digits && digits && (*p == '.' || *p == ')') &&
+                       (!p[1] || p[1] == ' ' || p[1] == '\t')); /* "1. " a list */
         if (special)
             sqlite3_str_appendchar(out, 1, '\\');
         sqlite3_str_appendchar(out, 1, *p == '\n' || *p == '\r' || *p == '\t' ? ' ' : *p);

@@ -24,7 +24,7 @@ void mk_clean(sqlite3_str *out, const char *s, size_t n);
 
 /* Appends s as Markdown text that renders as itself (CommonMark, GitHub tables): cleaned,
  * line breaks and tabs made spaces, and backslash-escaped: \ ` * _ [ ] < > | ~ & anywhere,
- * and what would start a heading, list or rule at its start (# - + =, "1." "1)"). */
+ * and what would start a heading, list or rule at its start (# - + =, "1. " "1) "). */
 void mk_markdown(sqlite3_str *out, const char *s);
 
 /* Appends n bytes as base64 (RFC 4648, with padding), for data: URIs. */

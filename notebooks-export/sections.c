@@ -75,6 +75,7 @@ static const char sql_ablation[] =
 static const char sql_cells[] =
     "SELECT " LABEL("c", "'all runs'") " AS configuration,\n"
     "       c.config_hash, c.n, round(c.mean, 4) AS mean,\n"
+    "       round(c.mean - min(c.mean) OVER (), 4) AS above_best,\n"
     "       round(coalesce(c.ci95_lo, c.mean - 1.96 * mc.se), 4) AS lo,\n"
     "       round(coalesce(c.ci95_hi, c.mean + 1.96 * mc.se), 4) AS hi,\n"
     "       CASE WHEN c.ci95 IS NOT NULL THEN 'seeds, t'\n"
@@ -92,6 +93,14 @@ static const char sql_curves[] =
     "       f.seed, m.step, m.value AS train_loss\n"
     "FROM v_final f JOIN metrics m ON m.run_id = f.run_id AND m.key = 'train_loss'\n"
     "WHERE f.sweep IS :sweep ORDER BY f.run_id, m.step";
+
+static const char sql_curve_means[] =
+    "SELECT f.config_hash,\n"
+    "       " LABEL("f", "'run ' || f.run_id") " AS configuration,\n"
+    "       m.step, avg(m.value) AS train_loss, count(*) AS runs\n"
+    "FROM v_final f JOIN metrics m ON m.run_id = f.run_id AND m.key = 'train_loss'\n"
+    "WHERE f.sweep IS :sweep\n"
+    "GROUP BY f.config_hash, m.step ORDER BY min(f.run_id), m.step";
 
 static const char sql_schedules[] =
     "SELECT CASE WHEN c.name = 'alpha' THEN c.label\n"
@@ -243,41 +252,44 @@ static const char py_cells[] =
     "cells = q(\"\"\"%s\"\"\")\n"
     "rows = records(cells)\n"
     "if plt is not None and rows:\n"
+    "    best = rows[0][\"mean\"] - rows[0][\"above_best\"]\n"
     "    fig, ax = plt.subplots(figsize=(8, 0.3 * len(rows) + 1.5))\n"
     "    y = list(range(len(rows)))[::-1]\n"
-    "    ax.barh(y, [r[\"mean\"] for r in rows], xerr=interval(rows, \"lo\", \"hi\"), capsize=3,\n"
-    "            color=[style(r[\"config_hash\"])[\"color\"] for r in rows])\n"
+    "    ax.barh(y, [r[\"above_best\"] for r in rows], xerr=interval(rows, \"lo\", \"hi\"),\n"
+    "            capsize=3, color=[style(r[\"config_hash\"])[\"color\"] for r in rows])\n"
     "    ax.set_yticks(y)\n"
     "    ax.set_yticklabels([r[\"configuration\"] for r in rows])\n"
-    "    ax.set_xlabel(\"held-out NELBO (bits per byte)\")\n"
+    "    ax.set_xlabel(f\"held-out bits per byte above the best configuration ({best:.4f})\")\n"
     "    ax.set_title(FACTORS)\n"
     "    plt.show()\n"
     "cells\n";
 
 static const char py_curves[] =
-    "curves = q(\"\"\"%s\"\"\")\n"
-    "runs = {}\n"
-    "for r in records(curves):\n"
-    "    run = runs.setdefault(r[\"run_id\"], {\"first\": r, \"step\": [], \"loss\": []})\n"
-    "    run[\"step\"].append(r[\"step\"])\n"
-    "    run[\"loss\"].append(num(r[\"train_loss\"]))\n"
-    "if plt is not None and runs:\n"
+    "runs, means = {}, {}\n"
+    "for r in records(q(\"\"\"%s\"\"\")):\n"
+    "    run = runs.setdefault(r[\"run_id\"], {\"hash\": r[\"config_hash\"], \"x\": [], \"y\": []})\n"
+    "    run[\"x\"].append(r[\"step\"])\n"
+    "    run[\"y\"].append(num(r[\"train_loss\"]))\n"
+    "for r in records(q(\"\"\"%s\"\"\")):\n"
+    "    mean = means.setdefault(r[\"config_hash\"], {\"label\": r[\"configuration\"], \"x\": [], \"y\": []})\n"
+    "    mean[\"x\"].append(r[\"step\"])\n"
+    "    mean[\"y\"].append(num(r[\"train_loss\"]))\n"
+    "if plt is not None and means:\n"
     "    fig, ax = plt.subplots(figsize=(9, 4.5))\n"
-    "    shown = set()\n"
-    "    for run in runs.values():\n"
-    "        label = run[\"first\"][\"configuration\"]\n"
-    "        ax.plot(run[\"step\"], run[\"loss\"], lw=1.4, label=None if label in shown else label,\n"
-    "                **style(run[\"first\"][\"config_hash\"]))\n"
-    "        shown.add(label)\n"
+    "    seeds = [run[\"hash\"] for run in runs.values()]\n"
+    "    for run in runs.values():  # each run thin, when its configuration has several\n"
+    "        if seeds.count(run[\"hash\"]) > 1:\n"
+    "            ax.plot(run[\"x\"], run[\"y\"], lw=0.8, alpha=0.3, **style(run[\"hash\"]))\n"
+    "    for h, mean in means.items():  # the mean over its seeds\n"
+    "        ax.plot(mean[\"x\"], mean[\"y\"], lw=2, label=mean[\"label\"], **style(h))\n"
     "    ax.set_xlabel(\"step\")\n"
     "    ax.set_ylabel(\"training loss (nats/token)\")\n"
     "    ax.legend(title=FACTORS or None, loc=\"upper left\", bbox_to_anchor=(1.01, 1),\n"
     "              fontsize=\"small\")\n"
     "    plt.show()\n"
     "else:\n"
-    "    for run in runs.values():\n"
-    "        print(run[\"first\"][\"configuration\"], \"seed\", run[\"first\"][\"seed\"], \"final loss\",\n"
-    "              run[\"loss\"][-1], \"at step\", run[\"step\"][-1])\n";
+    "    for mean in means.values():\n"
+    "        print(mean[\"label\"], \"final loss\", mean[\"y\"][-1], \"at step\", mean[\"x\"][-1])\n";
 
 static const char py_schedules[] =
     "schedules = {}\n"
@@ -286,7 +298,8 @@ static const char py_schedules[] =
     "if plt is not None and schedules:\n"
     "    fig, ax = plt.subplots(figsize=(6.5, 4))\n"
     "    for i, (name, alpha) in enumerate(schedules.items()):\n"
-    "        ax.plot(list(alpha), list(alpha.values()), label=name, **style(i))\n"
+    "        ax.plot(list(alpha), list(alpha.values()), label=name, color=f\"C{i %% 10}\",\n"
+    "                linestyle=[\"-\", \"--\", \":\"][i %% 3])\n"
     "    ax.set_xlim(0, 1)\n"
     "    ax.set_ylim(0, 1)\n"
     "    ax.set_xlabel(\"t (diffusion time)\")\n"
@@ -483,7 +496,7 @@ static int ablation(struct report *r)
             style++;
         labels[i] = sqlite3_mprintf("%s", xt_text(t, i, "level"));
         rows[i] = (svg_row){factor, labels[i], xt_num(t, i, "mean"), xt_num(t, i, "ci95_lo"),
-                            xt_num(t, i, "ci95_hi"), style};
+                            xt_num(t, i, "ci95_hi"), style, NULL};
         if (!labels[i])
             rc = -2;
     }
@@ -510,11 +523,13 @@ static int ablation(struct report *r)
 static int cells(struct report *r, const struct xtable *configs)
 {
     struct section *s = section(r, "cells", "Held-out bits per byte by configuration",
-                                "Each configuration of the grid (best first): the mean "
-                                "held-out NELBO in bits per byte over its seeds, with the 95% "
-                                "confidence interval over the seeds as whiskers, or, for a "
-                                "single seed, plus and minus 1.96 Monte Carlo standard errors "
-                                "(column interval). Colours match the training curves.",
+                                "Each configuration of the grid, best first: how many bits per "
+                                "byte its mean held-out NELBO lies above the best one's (the "
+                                "bar; the mean itself is written beside it), with the 95% "
+                                "confidence interval of the mean over the seeds as whiskers, "
+                                "or, for a single seed, plus and minus 1.96 Monte Carlo "
+                                "standard errors (column interval). Colours match the training "
+                                "curves.",
                                 sql_cells);
     if (code(s, sqlite3_mprintf(py_cells, sql_cells)))
         return -2;
@@ -529,24 +544,43 @@ static int cells(struct report *r, const struct xtable *configs)
         return rc ? rc : note(s, "%s", "No finished runs yet.");
     }
     svg_row *rows = calloc((size_t)t->nrows, sizeof *rows);
-    if (!rows) {
-        xt_free(t);
-        sqlite3_free(t);
-        return -2;
+    char **text = calloc((size_t)t->nrows, sizeof *text);
+    double best = xt_num(t, 0, "mean") - xt_num(t, 0, "above_best"), hw = INFINITY;
+    for (int i = 0; i < t->nrows; i++) {
+        double h = (xt_num(t, i, "hi") - xt_num(t, i, "lo")) / 2;
+        hw = h > 0 && h < hw ? h : hw;
     }
-    for (int i = 0; i < t->nrows; i++)
-        rows[i] = (svg_row){NULL, xt_text(t, i, "configuration"), xt_num(t, i, "mean"),
-                            xt_num(t, i, "lo"), xt_num(t, i, "hi"),
-                            config_style(configs, xt_text(t, i, "config_hash"))};
-    sqlite3_str *svg = sqlite3_str_new(NULL);
-    svg_row_opts o = {r->factors ? r->factors : "Held-out bits per byte",
-                      "held-out NELBO (bits per byte)", 1, 0};
-    svg_row_chart(svg, &o, rows, t->nrows);
+    int dec = svg_decimals(best, hw);
+    rc = rows && text ? 0 : -2;
+    for (int i = 0; !rc && i < t->nrows; i++) {
+        double mean = xt_num(t, i, "mean"), above = xt_num(t, i, "above_best");
+        text[i] = i ? sqlite3_mprintf("%.*f (+%.*f)", dec, mean, dec, above)
+                    : sqlite3_mprintf("%.*f (best)", dec, mean);
+        int k = config_style(configs, xt_text(t, i, "config_hash"));
+        rows[i] = (svg_row){NULL, xt_text(t, i, "configuration"), above,
+                            xt_num(t, i, "lo") - best, xt_num(t, i, "hi") - best, k, text[i]};
+        rc = text[i] ? 0 : -2;
+    }
+    char *xlabel = rc ? NULL : sqlite3_mprintf("held-out bits per byte above the best "
+                                               "configuration (%s: %.*f)",
+                                               xt_text(t, 0, "configuration"), dec, best);
+    if (xlabel) {
+        sqlite3_str *svg = sqlite3_str_new(NULL);
+        svg_row_opts o = {r->factors ? r->factors : "Held-out bits per byte", xlabel, 1, 0};
+        svg_row_chart(svg, &o, rows, t->nrows);
+        rc = add(s, BLOCK_SVG, NULL, mk_finish(svg), NULL);
+    } else {
+        rc = -2;
+    }
+    sqlite3_free(xlabel);
+    for (int i = 0; text && i < t->nrows; i++)
+        sqlite3_free(text[i]);
+    free(text);
     free(rows);
-    if (add(s, BLOCK_SVG, NULL, mk_finish(svg), NULL)) {
+    if (rc) {
         xt_free(t);
         sqlite3_free(t);
-        return -2;
+        return rc;
     }
     return add(s, BLOCK_TABLE, t, NULL, NULL);
 }
@@ -569,7 +603,8 @@ static int series_from(struct series_set *ss, const struct xtable *t, const char
     double *xs = ss->xy, *ys = ss->xy + t->nrows;
     for (int i = 0; i < t->nrows; i++) {
         if (i == 0 || strcmp(xt_text(t, i, key), xt_text(t, i - 1, key))) {
-            ss->s[ss->n++] = (svg_series){xt_text(t, i, label), xs + i, ys + i, 0, 0};
+            ss->s[ss->n++] = (svg_series){.label = label ? xt_text(t, i, label) : NULL,
+                                          .x = xs + i, .y = ys + i};
         }
         xs[i] = xt_num(t, i, x);
         ys[i] = xt_num(t, i, y);
@@ -584,39 +619,75 @@ static void series_free(struct series_set *ss)
     free(ss->xy);
 }
 
+/* Colour and dash of configuration k: ten colours, then the next dash pattern. */
+static void config_look(svg_series *s, int k)
+{
+    s->color = k;
+    s->dash = k / SVG_PALETTE;
+}
+
 static int curves(struct report *r, const struct xtable *configs)
 {
     struct section *s = section(r, "curves", "Training curves",
-                                "The training loss of every run (its corruption's weighted "
-                                "NELBO estimate per token, in nats, averaged over the steps "
-                                "between two log points). Seeds of one configuration share "
-                                "its colour.",
+                                "The training loss (the corruption's weighted NELBO estimate "
+                                "per token, in nats, averaged over the steps between two log "
+                                "points): for each configuration the mean over its seeds as a "
+                                "thick line, and each seed as a thin one.",
                                 sql_curves);
-    if (code(s, sqlite3_mprintf(py_curves, sql_curves)))
+    if (code(s, sqlite3_mprintf(py_curves, sql_curves, sql_curve_means)))
         return -2;
-    struct xtable t;
-    int rc = xt_query(r, sql_curves, &t);
+    struct xtable runs, means;
+    int rc = xt_query(r, sql_curves, &runs);
     if (rc)
         return rc;
-    if (!t.nrows) {
-        xt_free(&t);
+    if ((rc = xt_query(r, sql_curve_means, &means))) {
+        xt_free(&runs);
+        return rc;
+    }
+    if (!runs.nrows) {
+        xt_free(&runs);
+        xt_free(&means);
         return note(s, "%s", "No training curves: no run has logged a training loss yet.");
     }
-    struct series_set ss;
-    rc = series_from(&ss, &t, "run_id", "step", "train_loss", "configuration");
-    for (int i = 0; !rc && i < ss.n; i++) {
-        int row = (int)(ss.s[i].x - ss.xy); /* the series' first row */
-        ss.s[i].style = config_style(configs, xt_text(&t, row, "config_hash"));
+    struct series_set sr = {0}, sm = {0};
+    rc = series_from(&sr, &runs, "run_id", "step", "train_loss", NULL);
+    if (!rc)
+        rc = series_from(&sm, &means, "config_hash", "step", "train_loss", "configuration");
+    svg_series *all = rc ? NULL : calloc((size_t)(sr.n + sm.n), sizeof *all);
+    int n = 0;
+    /* a thin line per run of a configuration with several, then the thick means */
+    for (int i = 0; all && i < sr.n; i++) {
+        const char *hash = xt_text(&runs, (int)(sr.s[i].x - sr.xy), "config_hash");
+        int seeds = 0;
+        for (int j = 0; j < sr.n; j++)
+            seeds += !strcmp(hash, xt_text(&runs, (int)(sr.s[j].x - sr.xy), "config_hash"));
+        if (seeds < 2)
+            continue;
+        all[n] = sr.s[i];
+        config_look(&all[n], config_style(configs, hash));
+        all[n].width = 0.8;
+        all[n++].opacity = 0.35;
     }
-    if (!rc) {
+    for (int i = 0; all && i < sm.n; i++) {
+        all[n] = sm.s[i];
+        config_look(&all[n], config_style(configs, xt_text(&means, (int)(sm.s[i].x - sm.xy),
+                                                           "config_hash")));
+        all[n++].width = 2.2;
+    }
+    if (all) {
         sqlite3_str *svg = sqlite3_str_new(NULL);
         svg_line_opts o = {"Training loss", "step", "training loss (nats/token)", r->factors,
-                           NAN, NAN, NAN, NAN, 0, 0};
-        svg_line_chart(svg, &o, ss.s, ss.n);
+                           NAN, NAN, NAN, NAN, 0, 400};
+        svg_line_chart(svg, &o, all, n);
         rc = add(s, BLOCK_SVG, NULL, mk_finish(svg), NULL);
+    } else {
+        rc = -2;
     }
-    series_free(&ss);
-    xt_free(&t);
+    free(all);
+    series_free(&sr);
+    series_free(&sm);
+    xt_free(&runs);
+    xt_free(&means);
     return rc;
 }
 
@@ -652,8 +723,10 @@ static int schedules(struct report *r)
     }
     struct series_set ss;
     rc = series_from(&ss, &t, "schedule", "t", "alpha", "schedule");
-    for (int i = 0; !rc && i < ss.n; i++)
-        ss.s[i].style = i;
+    for (int i = 0; !rc && i < ss.n; i++) {
+        ss.s[i].color = i;
+        ss.s[i].dash = i; /* few curves, often on top of each other: each its own dash */
+    }
     if (!rc) {
         sqlite3_str *svg = sqlite3_str_new(NULL);
         svg_line_opts o = {"Masking schedules", "t (diffusion time)",
@@ -701,7 +774,7 @@ static int pyramid(struct report *r)
                                     xt_text(t, i, "vocab"),
                                     *xt_text(t, i, "role") ? ", model" : "");
         rows[i] = (svg_row){several ? xt_text(t, i, "levels") : NULL, labels[i],
-                            xt_num(t, i, "bytes_per_token"), NAN, NAN, style};
+                            xt_num(t, i, "bytes_per_token"), NAN, NAN, style, NULL};
         rc = labels[i] ? 0 : -2;
     }
     if (!rc) {

@@ -18,7 +18,7 @@ static const char *const palette[SVG_PALETTE] = {
 static const char *const dashes[SVG_DASHES] = {"", "7 4", "2 3"};
 
 const char *svg_color(int k) { return palette[(k < 0 ? -k : k) % SVG_PALETTE]; }
-const char *svg_dash(int k) { return dashes[((k < 0 ? -k : k) / SVG_PALETTE) % SVG_DASHES]; }
+const char *svg_dash(int k) { return dashes[(k < 0 ? -k : k) % SVG_DASHES]; }
 
 /* 1, 2, 5 or 10 times a power of ten near x: rounded, or the ceiling when !round. */
 static double nice_number(double x, int round)
@@ -70,13 +70,15 @@ int svg_ticks(double lo, double hi, int target, double *ticks, int max, double *
     return n;
 }
 
-void svg_format_tick(char *buf, size_t n, double v, double step)
+void svg_format_tick(char *buf, size_t n, double v, double step, double big)
 {
     static const char suffix[] = " kMGT";
-    double big = fmax(fabs(v), step), scale = 1;
+    double scale = 1;
     int k = 0;
-    while (big >= 1e4 * scale && k < 4)
-        scale *= 1e3, k++;
+    big = fmax(fabs(big), fabs(v));
+    if (big >= 1e4) /* the largest unit the axis reaches */
+        for (scale = 1e3, k = 1; k < 4 && big >= scale * 1e3; k++)
+            scale *= 1e3;
     double s = step / scale;
     int dec = s >= 1 ? 0 : (int)ceil(-log10(s) - 1e-9);
     if (dec > 12)
@@ -85,7 +87,7 @@ void svg_format_tick(char *buf, size_t n, double v, double step)
     if (fabs(x) < s * 1e-9)
         x = 0; /* never "-0" */
     int len = snprintf(buf, n, "%.*f", dec, x);
-    if (k && len >= 0 && (size_t)len + 1 < n) {
+    if (k && x != 0 && len >= 0 && (size_t)len + 1 < n) {
         buf[len] = suffix[k];
         buf[len + 1] = 0;
     }
@@ -166,12 +168,15 @@ static double axis_px(const struct axis *a, double v)
     return a->p0 + (v - a->lo) / (a->hi - a->lo) * (a->p1 - a->p0);
 }
 
+/* The largest tick's size, which picks the axis's unit. */
+static double axis_big(const struct axis *a) { return fmax(fabs(a->lo), fabs(a->hi)); }
+
 static double tick_label_w(const struct axis *a)
 {
     double w = 0;
     char buf[48];
     for (int i = 0; i < a->n; i++) {
-        svg_format_tick(buf, sizeof buf, a->t[i], a->step);
+        svg_format_tick(buf, sizeof buf, a->t[i], a->step, axis_big(a));
         w = fmax(w, strlen(buf) * CHAR_W);
     }
     return w;
@@ -184,7 +189,7 @@ static void x_axis(sqlite3_str *out, const struct axis *a, double y0, double y1,
     char buf[48];
     for (int i = 0; i < a->n; i++) {
         double x = axis_px(a, a->t[i]);
-        svg_format_tick(buf, sizeof buf, a->t[i], a->step);
+        svg_format_tick(buf, sizeof buf, a->t[i], a->step, axis_big(a));
         sqlite3_str_appendf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
                                  "stroke=\"#e4e4e4\"/><text x=\"%.1f\" y=\"%.1f\" "
                                  "text-anchor=\"middle\" fill=\"#444\">%s</text>\n",
@@ -250,7 +255,7 @@ void svg_line_chart(sqlite3_str *out, const svg_line_opts *o, const svg_series *
     char buf[48];
     for (int i = 0; i < ay.n; i++) {
         double y = axis_px(&ay, ay.t[i]);
-        svg_format_tick(buf, sizeof buf, ay.t[i], ay.step);
+        svg_format_tick(buf, sizeof buf, ay.t[i], ay.step, axis_big(&ay));
         sqlite3_str_appendf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
                                  "stroke=\"#e4e4e4\"/><text x=\"%.1f\" y=\"%.1f\" "
                                  "text-anchor=\"end\" fill=\"#444\">%s</text>\n",
@@ -265,11 +270,12 @@ void svg_line_chart(sqlite3_str *out, const svg_line_opts *o, const svg_series *
     x_axis(out, &ax, top, bottom, o->xlabel);
     /* the series */
     for (int i = 0; i < n; i++) {
-        const char *dash = svg_dash(s[i].style);
-        sqlite3_str_appendf(out, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" "
-                                 "stroke-linejoin=\"round\" stroke-opacity=\"0.9\"%s%s%s d=\"",
-                            svg_color(s[i].style), *dash ? " stroke-dasharray=\"" : "", dash,
-                            *dash ? "\"" : "");
+        const char *dash = svg_dash(s[i].dash);
+        sqlite3_str_appendf(out, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"%.2g\" "
+                                 "stroke-linejoin=\"round\" stroke-opacity=\"%.2g\"%s%s%s d=\"",
+                            svg_color(s[i].color), s[i].width > 0 ? s[i].width : 1.6,
+                            s[i].opacity > 0 ? s[i].opacity : 0.9,
+                            *dash ? " stroke-dasharray=\"" : "", dash, *dash ? "\"" : "");
         int pen = 0, points = 0;
         double lx = 0, ly = 0;
         for (int k = 0; k < s[i].n; k++) {
@@ -292,7 +298,7 @@ void svg_line_chart(sqlite3_str *out, const svg_line_opts *o, const svg_series *
         sqlite3_str_appendall(out, "</path>\n");
         if (points == 1)
             sqlite3_str_appendf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n",
-                                lx, ly, svg_color(s[i].style));
+                                lx, ly, svg_color(s[i].color));
     }
     /* the legend */
     if (!nleg)
@@ -312,11 +318,11 @@ void svg_line_chart(sqlite3_str *out, const svg_line_opts *o, const svg_series *
             seen = same_label(s, i, j);
         if (seen)
             continue;
-        const char *dash = svg_dash(s[i].style);
+        const char *dash = svg_dash(s[i].dash);
         sqlite3_str_appendf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
                                  "stroke=\"%s\" stroke-width=\"2.5\"%s%s%s/>"
                                  "<text x=\"%.1f\" y=\"%.1f\" fill=\"#222\">",
-                            lx, ly + 6, lx + SWATCH - 4, ly + 6, svg_color(s[i].style),
+                            lx, ly + 6, lx + SWATCH - 4, ly + 6, svg_color(s[i].color),
                             *dash ? " stroke-dasharray=\"" : "", dash, *dash ? "\"" : "",
                             lx + SWATCH + 2, ly + 10);
         text_fit(out, s[i].label, chars);
@@ -361,7 +367,7 @@ void svg_row_chart(sqlite3_str *out, const svg_row_opts *o, const svg_row *r, in
     char buf[64];
     for (int i = 0; i < n; i++) {
         format_fixed(buf, sizeof buf, r[i].value, dec);
-        valw = fmax(valw, strlen(buf) * CHAR_W);
+        valw = fmax(valw, r[i].text ? text_w(r[i].text) : strlen(buf) * CHAR_W);
     }
     double left = 8 + labw + 12, right = W - 16 - valw - 8;
     double top = TOP, bottom = top + 6 + n * ROW_H + headers * ROW_H;
@@ -385,7 +391,7 @@ void svg_row_chart(sqlite3_str *out, const svg_row_opts *o, const svg_row *r, in
                                  "fill=\"#222\">", left - 8, mid + 4);
         text_fit(out, r[i].label, chars);
         sqlite3_str_appendall(out, "</text>\n");
-        const char *color = svg_color(r[i].style);
+        const char *color = svg_color(r[i].color);
         double v = r[i].value, end = v;
         if (isfinite(v) && o->bars) {
             double a = axis_px(&ax, fmin(0, v)), b = axis_px(&ax, fmax(0, v));
@@ -404,11 +410,16 @@ void svg_row_chart(sqlite3_str *out, const svg_row_opts *o, const svg_row *r, in
             sqlite3_str_appendf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" fill=\"%s\" "
                                      "stroke=\"#222\" stroke-width=\"0.8\"/>\n",
                                 axis_px(&ax, v), mid, color);
-        if (isfinite(v)) {
+        if (isfinite(v) || r[i].text) {
             format_fixed(buf, sizeof buf, v, dec);
             sqlite3_str_appendf(out, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
-                                     "fill=\"#555\">%s</text>\n",
-                                axis_px(&ax, end) + 6, mid + 4, buf);
+                                     "fill=\"#555\">",
+                                axis_px(&ax, isfinite(end) ? end : ax.lo) + 6, mid + 4);
+            if (r[i].text)
+                mk_escape_z(out, r[i].text);
+            else
+                sqlite3_str_appendall(out, buf);
+            sqlite3_str_appendall(out, "</text>\n");
         }
         y += ROW_H;
     }

@@ -8,8 +8,8 @@
 
 enum { SVG_PALETTE = 10, SVG_DASHES = 3, SVG_MAX_TICKS = 32 };
 
-/* Colour k of the palette (tab10, matplotlib's default cycle C0..C9), k taken modulo 10, and
- * the dash pattern for series k (solid for 0..9, dashed for 10..19, dotted for 20..29, ...). */
+/* Colour k of the palette (tab10, matplotlib's default cycle C0..C9), k taken modulo 10,
+ * and dash pattern k modulo 3 (solid, dashed, dotted) as a stroke-dasharray ("" = solid). */
 const char *svg_color(int k);
 const char *svg_dash(int k);
 
@@ -19,9 +19,10 @@ const char *svg_dash(int k);
  * lo == hi, or a NaN or infinite bound, gives a unit-wide range around the finite one. */
 int svg_ticks(double lo, double hi, int target, double *ticks, int max, double *step);
 
-/* A tick value as text for ticks `step` apart: as many decimals as the step needs, never
- * "-0", and from 10000 up with an SI suffix (20000 -> "20k", 1500000 -> "1.5M"). */
-void svg_format_tick(char *buf, size_t n, double v, double step);
+/* A tick value as text for ticks `step` apart on an axis whose largest tick is `big` (in
+ * size): as many decimals as the step needs, never "-0", and when the axis reaches 10000,
+ * every tick in the largest SI unit it reaches (0, 5k, 10k; 0.5M, 1M, 1.5M; 0 stays 0). */
+void svg_format_tick(char *buf, size_t n, double v, double step, double big);
 
 /* The decimals to show a value v with an interval of half-width hw (NaN, 0 or infinite =
  * none): those of hw's two significant digits (hw 0.012 -> 3), else v's four significant
@@ -36,7 +37,9 @@ typedef struct svg_series {
     const double *x;   /* (n) */
     const double *y;   /* (n) NaN = a gap */
     int n;
-    int style;         /* colour svg_color(style) and dash svg_dash(style) */
+    int color, dash;   /* svg_color(color), svg_dash(dash) */
+    double width;      /* stroke width in px; 0 = 1.6 */
+    double opacity;    /* 0 = 0.9 */
 } svg_series;
 
 typedef struct svg_line_opts {
@@ -56,7 +59,9 @@ typedef struct svg_row {
     const char *label;  /* the row's label, left of the plot */
     double value;       /* NaN = no mark */
     double lo, hi;      /* the interval; NaN = none */
-    int style;          /* colour */
+    int color;          /* svg_color(color) */
+    const char *text;   /* written beside the mark; NULL = the value with the decimals of
+                           the narrowest interval (or 4 significant digits), one for all rows */
 } svg_row;
 
 typedef struct svg_row_opts {
