@@ -160,15 +160,22 @@ static int rows_chart(struct section *s, const svg_row_opts *o, struct row_set *
 
 /* ---- the sections ---- */
 
+/* A section that is one table, the query's result (shown even when empty). */
+static int table_section(struct report *r, const char *id, const char *title,
+                         const char *intro, const char *sql)
+{
+    struct section *s = section(r, id, title, intro, sql);
+    int rc;
+    table_block(r, s, sql, 1, &rc);
+    return rc ? rc : code(s, sqlite3_mprintf(py_table, sql));
+}
+
 static int overview(struct report *r)
 {
-    struct section *s = section(r, "overview", "Overview",
-                                "The runs of this sweep in the run log, by status, and where "
-                                "and with which code they ran.",
-                                sql_overview);
-    int rc;
-    table_block(r, s, sql_overview, 1, &rc);
-    return rc ? rc : code(s, sqlite3_mprintf(py_table, sql_overview));
+    return table_section(r, "overview", "Overview",
+                         "The runs of this sweep in the run log, by status, and where and with "
+                         "which code they ran.",
+                         sql_overview);
 }
 
 static int configuration(struct report *r)
@@ -196,16 +203,13 @@ static int configuration(struct report *r)
 
 static int runs(struct report *r)
 {
-    struct section *s = section(r, "runs", "Runs",
-                                "Every run with its configuration (the levels of the factors), "
-                                "status and scores: nelbo_bpb is the canonical held-out NELBO in "
-                                "bits per byte, se its Monte Carlo standard error, "
-                                "nelbo_bpb_sched the NELBO under the run's own corruption, "
-                                "masked_acc the accuracy at masked positions.",
-                                sql_runs);
-    int rc;
-    table_block(r, s, sql_runs, 1, &rc);
-    return rc ? rc : code(s, sqlite3_mprintf(py_table, sql_runs));
+    return table_section(r, "runs", "Runs",
+                         "Every run with its configuration (the levels of the factors), status "
+                         "and scores: nelbo_bpb is the canonical held-out NELBO in bits per "
+                         "byte, se its Monte Carlo standard error, nelbo_bpb_sched the NELBO "
+                         "under the run's own corruption, masked_acc the accuracy at masked "
+                         "positions.",
+                         sql_runs);
 }
 
 static int ablation(struct report *r)
