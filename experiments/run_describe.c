@@ -52,8 +52,10 @@ static int measure_levels(struct description *D, const struct run_ctx *x,
         memset(seen, 0, (size_t)tok_ntokens(x->tok));
         long used = 0;
         for (size_t i = 0; i < ids.n; i++)
-            if (!seen[ids.ids[i]]++)
+            if (!seen[ids.ids[i]]) {
+                seen[ids.ids[i]] = 1;
                 used++;
+            }
         D->level[k] = (struct level_stat){
             k == 0 ? "byte" : k == tok_superword_level(x->tok) ? "superword" : "subword",
             tok_vocab_size(x->tok, k), (long)ids.n, used};

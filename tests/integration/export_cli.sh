@@ -7,6 +7,8 @@
 sweep tiny 'mask.structure = token, span'
 expect "pyramid levels: 4 runs x levels 0..3" "16|300|600" \
     "$(sql "SELECT count(*), min(vocab) FILTER (WHERE level = 1), max(vocab) FROM pyramid_levels" | tr , '|')"
+expect "distinct tokens used: 1..vocab" 0 \
+    "$(sql "SELECT count(*) FROM pyramid_levels WHERE used < 1 OR used > vocab OR used > tokens")"
 expect "bytes per token grows with the level" 0 \
     "$(sql "SELECT count(*) FROM pyramid_levels a JOIN pyramid_levels b ON b.run_id = a.run_id AND b.level = a.level + 1 WHERE b.tokens >= a.tokens")"
 expect "alpha(t) of the linear schedule" "404|linear|1" \
