@@ -9,6 +9,10 @@ expect "pyramid levels: 4 runs x levels 0..3" "16|300|600" \
     "$(sql "SELECT count(*), min(vocab) FILTER (WHERE level = 1), max(vocab) FROM pyramid_levels" | tr , '|')"
 expect "distinct tokens used: 1..vocab" 0 \
     "$(sql "SELECT count(*) FROM pyramid_levels WHERE used < 1 OR used > vocab OR used > tokens")"
+# the held-out text lies within the corpus's first data.max_bytes: no more distinct bytes
+distinct=$(head -c 200000 "$DATA/prose/kjv.txt" | od -An -v -tu1 | tr -s ' ' '\n' | grep . | sort -u | wc -l)
+expect "distinct bytes at level 0: at most the corpus's" 1 \
+    "$(sql "SELECT max(used) <= $distinct FROM pyramid_levels WHERE level = 0")"
 expect "bytes per token grows with the level" 0 \
     "$(sql "SELECT count(*) FROM pyramid_levels a JOIN pyramid_levels b ON b.run_id = a.run_id AND b.level = a.level + 1 WHERE b.tokens >= a.tokens")"
 expect "alpha(t) of the linear schedule" "404|linear|1" \
