@@ -40,5 +40,6 @@ int cmd_score(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_mask(int argc, char **argv);
 int cmd_vocab(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

@@ -37,8 +37,15 @@ static int copy_children(sqlite3 *db, sqlite3_int64 from, sqlite3_int64 to)
         "INSERT INTO main.scores(run_id, split, metric, value, stderr, n) "
         "SELECT ?2, split, metric, value, stderr, n FROM src.scores WHERE run_id = ?1",
         "INSERT INTO main.artifacts(run_id, kind, path, bytes) SELECT ?2, kind, path, bytes "
-        "FROM src.artifacts WHERE run_id = ?1"};
-    for (int i = 0; i < 4; i++) {
+        "FROM src.artifacts WHERE run_id = ?1",
+        "INSERT INTO main.pyramid_levels(run_id, pyramid, level, stage, vocab, tokens, bytes, "
+        "used) SELECT ?2, pyramid, level, stage, vocab, tokens, bytes, used "
+        "FROM src.pyramid_levels WHERE run_id = ?1",
+        "INSERT INTO main.curves(run_id, name, label, x, y) SELECT ?2, name, label, x, y "
+        "FROM src.curves WHERE run_id = ?1",
+        "INSERT INTO main.previews(run_id, t, seed, text, masked, tokens, types) "
+        "SELECT ?2, t, seed, text, masked, tokens, types FROM src.previews WHERE run_id = ?1"};
+    for (size_t i = 0; i < sizeof sql / sizeof *sql; i++) {
         sqlite3_stmt *st;
         if (sqlite3_prepare_v2(db, sql[i], -1, &st, NULL) != SQLITE_OK)
             return -1;
@@ -57,8 +64,10 @@ static int delete_run(sqlite3 *db, sqlite3_int64 id)
     static const char *const sql[] = {
         "DELETE FROM main.params WHERE run_id = ?", "DELETE FROM main.metrics WHERE run_id = ?",
         "DELETE FROM main.scores WHERE run_id = ?", "DELETE FROM main.artifacts WHERE run_id = ?",
+        "DELETE FROM main.pyramid_levels WHERE run_id = ?",
+        "DELETE FROM main.curves WHERE run_id = ?", "DELETE FROM main.previews WHERE run_id = ?",
         "DELETE FROM main.runs WHERE run_id = ?"};
-    for (int i = 0; i < 5; i++) {
+    for (size_t i = 0; i < sizeof sql / sizeof *sql; i++) {
         sqlite3_stmt *st;
         if (sqlite3_prepare_v2(db, sql[i], -1, &st, NULL) != SQLITE_OK)
             return -1;

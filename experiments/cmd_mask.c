@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "config.h"
 #include "run.h"
+#include "preview.h"
 #include "run_prepare.h"
 
 #include <getopt.h>
@@ -47,92 +48,22 @@ static int preview(const struct config *c, const char *file, double t, long seed
             return CLI_USAGE;
         }
     } else { /* about 600 bytes of validation text, cut at a line end */
-        len = x.corpus.valid_len < 600 ? x.corpus.valid_len : 600;
-        const char *nl = memchr(x.corpus.valid + len, '\n', x.corpus.valid_len - len);
-        len = nl ? (size_t)(nl - x.corpus.valid) + 1 : x.corpus.valid_len;
-        text = strndup(x.corpus.valid, len);
+        const char *valid = preview_valid_text(&x, 600, &len);
+        text = strndup(valid, len);
     }
-    struct dataset d;
-    struct window w = {0};
-    int status = CLI_OK;
-    int32_t *ids = NULL;
-    uint8_t *masked = NULL;
-    float *weight = NULL;
-    int8_t *type = NULL;
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    rc = text ? dataset_encode(&d, x.tok, (int)x.v->tokenizer.model_level, text, len) : -1;
-    if (rc) {
-        cli_error("mask preview", "encoding: %s", tok_strerror(rc));
-        free(text);
-        run_ctx_free(&x);
-        gsl_rng_free(r);
-        return CLI_FAIL;
-    }
-    int n = (int)d.n;
-    if (n == 0) {
-        cli_error("mask preview", "%s: empty text", file ? file : "validation split");
-        status = CLI_USAGE;
-        goto done;
-    }
-    ids = malloc((size_t)n * sizeof *ids);
-    masked = malloc((size_t)n);
-    weight = malloc((size_t)n * sizeof *weight);
-    type = malloc((size_t)n);
-    if (!r || !ids || !masked || !weight || !type || window_alloc(&w, n, x.nlevels, x.prompt)) {
-        cli_error("mask preview", "out of memory");
-        status = CLI_FAIL;
-        goto done;
-    }
-    gsl_rng_set(r, (unsigned long)seed);
-    mask_seq seq;
-    dataset_window(&d, 0, &w, &seq);
-    mask_out out = {ids, masked, weight, type, 0};
-    rc = mask_corrupt(x.mask, &seq, t, r, &out);
-    if (rc) {
-        cli_error("mask preview", "%s", mask_errmsg(x.mask)[0] ? mask_errmsg(x.mask)
-                                                             : mask_strerror(rc));
-        status = rc == MASK_E_RANGE || rc == MASK_E_INPUT ? CLI_USAGE : CLI_FAIL;
-        goto done;
-    }
-    int color = cli_isatty(STDOUT_FILENO), count = 0, newline = 1;
-    const size_t *st = d.align.start[d.lo];
-    for (int i = 0; i < n;) {
-        if (!masked[i]) {
-            fwrite(text + st[i], 1, st[i + 1] - st[i], stdout);
-            newline = text[st[i + 1] - 1] == '\n';
-            i++;
-            continue;
-        }
-        int j = i;
-        while (j < n && masked[j] && type[j] == type[i])
-            j++;
-        count += j - i;
-        const char *name = mask_type_name(x.mask, type[i] >= 0 ? type[i] : 0);
-        if (color)
-            printf("\033[7;%dm", 31 + (type[i] >= 0 ? type[i] : 0) % 6);
-        if (j - i > 1)
-            printf("[%s*%d]", name ? name : "mask", j - i);
-        else
-            printf("[%s]", name ? name : "mask");
-        if (color)
-            fputs("\033[0m", stdout);
-        newline = 0;
-        i = j;
-    }
-    if (!newline)
-        putchar('\n');
-    printf("masked %d/%d tokens\n", count, n);
-done:
-    window_free(&w);
-    free(ids);
-    free(masked);
-    free(weight);
-    free(type);
-    gsl_rng_free(r);
-    dataset_free(&d);
+    struct preview_count n;
+    rc = text ? preview_render(&x, text, len, t, (unsigned long)seed, cli_isatty(STDOUT_FILENO),
+                               stdout, &n, err)
+              : (snprintf(err, sizeof err, "out of memory"), -2);
+    if (rc == -1)
+        cli_error("mask preview", "%s: %s", file ? file : "validation split", err);
+    else if (rc)
+        cli_error("mask preview", "%s", err);
+    else
+        printf("masked %d/%d tokens\n", n.masked, n.tokens);
     free(text);
     run_ctx_free(&x);
-    return status;
+    return rc == 0 ? CLI_OK : rc == -1 ? CLI_USAGE : CLI_FAIL;
 }
 
 int cmd_mask(int argc, char **argv)

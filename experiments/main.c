@@ -35,6 +35,7 @@ static const struct command commands[] = {
     {"sql", cmd_sql, "query the run log"},
     {"db", cmd_db, "merge run logs"},
     {"vocab", cmd_vocab, "build, inspect and apply vocabulary pyramids"},
+    {"export", cmd_export, "a sweep's results as a Jupyter notebook or an HTML page"},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 

@@ -34,6 +34,12 @@ int run_score(const struct config *c, const char *checkpoint, const struct run_o
 int run_evaluate(struct runlog *rl, int64_t id, model *m, const struct run_ctx *x, long step,
                  char err[CONFIG_ERR_MAX]);
 
+/* Records what run `id`'s inputs look like (for reports): its pyramid's levels on the
+ * validation split, the schedule's alpha(t), the start of the validation split corrupted at
+ * t = 0.25, 0.5, 0.75 with seed 1 (what `mask preview --seed 1 --t T` prints). Returns 0 or
+ * -1 with err. */
+int run_describe(struct runlog *rl, int64_t id, struct run_ctx *x, char err[CONFIG_ERR_MAX]);
+
 /* Directories beside the run log: "<dir of db>/pyramask-cache" and ".../pyramask-runs". */
 void run_dirs(const char *db_path, char cache[4096], char runs[4096]);
 

@@ -149,6 +149,8 @@ int run_score(const struct config *c, const char *checkpoint, const struct run_o
         snprintf(err, sizeof err, "%s", runlog_errmsg(rl));
         rc = -2;
     }
+    if (!rc && run_describe(rl, id, &x, err))
+        rc = -2;
     if (!rc && run_evaluate(rl, id, m, &x, model_step(m), err))
         rc = -2;
     status = rc == 0 ? CLI_OK : run_stop_signal ? RUN_INTERRUPTED : rc == -1 ? CLI_USAGE

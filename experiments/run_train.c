@@ -354,6 +354,8 @@ int run_train(const struct config *c, const struct run_opts *o)
         runlog_metric(rl, id, 0, "vocab", x.V) || runlog_metric(rl, id, 0, "mask_types", x.K)) {
         snprintf(err, sizeof err, "%s", runlog_errmsg(rl));
         status = CLI_FAIL;
+    } else if (run_describe(rl, id, &x, err)) {
+        status = CLI_FAIL;
     } else if (trainer_open(&tr, &x, err)) {
         status = CLI_FAIL;
         trainer_free(&tr);

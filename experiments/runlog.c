@@ -106,6 +106,27 @@ static int exec(struct runlog *rl, const char *sql)
     return 0;
 }
 
+/* Student t quantiles for the views' 95% intervals. */
+static int fill_t_critical(struct runlog *rl)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(rl->db, "INSERT OR REPLACE INTO t_critical(df, t975) VALUES (?, ?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(rl, "creating the schema");
+    for (int df = 1; df <= T_CRITICAL_MAX_DF; df++) {
+        sqlite3_bind_int(st, 1, df);
+        sqlite3_bind_double(st, 2, gsl_cdf_tdist_Pinv(0.975, df));
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            sql_fail(rl, "creating the schema");
+            sqlite3_finalize(st);
+            return -1;
+        }
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
 static int create_schema(struct runlog *rl)
 {
     if (exec(rl, "BEGIN IMMEDIATE"))
@@ -118,36 +139,21 @@ static int create_schema(struct runlog *rl)
     sqlite3_finalize(st);
     if (version == RUNLOG_VERSION)
         return exec(rl, "COMMIT");
-    if (version != 0) {
+    if (version < 0 || version > RUNLOG_VERSION) {
         exec(rl, "ROLLBACK");
         snprintf(rl->msg, sizeof rl->msg,
                  "schema version %d, this pyramask writes version %d", version, RUNLOG_VERSION);
         return -1;
     }
-    if (exec(rl, schema_sql))
-        goto bad;
-    if (sqlite3_prepare_v2(rl->db, "INSERT OR REPLACE INTO t_critical(df, t975) VALUES (?, ?)",
-                           -1, &st, NULL) != SQLITE_OK)
-        goto bad_sql;
-    for (int df = 1; df <= T_CRITICAL_MAX_DF; df++) {
-        sqlite3_bind_int(st, 1, df);
-        sqlite3_bind_double(st, 2, gsl_cdf_tdist_Pinv(0.975, df));
-        if (sqlite3_step(st) != SQLITE_DONE)
-            goto bad_sql;
-        sqlite3_reset(st);
-    }
-    sqlite3_finalize(st);
+    /* schema.sql is all IF NOT EXISTS: on an older log (version 1) it adds what version 2
+     * added (pyramid_levels, curves, previews) and leaves the rest as it is */
     char pragma[64];
     snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", RUNLOG_VERSION);
-    if (exec(rl, pragma))
-        goto bad;
+    if (exec(rl, schema_sql) || (version == 0 && fill_t_critical(rl)) || exec(rl, pragma)) {
+        sqlite3_exec(rl->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
     return exec(rl, "COMMIT");
-bad_sql:
-    sql_fail(rl, "creating the schema");
-    sqlite3_finalize(st);
-bad:
-    sqlite3_exec(rl->db, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
 }
 
 int runlog_open(struct runlog **out, const char *path, int create, char err[RUNLOG_ERR_MAX])
@@ -312,8 +318,8 @@ int runlog_reap(struct runlog *rl)
     return R.marked;
 }
 
-/* Factor f's levels as a JSON array built by SQLite (malloc'd). */
-static char *levels_json(struct runlog *rl, const struct sweep_factor *f)
+/* A JSON array of n strings built by SQLite (malloc'd). */
+static char *json_array_of(struct runlog *rl, char *const *items, int n)
 {
     sqlite3_stmt *st;
     char *json = strdup("[]");
@@ -321,9 +327,9 @@ static char *levels_json(struct runlog *rl, const struct sweep_factor *f)
         free(json);
         return NULL;
     }
-    for (int i = 0; json && i < f->nlevels; i++) {
+    for (int i = 0; json && i < n; i++) {
         sqlite3_bind_text(st, 1, json, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, f->levels[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, items[i], -1, SQLITE_STATIC);
         char *next = sqlite3_step(st) == SQLITE_ROW
                          ? strdup((const char *)sqlite3_column_text(st, 0)) : NULL;
         free(json);
@@ -351,7 +357,7 @@ int runlog_sweep(struct runlog *rl, const struct sweep *s, int64_t *sweep_id)
     sqlite3_finalize(st);
     st = NULL;
     for (int i = 0; i < s->nfactors; i++) {
-        char *json = levels_json(rl, &s->factors[i]);
+        char *json = json_array_of(rl, s->factors[i].levels, s->factors[i].nlevels);
         rc = json ? run(rl, "INSERT INTO factors(sweep_id, key, position, levels) "
                             "VALUES (?, ?, ?, ?) ON CONFLICT(sweep_id, key) DO UPDATE SET "
                             "levels = excluded.levels, position = excluded.position",
@@ -470,8 +476,10 @@ static int claim_tx(void *user)
     if (existing) {
         static const char *const clear[] = {
             "DELETE FROM params WHERE run_id = ?", "DELETE FROM metrics WHERE run_id = ?",
-            "DELETE FROM scores WHERE run_id = ?", "DELETE FROM artifacts WHERE run_id = ?"};
-        for (int i = 0; i < 4; i++)
+            "DELETE FROM scores WHERE run_id = ?", "DELETE FROM artifacts WHERE run_id = ?",
+            "DELETE FROM pyramid_levels WHERE run_id = ?", "DELETE FROM curves WHERE run_id = ?",
+            "DELETE FROM previews WHERE run_id = ?"};
+        for (size_t i = 0; i < sizeof clear / sizeof *clear; i++)
             if (!RUN_OK(run(rl, clear[i], "i", existing))) {
                 free(text);
                 return -1;
@@ -551,6 +559,40 @@ int runlog_pyramid(struct runlog *rl, const char *hash, const char *path, const 
     return RUN_OK(run(rl, "INSERT OR IGNORE INTO pyramids(hash, path, corpus, levels, superword, "
                           "pretok) VALUES (?, ?, ?, ?, ?, ?)", "ttttit", hash, path, corpus,
                       levels, (int64_t)superword, pretok)) ? 0 : -1;
+}
+
+int runlog_pyramid_level(struct runlog *rl, int64_t run_id, const char *pyramid, int level,
+                         const char *stage, long vocab, long tokens, long bytes, long used)
+{
+    return RUN_OK(run(rl, "INSERT OR REPLACE INTO pyramid_levels(run_id, pyramid, level, stage, "
+                          "vocab, tokens, bytes, used) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                      "ititiiii", run_id, pyramid, (int64_t)level, stage, (int64_t)vocab,
+                      (int64_t)tokens, (int64_t)bytes, (int64_t)used)) ? 0 : -1;
+}
+
+int runlog_curve(struct runlog *rl, int64_t run_id, const char *name, const char *label, int n,
+                 const double *x, const double *y)
+{
+    for (int i = 0; i < n; i++)
+        if (!RUN_OK(run(rl, "INSERT OR REPLACE INTO curves(run_id, name, label, x, y) "
+                            "VALUES (?, ?, ?, ?, ?)", "ittdd", run_id, name, label, x[i], y[i])))
+            return -1;
+    return 0;
+}
+
+int runlog_preview(struct runlog *rl, int64_t run_id, double t, long seed, const char *text,
+                   long masked, long tokens, char *const *types, int ntypes)
+{
+    char *json = json_array_of(rl, types, ntypes);
+    if (!json) {
+        snprintf(rl->msg, sizeof rl->msg, "out of memory");
+        return -1;
+    }
+    int rc = run(rl, "INSERT OR REPLACE INTO previews(run_id, t, seed, text, masked, tokens, "
+                     "types) VALUES (?, ?, ?, ?, ?, ?, ?)", "iditiit", run_id, t, (int64_t)seed,
+                 text, (int64_t)masked, (int64_t)tokens, json);
+    free(json);
+    return RUN_OK(rc) ? 0 : -1;
 }
 
 int runlog_heartbeat(struct runlog *rl, int64_t run_id)

@@ -8,7 +8,7 @@
 
 #include "config.h"
 
-enum { RUNLOG_VERSION = 1, RUNLOG_ERR_MAX = 8192 };
+enum { RUNLOG_VERSION = 2, RUNLOG_ERR_MAX = 8192 };
 
 /* Results of runlog_claim besides errors. */
 enum { RUNLOG_CLAIMED = 0, RUNLOG_DONE = 1, RUNLOG_BUSY = 2 };
@@ -54,6 +54,15 @@ int runlog_score(struct runlog *rl, int64_t run_id, const char *split, const cha
 int runlog_artifact(struct runlog *rl, int64_t run_id, const char *kind, const char *path);
 int runlog_pyramid(struct runlog *rl, const char *hash, const char *path, const char *corpus,
                    const char *levels, long superword, const char *pretok);
+/* What a run's inputs look like (for reports): one level of its pyramid measured on a
+ * split; a curve y(x) of n points (name 'alpha': the schedule, label e.g. 'poly:2'); a
+ * corrupted-text preview at time t with the names of the mask types it may show. */
+int runlog_pyramid_level(struct runlog *rl, int64_t run_id, const char *pyramid, int level,
+                         const char *stage, long vocab, long tokens, long bytes, long used);
+int runlog_curve(struct runlog *rl, int64_t run_id, const char *name, const char *label, int n,
+                 const double *x, const double *y);
+int runlog_preview(struct runlog *rl, int64_t run_id, double t, long seed, const char *text,
+                   long masked, long tokens, char *const *types, int ntypes);
 int runlog_heartbeat(struct runlog *rl, int64_t run_id);
 /* status: "finished", "failed" or "interrupted"; error may be NULL. */
 int runlog_finish(struct runlog *rl, int64_t run_id, const char *status, const char *error);

@@ -1,5 +1,7 @@
 -- schema.sql: the pyramask run log, one SQLite file that any sqlite3 client can query.
--- Version 1 (PRAGMA user_version). Times are julianday('now') (UTC days); NaN is stored as NULL.
+-- Version 2 (PRAGMA user_version). Times are julianday('now') (UTC days); NaN is stored as NULL.
+-- Every statement is IF NOT EXISTS: running this file on a version 1 log adds what version 2
+-- added (pyramid_levels, curves, previews), which is how runlog.c migrates it.
 
 -- A sweep: a named grid of configurations times seeds.
 CREATE TABLE IF NOT EXISTS sweeps (
@@ -91,6 +93,45 @@ CREATE TABLE IF NOT EXISTS pyramids (
     pretok     TEXT NOT NULL,
     created_at REAL NOT NULL DEFAULT (julianday('now'))
 );
+
+-- Version 2. What a run's inputs look like, for reports (`pyramask export`): its pyramid's
+-- levels measured on the held-out split.
+CREATE TABLE IF NOT EXISTS pyramid_levels (
+    run_id  INTEGER NOT NULL REFERENCES runs(run_id),
+    pyramid TEXT NOT NULL,                   -- pyramids.hash (a given file: its token hash)
+    level   INTEGER NOT NULL,                -- 0 = the bytes, 1.. the cuts, the superword last
+    stage   TEXT NOT NULL,                   -- 'byte', 'subword', 'superword'
+    vocab   INTEGER NOT NULL,                -- tokens in the level's vocabulary
+    tokens  INTEGER NOT NULL,                -- the split encoded at this level
+    bytes   INTEGER NOT NULL,                -- the split's length
+    used    INTEGER NOT NULL,                -- distinct tokens of the level in the split
+    PRIMARY KEY (run_id, level)
+) WITHOUT ROWID;
+
+-- Version 2. Curves y(x) of a run on a grid of x: 'alpha' is the schedule's keep
+-- probability alpha(t) at t = 0, 0.01, ..., 1 (at training step 0); a curriculum whose
+-- schedule differs at the last step adds 'alpha@STEP'.
+CREATE TABLE IF NOT EXISTS curves (
+    run_id INTEGER NOT NULL REFERENCES runs(run_id),
+    name   TEXT NOT NULL,                    -- 'alpha', 'alpha@8000'
+    label  TEXT NOT NULL,                    -- what it is: the schedule, 'linear', 'poly:2'
+    x      REAL NOT NULL,                    -- t
+    y      REAL,                             -- alpha(t); NULL when NaN
+    PRIMARY KEY (run_id, name, x)
+) WITHOUT ROWID;
+
+-- Version 2. Corrupted-text previews: the start of the held-out split under the run's
+-- corruption at a few t, as `pyramask mask preview` prints it.
+CREATE TABLE IF NOT EXISTS previews (
+    run_id INTEGER NOT NULL REFERENCES runs(run_id),
+    t      REAL NOT NULL,                    -- 0.25, 0.5, 0.75
+    seed   INTEGER NOT NULL,                 -- of the corruption's random draws
+    text   TEXT NOT NULL,                    -- masked runs shown as [type] or [type*n]
+    masked INTEGER NOT NULL,                 -- masked tokens
+    tokens INTEGER NOT NULL,                 -- tokens of the text at the model level
+    types  TEXT NOT NULL,                    -- JSON array of the mask types' names
+    PRIMARY KEY (run_id, t)
+) WITHOUT ROWID;
 
 -- Student t critical values t(0.975, df), from GSL, for the 95% intervals below.
 CREATE TABLE IF NOT EXISTS t_critical (

@@ -14,5 +14,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 [ "$jobs" -gt 4 ] && jobs=4
 ./build/experiments/pyramask sweep run experiments/sweeps/quickstart.ini --db "$db" --jobs "$jobs" "$@"
 ./build/experiments/pyramask sql --db "$db" < experiments/sweeps/ablation.sql
+./build/experiments/pyramask export --db "$db" -o build/quickstart/report.html
 echo
 echo "run log: $db (pyramask sql --db $db \"SELECT * FROM v_final\")"
+echo "report: build/quickstart/report.html (pyramask export --db $db -o report.ipynb: a notebook)"

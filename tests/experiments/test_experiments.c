@@ -267,6 +267,61 @@ static void test_runlog(void)
     runlog_close(&rl); /* NULL-safe */
 }
 
+/* A version 1 log (before pyramid_levels, curves, previews) is migrated in place on open:
+ * the new tables appear, the version becomes 2, the runs stay. */
+static void test_migration(void)
+{
+    char path[600], err[RUNLOG_ERR_MAX];
+    snprintf(path, sizeof path, "%s/v1.db", dir);
+    struct runlog *rl;
+    if (runlog_open(&rl, path, 1, err)) {
+        CHECK(0, "runlog_open: %s", err);
+        return;
+    }
+    struct config *c = config_new();
+    config_finish(c, err);
+    int64_t id;
+    char uid[33];
+    runlog_claim(rl, 0, "train", c, &id, uid);
+    runlog_finish(rl, id, "finished", NULL);
+    CHECK(runlog_curve(rl, id, "alpha", "linear", 1, (const double[]){0.5},
+                       (const double[]){0.5}) == 0, "runlog_curve: %s", runlog_errmsg(rl));
+    sqlite3 *db = runlog_db(rl);
+    CHECK(sqlite3_exec(db, "DROP TABLE pyramid_levels; DROP TABLE curves; DROP TABLE previews; "
+                           "PRAGMA user_version = 1", NULL, NULL, NULL) == SQLITE_OK,
+          "making a version 1 log: %s", sqlite3_errmsg(db));
+    runlog_close(&rl);
+    if (runlog_open(&rl, path, 0, err)) {
+        CHECK(0, "opening a version 1 log: %s", err);
+        config_free(&c);
+        return;
+    }
+    db = runlog_db(rl);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM pragma_user_version), "
+                           "(SELECT count(*) FROM sqlite_master WHERE name IN "
+                           "('pyramid_levels', 'curves', 'previews')), "
+                           "(SELECT count(*) FROM runs), (SELECT count(*) FROM t_critical)",
+                       -1, &st, NULL);
+    sqlite3_step(st);
+    CHECK(sqlite3_column_int(st, 0) == RUNLOG_VERSION, "version %d, expected %d",
+          sqlite3_column_int(st, 0), RUNLOG_VERSION);
+    CHECK(sqlite3_column_int(st, 1) == 3, "new tables: %d of 3", sqlite3_column_int(st, 1));
+    CHECK(sqlite3_column_int(st, 2) == 1, "runs kept: %d of 1", sqlite3_column_int(st, 2));
+    CHECK(sqlite3_column_int(st, 3) == 1000, "t_critical: %d rows", sqlite3_column_int(st, 3));
+    sqlite3_finalize(st);
+    char *types[] = {"mask"};
+    CHECK(runlog_preview(rl, id, 0.5, 1, "a [mask] c", 1, 3, types, 1) == 0,
+          "runlog_preview: %s", runlog_errmsg(rl));
+    /* a log from a newer pyramask is refused */
+    sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL);
+    runlog_close(&rl);
+    CHECK(runlog_open(&rl, path, 0, err) == -1 && strstr(err, "schema version 99"),
+          "expected a refusal of version 99, got '%s'", err);
+    runlog_close(&rl);
+    config_free(&c);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) {
@@ -279,6 +334,7 @@ int main(void)
     test_sweep();
     test_split();
     test_runlog();
+    test_migration();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd))
