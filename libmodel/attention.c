@@ -1,5 +1,5 @@
-/* attention.c: multi-head self-attention forward and backward on the packed qkv tensor;
- * (batch, head) pairs are split across the pool, each running its own small sgemms. */
+/* attention.c: multi-head self-attention on the packed qkv tensor with its relative
+ * positions (rotary q and k, ALiBi distance bias), forward and backward, on the pool. */
 #include "layers.h"
 
 #include "fastmath.h"
@@ -9,11 +9,66 @@
 #include <string.h>
 
 typedef struct att_ctx {
-    float *out, *att, *dqkv, *scratch;
-    const float *qkv, *dout, *catt;
+    float *out, *att, *dqkv, *scratch, *x;
+    const float *qkv, *dout, *catt, *rope;
     int B, T, C, H, causal, keep;
+    float sign; /* rope: +1 rotates forward, -1 back (the transpose, for gradients) */
     atomic_long next; /* (batch, head) pairs are taken dynamically: each is independent */
 } att_ctx;
+
+void rope_table(float *rope, int maxT, int hs)
+{
+    const int P = hs / 2;
+    for (int t = 0; t < maxT; t++)
+        for (int i = 0; i < P; i++) {
+            double a = t * pow(ROPE_BASE, -2.0 * i / hs);
+            rope[((size_t)t * P + i) * 2] = (float)cos(a);
+            rope[((size_t)t * P + i) * 2 + 1] = (float)sin(a);
+        }
+}
+
+/* rotates the q and k pairs of rows [lo, hi) of x (N, 3C) by sign * t * theta_i */
+KERNEL_BODY rope_part_body(void *arg, int tid, int nth)
+{
+    att_ctx *c = arg;
+    const int T = c->T, C = c->C, H = c->H, hs = C / H, P = hs / 2;
+    const float sign = c->sign;
+    size_t lo, hi;
+    (void)tid;
+    while (pool_chunk(&c->next, (size_t)c->B * T, nth, 1, &lo, &hi)) {
+        for (size_t n = lo; n < hi; n++) {
+            const float *restrict cs = c->rope + (n % (size_t)T) * P * 2;
+            float *row = c->x + n * 3 * C;
+            for (int part = 0; part < 2 * H; part++) { /* H q heads, then H k heads */
+                float *restrict x = row + (size_t)part * hs;
+                for (int i = 0; i < P; i++) {
+                    float co = cs[2 * i], si = sign * cs[2 * i + 1];
+                    float x0 = x[2 * i], x1 = x[2 * i + 1];
+                    x[2 * i] = x0 * co - x1 * si;
+                    x[2 * i + 1] = x0 * si + x1 * co;
+                }
+            }
+        }
+    }
+}
+MODEL_KERNEL(rope_part)
+
+void rope_forward(float *qkv, const float *rope, int B, int T, int C, int H, pool *p)
+{
+    att_ctx c = {.x = qkv, .rope = rope, .B = B, .T = T, .C = C, .H = H, .sign = 1.0f};
+    pool_run(p, rope_part(), &c);
+}
+
+void rope_backward(float *dqkv, const float *rope, int B, int T, int C, int H, pool *p)
+{
+    att_ctx c = {.x = dqkv, .rope = rope, .B = B, .T = T, .C = C, .H = H, .sign = -1.0f};
+    pool_run(p, rope_part(), &c);
+}
+
+float alibi_slope(int h)
+{
+    return ldexpf(1.0f, 1 - h);
+}
 
 KERNEL_BODY attention_forward_part_body(void *arg, int tid, int nth)
 {
@@ -30,9 +85,12 @@ KERNEL_BODY attention_forward_part_body(void *arg, int tid, int nth)
          * sgemm is faster than T thin ones at these sizes. */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, C3, k, C3,
                     0.0f, S, T);
+        const float slope = alibi_slope((int)h);
         for (int t = 0; t < T; t++) {
             float *row = S + (size_t)t * T;
             int n = c->causal ? t + 1 : T;
+            for (int j = 0; j < n; j++) /* ALiBi: - slope * |t - j| */
+                row[j] -= slope * (float)(j > t ? j - t : t - j);
             float mx = vec_max(row, (size_t)n);
             float sum = vec_expsum(row, row, (size_t)n, mx);
             float inv = 1.0f / sum;

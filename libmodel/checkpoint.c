@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #define CKPT_MAGIC "PYRMODEL"
-#define CKPT_VERSION 1u
+#define CKPT_VERSION 2u /* 2: relative positions (RoPE, ALiBi), no wpe table */
 #define CKPT_HEADER 32 /* magic[8] version u32, flags u32, payload_len u64, crc u32, pad u32 */
 #define CKPT_CONFIG_INTS 9 /* V K d L H seq_len causal has_prior has_optim */
 

@@ -11,10 +11,10 @@
 /* ---- encoder ---- */
 
 typedef struct enc_ctx {
-    float *out, *dwte, *dwpe;
-    const float *dout, *wte, *wpe;
+    float *out, *dwte;
+    const float *dout, *wte;
     const int32_t *inp;
-    int N, T, C;
+    int N, C;
     atomic_long next; /* dynamic chunks (pool_chunk) */
 } enc_ctx;
 
@@ -23,21 +23,15 @@ static void encoder_forward_part(void *arg, int tid, int nth)
     enc_ctx *c = arg;
     size_t lo, hi;
     (void)tid;
-    while (pool_chunk(&c->next, (size_t)c->N, nth, 1, &lo, &hi)) {
-        for (size_t n = lo; n < hi; n++) {
-            float *o = c->out + n * c->C;
-            const float *e = c->wte + (size_t)c->inp[n] * c->C;
-            const float *q = c->wpe + (n % (size_t)c->T) * c->C;
-            for (int i = 0; i < c->C; i++)
-                o[i] = e[i] + q[i];
-        }
-    }
+    while (pool_chunk(&c->next, (size_t)c->N, nth, 1, &lo, &hi))
+        for (size_t n = lo; n < hi; n++)
+            memcpy(c->out + n * c->C, c->wte + (size_t)c->inp[n] * c->C,
+                   (size_t)c->C * sizeof(float));
 }
 
-void encoder_forward(float *out, const int32_t *inp, const float *wte, const float *wpe,
-                     int N, int T, int C, pool *p)
+void encoder_forward(float *out, const int32_t *inp, const float *wte, int N, int C, pool *p)
 {
-    enc_ctx c = {.out = out, .inp = inp, .wte = wte, .wpe = wpe, .N = N, .T = T, .C = C};
+    enc_ctx c = {.out = out, .inp = inp, .wte = wte, .N = N, .C = C};
     pool_run(p, encoder_forward_part, &c);
 }
 
@@ -52,20 +46,16 @@ static void encoder_backward_part(void *arg, int tid, int nth)
         for (size_t n = 0; n < (size_t)c->N; n++) {
             const float *g = c->dout + n * c->C;
             float *de = c->dwte + (size_t)c->inp[n] * c->C;
-            float *dq = c->dwpe + (n % (size_t)c->T) * c->C;
-            for (size_t i = lo; i < hi; i++) {
+            for (size_t i = lo; i < hi; i++)
                 de[i] += g[i];
-                dq[i] += g[i];
-            }
         }
     }
 }
 
-void encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *inp,
-                      int N, int T, int C, pool *p)
+void encoder_backward(float *dwte, const float *dout, const int32_t *inp, int N, int C,
+                      pool *p)
 {
-    enc_ctx c = {.dwte = dwte, .dwpe = dwpe, .dout = dout, .inp = inp, .N = N, .T = T,
-                 .C = C};
+    enc_ctx c = {.dwte = dwte, .dout = dout, .inp = inp, .N = N, .C = C};
     pool_run(p, encoder_backward_part, &c);
 }
 

@@ -8,11 +8,11 @@
 
 #include "pool.h"
 
-/* out (N, C) = wte[inp[n]] + wpe[n % T]; wte (Vin, C), wpe (T, C); N = B*T */
-void encoder_forward(float *out, const int32_t *inp, const float *wte, const float *wpe,
-                     int N, int T, int C, pool *p);
-void encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *inp,
-                      int N, int T, int C, pool *p);
+/* out (N, C) = wte[inp[n]]; wte (Vin, C); N = B*T (positions enter in the attention) */
+void encoder_forward(float *out, const int32_t *inp, const float *wte, int N, int C,
+                     pool *p);
+void encoder_backward(float *dwte, const float *dout, const int32_t *inp, int N, int C,
+                      pool *p);
 
 /* out (N, C) = (inp - mean) * rstd * weight + bias; mean, rstd (N) cached for backward */
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
@@ -40,8 +40,26 @@ void gelu_forward(float *out, const float *inp, size_t N, pool *p);
 /* dinp = GELU'(inp) * dout: overwrites, and dinp may be dout (in place) */
 void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N, pool *p);
 
-/* Multi-head self-attention on the packed qkv (B, T, 3C) = [q | k | v], heads of C/H:
- * out (B, T, C); keep: att (B, H, T, T) gets the softmax probabilities (causal: zero above
+/* Positions are relative, in two ways:
+ * - rotary embedding (RoPE, RoFormer): in each head of size hs = C/H, the pairs
+ *   (2i, 2i+1) of q and k at position t are rotated by the angle t * theta_i,
+ *   theta_i = ROPE_BASE^(-2i/hs) (an odd last dimension stays as it is), so q.k depends
+ *   on the offset only;
+ * - ALiBi distance bias: head h adds -alibi_slope(h) * |t - j| to the scores, slopes
+ *   2, 1, 1/2, ... (2^(1-h)): every head starts out looking near, the steep heads at the
+ *   neighbours, which a masked position needs first (a learned attention pattern would
+ *   have to be found from uniform attention, a long plateau). */
+#define ROPE_BASE 10000.0
+/* rope (maxT, hs/2, 2): cos and sin of t * theta_i */
+void rope_table(float *rope, int maxT, int hs);
+/* Rotates the q and k parts of qkv (B, T, 3C) in place. */
+void rope_forward(float *qkv, const float *rope, int B, int T, int C, int H, pool *p);
+/* The gradient through rope_forward, in place on dqkv: the inverse rotation. */
+void rope_backward(float *dqkv, const float *rope, int B, int T, int C, int H, pool *p);
+float alibi_slope(int h);
+
+/* Multi-head self-attention on the packed qkv (B, T, 3C) = [q | k | v] (q and k rotated),
+ * heads of C/H, ALiBi bias on the scores: out (B, T, C); keep: att (B, H, T, T) gets the softmax probabilities (causal: zero above
  * the diagonal) for the backward; 0: att is pool_size(p) x T x T scratch. Heads run in
  * parallel, each its own small sgemms. */
 void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int H,

@@ -14,19 +14,19 @@
 #include "layers.h"
 
 const char *const model_param_names[NUM_PARAM_TENSORS] = {
-    "wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb", "ln2w",
+    "wte", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb", "ln2w",
     "ln2b", "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb", "wout", "bout",
 };
 
 int model_param_is_layered(int i)
 {
-    return i >= 2 && i <= 13;
+    return i >= 1 && i <= 12;
 }
 
 int model_param_decays(int i)
 {
     switch (i) {
-    case 0: case 1: case 4: case 6: case 10: case 12: case 16:
+    case 0: case 3: case 5: case 9: case 11: case 15:
         return 1;
     default:
         return 0;
@@ -132,25 +132,24 @@ int model_check_config(const model_config *c, char *msg, size_t len)
 size_t model_param_layout(const model_config *c, size_t s[NUM_PARAM_TENSORS])
 {
     size_t V = (size_t)c->vocab, K = (size_t)c->n_mask, C = (size_t)c->d;
-    size_t L = (size_t)c->layers, T = (size_t)c->seq_len;
+    size_t L = (size_t)c->layers;
     s[0] = (V + K) * C;
-    s[1] = T * C;
+    s[1] = L * C;
     s[2] = L * C;
-    s[3] = L * C;
-    s[4] = L * 3 * C * C;
-    s[5] = L * 3 * C;
-    s[6] = L * C * C;
+    s[3] = L * 3 * C * C;
+    s[4] = L * 3 * C;
+    s[5] = L * C * C;
+    s[6] = L * C;
     s[7] = L * C;
     s[8] = L * C;
-    s[9] = L * C;
-    s[10] = L * 4 * C * C;
-    s[11] = L * 4 * C;
-    s[12] = L * C * 4 * C;
-    s[13] = L * C;
+    s[9] = L * 4 * C * C;
+    s[10] = L * 4 * C;
+    s[11] = L * C * 4 * C;
+    s[12] = L * C;
+    s[13] = C;
     s[14] = C;
-    s[15] = C;
-    s[16] = V * C;
-    s[17] = V;
+    s[15] = V * C;
+    s[16] = V;
     size_t total = 0;
     for (int i = 0; i < NUM_PARAM_TENSORS; i++)
         total += s[i];
@@ -160,7 +159,7 @@ size_t model_param_layout(const model_config *c, size_t s[NUM_PARAM_TENSORS])
 void model_point_params(param_tensors *t, float *mem, const size_t s[NUM_PARAM_TENSORS])
 {
     float **ptrs[NUM_PARAM_TENSORS] = {
-        &t->wte, &t->wpe, &t->ln1w, &t->ln1b, &t->qkvw, &t->qkvb, &t->attprojw,
+        &t->wte, &t->ln1w, &t->ln1b, &t->qkvw, &t->qkvb, &t->attprojw,
         &t->attprojb, &t->ln2w, &t->ln2b, &t->fcw, &t->fcb, &t->fcprojw, &t->fcprojb,
         &t->lnfw, &t->lnfb, &t->wout, &t->bout,
     };
@@ -194,8 +193,11 @@ int model_alloc(model **out, const model_config *c, int threads)
     m->num_params = model_param_layout(c, m->param_sizes);
     m->params_mem = malloc(m->num_params * sizeof(float));
     m->grads_mem = calloc(m->num_params, sizeof(float));
-    if (!m->params_mem || !m->grads_mem)
+    int hs = c->d / c->heads;
+    m->rope = malloc(((size_t)c->seq_len * (size_t)(hs / 2) * 2 + 1) * sizeof(float));
+    if (!m->params_mem || !m->grads_mem || !m->rope)
         return model_fail(m, MODEL_ENOMEM, "cannot allocate %zu parameters", m->num_params);
+    rope_table(m->rope, c->seq_len, hs);
     model_point_params(&m->params, m->params_mem, m->param_sizes);
     model_point_params(&m->grads, m->grads_mem, m->param_sizes);
     return MODEL_OK;
@@ -243,6 +245,7 @@ void model_close(model **pm)
     free(m->m_mem);
     free(m->v_mem);
     free(m->prior);
+    free(m->rope);
     free(m->acts_mem);
     free(m->scratch_mem);
     free(m->inputs);

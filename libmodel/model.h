@@ -11,11 +11,19 @@
 /*
  * The architecture (one for every run):
  *
- *   x   = wte[input] + wpe[t]                 wte: (V+K, d): V vocabulary ids, then K mask ids
+ *   x   = wte[input]                          wte: (V+K, d): V vocabulary ids, then K mask ids
  *   L x { x += proj(MHSA(LN1(x)));            bidirectional, or causal when config.causal
  *         x += fcproj(GELU(fc(LN2(x)))) }     GELU tanh form, hidden width 4d
  *   h   = LNf(x)
  *   logits = h wout^T + bout (+ prior[k])     over the V vocabulary only, untied: wout (V, d)
+ *
+ * Positions are relative and enter only in the attention: rotary embeddings (RoPE, as in
+ * MDLM, MD4 and LLaDA) turn q and k of position t by t * theta_i in each pair of a head's
+ * dimensions, theta_i = 10000^(-2i/hs), hs = d/H; and head h adds the ALiBi bias
+ * -2^(1-h) |t - j| to its scores (slopes 2, 1, 1/2, ...). A masked position learns from
+ * its neighbours first; with the distance bias every head attends near from the first
+ * step, while a learned absolute position table leaves attention uniform over the window
+ * and training sits at the unigram loss for thousands of steps. seq_len bounds T.
  *
  * SUBS parameterization: a mask id is never predicted (the logits cover ids 0..V-1), and
  * at a position whose input is an ordinary id v < V the output is v itself with log-prob 0

@@ -6,13 +6,12 @@
 #include "model.h"
 #include "pool.h"
 
-#define NUM_PARAM_TENSORS 18
+#define NUM_PARAM_TENSORS 17
 
 /* One contiguous buffer, these pointers into it; gradients and AdamW moments reuse the
  * layout. L = layers, C = d, V = vocab, K = mask ids, maxT = seq_len. */
 typedef struct param_tensors {
     float *wte;      /* (V+K, C) */
-    float *wpe;      /* (maxT, C) */
     float *ln1w;     /* (L, C) */
     float *ln1b;     /* (L, C) */
     float *qkvw;     /* (L, 3C, C) */
@@ -80,6 +79,7 @@ struct model {
     float *params_mem, *grads_mem, *m_mem, *v_mem; /* m_mem, v_mem: lazily allocated */
     param_tensors params, grads;
     float *prior; /* (K, V) or NULL */
+    float *rope;  /* (maxT, hs/2, 2) cos, sin of the rotary angles (not a parameter) */
     long step;
 
     int B, T;                 /* what the activations are laid out for (0: none yet) */

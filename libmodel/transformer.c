@@ -131,7 +131,7 @@ int model_run_forward(model *m, const int32_t *inputs, const int32_t *targets, i
     act_tensors *a = &m->acts;
     pool *p = m->pool;
 
-    encoder_forward(a->encoded, m->inputs, w->wte, w->wpe, N, T, C, p);
+    encoder_forward(a->encoded, m->inputs, w->wte, N, C, p);
     const float *res = a->encoded;
     for (int l = 0; l < L; l++) {
         /* without keep (scoring, sampling) every layer reuses slot 0, the residual stream
@@ -146,6 +146,7 @@ int model_run_forward(model *m, const int32_t *inputs, const int32_t *targets, i
                           w->ln1b + l * C, N, C, p);
         matmul_forward(qkv, NULL, ln1, w->qkvw + (size_t)l * 3 * C * C, w->qkvb + l * 3 * C,
                        N, C, 3 * C, p);
+        rope_forward(qkv, m->rope, B, T, C, H, p);
         attention_forward(atty, att, qkv, B, T, C, H, m->cfg.causal, keep, p);
         matmul_forward(res2, res, atty, w->attprojw + (size_t)l * C * C, w->attprojb + l * C,
                        N, C, C, p);
@@ -171,7 +172,7 @@ static int report_nonfinite_forward(model *m, const char *what)
     const size_t N = (size_t)m->B * m->T, NC = N * C;
     act_tensors *a = &m->acts;
     if (model_first_nonfinite(a->encoded, NC) >= 0)
-        return model_fail(m, MODEL_ENONFINITE, "step %ld: %s: embedding output (wte/wpe) is "
+        return model_fail(m, MODEL_ENONFINITE, "step %ld: %s: embedding output (wte) is "
                           "not finite", m->step, what);
     static const char *const names[] = {"ln1", "qkv", "attention", "attention output",
                                         "ln2", "fc", "gelu", "mlp output"};
@@ -322,13 +323,14 @@ int model_backward(model *m)
         matmul_backward(s->datty, g->attprojw + (size_t)l * C * C, g->attprojb + l * C,
                         s->dres, atty, w->attprojw + (size_t)l * C * C, N, C, C, 0.0f, p);
         attention_backward(s->dqkv, s->datt, s->datty, qkv, att, B, T, C, H, p);
+        rope_backward(s->dqkv, m->rope, B, T, C, H, p);
         matmul_backward(s->dln, g->qkvw + (size_t)l * 3 * C * C, g->qkvb + l * 3 * C, s->dqkv,
                         ln1, w->qkvw + (size_t)l * 3 * C * C, N, C, 3 * C, 0.0f, p);
         layernorm_backward(s->dres, g->ln1w + l * C, g->ln1b + l * C, s->dln, res,
                            w->ln1w + l * C, a->ln1_mean + (size_t)l * N,
                            a->ln1_rstd + (size_t)l * N, N, C, p);
     }
-    encoder_backward(g->wte, g->wpe, s->dres, m->inputs, N, T, C, p);
+    encoder_backward(g->wte, s->dres, m->inputs, N, C, p);
     return MODEL_OK;
 }
 

@@ -13,6 +13,22 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+def rope_table(T, hs):
+    """cos, sin (T, hs // 2) of the rotary angles t * 10000^(-2i/hs), as libmodel."""
+    i = torch.arange(hs // 2, dtype=torch.float64)
+    ang = torch.arange(T, dtype=torch.float64).unsqueeze(1) * 10000.0 ** (-2.0 * i / hs)
+    return ang.cos().float(), ang.sin().float()
+
+
+def rotate(x, cos, sin):
+    """Turns the pairs (2i, 2i+1) of the last dimension of x (B, H, T, hs); an odd last
+    dimension stays."""
+    P = cos.shape[1]
+    x0, x1 = x[..., 0:2 * P:2], x[..., 1:2 * P:2]
+    r = torch.stack([x0 * cos - x1 * sin, x0 * sin + x1 * cos], dim=-1).flatten(-2)
+    return torch.cat([r, x[..., 2 * P:]], dim=-1)
+
+
 class Block(nn.Module):
     def __init__(self, d, heads, causal):
         super().__init__()
@@ -32,7 +48,13 @@ class Block(nn.Module):
         q = q.view(B, T, self.heads, hs).transpose(1, 2)
         k = k.view(B, T, self.heads, hs).transpose(1, 2)
         v = v.view(B, T, self.heads, hs).transpose(1, 2)
+        cos, sin = rope_table(T, hs)
+        q, k = rotate(q, cos, sin), rotate(k, cos, sin)
         att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hs))
+        # ALiBi: head h adds -2^(1-h) |t - j|
+        pos = torch.arange(T)
+        slopes = torch.tensor([2.0 ** (1 - h) for h in range(self.heads)])
+        att = att - slopes.view(-1, 1, 1) * (pos.view(-1, 1) - pos.view(1, -1)).abs()
         if self.causal:
             att = att.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
         y = F.softmax(att, dim=-1) @ v
@@ -41,13 +63,13 @@ class Block(nn.Module):
 
 
 class Denoiser(nn.Module):
-    """Pre-LN transformer over V + K ids; logits over the V ordinary ids only (SUBS)."""
+    """Pre-LN transformer over V + K ids, relative positions (RoPE, ALiBi) in the attention;
+    logits over the V ordinary ids only (SUBS)."""
 
     def __init__(self, V, K, d, L, H, T, causal=False):
         super().__init__()
         self.V = V
         self.wte = nn.Embedding(V + K, d)
-        self.wpe = nn.Embedding(T, d)
         self.blocks = nn.ModuleList([Block(d, H, causal) for _ in range(L)])
         self.lnf = nn.LayerNorm(d)
         self.out = nn.Linear(d, V)
@@ -55,8 +77,7 @@ class Denoiser(nn.Module):
 
     def masked_logp(self, inp, tgt, prior=None):
         """log p(target) at the masked positions (input >= V), as a flat vector."""
-        T = inp.shape[1]
-        x = self.wte(inp) + self.wpe(torch.arange(T))
+        x = self.wte(inp)
         for b in self.blocks:
             x = b(x)
         h = self.lnf(x)
@@ -97,7 +118,6 @@ def load_checkpoint(path):
     C = d
     with torch.no_grad():
         m.wte.weight.copy_(take((V + K) * C).view(V + K, C))
-        m.wpe.weight.copy_(take(T * C).view(T, C))
         per_layer = [("ln1", "weight", (C,)), ("ln1", "bias", (C,)),
                      ("qkv", "weight", (3 * C, C)), ("qkv", "bias", (3 * C,)),
                      ("proj", "weight", (C, C)), ("proj", "bias", (C,)),
@@ -198,7 +218,7 @@ def main():
     full = torch.zeros(B, T)
     full[masked] = lp.detach()
     L = len(m.blocks)
-    grads = [m.wte.weight.grad, m.wpe.weight.grad]
+    grads = [m.wte.weight.grad]
     for mod, attr in [("ln1", "weight"), ("ln1", "bias"), ("qkv", "weight"), ("qkv", "bias"),
                       ("proj", "weight"), ("proj", "bias"), ("ln2", "weight"),
                       ("ln2", "bias"), ("fc", "weight"), ("fc", "bias"),

@@ -78,30 +78,75 @@ static void fd_compare(const char *what, float *x, const float *grad, const size
 }
 
 /* ---- encoder ---- */
-typedef struct { float *out, *wte, *wpe, *r; int32_t *inp; int N, T, C; pool *p; } enc_t;
+typedef struct { float *out, *wte, *r; int32_t *inp; int N, C; pool *p; } enc_t;
 static double enc_probe(void *v)
 {
     enc_t *c = v;
-    encoder_forward(c->out, c->inp, c->wte, c->wpe, c->N, c->T, c->C, c->p);
+    encoder_forward(c->out, c->inp, c->wte, c->N, c->C, c->p);
     return dot(c->out, c->r, (size_t)c->N * c->C);
 }
 
 static void check_encoder(pool *p, gsl_rng *r)
 {
-    enum { B = 2, T = 5, C = 6, VIN = 7, N = B * T };
+    enum { N = 10, C = 6, VIN = 7 };
     enc_t c = {.out = malloc(N * C * sizeof(float)), .wte = randvec(VIN * C, 1, r),
-               .wpe = randvec(T * C, 1, r), .r = randvec(N * C, 1, r),
-               .inp = malloc(N * sizeof(int32_t)), .N = N, .T = T, .C = C, .p = p};
+               .r = randvec(N * C, 1, r), .inp = malloc(N * sizeof(int32_t)), .N = N, .C = C,
+               .p = p};
     for (int n = 0; n < N; n++)
         c.inp[n] = (int32_t)gsl_rng_uniform_int(r, VIN - 1); /* row VIN-1 stays unused */
-    float *dwte = calloc(VIN * C, sizeof(float)), *dwpe = calloc(T * C, sizeof(float));
-    encoder_backward(dwte, dwpe, c.r, c.inp, N, T, C, p);
+    float *dwte = calloc(VIN * C, sizeof(float));
+    encoder_backward(dwte, c.r, c.inp, N, C, p);
     fd_compare("encoder dwte", c.wte, dwte, NULL, VIN * C, enc_probe, &c);
-    fd_compare("encoder dwpe", c.wpe, dwpe, NULL, T * C, enc_probe, &c);
     for (int i = 0; i < C; i++)
         CHECK(dwte[(VIN - 1) * C + i] == 0.0f, "unused embedding row got gradient %g",
               (double)dwte[(VIN - 1) * C + i]);
-    free(c.out); free(c.wte); free(c.wpe); free(c.r); free(c.inp); free(dwte); free(dwpe);
+    free(c.out); free(c.wte); free(c.r); free(c.inp); free(dwte);
+}
+
+/* ---- rotary positions ---- */
+typedef struct { float *x0, *x, *rope, *r; int B, T, C, H; pool *p; } rope_t;
+static double rope_probe(void *v)
+{
+    rope_t *c = v;
+    size_t n = (size_t)c->B * c->T * 3 * c->C;
+    memcpy(c->x, c->x0, n * sizeof(float));
+    rope_forward(c->x, c->rope, c->B, c->T, c->C, c->H, c->p);
+    return dot(c->x, c->r, n);
+}
+
+/* hs = 3: one rotated pair and an odd last dimension that must stay as it is */
+static void check_rope(pool *p, gsl_rng *r)
+{
+    enum { B = 2, T = 7, C = 6, H = 2, hs = C / H, N3 = B * T * 3 * C };
+    rope_t c = {.x0 = randvec(N3, 1, r), .x = malloc(N3 * 4), .rope = malloc(T * 2 * 4),
+                .r = randvec(N3, 1, r), .B = B, .T = T, .C = C, .H = H, .p = p};
+    rope_table(c.rope, T, hs);
+    float *g = malloc(N3 * 4);
+    memcpy(g, c.r, N3 * 4);
+    rope_backward(g, c.rope, B, T, C, H, p);
+    fd_compare("rope dqkv", c.x0, g, NULL, N3, rope_probe, &c);
+    rope_probe(&c);
+    for (int n = 0; n < B * T; n++)
+        for (int i = 0; i < 3 * C; i++) {
+            int part = i / hs, rotated = part < 2 * H && i % hs < hs - 1;
+            if (!rotated)
+                CHECK(c.x[n * 3 * C + i] == c.x0[n * 3 * C + i], "row %d column %d (v, or "
+                      "the odd last dimension) changed: %g -> %g", n, i,
+                      (double)c.x0[n * 3 * C + i], (double)c.x[n * 3 * C + i]);
+        }
+    /* the same q and k at every position: q_t . k_j depends on t - j only */
+    for (int n = 0; n < B * T; n++)
+        memcpy(c.x + n * 3 * C, c.x0, 3 * C * sizeof(float));
+    rope_forward(c.x, c.rope, B, T, C, H, p);
+    for (int t = 1; t < T; t++)
+        for (int j = 1; j < T; j++) {
+            const float *q = c.x + t * 3 * C, *k = c.x + j * 3 * C + C;
+            const float *q2 = c.x + (t - 1) * 3 * C, *k2 = c.x + (j - 1) * 3 * C + C;
+            double a = dot(q, k, hs), b = dot(q2, k2, hs);
+            CHECK(fabs(a - b) < 1e-5, "rotated q.k at (%d, %d) is %.7g, at (%d, %d) %.7g: "
+                  "not relative", t, j, a, t - 1, j - 1, b);
+        }
+    free(c.x0); free(c.x); free(c.rope); free(c.r); free(g);
 }
 
 /* ---- layernorm ---- */
@@ -277,6 +322,7 @@ void test_grad_ops(void)
         layers_init_blas();
         gsl_rng *r = test_rng(100 + threads);
         check_encoder(p, r);
+        check_rope(p, r);
         check_layernorm(p, r);
         check_matmul(p, r);
         check_gelu(p, r);
@@ -337,9 +383,6 @@ static void check_whole(int causal, int K, int with_prior)
         if (t == 0) /* wte: probe rows the batch uses */
             for (size_t j = 0; j < k; j++)
                 idx[j] = (size_t)c.inp[j % (B * T)] * D + j % D;
-        if (t == 1) /* wpe: rows 0..T-1 (the rows past T get no gradient) */
-            for (size_t j = 0; j < k; j++)
-                idx[j] = start + (j % T) * D + j / T;
         char what[80];
         snprintf(what, sizeof what, "model%s%s loss d%s", causal ? " (causal)" : "",
                  with_prior ? " (prior)" : "", model_param_names[t]);

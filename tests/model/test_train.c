@@ -222,12 +222,14 @@ void test_train(void)
     model *m = test_model(16, 1, 32, 2, 4, 16, 0, 2, 41);
     double before = heldout_nll(m);
     float last;
-    CHECK_RC(m, train_steps(m, 400, 8, &last), MODEL_OK);
+    CHECK_RC(m, train_steps(m, 800, 8, &last), MODEL_OK);
     double after = heldout_nll(m);
     if (getenv("MODEL_TEST_VERBOSE"))
         fprintf(stderr, "held-out loss %g -> %g\n", before, after);
     /* a masked id is known from any unmasked position of the same parity; at chance the
-     * held-out loss is log 16 = 2.77 */
+     * held-out loss is log 16 = 2.77. Parity is far from what the ALiBi bias favours (the
+     * nearest neighbours, of the other parity), so this takes a few hundred steps: 800
+     * steps reach 1.44 */
     CHECK(fabs(before - log(16.0)) < 0.3, "untrained held-out loss %g, expected ~log 16",
           before);
     CHECK(after < 0.6 * before, "training did not learn: held-out loss %g -> %g", before,
