@@ -45,7 +45,7 @@ model_settings model_default_settings(void)
 
 model_optim model_default_optim(void)
 {
-    model_optim o = {.lr = 3e-4f, .min_lr = 3e-5f, .beta1 = 0.9f, .beta2 = 0.95f,
+    model_optim o = {.lr = 3e-3f, .min_lr = 3e-4f, .beta1 = 0.9f, .beta2 = 0.95f,
                      .eps = 1e-8f, .weight_decay = 0.1f, .grad_clip = 1.0f,
                      .warmup_steps = 100, .total_steps = 10000};
     return o;

@@ -129,8 +129,10 @@ typedef struct model_optim {
     long total_steps;   /* cosine decay from lr to min_lr between warm-up and here */
 } model_optim;
 
-/* Defaults: lr 3e-4, min_lr 3e-5, betas 0.9/0.95, eps 1e-8, weight decay 0.1, clip 1.0,
- * warm-up 100, total 10000. */
+/* Defaults: lr 3e-3, min_lr 3e-4, betas 0.9/0.95, eps 1e-8, weight decay 0.1, clip 1.0,
+ * warm-up 100, total 10000. The peak rate suits the small models this library trains
+ * (d 32 to 128): at the default shape 1e-3 and 3e-3 learn alike and 3e-4 (GPT-2's, for
+ * a model 100 times larger) is clearly slower; at d 32, 3e-3 to 1e-2 learn fastest. */
 model_optim model_default_optim(void);
 /* The learning rate of step `step` (0-based): (step+1)/warmup * lr during warm-up, then
  * min_lr + (lr-min_lr)/2 * (1 + cos(pi * progress)), progress from 0 to 1 at total_steps,

@@ -144,7 +144,7 @@ def bench(V, K, d, L, H, T, B, steps, warm, rounds, do_train=True, do_score=True
     no_decay = [p for n, p in m.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},
                              {"params": no_decay, "weight_decay": 0.0}],
-                            lr=3e-4, betas=(0.9, 0.95), eps=1e-8, foreach=True)
+                            lr=3e-3, betas=(0.9, 0.95), eps=1e-8, foreach=True)
     # the batch model_bench makes: sequence b at t = (b + 1/2) / B, the same hashed
     # positions masked
     g = torch.Generator().manual_seed(1)
