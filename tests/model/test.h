@@ -51,6 +51,7 @@ void test_errors(void);
 void test_blas(void);
 void test_train(void);
 int test_torch(void); /* 77: skipped */
+int test_text(void);  /* 77: skipped */
 void test_sample_quality(void);
 
 #endif
