@@ -39,7 +39,9 @@ int run_evaluate(struct runlog *rl, int64_t id, model *m, const struct run_ctx *
               runlog_score(rl, id, "valid", "nelbo_bpb_sched", own.nats / ln2 / own.bytes,
                            own.se / ln2 / own.bytes, own.tokens) ||
               runlog_score(rl, id, "valid", "bytes_per_token", bytes / (double)canon.tokens, NAN,
-                           canon.tokens);
+                           canon.tokens) ||
+              runlog_score(rl, id, "valid", "unigram_bpb", canon.unigram_nats / ln2 / bytes,
+                           NAN, canon.tokens);
     for (int k = 0; !bad && k < (int)v->score.buckets && k < SCORE_MAX_BUCKETS; k++) {
         char name[32];
         snprintf(name, sizeof name, "masked_acc_b%d", k + 1);

@@ -53,6 +53,22 @@ static int type_logp(mask *mk, const struct run_ctx *x, gsl_rng *r, double *logp
     return rc;
 }
 
+/* log p(v) of the model-level ids under the training split's frequencies (add one half) */
+static double *unigram_logp(const struct run_ctx *x)
+{
+    double *logp = malloc((size_t)x->V * sizeof *logp);
+    if (!logp)
+        return NULL;
+    for (int v = 0; v < x->V; v++)
+        logp[v] = 0.5;
+    for (size_t i = 0; i < x->train.n; i++)
+        logp[x->train.ids[i]] += 1;
+    double total = (double)x->train.n + 0.5 * x->V;
+    for (int v = 0; v < x->V; v++)
+        logp[v] = log(logp[v] / total);
+    return logp;
+}
+
 int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_opts *o,
                 struct score_result *res, char err[CONFIG_ERR_MAX])
 {
@@ -75,11 +91,12 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
     float *t1_w = malloc((size_t)T * sizeof *t1_w);
     double *tt = malloc((size_t)S * sizeof *tt), *loss = malloc((size_t)B * sizeof *loss);
     double *tlogp = malloc((size_t)(K > 0 ? K : 1) * sizeof *tlogp);
+    double *ulogp = unigram_logp(x);
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937), *rs = gsl_rng_alloc(gsl_rng_mt19937);
     struct window win;
     int rc = 0, have_win = 0;
     if (!in || !tgt || !pred || !msk || !wt || !lp || !typ || !t1_t || !t1_ids || !t1_m ||
-        !t1_w || !tt || !loss || !tlogp || !r ||
+        !t1_w || !tt || !loss || !tlogp || !ulogp || !r ||
         !rs || window_alloc(&win, T, x->nlevels, x->prompt)) {
         rc = config_fail(err, "out of memory");
         goto done;
@@ -107,6 +124,8 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
             size_t start = (w0 + (size_t)a) * (size_t)T;
             dataset_window(&x->valid, start, &win, &seq);
             res->bytes += (double)seq.text_len;
+            for (int i = 0; i < T; i++)
+                res->unigram_nats -= ulogp[seq.ids[i]];
             mask_sample_times(tt, S, &sched, MASK_TIME_ANTITHETIC, r);
             for (int j = 0; j < S && !rc; j++) {
                 size_t b = (size_t)(a * S + j);
@@ -195,6 +214,7 @@ done:
     free(tt);
     free(loss);
     free(tlogp);
+    free(ulogp);
     gsl_rng_free(r);
     gsl_rng_free(rs);
     return rc ? -1 : 0;

@@ -19,6 +19,9 @@ struct score_opts {
 struct score_result {
     double nats, se;      /* NELBO of the scored tokens (nats) and its Monte Carlo error */
     double type_nats;     /* the part that codes the mask types revealed at t = 1 */
+    double unigram_nats;  /* the scored tokens coded by the training split's token
+                           * frequencies: the NELBO of a denoiser that learned nothing
+                           * else (the plateau training starts on) */
     long windows, tokens;
     double bytes;
     long masked[SCORE_MAX_BUCKETS], correct[SCORE_MAX_BUCKETS];
