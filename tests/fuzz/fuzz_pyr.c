@@ -92,6 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         FUZZ_CHECK(rc < 0 && !t && err.msg[0], "refused with %s, message '%s'",
                    tok_strerror(rc), err.msg);
+        FUZZ_CHECK(rc != TOK_ENOMEM, "a file of %zu bytes exhausts memory: %s", size, err.msg);
         if (attempt || resign(path, err.msg))
             break;
     }

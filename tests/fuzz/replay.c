@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 static long replay_file(const char *path)
@@ -47,6 +48,13 @@ static long replay(const char *path)
 
 int main(int argc, char **argv)
 {
+#if !defined(__SANITIZE_ADDRESS__) && !defined(ADDRESS_SANITIZER)
+    /* like libFuzzer's malloc limit: an input that makes the code under test ask for more
+     * memory than its size can justify fails where it would succeed lazily (ASan keeps its
+     * own shadow memory, so only plain builds are limited) */
+    struct rlimit lim = {(rlim_t)4 << 30, (rlim_t)4 << 30};
+    setrlimit(RLIMIT_AS, &lim);
+#endif
     LLVMFuzzerInitialize(&argc, &argv);
     long n = 0;
     for (int i = 1; i < argc; i++)
