@@ -20,10 +20,13 @@ struct parse {
 
 static int add_seed(struct sweep *s, long x)
 {
-    long *p = realloc(s->seeds, (size_t)(s->nseeds + 1) * sizeof *p);
-    if (!p)
-        return -1;
-    s->seeds = p;
+    /* room for a power of two of seeds, doubled when full (growing by one is quadratic) */
+    if ((s->nseeds & (s->nseeds - 1)) == 0) {
+        long *p = realloc(s->seeds, (size_t)(s->nseeds ? 2 * s->nseeds : 1) * sizeof *p);
+        if (!p)
+            return -1;
+        s->seeds = p;
+    }
     s->seeds[s->nseeds++] = x;
     return 0;
 }

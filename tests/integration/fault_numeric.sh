@@ -6,7 +6,7 @@
 # the ablation.
 . "$(dirname "$0")/exp_lib.sh"
 
-"$P" train -c tiny.ini --set train.lr=10 --set train.weight_decay=1 --set train.steps=200 \
+"$P" train -c tiny.ini --set train.lr=10 --set train.weight_decay=1 --set train.steps=60 \
     2>err.txt; rc=$?
 expect "diverging run: exit status" 1 "$rc"
 msg=$(cat err.txt)
@@ -33,7 +33,7 @@ seeds = 1, 2
 train.weight_decay = 0.01, 1
 [train]
 lr = 10
-steps = 200
+steps = 60
 [score]
 samples = 0
 EOT
