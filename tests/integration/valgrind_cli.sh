@@ -1,6 +1,6 @@
 #!/bin/sh
 # The command's main paths under valgrind's memcheck: vocab build, encode, decode and stats,
-# mask preview, a tiny train, score and sample, sql and db merge (and export when built in).
+# mask preview, a tiny train, score and sample, sql, db merge and export.
 # Any invalid read or write, use of an uninitialised value, or definitely or indirectly lost
 # block fails. Skipped (77) without valgrind or on a sanitizer build (which valgrind cannot run).
 # Usage: valgrind_cli.sh PYRAMASK DATA_DIR
@@ -47,9 +47,8 @@ vg score "$P" score -c tiny.ini --set data.max_bytes=60000 --set model.d=16 \
 vg sample "$P" sample --checkpoint "$ckpt" --steps 4
 vg sql "$P" sql "SELECT run_id, status, nelbo_bpb FROM v_final"
 vg merge "$P" db merge merged.db "$PYRAMASK_DB"
-if "$P" --help 2>&1 | grep -q export; then
-    vg export "$P" export --format html -o report.html
-fi
+vg export-html "$P" export --format html -o report.html
+vg export-ipynb "$P" export --format ipynb -o report.ipynb
 expect "runs logged under valgrind" "2|2" "$(sql "SELECT count(*), sum(status = 'finished') FROM runs" | tr , '|')"
 echo "valgrind: $n commands, $( [ $fail -eq 0 ] && echo 'no error, no leak' || echo 'errors')" >&2
 exit $fail
