@@ -2,7 +2,7 @@
  * rest): the regex is checked, a small pyramid trained with it on a slice of data/ and the
  * text, and the text must round-trip at every level. */
 #include "fuzz_common.h"
-#include "tok.h"
+#include "fuzz_tok.h"
 
 #include <string.h>
 
@@ -47,21 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     const char *want = tok_preset_pattern(regex) ? tok_preset_pattern(regex) : regex;
     FUZZ_CHECK(!strcmp(tok_pretok(t), want), "the pyramid's regex is '%s'", tok_pretok(t));
-    tok_encoder *e = NULL;
-    FUZZ_CHECK(tok_encoder_open(&e, t) == 0, "encoder");
-    tok_ids ids = {0};
-    for (int k = 0; k <= tok_nlevels(t); k++) {
-        FUZZ_CHECK(tok_encode(e, k, text, tlen, &ids) == 0, "encode at level %d", k);
-        uint8_t *out;
-        size_t outlen;
-        FUZZ_CHECK(tok_decode(t, k, ids.ids, ids.n, &out, &outlen, &err) == 0, "decode: %s",
-                   err.msg);
-        FUZZ_CHECK(outlen == tlen && (!tlen || !memcmp(out, text, tlen)),
-                   "level %d: decode(encode(x)) != x (%zu bytes, %zu decoded)", k, tlen, outlen);
-        free(out);
-    }
-    tok_ids_free(&ids);
-    tok_encoder_close(&e);
+    fuzz_tok_round_trip(t, text, tlen);
+    fuzz_tok_save_load(t);
     tok_close(&t);
     return 0;
 }

@@ -3,7 +3,7 @@
  * refused only for its checksum is re-signed with the checksum the loader computed and
  * loaded again, so the checks behind the checksum are fuzzed too. */
 #include "fuzz_common.h"
-#include "tok.h"
+#include "fuzz_tok.h"
 
 #include <sqlite3.h>
 #include <string.h>
@@ -38,44 +38,6 @@ static int resign(const char *path, const char *msg)
     return rc == SQLITE_OK ? 0 : -1;
 }
 
-static void use(const tok *t, const uint8_t *data, size_t size)
-{
-    tok_encoder *e = NULL;
-    FUZZ_CHECK(tok_encoder_open(&e, t) == 0, "encoder");
-    tok_ids ids = {0};
-    tok_err err;
-    const uint8_t *texts[2] = {(const uint8_t *)sample, data};
-    size_t lens[2] = {sizeof sample - 1, size < 512 ? size : 512};
-    for (int i = 0; i < 2; i++)
-        for (int k = 0; k <= tok_nlevels(t); k++) {
-            FUZZ_CHECK(tok_encode(e, k, texts[i], lens[i], &ids) == 0, "encode at level %d", k);
-            for (size_t j = 0; j < ids.n; j++)
-                FUZZ_CHECK(tok_token_level(t, ids.ids[j]) >= 0 &&
-                               tok_token_level(t, ids.ids[j]) <= k,
-                           "level %d: id %d of level %d", k, ids.ids[j],
-                           tok_token_level(t, ids.ids[j]));
-            uint8_t *out;
-            size_t n;
-            FUZZ_CHECK(tok_decode(t, k, ids.ids, ids.n, &out, &n, &err) == 0, "decode: %s",
-                       err.msg);
-            FUZZ_CHECK(n == lens[i] && !memcmp(out, texts[i], n),
-                       "level %d: decode(encode(x)) != x", k);
-            free(out);
-        }
-    tok_ids_free(&ids);
-    tok_encoder_close(&e);
-    /* saved and loaded again: the same pyramid */
-    char path[512], h1[17], h2[17];
-    snprintf(path, sizeof path, "%s/saved.pyr", fuzz_dir());
-    FUZZ_CHECK(tok_save(t, path, &err) == 0, "save: %s", err.msg);
-    tok *t2 = NULL;
-    FUZZ_CHECK(tok_open(&t2, path, &err) == 0, "a saved pyramid does not load: %s", err.msg);
-    tok_hash(t, h1);
-    tok_hash(t2, h2);
-    FUZZ_CHECK(!strcmp(h1, h2), "saved and loaded pyramids differ: %s vs %s", h1, h2);
-    tok_close(&t2);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char path[512];
@@ -86,7 +48,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int rc = tok_open(&t, path, &err);
         if (rc == 0) {
             FUZZ_CHECK(t, "tok_open returned 0 and no pyramid");
-            use(t, data, size);
+            fuzz_tok_round_trip(t, sample, sizeof sample - 1);
+            fuzz_tok_round_trip(t, data, size < 512 ? size : 512);
+            fuzz_tok_save_load(t);
             tok_close(&t);
             break;
         }
