@@ -8,14 +8,21 @@ command -v sqlite3 >/dev/null || { echo "sqlite3 missing" >&2; exit 77; }
 command -v pgrep >/dev/null || { echo "pgrep missing" >&2; exit 77; }
 rounds=${FAULT_ROUNDS:-30}
 seed=${FAULT_SEED:-1}
+seeds=$((rounds < 12 ? 12 : rounds))   # four cells a seed, about one finishes a round
+cells=$((4 * seeds))
 
+# a prebuilt pyramid: a round killed while a run builds one would otherwise start over
+head -c 150000 "$DATA/prose/kjv.txt" > corpus.txt
+"$P" vocab build --corpus corpus.txt --levels 300,400,600 -o tiny.pyr >/dev/null || exit 1
 cat > s.ini <<EOT
 [sweep]
 name = kill
 base = tiny.ini
-seeds = 1..24
+seeds = 1..$seeds
 mask.structure = token, span
 mask.schedule = linear, cosine
+[tokenizer]
+pyramid = tiny.pyr
 [train]
 steps = 150
 [score]
@@ -33,12 +40,16 @@ while [ $round -le $rounds ]; do
     before=$(q "$finished_state" 2>/dev/null)
     setsid "$P" sweep run s.ini --jobs 2 >/dev/null 2>&1 &
     pid=$!
-    sleep "$(rand 0.8)"
+    i=0
+    while [ -z "$(pgrep -P $pid)" ] && [ $i -lt 100 ] && kill -0 $pid 2>/dev/null; do
+        sleep 0.02; i=$((i + 1))
+    done
+    sleep "$(rand 1)"
     victim=$(pgrep -P $pid | head -1)
     if [ -n "$victim" ] && kill -KILL "$victim" 2>/dev/null; then
         worker_kills=$((worker_kills + 1))
     fi
-    sleep "$(rand 0.4)"
+    sleep "$(rand 0.6)"
     kill -KILL -$pid 2>/dev/null
     wait $pid 2>/dev/null
     if [ -n "$before" ]; then
@@ -53,16 +64,16 @@ while [ $round -le $rounds ]; do
 done
 
 # the next sweep run finishes exactly the missing cells
-missing=$(q "SELECT 96 - count(*) FROM runs WHERE status = 'finished'")
+missing=$(q "SELECT $cells - count(*) FROM runs WHERE status = 'finished'")
 t0=$(q "SELECT julianday('now')")
 before=$(q "$finished_state")
 "$P" sweep run s.ini --jobs 2 2>err.txt; rc=$?
 expect "final run exit status" 0 "$rc"
-contains "final summary" "96 cells, 96 finished, 0 failed, 0 interrupted" "$(cat err.txt)"
+contains "final summary" "$cells cells, $cells finished, 0 failed, 0 interrupted" "$(cat err.txt)"
 expect "runs started by the final sweep = the missing cells" "$missing" "$(q "SELECT count(*) FROM runs WHERE started_at > $t0")"
 ids=$(echo "$before" | tr ' ' '\n' | cut -d: -f1 | paste -sd, -)
 [ -z "$ids" ] || expect "runs finished before are untouched" "$before" "$(q "SELECT group_concat(x, ' ') FROM (SELECT r.run_id || ':' || r.config_hash || ':' || r.seed || ':' || r.finished_at || ':' || (SELECT count(*) FROM scores s WHERE s.run_id = r.run_id) AS x FROM runs r WHERE r.run_id IN ($ids) ORDER BY r.run_id)")"
-expect "one row per cell" "96|96" "$(q "SELECT count(*), count(DISTINCT config_hash || '/' || seed) FROM runs")"
+expect "one row per cell" "$cells|$cells" "$(q "SELECT count(*), count(DISTINCT config_hash || '/' || seed) FROM runs")"
 expect "integrity" ok "$(q "PRAGMA integrity_check")"
 # every finished run's checkpoint is there, whole, under its final name
 bad=$(q "SELECT a.path || ' ' || a.bytes FROM artifacts a JOIN runs r USING (run_id) WHERE a.kind = 'checkpoint' AND r.status = 'finished'" |
@@ -70,5 +81,5 @@ bad=$(q "SELECT a.path || ' ' || a.bytes FROM artifacts a JOIN runs r USING (run
 expect "checkpoints whole" "" "$bad"
 retried=$(q "SELECT count(*) FROM runs WHERE attempts > 1")
 litter=$(find pyramask-runs pyramask-cache -name '*.tmp*' 2>/dev/null | wc -l)
-echo "fault-kill: $rounds rounds (seed $seed), $worker_kills workers and $rounds sweeps killed with SIGKILL; $missing cells left for the final run, $retried runs taken over after a kill, 0 finished runs lost; $litter temporary files of killed writers left" >&2
+echo "fault-kill: $rounds rounds (seed $seed) on $cells cells, $worker_kills workers and $rounds sweeps killed with SIGKILL; $missing cells left for the final run, $retried runs taken over after a kill, 0 finished runs lost; $litter temporary files of killed writers left" >&2
 exit $fail
