@@ -7,9 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#ifndef FUZZ_DATA_DIR
-#define FUZZ_DATA_DIR "data"
-#endif
 
 static char dir[256];
 
@@ -86,7 +83,7 @@ uint8_t *fuzz_read(const char *path, size_t *n)
 uint8_t *fuzz_data(const char *rel, size_t max, size_t *n)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s", FUZZ_DATA_DIR, rel);
+    snprintf(path, sizeof path, "%s/%s", FUZZ_SOURCE_ROOT, rel);
     uint8_t *buf = fuzz_read(path, n);
     FUZZ_CHECK(buf, "cannot read %s", path);
     if (*n > max)

@@ -23,7 +23,12 @@ const char *fuzz_write(const char *name, const void *data, size_t n);
 /* The whole file into a malloc'd buffer with a NUL after its n bytes; NULL if unreadable. */
 uint8_t *fuzz_read(const char *path, size_t *n);
 
-/* The first `max` bytes of a shipped data file (relative to data/), malloc'd. */
+/* The source tree (meson defines it), for the shipped data and fixtures. */
+#ifndef FUZZ_SOURCE_ROOT
+#define FUZZ_SOURCE_ROOT "."
+#endif
+
+/* The first `max` bytes of a file of the source tree ("data/prose/kjv.txt"), malloc'd. */
 uint8_t *fuzz_data(const char *rel, size_t max, size_t *n);
 
 /* A property of the code under test failed: print what and abort (a crash to libFuzzer). */

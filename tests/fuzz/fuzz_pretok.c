@@ -12,7 +12,7 @@ static size_t prose_n;
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
-    prose = fuzz_data("prose/kjv.txt", 3000, &prose_n);
+    prose = fuzz_data("data/prose/kjv.txt", 3000, &prose_n);
     return 0;
 }
 
