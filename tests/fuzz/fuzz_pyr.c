@@ -11,9 +11,36 @@
 static const char sample[] = "In the beginning God created the heaven and the earth.\n"
                              "def f(x_1):\n\treturn x_1 * 42  # caf\xc3\xa9 \xff\n";
 
+/* A pyramid in this build's format written as a seed to $FUZZ_SEED_DIR when set
+ * (tests/fuzz/run.sh sets it), so that the fuzzer starts from valid files whatever the
+ * committed seeds' version. */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
+    const char *seeds = getenv("FUZZ_SEED_DIR");
+    if (!seeds || !*seeds)
+        return 0;
+    size_t n;
+    uint8_t *text = fuzz_data("data/prose/kjv.txt", 4000, &n);
+    tok_train_settings s = tok_default_train_settings();
+    s.nlevels = 2;
+    s.levels[0] = 270, s.levels[1] = 290;
+    s.superword = 300;
+    const void *texts[1] = {text};
+    tok *t = NULL;
+    tok_err err;
+    FUZZ_CHECK(tok_train_buffers(&t, &s, texts, &n, 1, &err) == 0, "training: %s", err.msg);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/fresh.pyr", seeds);
+    FUZZ_CHECK(tok_save(t, path, &err) == 0, "save: %s", err.msg);
+    tok_close(&t);
+    free(text);
+    /* small pages: a 10 kB file rather than 28, well inside the fuzzer's input size */
+    sqlite3 *db = NULL;
+    FUZZ_CHECK(sqlite3_open(path, &db) == SQLITE_OK &&
+                   sqlite3_exec(db, "PRAGMA page_size = 512; VACUUM", NULL, NULL, NULL) == SQLITE_OK,
+               "%s: %s", path, sqlite3_errmsg(db));
+    sqlite3_close(db);
     return 0;
 }
 

@@ -41,6 +41,7 @@ for h in $harnesses; do
     [ -f "$root/tests/fuzz/$h.dict" ] && dict="-dict=$root/tests/fuzz/$h.dict"
     corpus="$build/fuzz-corpus/$h"
     mkdir -p "$corpus"
+    export FUZZ_SEED_DIR="$corpus" # harnesses may add seeds in this build's file formats
     log="$work/$h.log"
     start=$(date +%s)
     rc=0
