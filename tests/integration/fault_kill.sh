@@ -8,7 +8,9 @@ command -v sqlite3 >/dev/null || { echo "sqlite3 missing" >&2; exit 77; }
 command -v pgrep >/dev/null || { echo "pgrep missing" >&2; exit 77; }
 rounds=${FAULT_ROUNDS:-30}
 seed=${FAULT_SEED:-1}
-seeds=$((rounds < 12 ? 12 : rounds))   # four cells a seed, about one finishes a round
+# four cells a seed, three seeds a round: a round finishes a few short runs, so the sweep
+# must outlast the rounds (checked at the end) for every kill to land in the middle of work
+seeds=$((rounds < 4 ? 12 : 3 * rounds))
 cells=$((4 * seeds))
 
 # a prebuilt pyramid: a round killed while a run builds one would otherwise start over
@@ -65,6 +67,7 @@ done
 
 # the next sweep run finishes exactly the missing cells
 missing=$(q "SELECT $cells - count(*) FROM runs WHERE status = 'finished'")
+[ "$missing" -gt 0 ] || { echo "FAIL: the sweep finished before the last round (make it bigger)" >&2; exit 1; }
 t0=$(q "SELECT julianday('now')")
 before=$(q "$finished_state")
 "$P" sweep run s.ini --jobs 2 2>err.txt; rc=$?
