@@ -209,7 +209,8 @@ static int vocab_build(int argc, char **argv)
     rc = tok_save(t, outp, &e);
     if (rc) {
         tok_close(&t);
-        return fail(cmd, rc, &e);
+        fail(cmd, rc, &e);
+        return CLI_FAIL; /* the output could not be written: not a fault of the input */
     }
     char h[17];
     tok_hash(t, h);
@@ -517,10 +518,11 @@ static int vocab_import(int argc, char **argv)
     tok *t;
     tok_err e = {{0}};
     int rc = tok_import_tiktoken(&t, argv[optind], pretok, &e);
-    if (!rc) rc = tok_save(t, outp, &e);
-    if (rc) {
+    if (rc) return fail(cmd, rc, &e);
+    if ((rc = tok_save(t, outp, &e))) {
         tok_close(&t);
-        return fail(cmd, rc, &e);
+        fail(cmd, rc, &e);
+        return CLI_FAIL;
     }
     char h[17];
     tok_hash(t, h);

@@ -93,8 +93,8 @@ int pyramid_get(tok **out, const struct config *c, const struct corpus *corp,
     int rc = 0;
     if (access(path, R_OK) == 0) {
         rc = tok_open(out, path, &te);
-        if (rc)
-            rc = (config_fail(err, "%s: %s", path, te.msg[0] ? te.msg : tok_strerror(rc)), -2);
+        if (rc) /* libtok's messages name the file */
+            rc = (config_fail(err, "%s", te.msg[0] ? te.msg : tok_strerror(rc)), -2);
     } else {
         tok_train_settings s = tok_default_train_settings();
         s.pretok = v->tokenizer.pretok;
@@ -111,7 +111,7 @@ int pyramid_get(tok **out, const struct config *c, const struct corpus *corp,
                       config_where(c, config_key_index("tokenizer.levels")),
                       te.msg[0] ? te.msg : tok_strerror(rc));
         else if ((rc = tok_save(*out, path, &te)))
-            rc = (config_fail(err, "%s: %s", path, te.msg[0] ? te.msg : tok_strerror(rc)), -2);
+            rc = (config_fail(err, "%s", te.msg[0] ? te.msg : tok_strerror(rc)), -2);
     }
     flock(fd, LOCK_UN);
     close(fd);

@@ -207,10 +207,13 @@ static int train_loop(struct trainer *tr, const struct run_ctx *x, struct runlog
             e = model_backward(tr->m);
         if (!e)
             e = model_update(tr->m, &opt, &gnorm);
-        if (e) {
-            snprintf(err, CONFIG_ERR_MAX, "step %ld: %s", step, model_errmsg(tr->m)[0]
-                                                                    ? model_errmsg(tr->m)
-                                                                    : model_strerror(e));
+        if (e) { /* libmodel's messages about non-finite values name the step */
+            if (e == MODEL_ENONFINITE && model_errmsg(tr->m)[0])
+                snprintf(err, CONFIG_ERR_MAX, "%s", model_errmsg(tr->m));
+            else
+                snprintf(err, CONFIG_ERR_MAX, "step %ld: %s", step, model_errmsg(tr->m)[0]
+                                                                        ? model_errmsg(tr->m)
+                                                                        : model_strerror(e));
             rc = -1;
             break;
         }

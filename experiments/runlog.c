@@ -33,9 +33,22 @@ const char *runlog_path(const char *flag)
 sqlite3 *runlog_db(struct runlog *rl) { return rl->db; }
 const char *runlog_errmsg(struct runlog *rl) { return rl->msg; }
 
+/* sqlite3_errmsg, with the system's reason behind an I/O error ("disk I/O error (No space
+ * left on device)"). */
+static const char *db_errmsg(sqlite3 *db, char *buf, size_t n)
+{
+    int code = sqlite3_errcode(db) & 0xff, sys = sqlite3_system_errno(db);
+    if (sys && (code == SQLITE_IOERR || code == SQLITE_CANTOPEN || code == SQLITE_FULL))
+        snprintf(buf, n, "%s (%s)", sqlite3_errmsg(db), strerror(sys));
+    else
+        snprintf(buf, n, "%s", sqlite3_errmsg(db));
+    return buf;
+}
+
 static int sql_fail(struct runlog *rl, const char *what)
 {
-    snprintf(rl->msg, sizeof rl->msg, "%s: %s", what, sqlite3_errmsg(rl->db));
+    char why[512];
+    snprintf(rl->msg, sizeof rl->msg, "%s: %s", what, db_errmsg(rl->db, why, sizeof why));
     return -1;
 }
 
@@ -97,10 +110,8 @@ static int alive(const char *host, long pid, const char *tag, double heartbeat_a
 
 static int exec(struct runlog *rl, const char *sql)
 {
-    char *e = NULL;
-    if (sqlite3_exec(rl->db, sql, NULL, NULL, &e) != SQLITE_OK) {
-        snprintf(rl->msg, sizeof rl->msg, "%s", e ? e : sqlite3_errmsg(rl->db));
-        sqlite3_free(e);
+    if (sqlite3_exec(rl->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        db_errmsg(rl->db, rl->msg, sizeof rl->msg);
         return -1;
     }
     return 0;
@@ -171,7 +182,10 @@ int runlog_open(struct runlog **out, const char *path, int create, char err[RUNL
     }
     int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
     if (sqlite3_open_v2(path, &rl->db, flags, NULL) != SQLITE_OK) {
-        snprintf(err, RUNLOG_ERR_MAX, "%s", rl->db ? sqlite3_errmsg(rl->db) : "cannot open");
+        if (rl->db)
+            db_errmsg(rl->db, err, RUNLOG_ERR_MAX);
+        else
+            snprintf(err, RUNLOG_ERR_MAX, "cannot open");
         goto bad;
     }
     sqlite3_extended_result_codes(rl->db, 1);
@@ -603,7 +617,15 @@ int runlog_heartbeat(struct runlog *rl, int64_t run_id)
 
 int runlog_finish(struct runlog *rl, int64_t run_id, const char *status, const char *error)
 {
-    return RUN_OK(run(rl, "UPDATE runs SET status = ?, error = ?, finished_at = julianday('now'), "
-                          "heartbeat_at = julianday('now') WHERE run_id = ?",
-                      "tti", status, error, run_id)) ? 0 : -1;
+    /* a run's last word is worth a longer wait: a log locked past the busy timeout (the
+     * very reason a run may have failed) gets up to three more timeouts to come free */
+    for (int attempt = 0;; attempt++) {
+        int rc = run(rl, "UPDATE runs SET status = ?, error = ?, finished_at = julianday('now'), "
+                         "heartbeat_at = julianday('now') WHERE run_id = ?",
+                     "tti", status, error, run_id);
+        if (RUN_OK(rc))
+            return 0;
+        if ((rc & 0xff) != SQLITE_BUSY || attempt == 3)
+            return -1;
+    }
 }

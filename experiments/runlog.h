@@ -64,7 +64,8 @@ int runlog_curve(struct runlog *rl, int64_t run_id, const char *name, const char
 int runlog_preview(struct runlog *rl, int64_t run_id, double t, long seed, const char *text,
                    long masked, long tokens, char *const *types, int ntypes);
 int runlog_heartbeat(struct runlog *rl, int64_t run_id);
-/* status: "finished", "failed" or "interrupted"; error may be NULL. */
+/* status: "finished", "failed" or "interrupted"; error may be NULL. A locked log is waited
+ * for up to four busy timeouts. */
 int runlog_finish(struct runlog *rl, int64_t run_id, const char *status, const char *error);
 
 /* Runs fn(user) inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK when fn returns nonzero). */

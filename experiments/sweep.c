@@ -20,12 +20,21 @@ struct parse {
 
 static int add_seed(struct sweep *s, long x)
 {
-    long *p = realloc(s->seeds, (size_t)(s->nseeds + 1) * sizeof *p);
-    if (!p)
-        return -1;
-    s->seeds = p;
+    /* room for a power of two of seeds, doubled when full (growing by one is quadratic) */
+    if ((s->nseeds & (s->nseeds - 1)) == 0) {
+        long *p = realloc(s->seeds, (size_t)(s->nseeds ? 2 * s->nseeds : 1) * sizeof *p);
+        if (!p)
+            return -1;
+        s->seeds = p;
+    }
     s->seeds[s->nseeds++] = x;
     return 0;
+}
+
+static int cmp_long(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
 }
 
 static int parse_seeds(struct sweep *s, const char *value, const char *where,
@@ -49,17 +58,29 @@ static int parse_seeds(struct sweep *s, const char *value, const char *where,
             rc = config_fail(err, "%s: seeds: '%s' is not a seed or a range a..b of seeds", where, item);
             break;
         }
-        for (long x = a; x <= b && !rc; x++) {
-            for (int i = 0; i < s->nseeds; i++)
-                if (s->seeds[i] == x)
-                    rc = config_fail(err, "%s: seeds: %ld is listed twice", where, x);
-            if (!rc && add_seed(s, x))
-                rc = config_fail(err, "out of memory");
+        if (b - a >= SWEEP_MAX_CELLS - s->nseeds) {
+            rc = config_fail(err, "%s: seeds: more than %d seeds", where, SWEEP_MAX_CELLS);
+            break;
         }
+        for (long x = a; x <= b && !rc; x++)
+            if (add_seed(s, x))
+                rc = config_fail(err, "out of memory");
     }
     free(copy);
     if (!rc && s->nseeds == 0)
         rc = config_fail(err, "%s: seeds: empty list", where);
+    /* duplicates: sorted, neighbours (a pairwise check is quadratic in the seeds) */
+    long *sorted = rc ? NULL : malloc((size_t)s->nseeds * sizeof *sorted);
+    if (!rc && !sorted)
+        rc = config_fail(err, "out of memory");
+    if (sorted) {
+        memcpy(sorted, s->seeds, (size_t)s->nseeds * sizeof *sorted);
+        qsort(sorted, (size_t)s->nseeds, sizeof *sorted, cmp_long);
+        for (int i = 1; i < s->nseeds && !rc; i++)
+            if (sorted[i] == sorted[i - 1])
+                rc = config_fail(err, "%s: seeds: %ld is listed twice", where, sorted[i]);
+        free(sorted);
+    }
     return rc;
 }
 
@@ -247,6 +268,16 @@ int sweep_load(struct sweep **out, const char *path, char *const *sets, int nset
     if (!s->nseeds && add_seed(s, config_values(s->base)->train.seed)) {
         config_fail(err, "out of memory");
         goto done;
+    }
+    /* a bounded grid (so that its size is a long and its checks end) */
+    long cells = s->nseeds;
+    for (int f = 0; f < s->nfactors; f++) {
+        if (cells > SWEEP_MAX_CELLS / s->factors[f].nlevels) {
+            config_fail(err, "%s: %s: the sweep would have more than %d cells",
+                        s->factors[f].where, s->factors[f].key, SWEEP_MAX_CELLS);
+            goto done;
+        }
+        cells *= s->factors[f].nlevels;
     }
     /* every cell must be valid before anything runs */
     long n = sweep_ncells(s);

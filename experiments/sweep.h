@@ -5,6 +5,9 @@
 
 #include "config.h"
 
+/* The largest sweep: factor levels times seeds. */
+enum { SWEEP_MAX_CELLS = 1000000 };
+
 struct sweep_factor {
     char *key;      /* "mask.structure" */
     char **levels;  /* canonical values */

@@ -297,7 +297,7 @@ typedef enum mask_importance_mode {
  *   KEY  PATTERN                   KEY, blanks, then the PCRE2 pattern to the end of the line
  *
  * For class rules KEY is the class name ([A-Za-z_][A-Za-z0-9_-]*, at most 31 bytes); for
- * importance rules it is the weight (a finite number >= 0), or the line `default WEIGHT` sets
+ * importance rules it is the weight (a number in [0, FLT_MAX]), or the line `default WEIGHT` sets
  * the weight of bytes no rule covers (1 if absent). Leading and trailing blanks of the pattern
  * are dropped (write \x20 for a significant space). Patterns compile with PCRE2_UTF | UCP |
  * MATCH_INVALID_UTF (\p{L}, \w etc. are Unicode-aware; invalid UTF-8 bytes never match).

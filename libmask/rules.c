@@ -2,6 +2,7 @@
  * classes and regex-unit presets, and mapping matches over the text onto tokens. */
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,12 +123,13 @@ static int valid_class_name(const char *s)
     return 1;
 }
 
+/* A weight must stay finite as the float that mask_importance returns. */
 static int parse_weight(const char *s, double *w)
 {
     char *end = NULL;
     errno = 0;
     *w = strtod(s, &end);
-    return end != s && *end == '\0' && errno == 0 && isfinite(*w) && *w >= 0;
+    return end != s && *end == '\0' && errno == 0 && *w >= 0 && *w <= FLT_MAX;
 }
 
 /* One rule line "KEY PATTERN" (blank and comment lines already skipped). */

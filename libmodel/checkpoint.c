@@ -261,6 +261,10 @@ int model_load(model **out, const char *path, int threads, char **meta)
                  "config needs %zu", (size_t)(end - p), need);
         goto fail;
     }
+    if (memchr(p, 0, ml)) {
+        snprintf(why, sizeof why, "corrupt: the metadata string holds a NUL byte");
+        goto fail;
+    }
     rc = model_alloc(out, &c, threads);
     if (rc) {
         free(buf);

@@ -288,6 +288,13 @@ static int load(sqlite3 *db, tok **out, const char *path, tok_err *err)
     long n = strtol(ntok, NULL, 10);
     if (n < 256 || n > INT32_MAX / 2)
         return tok_fail(err, TOK_EFORMAT, "%s: %s tokens", path, ntok);
+    /* the rows there are, before allocating for the count the meta table claims */
+    int64_t rows = pragma_int(db, "SELECT count(*) FROM tokens", &ok);
+    if (!ok)
+        return tok_fail(err, TOK_EFORMAT, "%s: no tokens table (%s)", path, sqlite3_errmsg(db));
+    if (rows != n)
+        return tok_fail(err, TOK_EFORMAT, "%s: %lld tokens, the meta table says %ld", path,
+                        (long long)rows, n);
     tok *t;
     if (tok_alloc(&t, (int32_t)n, 1)) return tok_fail(err, TOK_ENOMEM, "out of memory");
     t->rule = !strcmp(rule, "merges") ? RULE_MERGES : !strcmp(rule, "tiktoken") ? RULE_RANKS : -1;

@@ -1,11 +1,13 @@
 #!/bin/sh
 # Installs the Debian packages pyramask needs, and only those that are missing.
-# Usage: scripts/install-deps.sh [build|test|bench]...   (default: build)
+# Usage: scripts/install-deps.sh [build|test|bench|fuzz|slow]...   (default: build)
 set -eu
 
 build_pkgs="gcc pkg-config meson ninja-build libpcre2-dev libsqlite3-dev libgsl-dev
             libopenblas-dev libinih-dev"
-test_pkgs="sqlite3 python3 python3-nbformat jupyter-nbconvert chromium"
+test_pkgs="sqlite3 python3 python3-nbformat jupyter-nbconvert"
+fuzz_pkgs="clang libclang-rt-14-dev"
+slow_pkgs="valgrind chromium"
 bench_pkgs="sentencepiece python3-torch nodejs npm bible-kjv wordnet-base python3.11-doc
             sqlite3-doc postgresql-doc-15 libpython3.11-stdlib golang-1.19-src linux-libc-dev time"
 
@@ -16,7 +18,9 @@ for group in "$@"; do
         build) want="$want $build_pkgs" ;;
         test)  want="$want $build_pkgs $test_pkgs" ;;
         bench) want="$want $build_pkgs $test_pkgs $bench_pkgs" ;;
-        *) echo "pyramask: install-deps: unknown group '$group' (build, test, bench)" >&2; exit 2 ;;
+        fuzz)  want="$want $build_pkgs $fuzz_pkgs" ;;
+        slow)  want="$want $build_pkgs $test_pkgs $slow_pkgs" ;;
+        *) echo "pyramask: install-deps: unknown group '$group' (build, test, bench, fuzz, slow)" >&2; exit 2 ;;
     esac
 done
 

@@ -175,6 +175,24 @@ static void test_sweep(void)
     p = write_file("bad3.ini", "[sweep]\nsize = 3\n");
     rc = sweep_load(&s, p, NULL, 0, err);
     CHECK(rc == -1 && strstr(err, "bad3.ini:2: unknown [sweep] key 'size'"), "got '%s'", err);
+    /* bounded grids: 10^6 cells at most, duplicate seeds found without a pairwise check */
+    p = write_file("big.ini", "[sweep]\nseeds = 1..10000\nmask.span_max = 1, 2, 3, 4, 5, 6, 7, 8, "
+                              "9, 10\nmask.block = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10\n"
+                              "mask.prompt = 0, 1\n");
+    rc = sweep_load(&s, p, NULL, 0, err);
+    CHECK(rc == -1 && strstr(err, "big.ini:5: mask.prompt: the sweep would have more than "
+                                  "1000000 cells"), "got %d '%s'", rc, err);
+    char seeds[256] = "[sweep]\nseeds = 0..99999";
+    for (int i = 1; i <= 10; i++)
+        snprintf(seeds + strlen(seeds), sizeof seeds - strlen(seeds), ", %d..%d", i * 100000,
+                 i * 100000 + 99999);
+    p = write_file("seeds.ini", seeds);
+    rc = sweep_load(&s, p, NULL, 0, err);
+    CHECK(rc == -1 && strstr(err, "seeds.ini:2: seeds: more than 1000000 seeds"), "got %d '%s'",
+          rc, err);
+    p = write_file("dup.ini", "[sweep]\nseeds = 9, 0..99999\n");
+    rc = sweep_load(&s, p, NULL, 0, err);
+    CHECK(rc == -1 && strstr(err, "dup.ini:2: seeds: 9 is listed twice"), "got %d '%s'", rc, err);
 }
 
 static void test_split(void)

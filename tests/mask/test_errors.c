@@ -28,6 +28,8 @@ static void check_rule_files(void)
                                                              "missing closing parenthesis"},
         {MASK_RULES_IMPORTANCE, "-1 foo\n", ":1: weight '-1' is not a finite number >= 0"},
         {MASK_RULES_IMPORTANCE, "\n\nnan foo\n", ":3: weight 'nan' is not a finite number"},
+        {MASK_RULES_IMPORTANCE, "1e39 foo\n", ":1: weight '1e39' is not a finite number"},
+        {MASK_RULES_IMPORTANCE, "default 1e39\n", ":1: default weight '1e39'"},
         {MASK_RULES_IMPORTANCE, "2\n", ":1: missing pattern after '2'"},
         {MASK_RULES_IMPORTANCE, "default x\n", ":1: default weight 'x'"},
         {MASK_RULES_CLASS, "9lives \\d+\n", ":1: bad class name '9lives'"},
