@@ -59,8 +59,11 @@ int cmd_sample(int argc, char **argv)
     char *meta = NULL, err[CONFIG_ERR_MAX];
     int rc = model_load(&m, ckpt, 0, &meta);
     if (rc) {
-        cli_error("sample", "%s: %s", ckpt,
-                  m && model_errmsg(m)[0] ? model_errmsg(m) : model_strerror(rc));
+        /* the library's message names the file */
+        if (m && model_errmsg(m)[0])
+            cli_error("sample", "%s", model_errmsg(m));
+        else
+            cli_error("sample", "%s: %s", ckpt, model_strerror(rc));
         model_close(&m);
         return CLI_USAGE;
     }

@@ -76,8 +76,11 @@ int run_score(const struct config *c, const char *checkpoint, const struct run_o
     char *meta = NULL;
     int rc = model_load(&m, checkpoint, (int)config_values(c)->train.threads, &meta);
     if (rc) {
-        cli_error(label, "%s: %s", checkpoint,
-                  m && model_errmsg(m)[0] ? model_errmsg(m) : model_strerror(rc));
+        /* the library's message names the file */
+        if (m && model_errmsg(m)[0])
+            cli_error(label, "%s", model_errmsg(m));
+        else
+            cli_error(label, "%s: %s", checkpoint, model_strerror(rc));
         model_close(&m);
         return CLI_USAGE;
     }
