@@ -6,7 +6,7 @@ set -eu
 build_pkgs="gcc pkg-config meson ninja-build libpcre2-dev libsqlite3-dev libgsl-dev
             libopenblas-dev libinih-dev"
 test_pkgs="sqlite3 python3 python3-nbformat jupyter-nbconvert"
-fuzz_pkgs="clang libclang-rt-14-dev"
+fuzz_pkgs="clang libclang-rt-dev"
 slow_pkgs="valgrind chromium"
 bench_pkgs="sentencepiece python3-torch nodejs npm bible-kjv wordnet-base python3.11-doc
             sqlite3-doc postgresql-doc-15 libpython3.11-stdlib golang-1.19-src linux-libc-dev time"
