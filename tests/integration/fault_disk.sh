@@ -76,14 +76,15 @@ contains "after space is freed: the summary" "4 cells, 4 finished, 0 failed, 0 i
 expect "after space is freed: only the missing cells ran" 2 "$(sqlite3 $db "SELECT count(*) FROM runs WHERE started_at > $t0")"
 # the disk fills in the middle of a sweep: the runs that cannot write fail or are left to be
 # taken over, the sweep ends with an error, and once space is freed the next sweep run
-# finishes exactly the cells not finished
+# finishes exactly the cells not finished (300 steps a run, so that the disk fills while
+# cells are still to run, however quiet the machine)
 cat > s2.ini <<EOT
 [sweep]
 name = disk-mid
 base = tiny.ini
 seeds = 1..6
 [train]
-steps = 40
+steps = 300
 [score]
 samples = 0
 EOT

@@ -15,7 +15,9 @@ wait_finished() {
         sleep 0.1
     done
 }
-# sweep_ini NAME CORPUS: six cells of 10 steps, one worker
+# sweep_ini NAME CORPUS: six cells of 300 steps, one worker: a few tenths of a second a run,
+# so that the fault lands while at least three cells are still to run (at 10 steps, a
+# quiet machine finished all six between two looks at the log)
 sweep_ini() {
     cat > "$1.ini" <<EOT
 [sweep]
@@ -25,7 +27,7 @@ seeds = 1..6
 [data]
 corpus = $2
 [train]
-steps = 10
+steps = 300
 [score]
 samples = 0
 EOT
