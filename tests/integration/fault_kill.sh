@@ -8,8 +8,9 @@ command -v sqlite3 >/dev/null || { echo "sqlite3 missing" >&2; exit 77; }
 command -v pgrep >/dev/null || { echo "pgrep missing" >&2; exit 77; }
 rounds=${FAULT_ROUNDS:-30}
 seed=${FAULT_SEED:-1}
-# four cells a seed, three seeds a round: a round finishes a few short runs, so the sweep
-# must outlast the rounds (checked at the end) for every kill to land in the middle of work
+# four cells a seed, three seeds a round: a round (at most 1.6 s) finishes a few runs of
+# about half a second each, so the sweep outlasts the rounds (checked at the end) and every
+# kill lands in the middle of work
 seeds=$((rounds < 4 ? 12 : 3 * rounds))
 cells=$((4 * seeds))
 
@@ -26,7 +27,7 @@ mask.schedule = linear, cosine
 [tokenizer]
 pyramid = tiny.pyr
 [train]
-steps = 150
+steps = 500
 [score]
 samples = 0
 EOT
