@@ -300,8 +300,9 @@ int tok_encode(tok_encoder *e, int level, const void *buf, size_t n, tok_ids *ou
 /* ---- parallel encoding ---- */
 
 /* The buffer is cut into PARTS_PER_THREAD parts per thread, taken in turn by the threads
- * (so a slow stretch of text does not hold one thread back), and joined exactly. */
-enum { MIN_PER_PART = 1 << 16, PARTS_PER_THREAD = 4, MAX_SYNC = 1 << 14 };
+ * (so a slow stretch of text does not hold one thread back: with 4 parts a thread, one
+ * thread often waited a whole part's time for the other at the end), and joined exactly. */
+enum { MIN_PER_PART = 1 << 16, PARTS_PER_THREAD = 32, MAX_SYNC = 1 << 14 };
 
 struct part {
     size_t from, stop, end, nsync;
@@ -331,10 +332,20 @@ static void *worker_run(void *arg)
         int k = atomic_fetch_add(&pl->next, 1);
         if (k >= pl->nparts) break;
         struct part *p = &pl->parts[k];
-        p->rc = ids_reserve(&p->ids, (p->stop - p->from) / 3 + 1024); /* ~4 bytes a token */
-        if (!p->rc)
-            p->rc = encode_from(w->e, pl->level, pl->s, pl->n, p->from, p->stop, &p->ids, &p->end,
-                                p->sync, &p->nsync, MAX_SYNC);
+        /* the counters that change at every token live on this thread's stack: parts lie
+         * side by side in one array, and writing them from two threads would share lines */
+        tok_ids ids = {0};
+        size_t end = 0, nsync = 0;
+        /* room for 2 bytes a token (prose has ~4, code ~3): a part that outgrows its
+         * buffer is copied, and the other thread's TLB flushed, as the old one is unmapped */
+        int rc = ids_reserve(&ids, (p->stop - p->from) / 2 + 1024);
+        if (!rc)
+            rc = encode_from(w->e, pl->level, pl->s, pl->n, p->from, p->stop, &ids, &end,
+                             p->sync, &nsync, MAX_SYNC);
+        p->ids = ids;
+        p->end = end;
+        p->nsync = nsync;
+        p->rc = rc;
     }
     return NULL;
 }
