@@ -117,6 +117,23 @@ static int exec(struct runlog *rl, const char *sql)
     return 0;
 }
 
+/* WAL mode. Switching a new file to it needs the file to itself, and SQLite answers busy
+ * at once, without its busy handler, when another process opens the same new log at that
+ * moment: retried here until the busy timeout. */
+static int set_wal(struct runlog *rl, int timeout_ms)
+{
+    for (int waited = 0;; waited += 10) {
+        int rc = sqlite3_exec(rl->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+            return 0;
+        if ((rc & 0xff) != SQLITE_BUSY || waited >= timeout_ms) {
+            db_errmsg(rl->db, rl->msg, sizeof rl->msg);
+            return -1;
+        }
+        sqlite3_sleep(10);
+    }
+}
+
 /* Student t quantiles for the views' 95% intervals. */
 static int fill_t_critical(struct runlog *rl)
 {
@@ -190,8 +207,9 @@ int runlog_open(struct runlog **out, const char *path, int create, char err[RUNL
     }
     sqlite3_extended_result_codes(rl->db, 1);
     const char *bt = getenv("PYRAMASK_BUSY_TIMEOUT");
-    sqlite3_busy_timeout(rl->db, bt && *bt ? (int)(atof(bt) * 1000) : BUSY_TIMEOUT_MS);
-    if (exec(rl, "PRAGMA journal_mode = WAL") || exec(rl, "PRAGMA synchronous = NORMAL") ||
+    int timeout_ms = bt && *bt ? (int)(atof(bt) * 1000) : BUSY_TIMEOUT_MS;
+    sqlite3_busy_timeout(rl->db, timeout_ms);
+    if (set_wal(rl, timeout_ms) || exec(rl, "PRAGMA synchronous = NORMAL") ||
         exec(rl, "PRAGMA foreign_keys = ON") || create_schema(rl) || runlog_reap(rl) < 0) {
         snprintf(err, RUNLOG_ERR_MAX, "%s", rl->msg);
         goto bad;
