@@ -1,5 +1,6 @@
 /* test_experiments.c: unit tests of the harness's own parts: the config and its reference,
  * sweep expansion, document splitting, and the run log's schema, claims and views. */
+#include "../check.h"
 #include "config.h"
 #include "corpus.h"
 #include "runlog.h"
@@ -12,18 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static int failures;
+int check_count, check_failures;
 static char dir[] = "/tmp/pyramask-test-XXXXXX";
-
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            failures++;                                                                        \
-            fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond);                    \
-            fprintf(stderr, __VA_ARGS__);                                                      \
-            fputc('\n', stderr);                                                               \
-        }                                                                                      \
-    } while (0)
 
 static const char *write_file(const char *name, const char *text)
 {
@@ -357,7 +348,7 @@ int main(void)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd))
         fprintf(stderr, "could not remove %s\n", dir);
-    if (failures)
-        fprintf(stderr, "%d failures\n", failures);
-    return failures ? 1 : 0;
+    if (check_failures)
+        fprintf(stderr, "%d failures\n", check_failures);
+    return check_failures ? 1 : 0;
 }

@@ -1,7 +1,7 @@
 /* notebooks-export tests: runs one group (markup, svgplot, report) or all of them. */
 #include "check.h"
 
-int check_failures;
+int check_count, check_failures;
 
 int main(int argc, char **argv)
 {

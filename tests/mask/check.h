@@ -3,32 +3,9 @@
 #ifndef PYRAMASK_TESTS_MASK_CHECK_H
 #define PYRAMASK_TESTS_MASK_CHECK_H
 
+#include "../check.h"
 #include <math.h>
 #include <stdio.h>
-
-extern int check_failures;
-
-#define CHECK(cond, ...)                                                            \
-    do {                                                                            \
-        if (!(cond)) {                                                              \
-            check_failures++;                                                       \
-            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                           \
-            fputc('\n', stderr);                                                    \
-        }                                                                           \
-    } while (0)
-
-#define CHECK_INT(expected, actual)                                                 \
-    do {                                                                            \
-        long long e_ = (long long)(expected), a_ = (long long)(actual);             \
-        CHECK(e_ == a_, "expected %lld, got %lld", e_, a_);                         \
-    } while (0)
-
-#define CHECK_NEAR(expected, actual, tol)                                           \
-    do {                                                                            \
-        double e_ = (expected), a_ = (actual), t_ = (tol);                          \
-        CHECK(fabs(e_ - a_) <= t_, "expected %.15g, got %.15g (tolerance %g)", e_, a_, t_); \
-    } while (0)
 
 /* |observed - mean| <= 5 sqrt(var): the statistic's exact mean and variance come from the
  * binomial model of the test; 5 sigma keeps false alarms below 1e-6 for fixed seeds. */

@@ -6,7 +6,7 @@
 
 #include "check.h"
 
-int check_failures = 0;
+int check_count, check_failures;
 
 static const struct {
     const char *name;

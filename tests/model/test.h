@@ -3,24 +3,13 @@
 #ifndef PYRAMASK_TEST_MODEL_H
 #define PYRAMASK_TEST_MODEL_H
 
+#include "../check.h"
 #include <stdint.h>
 #include <stdio.h>
 
 #include <gsl/gsl_rng.h>
 
 #include "model.h"
-
-extern int test_failures;
-
-#define CHECK(cond, ...)                                                                    \
-    do {                                                                                    \
-        if (!(cond)) {                                                                      \
-            fprintf(stderr, "%s:%d: check failed: %s\n    ", __FILE__, __LINE__, #cond);    \
-            fprintf(stderr, __VA_ARGS__);                                                   \
-            fputc('\n', stderr);                                                            \
-            test_failures++;                                                                \
-        }                                                                                   \
-    } while (0)
 
 /* rc must be want; prints both codes and the handle's message */
 #define CHECK_RC(m, rc, want)                                                               \

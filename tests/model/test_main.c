@@ -7,7 +7,7 @@
 
 #include "model_internal.h"
 
-int test_failures;
+int check_count, check_failures;
 
 gsl_rng *test_rng(unsigned long seed)
 {
@@ -80,8 +80,8 @@ int main(int argc, char **argv)
         if (!strcmp(argv[1], outside[i].name)) {
             if (outside[i].fn() == 77)
                 return 77;
-            printf("%s: %s\n", test_failures ? "FAIL" : "ok", outside[i].name);
-            return test_failures ? 1 : 0;
+            printf("%s: %s\n", check_failures ? "FAIL" : "ok", outside[i].name);
+            return check_failures ? 1 : 0;
         }
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
         int want = argc < 2;
@@ -89,17 +89,17 @@ int main(int argc, char **argv)
             want |= !strcmp(argv[a], tests[i].name);
         if (!want)
             continue;
-        int before = test_failures;
+        int before = check_failures;
         tests[i].fn();
-        printf("%s: %s\n", test_failures == before ? "ok" : "FAIL", tests[i].name);
+        printf("%s: %s\n", check_failures == before ? "ok" : "FAIL", tests[i].name);
         ran++;
     }
     for (size_t i = 0; i < sizeof slow_tests / sizeof slow_tests[0]; i++)
         for (int a = 1; a < argc; a++)
             if (!strcmp(argv[a], slow_tests[i].name)) {
-                int before = test_failures;
+                int before = check_failures;
                 slow_tests[i].fn();
-                printf("%s: %s\n", test_failures == before ? "ok" : "FAIL", slow_tests[i].name);
+                printf("%s: %s\n", check_failures == before ? "ok" : "FAIL", slow_tests[i].name);
                 ran++;
             }
     if (!ran) {
@@ -109,5 +109,5 @@ int main(int argc, char **argv)
         fprintf(stderr, "\n");
         return 2;
     }
-    return test_failures ? 1 : 0;
+    return check_failures ? 1 : 0;
 }

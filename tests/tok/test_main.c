@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int test_checks, test_failures;
+int check_count, check_failures;
 const char *data_dir, *fixture_dir, *tmp_dir;
 
 blob read_blob(const char *path)
@@ -132,11 +132,11 @@ int main(int argc, char **argv)
     int passed = 0, failed = 0;
     for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
         if (argc > 4 && strcmp(argv[4], tests[i].name)) continue;
-        int before = test_failures, checks = test_checks;
+        int before = check_failures, checks = check_count;
         tests[i].run();
-        int bad = test_failures - before;
+        int bad = check_failures - before;
         printf("%-10s %s (%d checks, %d failed)\n", tests[i].name, bad ? "FAIL" : "ok",
-               test_checks - checks, bad);
+               check_count - checks, bad);
         bad ? failed++ : passed++;
     }
     tok_close(&prose_tok);

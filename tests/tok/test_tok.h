@@ -3,25 +3,11 @@
 #ifndef PYRAMASK_TEST_TOK_H
 #define PYRAMASK_TEST_TOK_H
 
+#include "../check.h"
 #include "tok.h"
 
 #include <stdio.h>
 
-extern int test_checks, test_failures;
-
-#define CHECK(cond, ...)                                                                  \
-    do {                                                                                  \
-        test_checks++;                                                                    \
-        if (!(cond)) {                                                                    \
-            test_failures++;                                                              \
-            fprintf(stderr, "%s:%d: failed: %s: ", __FILE__, __LINE__, #cond);            \
-            fprintf(stderr, __VA_ARGS__);                                                 \
-            fputc('\n', stderr);                                                          \
-        }                                                                                 \
-    } while (0)
-#define CHECK_INT(expected, actual)                                                       \
-    CHECK((long long)(expected) == (long long)(actual), "expected %lld, got %lld",       \
-          (long long)(expected), (long long)(actual))
 #define CHECK_OK(rc, err)                                                                 \
     CHECK((rc) == 0, "expected success, got %s (%s)", tok_strerror(rc), (err).msg)
 
