@@ -441,6 +441,7 @@ static void init_ini(void)
 {
     ini_allow_multiline = false;
     ini_max_line = 4096;
+    ini_initial_alloc = 4096; /* the heap buffer's size: without realloc, the line limit */
     ini_use_stack = false;
     ini_allow_realloc = false;
     ini_stop_on_first_error = true;
