@@ -204,6 +204,8 @@ static int ignore_sweep_key(void *user, const char *key, const char *value, cons
     return 0;
 }
 
+static int check_grid(const struct sweep *s, char err[CONFIG_ERR_MAX]);
+
 int sweep_load(struct sweep **out, const char *path, char *const *sets, int nsets,
                char err[CONFIG_ERR_MAX])
 {
@@ -280,13 +282,8 @@ int sweep_load(struct sweep **out, const char *path, char *const *sets, int nset
         cells *= s->factors[f].nlevels;
     }
     /* every cell must be valid before anything runs */
-    long n = sweep_ncells(s);
-    for (long i = 0; i < n; i += s->nseeds) {
-        struct config *c = sweep_cell(s, i, err);
-        if (!c)
-            goto done;
-        config_free(&c);
-    }
+    if (check_grid(s, err))
+        goto done;
     rc = 0;
 done:
     config_free(&P.scratch);
@@ -326,6 +323,65 @@ long sweep_ncells(const struct sweep *s)
     return n;
 }
 
+/* Sets factor f of the sweep to its level l in c, as its line in the sweep file would. */
+static int set_level(const struct sweep *s, int f, int l, struct config *c,
+                     char err[CONFIG_ERR_MAX])
+{
+    const struct sweep_factor *F = &s->factors[f];
+    char fname[512], section[64];
+    snprintf(fname, sizeof fname, "%s", F->where);
+    char *colon = strrchr(fname, ':');
+    int line = colon ? atoi(colon + 1) : 0;
+    if (colon)
+        *colon = 0;
+    const char *dot = strchr(F->key, '.');
+    snprintf(section, sizeof section, "%.*s", (int)(dot - F->key), F->key);
+    return config_set(c, section, dot + 1, F->levels[l], fname, line, err);
+}
+
+static int set_seed(struct config *c, long seed, char err[CONFIG_ERR_MAX])
+{
+    char num[32];
+    snprintf(num, sizeof num, "%ld", seed);
+    return config_set(c, "train", "seed", num, NULL, 0, err);
+}
+
+/* Checks every combination of levels (the seed does not change validity) in the order of the
+ * cells, on one config in which only the factors that change from one combination to the next
+ * are set again: the same configs as sweep_cell's, without a copy per cell. */
+static int check_grid(const struct sweep *s, char err[CONFIG_ERR_MAX])
+{
+    struct config *c = config_copy(s->base);
+    int *at = malloc((size_t)(s->nfactors ? s->nfactors : 1) * sizeof *at);
+    int rc = -1;
+    if (!c || !at) {
+        config_fail(err, "out of memory");
+        goto done;
+    }
+    if (set_seed(c, s->seeds[0], err))
+        goto done;
+    for (int f = 0; f < s->nfactors; f++)
+        at[f] = -1;
+    long n = sweep_ncells(s) / s->nseeds;
+    for (long cell = 0; cell < n; cell++) {
+        long i = cell;
+        for (int f = s->nfactors - 1; f >= 0; f--) {
+            int l = (int)(i % s->factors[f].nlevels);
+            i /= s->factors[f].nlevels;
+            if (l != at[f] && set_level(s, f, l, c, err))
+                goto done;
+            at[f] = l;
+        }
+        if (config_finish(c, err))
+            goto done;
+    }
+    rc = 0;
+done:
+    free(at);
+    config_free(&c);
+    return rc;
+}
+
 struct config *sweep_cell(const struct sweep *s, long i, char err[CONFIG_ERR_MAX])
 {
     struct config *c = config_copy(s->base);
@@ -336,23 +392,12 @@ struct config *sweep_cell(const struct sweep *s, long i, char err[CONFIG_ERR_MAX
     long seed = s->seeds[i % s->nseeds];
     i /= s->nseeds;
     for (int f = s->nfactors - 1; f >= 0; f--) {
-        const struct sweep_factor *F = &s->factors[f];
-        const char *level = F->levels[i % F->nlevels];
-        i /= F->nlevels;
-        char fname[512], section[64];
-        snprintf(fname, sizeof fname, "%s", F->where);
-        char *colon = strrchr(fname, ':');
-        int line = colon ? atoi(colon + 1) : 0;
-        if (colon)
-            *colon = 0;
-        const char *dot = strchr(F->key, '.');
-        snprintf(section, sizeof section, "%.*s", (int)(dot - F->key), F->key);
-        if (config_set(c, section, dot + 1, level, fname, line, err))
+        int l = (int)(i % s->factors[f].nlevels);
+        i /= s->factors[f].nlevels;
+        if (set_level(s, f, l, c, err))
             goto bad;
     }
-    char num[32];
-    snprintf(num, sizeof num, "%ld", seed);
-    if (config_set(c, "train", "seed", num, NULL, 0, err) || config_finish(c, err))
+    if (set_seed(c, seed, err) || config_finish(c, err))
         goto bad;
     return c;
 bad:

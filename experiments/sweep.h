@@ -6,7 +6,7 @@
 #include "config.h"
 
 /* The largest sweep: factor levels times seeds. */
-enum { SWEEP_MAX_CELLS = 1000000 };
+enum { SWEEP_MAX_CELLS = 100000 };
 
 struct sweep_factor {
     char *key;      /* "mask.structure" */

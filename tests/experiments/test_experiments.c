@@ -87,6 +87,16 @@ static void test_errors(void)
     CHECK(strstr(e, "c.ini:2: syntax error"), "got '%s'", e);
     e = load_error("[sweep]\nname = x\n");
     CHECK(strstr(e, "c.ini:2: a [sweep] section belongs in a sweep file"), "got '%s'", e);
+    /* lines up to 4094 characters (a long regex, a factor of many levels), no longer */
+    char line[5000] = "[mask]\nregex = ";
+    size_t at = strlen(line);
+    memset(line + at, 'a', 4094 - strlen("regex = "));
+    line[at + 4094 - strlen("regex = ")] = 0;
+    e = load_error(line);
+    CHECK(!e[0], "a line of 4094 characters: got '%s'", e);
+    strcat(line, "a\n");
+    e = load_error(line);
+    CHECK(strstr(e, "c.ini:2: line longer than 4094 characters"), "got '%s'", e);
     struct config *c = config_new();
     char err[CONFIG_ERR_MAX];
     CHECK(config_set_arg(c, "train.steps", err) == -1 && strstr(err, "section.key=value"),
@@ -156,6 +166,30 @@ static void test_sweep(void)
     char *sets[] = {"mask.structure=unit"};
     rc = sweep_load(&s, p, sets, 1, err);
     CHECK(rc == -1 && strstr(err, "is a factor of the sweep"), "got %d '%s'", rc, err);
+    /* every combination is checked, the last one too (an outer factor changing under an
+     * inner one that goes back to its first level) */
+    p = write_file("rel.ini", "[sweep]\nseeds = 1, 2\nmodel.d = 48, 32\nmodel.heads = 3, 4\n");
+    rc = sweep_load(&s, p, NULL, 0, err);
+    CHECK(rc == -1 && strstr(err, "rel.ini:4: model.heads: 3 does not divide model.d = 32"),
+          "got %d '%s'", rc, err);
+    p = write_file("rel2.ini", "[sweep]\nseeds = 1, 2\nmodel.d = 48, 24\nmodel.heads = 3, 4\n");
+    rc = sweep_load(&s, p, NULL, 0, err);
+    CHECK(rc == 0 && sweep_ncells(s) == 8, "got %d '%s'", rc, err);
+    for (long i = 0; rc == 0 && i < 8; i++) {
+        struct config *cell = sweep_cell(s, i, err);
+        CHECK(cell && config_values(cell)->model.d % config_values(cell)->model.heads == 0,
+              "cell %ld: %s", i, cell ? "heads do not divide d" : err);
+        config_free(&cell);
+    }
+    sweep_free(&s);
+    char many[4200] = "[sweep]\ntrain.steps = 1";
+    for (int i = 2; i <= 800; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many), ",%d", i);
+    p = write_file("many.ini", many);
+    rc = sweep_load(&s, p, NULL, 0, err);
+    CHECK(rc == 0 && sweep_ncells(s) == 800, "a factor of 800 levels on one line: %d '%s'", rc,
+          err);
+    sweep_free(&s);
     p = write_file("bad.ini", "[sweep]\nseeds = 1\nmask.structure = token, blob\n");
     rc = sweep_load(&s, p, NULL, 0, err);
     CHECK(rc == -1 && strstr(err, "bad.ini:3: mask.structure: unknown value 'blob'"), "got '%s'",
@@ -166,22 +200,22 @@ static void test_sweep(void)
     p = write_file("bad3.ini", "[sweep]\nsize = 3\n");
     rc = sweep_load(&s, p, NULL, 0, err);
     CHECK(rc == -1 && strstr(err, "bad3.ini:2: unknown [sweep] key 'size'"), "got '%s'", err);
-    /* bounded grids: 10^6 cells at most, duplicate seeds found without a pairwise check */
-    p = write_file("big.ini", "[sweep]\nseeds = 1..10000\nmask.span_max = 1, 2, 3, 4, 5, 6, 7, 8, "
+    /* bounded grids: 10^5 cells at most, duplicate seeds found without a pairwise check */
+    p = write_file("big.ini", "[sweep]\nseeds = 1..1000\nmask.span_max = 1, 2, 3, 4, 5, 6, 7, 8, "
                               "9, 10\nmask.block = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10\n"
                               "mask.prompt = 0, 1\n");
     rc = sweep_load(&s, p, NULL, 0, err);
     CHECK(rc == -1 && strstr(err, "big.ini:5: mask.prompt: the sweep would have more than "
-                                  "1000000 cells"), "got %d '%s'", rc, err);
-    char seeds[256] = "[sweep]\nseeds = 0..99999";
+                                  "100000 cells"), "got %d '%s'", rc, err);
+    char seeds[256] = "[sweep]\nseeds = 0..9999";
     for (int i = 1; i <= 10; i++)
-        snprintf(seeds + strlen(seeds), sizeof seeds - strlen(seeds), ", %d..%d", i * 100000,
-                 i * 100000 + 99999);
+        snprintf(seeds + strlen(seeds), sizeof seeds - strlen(seeds), ", %d..%d", i * 10000,
+                 i * 10000 + 9999);
     p = write_file("seeds.ini", seeds);
     rc = sweep_load(&s, p, NULL, 0, err);
-    CHECK(rc == -1 && strstr(err, "seeds.ini:2: seeds: more than 1000000 seeds"), "got %d '%s'",
+    CHECK(rc == -1 && strstr(err, "seeds.ini:2: seeds: more than 100000 seeds"), "got %d '%s'",
           rc, err);
-    p = write_file("dup.ini", "[sweep]\nseeds = 9, 0..99999\n");
+    p = write_file("dup.ini", "[sweep]\nseeds = 9, 0..9999\n");
     rc = sweep_load(&s, p, NULL, 0, err);
     CHECK(rc == -1 && strstr(err, "dup.ini:2: seeds: 9 is listed twice"), "got %d '%s'", rc, err);
 }
