@@ -13,18 +13,24 @@ int run_evaluate(struct runlog *rl, int64_t id, model *m, const struct run_ctx *
                  char err[CONFIG_ERR_MAX])
 {
     const struct config_values *v = x->v;
+    double *ulogp = score_unigram_logp(x);
+    if (!ulogp)
+        return config_fail(err, "out of memory");
     struct score_opts so = {v->score.max_tokens, (int)v->score.t_samples,
-                            (unsigned long)v->score.seed, step, (int)v->score.buckets};
+                            (unsigned long)v->score.seed, step, (int)v->score.buckets, ulogp};
     struct score_result canon, own;
     mask *cm = NULL;
-    /* the canonical corruption: token masking, linear schedule, the run's mask types */
-    if (run_mask_open(&cm, x, 1, x->K, err))
-        return -1;
-    int rc = score_nelbo(m, cm, x, &so, &canon, err);
+    /* the canonical corruption: token masking, linear schedule, the run's mask types;
+     * it also gives the unigram code length of the same tokens */
+    int rc = run_mask_open(&cm, x, 1, x->K, err);
+    if (!rc)
+        rc = score_nelbo(m, cm, x, &so, &canon, err);
     mask_close(&cm);
+    free(ulogp);
     if (rc)
         return -1;
     so.buckets = 0;
+    so.unigram_logp = NULL;
     if (score_nelbo(m, x->mask, x, &so, &own, err))
         return -1;
     const double ln2 = log(2.0);

@@ -53,8 +53,7 @@ static int type_logp(mask *mk, const struct run_ctx *x, gsl_rng *r, double *logp
     return rc;
 }
 
-/* log p(v) of the model-level ids under the training split's frequencies (add one half) */
-static double *unigram_logp(const struct run_ctx *x)
+double *score_unigram_logp(const struct run_ctx *x)
 {
     double *logp = malloc((size_t)x->V * sizeof *logp);
     if (!logp)
@@ -91,12 +90,12 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
     float *t1_w = malloc((size_t)T * sizeof *t1_w);
     double *tt = malloc((size_t)S * sizeof *tt), *loss = malloc((size_t)B * sizeof *loss);
     double *tlogp = malloc((size_t)(K > 0 ? K : 1) * sizeof *tlogp);
-    double *ulogp = unigram_logp(x);
+    const double *ulogp = o->unigram_logp;
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937), *rs = gsl_rng_alloc(gsl_rng_mt19937);
     struct window win;
     int rc = 0, have_win = 0;
     if (!in || !tgt || !pred || !msk || !wt || !lp || !typ || !t1_t || !t1_ids || !t1_m ||
-        !t1_w || !tt || !loss || !tlogp || !ulogp || !r ||
+        !t1_w || !tt || !loss || !tlogp || !r ||
         !rs || window_alloc(&win, T, x->nlevels, x->prompt)) {
         rc = config_fail(err, "out of memory");
         goto done;
@@ -124,7 +123,7 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
             size_t start = (w0 + (size_t)a) * (size_t)T;
             dataset_window(&x->valid, start, &win, &seq);
             res->bytes += (double)seq.text_len;
-            for (int i = 0; i < T; i++)
+            for (int i = 0; ulogp && i < T; i++)
                 res->unigram_nats -= ulogp[seq.ids[i]];
             mask_sample_times(tt, S, &sched, MASK_TIME_ANTITHETIC, r);
             for (int j = 0; j < S && !rc; j++) {
@@ -214,7 +213,6 @@ done:
     free(tt);
     free(loss);
     free(tlogp);
-    free(ulogp);
     gsl_rng_free(r);
     gsl_rng_free(rs);
     return rc ? -1 : 0;

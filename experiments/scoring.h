@@ -14,6 +14,7 @@ struct score_opts {
     unsigned long seed;   /* the same for every run: common random numbers */
     long step;            /* curriculum step whose schedule is scored */
     int buckets;          /* accuracy buckets over the mask ratio; 0 = no accuracy */
+    const double *unigram_logp; /* score_unigram_logp's table, or NULL: no unigram_nats */
 };
 
 struct score_result {
@@ -26,6 +27,10 @@ struct score_result {
     double bytes;
     long masked[SCORE_MAX_BUCKETS], correct[SCORE_MAX_BUCKETS];
 };
+
+/* log p(v) of the model-level ids under the training split's frequencies (add one half):
+ * V values to free(), or NULL when out of memory. */
+double *score_unigram_logp(const struct run_ctx *x);
 
 /* Scores model m on x's validation split under corruption mk. Returns 0 or -1 with err. */
 int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_opts *o,
