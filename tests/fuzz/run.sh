@@ -3,7 +3,8 @@
 # Usage: tests/fuzz/run.sh [SECONDS] [HARNESS...]   (default 60 s each, every harness)
 # The corpus grows in BUILD/fuzz-corpus/HARNESS (seeds and past crashes are read from
 # tests/fuzz, never written); a crash is kept in BUILD/fuzz-artifacts and fails the run.
-# FUZZ_BUILD names the build directory (default build-fuzz); exit 77 without clang.
+# FUZZ_BUILD names the build directory (default build-fuzz), FUZZ_TIMEOUT the seconds an input
+# may take before it counts as a hang (default 20); exit 77 without clang.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-60}
@@ -46,7 +47,7 @@ for h in $harnesses; do
     start=$(date +%s)
     rc=0
     # shellcheck disable=SC2086
-    "$build/tests/fuzz/fuzz_$h" -max_total_time="$secs" -max_len=$max -timeout=20 \
+    "$build/tests/fuzz/fuzz_$h" -max_total_time="$secs" -max_len=$max -timeout="${FUZZ_TIMEOUT:-20}" \
         -rss_limit_mb=2560 -print_final_stats=1 $dict \
         -artifact_prefix="$build/fuzz-artifacts/$h-" \
         "$corpus" "$root/tests/fuzz/corpus/$h" $( [ -d "$root/tests/fuzz/regress/$h" ] &&
