@@ -4,7 +4,9 @@
 # The corpus grows in BUILD/fuzz-corpus/HARNESS (seeds and past crashes are read from
 # tests/fuzz, never written); a crash is kept in BUILD/fuzz-artifacts and fails the run.
 # FUZZ_BUILD names the build directory (default build-fuzz), FUZZ_TIMEOUT the seconds an input
-# may take before it counts as a hang (default 20); exit 77 without clang.
+# may take before it counts as a hang (default 20). FUZZ_RUNS=N runs N inputs a harness instead
+# of SECONDS, and FUZZ_SEED fixes libFuzzer's seed: together, the same work on every machine,
+# however fast (CI's check). Exit 77 without clang.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-60}
@@ -46,8 +48,10 @@ for h in $harnesses; do
     log="$work/$h.log"
     start=$(date +%s)
     rc=0
+    if [ -n "${FUZZ_RUNS:-}" ]; then limit="-runs=$FUZZ_RUNS"; else limit="-max_total_time=$secs"; fi
+    [ -n "${FUZZ_SEED:-}" ] && limit="$limit -seed=$FUZZ_SEED"
     # shellcheck disable=SC2086
-    "$build/tests/fuzz/fuzz_$h" -max_total_time="$secs" -max_len=$max -timeout="${FUZZ_TIMEOUT:-20}" \
+    "$build/tests/fuzz/fuzz_$h" $limit -max_len=$max -timeout="${FUZZ_TIMEOUT:-20}" \
         -rss_limit_mb=2560 -print_final_stats=1 $dict \
         -artifact_prefix="$build/fuzz-artifacts/$h-" \
         "$corpus" "$root/tests/fuzz/corpus/$h" $( [ -d "$root/tests/fuzz/regress/$h" ] &&
@@ -58,6 +62,10 @@ for h in $harnesses; do
     size=$(ls "$corpus" | wc -l)
     if [ $rc -eq 0 ]; then
         result=ok
+    elif grep -q 'libFuzzer: timeout' "$log"; then
+        result="HANG (an input took over ${FUZZ_TIMEOUT:-20} s): see $build/fuzz-artifacts"
+        status=1
+        grep -E '^(SUMMARY|Slowest)' "$log" | head -5 >&2
     else
         result="CRASH (exit $rc): see $build/fuzz-artifacts"
         status=1
