@@ -309,6 +309,10 @@ struct part {
     tok_ids ids;
     size_t *sync;
     int rc;
+    /* the join: tokens first.. of ids, then the glue, go to the output at `at` */
+    bool used;
+    size_t first, at;
+    tok_ids glue;
 };
 
 struct pool {
@@ -317,6 +321,7 @@ struct pool {
     int level, nparts;
     struct part *parts;
     atomic_int next;
+    tok_ids *out;
 };
 
 struct worker {
@@ -361,23 +366,22 @@ static bool in_sync(const struct part *p, size_t pos)
     return lo < p->nsync && p->sync[lo] == pos;
 }
 
-/* Joins the parts: after each part the encoding continues, unit by unit (the glue), until it
- * reaches a clean position that the next part also passed; from there that part's tokens
- * are the ones the serial encoding makes. Part k contributes tokens first[k] onwards. */
-static int join_parts(struct pool *pl, tok_encoder *e, tok_ids *out)
+/* Plans the join of the parts: after each part the encoding continues, unit by unit (the
+ * glue), until it reaches a clean position that the next part also passed; from there that
+ * part's tokens are the ones the serial encoding makes. A part contributes its tokens from
+ * `first` on, then its glue, at output position `at`; a part the glue ran past, nothing. */
+static int plan_join(struct pool *pl, tok_encoder *e, size_t *total_out)
 {
     int np = pl->nparts;
-    size_t *first = calloc((size_t)np, sizeof *first);
-    tok_ids *glue = calloc((size_t)np, sizeof *glue);
-    bool *used = calloc((size_t)np, sizeof *used);
-    int rc = first && glue && used ? TOK_OK : TOK_ENOMEM;
-    size_t cur = pl->parts[0].end, total = pl->parts[0].ids.n;
+    size_t cur = pl->parts[0].end, total = 0;
     int last = 0; /* the part whose tokens were taken last; glue follows it */
-    used[0] = true;
+    pl->parts[0].used = true;
+    int rc = TOK_OK;
     for (int k = 1; k < np && !rc; k++) {
         struct part *p = &pl->parts[k];
         while (!rc && cur < p->end && !in_sync(p, cur))
-            rc = encode_from(e, pl->level, pl->s, pl->n, cur, cur + 1, &glue[last], &cur, NULL, NULL, 0);
+            rc = encode_from(e, pl->level, pl->s, pl->n, cur, cur + 1, &pl->parts[last].glue, &cur,
+                             NULL, NULL, 0);
         if (rc || cur >= p->end) continue;
         size_t lo = 0, hi = p->ids.n;
         while (lo < hi) {
@@ -385,34 +389,52 @@ static int join_parts(struct pool *pl, tok_encoder *e, tok_ids *out)
             if (p->ids.start[mid] < cur) lo = mid + 1;
             else hi = mid;
         }
-        first[k] = lo;
-        used[k] = true;
-        total += glue[last].n + (p->ids.n - lo);
+        p->first = lo;
+        p->used = true;
         last = k;
         cur = p->end;
     }
-    total += glue[last].n;
-    if (!rc) {
-        out->n = 0;
-        rc = ids_reserve(out, total ? total : 1);
+    for (int k = 0; k < np; k++) {
+        struct part *p = &pl->parts[k];
+        p->at = total;
+        if (p->used) total += (p->ids.n - p->first) + p->glue.n;
     }
-    for (int k = 0; k < np && !rc; k++) {
-        if (!used[k]) continue;
-        const tok_ids *src[2] = {&pl->parts[k].ids, &glue[k]};
-        size_t from[2] = {first[k], 0};
+    *total_out = total;
+    return rc;
+}
+
+/* Copies the planned parts into the output, parts taken in turn by the threads (the output
+ * is fresh memory: its page faults are taken in parallel too). */
+static void *copy_run(void *arg)
+{
+    struct pool *pl = arg;
+    for (;;) {
+        int k = atomic_fetch_add(&pl->next, 1);
+        if (k >= pl->nparts) break;
+        const struct part *p = &pl->parts[k];
+        if (!p->used) continue;
+        const tok_ids *src[2] = {&p->ids, &p->glue};
+        size_t from[2] = {p->first, 0}, at = p->at;
         for (int j = 0; j < 2; j++) {
             size_t m = src[j]->n - from[j];
             if (!m) continue;
-            memcpy(out->ids + out->n, src[j]->ids + from[j], m * sizeof *out->ids);
-            memcpy(out->start + out->n, src[j]->start + from[j], m * sizeof *out->start);
-            out->n += m;
+            memcpy(pl->out->ids + at, src[j]->ids + from[j], m * sizeof *pl->out->ids);
+            memcpy(pl->out->start + at, src[j]->start + from[j], m * sizeof *pl->out->start);
+            at += m;
         }
     }
-    for (int k = 0; glue && k < np; k++) tok_ids_free(&glue[k]);
-    free(first);
-    free(glue);
-    free(used);
-    return rc;
+    return NULL;
+}
+
+/* Runs copy_run on nt threads, the caller's one of them (so it needs no thread to start). */
+static void copy_parts(struct pool *pl, pthread_t *th, int nt)
+{
+    atomic_store(&pl->next, 0);
+    int started = 0;
+    for (; started < nt - 1; started++)
+        if (pthread_create(&th[started], NULL, copy_run, pl)) break;
+    copy_run(pl);
+    for (int k = 0; k < started; k++) pthread_join(th[k], NULL);
 }
 
 int tok_encode_parallel(const tok *t, int level, const void *buf, size_t n, int nthreads,
@@ -453,9 +475,20 @@ int tok_encode_parallel(const tok *t, int level, const void *buf, size_t n, int 
         if (pthread_create(&th[started], NULL, worker_run, &ws[started])) rc = TOK_ENOMEM;
     for (int k = 0; k < started; k++) pthread_join(th[k], NULL);
     for (size_t k = 0; k < np && !rc; k++) rc = pl.parts[k].rc;
-    if (!rc) rc = join_parts(&pl, ws[0].e, out);
+    size_t total = 0;
+    if (!rc) rc = plan_join(&pl, ws[0].e, &total);
+    if (!rc) {
+        out->n = 0;
+        rc = ids_reserve(out, total ? total : 1);
+    }
+    if (!rc) {
+        pl.out = out;
+        copy_parts(&pl, th, nt);
+        out->n = total;
+    }
     for (size_t k = 0; pl.parts && k < np; k++) {
         tok_ids_free(&pl.parts[k].ids);
+        tok_ids_free(&pl.parts[k].glue);
         free(pl.parts[k].sync);
     }
     for (int k = 0; ws && k < nt; k++) tok_encoder_close(&ws[k].e);
