@@ -23,6 +23,9 @@ nkeys=$("$P" config show | grep -c ' = ')
 expect "params per run" "$nkeys" "$(sql "SELECT min(n) FROM (SELECT count(*) n FROM params GROUP BY run_id)")"
 expect "canonical scores" 8 "$(sql "SELECT count(*) FROM scores WHERE split = 'valid' AND metric = 'nelbo_bpb' AND value > 0 AND stderr > 0")"
 expect "sched scores" 8 "$(sql "SELECT count(*) FROM scores WHERE metric = 'nelbo_bpb_sched' AND value > 0")"
+# the unigram code length depends on the data only: one value per seed (the seed splits the
+# documents), whatever the masking
+expect "unigram scores" "8|2" "$(sql "SELECT count(*), count(DISTINCT r.seed || ':' || s.value) FROM scores s JOIN runs r USING (run_id) WHERE s.split = 'valid' AND s.metric = 'unigram_bpb' AND s.value > 1" | tr , '|')"
 expect "accuracy buckets" 32 "$(sql "SELECT count(*) FROM scores WHERE metric LIKE 'masked_acc_b%'")"
 expect "type cost only for class" "0|1" "$(sql "SELECT max(s.value > 0) FILTER (WHERE p.value = 'single'), min(s.value > 0) FILTER (WHERE p.value = 'class') FROM scores s JOIN params p ON p.run_id = s.run_id AND p.key = 'mask.types' WHERE s.metric = 'type_bpb'" | tr , '|')"
 expect "train loss logged" 16 "$(sql "SELECT count(*) FROM metrics WHERE key = 'train_loss'")"
