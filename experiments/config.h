@@ -78,6 +78,7 @@ void config_free(struct config **c);
 /* Why config_new failed when memory did not run out: the embedded reference.ini and the
  * key table disagree (a build defect the unit test catches). */
 const char *config_reference_error(void);
+/* A copy of c, values filled in, or NULL when out of memory; it is not checked again. */
 struct config *config_copy(const struct config *c);
 
 /* Sets one key from text. `file`/`line` say where the value came from (NULL/0 for

@@ -182,6 +182,11 @@ static void test_sweep(void)
         config_free(&cell);
     }
     sweep_free(&s);
+    /* the base need not be valid alone: only the cells run */
+    p = write_file("base-alone.ini", "[model]\nd = 32\nheads = 3\n[sweep]\nmodel.d = 48, 96\n");
+    rc = sweep_load(&s, p, NULL, 0, err);
+    CHECK(rc == 0 && sweep_ncells(s) == 2, "an invalid base with valid cells: %d '%s'", rc, err);
+    sweep_free(&s);
     char many[4200] = "[sweep]\ntrain.steps = 1";
     for (int i = 2; i <= 800; i++)
         snprintf(many + strlen(many), sizeof many - strlen(many), ",%d", i);
