@@ -1,6 +1,7 @@
 /* fuzz_config.c: INI configs and sweep files, with `--set` arguments taken from lines
- * "#set key=value": a clear error, or configs whose canonical text reads back to the same
- * text and hash; every cell of a sweep builds, seeds of one cell share its hash. */
+ * "#set key=value": a clear error (never "out of memory": the input is small), or configs
+ * whose canonical text reads back to the same text and hash; every cell of a sweep builds,
+ * seeds of one cell share its hash. */
 #include "fuzz_common.h"
 #include "config.h"
 #include "sweep.h"
@@ -39,6 +40,15 @@ static void round_trip(const struct config *c)
     config_free(&c2);
 }
 
+static int contains(const uint8_t *p, size_t n, const char *s)
+{
+    size_t k = strlen(s);
+    for (size_t i = 0; i + k <= n; i++)
+        if (!memcmp(p + i, s, k))
+            return 1;
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char path[512];
@@ -57,12 +67,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         line = nl ? nl + 1 : NULL;
     }
     char err[CONFIG_ERR_MAX] = "";
+    int quotes_oom = contains(data, size, "out of memory"); /* in a name the message quotes */
     struct config *c = config_open(path, sets, nsets, err);
     if (c) {
         round_trip(c);
         config_free(&c);
     } else {
         FUZZ_CHECK(err[0], "config_open failed without a message");
+        /* inputs this small never exhaust memory: the message must give the real reason */
+        FUZZ_CHECK(quotes_oom || !strstr(err, "out of memory"), "config_open: %s", err);
     }
     struct sweep *s = NULL;
     err[0] = 0;
@@ -89,6 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sweep_free(&s);
     } else {
         FUZZ_CHECK(!s && err[0], "sweep_load failed (%d) without a message", rc);
+        FUZZ_CHECK(quotes_oom || !strstr(err, "out of memory"), "sweep_load: %s", err);
     }
     free(copy);
     return 0;
