@@ -2,6 +2,7 @@
  * text filled in (--infill FILE|-, holes written [MASK] or [MASK:n]). */
 #include "cli.h"
 #include "config.h"
+#include "run.h"
 #include "samples.h"
 
 #include <getopt.h>
@@ -57,16 +58,9 @@ int cmd_sample(int argc, char **argv)
                          so.strategy);
     model *m = NULL;
     char *meta = NULL, err[CONFIG_ERR_MAX];
-    int rc = model_load(&m, ckpt, 0, &meta);
-    if (rc) {
-        /* the library's message names the file */
-        if (m && model_errmsg(m)[0])
-            cli_error("sample", "%s", model_errmsg(m));
-        else
-            cli_error("sample", "%s: %s", ckpt, model_strerror(rc));
-        model_close(&m);
-        return CLI_USAGE;
-    }
+    int rc = run_load_checkpoint(&m, ckpt, 0, &meta, "sample");
+    if (rc)
+        return rc;
     struct config *c = config_new();
     tok *t = NULL;
     tok_err te = {{0}};

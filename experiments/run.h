@@ -28,6 +28,12 @@ int run_train(const struct config *c, const struct run_opts *o);
  * a run of kind 'score'. Returns an exit status like run_train. */
 int run_score(const struct config *c, const char *checkpoint, const struct run_opts *o);
 
+/* Loads checkpoint `path` (with its metadata, a config's text, into *meta). On failure
+ * prints "pyramask: <label>: why" (the library's message names the file) and returns
+ * CLI_USAGE with *m NULL; 0 on success. */
+int run_load_checkpoint(model **m, const char *path, int threads, char **meta,
+                        const char *label);
+
 /* Scores model m on x's validation split and logs the scores of run `id`: nelbo_bpb (the
  * canonical corruption), nelbo_bpt, nelbo_bpb_sched (the run's own), masked_acc and
  * masked_acc_b1..bN. Returns 0 or -1 with err. */

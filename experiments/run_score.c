@@ -74,22 +74,30 @@ static const char *const fixed_keys[] = {
     "tokenizer.pyramid", "tokenizer.levels", "tokenizer.superword", "tokenizer.pretok",
     "tokenizer.model_level", "model.d", "model.layers", "model.heads", "model.seq_len"};
 
+int run_load_checkpoint(model **m, const char *path, int threads, char **meta,
+                        const char *label)
+{
+    int rc = model_load(m, path, threads, meta);
+    if (!rc)
+        return 0;
+    if (*m && model_errmsg(*m)[0]) /* the library's message names the file */
+        cli_error(label, "%s", model_errmsg(*m));
+    else
+        cli_error(label, "%s: %s", path, model_strerror(rc));
+    model_close(m);
+    return CLI_USAGE;
+}
+
 int run_score(const struct config *c, const char *checkpoint, const struct run_opts *o)
 {
     const char *label = o->label ? o->label : "score";
     char err[CONFIG_ERR_MAX];
     model *m = NULL;
     char *meta = NULL;
-    int rc = model_load(&m, checkpoint, (int)config_values(c)->train.threads, &meta);
-    if (rc) {
-        /* the library's message names the file */
-        if (m && model_errmsg(m)[0])
-            cli_error(label, "%s", model_errmsg(m));
-        else
-            cli_error(label, "%s: %s", checkpoint, model_strerror(rc));
-        model_close(&m);
-        return CLI_USAGE;
-    }
+    int rc = run_load_checkpoint(&m, checkpoint, (int)config_values(c)->train.threads, &meta,
+                                 label);
+    if (rc)
+        return rc;
     /* the scored config: the given one, with what the checkpoint fixes taken from it */
     struct config *trained = config_new(), *sc = config_copy(c);
     int status = CLI_OK;
