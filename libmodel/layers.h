@@ -59,9 +59,9 @@ void rope_backward(float *dqkv, const float *rope, int B, int T, int C, int H, p
 float alibi_slope(int h);
 
 /* Multi-head self-attention on the packed qkv (B, T, 3C) = [q | k | v] (q and k rotated),
- * heads of C/H, ALiBi bias on the scores: out (B, T, C); keep: att (B, H, T, T) gets the softmax probabilities (causal: zero above
- * the diagonal) for the backward; 0: att is pool_size(p) x T x T scratch. Heads run in
- * parallel, each its own small sgemms. */
+ * heads of C/H, ALiBi bias on the scores: out (B, T, C); keep: att (B, H, T, T) gets the
+ * softmax probabilities (causal: zero above the diagonal) for the backward; 0: att is
+ * pool_size(p) x T x T scratch. Heads run in parallel, each its own small sgemms. */
 void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int H,
                        int causal, int keep, pool *p);
 /* dqkv (B, T, 3C) = the gradient (overwritten, every entry); scratch: pool_size(p) * T * T

@@ -20,13 +20,13 @@ const char *const model_param_names[NUM_PARAM_TENSORS] = {
 
 int model_param_is_layered(int i)
 {
-    return i >= 1 && i <= 12;
+    return i >= P_LN1W && i <= P_FCPROJB;
 }
 
 int model_param_decays(int i)
 {
     switch (i) {
-    case 0: case 3: case 5: case 9: case 11: case 15:
+    case P_WTE: case P_QKVW: case P_ATTPROJW: case P_FCW: case P_FCPROJW: case P_WOUT:
         return 1;
     default:
         return 0;
@@ -133,23 +133,23 @@ size_t model_param_layout(const model_config *c, size_t s[NUM_PARAM_TENSORS])
 {
     size_t V = (size_t)c->vocab, K = (size_t)c->n_mask, C = (size_t)c->d;
     size_t L = (size_t)c->layers;
-    s[0] = (V + K) * C;
-    s[1] = L * C;
-    s[2] = L * C;
-    s[3] = L * 3 * C * C;
-    s[4] = L * 3 * C;
-    s[5] = L * C * C;
-    s[6] = L * C;
-    s[7] = L * C;
-    s[8] = L * C;
-    s[9] = L * 4 * C * C;
-    s[10] = L * 4 * C;
-    s[11] = L * C * 4 * C;
-    s[12] = L * C;
-    s[13] = C;
-    s[14] = C;
-    s[15] = V * C;
-    s[16] = V;
+    s[P_WTE] = (V + K) * C;
+    s[P_LN1W] = L * C;
+    s[P_LN1B] = L * C;
+    s[P_QKVW] = L * 3 * C * C;
+    s[P_QKVB] = L * 3 * C;
+    s[P_ATTPROJW] = L * C * C;
+    s[P_ATTPROJB] = L * C;
+    s[P_LN2W] = L * C;
+    s[P_LN2B] = L * C;
+    s[P_FCW] = L * 4 * C * C;
+    s[P_FCB] = L * 4 * C;
+    s[P_FCPROJW] = L * C * 4 * C;
+    s[P_FCPROJB] = L * C;
+    s[P_LNFW] = C;
+    s[P_LNFB] = C;
+    s[P_WOUT] = V * C;
+    s[P_BOUT] = V;
     size_t total = 0;
     for (int i = 0; i < NUM_PARAM_TENSORS; i++)
         total += s[i];
@@ -217,13 +217,11 @@ int model_open(model **out, const model_settings *s, gsl_rng *rng)
     double resid_sd = 0.02 / sqrt(2.0 * c->layers);
     for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
         size_t n = m->param_sizes[i];
-        const char *name = model_param_names[i];
-        if (!strcmp(name, "ln1w") || !strcmp(name, "ln2w") || !strcmp(name, "lnfw")) {
+        if (i == P_LN1W || i == P_LN2W || i == P_LNFW) {
             for (size_t j = 0; j < n; j++)
                 mem[j] = 1.0f;
         } else if (model_param_decays(i)) {
-            double sd = (!strcmp(name, "attprojw") || !strcmp(name, "fcprojw")) ? resid_sd
-                                                                                : 0.02;
+            double sd = i == P_ATTPROJW || i == P_FCPROJW ? resid_sd : 0.02;
             for (size_t j = 0; j < n; j++)
                 mem[j] = (float)gsl_ran_gaussian_ziggurat(rng, sd);
         } else {

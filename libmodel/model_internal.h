@@ -6,7 +6,12 @@
 #include "model.h"
 #include "pool.h"
 
-#define NUM_PARAM_TENSORS 17
+/* The parameter tensors in their order in the buffer (param_tensors, model_param_names and
+ * model_param_layout follow it). */
+enum param_index {
+    P_WTE, P_LN1W, P_LN1B, P_QKVW, P_QKVB, P_ATTPROJW, P_ATTPROJB, P_LN2W, P_LN2B, P_FCW, P_FCB,
+    P_FCPROJW, P_FCPROJB, P_LNFW, P_LNFB, P_WOUT, P_BOUT, NUM_PARAM_TENSORS
+};
 
 /* One contiguous buffer, these pointers into it; gradients and AdamW moments reuse the
  * layout. L = layers, C = d, V = vocab, K = mask ids, maxT = seq_len. */
