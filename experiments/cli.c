@@ -34,7 +34,10 @@ int cli_isatty(int fd)
     return isatty(fd) && !(nc && *nc);
 }
 
-const char *cli_version(void) { return PYRAMASK_VERSION; }
+const char *cli_version(void)
+{
+    return PYRAMASK_VERSION;
+}
 
 char *cli_read_all(FILE *f, size_t *len)
 {

@@ -12,8 +12,7 @@ enum {
 };
 
 /* Prints "pyramask: <what>: <why>\n" to stderr. */
-void cli_error(const char *what, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void cli_error(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Prints the error, then "try 'pyramask <cmd> --help'", and returns CLI_USAGE. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -26,10 +26,11 @@ int cmd_config(int argc, char **argv)
     const char *sub = argv[1];
     if (strcmp(sub, "show") && strcmp(sub, "hash"))
         return cli_usage("config", "unknown subcommand '%s' (show, hash)", sub);
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 's'},
-        {"docs", no_argument, NULL, 'D'},         {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"set", required_argument, NULL, 's'},
+                                         {"docs", no_argument, NULL, 'D'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *path = NULL;
     char **sets = calloc((size_t)argc, sizeof *sets);
     int nsets = 0, docs = 0, o;
@@ -38,11 +39,22 @@ int cmd_config(int argc, char **argv)
     optind = 1;
     while ((o = getopt_long(argc - 1, argv + 1, "c:h", opts, NULL)) != -1) {
         switch (o) {
-        case 'c': path = optarg; break;
-        case 's': sets[nsets++] = optarg; break;
-        case 'D': docs = 1; break;
-        case 'h': fputs(usage_text, stdout); free(sets); return CLI_OK;
-        default: free(sets); return cli_usage("config", "bad option");
+        case 'c':
+            path = optarg;
+            break;
+        case 's':
+            sets[nsets++] = optarg;
+            break;
+        case 'D':
+            docs = 1;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            free(sets);
+            return CLI_OK;
+        default:
+            free(sets);
+            return cli_usage("config", "bad option");
         }
     }
     if (optind < argc - 1) {

@@ -32,7 +32,8 @@ static int copy_children(sqlite3 *db, sqlite3_int64 from, sqlite3_int64 to)
     static const char *const sql[] = {
         "INSERT INTO main.params(run_id, key, value) SELECT ?2, key, value "
         "FROM src.params WHERE run_id = ?1",
-        "INSERT INTO main.metrics(run_id, step, key, value, at) SELECT ?2, step, key, value, at "
+        "INSERT INTO main.metrics(run_id, step, key, value, at) SELECT ?2, step, key, value, "
+        "at "
         "FROM src.metrics WHERE run_id = ?1",
         "INSERT INTO main.scores(run_id, split, metric, value, stderr, n) "
         "SELECT ?2, split, metric, value, stderr, n FROM src.scores WHERE run_id = ?1",
@@ -61,12 +62,14 @@ static int copy_children(sqlite3 *db, sqlite3_int64 from, sqlite3_int64 to)
 
 static int delete_run(sqlite3 *db, sqlite3_int64 id)
 {
-    static const char *const sql[] = {
-        "DELETE FROM main.params WHERE run_id = ?", "DELETE FROM main.metrics WHERE run_id = ?",
-        "DELETE FROM main.scores WHERE run_id = ?", "DELETE FROM main.artifacts WHERE run_id = ?",
-        "DELETE FROM main.pyramid_levels WHERE run_id = ?",
-        "DELETE FROM main.curves WHERE run_id = ?", "DELETE FROM main.previews WHERE run_id = ?",
-        "DELETE FROM main.runs WHERE run_id = ?"};
+    static const char *const sql[] = {"DELETE FROM main.params WHERE run_id = ?",
+                                      "DELETE FROM main.metrics WHERE run_id = ?",
+                                      "DELETE FROM main.scores WHERE run_id = ?",
+                                      "DELETE FROM main.artifacts WHERE run_id = ?",
+                                      "DELETE FROM main.pyramid_levels WHERE run_id = ?",
+                                      "DELETE FROM main.curves WHERE run_id = ?",
+                                      "DELETE FROM main.previews WHERE run_id = ?",
+                                      "DELETE FROM main.runs WHERE run_id = ?"};
     for (size_t i = 0; i < sizeof sql / sizeof *sql; i++) {
         sqlite3_stmt *st;
         if (sqlite3_prepare_v2(db, sql[i], -1, &st, NULL) != SQLITE_OK)
@@ -94,22 +97,24 @@ static int merge_tx(void *user)
         return -1;
     /* each source run with the output's sweep id and its existing twin, if any */
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(
-            db,
-            "SELECT r.run_id, m.sweep_id, r.status, "
-            "  (SELECT o.run_id FROM main.runs o WHERE o.uid = r.uid OR (o.sweep_id = m.sweep_id "
-            "     AND o.config_hash = r.config_hash AND o.seed = r.seed)), "
-            "  (SELECT o.status FROM main.runs o WHERE o.uid = r.uid OR (o.sweep_id = m.sweep_id "
-            "     AND o.config_hash = r.config_hash AND o.seed = r.seed)) "
-            "FROM src.runs r LEFT JOIN src.sweeps s ON s.sweep_id = r.sweep_id "
-            "LEFT JOIN main.sweeps m ON m.name = s.name ORDER BY r.run_id",
-            -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db,
+                           "SELECT r.run_id, m.sweep_id, r.status, "
+                           "  (SELECT o.run_id FROM main.runs o WHERE o.uid = r.uid OR "
+                           "(o.sweep_id = m.sweep_id "
+                           "     AND o.config_hash = r.config_hash AND o.seed = r.seed)), "
+                           "  (SELECT o.status FROM main.runs o WHERE o.uid = r.uid OR "
+                           "(o.sweep_id = m.sweep_id "
+                           "     AND o.config_hash = r.config_hash AND o.seed = r.seed)) "
+                           "FROM src.runs r LEFT JOIN src.sweeps s ON s.sweep_id = r.sweep_id "
+                           "LEFT JOIN main.sweeps m ON m.name = s.name ORDER BY r.run_id",
+                           -1, &st, NULL) != SQLITE_OK)
         return -1;
     sqlite3_stmt *ins = NULL;
     if (sqlite3_prepare_v2(
             db,
             "INSERT INTO main.runs(uid, sweep_id, kind, status, seed, config_hash, config, "
-            "started_at, finished_at, heartbeat_at, attempts, code_revision, host, pid, pid_tag, "
+            "started_at, finished_at, heartbeat_at, attempts, code_revision, host, pid, "
+            "pid_tag, "
             "error) SELECT uid, ?2, kind, status, seed, config_hash, config, started_at, "
             "finished_at, heartbeat_at, attempts, code_revision, host, pid, pid_tag, error "
             "FROM src.runs WHERE run_id = ?1",

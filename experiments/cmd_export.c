@@ -28,7 +28,7 @@ static const char usage_text[] =
 int cmd_export(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"sweep", required_argument, NULL, 's'}, {"db", required_argument, NULL, 'd'},
+        {"sweep", required_argument, NULL, 's'},  {"db", required_argument, NULL, 'd'},
         {"format", required_argument, NULL, 'f'}, {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     export_settings s;
@@ -38,12 +38,23 @@ int cmd_export(int argc, char **argv)
     optind = 1;
     while ((o = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         switch (o) {
-        case 's': s.sweep = optarg; break;
-        case 'd': db = optarg; break;
-        case 'f': format = optarg; break;
-        case 'o': output = optarg; break;
-        case 'h': fputs(usage_text, stdout); return CLI_OK;
-        default: return cli_usage("export", "bad option");
+        case 's':
+            s.sweep = optarg;
+            break;
+        case 'd':
+            db = optarg;
+            break;
+        case 'f':
+            format = optarg;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return CLI_OK;
+        default:
+            return cli_usage("export", "bad option");
         }
     }
     if (optind < argc)
@@ -52,8 +63,9 @@ int cmd_export(int argc, char **argv)
         return cli_usage("export", "missing -o FILE");
     if (!format) {
         const char *dot = strrchr(output, '.');
-        format = dot && !strcmp(dot, ".ipynb") ? "ipynb"
-                 : dot && (!strcmp(dot, ".html") || !strcmp(dot, ".htm")) ? "html" : NULL;
+        format = dot && !strcmp(dot, ".ipynb")                            ? "ipynb"
+                 : dot && (!strcmp(dot, ".html") || !strcmp(dot, ".htm")) ? "html"
+                                                                          : NULL;
         if (!format)
             return cli_usage("export", "%s: say --format ipynb or --format html", output);
     }
@@ -68,8 +80,8 @@ int cmd_export(int argc, char **argv)
     if (!rc)
         rc = export_write(e, output);
     if (rc)
-        cli_error("export", "%s", e && export_errmsg(e)[0] ? export_errmsg(e)
-                                                          : export_strerror(rc));
+        cli_error("export", "%s",
+                  e && export_errmsg(e)[0] ? export_errmsg(e) : export_strerror(rc));
     export_close(&e);
     return rc == EXPORT_OK ? CLI_OK : rc == EXPORT_ENOMEM ? CLI_FAIL : CLI_USAGE;
 }

@@ -2,8 +2,8 @@
  * section, masked runs shown as their mask type, ending with "masked K/N tokens". */
 #include "cli.h"
 #include "config.h"
-#include "run.h"
 #include "preview.h"
+#include "run.h"
 #include "run_prepare.h"
 
 #include <getopt.h>
@@ -74,11 +74,13 @@ int cmd_mask(int argc, char **argv)
     }
     if (strcmp(argv[1], "preview"))
         return cli_usage("mask", "unknown subcommand '%s' (preview)", argv[1]);
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 's'},
-        {"t", required_argument, NULL, 't'},      {"seed", required_argument, NULL, 'r'},
-        {"db", required_argument, NULL, 'd'},     {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"set", required_argument, NULL, 's'},
+                                         {"t", required_argument, NULL, 't'},
+                                         {"seed", required_argument, NULL, 'r'},
+                                         {"db", required_argument, NULL, 'd'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *path = NULL, *db = NULL;
     char **sets = calloc((size_t)argc, sizeof *sets);
     int nsets = 0, o;
@@ -90,13 +92,28 @@ int cmd_mask(int argc, char **argv)
     while ((o = getopt_long(argc - 1, argv + 1, "c:h", opts, NULL)) != -1) {
         char *end = NULL;
         switch (o) {
-        case 'c': path = optarg; break;
-        case 's': sets[nsets++] = optarg; break;
-        case 't': t = strtod(optarg, &end); break;
-        case 'r': seed = strtol(optarg, &end, 10); break;
-        case 'd': db = optarg; break;
-        case 'h': fputs(usage_text, stdout); free(sets); return CLI_OK;
-        default: free(sets); return cli_usage("mask", "bad option");
+        case 'c':
+            path = optarg;
+            break;
+        case 's':
+            sets[nsets++] = optarg;
+            break;
+        case 't':
+            t = strtod(optarg, &end);
+            break;
+        case 'r':
+            seed = strtol(optarg, &end, 10);
+            break;
+        case 'd':
+            db = optarg;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            free(sets);
+            return CLI_OK;
+        default:
+            free(sets);
+            return cli_usage("mask", "bad option");
         }
         if (end && (*end || !(t >= 0 && t <= 1) || seed < 0)) {
             free(sets);

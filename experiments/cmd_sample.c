@@ -11,7 +11,8 @@
 #include <string.h>
 
 static const char usage_text[] =
-    "usage: pyramask sample --checkpoint CKPT [--steps N] [--strategy random|confidence|block]\n"
+    "usage: pyramask sample --checkpoint CKPT [--steps N] [--strategy "
+    "random|confidence|block]\n"
     "                       [-n COUNT] [--seed S] [--block B] [--infill FILE|-]\n"
     "\n"
     "Prints COUNT generated sequences (default 1) of the model's length, unmasked in N\n"
@@ -22,11 +23,14 @@ static const char usage_text[] =
 
 int cmd_sample(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"checkpoint", required_argument, NULL, 'k'}, {"steps", required_argument, NULL, 's'},
-        {"strategy", required_argument, NULL, 'S'},   {"seed", required_argument, NULL, 'r'},
-        {"block", required_argument, NULL, 'b'},      {"infill", required_argument, NULL, 'i'},
-        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"checkpoint", required_argument, NULL, 'k'},
+                                         {"steps", required_argument, NULL, 's'},
+                                         {"strategy", required_argument, NULL, 'S'},
+                                         {"seed", required_argument, NULL, 'r'},
+                                         {"block", required_argument, NULL, 'b'},
+                                         {"infill", required_argument, NULL, 'i'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *ckpt = NULL, *infill = NULL;
     struct sample_opts so = {0, 32, "confidence", 16};
     long n = 1, seed = 1;
@@ -35,15 +39,32 @@ int cmd_sample(int argc, char **argv)
     while ((o = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
         char *end = NULL;
         switch (o) {
-        case 'k': ckpt = optarg; break;
-        case 's': so.steps = (int)strtol(optarg, &end, 10); break;
-        case 'S': so.strategy = optarg; break;
-        case 'r': seed = strtol(optarg, &end, 10); break;
-        case 'b': so.block = (int)strtol(optarg, &end, 10); break;
-        case 'n': n = strtol(optarg, &end, 10); break;
-        case 'i': infill = optarg; break;
-        case 'h': fputs(usage_text, stdout); return CLI_OK;
-        default: return cli_usage("sample", "bad option");
+        case 'k':
+            ckpt = optarg;
+            break;
+        case 's':
+            so.steps = (int)strtol(optarg, &end, 10);
+            break;
+        case 'S':
+            so.strategy = optarg;
+            break;
+        case 'r':
+            seed = strtol(optarg, &end, 10);
+            break;
+        case 'b':
+            so.block = (int)strtol(optarg, &end, 10);
+            break;
+        case 'n':
+            n = strtol(optarg, &end, 10);
+            break;
+        case 'i':
+            infill = optarg;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return CLI_OK;
+        default:
+            return cli_usage("sample", "bad option");
         }
         if (end && (*end || so.steps < 1 || so.block < 1 || n < 1 || n > 10000 || seed < 0))
             return cli_usage("sample", "bad number '%s'", optarg);

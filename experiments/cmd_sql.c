@@ -117,7 +117,8 @@ static int print_rows(sqlite3 *db, sqlite3_stmt *st, enum format f, char *err, s
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         if (f == JSON) {
             for (int i = 0; i < ncol; i++) {
-                sqlite3_bind_text(js, 2 * i + 1, sqlite3_column_name(st, i), -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(js, 2 * i + 1, sqlite3_column_name(st, i), -1,
+                                  SQLITE_TRANSIENT);
                 if (sqlite3_column_type(st, i) == SQLITE_BLOB) {
                     char *hex = cell_text(st, i, f);
                     sqlite3_bind_text(js, 2 * i + 2, hex, -1, free);
@@ -218,26 +219,37 @@ static int print_rows(sqlite3 *db, sqlite3_stmt *st, enum format f, char *err, s
 
 int cmd_sql(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, 'd'}, {"csv", no_argument, NULL, 'c'},
-        {"json", no_argument, NULL, 'j'},     {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
+                                         {"csv", no_argument, NULL, 'c'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *dbflag = NULL;
     enum format f = TABLE;
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
-        case 'd': dbflag = optarg; break;
-        case 'c': f = CSV; break;
-        case 'j': f = JSON; break;
-        case 'h': fputs(usage_text, stdout); return CLI_OK;
-        default: return cli_usage("sql", "bad option");
+        case 'd':
+            dbflag = optarg;
+            break;
+        case 'c':
+            f = CSV;
+            break;
+        case 'j':
+            f = JSON;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return CLI_OK;
+        default:
+            return cli_usage("sql", "bad option");
         }
     }
     if (argc - optind > 1)
         return cli_usage("sql", "give the SQL as one argument (quote it)");
-    char *sql = optind < argc && strcmp(argv[optind], "-") ? strdup(argv[optind]) : cli_read_all(stdin, NULL);
+    char *sql = optind < argc && strcmp(argv[optind], "-") ? strdup(argv[optind])
+                                                           : cli_read_all(stdin, NULL);
     if (!sql) {
         cli_error("sql", "cannot read the statements");
         return CLI_FAIL;

@@ -40,7 +40,10 @@ static const char usage_text[] =
     "  --set k=v     override a config key that is not a factor\n";
 
 static volatile sig_atomic_t stop_signal;
-static void on_signal(int sig) { stop_signal = sig; }
+static void on_signal(int sig)
+{
+    stop_signal = sig;
+}
 
 struct args {
     const char *file, *db;
@@ -76,10 +79,17 @@ static int parse_args(int argc, char **argv, struct args *a)
                 a->shard < 1 || a->shard > a->nshards)
                 return cli_usage("sweep", "--shard %s: expected I/N with 1 <= I <= N", optarg);
             break;
-        case 'd': a->db = optarg; break;
-        case 'S': a->sets[a->nsets++] = optarg; break;
-        case 'h': fputs(usage_text, stdout); return -1;
-        default: return cli_usage("sweep", "bad option");
+        case 'd':
+            a->db = optarg;
+            break;
+        case 'S':
+            a->sets[a->nsets++] = optarg;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return -1;
+        default:
+            return cli_usage("sweep", "bad option");
         }
     }
     if (optind != argc - 1)

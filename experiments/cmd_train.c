@@ -24,7 +24,8 @@ static const char train_usage[] =
     "  --db FILE           the run log (default $PYRAMASK_DB, else pyramask.db)\n";
 
 static const char score_usage[] =
-    "usage: pyramask score -c CONFIG --checkpoint CKPT [--set section.key=value]... [--db FILE]\n"
+    "usage: pyramask score -c CONFIG --checkpoint CKPT [--set section.key=value]... [--db "
+    "FILE]\n"
     "\n"
     "Scores the corruption of CONFIG ([mask], [score], [data]) against the denoiser in CKPT\n"
     "without training, and logs it as a run of kind 'score' with nelbo_bpb (the canonical\n"
@@ -51,9 +52,15 @@ static int run_command(int argc, char **argv, int score)
     optind = 1;
     while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (o) {
-        case 'c': path = optarg; break;
-        case 's': sets[nsets++] = optarg; break;
-        case 'd': db = optarg; break;
+        case 'c':
+            path = optarg;
+            break;
+        case 's':
+            sets[nsets++] = optarg;
+            break;
+        case 'd':
+            db = optarg;
+            break;
         case 'k':
             if (!score) {
                 free(sets);
@@ -61,8 +68,13 @@ static int run_command(int argc, char **argv, int score)
             }
             ckpt = optarg;
             break;
-        case 'h': fputs(score ? score_usage : train_usage, stdout); free(sets); return CLI_OK;
-        default: free(sets); return cli_usage(cmd, "bad option");
+        case 'h':
+            fputs(score ? score_usage : train_usage, stdout);
+            free(sets);
+            return CLI_OK;
+        default:
+            free(sets);
+            return cli_usage(cmd, "bad option");
         }
     }
     if (optind < argc) {
@@ -86,5 +98,11 @@ static int run_command(int argc, char **argv, int score)
     return status;
 }
 
-int cmd_train(int argc, char **argv) { return run_command(argc, argv, 0); }
-int cmd_score(int argc, char **argv) { return run_command(argc, argv, 1); }
+int cmd_train(int argc, char **argv)
+{
+    return run_command(argc, argv, 0);
+}
+int cmd_score(int argc, char **argv)
+{
+    return run_command(argc, argv, 1);
+}

@@ -11,7 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static int tok_status(int rc) { return rc == TOK_ENOMEM ? CLI_FAIL : CLI_USAGE; }
+static int tok_status(int rc)
+{
+    return rc == TOK_ENOMEM ? CLI_FAIL : CLI_USAGE;
+}
 
 static int fail(const char *what, int rc, const tok_err *e)
 {
@@ -26,7 +29,8 @@ static int default_threads(void)
 }
 
 /* Parses a positive integer option value into *out; prints the error and returns -1. */
-static int parse_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out)
+static int parse_int(const char *cmd, const char *opt, const char *s, long lo, long hi,
+                     long *out)
 {
     char *end;
     errno = 0;
@@ -51,7 +55,8 @@ static int read_all(const char *cmd, const char *path, uint8_t **buf, size_t *le
     size_t cap = 1 << 16, n = 0;
     uint8_t *b = malloc(cap);
     for (;;) {
-        if (!b) break;
+        if (!b)
+            break;
         if (n == cap) {
             uint8_t *nb = realloc(b, cap *= 2);
             if (!nb) {
@@ -63,11 +68,14 @@ static int read_all(const char *cmd, const char *path, uint8_t **buf, size_t *le
         }
         size_t r = fread(b + n, 1, cap - n, f);
         n += r;
-        if (r == 0) break;
+        if (r == 0)
+            break;
     }
     int bad = !b || ferror(f);
-    if (bad) cli_error(cmd, "%s: %s", name, b ? strerror(errno) : "out of memory");
-    if (f != stdin) fclose(f);
+    if (bad)
+        cli_error(cmd, "%s: %s", name, b ? strerror(errno) : "out of memory");
+    if (f != stdin)
+        fclose(f);
     if (bad) {
         free(b);
         return -1;
@@ -103,11 +111,13 @@ static void show_progress(void *ctx, const char *phase, double done, double tota
 {
     struct progress *p = ctx;
     double t = now();
-    if (t - p->last < 0.2 && done < total) return;
+    if (t - p->last < 0.2 && done < total)
+        return;
     p->last = t;
     double frac = total > 0 ? done / total : 0, el = t - p->t0;
     fprintf(stderr, "\r%-18s %5.1f%%  %6.1fs elapsed", phase, 100 * frac, el);
-    if (frac > 0.01) fprintf(stderr, ", ETA %5.1fs", el / frac - el);
+    if (frac > 0.01)
+        fprintf(stderr, ", ETA %5.1fs", el / frac - el);
     fputs("   ", stderr);
     fflush(stderr);
 }
@@ -124,7 +134,8 @@ static const char build_help[] =
     "  --levels N1,N2,..  vocabulary sizes of the levels (bytes included), increasing, > 256\n"
     "  --superword N      add a superword level of N tokens in all: merges across pre-tokens,\n"
     "                     never across a newline\n"
-    "  --pretok P         pre-tokenizer: gpt2, cl100k (default), o200k, code, whitespace, or a\n"
+    "  --pretok P         pre-tokenizer: gpt2, cl100k (default), o200k, code, whitespace, or "
+    "a\n"
     "                     PCRE2 regex\n"
     "  --threads N        counting threads (default: the number of CPUs); the result does not\n"
     "                     depend on it\n"
@@ -139,7 +150,8 @@ static int parse_levels(const char *s, tok_train_settings *ts)
         errno = 0;
         long v = strtol(p, &end, 10);
         if (errno || end == p || (*end && *end != ',') || v <= 0 || v > 100000000) {
-            cli_usage("vocab build", "--levels: '%s' is not a list of sizes like 1024,4096,16384", s);
+            cli_usage("vocab build",
+                      "--levels: '%s' is not a list of sizes like 1024,4096,16384", s);
             return -1;
         }
         if (ts->nlevels == TOK_MAX_LEVELS) {
@@ -158,43 +170,70 @@ static int parse_levels(const char *s, tok_train_settings *ts)
 
 static int vocab_build(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"corpus", required_argument, 0, 'c'}, {"levels", required_argument, 0, 'l'},
-        {"superword", required_argument, 0, 's'}, {"pretok", required_argument, 0, 'p'},
-        {"threads", required_argument, 0, 't'}, {"output", required_argument, 0, 'o'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"corpus", required_argument, 0, 'c'},
+                                         {"levels", required_argument, 0, 'l'},
+                                         {"superword", required_argument, 0, 's'},
+                                         {"pretok", required_argument, 0, 'p'},
+                                         {"threads", required_argument, 0, 't'},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *cmd = "vocab build", *outp = NULL;
     tok_train_settings ts = tok_default_train_settings();
     ts.nthreads = default_threads();
     const char **corpus = calloc((size_t)argc + 1, sizeof *corpus);
     int ncorpus = 0, have_levels = 0, c;
     long v;
-    if (!corpus) return CLI_FAIL;
+    if (!corpus)
+        return CLI_FAIL;
     while ((c = getopt_long(argc, argv, "c:l:s:p:t:o:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': corpus[ncorpus++] = optarg; break;
+        case 'c':
+            corpus[ncorpus++] = optarg;
+            break;
         case 'l':
-            if (parse_levels(optarg, &ts)) goto usage;
+            if (parse_levels(optarg, &ts))
+                goto usage;
             have_levels = 1;
             break;
         case 's':
-            if (parse_int(cmd, "--superword", optarg, 257, 100000000, &v)) goto usage;
+            if (parse_int(cmd, "--superword", optarg, 257, 100000000, &v))
+                goto usage;
             ts.superword = (int32_t)v;
             break;
-        case 'p': ts.pretok = optarg; break;
+        case 'p':
+            ts.pretok = optarg;
+            break;
         case 't':
-            if (parse_int(cmd, "--threads", optarg, 1, 64, &v)) goto usage;
+            if (parse_int(cmd, "--threads", optarg, 1, 64, &v))
+                goto usage;
             ts.nthreads = (int)v;
             break;
-        case 'o': outp = optarg; break;
-        case 'h': fputs(build_help, stdout); free(corpus); return CLI_OK;
-        default: goto usage_quiet;
+        case 'o':
+            outp = optarg;
+            break;
+        case 'h':
+            fputs(build_help, stdout);
+            free(corpus);
+            return CLI_OK;
+        default:
+            goto usage_quiet;
         }
     }
-    while (optind < argc) corpus[ncorpus++] = argv[optind++]; /* --corpus A B C */
-    if (!ncorpus) { cli_usage(cmd, "no --corpus given"); goto usage; }
-    if (!have_levels) { cli_usage(cmd, "no --levels given"); goto usage; }
-    if (!outp) { cli_usage(cmd, "no output file (-o OUT.pyr)"); goto usage; }
+    while (optind < argc)
+        corpus[ncorpus++] = argv[optind++]; /* --corpus A B C */
+    if (!ncorpus) {
+        cli_usage(cmd, "no --corpus given");
+        goto usage;
+    }
+    if (!have_levels) {
+        cli_usage(cmd, "no --levels given");
+        goto usage;
+    }
+    if (!outp) {
+        cli_usage(cmd, "no output file (-o OUT.pyr)");
+        goto usage;
+    }
     struct progress pr = {now(), 0};
     if (cli_isatty(2)) {
         ts.progress = show_progress;
@@ -203,9 +242,11 @@ static int vocab_build(int argc, char **argv)
     tok *t = NULL;
     tok_err e = {{0}};
     int rc = tok_train_files(&t, &ts, corpus, ncorpus, &e);
-    if (ts.progress) fputc('\n', stderr);
+    if (ts.progress)
+        fputc('\n', stderr);
     free(corpus);
-    if (rc) return fail(cmd, rc, &e);
+    if (rc)
+        return fail(cmd, rc, &e);
     rc = tok_save(t, outp, &e);
     if (rc) {
         tok_close(&t);
@@ -272,23 +313,39 @@ static int parse_io(const char *cmd, const char *help, int argc, char **argv, st
 {
     static const struct option opts[] = {
         {"pyramid", required_argument, 0, 'p'}, {"level", required_argument, 0, 'l'},
-        {"offsets", no_argument, 0, 'O'}, {"threads", required_argument, 0, 't'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"offsets", no_argument, 0, 'O'},       {"threads", required_argument, 0, 't'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     *o = (struct io_opts){NULL, NULL, -1, 1, 0};
     int c;
     while ((c = getopt_long(argc, argv, "p:l:t:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'p': o->pyr = optarg; break;
-        case 'l': if (parse_int(cmd, "--level", optarg, 0, TOK_MAX_LEVELS, &o->level)) return CLI_USAGE; break;
-        case 'O': o->offsets = 1; break;
-        case 't': if (parse_int(cmd, "--threads", optarg, 1, 64, &o->threads)) return CLI_USAGE; break;
-        case 'h': fputs(help, stdout); return -1;
-        default: return cli_usage(cmd, "bad option");
+        case 'p':
+            o->pyr = optarg;
+            break;
+        case 'l':
+            if (parse_int(cmd, "--level", optarg, 0, TOK_MAX_LEVELS, &o->level))
+                return CLI_USAGE;
+            break;
+        case 'O':
+            o->offsets = 1;
+            break;
+        case 't':
+            if (parse_int(cmd, "--threads", optarg, 1, 64, &o->threads))
+                return CLI_USAGE;
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return -1;
+        default:
+            return cli_usage(cmd, "bad option");
         }
     }
-    if (optind < argc) o->input = argv[optind++];
-    if (optind < argc) return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
-    if (!o->pyr) return cli_usage(cmd, "no pyramid given (-p PYR)");
+    if (optind < argc)
+        o->input = argv[optind++];
+    if (optind < argc)
+        return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+    if (!o->pyr)
+        return cli_usage(cmd, "no pyramid given (-p PYR)");
     return CLI_OK;
 }
 
@@ -298,8 +355,10 @@ static int start_io(const char *cmd, const char *help, int argc, char **argv, st
                     tok **t, uint8_t **buf, size_t *n)
 {
     int rc = parse_io(cmd, help, argc, argv, o);
-    if (rc) return rc;
-    if ((rc = open_pyr(cmd, o->pyr, t))) return rc;
+    if (rc)
+        return rc;
+    if ((rc = open_pyr(cmd, o->pyr, t)))
+        return rc;
     if (check_level_opt(cmd, *t, o->level) || read_all(cmd, o->input, buf, n)) {
         tok_close(t);
         return CLI_USAGE;
@@ -315,13 +374,15 @@ static int vocab_encode(int argc, char **argv)
     uint8_t *buf = NULL;
     size_t n;
     int rc = start_io(cmd, encode_help, argc, argv, &o, &t, &buf, &n);
-    if (rc) return rc < 0 ? CLI_OK : rc;
+    if (rc)
+        return rc < 0 ? CLI_OK : rc;
     int level = o.level < 0 ? tok_nlevels(t) : (int)o.level;
     tok_ids ids = {0};
     rc = tok_encode_parallel(t, level, buf, n, (int)o.threads, &ids);
     free(buf);
     char *text = rc ? NULL : malloc(ids.n * 21 + 2);
-    if (!rc && !text) rc = TOK_ENOMEM;
+    if (!rc && !text)
+        rc = TOK_ENOMEM;
     if (rc) {
         tok_ids_free(&ids);
         tok_close(&t);
@@ -330,8 +391,10 @@ static int vocab_encode(int argc, char **argv)
     }
     size_t k = 0;
     for (size_t i = 0; i < ids.n; i++) {
-        if (o.offsets) k += (size_t)sprintf(text + k, i ? " %zu" : "%zu", ids.start[i]);
-        else k += (size_t)sprintf(text + k, i ? " %d" : "%d", ids.ids[i]);
+        if (o.offsets)
+            k += (size_t)sprintf(text + k, i ? " %zu" : "%zu", ids.start[i]);
+        else
+            k += (size_t)sprintf(text + k, i ? " %d" : "%d", ids.ids[i]);
     }
     text[k++] = '\n';
     rc = write_out(cmd, text, k);
@@ -349,22 +412,26 @@ static int vocab_decode(int argc, char **argv)
     uint8_t *buf = NULL;
     size_t n;
     int rc = start_io(cmd, decode_help, argc, argv, &o, &t, &buf, &n);
-    if (rc) return rc < 0 ? CLI_OK : rc;
+    if (rc)
+        return rc < 0 ? CLI_OK : rc;
     const char *name = o.input && strcmp(o.input, "-") ? o.input : "stdin";
     int32_t *ids = malloc((n / 2 + 1) * sizeof *ids);
     size_t nid = 0, line = 1, i = 0;
     rc = ids ? CLI_OK : CLI_FAIL;
     int32_t limit = tok_vocab_size(t, o.level < 0 ? tok_nlevels(t) : (int)o.level);
     while (!rc && i < n) {
-        if (buf[i] == '\n') line++;
+        if (buf[i] == '\n')
+            line++;
         if (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r') {
             i++;
             continue;
         }
         size_t j = i;
         long long v = 0;
-        while (j < n && buf[j] >= '0' && buf[j] <= '9' && v < 1LL << 40) v = v * 10 + (buf[j++] - '0');
-        int ws_after = j == n || buf[j] == ' ' || buf[j] == '\t' || buf[j] == '\n' || buf[j] == '\r';
+        while (j < n && buf[j] >= '0' && buf[j] <= '9' && v < 1LL << 40)
+            v = v * 10 + (buf[j++] - '0');
+        int ws_after =
+            j == n || buf[j] == ' ' || buf[j] == '\t' || buf[j] == '\n' || buf[j] == '\r';
         if (j == i || !ws_after) {
             cli_error(cmd, "%s:%zu: '%.*s' is not a token id", name, line,
                       (int)(j < n && !ws_after ? j - i + 1 : j - i), (const char *)buf + i);
@@ -373,11 +440,12 @@ static int vocab_decode(int argc, char **argv)
         }
         if (v >= tok_ntokens(t) || (o.level >= 0 && tok_token_level(t, (int32_t)v) > o.level)) {
             if (o.level >= 0)
-                cli_error(cmd, "%s:%zu: id %lld is not in level %ld (ids of level %ld: %d tokens)",
+                cli_error(cmd,
+                          "%s:%zu: id %lld is not in level %ld (ids of level %ld: %d tokens)",
                           name, line, v, o.level, o.level, limit);
             else
-                cli_error(cmd, "%s:%zu: id %lld is out of range (the pyramid has ids 0..%d)", name,
-                          line, v, tok_ntokens(t) - 1);
+                cli_error(cmd, "%s:%zu: id %lld is out of range (the pyramid has ids 0..%d)",
+                          name, line, v, tok_ntokens(t) - 1);
             rc = CLI_USAGE;
             break;
         }
@@ -390,9 +458,11 @@ static int vocab_decode(int argc, char **argv)
     tok_err e = {{0}};
     if (!rc) {
         int trc = tok_decode(t, (int)o.level, ids, nid, &out, &outlen, &e);
-        if (trc) rc = fail(cmd, trc, &e);
+        if (trc)
+            rc = fail(cmd, trc, &e);
     }
-    if (!rc) rc = write_out(cmd, out, outlen);
+    if (!rc)
+        rc = write_out(cmd, out, outlen);
     free(out);
     free(ids);
     tok_close(&t);
@@ -409,24 +479,42 @@ static const char stats_help[] =
 
 static int vocab_stats(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"pyramid", required_argument, 0, 'p'}, {"corpus", required_argument, 0, 'c'},
-        {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"pyramid", required_argument, 0, 'p'},
+                                         {"corpus", required_argument, 0, 'c'},
+                                         {"threads", required_argument, 0, 't'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *cmd = "vocab stats", *pyr = NULL;
     const char **corpus = calloc((size_t)argc + 1, sizeof *corpus);
     int ncorpus = 0, c;
     long threads = default_threads();
-    if (!corpus) return CLI_FAIL;
+    if (!corpus)
+        return CLI_FAIL;
     while ((c = getopt_long(argc, argv, "p:c:t:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'p': pyr = optarg; break;
-        case 'c': corpus[ncorpus++] = optarg; break;
-        case 't': if (parse_int(cmd, "--threads", optarg, 1, 64, &threads)) { free(corpus); return CLI_USAGE; } break;
-        case 'h': fputs(stats_help, stdout); free(corpus); return CLI_OK;
-        default: free(corpus); return cli_usage(cmd, "bad option");
+        case 'p':
+            pyr = optarg;
+            break;
+        case 'c':
+            corpus[ncorpus++] = optarg;
+            break;
+        case 't':
+            if (parse_int(cmd, "--threads", optarg, 1, 64, &threads)) {
+                free(corpus);
+                return CLI_USAGE;
+            }
+            break;
+        case 'h':
+            fputs(stats_help, stdout);
+            free(corpus);
+            return CLI_OK;
+        default:
+            free(corpus);
+            return cli_usage(cmd, "bad option");
         }
     }
-    while (optind < argc) corpus[ncorpus++] = argv[optind++];
+    while (optind < argc)
+        corpus[ncorpus++] = argv[optind++];
     if (!pyr || !ncorpus) {
         free(corpus);
         return cli_usage(cmd, pyr ? "no --corpus given" : "no pyramid given (-p PYR)");
@@ -437,7 +525,8 @@ static int vocab_stats(int argc, char **argv)
     size_t ntok[TOK_MAX_LEVELS + 1] = {0}, nbytes = 0;
     uint32_t *used = rc ? NULL : calloc((size_t)tok_ntokens(t), sizeof *used);
     size_t nused[TOK_MAX_LEVELS + 1] = {0};
-    if (!rc && !used) rc = CLI_FAIL;
+    if (!rc && !used)
+        rc = CLI_FAIL;
     for (int i = 0; i < ncorpus && !rc; i++) {
         uint8_t *buf;
         size_t n;
@@ -460,7 +549,8 @@ static int vocab_stats(int argc, char **argv)
                 break;
             }
             ntok[k] += ids.n;
-            for (size_t j = 0; j < ids.n; j++) used[ids.ids[j]] |= 1u << k;
+            for (size_t j = 0; j < ids.n; j++)
+                used[ids.ids[j]] |= 1u << k;
         }
         tok_ids_free(&ids);
         free(buf);
@@ -468,7 +558,8 @@ static int vocab_stats(int argc, char **argv)
     if (!rc) {
         for (int32_t id = 0; id < tok_ntokens(t); id++)
             for (int k = 0; k <= L; k++)
-                if (used[id] & (1u << k)) nused[k]++;
+                if (used[id] & (1u << k))
+                    nused[k]++;
         char h[17];
         tok_hash(t, h);
         printf("pyramid %s: %d levels, pre-tokenizer %s, hash %s; corpus %zu bytes\n", pyr, L,
@@ -476,7 +567,9 @@ static int vocab_stats(int argc, char **argv)
         printf("%5s  %-9s  %8s  %10s  %11s  %6s\n", "level", "stage", "vocab", "tokens",
                "bytes/token", "used");
         for (int k = 0; k <= L; k++) {
-            const char *stage = k == 0 ? "byte" : k == tok_superword_level(t) ? "superword" : "subword";
+            const char *stage = k == 0                        ? "byte"
+                                : k == tok_superword_level(t) ? "superword"
+                                                              : "subword";
             printf("%5d  %-9s  %8d  %10zu  %11.3f", k, stage, tok_vocab_size(t, k), ntok[k],
                    ntok[k] ? (double)nbytes / (double)ntok[k] : 0.0);
             printf("  %5.1f%%\n", 100.0 * (double)nused[k] / tok_vocab_size(t, k));
@@ -491,7 +584,8 @@ static int vocab_stats(int argc, char **argv)
 /* ---- import-tiktoken ---- */
 
 static const char import_help[] =
-    "usage: pyramask vocab import-tiktoken RANKS -o OUT.pyr [--pretok cl100k|o200k|gpt2|REGEX]\n"
+    "usage: pyramask vocab import-tiktoken RANKS -o OUT.pyr [--pretok "
+    "cl100k|o200k|gpt2|REGEX]\n"
     "\n"
     "Imports a tiktoken rank file (one 'base64-token rank' per line) as a one-level pyramid\n"
     "that keeps tiktoken's ranks as ids and encodes exactly as tiktoken does. Without\n"
@@ -500,25 +594,36 @@ static const char import_help[] =
 
 static int vocab_import(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"output", required_argument, 0, 'o'}, {"pretok", required_argument, 0, 'p'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"output", required_argument, 0, 'o'},
+                                         {"pretok", required_argument, 0, 'p'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *cmd = "vocab import-tiktoken", *outp = NULL, *pretok = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "o:p:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'o': outp = optarg; break;
-        case 'p': pretok = optarg; break;
-        case 'h': fputs(import_help, stdout); return CLI_OK;
-        default: return cli_usage(cmd, "bad option");
+        case 'o':
+            outp = optarg;
+            break;
+        case 'p':
+            pretok = optarg;
+            break;
+        case 'h':
+            fputs(import_help, stdout);
+            return CLI_OK;
+        default:
+            return cli_usage(cmd, "bad option");
         }
     }
-    if (optind != argc - 1) return cli_usage(cmd, "give exactly one rank file");
-    if (!outp) return cli_usage(cmd, "no output file (-o OUT.pyr)");
+    if (optind != argc - 1)
+        return cli_usage(cmd, "give exactly one rank file");
+    if (!outp)
+        return cli_usage(cmd, "no output file (-o OUT.pyr)");
     tok *t;
     tok_err e = {{0}};
     int rc = tok_import_tiktoken(&t, argv[optind], pretok, &e);
-    if (rc) return fail(cmd, rc, &e);
+    if (rc)
+        return fail(cmd, rc, &e);
     if ((rc = tok_save(t, outp, &e))) {
         tok_close(&t);
         fail(cmd, rc, &e);
@@ -526,7 +631,8 @@ static int vocab_import(int argc, char **argv)
     }
     char h[17];
     tok_hash(t, h);
-    printf("%s: %d tokens, pre-tokenizer %s, hash %s\n", outp, tok_ntokens(t), tok_pretok_name(t), h);
+    printf("%s: %d tokens, pre-tokenizer %s, hash %s\n", outp, tok_ntokens(t),
+           tok_pretok_name(t), h);
     tok_close(&t);
     return CLI_OK;
 }
@@ -548,8 +654,11 @@ int cmd_vocab(int argc, char **argv)
     static const struct {
         const char *name;
         int (*run)(int, char **);
-    } subs[] = {{"build", vocab_build}, {"encode", vocab_encode}, {"decode", vocab_decode},
-                {"stats", vocab_stats}, {"import-tiktoken", vocab_import}};
+    } subs[] = {{"build", vocab_build},
+                {"encode", vocab_encode},
+                {"decode", vocab_decode},
+                {"stats", vocab_stats},
+                {"import-tiktoken", vocab_import}};
     if (argc < 2) {
         fputs(vocab_help, stderr);
         return CLI_USAGE;

@@ -16,14 +16,14 @@
 #include <string.h>
 
 enum ktype {
-    K_INT,   /* integer in [lo, hi] */
-    K_FLOAT, /* finite real in [lo, hi] */
-    K_BOOL,  /* true/false/yes/no/1/0 */
-    K_ENUM,  /* one of choices */
-    K_STR,   /* any text */
-    K_PATHS, /* comma-separated files */
+    K_INT,          /* integer in [lo, hi] */
+    K_FLOAT,        /* finite real in [lo, hi] */
+    K_BOOL,         /* true/false/yes/no/1/0 */
+    K_ENUM,         /* one of choices */
+    K_STR,          /* any text */
+    K_PATHS,        /* comma-separated files */
     K_ENUM_OR_PATH, /* one of choices, or else a file */
-    K_INTS,  /* comma-separated integers in [lo, hi] */
+    K_INTS,         /* comma-separated integers in [lo, hi] */
 };
 
 struct key {
@@ -47,7 +47,8 @@ static const struct key keys[] = {
     {"tokenizer", "levels", K_INTS, 257, 1 << 20, NULL, V(tokenizer.levels), 0},
     {"tokenizer", "superword", K_INT, 0, 1 << 20, NULL, V(tokenizer.superword), 0},
     {"tokenizer", "pretok", K_STR, 0, 0, NULL, V(tokenizer.pretok), 0},
-    {"tokenizer", "model_level", K_INT, 0, CONFIG_MAX_LEVELS, NULL, V(tokenizer.model_level), 0},
+    {"tokenizer", "model_level", K_INT, 0, CONFIG_MAX_LEVELS, NULL, V(tokenizer.model_level),
+     0},
     {"tokenizer", "train_bytes", K_INT, 0, 1e15, NULL, V(tokenizer.train_bytes), 0},
     {"mask", "schedule", K_ENUM, 0, 0, "linear,cosine,cosine-md4,loglinear,poly",
      V(mask.schedule), 0},
@@ -129,7 +130,10 @@ uint64_t config_fnv(uint64_t h, const void *buf, size_t n)
     return h;
 }
 
-int config_nkeys(void) { return NKEYS; }
+int config_nkeys(void)
+{
+    return NKEYS;
+}
 
 const char *config_key_name(int i)
 {
@@ -146,7 +150,10 @@ const char *config_key_name(int i)
     return names[i];
 }
 
-const char *config_key_doc(int i) { return i >= 0 && i < NKEYS && docs[i] ? docs[i] : ""; }
+const char *config_key_doc(int i)
+{
+    return i >= 0 && i < NKEYS && docs[i] ? docs[i] : "";
+}
 
 static int find_key(const char *section, const char *name)
 {
@@ -260,7 +267,10 @@ static int buf_add(struct buf *b, const char *s, size_t n)
     return 0;
 }
 
-static int buf_str(struct buf *b, const char *s) { return buf_add(b, s, strlen(s)); }
+static int buf_str(struct buf *b, const char *s)
+{
+    return buf_add(b, s, strlen(s));
+}
 
 /* Validates `value` for key k and produces its canonical text (and resolved path). */
 static int canonical(int k, const char *value, const char *file, char **text, char **resolved,
@@ -307,7 +317,8 @@ static int canonical(int k, const char *value, const char *file, char **text, ch
     case K_BOOL:
         if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1") || !strcmp(v, "on"))
             rc = buf_str(&out, "true");
-        else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0") || !strcmp(v, "off"))
+        else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0") ||
+                 !strcmp(v, "off"))
             rc = buf_str(&out, "false");
         else
             rc = config_fail(err, "'%s' is not a boolean (true, false)", v);
@@ -350,7 +361,8 @@ static int canonical(int k, const char *value, const char *file, char **text, ch
             if (K->type == K_INTS) {
                 long x;
                 if (parse_long(item, &x) || x < K->lo || x > K->hi) {
-                    rc = config_fail(err, "'%s' is not an integer in [%.15g, %.15g]", item, K->lo, K->hi);
+                    rc = config_fail(err, "'%s' is not an integer in [%.15g, %.15g]", item,
+                                     K->lo, K->hi);
                     break;
                 }
                 if (count > CONFIG_MAX_LEVELS) {
@@ -361,7 +373,9 @@ static int canonical(int k, const char *value, const char *file, char **text, ch
                 rc = buf_str(&out, num);
             } else {
                 char *r = resolve_path(file, item);
-                rc = (r && !buf_str(&out, item) && !buf_str(&res, r)) ? 0 : config_fail(err, "out of memory");
+                rc = (r && !buf_str(&out, item) && !buf_str(&res, r))
+                         ? 0
+                         : config_fail(err, "out of memory");
                 free(r);
             }
             if (rc)
@@ -392,10 +406,10 @@ static int canonical(int k, const char *value, const char *file, char **text, ch
 /* ---- INI reading with line numbers ---- */
 
 struct reader {
-    const char *p;  /* remaining text */
-    int line;       /* number of the line last returned */
-    int too_long;   /* line number of an over-long line, or 0 */
-    char doc[512];  /* the comment block just above the current line */
+    const char *p; /* remaining text */
+    int line;      /* number of the line last returned */
+    int too_long;  /* line number of an over-long line, or 0 */
+    char doc[512]; /* the comment block just above the current line */
     char lastdoc[512];
 };
 
@@ -467,8 +481,10 @@ static int on_key(void *user, const char *section, const char *name, const char 
         return 0;
     if (!strcmp(section, "sweep")) {
         if (!L->sweep) {
-            L->rc = config_fail(L->err, "%s:%d: a [sweep] section belongs in a sweep file "
-                                 "(pyramask sweep run)", L->file, line);
+            L->rc = config_fail(L->err,
+                                "%s:%d: a [sweep] section belongs in a sweep file "
+                                "(pyramask sweep run)",
+                                L->file, line);
             return 0;
         }
         if (L->sweep(L->user, name, value, L->file, line, L->err)) {
@@ -479,13 +495,14 @@ static int on_key(void *user, const char *section, const char *name, const char 
     }
     int k = find_key(section, name);
     if (k < 0) {
-        L->rc = config_fail(L->err, "%s:%d: unknown key '%s.%s' (see experiments/sweeps/reference.ini)",
-                     L->file, line, section, name);
+        L->rc = config_fail(L->err,
+                            "%s:%d: unknown key '%s.%s' (see experiments/sweeps/reference.ini)",
+                            L->file, line, section, name);
         return 0;
     }
     if (L->seen[k]) {
-        L->rc = config_fail(L->err, "%s:%d: %s.%s is set twice (first at line %d)", L->file, line,
-                     section, name, L->seen[k]);
+        L->rc = config_fail(L->err, "%s:%d: %s.%s is set twice (first at line %d)", L->file,
+                            line, section, name, L->seen[k]);
         return 0;
     }
     L->seen[k] = line;
@@ -506,20 +523,27 @@ static int on_key(void *user, const char *section, const char *name, const char 
     return 1;
 }
 
-static int load_text(struct config *c, const char *text, const char *file, config_sweep_fn sweep,
-                     void *user, int reference, char err[CONFIG_ERR_MAX])
+static int load_text(struct config *c, const char *text, const char *file,
+                     config_sweep_fn sweep, void *user, int reference, char err[CONFIG_ERR_MAX])
 {
     struct reader r = {.p = text};
-    struct load L = {.c = c, .r = &r, .file = file, .sweep = sweep, .user = user, .err = err,
+    struct load L = {.c = c,
+                     .r = &r,
+                     .file = file,
+                     .sweep = sweep,
+                     .user = user,
+                     .err = err,
                      .reference = reference};
     init_ini();
     int rc = ini_parse_stream(read_line, &r, on_key, &L);
     if (r.too_long)
-        return config_fail(err, "%s:%d: line longer than %d characters", file, r.too_long, 4094);
+        return config_fail(err, "%s:%d: line longer than %d characters", file, r.too_long,
+                           4094);
     if (L.rc)
         return L.rc;
     if (rc > 0)
-        return config_fail(err, "%s:%d: syntax error (expected [section] or key = value)", file, rc);
+        return config_fail(err, "%s:%d: syntax error (expected [section] or key = value)", file,
+                           rc);
     if (rc < 0)
         return config_fail(err, "%s: out of memory", file);
     return 0;
@@ -551,7 +575,10 @@ bad:
     return NULL;
 }
 
-const char *config_reference_error(void) { return reference_error; }
+const char *config_reference_error(void)
+{
+    return reference_error;
+}
 
 void config_free(struct config **pc)
 {
@@ -599,8 +626,9 @@ int config_set(struct config *c, const char *section, const char *key, const cha
         snprintf(where, sizeof where, "--set");
     int k = find_key(section, key);
     if (k < 0)
-        return config_fail(err, "%s: unknown key '%s.%s' (see experiments/sweeps/reference.ini)", where,
-                    section, key);
+        return config_fail(err,
+                           "%s: unknown key '%s.%s' (see experiments/sweeps/reference.ini)",
+                           where, section, key);
     char *text = NULL, *resolved = NULL, why[CONFIG_ERR_MAX] = "";
     if (canonical(k, value, file, &text, &resolved, why))
         return config_fail(err, "%s: %s.%s: %s", where, section, key, why);
@@ -678,7 +706,10 @@ int config_load_string(struct config *c, const char *text, const char *name,
     return load_text(c, text, name, NULL, NULL, 0, err);
 }
 
-const struct config_values *config_values(const struct config *c) { return &c->v; }
+const struct config_values *config_values(const struct config *c)
+{
+    return &c->v;
+}
 const char *config_value(const struct config *c, int i)
 {
     return i >= 0 && i < NKEYS ? c->text[i] : NULL;
@@ -688,10 +719,10 @@ const char *config_where(const struct config *c, int i)
     return i >= 0 && i < NKEYS ? c->where[i] : NULL;
 }
 
-static int relation_error(const struct config *c, int k, char err[CONFIG_ERR_MAX], const char *fmt,
-                          ...) __attribute__((format(printf, 4, 5)));
-static int relation_error(const struct config *c, int k, char err[CONFIG_ERR_MAX], const char *fmt,
-                          ...)
+static int relation_error(const struct config *c, int k, char err[CONFIG_ERR_MAX],
+                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int relation_error(const struct config *c, int k, char err[CONFIG_ERR_MAX],
+                          const char *fmt, ...)
 {
     char why[CONFIG_ERR_MAX];
     va_list ap;
@@ -749,7 +780,8 @@ int config_finish(struct config *c, char err[CONFIG_ERR_MAX])
     if (v->tokenizer.superword &&
         v->tokenizer.superword <= v->tokenizer.levels[v->tokenizer.nlevels - 1])
         return relation_error(c, config_key_index("tokenizer.superword"), err,
-                              "%ld must exceed the last level's size %d", v->tokenizer.superword,
+                              "%ld must exceed the last level's size %d",
+                              v->tokenizer.superword,
                               v->tokenizer.levels[v->tokenizer.nlevels - 1]);
     if (v->tokenizer.model_level > top)
         return relation_error(c, config_key_index("tokenizer.model_level"), err,
@@ -757,9 +789,10 @@ int config_finish(struct config *c, char err[CONFIG_ERR_MAX])
                               v->tokenizer.model_level, top);
     if (!strcmp(v->mask.structure, "unit") &&
         (v->mask.unit_level <= v->tokenizer.model_level || v->mask.unit_level > top))
-        return relation_error(c, config_key_index("mask.unit_level"), err,
-                              "must be a level above tokenizer.model_level = %ld and at most %d",
-                              v->tokenizer.model_level, top);
+        return relation_error(
+            c, config_key_index("mask.unit_level"), err,
+            "must be a level above tokenizer.model_level = %ld and at most %d",
+            v->tokenizer.model_level, top);
     if (v->mask.t_lo >= v->mask.t_hi)
         return relation_error(c, config_key_index("mask.t_hi"), err,
                               "%g must exceed mask.t_lo = %g", v->mask.t_hi, v->mask.t_lo);

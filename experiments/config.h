@@ -13,15 +13,15 @@ enum { CONFIG_MAX_LEVELS = 16, CONFIG_ERR_MAX = 8192 };
  * against the directory of the file that named them. */
 struct config_values {
     struct {
-        const char *corpus;      /* comma-separated, resolved */
-        const char *split;       /* auto, blank, header, lines, none */
+        const char *corpus; /* comma-separated, resolved */
+        const char *split;  /* auto, blank, header, lines, none */
         const char *header;
         long max_bytes;
         double valid_fraction;
         long split_seed;
     } data;
     struct {
-        const char *pyramid;     /* "" = build from data.corpus */
+        const char *pyramid; /* "" = build from data.corpus */
         int levels[CONFIG_MAX_LEVELS];
         int nlevels;
         long superword;
@@ -32,7 +32,7 @@ struct config_values {
     struct {
         const char *schedule;
         double poly_w, eps, t_lo, t_hi;
-        const char *curriculum;  /* "" = none */
+        const char *curriculum; /* "" = none */
         const char *time;
         const char *structure;
         double span_p;
@@ -40,9 +40,9 @@ struct config_values {
         const char *regex;
         long block, prompt;
         const char *types;
-        const char *classes;     /* "default" or a resolved file */
+        const char *classes; /* "default" or a resolved file */
         double prior_alpha;
-        const char *importance;  /* none, idf, surprisal or a resolved file */
+        const char *importance; /* none, idf, surprisal or a resolved file */
         const char *importance_mode;
         double importance_strength;
     } mask;

@@ -62,10 +62,12 @@ int corpus_split(const char *text, size_t len, const char *split, const char *he
         md = pcre2_match_data_create_from_pattern(re, NULL);
     }
     /* line k is text[b, e) without its newline */
-    size_t first_end = memchr(text, '\n', len) ? (size_t)((const char *)memchr(text, '\n', len) - text) : len;
+    size_t first_end =
+        memchr(text, '\n', len) ? (size_t)((const char *)memchr(text, '\n', len) - text) : len;
     int header_mode = !strcmp(split, "header");
     if (!strcmp(split, "auto"))
-        header_mode = len > 0 && pcre2_match(re, (PCRE2_SPTR)text, first_end, 0, 0, md, NULL) >= 0;
+        header_mode =
+            len > 0 && pcre2_match(re, (PCRE2_SPTR)text, first_end, 0, 0, md, NULL) >= 0;
     int rc = 0;
     if (!strcmp(split, "none")) {
         if (len)
@@ -127,15 +129,16 @@ int corpus_load(struct corpus *out, const struct config *c, char err[CONFIG_ERR_
     int rc = 0;
     if (!list)
         return -2;
-    for (char *path = strtok_r(list, ",", &save); path && !rc; path = strtok_r(NULL, ",", &save)) {
+    for (char *path = strtok_r(list, ",", &save); path && !rc;
+         path = strtok_r(NULL, ",", &save)) {
         size_t len;
         FILE *f = fopen(path, "rb");
         char *text = f ? cli_read_all(f, &len) : NULL;
         if (f)
             fclose(f);
         if (!text) {
-            rc = config_fail(err, "%s: data.corpus: cannot read '%s': %s", config_where(c, kc), path,
-                      strerror(errno));
+            rc = config_fail(err, "%s: data.corpus: cannot read '%s': %s", config_where(c, kc),
+                             path, strerror(errno));
             break;
         }
         char **nb = realloc(bufs, (nbufs + 1) * sizeof *nb);
@@ -149,13 +152,15 @@ int corpus_load(struct corpus *out, const struct config *c, char err[CONFIG_ERR_
         size_t *docs, ndocs;
         char why[CONFIG_ERR_MAX];
         if (corpus_split(text, len, v->data.split, v->data.header, &docs, &ndocs, why)) {
-            rc = config_fail(err, "%s: %s", config_where(c, config_key_index("data.header")), why);
+            rc = config_fail(err, "%s: %s", config_where(c, config_key_index("data.header")),
+                             why);
             nbufs++;
             break;
         }
         size_t used = 0;
         for (size_t d = 0; d < ndocs && !rc; d++) {
-            if (v->data.max_bytes && used + docs[2 * d + 1] > (size_t)v->data.max_bytes && d > 0)
+            if (v->data.max_bytes && used + docs[2 * d + 1] > (size_t)v->data.max_bytes &&
+                d > 0)
                 break;
             used += docs[2 * d + 1];
             size_t *bi = realloc(bufidx, (all.n + 1) * sizeof *bi);
@@ -174,8 +179,11 @@ int corpus_load(struct corpus *out, const struct config *c, char err[CONFIG_ERR_
     }
     free(list);
     if (!rc && all.n < 2)
-        rc = config_fail(err, "%s: data.corpus: %zu document%s; a train/validation split needs at least 2 "
-                       "(see data.split)", config_where(c, kc), all.n, all.n == 1 ? "" : "s");
+        rc = config_fail(
+            err,
+            "%s: data.corpus: %zu document%s; a train/validation split needs at least 2 "
+            "(see data.split)",
+            config_where(c, kc), all.n, all.n == 1 ? "" : "s");
     if (!rc) {
         /* a seeded shuffle picks the validation documents */
         size_t *order = malloc(all.n * sizeof *order);
@@ -184,8 +192,8 @@ int corpus_load(struct corpus *out, const struct config *c, char err[CONFIG_ERR_
         if (!order || !isvalid || !r) {
             rc = -2;
         } else {
-            gsl_rng_set(r, (unsigned long)(v->data.split_seed ? v->data.split_seed
-                                                              : v->train.seed));
+            gsl_rng_set(
+                r, (unsigned long)(v->data.split_seed ? v->data.split_seed : v->train.seed));
             for (size_t i = 0; i < all.n; i++)
                 order[i] = i;
             gsl_ran_shuffle(r, order, all.n, sizeof *order);

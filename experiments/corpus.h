@@ -8,10 +8,10 @@
 #include "config.h"
 
 struct corpus {
-    char *train, *valid;   /* the split's documents concatenated, in corpus order */
+    char *train, *valid; /* the split's documents concatenated, in corpus order */
     size_t train_len, valid_len;
     size_t ndocs, ntrain_docs, nvalid_docs;
-    size_t bytes_read;     /* of all files, after data.max_bytes */
+    size_t bytes_read; /* of all files, after data.max_bytes */
 };
 
 /* Reads data.corpus, splits it (data.split, data.header, data.max_bytes) and divides the

@@ -10,21 +10,21 @@
 #include "tok.h"
 
 struct dataset {
-    const char *text;    /* the split (borrowed) */
+    const char *text; /* the split (borrowed) */
     size_t len;
-    int lo, hi;          /* model level, top level */
-    tok_align align;     /* encodings lo..hi */
-    size_t n;            /* model-level tokens */
-    const int32_t *ids;  /* align.ids[lo] */
+    int lo, hi;         /* model level, top level */
+    tok_align align;    /* encodings lo..hi */
+    size_t n;           /* model-level tokens */
+    const int32_t *ids; /* align.ids[lo] */
 };
 
 /* Scratch arrays for one window of T tokens as a mask_seq. */
 struct window {
     int T, nlevels;
-    int prompt;                /* tokens never masked (the response structure) */
-    int32_t *offsets;          /* (T) */
-    int32_t *units;            /* (nlevels, T) */
-    const int32_t **unit_of;   /* (nlevels) pointers into units */
+    int prompt;              /* tokens never masked (the response structure) */
+    int32_t *offsets;        /* (T) */
+    int32_t *units;          /* (nlevels, T) */
+    const int32_t **unit_of; /* (nlevels) pointers into units */
 };
 
 int dataset_encode(struct dataset *d, const tok *t, int lo, const char *text, size_t len);

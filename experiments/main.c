@@ -44,9 +44,10 @@ static void usage(FILE *f)
     fputs("usage: pyramask <command> [options]\n\ncommands:\n", f);
     for (int i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-    fputs("\n'pyramask <command> --help' describes a command.\n"
-          "The run log is pyramask.db in the working directory, or --db FILE, or $PYRAMASK_DB.\n",
-          f);
+    fputs(
+        "\n'pyramask <command> --help' describes a command.\n"
+        "The run log is pyramask.db in the working directory, or --db FILE, or $PYRAMASK_DB.\n",
+        f);
 }
 
 int main(int argc, char **argv)

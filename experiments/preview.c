@@ -69,7 +69,8 @@ int preview_render(struct run_ctx *x, const char *text, size_t len, double t,
     float *weight = malloc((size_t)n * sizeof *weight);
     int8_t *type = malloc((size_t)n);
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    if (!r || !ids || !masked || !weight || !type || window_alloc(&w, n, x->nlevels, x->prompt)) {
+    if (!r || !ids || !masked || !weight || !type ||
+        window_alloc(&w, n, x->nlevels, x->prompt)) {
         config_fail(err, "out of memory");
         status = -2;
         goto done;
@@ -80,7 +81,8 @@ int preview_render(struct run_ctx *x, const char *text, size_t len, double t,
     mask_out mo = {ids, masked, weight, type, 0};
     rc = mask_corrupt(x->mask, &seq, t, r, &mo);
     if (rc) {
-        config_fail(err, "%s", mask_errmsg(x->mask)[0] ? mask_errmsg(x->mask) : mask_strerror(rc));
+        config_fail(err, "%s",
+                    mask_errmsg(x->mask)[0] ? mask_errmsg(x->mask) : mask_strerror(rc));
         status = rc == MASK_E_RANGE || rc == MASK_E_INPUT ? -1 : -2;
         goto done;
     }

@@ -44,9 +44,9 @@ void progress_update(struct progress *p, long done, const char *note)
     clock_text(el, sizeof el, now - p->t0);
     if (done > 0 && p->total > 0)
         clock_text(eta, sizeof eta, (now - p->t0) / (double)done * (double)(p->total - done));
-    fprintf(stderr, "\r\033[K%s %ld/%ld (%.0f%%) elapsed %s eta %s%s%s", p->label, done, p->total,
-            p->total ? 100.0 * (double)done / (double)p->total : 100.0, el, eta, note ? "  " : "",
-            note ? note : "");
+    fprintf(stderr, "\r\033[K%s %ld/%ld (%.0f%%) elapsed %s eta %s%s%s", p->label, done,
+            p->total, p->total ? 100.0 * (double)done / (double)p->total : 100.0, el, eta,
+            note ? "  " : "", note ? note : "");
     fflush(stderr);
 }
 

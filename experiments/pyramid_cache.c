@@ -33,14 +33,18 @@ static int check_levels(tok *t, const struct config *c, char err[CONFIG_ERR_MAX]
     const struct config_values *v = config_values(c);
     int top = tok_nlevels(t);
     if (v->tokenizer.model_level > top)
-        return config_fail(err, "%s: tokenizer.model_level: level %ld does not exist (the pyramid has "
-                         "levels 0..%d)",
-                    config_where(c, config_key_index("tokenizer.model_level")),
-                    v->tokenizer.model_level, top);
+        return config_fail(
+            err,
+            "%s: tokenizer.model_level: level %ld does not exist (the pyramid has "
+            "levels 0..%d)",
+            config_where(c, config_key_index("tokenizer.model_level")),
+            v->tokenizer.model_level, top);
     if (!strcmp(v->mask.structure, "unit") && v->mask.unit_level > top)
-        return config_fail(err, "%s: mask.unit_level: level %ld does not exist (the pyramid has levels "
-                         "0..%d)", config_where(c, config_key_index("mask.unit_level")),
-                    v->mask.unit_level, top);
+        return config_fail(
+            err,
+            "%s: mask.unit_level: level %ld does not exist (the pyramid has levels "
+            "0..%d)",
+            config_where(c, config_key_index("mask.unit_level")), v->mask.unit_level, top);
     return 0;
 }
 
@@ -56,8 +60,8 @@ int pyramid_get(tok **out, const struct config *c, const struct corpus *corp,
         int rc = tok_open(out, path, &te);
         if (rc)
             return config_fail(err, "%s: tokenizer.pyramid: %s: %s",
-                        config_where(c, config_key_index("tokenizer.pyramid")), path,
-                        te.msg[0] ? te.msg : tok_strerror(rc));
+                               config_where(c, config_key_index("tokenizer.pyramid")), path,
+                               te.msg[0] ? te.msg : tok_strerror(rc));
         tok_hash(*out, hash);
         rc = check_levels(*out, c, err);
         if (rc)
@@ -67,7 +71,7 @@ int pyramid_get(tok **out, const struct config *c, const struct corpus *corp,
     tok_err pe = {{0}};
     if (tok_check_pretok(v->tokenizer.pretok, &pe))
         return config_fail(err, "%s: tokenizer.pretok: %s",
-                    config_where(c, config_key_index("tokenizer.pretok")), pe.msg);
+                           config_where(c, config_key_index("tokenizer.pretok")), pe.msg);
     size_t n = corp->train_len;
     if (v->tokenizer.train_bytes && (size_t)v->tokenizer.train_bytes < n)
         n = (size_t)v->tokenizer.train_bytes;
@@ -108,8 +112,8 @@ int pyramid_get(tok **out, const struct config *c, const struct corpus *corp,
         rc = tok_train_buffers(out, &s, texts, lens, 1, &te);
         if (rc)
             rc = config_fail(err, "%s: building the pyramid: %s",
-                      config_where(c, config_key_index("tokenizer.levels")),
-                      te.msg[0] ? te.msg : tok_strerror(rc));
+                             config_where(c, config_key_index("tokenizer.levels")),
+                             te.msg[0] ? te.msg : tok_strerror(rc));
         else if ((rc = tok_save(*out, path, &te)))
             rc = (config_fail(err, "%s", te.msg[0] ? te.msg : tok_strerror(rc)), -2);
     }

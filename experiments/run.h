@@ -14,10 +14,10 @@
 enum { RUN_SKIPPED = 3, RUN_INTERRUPTED = 130 };
 
 struct run_opts {
-    const char *db_path;  /* the run log */
-    int64_t sweep_id;     /* 0 = a lone run */
-    int quiet;            /* no progress line (sweep workers) */
-    const char *label;    /* prefixes error messages, e.g. "sweep q: cell 3" */
+    const char *db_path; /* the run log */
+    int64_t sweep_id;    /* 0 = a lone run */
+    int quiet;           /* no progress line (sweep workers) */
+    const char *label;   /* prefixes error messages, e.g. "sweep q: cell 3" */
 };
 
 /* `pyramask train`: returns an exit status (CLI_OK, CLI_FAIL, CLI_USAGE, RUN_SKIPPED,

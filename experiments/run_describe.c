@@ -8,9 +8,9 @@
 #include <string.h>
 
 enum {
-    GRID = 101,                  /* t = 0, 0.01, ..., 1 */
-    STATS_MAX_BYTES = 1 << 22,   /* the levels are measured on at most this much held-out text */
-    PREVIEW_BYTES = 600,         /* as `mask preview` without a file */
+    GRID = 101,                /* t = 0, 0.01, ..., 1 */
+    STATS_MAX_BYTES = 1 << 22, /* the levels are measured on at most this much held-out text */
+    PREVIEW_BYTES = 600,       /* as `mask preview` without a file */
     NPREVIEWS = 3,
 };
 static const double preview_t[NPREVIEWS] = {0.25, 0.5, 0.75};
@@ -24,7 +24,7 @@ struct description {
     struct runlog *rl;
     int64_t id;
     const char *pyramid;
-    int nlevels;                 /* levels 0..nlevels-1 */
+    int nlevels; /* levels 0..nlevels-1 */
     struct level_stat level[TOK_MAX_LEVELS + 1];
     long bytes;
     int ncurves;
@@ -32,7 +32,7 @@ struct description {
     double t[GRID], alpha[2][GRID];
     char *preview[NPREVIEWS];
     struct preview_count count[NPREVIEWS];
-    char **types;                /* the mask types' names (borrowed from the handle) */
+    char **types; /* the mask types' names (borrowed from the handle) */
     int ntypes;
 };
 
@@ -56,9 +56,10 @@ static int measure_levels(struct description *D, const struct run_ctx *x,
                 seen[ids.ids[i]] = 1;
                 used++;
             }
-        D->level[k] = (struct level_stat){
-            k == 0 ? "byte" : k == tok_superword_level(x->tok) ? "superword" : "subword",
-            tok_vocab_size(x->tok, k), (long)ids.n, used};
+        D->level[k] = (struct level_stat){k == 0                             ? "byte"
+                                          : k == tok_superword_level(x->tok) ? "superword"
+                                                                             : "subword",
+                                          tok_vocab_size(x->tok, k), (long)ids.n, used};
     }
     tok_ids_free(&ids);
     tok_encoder_close(&e);

@@ -44,7 +44,7 @@ static int feed(mask *m, const struct run_ctx *x, int corpus, int priors,
     gsl_rng_set(r, (unsigned long)x->v->train.seed * 7919u + 17u);
     int rc = 0;
     int need_corpus = corpus && (!strcmp(x->v->mask.importance, "idf") ||
-                      !strcmp(x->v->mask.importance, "surprisal"));
+                                 !strcmp(x->v->mask.importance, "surprisal"));
     for (size_t i = 0; need_corpus && i < nw && !rc; i++)
         rc = mask_corpus_add(m, d->ids + i * (size_t)x->T, x->T);
     for (size_t i = 0; priors && i < nw && !rc; i++) {
@@ -53,7 +53,8 @@ static int feed(mask *m, const struct run_ctx *x, int corpus, int priors,
         rc = mask_prior_add(m, &seq, r);
     }
     if (rc)
-        config_fail(err, "mask statistics: %s", mask_errmsg(m)[0] ? mask_errmsg(m) : mask_strerror(rc));
+        config_fail(err, "mask statistics: %s",
+                    mask_errmsg(m)[0] ? mask_errmsg(m) : mask_strerror(rc));
     window_free(&w);
     gsl_rng_free(r);
     return rc ? -1 : 0;
@@ -77,7 +78,8 @@ int run_mask_open(mask **out, const struct run_ctx *x, int canonical, int K,
         return config_fail(err, "%s", why);
     s.n_levels = x->nlevels;
     s.unit_level = !strcmp(v->mask.structure, "unit") && !canonical
-                       ? (int)(v->mask.unit_level - v->tokenizer.model_level) : 0;
+                       ? (int)(v->mask.unit_level - v->tokenizer.model_level)
+                       : 0;
     s.span_p = v->mask.span_p;
     s.span_max = (int)v->mask.span_max;
     s.regex = v->mask.regex;
@@ -101,8 +103,9 @@ int run_mask_open(mask **out, const struct run_ctx *x, int canonical, int K,
     s.prior_alpha = v->mask.prior_alpha;
     int rc = mask_open(out, &s);
     if (rc) {
-        config_fail(err, "%s: mask: %s", x->c ? config_where(x->c, config_key_index("mask.types")) : "",
-             *out && mask_errmsg(*out)[0] ? mask_errmsg(*out) : mask_strerror(rc));
+        config_fail(err, "%s: mask: %s",
+                    x->c ? config_where(x->c, config_key_index("mask.types")) : "",
+                    *out && mask_errmsg(*out)[0] ? mask_errmsg(*out) : mask_strerror(rc));
         mask_close(out);
         return -1;
     }
@@ -130,10 +133,11 @@ int run_prepare(struct run_ctx *x, const struct config *c, const char *cache_dir
         (rc = dataset_encode(&x->valid, x->tok, lo, x->corpus.valid, x->corpus.valid_len)))
         return config_fail(err, "encoding the corpus: %s", tok_strerror(rc)), -2;
     if (x->train.n < (size_t)x->T + 1 || x->valid.n < (size_t)x->T)
-        return config_fail(err, "%s: data.corpus: %zu training and %zu validation tokens, fewer than "
-                         "model.seq_len = %d (more data, or a shorter model.seq_len)",
-                    config_where(c, config_key_index("data.corpus")), x->train.n, x->valid.n,
-                    x->T);
+        return config_fail(
+            err,
+            "%s: data.corpus: %zu training and %zu validation tokens, fewer than "
+            "model.seq_len = %d (more data, or a shorter model.seq_len)",
+            config_where(c, config_key_index("data.corpus")), x->train.n, x->valid.n, x->T);
     /* the run's corruption: K from its policy unless a checkpoint fixes more */
     if (run_mask_open(&x->mask, x, 0, 0, err))
         return -1;

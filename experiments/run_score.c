@@ -1,7 +1,7 @@
 /* run_score.c: scoring a denoiser and logging the scores (shared by train and score runs),
  * and the score run: a config's corruption against an existing checkpoint. */
-#include "run.h"
 #include "cli.h"
+#include "run.h"
 #include "scoring.h"
 
 #include <math.h>
@@ -16,8 +16,9 @@ int run_evaluate(struct runlog *rl, int64_t id, model *m, const struct run_ctx *
     double *ulogp = score_unigram_logp(x);
     if (!ulogp)
         return config_fail(err, "out of memory");
-    struct score_opts so = {v->score.max_tokens, (int)v->score.t_samples,
-                            (unsigned long)v->score.seed, step, (int)v->score.buckets, ulogp};
+    struct score_opts so = {v->score.max_tokens,          (int)v->score.t_samples,
+                            (unsigned long)v->score.seed, step,
+                            (int)v->score.buckets,        ulogp};
     struct score_result canon, own;
     mask *cm = NULL;
     /* the canonical corruption: token masking, linear schedule, the run's mask types;
@@ -36,18 +37,19 @@ int run_evaluate(struct runlog *rl, int64_t id, model *m, const struct run_ctx *
     const double ln2 = log(2.0);
     double bytes = canon.bytes;
     long total_m = 0, total_c = 0;
-    int bad = runlog_score(rl, id, "valid", "nelbo_bpb", canon.nats / ln2 / bytes,
-                           canon.se / ln2 / bytes, canon.tokens) ||
-              runlog_score(rl, id, "valid", "nelbo_bpt", canon.nats / ln2 / (double)canon.tokens,
-                           canon.se / ln2 / (double)canon.tokens, canon.tokens) ||
-              runlog_score(rl, id, "valid", "type_bpb", canon.type_nats / ln2 / bytes, NAN,
-                           canon.tokens) ||
-              runlog_score(rl, id, "valid", "nelbo_bpb_sched", own.nats / ln2 / own.bytes,
-                           own.se / ln2 / own.bytes, own.tokens) ||
-              runlog_score(rl, id, "valid", "bytes_per_token", bytes / (double)canon.tokens, NAN,
-                           canon.tokens) ||
-              runlog_score(rl, id, "valid", "unigram_bpb", canon.unigram_nats / ln2 / bytes,
-                           NAN, canon.tokens);
+    int bad =
+        runlog_score(rl, id, "valid", "nelbo_bpb", canon.nats / ln2 / bytes,
+                     canon.se / ln2 / bytes, canon.tokens) ||
+        runlog_score(rl, id, "valid", "nelbo_bpt", canon.nats / ln2 / (double)canon.tokens,
+                     canon.se / ln2 / (double)canon.tokens, canon.tokens) ||
+        runlog_score(rl, id, "valid", "type_bpb", canon.type_nats / ln2 / bytes, NAN,
+                     canon.tokens) ||
+        runlog_score(rl, id, "valid", "nelbo_bpb_sched", own.nats / ln2 / own.bytes,
+                     own.se / ln2 / own.bytes, own.tokens) ||
+        runlog_score(rl, id, "valid", "bytes_per_token", bytes / (double)canon.tokens, NAN,
+                     canon.tokens) ||
+        runlog_score(rl, id, "valid", "unigram_bpb", canon.unigram_nats / ln2 / bytes, NAN,
+                     canon.tokens);
     for (int k = 0; !bad && k < (int)v->score.buckets && k < SCORE_MAX_BUCKETS; k++) {
         char name[32];
         snprintf(name, sizeof name, "masked_acc_b%d", k + 1);
@@ -71,8 +73,9 @@ int run_evaluate(struct runlog *rl, int64_t id, model *m, const struct run_ctx *
 
 /* Keys the checkpoint fixes: what the denoiser was built and trained on. */
 static const char *const fixed_keys[] = {
-    "tokenizer.pyramid", "tokenizer.levels", "tokenizer.superword", "tokenizer.pretok",
-    "tokenizer.model_level", "model.d", "model.layers", "model.heads", "model.seq_len"};
+    "tokenizer.pyramid", "tokenizer.levels",      "tokenizer.superword",
+    "tokenizer.pretok",  "tokenizer.model_level", "model.d",
+    "model.layers",      "model.heads",           "model.seq_len"};
 
 int run_load_checkpoint(model **m, const char *path, int threads, char **meta,
                         const char *label)
@@ -94,8 +97,8 @@ int run_score(const struct config *c, const char *checkpoint, const struct run_o
     char err[CONFIG_ERR_MAX];
     model *m = NULL;
     char *meta = NULL;
-    int rc = run_load_checkpoint(&m, checkpoint, (int)config_values(c)->train.threads, &meta,
-                                 label);
+    int rc =
+        run_load_checkpoint(&m, checkpoint, (int)config_values(c)->train.threads, &meta, label);
     if (rc)
         return rc;
     /* the scored config: the given one, with what the checkpoint fixes taken from it */
@@ -152,7 +155,8 @@ int run_score(const struct config *c, const char *checkpoint, const struct run_o
     if (!rc && (x.V != mc->vocab || x.K != mc->n_mask)) {
         snprintf(err, sizeof err,
                  "%s: the checkpoint has %d tokens and %d mask types; this config gives %d and "
-                 "%d (mask.types)", checkpoint, mc->vocab, mc->n_mask, x.V, x.K);
+                 "%d (mask.types)",
+                 checkpoint, mc->vocab, mc->n_mask, x.V, x.K);
         rc = -1;
     }
     if (!rc) {
@@ -172,10 +176,13 @@ int run_score(const struct config *c, const char *checkpoint, const struct run_o
         rc = -2;
     if (!rc && run_evaluate(rl, id, m, &x, model_step(m), err))
         rc = -2;
-    status = rc == 0 ? CLI_OK : run_stop_signal ? RUN_INTERRUPTED : rc == -1 ? CLI_USAGE
-                                                                              : CLI_FAIL;
-    const char *st = status == CLI_OK ? "finished" : status == RUN_INTERRUPTED ? "interrupted"
-                                                                              : "failed";
+    status = rc == 0           ? CLI_OK
+             : run_stop_signal ? RUN_INTERRUPTED
+             : rc == -1        ? CLI_USAGE
+                               : CLI_FAIL;
+    const char *st = status == CLI_OK            ? "finished"
+                     : status == RUN_INTERRUPTED ? "interrupted"
+                                                 : "failed";
     if (status)
         cli_error(label, "%s", err);
     if (runlog_finish(rl, id, st, status ? err : NULL)) {

@@ -1,9 +1,9 @@
 /* run_train.c: one training run end to end: claim it in the run log, prepare data and
  * corruption, train the denoiser with AdamW, save the checkpoint, score, write samples. */
-#include "run.h"
 #include "cli.h"
 #include "progress.h"
 #include "pyramid_cache.h"
+#include "run.h"
 #include "samples.h"
 
 #include <errno.h>
@@ -18,7 +18,10 @@
 enum { HEARTBEAT_SECONDS = 10 };
 
 volatile int run_stop_signal;
-static void on_stop(int sig) { run_stop_signal = sig; }
+static void on_stop(int sig)
+{
+    run_stop_signal = sig;
+}
 
 void run_catch_signals(void)
 {
@@ -80,7 +83,7 @@ static int write_samples(model *m, const struct run_ctx *x, const char *path, ch
         for (int j = T / 4; j < T - T / 4; j++)
             ids[j] = x->V;
         model_sample_settings s = model_default_sample_settings();
-        s.strategy = !strcmp(o.strategy, "random") ? MODEL_SAMPLE_RANDOM
+        s.strategy = !strcmp(o.strategy, "random")  ? MODEL_SAMPLE_RANDOM
                      : !strcmp(o.strategy, "block") ? MODEL_SAMPLE_BLOCK
                                                     : MODEL_SAMPLE_CONFIDENCE;
         s.steps = o.steps;
@@ -134,7 +137,7 @@ struct trainer {
     int32_t *inputs, *targets; /* (B, T) */
     uint8_t *masked;
     float *weights;
-    mask_seq *seqs;            /* (B) */
+    mask_seq *seqs; /* (B) */
     mask_out *outs;
     struct window *wins;
     int B;
@@ -211,9 +214,8 @@ static int train_loop(struct trainer *tr, const struct run_ctx *x, struct runlog
             if (e == MODEL_ENONFINITE && model_errmsg(tr->m)[0])
                 snprintf(err, CONFIG_ERR_MAX, "%s", model_errmsg(tr->m));
             else
-                snprintf(err, CONFIG_ERR_MAX, "step %ld: %s", step, model_errmsg(tr->m)[0]
-                                                                        ? model_errmsg(tr->m)
-                                                                        : model_strerror(e));
+                snprintf(err, CONFIG_ERR_MAX, "step %ld: %s", step,
+                         model_errmsg(tr->m)[0] ? model_errmsg(tr->m) : model_strerror(e));
             rc = -1;
             break;
         }
@@ -291,7 +293,8 @@ static int trainer_open(struct trainer *tr, const struct run_ctx *x, char err[CO
     if (rc)
         return snprintf(err, CONFIG_ERR_MAX, "model: %s",
                         tr->m && model_errmsg(tr->m)[0] ? model_errmsg(tr->m)
-                                                        : model_strerror(rc)), -1;
+                                                        : model_strerror(rc)),
+               -1;
     if (v->model.prior_bias && (rc = model_set_prior(tr->m, x->prior)))
         return snprintf(err, CONFIG_ERR_MAX, "model prior: %s", model_errmsg(tr->m)), -1;
     return 0;
@@ -301,8 +304,9 @@ static int trainer_open(struct trainer *tr, const struct run_ctx *x, char err[CO
 static int end_run(struct runlog *rl, int64_t id, const char *label, int status,
                    const char *error)
 {
-    const char *st = status == CLI_OK ? "finished"
-                     : status == RUN_INTERRUPTED ? "interrupted" : "failed";
+    const char *st = status == CLI_OK            ? "finished"
+                     : status == RUN_INTERRUPTED ? "interrupted"
+                                                 : "failed";
     if (error)
         cli_error(label, "%s", error);
     if (runlog_finish(rl, id, st, error)) {
@@ -382,7 +386,8 @@ int run_train(const struct config *c, const struct run_opts *o)
             int e = meta ? model_save(tr.m, path, meta, 0) : MODEL_ENOMEM;
             if (e) {
                 snprintf(err, sizeof err, "saving the checkpoint %s: %s", path,
-                         tr.m && model_errmsg(tr.m)[0] ? model_errmsg(tr.m) : model_strerror(e));
+                         tr.m && model_errmsg(tr.m)[0] ? model_errmsg(tr.m)
+                                                       : model_strerror(e));
                 status = CLI_FAIL;
             } else if (runlog_artifact(rl, id, "checkpoint", path)) {
                 snprintf(err, sizeof err, "%s", runlog_errmsg(rl));

@@ -30,8 +30,14 @@ const char *runlog_path(const char *flag)
     return env && *env ? env : "pyramask.db";
 }
 
-sqlite3 *runlog_db(struct runlog *rl) { return rl->db; }
-const char *runlog_errmsg(struct runlog *rl) { return rl->msg; }
+sqlite3 *runlog_db(struct runlog *rl)
+{
+    return rl->db;
+}
+const char *runlog_errmsg(struct runlog *rl)
+{
+    return rl->msg;
+}
 
 /* sqlite3_errmsg, with the system's reason behind an I/O error ("disk I/O error (No space
  * left on device)"). */
@@ -169,8 +175,8 @@ static int create_schema(struct runlog *rl)
         return exec(rl, "COMMIT");
     if (version < 0 || version > RUNLOG_VERSION) {
         exec(rl, "ROLLBACK");
-        snprintf(rl->msg, sizeof rl->msg,
-                 "schema version %d, this pyramask writes version %d", version, RUNLOG_VERSION);
+        snprintf(rl->msg, sizeof rl->msg, "schema version %d, this pyramask writes version %d",
+                 version, RUNLOG_VERSION);
         return -1;
     }
     /* schema.sql is all IF NOT EXISTS: on an older log (version 1) it adds what version 2
@@ -306,10 +312,11 @@ static int reap_tx(void *user)
 {
     struct reap *R = user;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(R->rl->db,
-                           "SELECT run_id, host, pid, pid_tag, julianday('now') - "
-                           "coalesce(heartbeat_at, started_at) FROM runs WHERE status = 'running'",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            R->rl->db,
+            "SELECT run_id, host, pid, pid_tag, julianday('now') - "
+            "coalesce(heartbeat_at, started_at) FROM runs WHERE status = 'running'",
+            -1, &st, NULL) != SQLITE_OK)
         return sql_fail(R->rl, "reading running runs");
     int64_t dead[256];
     int ndead = 0;
@@ -322,10 +329,12 @@ static int reap_tx(void *user)
     }
     sqlite3_finalize(st);
     for (int i = 0; i < ndead; i++) {
-        int rc = run(R->rl,
-                     "UPDATE runs SET status = 'interrupted', finished_at = julianday('now'), "
-                     "error = coalesce(error, 'the process running it ended without finishing') "
-                     "WHERE run_id = ? AND status = 'running'", "i", dead[i]);
+        int rc =
+            run(R->rl,
+                "UPDATE runs SET status = 'interrupted', finished_at = julianday('now'), "
+                "error = coalesce(error, 'the process running it ended without finishing') "
+                "WHERE run_id = ? AND status = 'running'",
+                "i", dead[i]);
         if (!RUN_OK(rc))
             return -1;
     }
@@ -338,8 +347,8 @@ int runlog_reap(struct runlog *rl)
     struct reap R = {rl, 0};
     sqlite3_stmt *st;
     /* a cheap read first: most opens find nothing running */
-    if (sqlite3_prepare_v2(rl->db, "SELECT 1 FROM runs WHERE status = 'running' LIMIT 1", -1, &st,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(rl->db, "SELECT 1 FROM runs WHERE status = 'running' LIMIT 1", -1,
+                           &st, NULL) != SQLITE_OK)
         return sql_fail(rl, "reading runs");
     int any = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
@@ -355,7 +364,8 @@ static char *json_array_of(struct runlog *rl, char *const *items, int n)
 {
     sqlite3_stmt *st;
     char *json = strdup("[]");
-    if (!json || sqlite3_prepare_v2(rl->db, "SELECT json_insert(?, '$[#]', ?)", -1, &st, NULL)) {
+    if (!json ||
+        sqlite3_prepare_v2(rl->db, "SELECT json_insert(?, '$[#]', ?)", -1, &st, NULL)) {
         free(json);
         return NULL;
     }
@@ -363,7 +373,8 @@ static char *json_array_of(struct runlog *rl, char *const *items, int n)
         sqlite3_bind_text(st, 1, json, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, items[i], -1, SQLITE_STATIC);
         char *next = sqlite3_step(st) == SQLITE_ROW
-                         ? strdup((const char *)sqlite3_column_text(st, 0)) : NULL;
+                         ? strdup((const char *)sqlite3_column_text(st, 0))
+                         : NULL;
         free(json);
         json = next;
         sqlite3_reset(st);
@@ -390,9 +401,10 @@ int runlog_sweep(struct runlog *rl, const struct sweep *s, int64_t *sweep_id)
     st = NULL;
     for (int i = 0; i < s->nfactors; i++) {
         char *json = json_array_of(rl, s->factors[i].levels, s->factors[i].nlevels);
-        rc = json ? run(rl, "INSERT INTO factors(sweep_id, key, position, levels) "
-                            "VALUES (?, ?, ?, ?) ON CONFLICT(sweep_id, key) DO UPDATE SET "
-                            "levels = excluded.levels, position = excluded.position",
+        rc = json ? run(rl,
+                        "INSERT INTO factors(sweep_id, key, position, levels) "
+                        "VALUES (?, ?, ?, ?) ON CONFLICT(sweep_id, key) DO UPDATE SET "
+                        "levels = excluded.levels, position = excluded.position",
                         "itit", *sweep_id, s->factors[i].key, (int64_t)i, json)
                   : SQLITE_NOMEM;
         free(json);
@@ -415,8 +427,10 @@ int runlog_status(struct runlog *rl, int64_t sweep_id, const char *config_hash, 
 {
     sqlite3_stmt *st;
     status[0] = 0;
-    if (sqlite3_prepare_v2(rl->db, "SELECT status FROM runs WHERE sweep_id = ? AND "
-                                   "config_hash = ? AND seed = ?", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(rl->db,
+                           "SELECT status FROM runs WHERE sweep_id = ? AND "
+                           "config_hash = ? AND seed = ?",
+                           -1, &st, NULL) != SQLITE_OK)
         return sql_fail(rl, "reading runs");
     sqlite3_bind_int64(st, 1, sweep_id);
     sqlite3_bind_text(st, 2, config_hash, -1, SQLITE_TRANSIENT);
@@ -441,8 +455,10 @@ struct claim {
 static int write_params(struct runlog *rl, int64_t run_id, const struct config *c)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(rl->db, "INSERT OR REPLACE INTO params(run_id, key, value) "
-                                   "VALUES (?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(rl->db,
+                           "INSERT OR REPLACE INTO params(run_id, key, value) "
+                           "VALUES (?, ?, ?)",
+                           -1, &st, NULL) != SQLITE_OK)
         return sql_fail(rl, "writing params");
     for (int k = 0; k < config_nkeys(); k++) {
         sqlite3_bind_int64(st, 1, run_id);
@@ -476,10 +492,12 @@ static int claim_tx(void *user)
     int64_t existing = 0;
     if (C->sweep_id) {
         sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(rl->db, "SELECT run_id, status, host, pid, pid_tag, "
-                                       "julianday('now') - coalesce(heartbeat_at, started_at) "
-                                       "FROM runs WHERE sweep_id = ? AND config_hash = ? "
-                                       "AND seed = ?", -1, &st, NULL) != SQLITE_OK) {
+        if (sqlite3_prepare_v2(rl->db,
+                               "SELECT run_id, status, host, pid, pid_tag, "
+                               "julianday('now') - coalesce(heartbeat_at, started_at) "
+                               "FROM runs WHERE sweep_id = ? AND config_hash = ? "
+                               "AND seed = ?",
+                               -1, &st, NULL) != SQLITE_OK) {
             free(text);
             return sql_fail(rl, "claiming a run");
         }
@@ -506,31 +524,35 @@ static int claim_tx(void *user)
     }
     int rc;
     if (existing) {
-        static const char *const clear[] = {
-            "DELETE FROM params WHERE run_id = ?", "DELETE FROM metrics WHERE run_id = ?",
-            "DELETE FROM scores WHERE run_id = ?", "DELETE FROM artifacts WHERE run_id = ?",
-            "DELETE FROM pyramid_levels WHERE run_id = ?", "DELETE FROM curves WHERE run_id = ?",
-            "DELETE FROM previews WHERE run_id = ?"};
+        static const char *const clear[] = {"DELETE FROM params WHERE run_id = ?",
+                                            "DELETE FROM metrics WHERE run_id = ?",
+                                            "DELETE FROM scores WHERE run_id = ?",
+                                            "DELETE FROM artifacts WHERE run_id = ?",
+                                            "DELETE FROM pyramid_levels WHERE run_id = ?",
+                                            "DELETE FROM curves WHERE run_id = ?",
+                                            "DELETE FROM previews WHERE run_id = ?"};
         for (size_t i = 0; i < sizeof clear / sizeof *clear; i++)
             if (!RUN_OK(run(rl, clear[i], "i", existing))) {
                 free(text);
                 return -1;
             }
-        rc = run(rl, "UPDATE runs SET status = 'running', kind = ?, config = ?, "
-                     "started_at = julianday('now'), finished_at = NULL, "
-                     "heartbeat_at = julianday('now'), attempts = attempts + 1, "
-                     "code_revision = ?, host = ?, pid = ?, pid_tag = ?, error = NULL "
-                     "WHERE run_id = ?",
+        rc = run(rl,
+                 "UPDATE runs SET status = 'running', kind = ?, config = ?, "
+                 "started_at = julianday('now'), finished_at = NULL, "
+                 "heartbeat_at = julianday('now'), attempts = attempts + 1, "
+                 "code_revision = ?, host = ?, pid = ?, pid_tag = ?, error = NULL "
+                 "WHERE run_id = ?",
                  "ttttiti", C->kind, text, cli_version(), runlog_host(), (int64_t)getpid(), tag,
                  existing);
         C->run_id = existing;
     } else {
-        rc = run(rl, "INSERT INTO runs(uid, sweep_id, kind, status, seed, config_hash, config, "
-                     "started_at, heartbeat_at, code_revision, host, pid, pid_tag) "
-                     "VALUES (lower(hex(randomblob(16))), ?, ?, 'running', ?, ?, ?, "
-                     "julianday('now'), julianday('now'), ?, ?, ?, ?)",
-                 "ztittttit", C->sweep_id, C->kind, (int64_t)seed,
-                 hash, text, cli_version(), runlog_host(), (int64_t)getpid(), tag);
+        rc = run(rl,
+                 "INSERT INTO runs(uid, sweep_id, kind, status, seed, config_hash, config, "
+                 "started_at, heartbeat_at, code_revision, host, pid, pid_tag) "
+                 "VALUES (lower(hex(randomblob(16))), ?, ?, 'running', ?, ?, ?, "
+                 "julianday('now'), julianday('now'), ?, ?, ?, ?)",
+                 "ztittttit", C->sweep_id, C->kind, (int64_t)seed, hash, text, cli_version(),
+                 runlog_host(), (int64_t)getpid(), tag);
         C->run_id = sqlite3_last_insert_rowid(rl->db);
     }
     free(text);
@@ -560,17 +582,23 @@ int runlog_claim(struct runlog *rl, int64_t sweep_id, const char *kind, const st
 
 int runlog_metric(struct runlog *rl, int64_t run_id, long step, const char *key, double value)
 {
-    return RUN_OK(run(rl, "INSERT OR REPLACE INTO metrics(run_id, step, key, value) "
-                          "VALUES (?, ?, ?, ?)", "iitd", run_id, (int64_t)step, key, value))
-               ? 0 : -1;
+    return RUN_OK(run(rl,
+                      "INSERT OR REPLACE INTO metrics(run_id, step, key, value) "
+                      "VALUES (?, ?, ?, ?)",
+                      "iitd", run_id, (int64_t)step, key, value))
+               ? 0
+               : -1;
 }
 
 int runlog_score(struct runlog *rl, int64_t run_id, const char *split, const char *metric,
                  double value, double stderr_, long n)
 {
-    return RUN_OK(run(rl, "INSERT OR REPLACE INTO scores(run_id, split, metric, value, stderr, n) "
-                          "VALUES (?, ?, ?, ?, ?, ?)", "ittddi", run_id, split, metric, value,
-                      stderr_, (int64_t)n)) ? 0 : -1;
+    return RUN_OK(run(rl,
+                      "INSERT OR REPLACE INTO scores(run_id, split, metric, value, stderr, n) "
+                      "VALUES (?, ?, ?, ?, ?, ?)",
+                      "ittddi", run_id, split, metric, value, stderr_, (int64_t)n))
+               ? 0
+               : -1;
 }
 
 int runlog_artifact(struct runlog *rl, int64_t run_id, const char *kind, const char *path)
@@ -578,9 +606,10 @@ int runlog_artifact(struct runlog *rl, int64_t run_id, const char *kind, const c
     char *abs = realpath(path, NULL);
     struct stat sb;
     int64_t bytes = abs && !stat(abs, &sb) ? (int64_t)sb.st_size : -1;
-    int rc = run(rl, "INSERT OR REPLACE INTO artifacts(run_id, kind, path, bytes) "
-                     "VALUES (?, ?, ?, nullif(?, -1))", "itti", run_id, kind, abs ? abs : path,
-                 bytes);
+    int rc = run(rl,
+                 "INSERT OR REPLACE INTO artifacts(run_id, kind, path, bytes) "
+                 "VALUES (?, ?, ?, nullif(?, -1))",
+                 "itti", run_id, kind, abs ? abs : path, bytes);
     free(abs);
     return RUN_OK(rc) ? 0 : -1;
 }
@@ -588,26 +617,34 @@ int runlog_artifact(struct runlog *rl, int64_t run_id, const char *kind, const c
 int runlog_pyramid(struct runlog *rl, const char *hash, const char *path, const char *corpus,
                    const char *levels, long superword, const char *pretok)
 {
-    return RUN_OK(run(rl, "INSERT OR IGNORE INTO pyramids(hash, path, corpus, levels, superword, "
-                          "pretok) VALUES (?, ?, ?, ?, ?, ?)", "ttttit", hash, path, corpus,
-                      levels, (int64_t)superword, pretok)) ? 0 : -1;
+    return RUN_OK(run(rl,
+                      "INSERT OR IGNORE INTO pyramids(hash, path, corpus, levels, superword, "
+                      "pretok) VALUES (?, ?, ?, ?, ?, ?)",
+                      "ttttit", hash, path, corpus, levels, (int64_t)superword, pretok))
+               ? 0
+               : -1;
 }
 
 int runlog_pyramid_level(struct runlog *rl, int64_t run_id, const char *pyramid, int level,
                          const char *stage, long vocab, long tokens, long bytes, long used)
 {
-    return RUN_OK(run(rl, "INSERT OR REPLACE INTO pyramid_levels(run_id, pyramid, level, stage, "
-                          "vocab, tokens, bytes, used) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    return RUN_OK(run(rl,
+                      "INSERT OR REPLACE INTO pyramid_levels(run_id, pyramid, level, stage, "
+                      "vocab, tokens, bytes, used) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                       "ititiiii", run_id, pyramid, (int64_t)level, stage, (int64_t)vocab,
-                      (int64_t)tokens, (int64_t)bytes, (int64_t)used)) ? 0 : -1;
+                      (int64_t)tokens, (int64_t)bytes, (int64_t)used))
+               ? 0
+               : -1;
 }
 
 int runlog_curve(struct runlog *rl, int64_t run_id, const char *name, const char *label, int n,
                  const double *x, const double *y)
 {
     for (int i = 0; i < n; i++)
-        if (!RUN_OK(run(rl, "INSERT OR REPLACE INTO curves(run_id, name, label, x, y) "
-                            "VALUES (?, ?, ?, ?, ?)", "ittdd", run_id, name, label, x[i], y[i])))
+        if (!RUN_OK(run(rl,
+                        "INSERT OR REPLACE INTO curves(run_id, name, label, x, y) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        "ittdd", run_id, name, label, x[i], y[i])))
             return -1;
     return 0;
 }
@@ -620,17 +657,21 @@ int runlog_preview(struct runlog *rl, int64_t run_id, double t, long seed, const
         snprintf(rl->msg, sizeof rl->msg, "out of memory");
         return -1;
     }
-    int rc = run(rl, "INSERT OR REPLACE INTO previews(run_id, t, seed, text, masked, tokens, "
-                     "types) VALUES (?, ?, ?, ?, ?, ?, ?)", "iditiit", run_id, t, (int64_t)seed,
-                 text, (int64_t)masked, (int64_t)tokens, json);
+    int rc =
+        run(rl,
+            "INSERT OR REPLACE INTO previews(run_id, t, seed, text, masked, tokens, "
+            "types) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "iditiit", run_id, t, (int64_t)seed, text, (int64_t)masked, (int64_t)tokens, json);
     free(json);
     return RUN_OK(rc) ? 0 : -1;
 }
 
 int runlog_heartbeat(struct runlog *rl, int64_t run_id)
 {
-    return RUN_OK(run(rl, "UPDATE runs SET heartbeat_at = julianday('now') WHERE run_id = ?", "i",
-                      run_id)) ? 0 : -1;
+    return RUN_OK(run(rl, "UPDATE runs SET heartbeat_at = julianday('now') WHERE run_id = ?",
+                      "i", run_id))
+               ? 0
+               : -1;
 }
 
 int runlog_finish(struct runlog *rl, int64_t run_id, const char *status, const char *error)
@@ -638,8 +679,9 @@ int runlog_finish(struct runlog *rl, int64_t run_id, const char *status, const c
     /* a run's last word is worth a longer wait: a log locked past the busy timeout (the
      * very reason a run may have failed) gets up to three more timeouts to come free */
     for (int attempt = 0;; attempt++) {
-        int rc = run(rl, "UPDATE runs SET status = ?, error = ?, finished_at = julianday('now'), "
-                         "heartbeat_at = julianday('now') WHERE run_id = ?",
+        int rc = run(rl,
+                     "UPDATE runs SET status = ?, error = ?, finished_at = julianday('now'), "
+                     "heartbeat_at = julianday('now') WHERE run_id = ?",
                      "tti", status, error, run_id);
         if (RUN_OK(rc))
             return 0;

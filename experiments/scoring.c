@@ -21,7 +21,9 @@ static int type_logp(mask *mk, const struct run_ctx *x, gsl_rng *r, double *logp
     uint8_t *masked = malloc((size_t)x->T);
     float *weight = malloc((size_t)x->T * sizeof *weight);
     int8_t *type = malloc((size_t)x->T);
-    int rc = !count || !ids || !masked || !weight || !type ? -1 : window_alloc(&w, x->T, x->nlevels, x->prompt);
+    int rc = !count || !ids || !masked || !weight || !type
+                 ? -1
+                 : window_alloc(&w, x->T, x->nlevels, x->prompt);
     size_t nw = x->train.n / (size_t)x->T;
     nw = nw > TYPE_WINDOWS ? TYPE_WINDOWS : nw;
     for (size_t i = 0; !rc && i < nw; i++) {
@@ -95,8 +97,8 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
     struct window win;
     int rc = 0, have_win = 0;
     if (!in || !tgt || !pred || !msk || !wt || !lp || !typ || !t1_t || !t1_ids || !t1_m ||
-        !t1_w || !tt || !loss || !tlogp || !r ||
-        !rs || window_alloc(&win, T, x->nlevels, x->prompt)) {
+        !t1_w || !tt || !loss || !tlogp || !r || !rs ||
+        window_alloc(&win, T, x->nlevels, x->prompt)) {
         rc = config_fail(err, "out of memory");
         goto done;
     }
@@ -142,7 +144,8 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
             }
         }
         if (rc) {
-            config_fail(err, "scoring: %s", mask_errmsg(mk)[0] ? mask_errmsg(mk) : mask_strerror(rc));
+            config_fail(err, "scoring: %s",
+                        mask_errmsg(mk)[0] ? mask_errmsg(mk) : mask_strerror(rc));
             break;
         }
         if ((rc = model_score(m, in, tgt, nb, T, lp))) {

@@ -9,18 +9,18 @@
 enum { SCORE_MAX_BUCKETS = 100, SCORE_MAX_T_SAMPLES = 64 };
 
 struct score_opts {
-    long max_tokens;      /* validation tokens scored (0 = all) */
-    int t_samples;        /* draws of t per window (antithetic) */
-    unsigned long seed;   /* the same for every run: common random numbers */
-    long step;            /* curriculum step whose schedule is scored */
-    int buckets;          /* accuracy buckets over the mask ratio; 0 = no accuracy */
+    long max_tokens;            /* validation tokens scored (0 = all) */
+    int t_samples;              /* draws of t per window (antithetic) */
+    unsigned long seed;         /* the same for every run: common random numbers */
+    long step;                  /* curriculum step whose schedule is scored */
+    int buckets;                /* accuracy buckets over the mask ratio; 0 = no accuracy */
     const double *unigram_logp; /* score_unigram_logp's table, or NULL: no unigram_nats */
 };
 
 struct score_result {
-    double nats, se;      /* NELBO of the scored tokens (nats) and its Monte Carlo error */
-    double type_nats;     /* the part that codes the mask types revealed at t = 1 */
-    double unigram_nats;  /* the scored tokens coded by the training split's token
+    double nats, se;     /* NELBO of the scored tokens (nats) and its Monte Carlo error */
+    double type_nats;    /* the part that codes the mask types revealed at t = 1 */
+    double unigram_nats; /* the scored tokens coded by the training split's token
                            * frequencies: the NELBO of a denoiser that learned nothing
                            * else (the plateau training starts on) */
     long windows, tokens;

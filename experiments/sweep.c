@@ -44,7 +44,8 @@ static int parse_seeds(struct sweep *s, const char *value, const char *where,
     if (!copy)
         return config_fail(err, "out of memory");
     int rc = 0;
-    for (char *item = strtok_r(copy, ",", &save); item && !rc; item = strtok_r(NULL, ",", &save)) {
+    for (char *item = strtok_r(copy, ",", &save); item && !rc;
+         item = strtok_r(NULL, ",", &save)) {
         item = config_trim(item);
         char *end;
         errno = 0;
@@ -54,8 +55,10 @@ static int parse_seeds(struct sweep *s, const char *value, const char *where,
             b = strtol(end + 2, &e2, 10);
             end = e2 == end + 2 ? end : e2;
         }
-        if (errno || end == item || *end || a < 0 || b < a || b - a > 100000 || b > 4294967295L) {
-            rc = config_fail(err, "%s: seeds: '%s' is not a seed or a range a..b of seeds", where, item);
+        if (errno || end == item || *end || a < 0 || b < a || b - a > 100000 ||
+            b > 4294967295L) {
+            rc = config_fail(err, "%s: seeds: '%s' is not a seed or a range a..b of seeds",
+                             where, item);
             break;
         }
         if (b - a >= SWEEP_MAX_CELLS - s->nseeds) {
@@ -90,9 +93,11 @@ static int parse_factor(struct parse *P, const char *key, const char *value, con
     struct sweep *s = P->s;
     int k = config_key_index(key);
     if (k < 0)
-        return config_fail(err, "%s: unknown key '%s' (see experiments/sweeps/reference.ini)", where, key);
+        return config_fail(err, "%s: unknown key '%s' (see experiments/sweeps/reference.ini)",
+                           where, key);
     if (!strcmp(key, "train.seed"))
-        return config_fail(err, "%s: train.seed cannot be a factor; list seeds with `seeds = ...`", where);
+        return config_fail(
+            err, "%s: train.seed cannot be a factor; list seeds with `seeds = ...`", where);
     for (int f = 0; f < s->nfactors; f++)
         if (!strcmp(s->factors[f].key, key))
             return config_fail(err, "%s: factor %s is given twice", where, key);
@@ -115,7 +120,8 @@ static int parse_factor(struct parse *P, const char *key, const char *value, con
     char section[64];
     snprintf(section, sizeof section, "%.*s", (int)(dot - key), key);
     int rc = 0;
-    for (char *item = strtok_r(copy, sep, &save); item && !rc; item = strtok_r(NULL, sep, &save)) {
+    for (char *item = strtok_r(copy, sep, &save); item && !rc;
+         item = strtok_r(NULL, sep, &save)) {
         char why[CONFIG_ERR_MAX];
         const char *file = where; /* "file:line": resolve paths against the file */
         char fname[512];
@@ -171,7 +177,8 @@ static int on_sweep_key(void *user, const char *key, const char *value, const ch
     }
     if (!strcmp(key, "seeds")) {
         if (P->seeds_line)
-            return config_fail(err, "%s: seeds is given twice (first at line %d)", where, P->seeds_line);
+            return config_fail(err, "%s: seeds is given twice (first at line %d)", where,
+                               P->seeds_line);
         P->seeds_line = line;
         return parse_seeds(P->s, value, where, err);
     }
@@ -193,8 +200,9 @@ static int on_sweep_key(void *user, const char *key, const char *value, const ch
     }
     if (strchr(key, '.'))
         return parse_factor(P, key, value, where, err);
-    return config_fail(err, "%s: unknown [sweep] key '%s' (name, seeds, base, or section.key = levels)",
-                where, key);
+    return config_fail(
+        err, "%s: unknown [sweep] key '%s' (name, seeds, base, or section.key = levels)", where,
+        key);
 }
 
 static int ignore_sweep_key(void *user, const char *key, const char *value, const char *file,
@@ -262,7 +270,7 @@ int sweep_load(struct sweep **out, const char *path, char *const *sets, int nset
             if (!strncmp(sets[i], s->factors[f].key, n) &&
                 (sets[i][n] == '=' || sets[i][n] == ' ')) {
                 config_fail(err, "--set %s: %s is a factor of the sweep (%s)", sets[i],
-                     s->factors[f].key, s->factors[f].where);
+                            s->factors[f].key, s->factors[f].where);
                 goto done;
             }
         }

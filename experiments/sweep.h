@@ -9,15 +9,15 @@
 enum { SWEEP_MAX_CELLS = 100000 };
 
 struct sweep_factor {
-    char *key;      /* "mask.structure" */
-    char **levels;  /* canonical values */
+    char *key;     /* "mask.structure" */
+    char **levels; /* canonical values */
     int nlevels;
-    char *where;    /* "file:line" of the factor line */
+    char *where; /* "file:line" of the factor line */
 };
 
 struct sweep {
     char *name;
-    char *spec;     /* the sweep file's text */
+    char *spec; /* the sweep file's text */
     long *seeds;
     int nseeds;
     struct sweep_factor *factors;

@@ -15,9 +15,11 @@ void mask_scratch_free(mask_scratch *sc)
     memset(sc, 0, sizeof *sc);
 }
 
-#define GROW(ptr, count) do {                                   \
+#define GROW(ptr, count)                                        \
+    do {                                                        \
         void *grown_ = realloc((ptr), (count) * sizeof *(ptr)); \
-        if (!grown_) return mask_fail(m, MASK_E_NOMEM, "out of memory"); \
+        if (!grown_)                                            \
+            return mask_fail(m, MASK_E_NOMEM, "out of memory"); \
         (ptr) = grown_;                                         \
     } while (0)
 
@@ -68,7 +70,8 @@ static int levels_needed(const mask *m)
 static int needs_text(const mask *m, const mask_seq *seq)
 {
     return m->s.structure == MASK_STRUCT_REGEX || m->s.types == MASK_TYPES_CLASS ||
-           (needs_importance(m) && !seq->importance && m->s.importance == MASK_IMPORTANCE_RULES);
+           (needs_importance(m) && !seq->importance &&
+            m->s.importance == MASK_IMPORTANCE_RULES);
 }
 
 int mask_check_seq(mask *m, const mask_seq *seq, int want_text)
@@ -82,29 +85,35 @@ int mask_check_seq(mask *m, const mask_seq *seq, int want_text)
             return mask_fail(m, MASK_E_INPUT, "token %d has id %d outside [0, %d)", i,
                              (int)seq->ids[i], V);
     if (seq->prompt_len < 0 || seq->prompt_len > n)
-        return mask_fail(m, MASK_E_INPUT, "prompt_len = %d outside [0, %d]", seq->prompt_len, n);
+        return mask_fail(m, MASK_E_INPUT, "prompt_len = %d outside [0, %d]", seq->prompt_len,
+                         n);
     int need = levels_needed(m);
     if (need > 0 && (seq->n_levels < need || !seq->unit_of))
         return mask_fail(m, MASK_E_INPUT, "the sequence gives %d coarser levels, %d needed",
                          seq->unit_of ? seq->n_levels : 0, need);
     for (int l = 0; l < need; l++) {
         const int32_t *u = seq->unit_of[l];
-        if (!u && n > 0) return mask_fail(m, MASK_E_INPUT, "unit_of[%d] is NULL", l);
+        if (!u && n > 0)
+            return mask_fail(m, MASK_E_INPUT, "unit_of[%d] is NULL", l);
         for (int i = 1; i < n; i++)
             if (u[i] < u[i - 1])
-                return mask_fail(m, MASK_E_INPUT, "unit_of[%d][%d] = %d after %d: units must "
-                                 "be contiguous runs", l, i, (int)u[i], (int)u[i - 1]);
+                return mask_fail(m, MASK_E_INPUT,
+                                 "unit_of[%d][%d] = %d after %d: units must "
+                                 "be contiguous runs",
+                                 l, i, (int)u[i], (int)u[i - 1]);
     }
     if (want_text || needs_text(m, seq)) {
         if (n > 0 && (!seq->text || !seq->offsets))
-            return mask_fail(m, MASK_E_INPUT, "this corruption needs the text and the token "
+            return mask_fail(m, MASK_E_INPUT,
+                             "this corruption needs the text and the token "
                              "offsets");
         for (int i = 0; i < n; i++) {
             int32_t o = seq->offsets[i];
             if (o < 0 || (size_t)o >= seq->text_len || (i > 0 && o <= seq->offsets[i - 1]))
-                return mask_fail(m, MASK_E_INPUT, "offset of token %d is %d: offsets must "
-                                 "increase strictly and stay below text_len %zu", i, (int)o,
-                                 seq->text_len);
+                return mask_fail(m, MASK_E_INPUT,
+                                 "offset of token %d is %d: offsets must "
+                                 "increase strictly and stay below text_len %zu",
+                                 i, (int)o, seq->text_len);
         }
     }
     return MASK_OK;
@@ -115,7 +124,8 @@ static int runs_to_units(const int32_t *u, int n, int *unit_start)
 {
     int nu = 0;
     for (int i = 0; i < n; i++)
-        if (i == 0 || u[i] != u[i - 1]) unit_start[nu++] = i;
+        if (i == 0 || u[i] != u[i - 1])
+            unit_start[nu++] = i;
     unit_start[nu] = n;
     return nu;
 }
@@ -123,7 +133,8 @@ static int runs_to_units(const int32_t *u, int n, int *unit_start)
 /* Truncated geometric length in [1, max]: inverse CDF of Geo(p) restricted to [1, max]. */
 static int span_length(double p, int max, gsl_rng *r)
 {
-    if (p >= 1) return 1;
+    if (p >= 1)
+        return 1;
     double q = 1 - p, u = gsl_rng_uniform(r);
     double L = 1 + floor(log1p(-u * -expm1(max * log(q))) / log(q));
     return L < 1 ? 1 : L > max ? max : (int)L;
@@ -146,9 +157,9 @@ static int group_spans(const mask_settings *s, int *unit_start, int nu, gsl_rng 
  * blocks [*later, n) of the block structure, masked without loss. */
 typedef struct cut {
     int nu;
-    int begin;   /* first maskable token (prompt_len for response) */
-    int later;   /* block: first token of the later blocks; n otherwise */
-    int nb;      /* block: number of blocks; 1 otherwise */
+    int begin; /* first maskable token (prompt_len for response) */
+    int later; /* block: first token of the later blocks; n otherwise */
+    int nb;    /* block: number of blocks; 1 otherwise */
 } cut;
 
 static cut cut_units(mask *m, const mask_seq *seq, gsl_rng *r, int all)
@@ -159,7 +170,8 @@ static cut cut_units(mask *m, const mask_seq *seq, gsl_rng *r, int all)
     switch (s->structure) {
     case MASK_STRUCT_RESPONSE:
         c.begin = seq->prompt_len;
-        for (int i = c.begin; i < n; i++) us[c.nu++] = i;
+        for (int i = c.begin; i < n; i++)
+            us[c.nu++] = i;
         us[c.nu] = n;
         break;
     case MASK_STRUCT_UNIT:
@@ -169,10 +181,12 @@ static cut cut_units(mask *m, const mask_seq *seq, gsl_rng *r, int all)
         if (s->unit_level > 0) {
             c.nu = runs_to_units(seq->unit_of[s->unit_level - 1], n, us);
         } else {
-            for (int i = 0; i <= n; i++) us[i] = i;
+            for (int i = 0; i <= n; i++)
+                us[i] = i;
             c.nu = n;
         }
-        if (!all) c.nu = group_spans(s, us, c.nu, r);  /* the census needs no spans */
+        if (!all)
+            c.nu = group_spans(s, us, c.nu, r); /* the census needs no spans */
         break;
     case MASK_STRUCT_REGEX:
         c.nu = mask_regex_units(m->regex, m->md, seq, us);
@@ -183,15 +197,18 @@ static cut cut_units(mask *m, const mask_seq *seq, gsl_rng *r, int all)
         int cur = all || n == 0 ? 0 : (int)gsl_rng_uniform_int(r, (unsigned long)c.nb);
         c.begin = cur * B;
         c.later = all ? n : (cur + 1) * B < n ? (cur + 1) * B : n;
-        if (all) c.nb = 1;
-        for (int i = c.begin; i < c.later; i++) us[c.nu++] = i;
+        if (all)
+            c.nb = 1;
+        for (int i = c.begin; i < c.later; i++)
+            us[c.nu++] = i;
         us[c.nu] = c.later;
-        c.begin = 0;  /* importance means are over the whole sequence */
+        c.begin = 0; /* importance means are over the whole sequence */
         break;
     }
     case MASK_STRUCT_TOKEN:
     default:
-        for (int i = 0; i <= n; i++) us[i] = i;
+        for (int i = 0; i <= n; i++)
+            us[i] = i;
         c.nu = n;
         break;
     }
@@ -203,15 +220,18 @@ static int corrupt_one(mask *m, const mask_seq *seq, double t, gsl_rng *r, mask_
                        int all)
 {
     int rc = mask_check_seq(m, seq, 0);
-    if (rc || (rc = mask_scratch_reserve(m, seq->n, seq->text_len))) return rc;
+    if (rc || (rc = mask_scratch_reserve(m, seq->n, seq->text_len)))
+        return rc;
     mask_scratch *sc = &m->sc;
     const mask_settings *s = &m->s;
     int n = seq->n, V = s->vocab_size;
     double mean_a = 0;
     cut c = cut_units(m, seq, r, all);
     if (needs_importance(m)) {
-        if ((rc = mask_token_importance(m, seq, sc->tok_a))) return rc;
-        for (int i = c.begin; i < n; i++) mean_a += sc->tok_a[i];
+        if ((rc = mask_token_importance(m, seq, sc->tok_a)))
+            return rc;
+        for (int i = c.begin; i < n; i++)
+            mean_a += sc->tok_a[i];
         mean_a = n > c.begin ? mean_a / (n - c.begin) : 0;
     }
     if (s->types == MASK_TYPES_CLASS)
@@ -224,21 +244,26 @@ static int corrupt_one(mask *m, const mask_seq *seq, double t, gsl_rng *r, mask_
         for (int u = 0; u < c.nu; u++) {
             double sum = 0;
             sc->unit_len[u] = sc->unit_start[u + 1] - sc->unit_start[u];
-            for (int i = sc->unit_start[u]; i < sc->unit_start[u + 1]; i++) sum += sc->tok_a[i];
+            for (int i = sc->unit_start[u]; i < sc->unit_start[u + 1]; i++)
+                sum += sc->tok_a[i];
             double a = sum / sc->unit_len[u];
             sc->unit_a[u] = mean_a > 0 ? s->importance_strength * (a / mean_a - 1) : 0;
         }
         rc = mask_bend(m, mp, dmp, sc->unit_a, sc->unit_len, c.nu, sc->unit_p, sc->unit_w);
-        if (rc) return rc;
+        if (rc)
+            return rc;
     } else {
-        for (int u = 0; u < c.nu; u++) sc->unit_p[u] = mp, sc->unit_w[u] = w;
+        for (int u = 0; u < c.nu; u++)
+            sc->unit_p[u] = mp, sc->unit_w[u] = w;
     }
     for (int u = 0; u < c.nu; u++)
         sc->unit_masked[u] = all || gsl_rng_uniform(r) < sc->unit_p[u];
 
-    for (int i = 0; i < n; i++) out->ids[i] = seq->ids[i], out->masked[i] = 0, out->weight[i] = 0;
+    for (int i = 0; i < n; i++)
+        out->ids[i] = seq->ids[i], out->masked[i] = 0, out->weight[i] = 0;
     for (int u = 0; u < c.nu; u++) {
-        if (!sc->unit_masked[u]) continue;
+        if (!sc->unit_masked[u])
+            continue;
         for (int i = sc->unit_start[u]; i < sc->unit_start[u + 1]; i++) {
             double wi = sc->unit_w[u] * c.nb;
             if (s->importance_mode == MASK_IMPORTANCE_WEIGHT_LOSS && mean_a > 0)
@@ -247,7 +272,8 @@ static int corrupt_one(mask *m, const mask_seq *seq, double t, gsl_rng *r, mask_
             out->weight[i] = (float)wi;
         }
     }
-    for (int i = c.later; i < n; i++) out->masked[i] = 1;
+    for (int i = c.later; i < n; i++)
+        out->masked[i] = 1;
 
     int8_t *type = out->type ? out->type : sc->out_type;
     mask_out typed = *out;
@@ -255,7 +281,8 @@ static int corrupt_one(mask *m, const mask_seq *seq, double t, gsl_rng *r, mask_
     mask_types_assign(m, seq, sc->unit_start, c.nu, sc->unit_masked, sc->tok_a, mean_a,
                       sc->tok_key, &typed);
     for (int i = 0; i < n; i++)
-        if (out->masked[i]) out->ids[i] = V + type[i];
+        if (out->masked[i])
+            out->ids[i] = V + type[i];
     out->t = t;
     return MASK_OK;
 }
@@ -264,7 +291,8 @@ int mask_corrupt(mask *m, const mask_seq *seq, double t, gsl_rng *r, mask_out *o
 {
     if (!m || !seq || !r || !out || !out->ids || !out->masked || !out->weight)
         return mask_fail(m, MASK_E_ARG, "corrupt: NULL argument");
-    if (!(t >= 0 && t <= 1)) return mask_fail(m, MASK_E_RANGE, "t = %g is outside [0, 1]", t);
+    if (!(t >= 0 && t <= 1))
+        return mask_fail(m, MASK_E_RANGE, "t = %g is outside [0, 1]", t);
     return corrupt_one(m, seq, t, r, out, 0);
 }
 
@@ -275,7 +303,8 @@ int mask_corrupt_batch(mask *m, const mask_seq *seqs, int B, long step, gsl_rng 
         return mask_fail(m, MASK_E_ARG, "corrupt batch: bad arguments");
     mask_set_step(m, step);
     double *t = malloc((size_t)(B ? B : 1) * sizeof *t);
-    if (!t) return mask_fail(m, MASK_E_NOMEM, "out of memory");
+    if (!t)
+        return mask_fail(m, MASK_E_NOMEM, "out of memory");
     mask_sample_times(t, B, &m->sched, m->s.sampler, r);
     int rc = MASK_OK;
     for (int b = 0; b < B && !rc; b++) {
@@ -295,7 +324,8 @@ int mask_units(mask *m, const mask_seq *seq, gsl_rng *r, int *unit_start, int *n
     if (!m || !seq || !r || !unit_start || !n_units)
         return mask_fail(m, MASK_E_ARG, "units: NULL argument");
     int rc = mask_check_seq(m, seq, 0);
-    if (rc || (rc = mask_scratch_reserve(m, seq->n, seq->text_len))) return rc;
+    if (rc || (rc = mask_scratch_reserve(m, seq->n, seq->text_len)))
+        return rc;
     cut c = cut_units(m, seq, r, 0);
     memcpy(unit_start, m->sc.unit_start, (size_t)(c.nu + 1) * sizeof *unit_start);
     *n_units = c.nu;
@@ -307,7 +337,8 @@ int mask_units(mask *m, const mask_seq *seq, gsl_rng *r, int *unit_start, int *n
 int mask_census(mask *m, const mask_seq *seq, gsl_rng *r, int all, mask_out *out)
 {
     int rc = mask_scratch_reserve(m, seq->n, seq->text_len);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     out->ids = m->sc.out_ids;
     out->masked = m->sc.out_masked;
     out->weight = m->sc.out_weight;

@@ -41,7 +41,8 @@ static int perr(parser *ps, int rc, const char *why)
 
 static void skip_blanks(parser *ps)
 {
-    while (*ps->p == ' ' || *ps->p == '\t') ps->p++;
+    while (*ps->p == ' ' || *ps->p == '\t')
+        ps->p++;
 }
 
 static int expect(parser *ps, char c)
@@ -71,7 +72,8 @@ static int parse_number(parser *ps, double *out)
     buf[k] = '\0';
     char *end = NULL;
     double v = k ? strtod(buf, &end) : 0;
-    if (k == 0 || *end != '\0' || !isfinite(v)) return perr(ps, MASK_E_RANGE, "expected a number");
+    if (k == 0 || *end != '\0' || !isfinite(v))
+        return perr(ps, MASK_E_RANGE, "expected a number");
     ps->p = q;
     *out = v;
     return MASK_OK;
@@ -80,10 +82,12 @@ static int parse_number(parser *ps, double *out)
 static int parse_step(parser *ps, long *out)
 {
     skip_blanks(ps);
-    if (!isdigit((unsigned char)*ps->p)) return perr(ps, MASK_E_RANGE, "expected a step");
+    if (!isdigit((unsigned char)*ps->p))
+        return perr(ps, MASK_E_RANGE, "expected a step");
     char *end = NULL;
     long v = strtol(ps->p, &end, 10);
-    if (v < 0 || v == LONG_MAX) return perr(ps, MASK_E_RANGE, "step out of range");
+    if (v < 0 || v == LONG_MAX)
+        return perr(ps, MASK_E_RANGE, "step out of range");
     ps->p = end;
     *out = v;
     return MASK_OK;
@@ -92,29 +96,36 @@ static int parse_step(parser *ps, long *out)
 static int parse_bound(parser *ps, bound *b)
 {
     int rc = parse_number(ps, &b->a);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     b->b = b->a;
     b->s0 = 0;
     b->s1 = -1;
     skip_blanks(ps);
-    if (strncmp(ps->p, "..", 2) != 0) return MASK_OK;
+    if (strncmp(ps->p, "..", 2) != 0)
+        return MASK_OK;
     ps->p += 2;
-    if ((rc = parse_number(ps, &b->b)) || (rc = expect(ps, '@')) || (rc = parse_step(ps, &b->s1)))
+    if ((rc = parse_number(ps, &b->b)) || (rc = expect(ps, '@')) ||
+        (rc = parse_step(ps, &b->s1)))
         return rc;
     skip_blanks(ps);
     if (*ps->p == '-') {
         ps->p++;
         b->s0 = b->s1;
-        if ((rc = parse_step(ps, &b->s1))) return rc;
+        if ((rc = parse_step(ps, &b->s1)))
+            return rc;
     }
-    if (b->s1 <= b->s0) return perr(ps, MASK_E_RANGE, "a ramp must end after it starts");
+    if (b->s1 <= b->s0)
+        return perr(ps, MASK_E_RANGE, "a ramp must end after it starts");
     return MASK_OK;
 }
 
 static double bound_at(const bound *b, long step)
 {
-    if (b->s1 < 0 || step >= b->s1) return b->b;
-    if (step <= b->s0) return b->a;
+    if (b->s1 < 0 || step >= b->s1)
+        return b->b;
+    if (step <= b->s0)
+        return b->a;
     return b->a + (b->b - b->a) * (double)(step - b->s0) / (double)(b->s1 - b->s0);
 }
 
@@ -137,16 +148,20 @@ static int parse_stage(parser *ps, stage *st)
     skip_blanks(ps);
     char name[32];
     size_t k = 0;
-    while (k + 1 < sizeof name && (isalnum((unsigned char)*ps->p) || *ps->p == '-' || *ps->p == '_'))
+    while (k + 1 < sizeof name &&
+           (isalnum((unsigned char)*ps->p) || *ps->p == '-' || *ps->p == '_'))
         name[k++] = *ps->p++;
     name[k] = '\0';
     st->type = NULL;
     for (const mask_schedule_type *const *t = mask_schedule_types(); *t; t++)
-        if (strcmp((*t)->name, name) == 0) st->type = *t;
+        if (strcmp((*t)->name, name) == 0)
+            st->type = *t;
     if (!st->type) {
         char why[200];
-        snprintf(why, sizeof why, "unknown schedule '%s' (linear, cosine, cosine-md4, "
-                 "loglinear, poly)", name);
+        snprintf(why, sizeof why,
+                 "unknown schedule '%s' (linear, cosine, cosine-md4, "
+                 "loglinear, poly)",
+                 name);
         return perr(ps, MASK_E_NAME, why);
     }
     int rc;
@@ -156,7 +171,8 @@ static int parse_stage(parser *ps, stage *st)
         ps->p++;
         if (st->type->param_default == 0)
             return perr(ps, MASK_E_RANGE, "this schedule takes no parameter");
-        if ((rc = parse_number(ps, &st->param))) return rc;
+        if ((rc = parse_number(ps, &st->param)))
+            return rc;
         if (!(st->param > st->type->param_min && st->param < st->type->param_max))
             return perr(ps, MASK_E_RANGE, "parameter out of range");
     }
@@ -174,14 +190,18 @@ static int parse_stage(parser *ps, stage *st)
 
 int mask_curriculum_parse(mask_curriculum **out, const char *spec, char *err, size_t errlen)
 {
-    if (!out) return MASK_E_ARG;
+    if (!out)
+        return MASK_E_ARG;
     *out = NULL;
-    if (!spec) return mask_fail_buf(err, errlen, MASK_E_ARG, "schedule: no string given");
+    if (!spec)
+        return mask_fail_buf(err, errlen, MASK_E_ARG, "schedule: no string given");
     parser ps = {spec, spec, err, errlen};
     int cap = 1;
-    for (const char *q = spec; *q; q++) cap += *q == ';';
+    for (const char *q = spec; *q; q++)
+        cap += *q == ';';
     mask_curriculum *c = calloc(1, sizeof *c);
-    if (c) c->st = calloc((size_t)cap, sizeof *c->st);
+    if (c)
+        c->st = calloc((size_t)cap, sizeof *c->st);
     if (!c || !c->st) {
         mask_curriculum_close(&c);
         return mask_fail_buf(err, errlen, MASK_E_NOMEM, "schedule: out of memory");
@@ -191,17 +211,21 @@ int mask_curriculum_parse(mask_curriculum **out, const char *spec, char *err, si
         stage *st = &c->st[c->n];
         st->start = 0;
         if (c->n > 0) {
-            if ((rc = parse_step(&ps, &st->start)) || (rc = expect(&ps, ':'))) break;
+            if ((rc = parse_step(&ps, &st->start)) || (rc = expect(&ps, ':')))
+                break;
             if (st->start <= c->st[c->n - 1].start) {
                 rc = perr(&ps, MASK_E_RANGE, "stage steps must increase");
                 break;
             }
         }
-        if ((rc = parse_stage(&ps, st))) break;
+        if ((rc = parse_stage(&ps, st)))
+            break;
         c->n++;
         skip_blanks(&ps);
-        if (*ps.p == '\0') break;
-        if ((rc = expect(&ps, ';'))) break;
+        if (*ps.p == '\0')
+            break;
+        if ((rc = expect(&ps, ';')))
+            break;
     }
     if (rc) {
         mask_curriculum_close(&c);
@@ -213,7 +237,8 @@ int mask_curriculum_parse(mask_curriculum **out, const char *spec, char *err, si
 
 void mask_curriculum_close(mask_curriculum **c)
 {
-    if (!c || !*c) return;
+    if (!c || !*c)
+        return;
     free((*c)->st);
     free(*c);
     *c = NULL;
@@ -222,7 +247,8 @@ void mask_curriculum_close(mask_curriculum **c)
 void mask_curriculum_at(const mask_curriculum *c, long step, mask_schedule *out)
 {
     int i = 0;
-    while (i + 1 < c->n && step >= c->st[i + 1].start) i++;
+    while (i + 1 < c->n && step >= c->st[i + 1].start)
+        i++;
     const stage *st = &c->st[i];
     out->type = st->type;
     out->param = st->param;
@@ -234,12 +260,14 @@ int mask_schedule_parse(mask_schedule *out, const char *spec, char *err, size_t 
 {
     mask_curriculum *c = NULL;
     int rc = mask_curriculum_parse(&c, spec, err, errlen);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     const stage *st = &c->st[0];
     if (c->n != 1 || st->lo.s1 >= 0 || st->hi.s1 >= 0) {
         mask_curriculum_close(&c);
         return mask_fail_buf(err, errlen, MASK_E_RANGE,
-                             "schedule '%s': a curriculum where one schedule was expected", spec);
+                             "schedule '%s': a curriculum where one schedule was expected",
+                             spec);
     }
     mask_curriculum_at(c, 0, out);
     mask_curriculum_close(&c);

@@ -8,19 +8,32 @@
 const char *mask_strerror(int rc)
 {
     switch (rc) {
-    case MASK_OK: return "ok";
-    case MASK_E_NOMEM: return "out of memory";
-    case MASK_E_ARG: return "invalid argument";
-    case MASK_E_NAME: return "unknown name";
-    case MASK_E_RANGE: return "value out of range";
-    case MASK_E_WEIGHT: return "negative or non-finite weight";
-    case MASK_E_K: return "too few mask types for the policy";
-    case MASK_E_RULES: return "bad rule file";
-    case MASK_E_IO: return "cannot read file";
-    case MASK_E_INPUT: return "inconsistent sequence input";
-    case MASK_E_STATE: return "call out of order";
-    case MASK_E_NUMERIC: return "numeric method failed";
-    default: return "unknown error code";
+    case MASK_OK:
+        return "ok";
+    case MASK_E_NOMEM:
+        return "out of memory";
+    case MASK_E_ARG:
+        return "invalid argument";
+    case MASK_E_NAME:
+        return "unknown name";
+    case MASK_E_RANGE:
+        return "value out of range";
+    case MASK_E_WEIGHT:
+        return "negative or non-finite weight";
+    case MASK_E_K:
+        return "too few mask types for the policy";
+    case MASK_E_RULES:
+        return "bad rule file";
+    case MASK_E_IO:
+        return "cannot read file";
+    case MASK_E_INPUT:
+        return "inconsistent sequence input";
+    case MASK_E_STATE:
+        return "call out of order";
+    case MASK_E_NUMERIC:
+        return "numeric method failed";
+    default:
+        return "unknown error code";
     }
 }
 

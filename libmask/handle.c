@@ -36,13 +36,17 @@ static int check_structure(mask *m)
     switch (s->structure) {
     case MASK_STRUCT_UNIT:
         if (s->unit_level < 1 || s->unit_level > s->n_levels)
-            return mask_fail(m, MASK_E_RANGE, "structure 'unit' needs unit_level in 1..%d "
-                             "(n_levels), got %d", s->n_levels, s->unit_level);
+            return mask_fail(m, MASK_E_RANGE,
+                             "structure 'unit' needs unit_level in 1..%d "
+                             "(n_levels), got %d",
+                             s->n_levels, s->unit_level);
         return MASK_OK;
     case MASK_STRUCT_SPAN:
         if (s->unit_level < 0 || s->unit_level > s->n_levels)
-            return mask_fail(m, MASK_E_RANGE, "structure 'span' needs unit_level in 0..%d, "
-                             "got %d", s->n_levels, s->unit_level);
+            return mask_fail(m, MASK_E_RANGE,
+                             "structure 'span' needs unit_level in 0..%d, "
+                             "got %d",
+                             s->n_levels, s->unit_level);
         if (!(s->span_p > 0 && s->span_p <= 1))
             return mask_fail(m, MASK_E_RANGE, "span_p = %g must be in (0, 1]", s->span_p);
         if (s->span_max < 1)
@@ -57,8 +61,10 @@ static int check_structure(mask *m)
             return mask_fail(m, MASK_E_RANGE, "block_size = %d must be >= 1", s->block_size);
         return MASK_OK;
     case MASK_STRUCT_TOKEN:
-    case MASK_STRUCT_RESPONSE: return MASK_OK;
-    default: return mask_fail(m, MASK_E_NAME, "unknown structure %d", (int)s->structure);
+    case MASK_STRUCT_RESPONSE:
+        return MASK_OK;
+    default:
+        return mask_fail(m, MASK_E_NAME, "unknown structure %d", (int)s->structure);
     }
 }
 
@@ -75,11 +81,13 @@ static int check_importance(mask *m)
                          s->importance_strength);
     if (s->importance == MASK_IMPORTANCE_RULES) {
         if (!s->importance_rules)
-            return mask_fail(m, MASK_E_ARG, "importance source 'rules' needs importance_rules "
+            return mask_fail(m, MASK_E_ARG,
+                             "importance source 'rules' needs importance_rules "
                              "(a rule file)");
         int rc = mask_rules_load(&m->imp_rules, s->importance_rules, MASK_RULES_IMPORTANCE, err,
                                  sizeof err);
-        if (rc) return mask_fail(m, rc, "%s", err);
+        if (rc)
+            return mask_fail(m, rc, "%s", err);
     }
     return MASK_OK;
 }
@@ -90,7 +98,8 @@ static int open_checked(mask *m)
     char err[MASK_ERRMSG_MAX];
     if (s->vocab_size < 1)
         return mask_fail(m, MASK_E_RANGE, "vocab_size = %d must be >= 1", s->vocab_size);
-    if (s->n_levels < 0) return mask_fail(m, MASK_E_RANGE, "n_levels = %d < 0", s->n_levels);
+    if (s->n_levels < 0)
+        return mask_fail(m, MASK_E_RANGE, "n_levels = %d < 0", s->n_levels);
     if ((unsigned)s->sampler >= MASK_TIME_COUNT)
         return mask_fail(m, MASK_E_NAME, "unknown time sampler %d", (int)s->sampler);
     if (!(s->prior_alpha > 0 && isfinite(s->prior_alpha)))
@@ -98,34 +107,42 @@ static int open_checked(mask *m)
                          s->prior_alpha);
     int rc = mask_curriculum_parse(&m->curriculum, s->schedule ? s->schedule : "linear", err,
                                    sizeof err);
-    if (rc) return mask_fail(m, rc, "%s", err);
+    if (rc)
+        return mask_fail(m, rc, "%s", err);
     mask_curriculum_at(m->curriculum, 0, &m->sched0);
     m->sched = m->sched0;
-    if ((rc = check_structure(m)) || (rc = check_importance(m))) return rc;
+    if ((rc = check_structure(m)) || (rc = check_importance(m)))
+        return rc;
     if ((unsigned)s->types >= MASK_TYPES_COUNT)
         return mask_fail(m, MASK_E_NAME, "unknown mask type policy %d", (int)s->types);
     if (s->types == MASK_TYPES_CLASS) {
-        rc = s->class_rules ? mask_rules_load(&m->classes, s->class_rules, MASK_RULES_CLASS, err,
-                                              sizeof err)
+        rc = s->class_rules ? mask_rules_load(&m->classes, s->class_rules, MASK_RULES_CLASS,
+                                              err, sizeof err)
                             : mask_rules_builtin_classes(&m->classes, err, sizeof err);
-        if (rc) return mask_fail(m, rc, "%s", err);
+        if (rc)
+            return mask_fail(m, rc, "%s", err);
     }
-    if ((rc = mask_types_resolve(m))) return rc;
+    if ((rc = mask_types_resolve(m)))
+        return rc;
     if ((int64_t)s->vocab_size + m->K > INT32_MAX)
         return mask_fail(m, MASK_E_RANGE, "vocab_size + K overflows int32 ids");
     m->md = pcre2_match_data_create(1, NULL);
     m->solver = gsl_root_fsolver_alloc(gsl_root_fsolver_brent);
-    if (!m->md || !m->solver) return mask_fail(m, MASK_E_NOMEM, "out of memory");
+    if (!m->md || !m->solver)
+        return mask_fail(m, MASK_E_NOMEM, "out of memory");
     return MASK_OK;
 }
 
 int mask_open(mask **out, const mask_settings *s)
 {
-    if (!out) return MASK_E_ARG;
+    if (!out)
+        return MASK_E_ARG;
     mask *m = calloc(1, sizeof *m);
     *out = m;
-    if (!m) return MASK_E_NOMEM;
-    if (!s) return mask_fail(m, MASK_E_ARG, "no settings given");
+    if (!m)
+        return MASK_E_NOMEM;
+    if (!s)
+        return mask_fail(m, MASK_E_ARG, "no settings given");
     m->s = *s;
     int rc = open_checked(m);
     /* the strings were read; the handle keeps no borrowed pointer */
@@ -135,14 +152,16 @@ int mask_open(mask **out, const mask_settings *s)
 
 void mask_close(mask **pm)
 {
-    if (!pm || !*pm) return;
+    if (!pm || !*pm)
+        return;
     mask *m = *pm;
     mask_curriculum_close(&m->curriculum);
     mask_rules_free(&m->classes);
     mask_rules_free(&m->imp_rules);
     pcre2_code_free(m->regex);
     pcre2_match_data_free(m->md);
-    if (m->solver) gsl_root_fsolver_free(m->solver);
+    if (m->solver)
+        gsl_root_fsolver_free(m->solver);
     free(m->type_names);
     free(m->df);
     free(m->unigram);
@@ -154,11 +173,18 @@ void mask_close(mask **pm)
     *pm = NULL;
 }
 
-const mask_curriculum *mask_get_curriculum(const mask *m) { return m ? m->curriculum : NULL; }
+const mask_curriculum *mask_get_curriculum(const mask *m)
+{
+    return m ? m->curriculum : NULL;
+}
 
 void mask_set_step(mask *m, long step)
 {
-    if (m && m->curriculum) mask_curriculum_at(m->curriculum, step < 0 ? 0 : step, &m->sched);
+    if (m && m->curriculum)
+        mask_curriculum_at(m->curriculum, step < 0 ? 0 : step, &m->sched);
 }
 
-const mask_schedule *mask_get_schedule(const mask *m) { return m ? &m->sched : NULL; }
+const mask_schedule *mask_get_schedule(const mask *m)
+{
+    return m ? &m->sched : NULL;
+}

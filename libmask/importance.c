@@ -10,7 +10,8 @@
 
 int mask_corpus_add(mask *m, const int32_t *ids, int n)
 {
-    if (!m || (!ids && n > 0) || n < 0) return mask_fail(m, MASK_E_ARG, "corpus: bad arguments");
+    if (!m || (!ids && n > 0) || n < 0)
+        return mask_fail(m, MASK_E_ARG, "corpus: bad arguments");
     int V = m->s.vocab_size;
     if (!m->df) {
         m->df = calloc((size_t)V, sizeof *m->df);
@@ -21,7 +22,8 @@ int mask_corpus_add(mask *m, const int32_t *ids, int n)
             m->df = NULL, m->unigram = NULL, m->last_doc = NULL;
             return mask_fail(m, MASK_E_NOMEM, "corpus: out of memory");
         }
-        for (int v = 0; v < V; v++) m->last_doc[v] = -1;
+        for (int v = 0; v < V; v++)
+            m->last_doc[v] = -1;
     }
     for (int i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= V)
@@ -54,7 +56,8 @@ int mask_token_importance(mask *m, const mask_seq *seq, double *a)
 {
     int n = seq->n, V = m->s.vocab_size;
     if (seq->importance) {
-        for (int i = 0; i < n; i++) a[i] = seq->importance[i];
+        for (int i = 0; i < n; i++)
+            a[i] = seq->importance[i];
         return check_weights(m, a, n, "importance of token");
     }
     switch (m->s.importance) {
@@ -68,7 +71,8 @@ int mask_token_importance(mask *m, const mask_seq *seq, double *a)
     case MASK_IMPORTANCE_IDF:
     case MASK_IMPORTANCE_SURPRISAL:
         if (m->n_docs == 0)
-            return mask_fail(m, MASK_E_STATE, "importance '%s' needs corpus statistics: call "
+            return mask_fail(m, MASK_E_STATE,
+                             "importance '%s' needs corpus statistics: call "
                              "mask_corpus_add first",
                              mask_importance_source_name(m->s.importance));
         for (int i = 0; i < n; i++) {
@@ -80,7 +84,8 @@ int mask_token_importance(mask *m, const mask_seq *seq, double *a)
         }
         return MASK_OK;
     default:
-        return mask_fail(m, MASK_E_INPUT, "importance source '%s' needs the caller's per-token "
+        return mask_fail(m, MASK_E_INPUT,
+                         "importance source '%s' needs the caller's per-token "
                          "array (seq->importance)",
                          mask_importance_source_name(m->s.importance));
     }
@@ -88,12 +93,18 @@ int mask_token_importance(mask *m, const mask_seq *seq, double *a)
 
 int mask_importance(mask *m, const mask_seq *seq, float *out)
 {
-    if (!m || !seq || !out) return mask_fail(m, MASK_E_ARG, "importance: NULL argument");
-    int rc = mask_check_seq(m, seq, !seq->importance && m->s.importance == MASK_IMPORTANCE_RULES);
-    if (rc || (rc = mask_scratch_reserve(m, seq->n, seq->text_len))) return rc;
-    if (rc) return rc;
-    if ((rc = mask_token_importance(m, seq, m->sc.tok_a))) return rc;
-    for (int i = 0; i < seq->n; i++) out[i] = (float)m->sc.tok_a[i];
+    if (!m || !seq || !out)
+        return mask_fail(m, MASK_E_ARG, "importance: NULL argument");
+    int rc =
+        mask_check_seq(m, seq, !seq->importance && m->s.importance == MASK_IMPORTANCE_RULES);
+    if (rc || (rc = mask_scratch_reserve(m, seq->n, seq->text_len)))
+        return rc;
+    if (rc)
+        return rc;
+    if ((rc = mask_token_importance(m, seq, m->sc.tok_a)))
+        return rc;
+    for (int i = 0; i < seq->n; i++)
+        out[i] = (float)m->sc.tok_a[i];
     return MASK_OK;
 }
 
@@ -120,7 +131,10 @@ typedef struct bend_problem {
     double total, mp;
 } bend_problem;
 
-static double unit_len(const int *len, int u) { return len ? len[u] : 1.0; }
+static double unit_len(const int *len, int u)
+{
+    return len ? len[u] : 1.0;
+}
 
 static double group_len(const bend_problem *bp, int u)
 {
@@ -132,7 +146,8 @@ static double bend_excess(double s, void *vp)
 {
     const bend_problem *bp = vp;
     double sum = 0;
-    for (int u = 0; u < bp->n; u++) sum += group_len(bp, u) * sigmoid(s + bp->b[u]);
+    for (int u = 0; u < bp->n; u++)
+        sum += group_len(bp, u) * sigmoid(s + bp->b[u]);
     return sum / bp->total - bp->mp;
 }
 
@@ -145,7 +160,8 @@ static double bend_slope(double s, const bend_problem *bp, double *excess)
         sum += l * p;
         slope += l * p * (1 - p);
     }
-    if (excess) *excess = sum / bp->total - bp->mp;
+    if (excess)
+        *excess = sum / bp->total - bp->mp;
     return slope / bp->total;
 }
 
@@ -154,7 +170,8 @@ enum { BEND_GROUPS = 64 };
 int mask_bend(mask *m, double mp, double dmp, const double *b, const int *len, int n_units,
               double *p, double *w)
 {
-    if (n_units <= 0) return MASK_OK;
+    if (n_units <= 0)
+        return MASK_OK;
     /* units sharing a bias (rule weights take few values) are solved as one group */
     double gb[BEND_GROUPS], gl[BEND_GROUPS];
     int ng = 0;
@@ -165,23 +182,32 @@ int mask_bend(mask *m, double mp, double dmp, const double *b, const int *len, i
         bp.total += l;
         bmin = b[u] < bmin ? b[u] : bmin;
         bmax = b[u] > bmax ? b[u] : bmax;
-        if (ng < 0) continue;
+        if (ng < 0)
+            continue;
         int j = 0;
-        while (j < ng && gb[j] != b[u]) j++;
-        if (j < ng) gl[j] += l;
-        else if (ng < BEND_GROUPS) gb[ng] = b[u], gl[ng++] = l;
-        else ng = -1;
+        while (j < ng && gb[j] != b[u])
+            j++;
+        if (j < ng)
+            gl[j] += l;
+        else if (ng < BEND_GROUPS)
+            gb[ng] = b[u], gl[ng++] = l;
+        else
+            ng = -1;
     }
-    if (ng > 0) bp.b = gb, bp.len_i = NULL, bp.len_d = gl, bp.n = ng;
-    if (mp <= 0) {  /* nothing is masked: the weights never apply */
-        for (int u = 0; u < n_units; u++) p[u] = 0, w[u] = HUGE_VAL;
+    if (ng > 0)
+        bp.b = gb, bp.len_i = NULL, bp.len_d = gl, bp.n = ng;
+    if (mp <= 0) { /* nothing is masked: the weights never apply */
+        for (int u = 0; u < n_units; u++)
+            p[u] = 0, w[u] = HUGE_VAL;
         return MASK_OK;
     }
-    if (mp >= 1) {  /* limit s -> inf: 1 - p_u ~ e^{-s-b_u}, w_u = m' e^{-b_u} / mean e^{-b} */
+    if (mp >= 1) { /* limit s -> inf: 1 - p_u ~ e^{-s-b_u}, w_u = m' e^{-b_u} / mean e^{-b} */
         double mean = 0;
-        for (int u = 0; u < n_units; u++) mean += unit_len(len, u) * exp(-(b[u] - bmin));
+        for (int u = 0; u < n_units; u++)
+            mean += unit_len(len, u) * exp(-(b[u] - bmin));
         mean /= bp.total;
-        for (int u = 0; u < n_units; u++) p[u] = 1, w[u] = dmp * exp(-(b[u] - bmin)) / mean;
+        for (int u = 0; u < n_units; u++)
+            p[u] = 1, w[u] = dmp * exp(-(b[u] - bmin)) / mean;
         return MASK_OK;
     }
     double logit = log(mp) - log1p(-mp), s;
@@ -199,20 +225,24 @@ int mask_bend(mask *m, double mp, double dmp, const double *b, const int *len, i
             gsl_root_fsolver_set(m->solver, &F, lo, hi);
             int status = GSL_CONTINUE;
             for (int it = 0; it < 200 && status == GSL_CONTINUE; it++) {
-                if (gsl_root_fsolver_iterate(m->solver) != GSL_SUCCESS) break;
+                if (gsl_root_fsolver_iterate(m->solver) != GSL_SUCCESS)
+                    break;
                 status = gsl_root_test_interval(gsl_root_fsolver_x_lower(m->solver),
                                                 gsl_root_fsolver_x_upper(m->solver), 1e-6, 0);
             }
             if (status != GSL_SUCCESS)
-                return mask_fail(m, MASK_E_NUMERIC, "bent schedule: root finding did not "
-                                 "converge at mask probability %g", mp);
+                return mask_fail(m, MASK_E_NUMERIC,
+                                 "bent schedule: root finding did not "
+                                 "converge at mask probability %g",
+                                 mp);
             s = gsl_root_fsolver_root(m->solver);
         }
         /* Brent brackets the root to 1e-6; Newton's quadratic convergence then reaches
          * double precision in two steps */
         for (int it = 0; it < 2; it++) {
             double excess = 0, slope = bend_slope(s, &bp, &excess);
-            if (slope > 0) s -= excess / slope;
+            if (slope > 0)
+                s -= excess / slope;
         }
     }
     double slope = bend_slope(s, &bp, NULL);
@@ -232,13 +262,17 @@ int mask_bent_schedule(mask *m, const double *a, const int *len, int n_units, do
 {
     if (!m || (!a && n_units > 0) || n_units < 0 || !p)
         return mask_fail(m, MASK_E_ARG, "bent schedule: bad arguments");
-    if (!(t >= 0 && t <= 1)) return mask_fail(m, MASK_E_RANGE, "t = %g is outside [0, 1]", t);
+    if (!(t >= 0 && t <= 1))
+        return mask_fail(m, MASK_E_RANGE, "t = %g is outside [0, 1]", t);
     int rc = check_weights(m, a, n_units, "importance of unit");
-    if (rc) return rc;
+    if (rc)
+        return rc;
     double *b = malloc(2 * (size_t)(n_units ? n_units : 1) * sizeof *b);
-    if (!b) return mask_fail(m, MASK_E_NOMEM, "bent schedule: out of memory");
+    if (!b)
+        return mask_fail(m, MASK_E_NOMEM, "bent schedule: out of memory");
     double *w = b + n_units, sum = 0, total = 0;
-    for (int u = 0; u < n_units; u++) sum += unit_len(len, u) * a[u], total += unit_len(len, u);
+    for (int u = 0; u < n_units; u++)
+        sum += unit_len(len, u) * a[u], total += unit_len(len, u);
     double mean = total > 0 ? sum / total : 0;
     for (int u = 0; u < n_units; u++)
         b[u] = mean > 0 ? m->s.importance_strength * (a[u] / mean - 1) : 0;
@@ -246,8 +280,10 @@ int mask_bent_schedule(mask *m, const double *a, const int *len, int n_units, do
     rc = mask_bend(m, mask_schedule_mask_prob(s, t), -mask_schedule_dalpha(s, t), b, len,
                    n_units, p, w);
     double mp = mask_schedule_mask_prob(s, t), bmax = 0, z = 0;
-    for (int u = 0; u < n_units; u++) bmax = u == 0 || b[u] > bmax ? b[u] : bmax;
-    for (int u = 0; u < n_units; u++) z += unit_len(len, u) * exp(b[u] - bmax) / total;
+    for (int u = 0; u < n_units; u++)
+        bmax = u == 0 || b[u] > bmax ? b[u] : bmax;
+    for (int u = 0; u < n_units; u++)
+        z += unit_len(len, u) * exp(b[u] - bmax) / total;
     for (int u = 0; !rc && dp && u < n_units; u++) /* at mp = 0, the limit p_u ~ e^{s+b_u} */
         dp[u] = mp > 0 ? w[u] * p[u] : -mask_schedule_dalpha(s, t) * exp(b[u] - bmax) / z;
     free(b);

@@ -39,16 +39,16 @@ extern "C" {
 /* Error codes. */
 enum {
     MASK_OK = 0,
-    MASK_E_NOMEM = -1,   /* out of memory */
-    MASK_E_ARG = -2,     /* invalid argument (NULL pointer, negative size, ...) */
-    MASK_E_NAME = -3,    /* unknown name (schedule, structure, policy, mode, sampler, preset) */
-    MASK_E_RANGE = -4,   /* a number out of its range: t outside [0, 1], bad schedule parameter */
-    MASK_E_WEIGHT = -5,  /* a negative, NaN or infinite importance weight */
-    MASK_E_K = -6,       /* K, the number of mask types, too small for the type policy */
-    MASK_E_RULES = -7,   /* bad rule file: syntax, or a pattern PCRE2 rejects */
-    MASK_E_IO = -8,      /* a file could not be read */
-    MASK_E_INPUT = -9,   /* inconsistent sequence: id out of [0, V), offsets, units, prompt */
-    MASK_E_STATE = -10,  /* call out of order (e.g. idf importance before any corpus document) */
+    MASK_E_NOMEM = -1, /* out of memory */
+    MASK_E_ARG = -2,   /* invalid argument (NULL pointer, negative size, ...) */
+    MASK_E_NAME = -3,  /* unknown name (schedule, structure, policy, mode, sampler, preset) */
+    MASK_E_RANGE = -4, /* a number out of its range: t outside [0, 1], bad schedule parameter */
+    MASK_E_WEIGHT = -5, /* a negative, NaN or infinite importance weight */
+    MASK_E_K = -6,      /* K, the number of mask types, too small for the type policy */
+    MASK_E_RULES = -7,  /* bad rule file: syntax, or a pattern PCRE2 rejects */
+    MASK_E_IO = -8,     /* a file could not be read */
+    MASK_E_INPUT = -9,  /* inconsistent sequence: id out of [0, V), offsets, units, prompt */
+    MASK_E_STATE = -10, /* call out of order (e.g. idf importance before any corpus document) */
     MASK_E_NUMERIC = -11 /* a numeric method failed (root finding did not converge) */
 };
 
@@ -75,14 +75,15 @@ const char *mask_strerror(int rc);
  * ========================================================================================== */
 
 typedef struct mask_schedule_type {
-    const char *name;       /* "linear", "cosine", ... */
-    const char *formula;    /* "alpha = 1 - t", for messages and listings */
-    double param_default;   /* the parameter when none is given (0 = takes none) */
-    double param_min;       /* open lower bound of a valid parameter */
-    double param_max;       /* open upper bound of a valid parameter */
-    double (*alpha)(double t, double param);      /* keep probability */
-    double (*mask_prob)(double t, double param);  /* 1 - alpha(t), computed without cancellation */
-    double (*dalpha)(double t, double param);     /* d alpha / dt */
+    const char *name;     /* "linear", "cosine", ... */
+    const char *formula;  /* "alpha = 1 - t", for messages and listings */
+    double param_default; /* the parameter when none is given (0 = takes none) */
+    double param_min;     /* open lower bound of a valid parameter */
+    double param_max;     /* open upper bound of a valid parameter */
+    double (*alpha)(double t, double param); /* keep probability */
+    double (*mask_prob)(double t,
+                        double param);        /* 1 - alpha(t), computed without cancellation */
+    double (*dalpha)(double t, double param); /* d alpha / dt */
 } mask_schedule_type;
 
 extern const mask_schedule_type *const mask_schedule_linear;
@@ -318,37 +319,34 @@ typedef enum mask_importance_mode {
  *   numbers).
  * ========================================================================================== */
 
-typedef enum mask_rules_kind {
-    MASK_RULES_CLASS,
-    MASK_RULES_IMPORTANCE
-} mask_rules_kind;
+typedef enum mask_rules_kind { MASK_RULES_CLASS, MASK_RULES_IMPORTANCE } mask_rules_kind;
 
 /* ==========================================================================================
  * The handle
  * ========================================================================================== */
 
 typedef struct mask_settings {
-    int vocab_size;              /* V: model-level ids are in [0, V); mask ids are V..V+K-1 */
-    int n_types;                 /* K; 0 = what the type policy needs */
-    const char *schedule;        /* a curriculum (see above); default "linear" */
-    mask_time_sampler sampler;   /* for mask_corrupt_batch; default stratified */
-    mask_structure structure;    /* default token */
-    int n_levels;                /* coarser levels the caller passes in seq->unit_of (0) */
-    int unit_level;              /* for unit (required, 1..n_levels) and span (0 = tokens) */
-    double span_p;               /* span: geometric parameter (0.2) */
-    int span_max;                /* span: longest span (10) */
-    const char *regex;           /* regex: a preset name or a PCRE2 pattern ("code") */
-    int block_size;              /* block: B (16) */
-    mask_type_policy types;      /* default single */
-    const char *class_rules;     /* class rules file; NULL = the built-in rules */
-    int length_buckets;          /* length: number of log2 buckets (4) */
-    double importance_edges[8];  /* importance buckets: ascending edges on a_i / mean(a) */
-    int n_importance_edges;      /* (3: 0.5, 1, 2) */
-    mask_importance_source importance;  /* default none */
-    const char *importance_rules;       /* rules source: the rule file */
-    mask_importance_mode importance_mode;  /* default off */
-    double importance_strength;  /* schedule mode: bias per unit of relative importance (1) */
-    double prior_alpha;          /* Dirichlet pseudo-count per (type, id) for priors (0.5) */
+    int vocab_size;             /* V: model-level ids are in [0, V); mask ids are V..V+K-1 */
+    int n_types;                /* K; 0 = what the type policy needs */
+    const char *schedule;       /* a curriculum (see above); default "linear" */
+    mask_time_sampler sampler;  /* for mask_corrupt_batch; default stratified */
+    mask_structure structure;   /* default token */
+    int n_levels;               /* coarser levels the caller passes in seq->unit_of (0) */
+    int unit_level;             /* for unit (required, 1..n_levels) and span (0 = tokens) */
+    double span_p;              /* span: geometric parameter (0.2) */
+    int span_max;               /* span: longest span (10) */
+    const char *regex;          /* regex: a preset name or a PCRE2 pattern ("code") */
+    int block_size;             /* block: B (16) */
+    mask_type_policy types;     /* default single */
+    const char *class_rules;    /* class rules file; NULL = the built-in rules */
+    int length_buckets;         /* length: number of log2 buckets (4) */
+    double importance_edges[8]; /* importance buckets: ascending edges on a_i / mean(a) */
+    int n_importance_edges;     /* (3: 0.5, 1, 2) */
+    mask_importance_source importance;    /* default none */
+    const char *importance_rules;         /* rules source: the rule file */
+    mask_importance_mode importance_mode; /* default off */
+    double importance_strength; /* schedule mode: bias per unit of relative importance (1) */
+    double prior_alpha;         /* Dirichlet pseudo-count per (type, id) for priors (0.5) */
 } mask_settings;
 
 /* Fills *s with the defaults given above. */
@@ -380,29 +378,29 @@ const mask_curriculum *mask_get_curriculum(const mask *m);
  * ========================================================================================== */
 
 typedef struct mask_seq {
-    const int32_t *ids;          /* (n) model-level ids in [0, V) */
-    int n;                       /* number of tokens, >= 0 */
-    const int32_t *const *unit_of;  /* (n_levels)(n): unit_of[j][i] = index of the unit of the
+    const int32_t *ids;            /* (n) model-level ids in [0, V) */
+    int n;                         /* number of tokens, >= 0 */
+    const int32_t *const *unit_of; /* (n_levels)(n): unit_of[j][i] = index of the unit of the
                                     (j+1)-th coarser level containing token i; a unit is a
                                     contiguous run, indices increase along the sequence.
                                     NULL when n_levels == 0 */
-    int n_levels;                /* arrays in unit_of; >= settings.n_levels when used */
-    const char *text;            /* the sequence's bytes; needed by regex, class and rules */
+    int n_levels;                  /* arrays in unit_of; >= settings.n_levels when used */
+    const char *text;              /* the sequence's bytes; needed by regex, class and rules */
     size_t text_len;
-    const int32_t *offsets;      /* (n) start byte of token i in text, strictly increasing,
+    const int32_t *offsets;  /* (n) start byte of token i in text, strictly increasing,
                                     < text_len; token i ends where token i+1 (or the text)
                                     begins */
-    const float *importance;     /* (n) per-token weights or loss; NULL = from the source */
-    int prompt_len;              /* response: tokens [0, prompt_len) are never masked */
+    const float *importance; /* (n) per-token weights or loss; NULL = from the source */
+    int prompt_len;          /* response: tokens [0, prompt_len) are never masked */
 } mask_seq;
 
 /* One corruption, written into caller-owned arrays of n elements each. */
 typedef struct mask_out {
-    int32_t *ids;       /* (n) corrupted ids: x_i, or V + type where masked */
-    uint8_t *masked;    /* (n) 1 where ids[i] is a mask id */
-    float *weight;      /* (n) loss weight (0 where no loss is taken) */
-    int8_t *type;       /* (n) mask type, -1 where clean; may be NULL */
-    double t;           /* the time used */
+    int32_t *ids;    /* (n) corrupted ids: x_i, or V + type where masked */
+    uint8_t *masked; /* (n) 1 where ids[i] is a mask id */
+    float *weight;   /* (n) loss weight (0 where no loss is taken) */
+    int8_t *type;    /* (n) mask type, -1 where clean; may be NULL */
+    double t;        /* the time used */
 } mask_out;
 
 /* Sets the training step whose curriculum schedule mask_corrupt uses (0 after mask_open);
@@ -482,8 +480,7 @@ int mask_importance_source_parse(const char *name, mask_importance_source *out, 
                                  size_t errlen);
 int mask_importance_mode_parse(const char *name, mask_importance_mode *out, char *err,
                                size_t errlen);
-int mask_time_sampler_parse(const char *name, mask_time_sampler *out, char *err,
-                            size_t errlen);
+int mask_time_sampler_parse(const char *name, mask_time_sampler *out, char *err, size_t errlen);
 
 /* Checks a rule file without opening a handle: 0, or MASK_E_IO / MASK_E_RULES with
  * "FILE:LINE: why" in err. *n_rules (may be NULL) receives the number of rules. */

@@ -4,37 +4,37 @@
 #define PYRAMASK_MASK_INTERNAL_H
 
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 #include <gsl/gsl_roots.h>
+#include <pcre2.h>
 
 #include "mask.h"
 
 #define MASK_ERRMSG_MAX 512
-#define MASK_KEY_MAX 32
+#define MASK_KEY_MAX    32
 
 /* A compiled rule list (class or importance rules). */
 typedef struct mask_rules {
     int n;
-    char (*keys)[MASK_KEY_MAX];  /* (n) class names */
-    double *weights;             /* (n) importance weights */
-    pcre2_code **codes;          /* (n) */
-    double default_weight;       /* importance of bytes no rule covers */
+    char (*keys)[MASK_KEY_MAX]; /* (n) class names */
+    double *weights;            /* (n) importance weights */
+    pcre2_code **codes;         /* (n) */
+    double default_weight;      /* importance of bytes no rule covers */
 } mask_rules;
 
 /* Growable scratch arrays of one handle, sized for the largest sequence seen. */
 typedef struct mask_scratch {
     int cap_tokens;
     size_t cap_bytes;
-    int *unit_start;       /* (n + 1) unit u covers tokens [unit_start[u], unit_start[u+1]) */
-    double *unit_p;        /* (n) masking probability of each unit */
-    double *unit_w;        /* (n) ELBO weight of each unit */
-    double *unit_a;        /* (n) importance or bias of each unit */
-    int *unit_len;         /* (n) */
-    double *tok_a;         /* (n) importance per token */
-    int *tok_key;          /* (n) class rule index per token, -1 = none */
-    uint8_t *unit_masked;  /* (n) */
-    int16_t *byte_key;     /* (text bytes) rule index per byte, -1 = none */
-    int32_t *out_ids;      /* (n) for priors drawn from corruptions */
+    int *unit_start;      /* (n + 1) unit u covers tokens [unit_start[u], unit_start[u+1]) */
+    double *unit_p;       /* (n) masking probability of each unit */
+    double *unit_w;       /* (n) ELBO weight of each unit */
+    double *unit_a;       /* (n) importance or bias of each unit */
+    int *unit_len;        /* (n) */
+    double *tok_a;        /* (n) importance per token */
+    int *tok_key;         /* (n) class rule index per token, -1 = none */
+    uint8_t *unit_masked; /* (n) */
+    int16_t *byte_key;    /* (text bytes) rule index per byte, -1 = none */
+    int32_t *out_ids;     /* (n) for priors drawn from corruptions */
     uint8_t *out_masked;
     float *out_weight;
     int8_t *out_type;
@@ -44,30 +44,29 @@ struct mask {
     mask_settings s;
     char errmsg[MASK_ERRMSG_MAX];
     int K;
-    char (*type_names)[MASK_KEY_MAX];   /* (K) */
+    char (*type_names)[MASK_KEY_MAX]; /* (K) */
     mask_curriculum *curriculum;
-    mask_schedule sched0;               /* the curriculum at step 0 */
-    mask_schedule sched;                /* the schedule of the current corruption */
-    mask_rules classes;                 /* class rules (types = class) */
-    mask_rules imp_rules;               /* importance rules (source = rules) */
-    pcre2_code *regex;                  /* regex structure */
+    mask_schedule sched0; /* the curriculum at step 0 */
+    mask_schedule sched;  /* the schedule of the current corruption */
+    mask_rules classes;   /* class rules (types = class) */
+    mask_rules imp_rules; /* importance rules (source = rules) */
+    pcre2_code *regex;    /* regex structure */
     pcre2_match_data *md;
     gsl_root_fsolver *solver;
     /* corpus statistics */
     long n_docs;
     double n_tokens;
-    uint32_t *df;          /* (V) documents containing the id */
-    double *unigram;       /* (V) occurrences */
-    int32_t *last_doc;     /* (V) last document counted in df */
+    uint32_t *df;      /* (V) documents containing the id */
+    double *unigram;   /* (V) occurrences */
+    int32_t *last_doc; /* (V) last document counted in df */
     /* priors */
-    double *prior_counts;  /* (K * V) */
-    double *prior_totals;  /* (K) */
+    double *prior_counts; /* (K * V) */
+    double *prior_totals; /* (K) */
     mask_scratch sc;
 };
 
 /* error.c */
-int mask_fail(mask *m, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int mask_fail(mask *m, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int mask_fail_buf(char *err, size_t errlen, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -94,9 +93,9 @@ int mask_bend(mask *m, double mp, double dmp, const double *b, const int *len, i
 
 /* types.c */
 int mask_types_resolve(mask *m);
-void mask_types_assign(const mask *m, const mask_seq *seq, const int *unit_start,
-                       int n_units, const uint8_t *unit_masked, const double *tok_a,
-                       double mean_a, const int *tok_key, mask_out *out);
+void mask_types_assign(const mask *m, const mask_seq *seq, const int *unit_start, int n_units,
+                       const uint8_t *unit_masked, const double *tok_a, double mean_a,
+                       const int *tok_key, mask_out *out);
 
 /* corrupt.c */
 /* Checks ids, prompt, the unit arrays the settings use, and the text and offsets when the

@@ -4,12 +4,11 @@
 
 #include "mask_internal.h"
 
-static const char *const structure_names[] = {
-    "token", "span", "unit", "regex", "block", "response", NULL};
-static const char *const policy_names[] = {
-    "single", "level", "class", "length", "importance", NULL};
-static const char *const source_names[] = {
-    "none", "rules", "idf", "surprisal", "loss", NULL};
+static const char *const structure_names[] = {"token", "span",     "unit", "regex",
+                                              "block", "response", NULL};
+static const char *const policy_names[] = {"single", "level",      "class",
+                                           "length", "importance", NULL};
+static const char *const source_names[] = {"none", "rules", "idf", "surprisal", "loss", NULL};
 static const char *const mode_names[] = {"off", "schedule", "loss", NULL};
 static const char *const sampler_names[] = {"iid", "stratified", "antithetic", NULL};
 
@@ -31,7 +30,8 @@ static int parse_name(const char *const *names, const char *what, const char *na
     }
     char list[256] = "";
     for (int i = 0; names[i]; i++) {
-        if (i) strncat(list, ", ", sizeof list - strlen(list) - 1);
+        if (i)
+            strncat(list, ", ", sizeof list - strlen(list) - 1);
         strncat(list, names[i], sizeof list - strlen(list) - 1);
     }
     return mask_fail_buf(err, errlen, MASK_E_NAME, "unknown %s '%s' (%s)", what,
@@ -62,33 +62,37 @@ const char *mask_time_sampler_name(mask_time_sampler s)
 int mask_structure_parse(const char *name, mask_structure *out, char *err, size_t errlen)
 {
     int i = 0, rc = parse_name(structure_names, "structure", name, &i, err, errlen);
-    if (rc == MASK_OK) *out = (mask_structure)i;
+    if (rc == MASK_OK)
+        *out = (mask_structure)i;
     return rc;
 }
 int mask_type_policy_parse(const char *name, mask_type_policy *out, char *err, size_t errlen)
 {
     int i = 0, rc = parse_name(policy_names, "mask type policy", name, &i, err, errlen);
-    if (rc == MASK_OK) *out = (mask_type_policy)i;
+    if (rc == MASK_OK)
+        *out = (mask_type_policy)i;
     return rc;
 }
 int mask_importance_source_parse(const char *name, mask_importance_source *out, char *err,
                                  size_t errlen)
 {
     int i = 0, rc = parse_name(source_names, "importance source", name, &i, err, errlen);
-    if (rc == MASK_OK) *out = (mask_importance_source)i;
+    if (rc == MASK_OK)
+        *out = (mask_importance_source)i;
     return rc;
 }
 int mask_importance_mode_parse(const char *name, mask_importance_mode *out, char *err,
                                size_t errlen)
 {
     int i = 0, rc = parse_name(mode_names, "importance mode", name, &i, err, errlen);
-    if (rc == MASK_OK) *out = (mask_importance_mode)i;
+    if (rc == MASK_OK)
+        *out = (mask_importance_mode)i;
     return rc;
 }
-int mask_time_sampler_parse(const char *name, mask_time_sampler *out, char *err,
-                            size_t errlen)
+int mask_time_sampler_parse(const char *name, mask_time_sampler *out, char *err, size_t errlen)
 {
     int i = 0, rc = parse_name(sampler_names, "time sampler", name, &i, err, errlen);
-    if (rc == MASK_OK) *out = (mask_time_sampler)i;
+    if (rc == MASK_OK)
+        *out = (mask_time_sampler)i;
     return rc;
 }

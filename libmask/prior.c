@@ -11,19 +11,23 @@ static int type_is_fixed(const mask_settings *s)
     switch (s->types) {
     case MASK_TYPES_SINGLE:
     case MASK_TYPES_CLASS:
-    case MASK_TYPES_IMPORTANCE: return 1;
+    case MASK_TYPES_IMPORTANCE:
+        return 1;
     case MASK_TYPES_LENGTH:
         return s->structure == MASK_STRUCT_TOKEN || s->structure == MASK_STRUCT_BLOCK ||
                s->structure == MASK_STRUCT_RESPONSE;
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
 int mask_prior_add(mask *m, const mask_seq *seq, gsl_rng *r)
 {
-    if (!m || !seq) return mask_fail(m, MASK_E_ARG, "prior: NULL argument");
+    if (!m || !seq)
+        return mask_fail(m, MASK_E_ARG, "prior: NULL argument");
     int fixed = type_is_fixed(&m->s);
-    if (!fixed && !r) return mask_fail(m, MASK_E_ARG, "prior: this policy needs a gsl_rng");
+    if (!fixed && !r)
+        return mask_fail(m, MASK_E_ARG, "prior: this policy needs a gsl_rng");
     size_t V = (size_t)m->s.vocab_size, K = (size_t)m->K;
     if (!m->prior_counts) {
         m->prior_counts = calloc(K * V, sizeof *m->prior_counts);
@@ -36,9 +40,11 @@ int mask_prior_add(mask *m, const mask_seq *seq, gsl_rng *r)
     }
     mask_out out;
     int rc = mask_census(m, seq, r, fixed, &out);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     for (int i = 0; i < seq->n; i++) {
-        if (!out.masked[i] || out.type[i] < 0) continue;
+        if (!out.masked[i] || out.type[i] < 0)
+            continue;
         size_t k = (size_t)out.type[i];
         m->prior_counts[k * V + (size_t)seq->ids[i]] += 1;
         m->prior_totals[k] += 1;
@@ -48,7 +54,8 @@ int mask_prior_add(mask *m, const mask_seq *seq, gsl_rng *r)
 
 int mask_prior_export(mask *m, float *logp)
 {
-    if (!m || !logp) return mask_fail(m, MASK_E_ARG, "prior: NULL argument");
+    if (!m || !logp)
+        return mask_fail(m, MASK_E_ARG, "prior: NULL argument");
     size_t V = (size_t)m->s.vocab_size, K = (size_t)m->K;
     double a = m->s.prior_alpha;
     for (size_t k = 0; k < K; k++) {

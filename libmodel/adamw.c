@@ -86,9 +86,11 @@ static int report_nonfinite_grads(model *m)
         if (at >= 0) {
             const char *kind = isnan(g[at]) ? "NaN" : "Inf";
             if (model_param_is_layered(t))
-                return model_fail(m, MODEL_ENONFINITE, "step %ld: gradient of layer %ld %s "
-                                  "is %s", m->step, at / (long)(n / m->cfg.layers),
-                                  model_param_names[t], kind);
+                return model_fail(m, MODEL_ENONFINITE,
+                                  "step %ld: gradient of layer %ld %s "
+                                  "is %s",
+                                  m->step, at / (long)(n / m->cfg.layers), model_param_names[t],
+                                  kind);
             return model_fail(m, MODEL_ENONFINITE, "step %ld: gradient of %s is %s", m->step,
                               model_param_names[t], kind);
         }
@@ -105,9 +107,10 @@ int model_update(model *m, const model_optim *o, float *grad_norm)
         !(o->beta2 >= 0.0f && o->beta2 < 1.0f) || !(o->eps > 0.0f) ||
         !(o->weight_decay >= 0.0f) || isnan(o->grad_clip) || o->warmup_steps < 0 ||
         o->total_steps < o->warmup_steps)
-        return model_fail(m, MODEL_EINVAL, "bad optimizer settings (lr %g, betas %g/%g, eps "
-                          "%g, weight decay %g, warm-up %ld, total %ld)", (double)o->lr,
-                          (double)o->beta1, (double)o->beta2, (double)o->eps,
+        return model_fail(m, MODEL_EINVAL,
+                          "bad optimizer settings (lr %g, betas %g/%g, eps "
+                          "%g, weight decay %g, warm-up %ld, total %ld)",
+                          (double)o->lr, (double)o->beta1, (double)o->beta2, (double)o->eps,
                           (double)o->weight_decay, o->warmup_steps, o->total_steps);
     if (!m->m_mem) {
         m->m_mem = calloc(m->num_params, sizeof(float));

@@ -12,7 +12,7 @@ typedef struct att_ctx {
     float *out, *att, *dqkv, *scratch, *x;
     const float *qkv, *dout, *catt, *rope;
     int B, T, C, H, causal, keep;
-    float sign; /* rope: +1 rotates forward, -1 back (the transpose, for gradients) */
+    float sign;       /* rope: +1 rotates forward, -1 back (the transpose, for gradients) */
     atomic_long next; /* (batch, head) pairs are taken dynamically: each is independent */
 } att_ctx;
 
@@ -109,8 +109,15 @@ MODEL_KERNEL(attention_forward_part)
 void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int H,
                        int causal, int keep, pool *p)
 {
-    att_ctx c = {.out = out, .att = att, .qkv = qkv, .B = B, .T = T, .C = C, .H = H,
-                 .causal = causal, .keep = keep};
+    att_ctx c = {.out = out,
+                 .att = att,
+                 .qkv = qkv,
+                 .B = B,
+                 .T = T,
+                 .C = C,
+                 .H = H,
+                 .causal = causal,
+                 .keep = keep};
     pool_run(p, attention_forward_part(), &c);
 }
 
@@ -129,10 +136,10 @@ KERNEL_BODY attention_backward_part_body(void *arg, int tid, int nth)
         const float *A = c->catt + bh * T * T;
         const float *dy = c->dout + b * T * C + h * hs;
         /* datt (T, T) = dy v^T; dv = att^T dy */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dy, C, v, C3,
-                    0.0f, dS, T);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, A, T, dy, C,
-                    0.0f, dv, C3);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dy, C, v, C3, 0.0f,
+                    dS, T);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, A, T, dy, C, 0.0f,
+                    dv, C3);
         /* softmax backward: dS = att * (datt - sum_j att datt) * scale (zero where att is) */
         for (int t = 0; t < T; t++) {
             const float *a = A + (size_t)t * T;
@@ -144,8 +151,8 @@ KERNEL_BODY attention_backward_part_body(void *arg, int tid, int nth)
         /* dq = dS k; dk = dS^T q */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, dS, T, k, C3,
                     0.0f, dq, C3);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, dS, T, q, C3,
-                    0.0f, dk, C3);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, dS, T, q, C3, 0.0f,
+                    dk, C3);
     }
 }
 MODEL_KERNEL(attention_backward_part)
@@ -153,7 +160,14 @@ MODEL_KERNEL(attention_backward_part)
 void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
                         const float *att, int B, int T, int C, int H, pool *p)
 {
-    att_ctx c = {.dqkv = dqkv, .scratch = scratch, .dout = dout, .qkv = qkv, .catt = att,
-                 .B = B, .T = T, .C = C, .H = H};
+    att_ctx c = {.dqkv = dqkv,
+                 .scratch = scratch,
+                 .dout = dout,
+                 .qkv = qkv,
+                 .catt = att,
+                 .B = B,
+                 .T = T,
+                 .C = C,
+                 .H = H};
     pool_run(p, attention_backward_part(), &c);
 }

@@ -11,9 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CKPT_MAGIC "PYRMODEL"
-#define CKPT_VERSION 2u /* 2: relative positions (RoPE, ALiBi), no wpe table */
-#define CKPT_HEADER 32 /* magic[8] version u32, flags u32, payload_len u64, crc u32, pad u32 */
+#define CKPT_MAGIC       "PYRMODEL"
+#define CKPT_VERSION     2u /* 2: relative positions (RoPE, ALiBi), no wpe table */
+#define CKPT_HEADER      32 /* magic[8] version u32, flags u32, payload_len u64, crc u32, pad u32 */
 #define CKPT_CONFIG_INTS 9 /* V K d L H seq_len causal has_prior has_optim */
 
 static uint32_t crc_table[256];
@@ -97,8 +97,9 @@ int model_save(model *m, const char *path, const char *meta, int with_optim)
     }
     sink s = {.f = f};
     const model_config *c = &m->cfg;
-    int32_t cfg[CKPT_CONFIG_INTS] = {c->vocab, c->n_mask, c->d, c->layers, c->heads,
-                                     c->seq_len, c->causal, m->prior != NULL, !!with_optim};
+    int32_t cfg[CKPT_CONFIG_INTS] = {c->vocab,  c->n_mask,        c->d,
+                                     c->layers, c->heads,         c->seq_len,
+                                     c->causal, m->prior != NULL, !!with_optim};
     put(&s, cfg, sizeof cfg);
     int64_t step = m->step;
     put(&s, &step, sizeof step);
@@ -118,8 +119,8 @@ int model_save(model *m, const char *path, const char *meta, int with_optim)
     memcpy(header + 12, &flags, 4);
     memcpy(header + 16, &s.len, 8);
     memcpy(header + 24, &s.crc, 4);
-    if (!s.err && (fseek(f, 0, SEEK_SET) != 0 || fwrite(header, 1, sizeof header, f) !=
-                   sizeof header))
+    if (!s.err &&
+        (fseek(f, 0, SEEK_SET) != 0 || fwrite(header, 1, sizeof header, f) != sizeof header))
         s.err = errno ? errno : EIO;
     if (!s.err && fflush(f) != 0)
         s.err = errno ? errno : EIO;
@@ -200,8 +201,8 @@ int model_load(model **out, const char *path, int threads, char **meta)
     int err = 0;
     unsigned char *buf = slurp(path, &len, &err);
     if (!buf)
-        return load_fail(out, err == ENOMEM ? MODEL_ENOMEM : MODEL_EIO, "cannot read: %s",
-                         path, strerror(err));
+        return load_fail(out, err == ENOMEM ? MODEL_ENOMEM : MODEL_EIO, "cannot read: %s", path,
+                         strerror(err));
     int rc = MODEL_EFORMAT;
     char why[160];
     uint32_t version, crc;
@@ -218,13 +219,15 @@ int model_load(model **out, const char *path, int threads, char **meta)
     memcpy(&plen, buf + 16, 8);
     memcpy(&crc, buf + 24, 4);
     if (version != CKPT_VERSION) {
-        snprintf(why, sizeof why, "checkpoint version %u, this build reads version %u",
-                 version, CKPT_VERSION);
+        snprintf(why, sizeof why, "checkpoint version %u, this build reads version %u", version,
+                 CKPT_VERSION);
         goto fail;
     }
     if (plen != len - CKPT_HEADER) {
-        snprintf(why, sizeof why, "%s: the header announces %llu payload bytes, the file "
-                 "has %zu", plen > len - CKPT_HEADER ? "truncated" : "trailing bytes",
+        snprintf(why, sizeof why,
+                 "%s: the header announces %llu payload bytes, the file "
+                 "has %zu",
+                 plen > len - CKPT_HEADER ? "truncated" : "trailing bytes",
                  (unsigned long long)plen, len - CKPT_HEADER);
         goto fail;
     }
@@ -246,19 +249,26 @@ int model_load(model **out, const char *path, int threads, char **meta)
     p += sizeof step;
     memcpy(&ml, p, sizeof ml);
     p += sizeof ml;
-    model_config c = {.vocab = cfg[0], .n_mask = cfg[1], .d = cfg[2], .layers = cfg[3],
-                      .heads = cfg[4], .seq_len = cfg[5], .causal = cfg[6]};
+    model_config c = {.vocab = cfg[0],
+                      .n_mask = cfg[1],
+                      .d = cfg[2],
+                      .layers = cfg[3],
+                      .heads = cfg[4],
+                      .seq_len = cfg[5],
+                      .causal = cfg[6]};
     int has_prior = cfg[7], has_optim = cfg[8];
-    if (model_check_config(&c, why, sizeof why) != 0 || (has_prior & ~1) || (has_optim & ~1)
-        || step < 0)
+    if (model_check_config(&c, why, sizeof why) != 0 || (has_prior & ~1) || (has_optim & ~1) ||
+        step < 0)
         goto fail;
     size_t sizes[NUM_PARAM_TENSORS];
     size_t np = model_param_layout(&c, sizes);
     size_t need = ml + np * 4 + (has_prior ? (size_t)c.n_mask * c.vocab * 4 : 0) +
                   (has_optim ? 2 * np * 4 : 0);
     if ((size_t)(end - p) != need) {
-        snprintf(why, sizeof why, "corrupt: payload has %zu bytes after the config, its "
-                 "config needs %zu", (size_t)(end - p), need);
+        snprintf(why, sizeof why,
+                 "corrupt: payload has %zu bytes after the config, its "
+                 "config needs %zu",
+                 (size_t)(end - p), need);
         goto fail;
     }
     if (memchr(p, 0, ml)) {

@@ -63,14 +63,25 @@ MODEL_KERNEL(classifier_softmax_part)
 
 void classifier_forward(float *h, float *logits, float *lse, float *logp, const float *lnf,
                         const int *rows, const int32_t *inp, const int32_t *targets,
-                        const float *wout, const float *bout, const float *prior, int M,
-                        int C, int V, pool *p)
+                        const float *wout, const float *bout, const float *prior, int M, int C,
+                        int V, pool *p)
 {
     if (M == 0)
         return;
-    cls_ctx c = {.h = h, .logits = logits, .lse = lse, .logp = targets ? logp : NULL,
-                 .lnf = lnf, .rows = rows, .inp = inp, .targets = targets, .wout = wout,
-                 .bout = bout, .prior = prior, .M = M, .C = C, .V = V};
+    cls_ctx c = {.h = h,
+                 .logits = logits,
+                 .lse = lse,
+                 .logp = targets ? logp : NULL,
+                 .lnf = lnf,
+                 .rows = rows,
+                 .inp = inp,
+                 .targets = targets,
+                 .wout = wout,
+                 .bout = bout,
+                 .prior = prior,
+                 .M = M,
+                 .C = C,
+                 .V = V};
     pool_run(p, classifier_gather_part(), &c);
     layers_gemm(0, 1, M, V, C, 1.0f, h, C, wout, C, 0.0f, logits, V, p);
     atomic_store(&c.next, 0);
@@ -118,13 +129,21 @@ static void classifier_scatter_part(void *arg, int tid, int nth)
 
 void classifier_backward(float *dlnf, float *dwout, float *dbout, float *dh, float *logits,
                          const float *lse, const float *h, const int *rows,
-                         const int32_t *targets, const float *scale, const float *wout,
-                         int M, int C, int V, pool *p)
+                         const int32_t *targets, const float *scale, const float *wout, int M,
+                         int C, int V, pool *p)
 {
     if (M == 0)
         return;
-    cls_ctx c = {.logits = logits, .clse = lse, .rows = rows, .targets = targets,
-                 .scale = scale, .dbout = dbout, .dlnf = dlnf, .dh = dh, .M = M, .C = C,
+    cls_ctx c = {.logits = logits,
+                 .clse = lse,
+                 .rows = rows,
+                 .targets = targets,
+                 .scale = scale,
+                 .dbout = dbout,
+                 .dlnf = dlnf,
+                 .dh = dh,
+                 .M = M,
+                 .C = C,
                  .V = V};
     pool_run(p, classifier_dlogits_part(), &c);
     bias_backward(dbout, logits, M, V, p);

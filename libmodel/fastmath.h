@@ -19,7 +19,7 @@ static inline __attribute__((always_inline)) float fast_expf(float x)
     xc = nan ? 0.0f : xc; /* keeps the integer conversion below defined */
     /* round to nearest by the 1.5 * 2^23 trick: SSE2 has no vector round */
     float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = xc - n * 0.693145751953125f;     /* ln2 split in two for exact reduction */
+    float r = xc - n * 0.693145751953125f; /* ln2 split in two for exact reduction */
     r = r - n * 1.428606765330187045e-06f;
     float p = 1.0f / 720;
     p = p * r + 1.0f / 120;
@@ -42,10 +42,8 @@ static inline __attribute__((always_inline)) float fast_tanhf(float x)
     return 1.0f - 2.0f / (fast_expf(2.0f * x) + 1.0f);
 }
 
-
 /* max of x[0..n), n >= 1; eight running maxima so the loop vectorizes */
-static inline __attribute__((always_inline)) float vec_max(const float *restrict x,
-                                                           size_t n)
+static inline __attribute__((always_inline)) float vec_max(const float *restrict x, size_t n)
 {
     float acc[8];
     for (int k = 0; k < 8; k++)
@@ -106,24 +104,24 @@ static inline int fastmath_avx2(void)
     }
     return has;
 }
-#define MODEL_KERNEL(name)                                                                  \
-    __attribute__((target("avx2"))) static void name##_avx2(void *a, int t, int n)           \
-    {                                                                                       \
-        name##_body(a, t, n);                                                               \
-    }                                                                                       \
-    static void name##_base(void *a, int t, int n)                                          \
-    {                                                                                       \
-        name##_body(a, t, n);                                                               \
-    }                                                                                       \
-    static pool_fn name(void)                                                               \
-    {                                                                                       \
-        return fastmath_avx2() ? name##_avx2 : name##_base;                                 \
+#define MODEL_KERNEL(name)                                                         \
+    __attribute__((target("avx2"))) static void name##_avx2(void *a, int t, int n) \
+    {                                                                              \
+        name##_body(a, t, n);                                                      \
+    }                                                                              \
+    static void name##_base(void *a, int t, int n)                                 \
+    {                                                                              \
+        name##_body(a, t, n);                                                      \
+    }                                                                              \
+    static pool_fn name(void)                                                      \
+    {                                                                              \
+        return fastmath_avx2() ? name##_avx2 : name##_base;                        \
     }
 #else
-#define MODEL_KERNEL(name)                                                                  \
-    static pool_fn name(void)                                                               \
-    {                                                                                       \
-        return name##_body;                                                                 \
+#define MODEL_KERNEL(name)    \
+    static pool_fn name(void) \
+    {                         \
+        return name##_body;   \
     }
 #endif
 #define KERNEL_BODY static inline __attribute__((always_inline)) void
@@ -192,10 +190,8 @@ static inline __attribute__((always_inline)) void vec_gelu(float *restrict out,
 }
 
 /* dx = GELU'(x) * dout; dx may be dout */
-static inline __attribute__((always_inline)) void vec_gelu_backward(float *dx,
-                                                                    const float *restrict x,
-                                                                    const float *dout,
-                                                                    size_t n)
+static inline __attribute__((always_inline)) void
+vec_gelu_backward(float *dx, const float *restrict x, const float *dout, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         float v = x[i];

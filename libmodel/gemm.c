@@ -21,7 +21,7 @@ typedef struct gemm_ctx {
     const float *A, *B;
     float *C;
     int by_cols;
-    size_t chunk;   /* rows (or columns) of C per work item, a multiple of 16 */
+    size_t chunk; /* rows (or columns) of C per work item, a multiple of 16 */
     long nchunks;
     atomic_long next;
     float *partial; /* K split: (nth - 1) x M x N partial products */
@@ -100,8 +100,19 @@ static void gemm_part(void *arg, int tid, int nth)
 void layers_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                  const float *B, int ldb, float beta, float *C, int ldc, pool *p)
 {
-    gemm_ctx g = {.ta = ta, .tb = tb, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb,
-                  .ldc = ldc, .alpha = alpha, .beta = beta, .A = A, .B = B, .C = C,
+    gemm_ctx g = {.ta = ta,
+                  .tb = tb,
+                  .M = M,
+                  .N = N,
+                  .K = K,
+                  .lda = lda,
+                  .ldb = ldb,
+                  .ldc = ldc,
+                  .alpha = alpha,
+                  .beta = beta,
+                  .A = A,
+                  .B = B,
+                  .C = C,
                   .by_cols = N > M};
     size_t n = (size_t)(g.by_cols ? N : M);
     if ((double)M * N * K < 1e6) {

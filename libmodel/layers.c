@@ -52,8 +52,7 @@ static void encoder_backward_part(void *arg, int tid, int nth)
     }
 }
 
-void encoder_backward(float *dwte, const float *dout, const int32_t *inp, int N, int C,
-                      pool *p)
+void encoder_backward(float *dwte, const float *dout, const int32_t *inp, int N, int C, pool *p)
 {
     enc_ctx c = {.dwte = dwte, .dout = dout, .inp = inp, .N = N, .C = C};
     pool_run(p, encoder_backward_part, &c);
@@ -94,8 +93,14 @@ MODEL_KERNEL(layernorm_forward_part)
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
                        const float *weight, const float *bias, int N, int C, pool *p)
 {
-    ln_ctx c = {.out = out, .mean = mean, .rstd = rstd, .inp = inp, .weight = weight,
-                .bias = bias, .N = N, .C = C};
+    ln_ctx c = {.out = out,
+                .mean = mean,
+                .rstd = rstd,
+                .inp = inp,
+                .weight = weight,
+                .bias = bias,
+                .N = N,
+                .C = C};
     pool_run(p, layernorm_forward_part(), &c);
 }
 
@@ -165,8 +170,16 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
                         const float *inp, const float *weight, const float *mean,
                         const float *rstd, int N, int C, pool *p)
 {
-    ln_ctx c = {.dinp = dinp, .dweight = dweight, .dbias = dbias, .dout = dout, .inp = inp,
-                .weight = weight, .cmean = mean, .crstd = rstd, .N = N, .C = C};
+    ln_ctx c = {.dinp = dinp,
+                .dweight = dweight,
+                .dbias = dbias,
+                .dout = dout,
+                .inp = inp,
+                .weight = weight,
+                .cmean = mean,
+                .crstd = rstd,
+                .N = N,
+                .C = C};
     pool_run(p, layernorm_backward_rows(), &c);
     atomic_store(&c.next, 0);
     pool_run(p, layernorm_backward_cols(), &c);

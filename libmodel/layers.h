@@ -9,8 +9,7 @@
 #include "pool.h"
 
 /* out (N, C) = wte[inp[n]]; wte (Vin, C); N = B*T (positions enter in the attention) */
-void encoder_forward(float *out, const int32_t *inp, const float *wte, int N, int C,
-                     pool *p);
+void encoder_forward(float *out, const int32_t *inp, const float *wte, int N, int C, pool *p);
 void encoder_backward(float *dwte, const float *dout, const int32_t *inp, int N, int C,
                       pool *p);
 
@@ -83,14 +82,14 @@ void layers_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *
  * log-sum-exp; logp (M) = logits[target] - lse (targets NULL: not computed). */
 void classifier_forward(float *h, float *logits, float *lse, float *logp, const float *lnf,
                         const int *rows, const int32_t *inp, const int32_t *targets,
-                        const float *wout, const float *bout, const float *prior, int M,
-                        int C, int V, pool *p);
+                        const float *wout, const float *bout, const float *prior, int M, int C,
+                        int V, pool *p);
 /* Gradient of sum_r scale[r] * (-logp[r]): dlogits written in place of logits, then
  * dwout += dlogits^T h, dbout += sum dlogits, dlnf[rows] += dlogits @ wout (dh: M x C
  * scratch). */
 void classifier_backward(float *dlnf, float *dwout, float *dbout, float *dh, float *logits,
                          const float *lse, const float *h, const int *rows,
-                         const int32_t *targets, const float *scale, const float *wout,
-                         int M, int C, int V, pool *p);
+                         const int32_t *targets, const float *scale, const float *wout, int M,
+                         int C, int V, pool *p);
 
 #endif

@@ -14,8 +14,8 @@
 #include "layers.h"
 
 const char *const model_param_names[NUM_PARAM_TENSORS] = {
-    "wte", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb", "ln2w",
-    "ln2b", "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb", "wout", "bout",
+    "wte", "ln1w", "ln1b",    "qkvw",    "qkvb", "attprojw", "attprojb", "ln2w", "ln2b",
+    "fcw", "fcb",  "fcprojw", "fcprojb", "lnfw", "lnfb",     "wout",     "bout",
 };
 
 int model_param_is_layered(int i)
@@ -26,7 +26,12 @@ int model_param_is_layered(int i)
 int model_param_decays(int i)
 {
     switch (i) {
-    case P_WTE: case P_QKVW: case P_ATTPROJW: case P_FCW: case P_FCPROJW: case P_WOUT:
+    case P_WTE:
+    case P_QKVW:
+    case P_ATTPROJW:
+    case P_FCW:
+    case P_FCPROJW:
+    case P_WOUT:
         return 1;
     default:
         return 0;
@@ -36,8 +41,13 @@ int model_param_decays(int i)
 model_settings model_default_settings(void)
 {
     model_settings s = {
-        .config = {.vocab = 256, .n_mask = 1, .d = 128, .layers = 4, .heads = 4,
-                   .seq_len = 128, .causal = 0},
+        .config = {.vocab = 256,
+                   .n_mask = 1,
+                   .d = 128,
+                   .layers = 4,
+                   .heads = 4,
+                   .seq_len = 128,
+                   .causal = 0},
         .threads = 0,
     };
     return s;
@@ -45,31 +55,46 @@ model_settings model_default_settings(void)
 
 model_optim model_default_optim(void)
 {
-    model_optim o = {.lr = 3e-3f, .min_lr = 3e-4f, .beta1 = 0.9f, .beta2 = 0.95f,
-                     .eps = 1e-8f, .weight_decay = 0.1f, .grad_clip = 1.0f,
-                     .warmup_steps = 100, .total_steps = 10000};
+    model_optim o = {.lr = 3e-3f,
+                     .min_lr = 3e-4f,
+                     .beta1 = 0.9f,
+                     .beta2 = 0.95f,
+                     .eps = 1e-8f,
+                     .weight_decay = 0.1f,
+                     .grad_clip = 1.0f,
+                     .warmup_steps = 100,
+                     .total_steps = 10000};
     return o;
 }
 
 model_sample_settings model_default_sample_settings(void)
 {
-    model_sample_settings s = {.strategy = MODEL_SAMPLE_CONFIDENCE, .steps = 64,
-                               .block_len = 32, .temperature = 0.0f};
+    model_sample_settings s = {
+        .strategy = MODEL_SAMPLE_CONFIDENCE, .steps = 64, .block_len = 32, .temperature = 0.0f};
     return s;
 }
 
 const char *model_strerror(int rc)
 {
     switch (rc) {
-    case MODEL_OK: return "ok";
-    case MODEL_EINVAL: return "invalid argument";
-    case MODEL_ERANGE: return "token id out of range";
-    case MODEL_ENOMEM: return "out of memory";
-    case MODEL_EIO: return "input/output error";
-    case MODEL_EFORMAT: return "not a valid model checkpoint";
-    case MODEL_ENONFINITE: return "non-finite value (NaN or Inf)";
-    case MODEL_ESTATE: return "call out of order";
-    default: return "unknown error";
+    case MODEL_OK:
+        return "ok";
+    case MODEL_EINVAL:
+        return "invalid argument";
+    case MODEL_ERANGE:
+        return "token id out of range";
+    case MODEL_ENOMEM:
+        return "out of memory";
+    case MODEL_EIO:
+        return "input/output error";
+    case MODEL_EFORMAT:
+        return "not a valid model checkpoint";
+    case MODEL_ENONFINITE:
+        return "non-finite value (NaN or Inf)";
+    case MODEL_ESTATE:
+        return "call out of order";
+    default:
+        return "unknown error";
     }
 }
 
@@ -108,7 +133,8 @@ int model_check_config(const model_config *c, char *msg, size_t len)
 {
     const long limit = 1L << 24;
     if (c->vocab < 1 || c->vocab > limit || c->n_mask < 1 || c->n_mask > 65536) {
-        snprintf(msg, len, "vocab %d and n_mask %d must be >= 1 (vocab <= %ld, n_mask <= 65536)",
+        snprintf(msg, len,
+                 "vocab %d and n_mask %d must be >= 1 (vocab <= %ld, n_mask <= 65536)",
                  c->vocab, c->n_mask, limit);
         return MODEL_EINVAL;
     }
@@ -159,9 +185,9 @@ size_t model_param_layout(const model_config *c, size_t s[NUM_PARAM_TENSORS])
 void model_point_params(param_tensors *t, float *mem, const size_t s[NUM_PARAM_TENSORS])
 {
     float **ptrs[NUM_PARAM_TENSORS] = {
-        &t->wte, &t->ln1w, &t->ln1b, &t->qkvw, &t->qkvb, &t->attprojw,
-        &t->attprojb, &t->ln2w, &t->ln2b, &t->fcw, &t->fcb, &t->fcprojw, &t->fcprojb,
-        &t->lnfw, &t->lnfb, &t->wout, &t->bout,
+        &t->wte,      &t->ln1w, &t->ln1b, &t->qkvw, &t->qkvb, &t->attprojw,
+        &t->attprojb, &t->ln2w, &t->ln2b, &t->fcw,  &t->fcb,  &t->fcprojw,
+        &t->fcprojb,  &t->lnfw, &t->lnfb, &t->wout, &t->bout,
     };
     for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
         *ptrs[i] = mem;

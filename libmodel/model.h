@@ -55,29 +55,29 @@
 
 enum {
     MODEL_OK = 0,
-    MODEL_EINVAL = -1,    /* bad argument or configuration */
-    MODEL_ERANGE = -2,    /* a token id out of range */
-    MODEL_ENOMEM = -3,    /* out of memory */
-    MODEL_EIO = -4,       /* cannot read or write a file */
-    MODEL_EFORMAT = -5,   /* not a checkpoint, truncated, corrupt or of another version */
-    MODEL_ENONFINITE = -6,/* NaN or Inf in the loss, activations or gradients */
-    MODEL_ESTATE = -7,    /* call out of order (backward without forward, ...) */
+    MODEL_EINVAL = -1,     /* bad argument or configuration */
+    MODEL_ERANGE = -2,     /* a token id out of range */
+    MODEL_ENOMEM = -3,     /* out of memory */
+    MODEL_EIO = -4,        /* cannot read or write a file */
+    MODEL_EFORMAT = -5,    /* not a checkpoint, truncated, corrupt or of another version */
+    MODEL_ENONFINITE = -6, /* NaN or Inf in the loss, activations or gradients */
+    MODEL_ESTATE = -7,     /* call out of order (backward without forward, ...) */
 };
 
 typedef struct model_config {
-    int vocab;    /* V: ordinary ids 0..V-1, the only ones ever predicted */
-    int n_mask;   /* K >= 1: mask ids V..V+K-1 */
-    int d;        /* model width, a multiple of heads */
-    int layers;   /* L */
-    int heads;    /* H */
-    int seq_len;  /* the longest sequence (rows of the position table) */
-    int causal;   /* 1: causal attention, every position predicted (autoregressive
+    int vocab;   /* V: ordinary ids 0..V-1, the only ones ever predicted */
+    int n_mask;  /* K >= 1: mask ids V..V+K-1 */
+    int d;       /* model width, a multiple of heads */
+    int layers;  /* L */
+    int heads;   /* H */
+    int seq_len; /* the longest sequence (rows of the position table) */
+    int causal;  /* 1: causal attention, every position predicted (autoregressive
                    * baseline), 0: bidirectional with SUBS outputs */
 } model_config;
 
 typedef struct model_settings {
     model_config config;
-    int threads;  /* worker threads, the caller's included; 0 = the online CPUs */
+    int threads; /* worker threads, the caller's included; 0 = the online CPUs */
 } model_settings;
 
 /* Defaults: V=256, K=1, d=128, L=4, H=4, seq_len=128, bidirectional, threads 0. */
@@ -112,15 +112,15 @@ int model_set_prior(model *m, const float *log_prior);
  * logprobs (B, T), may be NULL: log p(target) at every position (0 or -inf where the input
  * is not a mask id). Activations are sized once per (B, T).
  * A non-finite loss is MODEL_ENONFINITE, naming the first tensor that went non-finite. */
-int model_forward(model *m, const int32_t *inputs, const int32_t *targets,
-                  const float *weights, int B, int T, float *loss, float *logprobs);
+int model_forward(model *m, const int32_t *inputs, const int32_t *targets, const float *weights,
+                  int B, int T, float *loss, float *logprobs);
 int model_zero_grad(model *m);
 /* Accumulates (+=) the gradient of the last forward's loss into the gradients. */
 int model_backward(model *m);
 
 typedef struct model_optim {
-    float lr;           /* peak learning rate */
-    float min_lr;       /* floor of the cosine decay */
+    float lr;     /* peak learning rate */
+    float min_lr; /* floor of the cosine decay */
     float beta1, beta2, eps;
     float weight_decay; /* decoupled (AdamW), on the 2-D weight matrices and embeddings
                          * only; LayerNorm weights and every bias are not decayed */
@@ -163,9 +163,9 @@ typedef enum model_strategy {
 
 typedef struct model_sample_settings {
     model_strategy strategy;
-    int steps;        /* N >= 1 model calls (BLOCK: at least one per block) */
-    int block_len;    /* BLOCK only */
-    float temperature;/* 0: argmax proposals (CONFIDENCE/BLOCK); RANDOM samples at 1 if 0 */
+    int steps;         /* N >= 1 model calls (BLOCK: at least one per block) */
+    int block_len;     /* BLOCK only */
+    float temperature; /* 0: argmax proposals (CONFIDENCE/BLOCK); RANDOM samples at 1 if 0 */
     /* Called after each step with the tokens so far (B, T), may be NULL: progress display,
      * or watching the order of unmasking. step counts 1..steps. */
     void (*on_step)(void *arg, int step, int steps, const int32_t *tokens);

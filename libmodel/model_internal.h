@@ -9,8 +9,24 @@
 /* The parameter tensors in their order in the buffer (param_tensors, model_param_names and
  * model_param_layout follow it). */
 enum param_index {
-    P_WTE, P_LN1W, P_LN1B, P_QKVW, P_QKVB, P_ATTPROJW, P_ATTPROJB, P_LN2W, P_LN2B, P_FCW, P_FCB,
-    P_FCPROJW, P_FCPROJB, P_LNFW, P_LNFB, P_WOUT, P_BOUT, NUM_PARAM_TENSORS
+    P_WTE,
+    P_LN1W,
+    P_LN1B,
+    P_QKVW,
+    P_QKVB,
+    P_ATTPROJW,
+    P_ATTPROJB,
+    P_LN2W,
+    P_LN2B,
+    P_FCW,
+    P_FCB,
+    P_FCPROJW,
+    P_FCPROJB,
+    P_LNFW,
+    P_LNFB,
+    P_WOUT,
+    P_BOUT,
+    NUM_PARAM_TENSORS
 };
 
 /* One contiguous buffer, these pointers into it; gradients and AdamW moments reuse the
@@ -65,12 +81,12 @@ typedef struct act_tensors {
 
 /* Backward scratch, sized with the activations. */
 typedef struct grad_scratch {
-    float *dres;   /* (N, C) gradient of the residual stream */
-    float *dln;    /* (N, C) */
-    float *datty;  /* (N, C) */
-    float *dqkv;   /* (N, 3C) */
-    float *dfch;   /* (N, 4C) */
-    float *datt;   /* (threads, T, T) */
+    float *dres;  /* (N, C) gradient of the residual stream */
+    float *dln;   /* (N, C) */
+    float *datty; /* (N, C) */
+    float *dqkv;  /* (N, 3C) */
+    float *dfch;  /* (N, 4C) */
+    float *datt;  /* (threads, T, T) */
 } grad_scratch;
 
 struct model {
@@ -87,7 +103,7 @@ struct model {
     float *rope;  /* (maxT, hs/2, 2) cos, sin of the rotary angles (not a parameter) */
     long step;
 
-    int B, T;                 /* what the activations are laid out for (0: none yet) */
+    int B, T; /* what the activations are laid out for (0: none yet) */
     size_t acts_cap, scratch_cap, rows_cap;
     float *acts_mem, *scratch_mem;
     act_tensors acts;
@@ -96,7 +112,7 @@ struct model {
     float *scale;              /* (N) per masked row: log p(target), then weight / N */
     int *rows;                 /* (N) masked positions, M of them */
     int M;
-    int have_forward;          /* 1 after a training forward, until backward */
+    int have_forward; /* 1 after a training forward, until backward */
 };
 
 /* Formats into m->errmsg and returns rc. */

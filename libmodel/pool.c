@@ -6,13 +6,13 @@
 #include <stdlib.h>
 
 struct pool {
-    int n;                 /* threads, the caller included */
-    pthread_t *threads;    /* n - 1 workers */
+    int n;              /* threads, the caller included */
+    pthread_t *threads; /* n - 1 workers */
     pthread_mutex_t mu;
-    pthread_cond_t wake;   /* a new job or shutdown */
-    pthread_cond_t done;   /* the last worker finished */
-    unsigned long gen;     /* job generation */
-    int pending;           /* workers still running the job */
+    pthread_cond_t wake; /* a new job or shutdown */
+    pthread_cond_t done; /* the last worker finished */
+    unsigned long gen;   /* job generation */
+    int pending;         /* workers still running the job */
     int stop;
     pool_fn fn;
     void *ctx;

@@ -119,8 +119,8 @@ static int sample_confidence(model *m, int32_t *tok, int B, int T, int block_len
     const int V = m->cfg.vocab;
     int nblocks = (T + block_len - 1) / block_len;
     if (steps < nblocks)
-        return model_fail(m, MODEL_EINVAL, "%d steps for %d blocks: need one per block",
-                          steps, nblocks);
+        return model_fail(m, MODEL_EINVAL, "%d steps for %d blocks: need one per block", steps,
+                          nblocks);
     cand *cands = malloc((size_t)T * sizeof *cands);
     int *plan = malloc((size_t)B * sizeof *plan);
     int32_t *prop = malloc((size_t)B * T * sizeof *prop);
@@ -194,12 +194,15 @@ int model_sample(model *m, int32_t *tokens, int B, int T, const model_sample_set
     if (s->steps < 1)
         return model_fail(m, MODEL_EINVAL, "sample: steps must be >= 1, not %d", s->steps);
     if (!(s->temperature >= 0.0f) || !isfinite(s->temperature))
-        return model_fail(m, MODEL_EINVAL, "sample: bad temperature %g", (double)s->temperature);
+        return model_fail(m, MODEL_EINVAL, "sample: bad temperature %g",
+                          (double)s->temperature);
     const int32_t nin = m->cfg.vocab + m->cfg.n_mask;
     for (size_t n = 0; n < (size_t)B * T; n++)
         if (tokens[n] < 0 || tokens[n] >= nin)
-            return model_fail(m, MODEL_ERANGE, "sample: id %d at batch %zu position %zu is "
-                              "outside 0..%d", tokens[n], n / T, n % T, nin - 1);
+            return model_fail(m, MODEL_ERANGE,
+                              "sample: id %d at batch %zu position %zu is "
+                              "outside 0..%d",
+                              tokens[n], n / T, n % T, nin - 1);
     switch (s->strategy) {
     case MODEL_SAMPLE_RANDOM:
         return sample_random(m, tokens, B, T, s, rng);

@@ -21,12 +21,29 @@ static int size_activations(model *m, int B, int T)
         return model_fail(m, MODEL_ENOMEM, "activations for B=%d T=%d would need %.3g floats",
                           B, T, est);
     size_t as[NUM_ACT_TENSORS] = {
-        N * C, L * N * C, L * N, L * N, L * N * 3 * C, L * N * C, L * N * H * T,
-        L * N * C, L * N * C, L * N, L * N, L * N * 4 * C, L * N * 4 * C, L * N * C,
-        N * C, N, N, N * C, N * V, N,
+        N * C,
+        L * N * C,
+        L * N,
+        L * N,
+        L * N * 3 * C,
+        L * N * C,
+        L * N * H * T,
+        L * N * C,
+        L * N * C,
+        L * N,
+        L * N,
+        L * N * 4 * C,
+        L * N * 4 * C,
+        L * N * C,
+        N * C,
+        N,
+        N,
+        N * C,
+        N * V,
+        N,
     };
-    size_t ss[NUM_GRAD_SCRATCH] = {N * C, N * C, N * C, N * 3 * C, N * 4 * C,
-                                   (size_t)m->threads * T * T};
+    size_t ss[NUM_GRAD_SCRATCH] = {N * C,     N * C,     N * C,
+                                   N * 3 * C, N * 4 * C, (size_t)m->threads * T * T};
     size_t atotal = 0, stotal = 0;
     for (int i = 0; i < NUM_ACT_TENSORS; i++)
         atotal += as[i];
@@ -58,19 +75,19 @@ static int size_activations(model *m, int B, int T)
         return model_fail(m, MODEL_ENOMEM, "cannot allocate activations for B=%d T=%d", B, T);
     }
     float **ap[NUM_ACT_TENSORS] = {
-        &m->acts.encoded, &m->acts.ln1, &m->acts.ln1_mean, &m->acts.ln1_rstd, &m->acts.qkv,
-        &m->acts.atty, &m->acts.att, &m->acts.residual2, &m->acts.ln2, &m->acts.ln2_mean,
-        &m->acts.ln2_rstd, &m->acts.fch, &m->acts.fch_gelu, &m->acts.residual3,
-        &m->acts.lnf, &m->acts.lnf_mean, &m->acts.lnf_rstd, &m->acts.h, &m->acts.logits,
-        &m->acts.lse,
+        &m->acts.encoded,  &m->acts.ln1,       &m->acts.ln1_mean, &m->acts.ln1_rstd,
+        &m->acts.qkv,      &m->acts.atty,      &m->acts.att,      &m->acts.residual2,
+        &m->acts.ln2,      &m->acts.ln2_mean,  &m->acts.ln2_rstd, &m->acts.fch,
+        &m->acts.fch_gelu, &m->acts.residual3, &m->acts.lnf,      &m->acts.lnf_mean,
+        &m->acts.lnf_rstd, &m->acts.h,         &m->acts.logits,   &m->acts.lse,
     };
     float *p = m->acts_mem;
     for (int i = 0; i < NUM_ACT_TENSORS; i++) {
         *ap[i] = p;
         p += as[i];
     }
-    float **sp[NUM_GRAD_SCRATCH] = {&m->gs.dres, &m->gs.dln, &m->gs.datty, &m->gs.dqkv,
-                                    &m->gs.dfch, &m->gs.datt};
+    float **sp[NUM_GRAD_SCRATCH] = {&m->gs.dres, &m->gs.dln,  &m->gs.datty,
+                                    &m->gs.dqkv, &m->gs.dfch, &m->gs.datt};
     p = m->scratch_mem;
     for (int i = 0; i < NUM_GRAD_SCRATCH; i++) {
         *sp[i] = p;
@@ -97,11 +114,15 @@ static int take_batch(model *m, const int32_t *inputs, const int32_t *targets, i
     const size_t N = (size_t)B * T;
     for (size_t n = 0; n < N; n++) {
         if (inputs[n] < 0 || inputs[n] >= nin)
-            return model_fail(m, MODEL_ERANGE, "input id %d at batch %zu position %zu is "
-                              "outside 0..%d", inputs[n], n / T, n % T, nin - 1);
+            return model_fail(m, MODEL_ERANGE,
+                              "input id %d at batch %zu position %zu is "
+                              "outside 0..%d",
+                              inputs[n], n / T, n % T, nin - 1);
         if (targets && (targets[n] < 0 || targets[n] >= c->vocab))
-            return model_fail(m, MODEL_ERANGE, "target id %d at batch %zu position %zu is "
-                              "outside 0..%d", targets[n], n / T, n % T, c->vocab - 1);
+            return model_fail(m, MODEL_ERANGE,
+                              "target id %d at batch %zu position %zu is "
+                              "outside 0..%d",
+                              targets[n], n / T, n % T, c->vocab - 1);
     }
     int rc = size_activations(m, B, T);
     if (rc)
@@ -144,19 +165,19 @@ int model_run_forward(model *m, const int32_t *inputs, const int32_t *targets, i
         float *fchg = a->fch_gelu + s * 4 * NC, *res3 = a->residual3 + s3 * NC;
         layernorm_forward(ln1, a->ln1_mean + s * N, a->ln1_rstd + s * N, res, w->ln1w + l * C,
                           w->ln1b + l * C, N, C, p);
-        matmul_forward(qkv, NULL, ln1, w->qkvw + (size_t)l * 3 * C * C, w->qkvb + l * 3 * C,
-                       N, C, 3 * C, p);
+        matmul_forward(qkv, NULL, ln1, w->qkvw + (size_t)l * 3 * C * C, w->qkvb + l * 3 * C, N,
+                       C, 3 * C, p);
         rope_forward(qkv, m->rope, B, T, C, H, p);
         attention_forward(atty, att, qkv, B, T, C, H, m->cfg.causal, keep, p);
-        matmul_forward(res2, res, atty, w->attprojw + (size_t)l * C * C, w->attprojb + l * C,
-                       N, C, C, p);
+        matmul_forward(res2, res, atty, w->attprojw + (size_t)l * C * C, w->attprojb + l * C, N,
+                       C, C, p);
         layernorm_forward(ln2, a->ln2_mean + s * N, a->ln2_rstd + s * N, res2, w->ln2w + l * C,
                           w->ln2b + l * C, N, C, p);
-        matmul_forward(fch, NULL, ln2, w->fcw + (size_t)l * 4 * C * C, w->fcb + l * 4 * C, N,
-                       C, 4 * C, p);
+        matmul_forward(fch, NULL, ln2, w->fcw + (size_t)l * 4 * C * C, w->fcb + l * 4 * C, N, C,
+                       4 * C, p);
         gelu_forward(fchg, fch, (size_t)N * 4 * C, p);
-        matmul_forward(res3, res2, fchg, w->fcprojw + (size_t)l * 4 * C * C,
-                       w->fcprojb + l * C, N, 4 * C, C, p);
+        matmul_forward(res3, res2, fchg, w->fcprojw + (size_t)l * 4 * C * C, w->fcprojb + l * C,
+                       N, 4 * C, C, p);
         res = res3;
     }
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, res, w->lnfw, w->lnfb, N, C, p);
@@ -172,19 +193,24 @@ static int report_nonfinite_forward(model *m, const char *what)
     const size_t N = (size_t)m->B * m->T, NC = N * C;
     act_tensors *a = &m->acts;
     if (model_first_nonfinite(a->encoded, NC) >= 0)
-        return model_fail(m, MODEL_ENONFINITE, "step %ld: %s: embedding output (wte) is "
-                          "not finite", m->step, what);
+        return model_fail(m, MODEL_ENONFINITE,
+                          "step %ld: %s: embedding output (wte) is "
+                          "not finite",
+                          m->step, what);
     static const char *const names[] = {"ln1", "qkv", "attention", "attention output",
-                                        "ln2", "fc", "gelu", "mlp output"};
+                                        "ln2", "fc",  "gelu",      "mlp output"};
     for (int l = 0; l < L; l++) {
-        const float *t[8] = {a->ln1 + l * NC, a->qkv + l * 3 * NC, a->att + l * N * H * m->T,
-                             a->residual2 + l * NC, a->ln2 + l * NC, a->fch + l * 4 * NC,
-                             a->fch_gelu + l * 4 * NC, a->residual3 + l * NC};
+        const float *t[8] = {a->ln1 + l * NC,           a->qkv + l * 3 * NC,
+                             a->att + l * N * H * m->T, a->residual2 + l * NC,
+                             a->ln2 + l * NC,           a->fch + l * 4 * NC,
+                             a->fch_gelu + l * 4 * NC,  a->residual3 + l * NC};
         size_t n[8] = {NC, 3 * NC, N * H * m->T, NC, NC, 4 * NC, 4 * NC, NC};
         for (int i = 0; i < 8; i++)
             if (model_first_nonfinite(t[i], n[i]) >= 0)
-                return model_fail(m, MODEL_ENONFINITE, "step %ld: %s: layer %d %s is not "
-                                  "finite", m->step, what, l, names[i]);
+                return model_fail(m, MODEL_ENONFINITE,
+                                  "step %ld: %s: layer %d %s is not "
+                                  "finite",
+                                  m->step, what, l, names[i]);
     }
     if (model_first_nonfinite(a->lnf, NC) >= 0)
         return model_fail(m, MODEL_ENONFINITE, "step %ld: %s: final layernorm is not finite",
@@ -199,8 +225,8 @@ static int report_nonfinite_forward(model *m, const char *what)
     return MODEL_OK;
 }
 
-int model_forward(model *m, const int32_t *inputs, const int32_t *targets,
-                  const float *weights, int B, int T, float *loss, float *logprobs)
+int model_forward(model *m, const int32_t *inputs, const int32_t *targets, const float *weights,
+                  int B, int T, float *loss, float *logprobs)
 {
     if (!m)
         return MODEL_EINVAL;
@@ -242,15 +268,18 @@ int model_forward(model *m, const int32_t *inputs, const int32_t *targets,
         *loss = l;
     if (!isfinite(l)) {
         if (bad >= 0 && (weights ? weights[bad] : 1.0f) != 0.0f)
-            return model_fail(m, MODEL_ENONFINITE, "step %ld: loss: target %d at batch %ld "
+            return model_fail(m, MODEL_ENONFINITE,
+                              "step %ld: loss: target %d at batch %ld "
                               "position %ld differs from its unmasked input %d (log-prob "
-                              "-inf under SUBS)", m->step, targets[bad], bad / T, bad % T,
-                              inputs[bad]);
+                              "-inf under SUBS)",
+                              m->step, targets[bad], bad / T, bad % T, inputs[bad]);
         rc = report_nonfinite_forward(m, "forward");
         if (rc)
             return rc;
-        return model_fail(m, MODEL_ENONFINITE, "step %ld: loss is not finite (a target "
-                          "banned by the prior has log-prob -inf)", m->step);
+        return model_fail(m, MODEL_ENONFINITE,
+                          "step %ld: loss is not finite (a target "
+                          "banned by the prior has log-prob -inf)",
+                          m->step);
     }
     m->have_forward = 1;
     return MODEL_OK;
@@ -320,8 +349,8 @@ int model_backward(model *m)
                            w->ln2w + l * C, a->ln2_mean + (size_t)l * N,
                            a->ln2_rstd + (size_t)l * N, N, C, p);
         /* attention: dres is now d(residual2) and flows on to d(residual) */
-        matmul_backward(s->datty, g->attprojw + (size_t)l * C * C, g->attprojb + l * C,
-                        s->dres, atty, w->attprojw + (size_t)l * C * C, N, C, C, 0.0f, p);
+        matmul_backward(s->datty, g->attprojw + (size_t)l * C * C, g->attprojb + l * C, s->dres,
+                        atty, w->attprojw + (size_t)l * C * C, N, C, C, 0.0f, p);
         attention_backward(s->dqkv, s->datt, s->datty, qkv, att, B, T, C, H, p);
         rope_backward(s->dqkv, m->rope, B, T, C, H, p);
         matmul_backward(s->dln, g->qkvw + (size_t)l * 3 * C * C, g->qkvb + l * 3 * C, s->dqkv,

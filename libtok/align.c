@@ -7,7 +7,8 @@
 
 void tok_align_free(tok_align *a)
 {
-    if (!a) return;
+    if (!a)
+        return;
     for (int k = 0; k <= TOK_MAX_LEVELS; k++) {
         free(a->ids[k]);
         free(a->start[k]);
@@ -19,11 +20,14 @@ void tok_align_free(tok_align *a)
 
 static int grow32(int32_t **p, size_t *cap, size_t need)
 {
-    if (need <= *cap) return TOK_OK;
+    if (need <= *cap)
+        return TOK_OK;
     size_t c = *cap ? *cap : 256;
-    while (c < need) c *= 2;
+    while (c < need)
+        c *= 2;
     int32_t *q = realloc(*p, c * sizeof *q);
-    if (!q) return TOK_ENOMEM;
+    if (!q)
+        return TOK_ENOMEM;
     *p = q;
     *cap = c;
     return TOK_OK;
@@ -36,9 +40,12 @@ static int align_piece(tok_encoder *e, int lo, int top, const uint8_t *s, size_t
 {
     const tok *t = e->t;
     size_t n = pe - ps;
-    if (grow32(&e->seq, &e->seqcap, n)) return TOK_ENOMEM;
-    for (size_t i = 0; i < n; i++) e->seq[i] = t->byte_id[s[ps + i]];
-    if (lo == 0 && ids_push(&lv[0], t, e->seq, n, ps)) return TOK_ENOMEM;
+    if (grow32(&e->seq, &e->seqcap, n))
+        return TOK_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        e->seq[i] = t->byte_id[s[ps + i]];
+    if (lo == 0 && ids_push(&lv[0], t, e->seq, n, ps))
+        return TOK_ENOMEM;
     for (int k = 1; k <= top; k++) {
         int32_t id;
         if (t->rule == RULE_RANKS && n > 1 &&
@@ -49,7 +56,8 @@ static int align_piece(tok_encoder *e, int lo, int top, const uint8_t *s, size_t
         } else {
             n = bpe_merge(&t->pairs, 0, t->limit[k], e->seq, n, &e->sc);
         }
-        if (k >= lo && ids_push(&lv[k], t, e->seq, n, ps)) return TOK_ENOMEM;
+        if (k >= lo && ids_push(&lv[k], t, e->seq, n, ps))
+            return TOK_ENOMEM;
     }
     *m = n;
     return TOK_OK;
@@ -61,12 +69,14 @@ static int align_line(tok_encoder *e, int lo, int hi, size_t cs, size_t k, tok_i
     const tok *t = e->t;
     for (int lev = t->super_level; lev <= hi; lev++) {
         k = bpe_merge(&t->pairs, t->super_start, t->limit[lev], e->seq2, k, &e->sc);
-        if (lev >= lo && ids_push(&lv[lev], t, e->seq2, k, cs)) return TOK_ENOMEM;
+        if (lev >= lo && ids_push(&lv[lev], t, e->seq2, k, cs))
+            return TOK_ENOMEM;
     }
     return TOK_OK;
 }
 
-static int encode_levels(tok_encoder *e, int lo, int hi, const uint8_t *s, size_t n, tok_ids *lv)
+static int encode_levels(tok_encoder *e, int lo, int hi, const uint8_t *s, size_t n,
+                         tok_ids *lv)
 {
     const tok *t = e->t;
     int sup = t->super_level && hi >= t->super_level;
@@ -77,28 +87,35 @@ static int encode_levels(tok_encoder *e, int lo, int hi, const uint8_t *s, size_
         bool more = pretok_next(e->m, s, n, &it, &ps, &pe);
         if (more) {
             int rc = align_piece(e, lo, top, s, ps, pe, lv, &m);
-            if (rc) return rc;
+            if (rc)
+                return rc;
         }
         if (!sup) {
-            if (!more) break;
+            if (!more)
+                break;
             continue;
         }
         bool nl = more && memchr(s + ps, '\n', pe - ps);
         if (more && !nl) { /* the piece joins the current line */
-            if (!k) cs = ps;
-            if (grow32(&e->seq2, &e->seq2cap, k + m)) return TOK_ENOMEM;
+            if (!k)
+                cs = ps;
+            if (grow32(&e->seq2, &e->seq2cap, k + m))
+                return TOK_ENOMEM;
             memcpy(e->seq2 + k, e->seq, m * sizeof *e->seq);
             k += m;
             continue;
         }
         if (k) {
             int rc = align_line(e, lo, hi, cs, k, lv);
-            if (rc) return rc;
+            if (rc)
+                return rc;
             k = 0;
         }
-        if (!more) break;
+        if (!more)
+            break;
         for (int lev = t->super_level; lev <= hi; lev++) /* a newline piece stays as it is */
-            if (lev >= lo && ids_push(&lv[lev], t, e->seq, m, ps)) return TOK_ENOMEM;
+            if (lev >= lo && ids_push(&lv[lev], t, e->seq, m, ps))
+                return TOK_ENOMEM;
     }
     return TOK_OK;
 }
@@ -110,26 +127,31 @@ static int link_levels(tok_align *a, int k)
     size_t nf = a->n[lo], nc = a->n[k];
     a->unit[k] = malloc((nf ? nf : 1) * sizeof(size_t));
     a->first[k] = malloc((nc + 1) * sizeof(size_t));
-    if (!a->unit[k] || !a->first[k]) return TOK_ENOMEM;
+    if (!a->unit[k] || !a->first[k])
+        return TOK_ENOMEM;
     size_t u = 0;
     for (size_t i = 0; i < nf; i++) {
-        while (u + 1 < nc && a->start[k][u + 1] <= a->start[lo][i]) u++;
+        while (u + 1 < nc && a->start[k][u + 1] <= a->start[lo][i])
+            u++;
         a->unit[k][i] = u;
     }
     size_t i = 0;
     for (u = 0; u < nc; u++) {
-        while (i < nf && a->start[lo][i] < a->start[k][u]) i++;
+        while (i < nf && a->start[lo][i] < a->start[k][u])
+            i++;
         a->first[k][u] = i;
     }
     a->first[k][nc] = nf;
     return TOK_OK;
 }
 
-int tok_encode_aligned(tok_encoder *e, int lo, int hi, const void *buf, size_t n, tok_align *out)
+int tok_encode_aligned(tok_encoder *e, int lo, int hi, const void *buf, size_t n,
+                       tok_align *out)
 {
     const tok *t = e->t;
     memset(out, 0, sizeof *out);
-    if (check_level(t, lo) || check_level(t, hi) || lo > hi) return TOK_ERANGE;
+    if (check_level(t, lo) || check_level(t, hi) || lo > hi)
+        return TOK_ERANGE;
     tok_ids lv[TOK_MAX_LEVELS + 1];
     memset(lv, 0, sizeof lv);
     int rc = encode_levels(e, lo, hi, buf, n, lv);
@@ -148,7 +170,9 @@ int tok_encode_aligned(tok_encoder *e, int lo, int hi, const void *buf, size_t n
         st[lv[k].n] = n;
         out->start[k] = st;
     }
-    for (int k = lo + 1; k <= hi && !rc; k++) rc = link_levels(out, k);
-    if (rc) tok_align_free(out);
+    for (int k = lo + 1; k <= hi && !rc; k++)
+        rc = link_levels(out, k);
+    if (rc)
+        tok_align_free(out);
     return rc;
 }

@@ -8,9 +8,9 @@
 #include <string.h>
 
 enum {
-    CACHE_MAX_KEY = 4096,          /* longer pieces are not cached */
-    CACHE_MAX_LINE = 256,          /* nor longer lines (most long lines are unique) */
-    CACHE_MAX_ENTRIES = 1 << 20,   /* the cache is emptied when it grows past these */
+    CACHE_MAX_KEY = 4096,        /* longer pieces are not cached */
+    CACHE_MAX_LINE = 256,        /* nor longer lines (most long lines are unique) */
+    CACHE_MAX_ENTRIES = 1 << 20, /* the cache is emptied when it grows past these */
     CACHE_MAX_BYTES = 64 << 20,
 };
 
@@ -22,11 +22,14 @@ struct centry {
 
 static int grow(void **p, size_t *cap, size_t need, size_t size)
 {
-    if (need <= *cap) return TOK_OK;
+    if (need <= *cap)
+        return TOK_OK;
     size_t c = *cap ? *cap : 64;
-    while (c < need) c *= 2;
+    while (c < need)
+        c *= 2;
     void *q = realloc(*p, c * size);
-    if (!q) return TOK_ENOMEM;
+    if (!q)
+        return TOK_ENOMEM;
     *p = q;
     *cap = c;
     return TOK_OK;
@@ -36,7 +39,8 @@ int tok_encoder_open(tok_encoder **out, const tok *t)
 {
     tok_encoder *e = calloc(1, sizeof *e);
     *out = NULL;
-    if (!e) return TOK_ENOMEM;
+    if (!e)
+        return TOK_ENOMEM;
     e->t = t;
     e->small = calloc((size_t)1 << SMALL_BITS, sizeof *e->small);
     if (!e->small || pretok_matcher_open(&e->m, t->pre)) {
@@ -50,7 +54,8 @@ int tok_encoder_open(tok_encoder **out, const tok *t)
 
 void tok_encoder_close(tok_encoder **ep)
 {
-    if (!ep || !*ep) return;
+    if (!ep || !*ep)
+        return;
     tok_encoder *e = *ep;
     pretok_matcher_close(&e->m);
     merge_scratch_free(&e->sc);
@@ -67,7 +72,8 @@ void tok_encoder_close(tok_encoder **ep)
 
 static void cache_clear(tok_encoder *e)
 {
-    if (e->ents) memset(e->ents, 0, e->ecap * sizeof *e->ents);
+    if (e->ents)
+        memset(e->ents, 0, e->ecap * sizeof *e->ents);
     e->en = e->klen = e->rlen = 0;
 }
 
@@ -77,11 +83,13 @@ static const int32_t *cache_get(tok_encoder *e, uint64_t tag, const uint8_t *p, 
 {
     uint64_t h = (hash_bytes(p, n) ^ mix64(tag)) | 1;
     *hout = h;
-    if (!e->ecap) return NULL;
+    if (!e->ecap)
+        return NULL;
     size_t mask = e->ecap - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
         struct centry *c = &e->ents[i];
-        if (!c->h) return NULL;
+        if (!c->h)
+            return NULL;
         if (c->h == h && c->tag == tag && c->klen == n && !memcmp(e->keys + c->koff, p, n)) {
             *nres = c->nres;
             return e->res + c->roff;
@@ -92,15 +100,19 @@ static const int32_t *cache_get(tok_encoder *e, uint64_t tag, const uint8_t *p, 
 static void cache_put(tok_encoder *e, uint64_t tag, uint64_t h, const uint8_t *p, size_t n,
                       const int32_t *res, size_t nres)
 {
-    if (e->en >= CACHE_MAX_ENTRIES || e->klen + n > CACHE_MAX_BYTES) cache_clear(e);
+    if (e->en >= CACHE_MAX_ENTRIES || e->klen + n > CACHE_MAX_BYTES)
+        cache_clear(e);
     if ((e->en + 1) * 2 > e->ecap) {
         size_t ncap = e->ecap ? e->ecap * 2 : 4096;
         struct centry *ne = calloc(ncap, sizeof *ne);
-        if (!ne) return; /* caching is optional */
+        if (!ne)
+            return; /* caching is optional */
         for (size_t i = 0; i < e->ecap; i++) {
-            if (!e->ents[i].h) continue;
+            if (!e->ents[i].h)
+                continue;
             size_t j = e->ents[i].h & (ncap - 1);
-            while (ne[j].h) j = (j + 1) & (ncap - 1);
+            while (ne[j].h)
+                j = (j + 1) & (ncap - 1);
             ne[j] = e->ents[i];
         }
         free(e->ents);
@@ -111,7 +123,8 @@ static void cache_put(tok_encoder *e, uint64_t tag, uint64_t h, const uint8_t *p
         grow((void **)&e->res, &e->rcap, e->rlen + nres, sizeof *e->res))
         return;
     size_t mask = e->ecap - 1, i = h & mask;
-    while (e->ents[i].h) i = (i + 1) & mask;
+    while (e->ents[i].h)
+        i = (i + 1) & mask;
     e->ents[i] = (struct centry){h, tag, e->klen, e->rlen, (uint32_t)n, (uint32_t)nres};
     memcpy(e->keys + e->klen, p, n);
     memcpy(e->res + e->rlen, res, nres * sizeof *res);
@@ -133,13 +146,16 @@ static const int32_t *merge_piece(tok_encoder *e, const uint8_t *p, size_t n, in
             return &e->one;
         }
     }
-    if (grow((void **)&e->seq, &e->seqcap, n, sizeof *e->seq)) return NULL;
-    for (size_t i = 0; i < n; i++) e->seq[i] = t->byte_id[p[i]];
+    if (grow((void **)&e->seq, &e->seqcap, n, sizeof *e->seq))
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        e->seq[i] = t->byte_id[p[i]];
     *nout = bpe_merge(&t->pairs, 0, hi, e->seq, n, &e->sc);
     return e->seq;
 }
 
-const int32_t *encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int32_t hi, size_t *nout)
+const int32_t *encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int32_t hi,
+                            size_t *nout)
 {
     const tok *t = e->t;
     if (n == 1) {
@@ -161,7 +177,8 @@ const int32_t *encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int32_t 
     const int32_t *r = n <= CACHE_MAX_KEY ? cache_get(e, tag, p, n, nout, &h) : NULL;
     if (!r) {
         r = merge_piece(e, p, n, hi, nout);
-        if (r && n <= CACHE_MAX_KEY) cache_put(e, tag, h, p, n, r, *nout);
+        if (r && n <= CACHE_MAX_KEY)
+            cache_put(e, tag, h, p, n, r, *nout);
     }
     if (r && se && *nout == 1) {
         se->key = key;
@@ -173,12 +190,15 @@ const int32_t *encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int32_t 
 
 int ids_reserve(tok_ids *ids, size_t cap)
 {
-    if (cap <= ids->cap) return TOK_OK;
+    if (cap <= ids->cap)
+        return TOK_OK;
     int32_t *ni = realloc(ids->ids, cap * sizeof *ni);
-    if (!ni) return TOK_ENOMEM;
+    if (!ni)
+        return TOK_ENOMEM;
     ids->ids = ni;
     size_t *ns = realloc(ids->start, cap * sizeof *ns);
-    if (!ns) return TOK_ENOMEM;
+    if (!ns)
+        return TOK_ENOMEM;
     ids->start = ns;
     ids->cap = cap;
     return TOK_OK;
@@ -188,8 +208,10 @@ int ids_push(tok_ids *out, const tok *t, const int32_t *ids, size_t k, size_t st
 {
     if (out->n + k > out->cap) {
         size_t c = out->cap ? out->cap : 1024;
-        while (c < out->n + k) c *= 2;
-        if (ids_reserve(out, c)) return TOK_ENOMEM;
+        while (c < out->n + k)
+            c *= 2;
+        if (ids_reserve(out, c))
+            return TOK_ENOMEM;
     }
     if (k == 1) {
         out->ids[out->n] = ids[0];
@@ -214,17 +236,21 @@ const int32_t *encode_chunk(tok_encoder *e, const uint8_t *s, size_t cs, size_t 
     uint64_t tag = (uint64_t)hi << 32 | 1u << 31, h = 0;
     size_t n = ce - cs;
     const int32_t *hit = n <= CACHE_MAX_LINE ? cache_get(e, tag, s + cs, n, nout, &h) : NULL;
-    if (hit) return hit;
+    if (hit)
+        return hit;
     size_t k = 0;
     for (size_t i = 0; i < npcs; i++) {
         size_t m;
-        const int32_t *r = encode_piece(e, s + pcs[2 * i], pcs[2 * i + 1] - pcs[2 * i], hi1, &m);
-        if (!r || grow((void **)&e->seq2, &e->seq2cap, k + m, sizeof *e->seq2)) return NULL;
+        const int32_t *r =
+            encode_piece(e, s + pcs[2 * i], pcs[2 * i + 1] - pcs[2 * i], hi1, &m);
+        if (!r || grow((void **)&e->seq2, &e->seq2cap, k + m, sizeof *e->seq2))
+            return NULL;
         memcpy(e->seq2 + k, r, m * sizeof *r);
         k += m;
     }
     k = bpe_merge(&t->pairs, t->super_start, hi, e->seq2, k, &e->sc);
-    if (n <= CACHE_MAX_LINE) cache_put(e, tag, h, s + cs, n, e->seq2, k);
+    if (n <= CACHE_MAX_LINE)
+        cache_put(e, tag, h, s + cs, n, e->seq2, k);
     *nout = k;
     return e->seq2;
 }
@@ -242,17 +268,21 @@ static int encode_from(tok_encoder *e, int level, const uint8_t *s, size_t n, si
     if (level == 0) { /* bytes */
         size_t to = stop < n ? stop : n;
         for (size_t i = from; i < to; i++)
-            if (ids_push(out, t, &t->byte_id[s[i]], 1, i)) return TOK_ENOMEM;
+            if (ids_push(out, t, &t->byte_id[s[i]], 1, i))
+                return TOK_ENOMEM;
         *end = to;
         return TOK_OK;
     }
     if (!t->super_level || level < t->super_level) {
         int32_t hi = t->limit[level];
         while (it.pos < stop || it.pending) {
-            if (!pretok_next(e->m, s, n, &it, &ps, &pe)) break;
+            if (!pretok_next(e->m, s, n, &it, &ps, &pe))
+                break;
             const int32_t *r = encode_piece(e, s + ps, pe - ps, hi, &m);
-            if (!r || ids_push(out, t, r, m, ps)) return TOK_ENOMEM;
-            if (sync && !it.pending && *nsync < maxsync) sync[(*nsync)++] = it.pos;
+            if (!r || ids_push(out, t, r, m, ps))
+                return TOK_ENOMEM;
+            if (sync && !it.pending && *nsync < maxsync)
+                sync[(*nsync)++] = it.pos;
         }
         *end = it.pos;
         return TOK_OK;
@@ -263,22 +293,29 @@ static int encode_from(tok_encoder *e, int level, const uint8_t *s, size_t n, si
         bool more = pretok_next(e->m, s, n, &it, &ps, &pe);
         bool nl = more && memchr(s + ps, '\n', pe - ps);
         if (more && !nl) { /* one more piece of the line */
-            if (grow((void **)&e->pcs, &e->pcap, 2 * npcs + 2, sizeof *e->pcs)) return TOK_ENOMEM;
-            if (!npcs) cs = ps;
+            if (grow((void **)&e->pcs, &e->pcap, 2 * npcs + 2, sizeof *e->pcs))
+                return TOK_ENOMEM;
+            if (!npcs)
+                cs = ps;
             e->pcs[2 * npcs] = ps;
             e->pcs[2 * npcs + 1] = pe;
             npcs++;
             continue;
         }
         if (npcs) { /* the line ends: its superword stage */
-            const int32_t *r = encode_chunk(e, s, cs, e->pcs[2 * npcs - 1], e->pcs, npcs, hi, &m);
-            if (!r || ids_push(out, t, r, m, cs)) return TOK_ENOMEM;
+            const int32_t *r =
+                encode_chunk(e, s, cs, e->pcs[2 * npcs - 1], e->pcs, npcs, hi, &m);
+            if (!r || ids_push(out, t, r, m, cs))
+                return TOK_ENOMEM;
             npcs = 0;
         }
-        if (!more) break;
+        if (!more)
+            break;
         const int32_t *r = encode_piece(e, s + ps, pe - ps, hi1, &m); /* a newline piece */
-        if (!r || ids_push(out, t, r, m, ps)) return TOK_ENOMEM;
-        if (sync && !it.pending && *nsync < maxsync) sync[(*nsync)++] = it.pos;
+        if (!r || ids_push(out, t, r, m, ps))
+            return TOK_ENOMEM;
+        if (sync && !it.pending && *nsync < maxsync)
+            sync[(*nsync)++] = it.pos;
     }
     *end = it.pos;
     return TOK_OK;
@@ -292,7 +329,8 @@ int check_level(const tok *t, int level)
 int tok_encode(tok_encoder *e, int level, const void *buf, size_t n, tok_ids *out)
 {
     out->n = 0;
-    if (check_level(e->t, level)) return TOK_ERANGE;
+    if (check_level(e->t, level))
+        return TOK_ERANGE;
     size_t end;
     return encode_from(e, level, buf, n, 0, n, out, &end, NULL, NULL, 0);
 }
@@ -335,7 +373,8 @@ static void *worker_run(void *arg)
     struct pool *pl = w->pool;
     for (;;) {
         int k = atomic_fetch_add(&pl->next, 1);
-        if (k >= pl->nparts) break;
+        if (k >= pl->nparts)
+            break;
         struct part *p = &pl->parts[k];
         /* the counters that change at every token live on this thread's stack: parts lie
          * side by side in one array, and writing them from two threads would share lines */
@@ -360,8 +399,10 @@ static bool in_sync(const struct part *p, size_t pos)
     size_t lo = 0, hi = p->nsync;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (p->sync[mid] < pos) lo = mid + 1;
-        else hi = mid;
+        if (p->sync[mid] < pos)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo < p->nsync && p->sync[lo] == pos;
 }
@@ -380,14 +421,17 @@ static int plan_join(struct pool *pl, tok_encoder *e, size_t *total_out)
     for (int k = 1; k < np && !rc; k++) {
         struct part *p = &pl->parts[k];
         while (!rc && cur < p->end && !in_sync(p, cur))
-            rc = encode_from(e, pl->level, pl->s, pl->n, cur, cur + 1, &pl->parts[last].glue, &cur,
-                             NULL, NULL, 0);
-        if (rc || cur >= p->end) continue;
+            rc = encode_from(e, pl->level, pl->s, pl->n, cur, cur + 1, &pl->parts[last].glue,
+                             &cur, NULL, NULL, 0);
+        if (rc || cur >= p->end)
+            continue;
         size_t lo = 0, hi = p->ids.n;
         while (lo < hi) {
             size_t mid = (lo + hi) / 2;
-            if (p->ids.start[mid] < cur) lo = mid + 1;
-            else hi = mid;
+            if (p->ids.start[mid] < cur)
+                lo = mid + 1;
+            else
+                hi = mid;
         }
         p->first = lo;
         p->used = true;
@@ -397,7 +441,8 @@ static int plan_join(struct pool *pl, tok_encoder *e, size_t *total_out)
     for (int k = 0; k < np; k++) {
         struct part *p = &pl->parts[k];
         p->at = total;
-        if (p->used) total += (p->ids.n - p->first) + p->glue.n;
+        if (p->used)
+            total += (p->ids.n - p->first) + p->glue.n;
     }
     *total_out = total;
     return rc;
@@ -410,14 +455,17 @@ static void *copy_run(void *arg)
     struct pool *pl = arg;
     for (;;) {
         int k = atomic_fetch_add(&pl->next, 1);
-        if (k >= pl->nparts) break;
+        if (k >= pl->nparts)
+            break;
         const struct part *p = &pl->parts[k];
-        if (!p->used) continue;
+        if (!p->used)
+            continue;
         const tok_ids *src[2] = {&p->ids, &p->glue};
         size_t from[2] = {p->first, 0}, at = p->at;
         for (int j = 0; j < 2; j++) {
             size_t m = src[j]->n - from[j];
-            if (!m) continue;
+            if (!m)
+                continue;
             memcpy(pl->out->ids + at, src[j]->ids + from[j], m * sizeof *pl->out->ids);
             memcpy(pl->out->start + at, src[j]->start + from[j], m * sizeof *pl->out->start);
             at += m;
@@ -432,22 +480,28 @@ static void copy_parts(struct pool *pl, pthread_t *th, int nt)
     atomic_store(&pl->next, 0);
     int started = 0;
     for (; started < nt - 1; started++)
-        if (pthread_create(&th[started], NULL, copy_run, pl)) break;
+        if (pthread_create(&th[started], NULL, copy_run, pl))
+            break;
     copy_run(pl);
-    for (int k = 0; k < started; k++) pthread_join(th[k], NULL);
+    for (int k = 0; k < started; k++)
+        pthread_join(th[k], NULL);
 }
 
 int tok_encode_parallel(const tok *t, int level, const void *buf, size_t n, int nthreads,
                         tok_ids *out)
 {
-    if (check_level(t, level)) return TOK_ERANGE;
+    if (check_level(t, level))
+        return TOK_ERANGE;
     int nt = nthreads < 1 ? 1 : nthreads > 256 ? 256 : nthreads;
     size_t np = (size_t)nt * PARTS_PER_THREAD;
-    if (np > n / MIN_PER_PART) np = n / MIN_PER_PART;
-    if ((size_t)nt > np) nt = (int)np;
+    if (np > n / MIN_PER_PART)
+        np = n / MIN_PER_PART;
+    if ((size_t)nt > np)
+        nt = (int)np;
     if (nt < 2 || level == 0) {
         tok_encoder *e;
-        if (tok_encoder_open(&e, t)) return TOK_ENOMEM;
+        if (tok_encoder_open(&e, t))
+            return TOK_ENOMEM;
         int rc = tok_encode(e, level, buf, n, out);
         tok_encoder_close(&e);
         return rc;
@@ -462,21 +516,29 @@ int tok_encode_parallel(const tok *t, int level, const void *buf, size_t n, int 
     for (size_t k = 0; k < np && !rc; k++) {
         struct part *p = &pl.parts[k];
         p->from = n / np * k;
-        for (int j = 0; k && j < 3 && p->from < n && (s[p->from] & 0xc0) == 0x80; j++) p->from++;
-        if (!(p->sync = malloc(MAX_SYNC * sizeof *p->sync))) rc = TOK_ENOMEM;
+        for (int j = 0; k && j < 3 && p->from < n && (s[p->from] & 0xc0) == 0x80; j++)
+            p->from++;
+        if (!(p->sync = malloc(MAX_SYNC * sizeof *p->sync)))
+            rc = TOK_ENOMEM;
     }
-    for (size_t k = 0; k < np && !rc; k++) pl.parts[k].stop = k + 1 < np ? pl.parts[k + 1].from : n;
+    for (size_t k = 0; k < np && !rc; k++)
+        pl.parts[k].stop = k + 1 < np ? pl.parts[k + 1].from : n;
     for (int k = 0; k < nt && !rc; k++) {
         ws[k].pool = &pl;
-        if (tok_encoder_open(&ws[k].e, t)) rc = TOK_ENOMEM;
+        if (tok_encoder_open(&ws[k].e, t))
+            rc = TOK_ENOMEM;
     }
     int started = 0;
     for (; started < nt && !rc; started++)
-        if (pthread_create(&th[started], NULL, worker_run, &ws[started])) rc = TOK_ENOMEM;
-    for (int k = 0; k < started; k++) pthread_join(th[k], NULL);
-    for (size_t k = 0; k < np && !rc; k++) rc = pl.parts[k].rc;
+        if (pthread_create(&th[started], NULL, worker_run, &ws[started]))
+            rc = TOK_ENOMEM;
+    for (int k = 0; k < started; k++)
+        pthread_join(th[k], NULL);
+    for (size_t k = 0; k < np && !rc; k++)
+        rc = pl.parts[k].rc;
     size_t total = 0;
-    if (!rc) rc = plan_join(&pl, ws[0].e, &total);
+    if (!rc)
+        rc = plan_join(&pl, ws[0].e, &total);
     if (!rc) {
         out->n = 0;
         rc = ids_reserve(out, total ? total : 1);
@@ -491,7 +553,8 @@ int tok_encode_parallel(const tok *t, int level, const void *buf, size_t n, int 
         tok_ids_free(&pl.parts[k].glue);
         free(pl.parts[k].sync);
     }
-    for (int k = 0; ws && k < nt; k++) tok_encoder_close(&ws[k].e);
+    for (int k = 0; ws && k < nt; k++)
+        tok_encoder_close(&ws[k].e);
     free(pl.parts);
     free(ws);
     free(th);

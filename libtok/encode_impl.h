@@ -21,20 +21,21 @@ struct tok_encoder {
     merge_scratch sc;
     struct centry *ents; /* pre-token (and line) cache: open addressing */
     size_t ecap, en;
-    uint8_t *keys;       /* cached pieces' bytes */
+    uint8_t *keys; /* cached pieces' bytes */
     size_t klen, kcap;
-    int32_t *res;        /* cached results */
+    int32_t *res; /* cached results */
     size_t rlen, rcap;
     int32_t *seq, *seq2; /* work buffers: one piece, one line */
     size_t seqcap, seq2cap;
-    size_t *pcs;         /* the pieces of the current line: start, end pairs */
+    size_t *pcs; /* the pieces of the current line: start, end pairs */
     size_t pcap;
     int32_t one;
 };
 
 /* Stage-1 tokens of piece p[0..n) with merges below hi; the result is borrowed (valid until
  * the next call); NULL when out of memory. */
-const int32_t *encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int32_t hi, size_t *nout);
+const int32_t *encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int32_t hi,
+                            size_t *nout);
 /* Superword tokens (merges below hi) of the line s[cs..ce) made of npcs pieces. */
 const int32_t *encode_chunk(tok_encoder *e, const uint8_t *s, size_t cs, size_t ce,
                             const size_t *pcs, size_t npcs, int32_t hi, size_t *nout);

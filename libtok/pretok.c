@@ -10,8 +10,9 @@
 #include <string.h>
 
 /* Unicode White_Space, which is what tiktoken's \s means (PCRE2's \s adds U+180E). */
-#define WS "\\x{09}-\\x{0D}\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}" \
-           "\\x{202F}\\x{205F}\\x{3000}"
+#define WS                                                                               \
+    "\\x{09}-\\x{0D}\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}" \
+    "\\x{202F}\\x{205F}\\x{3000}"
 #define CONTRACTIONS "'s|'t|'re|'ve|'m|'ll|'d"
 
 static const struct preset {
@@ -19,21 +20,25 @@ static const struct preset {
     int fast; /* the exact ASCII shortcut of pretok_fast.c, if any */
     const char *pattern;
 } presets[] = {
-    {"gpt2", FAST_GPT2, CONTRACTIONS "| ?\\p{L}+| ?\\p{N}+| ?[^" WS "\\p{L}\\p{N}]+|[" WS "]+(?![^" WS "])|["
-             WS "]+"},
-    {"cl100k", FAST_CL100K, "(?i:" CONTRACTIONS ")|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^" WS
-               "\\p{L}\\p{N}]+[\\r\\n]*|[" WS "]*[\\r\\n]+|[" WS "]+(?![^" WS "])|[" WS "]+"},
+    {"gpt2", FAST_GPT2,
+     CONTRACTIONS "| ?\\p{L}+| ?\\p{N}+| ?[^" WS "\\p{L}\\p{N}]+|[" WS "]+(?![^" WS "])|[" WS
+                  "]+"},
+    {"cl100k", FAST_CL100K,
+     "(?i:" CONTRACTIONS ")|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^" WS
+     "\\p{L}\\p{N}]+[\\r\\n]*|[" WS "]*[\\r\\n]+|[" WS "]+(?![^" WS "])|[" WS "]+"},
     {"o200k", FAST_O200K,
      "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+"
      "(?i:" CONTRACTIONS ")?"
-     "|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*"
+     "|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]"
+     "*"
      "(?i:" CONTRACTIONS ")?"
      "|\\p{N}{1,3}| ?[^" WS "\\p{L}\\p{N}]+[\\r\\n/]*|[" WS "]*[\\r\\n]+|[" WS "]+(?![^" WS
      "])|[" WS "]+"},
     /* identifiers with one leading blank, numbers by 3 digits, operators by up to 3
      * characters, a newline with the indentation after it, other whitespace runs */
-    {"code", FAST_NONE, "[ \\t]?[\\p{L}_][\\p{L}\\p{N}_]*|\\p{N}{1,3}|[ \\t]?[^" WS "\\p{L}\\p{N}_]{1,3}"
-             "|\\r?\\n[ \\t]*|[" WS "]+(?![^" WS "])|[" WS "]+"},
+    {"code", FAST_NONE,
+     "[ \\t]?[\\p{L}_][\\p{L}\\p{N}_]*|\\p{N}{1,3}|[ \\t]?[^" WS "\\p{L}\\p{N}_]{1,3}"
+     "|\\r?\\n[ \\t]*|[" WS "]+(?![^" WS "])|[" WS "]+"},
     /* words (anything but whitespace) with one leading space, other whitespace runs */
     {"whitespace", FAST_NONE, " ?[^" WS "]+|[" WS "]+(?![^" WS "])|[" WS "]+"},
 };
@@ -57,14 +62,16 @@ struct pretok_matcher {
 const char *tok_preset_pattern(const char *name)
 {
     for (int i = 0; i < NPRESETS; i++)
-        if (!strcmp(presets[i].name, name)) return presets[i].pattern;
+        if (!strcmp(presets[i].name, name))
+            return presets[i].pattern;
     return NULL;
 }
 
 int pretok_compile(pretok **out, const char *spec, tok_err *err)
 {
     *out = NULL;
-    if (!spec || !*spec) return tok_fail(err, TOK_EINVAL, "empty pre-tokenizer pattern");
+    if (!spec || !*spec)
+        return tok_fail(err, TOK_EINVAL, "empty pre-tokenizer pattern");
     const char *pattern = spec, *name = "custom";
     int fast = FAST_NONE;
     for (int i = 0; i < NPRESETS; i++)
@@ -76,8 +83,8 @@ int pretok_compile(pretok **out, const char *spec, tok_err *err)
     int ecode;
     PCRE2_SIZE eoff;
     uint32_t opts = PCRE2_UTF | PCRE2_UCP | PCRE2_DOLLAR_ENDONLY | PCRE2_MATCH_INVALID_UTF;
-    pcre2_code *code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, opts, &ecode,
-                                     &eoff, NULL);
+    pcre2_code *code =
+        pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, opts, &ecode, &eoff, NULL);
     if (!code) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(ecode, msg, sizeof msg);
@@ -87,7 +94,8 @@ int pretok_compile(pretok **out, const char *spec, tok_err *err)
     pretok *p = calloc(1, sizeof *p);
     if (!p || !(p->pattern = strdup(pattern)) || !(p->name = strdup(name))) {
         pcre2_code_free(code);
-        if (p) free(p->pattern);
+        if (p)
+            free(p->pattern);
         free(p);
         return tok_fail(err, TOK_ENOMEM, "out of memory");
     }
@@ -100,7 +108,8 @@ int pretok_compile(pretok **out, const char *spec, tok_err *err)
 
 void pretok_free(pretok **pp)
 {
-    if (!pp || !*pp) return;
+    if (!pp || !*pp)
+        return;
     pretok *p = *pp;
     pcre2_code_free(p->code);
     free(p->pattern);
@@ -109,8 +118,14 @@ void pretok_free(pretok **pp)
     *pp = NULL;
 }
 
-const char *pretok_pattern(const pretok *p) { return p->pattern; }
-const char *pretok_name(const pretok *p) { return p->name; }
+const char *pretok_pattern(const pretok *p)
+{
+    return p->pattern;
+}
+const char *pretok_name(const pretok *p)
+{
+    return p->name;
+}
 
 int tok_check_pretok(const char *spec, tok_err *err)
 {
@@ -124,16 +139,19 @@ int pretok_matcher_open(pretok_matcher **out, const pretok *p)
 {
     pretok_matcher *m = calloc(1, sizeof *m);
     *out = NULL;
-    if (!m) return TOK_ENOMEM;
+    if (!m)
+        return TOK_ENOMEM;
     m->p = p;
     m->md = pcre2_match_data_create_from_pattern(p->code, NULL);
     m->mc = pcre2_match_context_create(NULL);
-    if (p->jit) m->js = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, NULL);
+    if (p->jit)
+        m->js = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, NULL);
     if (!m->md || !m->mc || (p->jit && !m->js)) {
         pretok_matcher_close(&m);
         return TOK_ENOMEM;
     }
-    if (m->js) pcre2_jit_stack_assign(m->mc, NULL, m->js);
+    if (m->js)
+        pcre2_jit_stack_assign(m->mc, NULL, m->js);
     m->ov = pcre2_get_ovector_pointer(m->md);
     *out = m;
     return TOK_OK;
@@ -141,7 +159,8 @@ int pretok_matcher_open(pretok_matcher **out, const pretok *p)
 
 void pretok_matcher_close(pretok_matcher **mp)
 {
-    if (!mp || !*mp) return;
+    if (!mp || !*mp)
+        return;
     pretok_matcher *m = *mp;
     pcre2_match_data_free(m->md);
     pcre2_match_context_free(m->mc);
@@ -160,7 +179,8 @@ static bool find(pretok_matcher *m, const uint8_t *s, size_t n, size_t from, siz
                     : pcre2_match(p->code, s, n, from, PCRE2_NOTEMPTY, m->md, m->mc);
     if (rc < 0 && rc != PCRE2_ERROR_NOMATCH && p->jit)
         rc = pcre2_match(p->code, s, n, from, PCRE2_NOTEMPTY | PCRE2_NO_JIT, m->md, m->mc);
-    if (rc == PCRE2_ERROR_NOMATCH) return false;
+    if (rc == PCRE2_ERROR_NOMATCH)
+        return false;
     if (rc < 0) {
         *ms = from;
         *me = from + 1;
@@ -180,7 +200,8 @@ bool pretok_next(pretok_matcher *m, const uint8_t *s, size_t n, pretok_iter *it,
         it->pending = false;
         return true;
     }
-    if (it->pos >= n) return false;
+    if (it->pos >= n)
+        return false;
     size_t ms, me = m->p->fast ? pretok_fast(m->p->fast, s, n, it->pos) : 0;
     if (me) { /* the shortcut knows the match at pos */
         *ps = it->pos;

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PYR_APP_ID 0x50595231 /* "PYR1" */
+#define PYR_APP_ID  0x50595231 /* "PYR1" */
 #define PYR_VERSION 1
 
 static const char *stage_name[] = {"byte", "subword", "superword"};
@@ -36,7 +36,8 @@ static int sql_fail(sqlite3 *db, tok_err *err, int rc, const char *what)
 static int put_meta(sqlite3 *db, const char *k, const char *v)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "INSERT INTO meta VALUES (?, ?)", -1, &st, NULL)) return -1;
+    if (sqlite3_prepare_v2(db, "INSERT INTO meta VALUES (?, ?)", -1, &st, NULL))
+        return -1;
     sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, v, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
@@ -47,10 +48,13 @@ static int put_meta(sqlite3 *db, const char *k, const char *v)
 static int write_db(const tok *t, sqlite3 *db)
 {
     char *ddl = sqlite3_mprintf(schema, PYR_APP_ID, PYR_VERSION);
-    int bad = !ddl || sqlite3_exec(db, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; BEGIN;", 0, 0, 0) ||
+    int bad = !ddl ||
+              sqlite3_exec(db, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; BEGIN;", 0,
+                           0, 0) ||
               sqlite3_exec(db, ddl, 0, 0, 0);
     sqlite3_free(ddl);
-    if (bad) return -1;
+    if (bad)
+        return -1;
     char buf[64], h[17];
     tok_hash(t, h);
     snprintf(buf, sizeof buf, "%016llx", (unsigned long long)tok_content_hash(t, true));
@@ -66,7 +70,8 @@ static int write_db(const tok *t, sqlite3 *db)
         put_meta(db, "checksum", buf))
         return -1;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "INSERT INTO levels VALUES (?, ?, ?, ?)", -1, &st, NULL)) return -1;
+    if (sqlite3_prepare_v2(db, "INSERT INTO levels VALUES (?, ?, ?, ?)", -1, &st, NULL))
+        return -1;
     for (int k = 0; k <= t->nlevels; k++) {
         int stg = k == 0 ? 0 : k == t->super_level ? 2 : 1;
         sqlite3_bind_int(st, 1, k);
@@ -80,7 +85,8 @@ static int write_db(const tok *t, sqlite3 *db)
         sqlite3_reset(st);
     }
     sqlite3_finalize(st);
-    if (sqlite3_prepare_v2(db, "INSERT INTO tokens VALUES (?, ?, ?, ?, ?, ?, ?)", -1, &st, NULL))
+    if (sqlite3_prepare_v2(db, "INSERT INTO tokens VALUES (?, ?, ?, ?, ?, ?, ?)", -1, &st,
+                           NULL))
         return -1;
     for (int32_t id = 0; id < t->ntok; id++) {
         size_t n;
@@ -90,10 +96,14 @@ static int write_db(const tok *t, sqlite3 *db)
         sqlite3_bind_int(st, 3, t->level[id]);
         sqlite3_bind_text(st, 4, stage_name[t->stage[id]], -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 5, t->count[id]);
-        if (t->left[id] >= 0) sqlite3_bind_int(st, 6, t->left[id]);
-        else sqlite3_bind_null(st, 6);
-        if (t->right[id] >= 0) sqlite3_bind_int(st, 7, t->right[id]);
-        else sqlite3_bind_null(st, 7);
+        if (t->left[id] >= 0)
+            sqlite3_bind_int(st, 6, t->left[id]);
+        else
+            sqlite3_bind_null(st, 6);
+        if (t->right[id] >= 0)
+            sqlite3_bind_int(st, 7, t->right[id]);
+        else
+            sqlite3_bind_null(st, 7);
         if (sqlite3_step(st) != SQLITE_DONE) {
             sqlite3_finalize(st);
             return -1;
@@ -107,7 +117,8 @@ static int write_db(const tok *t, sqlite3 *db)
 static int fsync_path(const char *path, int flags)
 {
     int fd = open(path, flags);
-    if (fd < 0) return -1;
+    if (fd < 0)
+        return -1;
     int rc = fsync(fd);
     close(fd);
     return rc;
@@ -117,7 +128,8 @@ int tok_save(const tok *t, const char *path, tok_err *err)
 {
     size_t n = strlen(path);
     char *tmp = malloc(n + 16);
-    if (!tmp) return tok_fail(err, TOK_ENOMEM, "out of memory");
+    if (!tmp)
+        return tok_fail(err, TOK_ENOMEM, "out of memory");
     snprintf(tmp, n + 16, "%s.tmp-XXXXXX", path);
     int fd = mkstemp(tmp);
     if (fd < 0) {
@@ -131,14 +143,18 @@ int tok_save(const tok *t, const char *path, tok_err *err)
     if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE, NULL) || write_db(t, db)) {
         rc = sql_fail(db, err, TOK_EIO, path);
     }
-    if (sqlite3_close(db) && !rc) rc = tok_fail(err, TOK_EIO, "%s: cannot close", path);
-    if (!rc && fsync_path(tmp, O_RDONLY)) rc = tok_fail(err, TOK_EIO, "%s: fsync: %s", path, strerror(errno));
-    if (!rc && rename(tmp, path)) rc = tok_fail(err, TOK_EIO, "%s: %s", path, strerror(errno));
+    if (sqlite3_close(db) && !rc)
+        rc = tok_fail(err, TOK_EIO, "%s: cannot close", path);
+    if (!rc && fsync_path(tmp, O_RDONLY))
+        rc = tok_fail(err, TOK_EIO, "%s: fsync: %s", path, strerror(errno));
+    if (!rc && rename(tmp, path))
+        rc = tok_fail(err, TOK_EIO, "%s: %s", path, strerror(errno));
     if (rc) {
         unlink(tmp);
     } else {
         char *d = strdup(path);
-        if (d) fsync_path(dirname(d), O_RDONLY | O_DIRECTORY);
+        if (d)
+            fsync_path(dirname(d), O_RDONLY | O_DIRECTORY);
         free(d);
     }
     free(tmp);
@@ -152,7 +168,8 @@ static int64_t pragma_int(sqlite3 *db, const char *sql, int *ok)
     sqlite3_stmt *st;
     int64_t v = 0;
     *ok = 0;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL)) return 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL))
+        return 0;
     if (sqlite3_step(st) == SQLITE_ROW) {
         v = sqlite3_column_int64(st, 0);
         *ok = 1;
@@ -166,7 +183,8 @@ static char *get_meta_dup(sqlite3 *db, const char *key)
 {
     sqlite3_stmt *st;
     char *v = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL)) return NULL;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL))
+        return NULL;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
         v = strdup((const char *)sqlite3_column_text(st, 0));
@@ -179,7 +197,8 @@ static bool get_meta(sqlite3 *db, const char *key, char *buf, size_t cap)
 {
     sqlite3_stmt *st;
     bool found = false;
-    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL)) return false;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL))
+        return false;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
         snprintf(buf, cap, "%s", (const char *)sqlite3_column_text(st, 0));
@@ -192,19 +211,22 @@ static bool get_meta(sqlite3 *db, const char *key, char *buf, size_t cap)
 static int stage_of(const char *s)
 {
     for (int i = 0; i < 3; i++)
-        if (s && !strcmp(s, stage_name[i])) return i;
+        if (s && !strcmp(s, stage_name[i]))
+            return i;
     return -1;
 }
 
 static int read_levels(sqlite3 *db, tok *t, const char *path, tok_err *err)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT level, vocab_size, id_limit FROM levels ORDER BY level", -1, &st, NULL))
+    if (sqlite3_prepare_v2(db, "SELECT level, vocab_size, id_limit FROM levels ORDER BY level",
+                           -1, &st, NULL))
         return sql_fail(db, err, TOK_EFORMAT, path);
     int k = 0, rc = TOK_OK;
     while (sqlite3_step(st) == SQLITE_ROW) {
         if (k > TOK_MAX_LEVELS || sqlite3_column_int(st, 0) != k) {
-            rc = tok_fail(err, TOK_EFORMAT, "%s: levels are not 0, 1, 2, ... (at most %d)", path, TOK_MAX_LEVELS);
+            rc = tok_fail(err, TOK_EFORMAT, "%s: levels are not 0, 1, 2, ... (at most %d)",
+                          path, TOK_MAX_LEVELS);
             break;
         }
         t->vocab[k] = sqlite3_column_int(st, 1);
@@ -212,7 +234,8 @@ static int read_levels(sqlite3 *db, tok *t, const char *path, tok_err *err)
         k++;
     }
     sqlite3_finalize(st);
-    if (!rc && k < 2) rc = tok_fail(err, TOK_EFORMAT, "%s: the levels table has %d rows", path, k);
+    if (!rc && k < 2)
+        rc = tok_fail(err, TOK_EFORMAT, "%s: the levels table has %d rows", path, k);
     t->nlevels = k - 1;
     return rc;
 }
@@ -220,8 +243,10 @@ static int read_levels(sqlite3 *db, tok *t, const char *path, tok_err *err)
 static int read_tokens(sqlite3 *db, tok *t, const char *path, tok_err *err)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT rank, bytes, level, stage, count, left, right FROM tokens ORDER BY rank",
-                           -1, &st, NULL))
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT rank, bytes, level, stage, count, left, right FROM tokens ORDER BY rank",
+            -1, &st, NULL))
         return sql_fail(db, err, TOK_EFORMAT, path);
     int32_t id = 0;
     size_t nb = 0;
@@ -246,7 +271,8 @@ static int read_tokens(sqlite3 *db, tok *t, const char *path, tok_err *err)
         memcpy(t->bytes + nb, b, (size_t)n);
         nb += (size_t)n;
         t->off[id + 1] = nb;
-        int lv = sqlite3_column_int(st, 2), sg = stage_of((const char *)sqlite3_column_text(st, 3));
+        int lv = sqlite3_column_int(st, 2),
+            sg = stage_of((const char *)sqlite3_column_text(st, 3));
         if (lv < 0 || lv > 255 || sg < 0) {
             rc = tok_fail(err, TOK_EFORMAT, "%s: token %d has a bad level or stage", path, id);
             break;
@@ -254,13 +280,17 @@ static int read_tokens(sqlite3 *db, tok *t, const char *path, tok_err *err)
         t->level[id] = (uint8_t)lv;
         t->stage[id] = (uint8_t)sg;
         t->count[id] = sqlite3_column_int64(st, 4);
-        t->left[id] = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 5);
-        t->right[id] = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 6);
+        t->left[id] =
+            sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 5);
+        t->right[id] =
+            sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 6);
         id++;
     }
-    if (!rc && src != SQLITE_DONE) rc = sql_fail(db, err, TOK_EFORMAT, path);
+    if (!rc && src != SQLITE_DONE)
+        rc = sql_fail(db, err, TOK_EFORMAT, path);
     if (!rc && id != t->ntok)
-        rc = tok_fail(err, TOK_EFORMAT, "%s: %d tokens, the meta table says %d", path, id, t->ntok);
+        rc = tok_fail(err, TOK_EFORMAT, "%s: %d tokens, the meta table says %d", path, id,
+                      t->ntok);
     sqlite3_finalize(st);
     return rc;
 }
@@ -269,22 +299,31 @@ static int load(sqlite3 *db, tok **out, const char *path, tok_err *err)
 {
     int ok;
     int64_t app = pragma_int(db, "PRAGMA application_id", &ok);
-    if (!ok) return tok_fail(err, TOK_EFORMAT, "%s: not a pyramid file (%s)", path, sqlite3_errmsg(db));
+    if (!ok)
+        return tok_fail(err, TOK_EFORMAT, "%s: not a pyramid file (%s)", path,
+                        sqlite3_errmsg(db));
     if (app != PYR_APP_ID)
-        return tok_fail(err, TOK_EFORMAT, "%s: not a pyramid file (SQLite application_id %lld, expected %d)",
+        return tok_fail(err, TOK_EFORMAT,
+                        "%s: not a pyramid file (SQLite application_id %lld, expected %d)",
                         path, (long long)app, PYR_APP_ID);
     int64_t ver = pragma_int(db, "PRAGMA user_version", &ok);
     if (ver != PYR_VERSION)
-        return tok_fail(err, TOK_EFORMAT, "%s: pyramid format version %lld, this program reads version %d",
-                        path, (long long)ver, PYR_VERSION);
+        return tok_fail(err, TOK_EFORMAT,
+                        "%s: pyramid format version %lld, this program reads version %d", path,
+                        (long long)ver, PYR_VERSION);
     char fmt[64], rule[32], ntok[32], sl[32], ss[32], sum[32];
     if (!get_meta(db, "format", fmt, sizeof fmt) || strcmp(fmt, "pyramask-pyramid"))
-        return tok_fail(err, TOK_EFORMAT, "%s: the meta table does not name the pyramid format", path);
-    if (!get_meta(db, "rule", rule, sizeof rule) || !get_meta(db, "ntokens", ntok, sizeof ntok) ||
-        !get_meta(db, "superword_level", sl, sizeof sl) || !get_meta(db, "superword_start", ss, sizeof ss) ||
+        return tok_fail(err, TOK_EFORMAT, "%s: the meta table does not name the pyramid format",
+                        path);
+    if (!get_meta(db, "rule", rule, sizeof rule) ||
+        !get_meta(db, "ntokens", ntok, sizeof ntok) ||
+        !get_meta(db, "superword_level", sl, sizeof sl) ||
+        !get_meta(db, "superword_start", ss, sizeof ss) ||
         !get_meta(db, "checksum", sum, sizeof sum))
-        return tok_fail(err, TOK_EFORMAT, "%s: the meta table lacks rule, ntokens, superword_level, "
-                        "superword_start or checksum", path);
+        return tok_fail(err, TOK_EFORMAT,
+                        "%s: the meta table lacks rule, ntokens, superword_level, "
+                        "superword_start or checksum",
+                        path);
     long n = strtol(ntok, NULL, 10);
     if (n < 256 || n > INT32_MAX / 2)
         return tok_fail(err, TOK_EFORMAT, "%s: %s tokens", path, ntok);
@@ -296,32 +335,44 @@ static int load(sqlite3 *db, tok **out, const char *path, tok_err *err)
         return tok_fail(err, TOK_EFORMAT, "%s: %lld tokens, the meta table says %ld", path,
                         (long long)rows, n);
     tok *t;
-    if (tok_alloc(&t, (int32_t)n, 1)) return tok_fail(err, TOK_ENOMEM, "out of memory");
-    t->rule = !strcmp(rule, "merges") ? RULE_MERGES : !strcmp(rule, "tiktoken") ? RULE_RANKS : -1;
+    if (tok_alloc(&t, (int32_t)n, 1))
+        return tok_fail(err, TOK_ENOMEM, "out of memory");
+    t->rule = !strcmp(rule, "merges")     ? RULE_MERGES
+              : !strcmp(rule, "tiktoken") ? RULE_RANKS
+                                          : -1;
     t->super_level = atoi(sl);
     t->super_start = atoi(ss);
     int rc = TOK_OK;
-    if (t->rule < 0) rc = tok_fail(err, TOK_EFORMAT, "%s: unknown merge rule '%s'", path, rule);
+    if (t->rule < 0)
+        rc = tok_fail(err, TOK_EFORMAT, "%s: unknown merge rule '%s'", path, rule);
     else if (!(t->pattern = get_meta_dup(db, "pretok")))
         rc = tok_fail(err, TOK_EFORMAT, "%s: the meta table lacks the pre-tokenizer", path);
-    if (!rc) rc = read_levels(db, t, path, err);
-    if (!rc && t->super_level && (t->super_level != t->nlevels || t->super_start != t->limit[t->nlevels - 1]))
-        rc = tok_fail(err, TOK_EFORMAT, "%s: superword level %d starting at %d does not fit the levels",
-                      path, t->super_level, t->super_start);
-    if (!rc) rc = read_tokens(db, t, path, err);
+    if (!rc)
+        rc = read_levels(db, t, path, err);
+    if (!rc && t->super_level &&
+        (t->super_level != t->nlevels || t->super_start != t->limit[t->nlevels - 1]))
+        rc = tok_fail(err, TOK_EFORMAT,
+                      "%s: superword level %d starting at %d does not fit the levels", path,
+                      t->super_level, t->super_start);
+    if (!rc)
+        rc = read_tokens(db, t, path, err);
     if (!rc) {
         tok_err e2;
         rc = tok_finish(t, &e2);
-        if (rc) tok_fail(err, rc, "%s: %s", path, e2.msg);
+        if (rc)
+            tok_fail(err, rc, "%s: %s", path, e2.msg);
     }
     if (!rc) {
         char have[32];
         snprintf(have, sizeof have, "%016llx", (unsigned long long)tok_content_hash(t, true));
         if (strcmp(have, sum))
-            rc = tok_fail(err, TOK_EFORMAT, "%s: checksum %s does not match the contents (%s): the file "
-                          "was changed or damaged", path, sum, have);
+            rc = tok_fail(err, TOK_EFORMAT,
+                          "%s: checksum %s does not match the contents (%s): the file "
+                          "was changed or damaged",
+                          path, sum, have);
     }
-    if (rc) tok_close(&t);
+    if (rc)
+        tok_close(&t);
     *out = t;
     return rc;
 }
@@ -330,10 +381,14 @@ int tok_open(tok **out, const char *path, tok_err *err)
 {
     *out = NULL;
     struct stat st;
-    if (stat(path, &st)) return tok_fail(err, TOK_EIO, "%s: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode)) return tok_fail(err, TOK_EIO, "%s: not a regular file", path);
-    if (access(path, R_OK)) return tok_fail(err, TOK_EIO, "%s: %s", path, strerror(errno));
-    if (st.st_size == 0) return tok_fail(err, TOK_EFORMAT, "%s: empty file, not a pyramid", path);
+    if (stat(path, &st))
+        return tok_fail(err, TOK_EIO, "%s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return tok_fail(err, TOK_EIO, "%s: not a regular file", path);
+    if (access(path, R_OK))
+        return tok_fail(err, TOK_EIO, "%s: %s", path, strerror(errno));
+    if (st.st_size == 0)
+        return tok_fail(err, TOK_EFORMAT, "%s: empty file, not a pyramid", path);
     sqlite3 *db = NULL;
     int rc;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL))

@@ -8,7 +8,8 @@
 static size_t pow2_at_least(size_t n)
 {
     size_t c = 16;
-    while (c < n) c <<= 1;
+    while (c < n)
+        c <<= 1;
     return c;
 }
 
@@ -37,10 +38,12 @@ static int pairmap_grow(pairmap *m)
 {
     pairmap g;
     int rc = pairmap_init(&g, m->n); /* twice the slots: the load falls from 1/2 to 1/4 */
-    if (rc) return rc;
+    if (rc)
+        return rc;
     for (size_t i = 0; i < m->cap; i++)
         if (m->keys[i] != PAIRMAP_EMPTY)
-            pairmap_put(&g, (int32_t)(m->keys[i] >> 32), (int32_t)(uint32_t)m->keys[i], m->vals[i]);
+            pairmap_put(&g, (int32_t)(m->keys[i] >> 32), (int32_t)(uint32_t)m->keys[i],
+                        m->vals[i]);
     pairmap_free(m);
     *m = g;
     return TOK_OK;
@@ -50,13 +53,15 @@ int pairmap_put(pairmap *m, int32_t left, int32_t right, int32_t val)
 {
     if ((m->n + 1) * 2 > m->cap) {
         int rc = pairmap_grow(m);
-        if (rc) return rc;
+        if (rc)
+            return rc;
     }
     uint64_t k = pair_key(left, right);
     size_t mask = m->cap - 1, i = mix64(k) & mask;
     while (m->keys[i] != PAIRMAP_EMPTY && m->keys[i] != k)
         i = (i + 1) & mask;
-    if (m->keys[i] == PAIRMAP_EMPTY) m->n++;
+    if (m->keys[i] == PAIRMAP_EMPTY)
+        m->n++;
     m->keys[i] = k;
     m->vals[i] = val;
     return TOK_OK;
@@ -113,7 +118,8 @@ static size_t bytemap_slot(const bytemap *m, bytestrs s, const uint8_t *p, size_
     size_t mask = m->cap - 1, i = (h * 0x9e3779b1u) & mask;
     for (;;) {
         int32_t id = m->ids[i];
-        if (id < 0 || (m->hashes[i] == h && str_eq(s, id, p, n))) return i;
+        if (id < 0 || (m->hashes[i] == h && str_eq(s, id, p, n)))
+            return i;
         i = (i + 1) & mask;
     }
 }
@@ -130,9 +136,11 @@ static int bytemap_grow(bytemap *m)
     }
     memset(ids, 0xff, ncap * sizeof *ids);
     for (size_t i = 0; i < m->cap; i++) {
-        if (m->ids[i] < 0) continue;
+        if (m->ids[i] < 0)
+            continue;
         size_t j = (m->hashes[i] * 0x9e3779b1u) & (ncap - 1);
-        while (ids[j] >= 0) j = (j + 1) & (ncap - 1);
+        while (ids[j] >= 0)
+            j = (j + 1) & (ncap - 1);
         ids[j] = m->ids[i];
         hs[j] = m->hashes[i];
     }
@@ -146,12 +154,14 @@ static int bytemap_grow(bytemap *m)
 
 int32_t bytemap_add(bytemap *m, bytestrs s, int32_t id)
 {
-    if ((m->n + 1) * 2 > m->cap && bytemap_grow(m)) return TOK_ENOMEM;
+    if ((m->n + 1) * 2 > m->cap && bytemap_grow(m))
+        return TOK_ENOMEM;
     const uint8_t *p = s.base + s.off[id];
     size_t n = s.off[id + 1] - s.off[id];
     uint32_t h = (uint32_t)hash_bytes(p, n);
     size_t i = bytemap_slot(m, s, p, n, h);
-    if (m->ids[i] >= 0) return m->ids[i];
+    if (m->ids[i] >= 0)
+        return m->ids[i];
     m->ids[i] = id;
     m->hashes[i] = h;
     m->n++;

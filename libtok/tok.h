@@ -90,11 +90,11 @@ int tok_check_pretok(const char *preset_or_regex, tok_err *err);
 /* ---- training ---- */
 
 typedef struct tok_train_settings {
-    const char *pretok;              /* preset name or PCRE2 regex; default "cl100k" */
-    int nlevels;                     /* number of subword levels, 1..TOK_MAX_LEVELS */
-    int32_t levels[TOK_MAX_LEVELS];  /* their vocabulary sizes, increasing, each > 256 */
-    int32_t superword;               /* 0, or the total size of one more superword level */
-    int nthreads;                    /* threads for counting; the result does not depend on it */
+    const char *pretok;             /* preset name or PCRE2 regex; default "cl100k" */
+    int nlevels;                    /* number of subword levels, 1..TOK_MAX_LEVELS */
+    int32_t levels[TOK_MAX_LEVELS]; /* their vocabulary sizes, increasing, each > 256 */
+    int32_t superword;              /* 0, or the total size of one more superword level */
+    int nthreads;                   /* threads for counting; the result does not depend on it */
     /* Optional progress report: phase name, work done and total (same unit). */
     void (*progress)(void *ctx, const char *phase, double done, double total);
     void *progress_ctx;
@@ -134,12 +134,12 @@ void tok_close(tok **t);
 
 /* ---- the pyramid ---- */
 
-int tok_nlevels(const tok *t);                 /* L: levels 1..L (0 is the bytes) */
+int tok_nlevels(const tok *t);                   /* L: levels 1..L (0 is the bytes) */
 int32_t tok_vocab_size(const tok *t, int level); /* tokens at `level`, or -1 if no such level */
-int32_t tok_ntokens(const tok *t);             /* all tokens = ids 0..tok_ntokens-1 */
-int tok_superword_level(const tok *t);         /* the superword level, or 0 if none */
-const char *tok_pretok(const tok *t);          /* the pre-tokenizer regex */
-const char *tok_pretok_name(const tok *t);     /* its preset name, or "custom" */
+int32_t tok_ntokens(const tok *t);               /* all tokens = ids 0..tok_ntokens-1 */
+int tok_superword_level(const tok *t);           /* the superword level, or 0 if none */
+const char *tok_pretok(const tok *t);            /* the pre-tokenizer regex */
+const char *tok_pretok_name(const tok *t);       /* its preset name, or "custom" */
 /* Token `id`'s bytes (borrowed; *len set); NULL if id is out of range. */
 const uint8_t *tok_token_bytes(const tok *t, int32_t id, size_t *len);
 int tok_token_level(const tok *t, int32_t id); /* first level containing id, -1 if none */
@@ -158,8 +158,8 @@ void tok_hash(const tok *t, char hex[17]);
 /* Token ids and each token's start byte. Zero-initialise; reused across calls (grown as
  * needed); release with tok_ids_free. */
 typedef struct tok_ids {
-    int32_t *ids;    /* (n) token ids */
-    size_t *start;   /* (n) start byte offset of each token in the input */
+    int32_t *ids;  /* (n) token ids */
+    size_t *start; /* (n) start byte offset of each token in the input */
     size_t n, cap;
 } tok_ids;
 void tok_ids_free(tok_ids *ids);

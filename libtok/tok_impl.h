@@ -14,17 +14,22 @@
 typedef struct pairmap {
     uint64_t *keys; /* left << 32 | right, or PAIRMAP_EMPTY */
     int32_t *vals;
-    size_t cap, n;  /* cap is a power of two */
+    size_t cap, n; /* cap is a power of two */
 } pairmap;
 #define PAIRMAP_EMPTY UINT64_MAX
 int pairmap_init(pairmap *m, size_t expect);
 void pairmap_free(pairmap *m);
 int pairmap_put(pairmap *m, int32_t left, int32_t right, int32_t val);
-static inline uint64_t pair_key(int32_t l, int32_t r) { return (uint64_t)(uint32_t)l << 32 | (uint32_t)r; }
+static inline uint64_t pair_key(int32_t l, int32_t r)
+{
+    return (uint64_t)(uint32_t)l << 32 | (uint32_t)r;
+}
 static inline uint64_t mix64(uint64_t x)
 {
-    x ^= x >> 33; x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
     x ^= x >> 33;
     return x;
 }
@@ -35,8 +40,10 @@ static inline int32_t pairmap_get(const pairmap *m, int32_t l, int32_t r)
     size_t mask = m->cap - 1, i = mix64(k) & mask;
     for (;;) {
         uint64_t kk = m->keys[i];
-        if (kk == k) return m->vals[i];
-        if (kk == PAIRMAP_EMPTY) return -1;
+        if (kk == k)
+            return m->vals[i];
+        if (kk == PAIRMAP_EMPTY)
+            return -1;
         i = (i + 1) & mask;
     }
 }
@@ -89,19 +96,19 @@ enum { RULE_MERGES = 0, RULE_RANKS = 1 };
 
 struct tok {
     int32_t ntok;
-    uint8_t *bytes;    /* all tokens' bytes, concatenated */
-    size_t *off;       /* (ntok + 1) offsets into bytes */
-    int32_t *left, *right; /* (ntok) merge parts, -1 for none */
-    int64_t *count;    /* (ntok) */
-    uint8_t *level;    /* (ntok) first level containing the token */
-    uint8_t *stage;    /* (ntok) TOK_STAGE_* */
-    int nlevels;       /* L */
+    uint8_t *bytes;                    /* all tokens' bytes, concatenated */
+    size_t *off;                       /* (ntok + 1) offsets into bytes */
+    int32_t *left, *right;             /* (ntok) merge parts, -1 for none */
+    int64_t *count;                    /* (ntok) */
+    uint8_t *level;                    /* (ntok) first level containing the token */
+    uint8_t *stage;                    /* (ntok) TOK_STAGE_* */
+    int nlevels;                       /* L */
     int32_t vocab[TOK_MAX_LEVELS + 1]; /* tokens at level k */
     int32_t limit[TOK_MAX_LEVELS + 1]; /* merges with result id < limit[k] belong to level k */
-    int super_level;   /* 0 or the superword level (always L) */
-    int32_t super_start; /* first id of the superword stage */
-    int rule;          /* RULE_MERGES: the stored merges; RULE_RANKS: tiktoken's rule */
-    char *pattern;     /* the pre-tokenizer regex */
+    int super_level;                   /* 0 or the superword level (always L) */
+    int32_t super_start;               /* first id of the superword stage */
+    int rule;      /* RULE_MERGES: the stored merges; RULE_RANKS: tiktoken's rule */
+    char *pattern; /* the pre-tokenizer regex */
     char *pretok_name;
     pretok *pre;
     pairmap pairs;
@@ -145,9 +152,9 @@ void merge_scratch_free(merge_scratch *sc);
 /* Unique pre-tokens with their counts, in a deterministic order (sorted by bytes). */
 typedef struct word_counts {
     size_t nwords;
-    uint8_t *bytes;    /* concatenated */
-    size_t *off;       /* (nwords + 1) */
-    int64_t *count;    /* (nwords) */
+    uint8_t *bytes; /* concatenated */
+    size_t *off;    /* (nwords + 1) */
+    int64_t *count; /* (nwords) */
 } word_counts;
 void word_counts_free(word_counts *w);
 
@@ -165,27 +172,28 @@ int count_pretokens(const pretok *pre, const train_text *texts, int ntexts, int 
 /* Sequences of symbols with counts that the merge loop works on. */
 typedef struct symseqs {
     size_t n;
-    int32_t *sym;      /* all sequences, concatenated */
-    size_t *off;       /* (n + 1) start of each; a sequence shrinks in place as it merges */
-    uint32_t *len;     /* (n) current length */
-    int64_t *count;    /* (n) */
+    int32_t *sym;   /* all sequences, concatenated */
+    size_t *off;    /* (n + 1) start of each; a sequence shrinks in place as it merges */
+    uint32_t *len;  /* (n) current length */
+    int64_t *count; /* (n) */
 } symseqs;
 void symseqs_free(symseqs *q);
 
 /* The vocabulary under construction. */
 typedef struct vocab_build {
     int32_t ntok, cap;
-    uint8_t *bytes; size_t nbytes, bcap;
+    uint8_t *bytes;
+    size_t nbytes, bcap;
     size_t *off;
     int32_t *left, *right;
     int64_t *count;
-    bytemap seen;      /* bytes -> id, to refuse duplicates */
+    bytemap seen; /* bytes -> id, to refuse duplicates */
 } vocab_build;
 
 /* Learns merges on q until the vocabulary has `target` tokens (TOK_ECORPUS if the pairs
  * run out first); `stage` names the phase in progress reports. */
-int bpe_learn(vocab_build *v, symseqs *q, int32_t target, int stage, const tok_train_settings *s,
-              tok_err *err);
+int bpe_learn(vocab_build *v, symseqs *q, int32_t target, int stage,
+              const tok_train_settings *s, tok_err *err);
 int vocab_build_push(vocab_build *v, const uint8_t *p, size_t n, int32_t l, int32_t r,
                      int64_t count);
 

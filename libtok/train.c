@@ -38,20 +38,24 @@ static int check_settings(const tok_train_settings *s, tok_err *err)
 {
     int L = s->nlevels + (s->superword ? 1 : 0);
     if (s->nlevels < 1 || L > TOK_MAX_LEVELS)
-        return tok_fail(err, TOK_EINVAL, "%d levels: give 1 to %d levels (the superword level counts)",
-                        L, TOK_MAX_LEVELS);
+        return tok_fail(err, TOK_EINVAL,
+                        "%d levels: give 1 to %d levels (the superword level counts)", L,
+                        TOK_MAX_LEVELS);
     for (int k = 0; k < s->nlevels; k++) {
         if (s->levels[k] <= 256)
-            return tok_fail(err, TOK_EINVAL, "level %d has %d tokens: a level needs more than the 256 bytes",
+            return tok_fail(err, TOK_EINVAL,
+                            "level %d has %d tokens: a level needs more than the 256 bytes",
                             k + 1, s->levels[k]);
         if (k && s->levels[k] <= s->levels[k - 1])
             return tok_fail(err, TOK_EINVAL, "levels must increase: %d after %d", s->levels[k],
                             s->levels[k - 1]);
     }
     if (s->superword && s->superword <= s->levels[s->nlevels - 1])
-        return tok_fail(err, TOK_EINVAL, "the superword total %d is not above the last level %d",
-                        s->superword, s->levels[s->nlevels - 1]);
-    if (s->superword < 0) return tok_fail(err, TOK_EINVAL, "negative superword total %d", s->superword);
+        return tok_fail(err, TOK_EINVAL,
+                        "the superword total %d is not above the last level %d", s->superword,
+                        s->levels[s->nlevels - 1]);
+    if (s->superword < 0)
+        return tok_fail(err, TOK_EINVAL, "negative superword total %d", s->superword);
     return TOK_OK;
 }
 
@@ -64,7 +68,8 @@ static int start_words(const word_counts *w, symseqs *q, vocab_build *v)
     q->off = malloc((w->nwords + 1) * sizeof *q->off);
     q->len = malloc((w->nwords ? w->nwords : 1) * sizeof *q->len);
     q->count = malloc((w->nwords ? w->nwords : 1) * sizeof *q->count);
-    if (!q->sym || !q->off || !q->len || !q->count) return TOK_ENOMEM;
+    if (!q->sym || !q->off || !q->len || !q->count)
+        return TOK_ENOMEM;
     int64_t bc[256] = {0};
     for (size_t i = 0; i < w->nwords; i++) {
         q->off[i] = w->off[i];
@@ -76,10 +81,12 @@ static int start_words(const word_counts *w, symseqs *q, vocab_build *v)
         }
     }
     q->off[w->nwords] = nsym;
-    if (bytemap_init(&v->seen, 1 << 16)) return TOK_ENOMEM;
+    if (bytemap_init(&v->seen, 1 << 16))
+        return TOK_ENOMEM;
     for (int b = 0; b < 256; b++) {
         uint8_t c = (uint8_t)b;
-        if (vocab_build_push(v, &c, 1, -1, -1, bc[b])) return TOK_ENOMEM;
+        if (vocab_build_push(v, &c, 1, -1, -1, bc[b]))
+            return TOK_ENOMEM;
     }
     return TOK_OK;
 }
@@ -88,7 +95,8 @@ static int build_tok(tok **out, const vocab_build *v, const tok_train_settings *
                      const pretok *pre, tok_err *err)
 {
     tok *t;
-    if (tok_alloc(&t, v->ntok, v->nbytes)) return tok_fail(err, TOK_ENOMEM, "out of memory");
+    if (tok_alloc(&t, v->ntok, v->nbytes))
+        return tok_fail(err, TOK_ENOMEM, "out of memory");
     memcpy(t->bytes, v->bytes, v->nbytes);
     memcpy(t->off, v->off, ((size_t)v->ntok + 1) * sizeof *t->off);
     memcpy(t->left, v->left, (size_t)v->ntok * sizeof *t->left);
@@ -106,14 +114,16 @@ static int build_tok(tok **out, const vocab_build *v, const tok_train_settings *
     }
     int k = 1;
     for (int32_t id = 256; id < t->ntok; id++) {
-        while (id >= t->vocab[k]) k++;
+        while (id >= t->vocab[k])
+            k++;
         t->level[id] = (uint8_t)k;
         t->stage[id] = t->super_level == k ? TOK_STAGE_SUPERWORD : TOK_STAGE_SUBWORD;
     }
     t->rule = RULE_MERGES;
     t->pattern = strdup(pretok_pattern(pre));
     int rc = t->pattern ? tok_finish(t, err) : tok_fail(err, TOK_ENOMEM, "out of memory");
-    if (rc) tok_close(&t);
+    if (rc)
+        tok_close(&t);
     *out = t;
     return rc;
 }
@@ -123,24 +133,31 @@ static int train(tok **out, const tok_train_settings *s, const train_text *texts
 {
     *out = NULL;
     int rc = check_settings(s, err);
-    if (rc) return rc;
-    if (ntexts < 1) return tok_fail(err, TOK_ECORPUS, "no corpus given");
+    if (rc)
+        return rc;
+    if (ntexts < 1)
+        return tok_fail(err, TOK_ECORPUS, "no corpus given");
     pretok *pre = NULL;
     word_counts w = {0};
     symseqs q = {0}, lines = {0};
     vocab_build v = {0};
-    if ((rc = pretok_compile(&pre, s->pretok ? s->pretok : "cl100k", err))) goto done;
-    if ((rc = count_pretokens(pre, texts, ntexts, s->nthreads, s, &w, err))) goto done;
+    if ((rc = pretok_compile(&pre, s->pretok ? s->pretok : "cl100k", err)))
+        goto done;
+    if ((rc = count_pretokens(pre, texts, ntexts, s->nthreads, s, &w, err)))
+        goto done;
     if (start_words(&w, &q, &v)) {
         rc = tok_fail(err, TOK_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = bpe_learn(&v, &q, s->levels[s->nlevels - 1], TOK_STAGE_SUBWORD, s, err))) goto done;
+    if ((rc = bpe_learn(&v, &q, s->levels[s->nlevels - 1], TOK_STAGE_SUBWORD, s, err)))
+        goto done;
     if (s->superword) {
-        if ((rc = count_chunks(pre, texts, ntexts, &w, &q, &lines, err))) goto done;
+        if ((rc = count_chunks(pre, texts, ntexts, &w, &q, &lines, err)))
+            goto done;
         symseqs_free(&q);
         word_counts_free(&w);
-        if ((rc = bpe_learn(&v, &lines, s->superword, TOK_STAGE_SUPERWORD, s, err))) goto done;
+        if ((rc = bpe_learn(&v, &lines, s->superword, TOK_STAGE_SUPERWORD, s, err)))
+            goto done;
     }
     rc = build_tok(out, &v, s, pre, err);
 done:
@@ -152,12 +169,14 @@ done:
     return rc;
 }
 
-int tok_train_files(tok **out, const tok_train_settings *s, const char *const *paths, int npaths,
-                    tok_err *err)
+int tok_train_files(tok **out, const tok_train_settings *s, const char *const *paths,
+                    int npaths, tok_err *err)
 {
     train_text *tx = calloc(npaths > 0 ? (size_t)npaths : 1, sizeof *tx);
-    if (!tx) return tok_fail(err, TOK_ENOMEM, "out of memory");
-    for (int i = 0; i < npaths; i++) tx[i].path = paths[i];
+    if (!tx)
+        return tok_fail(err, TOK_ENOMEM, "out of memory");
+    for (int i = 0; i < npaths; i++)
+        tx[i].path = paths[i];
     int rc = train(out, s, tx, npaths, err);
     free(tx);
     return rc;
@@ -167,7 +186,8 @@ int tok_train_buffers(tok **out, const tok_train_settings *s, const void *const 
                       const size_t *lens, int ntexts, tok_err *err)
 {
     train_text *tx = calloc(ntexts > 0 ? (size_t)ntexts : 1, sizeof *tx);
-    if (!tx) return tok_fail(err, TOK_ENOMEM, "out of memory");
+    if (!tx)
+        return tok_fail(err, TOK_ENOMEM, "out of memory");
     for (int i = 0; i < ntexts; i++) {
         tx[i].buf = texts[i];
         tx[i].len = lens[i];

@@ -25,13 +25,16 @@ static int load_text(const train_text *tx, const uint8_t **buf, size_t *len, uin
         return TOK_OK;
     }
     int fd = open(tx->path, O_RDONLY);
-    if (fd < 0) return tok_fail(err, TOK_EIO, "%s: %s", tx->path, strerror(errno));
+    if (fd < 0)
+        return tok_fail(err, TOK_EIO, "%s: %s", tx->path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
         int e = errno;
         close(fd);
-        return tok_fail(err, TOK_EIO, "%s: %s", tx->path, S_ISDIR(st.st_mode) ? "is a directory"
-                        : e ? strerror(e) : "not a regular file");
+        return tok_fail(err, TOK_EIO, "%s: %s", tx->path,
+                        S_ISDIR(st.st_mode) ? "is a directory"
+                        : e                 ? strerror(e)
+                                            : "not a regular file");
     }
     size_t cap = (size_t)st.st_size + 1, n = 0;
     uint8_t *b = malloc(cap);
@@ -50,14 +53,16 @@ static int load_text(const train_text *tx, const uint8_t **buf, size_t *len, uin
             b = nb;
         }
         ssize_t r = read(fd, b + n, cap - n);
-        if (r < 0 && errno == EINTR) continue;
+        if (r < 0 && errno == EINTR)
+            continue;
         if (r < 0) {
             int e = errno;
             free(b);
             close(fd);
             return tok_fail(err, TOK_EIO, "%s: %s", tx->path, strerror(e));
         }
-        if (r == 0) break;
+        if (r == 0)
+            break;
         n += (size_t)r;
     }
     close(fd);
@@ -69,9 +74,11 @@ static int load_text(const train_text *tx, const uint8_t **buf, size_t *len, uin
 /* Block j of a text starts after the first newline at or after j * BLOCK. */
 static size_t block_start(const uint8_t *s, size_t n, size_t j)
 {
-    if (j == 0) return 0;
+    if (j == 0)
+        return 0;
     size_t p = j * BLOCK;
-    if (p >= n) return n;
+    if (p >= n)
+        return n;
     const uint8_t *nl = memchr(s + p, '\n', n - p);
     return nl ? (size_t)(nl - s) + 1 : n;
 }
@@ -79,8 +86,8 @@ static size_t block_start(const uint8_t *s, size_t n, size_t j)
 /* ---- counting pre-tokens ---- */
 
 struct wentry {
-    uint64_t h;    /* 0 = empty */
-    size_t off;    /* into the arena */
+    uint64_t h; /* 0 = empty */
+    size_t off; /* into the arena */
     uint32_t len;
     int64_t count;
 };
@@ -103,11 +110,14 @@ static int wmap_grow(struct wmap *m)
 {
     size_t ncap = m->cap ? m->cap * 2 : 1 << 14;
     struct wentry *ne = calloc(ncap, sizeof *ne);
-    if (!ne) return TOK_ENOMEM;
+    if (!ne)
+        return TOK_ENOMEM;
     for (size_t i = 0; i < m->cap; i++) {
-        if (!m->e[i].h) continue;
+        if (!m->e[i].h)
+            continue;
         size_t j = m->e[i].h & (ncap - 1);
-        while (ne[j].h) j = (j + 1) & (ncap - 1);
+        while (ne[j].h)
+            j = (j + 1) & (ncap - 1);
         ne[j] = m->e[i];
     }
     free(m->e);
@@ -118,11 +128,13 @@ static int wmap_grow(struct wmap *m)
 
 static int wmap_add(struct wmap *m, const uint8_t *p, size_t n, uint64_t h, int64_t c)
 {
-    if ((m->n + 1) * 2 > m->cap && wmap_grow(m)) return TOK_ENOMEM;
+    if ((m->n + 1) * 2 > m->cap && wmap_grow(m))
+        return TOK_ENOMEM;
     size_t mask = m->cap - 1, i = h & mask;
     for (;; i = (i + 1) & mask) {
         struct wentry *e = &m->e[i];
-        if (!e->h) break;
+        if (!e->h)
+            break;
         if (e->h == h && e->len == n && !memcmp(m->arena + e->off, p, n)) {
             e->count += c;
             return TOK_OK;
@@ -130,9 +142,11 @@ static int wmap_add(struct wmap *m, const uint8_t *p, size_t n, uint64_t h, int6
     }
     if (m->alen + n > m->acap) {
         size_t nc = m->acap ? m->acap : 1 << 16;
-        while (nc < m->alen + n) nc *= 2;
+        while (nc < m->alen + n)
+            nc *= 2;
         uint8_t *na = realloc(m->arena, nc);
-        if (!na) return TOK_ENOMEM;
+        if (!na)
+            return TOK_ENOMEM;
         m->arena = na;
         m->acap = nc;
     }
@@ -159,16 +173,19 @@ static void *count_run(void *arg)
 {
     struct counter *c = arg;
     pretok_matcher *m;
-    if ((c->rc = pretok_matcher_open(&m, c->pre))) return NULL;
+    if ((c->rc = pretok_matcher_open(&m, c->pre)))
+        return NULL;
     for (;;) {
         size_t j = atomic_fetch_add(c->next, 1);
-        if (j >= c->nblocks) break;
+        if (j >= c->nblocks)
+            break;
         size_t a = block_start(c->s, c->n, j), b = block_start(c->s, c->n, j + 1);
         pretok_iter it = {.pos = a};
         size_t ps, pe;
         while (pretok_next(m, c->s, b, &it, &ps, &pe)) {
             uint64_t h = hash_bytes(c->s + ps, pe - ps) | 1;
-            if ((c->rc = wmap_add(&c->map, c->s + ps, pe - ps, h, 1))) goto out;
+            if ((c->rc = wmap_add(&c->map, c->s + ps, pe - ps, h, 1)))
+                goto out;
         }
         if (c->id == 0 && c->set->progress)
             c->set->progress(c->set->progress_ctx, "counting", c->done0 + (double)b, c->total);
@@ -201,7 +218,8 @@ int count_pretokens(const pretok *pre, const train_text *texts, int ntexts, int 
     double total = 0, done = 0;
     for (int i = 0; i < ntexts; i++) {
         struct stat st;
-        total += texts[i].path ? (stat(texts[i].path, &st) ? 0 : (double)st.st_size) : (double)texts[i].len;
+        total += texts[i].path ? (stat(texts[i].path, &st) ? 0 : (double)st.st_size)
+                               : (double)texts[i].len;
     }
     int rc = TOK_OK;
     size_t nbytes = 0;
@@ -209,10 +227,12 @@ int count_pretokens(const pretok *pre, const train_text *texts, int ntexts, int 
         const uint8_t *buf;
         size_t len;
         uint8_t *owned;
-        if ((rc = load_text(&texts[i], &buf, &len, &owned, err))) break;
+        if ((rc = load_text(&texts[i], &buf, &len, &owned, err)))
+            break;
         if (!len) {
             free(owned);
-            rc = tok_fail(err, TOK_ECORPUS, "%s: empty file", texts[i].path ? texts[i].path : "text");
+            rc = tok_fail(err, TOK_ECORPUS, "%s: empty file",
+                          texts[i].path ? texts[i].path : "text");
             break;
         }
         nbytes += len;
@@ -231,11 +251,15 @@ int count_pretokens(const pretok *pre, const train_text *texts, int ntexts, int 
             cs[k].total = total;
         }
         for (; started < nt; started++)
-            if (pthread_create(&th[started], NULL, count_run, &cs[started])) break;
-        if (!started) count_run(&cs[0]), started = 0;
-        for (int k = 0; k < started; k++) pthread_join(th[k], NULL);
+            if (pthread_create(&th[started], NULL, count_run, &cs[started]))
+                break;
+        if (!started)
+            count_run(&cs[0]), started = 0;
+        for (int k = 0; k < started; k++)
+            pthread_join(th[k], NULL);
         for (int k = 0; k < nt && !rc; k++)
-            if (cs[k].rc) rc = tok_fail(err, cs[k].rc, "out of memory while counting");
+            if (cs[k].rc)
+                rc = tok_fail(err, cs[k].rc, "out of memory while counting");
         free(owned);
         done += (double)len;
     }
@@ -244,12 +268,15 @@ int count_pretokens(const pretok *pre, const train_text *texts, int ntexts, int 
         struct wmap *m = &cs[k].map;
         for (size_t i = 0; i < m->cap && !rc; i++)
             if (m->e[i].h)
-                rc = wmap_add(&cs[0].map, m->arena + m->e[i].off, m->e[i].len, m->e[i].h, m->e[i].count);
+                rc = wmap_add(&cs[0].map, m->arena + m->e[i].off, m->e[i].len, m->e[i].h,
+                              m->e[i].count);
         wmap_free(m);
-        if (rc) rc = tok_fail(err, rc, "out of memory");
+        if (rc)
+            rc = tok_fail(err, rc, "out of memory");
     }
     struct wmap *m = &cs[0].map;
-    if (!rc && nbytes == 0) rc = tok_fail(err, TOK_ECORPUS, "empty corpus");
+    if (!rc && nbytes == 0)
+        rc = tok_fail(err, TOK_ECORPUS, "empty corpus");
     if (!rc) {
         out->nwords = m->n;
         out->bytes = m->arena; /* the words keep the arena; offsets are rebuilt in order */
@@ -264,7 +291,8 @@ int count_pretokens(const pretok *pre, const train_text *texts, int ntexts, int 
         } else {
             size_t w = 0, o = 0;
             for (size_t i = 0; i < m->cap; i++) {
-                if (!m->e[i].h) continue;
+                if (!m->e[i].h)
+                    continue;
                 out->off[w] = o;
                 memcpy(bytes + o, m->arena + m->e[i].off, m->e[i].len);
                 o += m->e[i].len;
@@ -294,7 +322,8 @@ static int count_lines_of(const pretok *pre, const uint8_t *s, size_t n, const b
                           bytestrs ws, struct wmap *cm, int32_t **line, size_t *lcap)
 {
     pretok_matcher *m;
-    if (pretok_matcher_open(&m, pre)) return TOK_ENOMEM;
+    if (pretok_matcher_open(&m, pre))
+        return TOK_ENOMEM;
     int rc = TOK_OK;
     size_t nblocks = (n + BLOCK - 1) / BLOCK;
     for (size_t j = 0; j < nblocks && !rc; j++) {
@@ -304,10 +333,12 @@ static int count_lines_of(const pretok *pre, const uint8_t *s, size_t n, const b
             bool more = pretok_next(m, s, b, &it, &ps, &pe);
             if (!more || memchr(s + ps, '\n', pe - ps)) {
                 size_t kb = k * sizeof **line;
-                if (k && (rc = wmap_add(cm, (const uint8_t *)*line, kb, hash_bytes((const uint8_t *)*line, kb) | 1, 1)))
+                if (k && (rc = wmap_add(cm, (const uint8_t *)*line, kb,
+                                        hash_bytes((const uint8_t *)*line, kb) | 1, 1)))
                     break;
                 k = 0;
-                if (!more) break;
+                if (!more)
+                    break;
                 continue;
             }
             int32_t w = bytemap_get(wm, ws, s + ps, pe - ps);
@@ -338,7 +369,8 @@ int count_chunks(const pretok *pre, const train_text *texts, int ntexts, const w
     memset(out, 0, sizeof *out);
     bytemap wm;
     bytestrs ws = {w->bytes, w->off};
-    if (bytemap_init(&wm, w->nwords)) return tok_fail(err, TOK_ENOMEM, "out of memory");
+    if (bytemap_init(&wm, w->nwords))
+        return tok_fail(err, TOK_ENOMEM, "out of memory");
     for (size_t i = 0; i < w->nwords; i++)
         if (bytemap_add(&wm, ws, (int32_t)i) < 0) {
             bytemap_free(&wm);
@@ -352,9 +384,11 @@ int count_chunks(const pretok *pre, const train_text *texts, int ntexts, const w
         const uint8_t *buf;
         size_t len;
         uint8_t *owned;
-        if ((rc = load_text(&texts[i], &buf, &len, &owned, err))) break;
+        if ((rc = load_text(&texts[i], &buf, &len, &owned, err)))
+            break;
         rc = count_lines_of(pre, buf, len, &wm, ws, &cm, &line, &lcap);
-        if (rc) rc = tok_fail(err, rc, "counting lines: %s", tok_strerror(rc));
+        if (rc)
+            rc = tok_fail(err, rc, "counting lines: %s", tok_strerror(rc));
         free(owned);
     }
     free(line);
@@ -362,7 +396,8 @@ int count_chunks(const pretok *pre, const train_text *texts, int ntexts, const w
     size_t nsym = 0;
     for (size_t i = 0; i < cm.cap && !rc; i++)
         if (cm.e[i].h)
-            for (uint32_t k = 0; k < cm.e[i].len / 4; k++) nsym += words->len[line_word(cm.arena + cm.e[i].off, k)];
+            for (uint32_t k = 0; k < cm.e[i].len / 4; k++)
+                nsym += words->len[line_word(cm.arena + cm.e[i].off, k)];
     if (!rc) {
         out->n = cm.n;
         out->sym = malloc((nsym ? nsym : 1) * sizeof *out->sym);
@@ -377,11 +412,13 @@ int count_chunks(const pretok *pre, const train_text *texts, int ntexts, const w
     if (!rc) {
         size_t c = 0, o = 0;
         for (size_t i = 0; i < cm.cap; i++) {
-            if (!cm.e[i].h) continue;
+            if (!cm.e[i].h)
+                continue;
             out->off[c] = o;
             for (uint32_t k = 0; k < cm.e[i].len / 4; k++) {
                 int32_t wd = line_word(cm.arena + cm.e[i].off, k);
-                memcpy(out->sym + o, words->sym + words->off[wd], words->len[wd] * sizeof(int32_t));
+                memcpy(out->sym + o, words->sym + words->off[wd],
+                       words->len[wd] * sizeof(int32_t));
                 o += words->len[wd];
             }
             out->len[c] = (uint32_t)(o - out->off[c]);

@@ -15,11 +15,12 @@
 
 enum { MIN_VERSION = 1, MAX_VERSION = 2, BUSY_MS = 10000, MAX_PREVIEWS = 1000 };
 
-struct export {
+struct export
+{
     sqlite3 *db;
     export_settings s;
-    char *path;       /* the log, absolute */
-    char *sweep;      /* NULL = the runs outside sweeps */
+    char *path;  /* the log, absolute */
+    char *sweep; /* NULL = the runs outside sweeps */
     int version;
     char msg[1024];
 };
@@ -43,21 +44,37 @@ int export_format_parse(const char *name, export_format *out)
 const char *export_strerror(int rc)
 {
     switch (rc) {
-    case EXPORT_OK: return "ok";
-    case EXPORT_ENOMEM: return "out of memory";
-    case EXPORT_EOPEN: return "cannot open the run log";
-    case EXPORT_ELOG: return "not a pyramask run log";
-    case EXPORT_EEMPTY: return "no runs";
-    case EXPORT_ESWEEP: return "no such sweep";
-    case EXPORT_EWRITE: return "cannot write the output";
-    case EXPORT_EQUERY: return "a query on the run log failed";
-    case EXPORT_EINPUT: return "bad setting";
-    default: return "unknown error";
+    case EXPORT_OK:
+        return "ok";
+    case EXPORT_ENOMEM:
+        return "out of memory";
+    case EXPORT_EOPEN:
+        return "cannot open the run log";
+    case EXPORT_ELOG:
+        return "not a pyramask run log";
+    case EXPORT_EEMPTY:
+        return "no runs";
+    case EXPORT_ESWEEP:
+        return "no such sweep";
+    case EXPORT_EWRITE:
+        return "cannot write the output";
+    case EXPORT_EQUERY:
+        return "a query on the run log failed";
+    case EXPORT_EINPUT:
+        return "bad setting";
+    default:
+        return "unknown error";
     }
 }
 
-const char *export_errmsg(const export *e) { return e ? e->msg : ""; }
-const char *export_sweep(const export *e) { return e ? e->sweep : NULL; }
+const char *export_errmsg(const export *e)
+{
+    return e ? e->msg : "";
+}
+const char *export_sweep(const export *e)
+{
+    return e ? e->sweep : NULL;
+}
 
 static int fail(export *e, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(export *e, int rc, const char *fmt, ...)
@@ -94,18 +111,26 @@ static int check_log(export *e)
     const char *p = e->s.db_path;
     long long v = scalar(e, "PRAGMA user_version", NULL);
     if (v < 0)
-        return fail(e, EXPORT_ELOG, "%s: not a pyramask run log (%s)", p, sqlite3_errmsg(e->db));
-    long long tables = scalar(e, "SELECT count(*) FROM sqlite_master WHERE name IN ('sweeps', "
-                                 "'factors', 'runs', 'params', 'metrics', 'scores', 'v_final', "
-                                 "'v_cells', 'v_ablation')", NULL);
+        return fail(e, EXPORT_ELOG, "%s: not a pyramask run log (%s)", p,
+                    sqlite3_errmsg(e->db));
+    long long tables = scalar(e,
+                              "SELECT count(*) FROM sqlite_master WHERE name IN ('sweeps', "
+                              "'factors', 'runs', 'params', 'metrics', 'scores', 'v_final', "
+                              "'v_cells', 'v_ablation')",
+                              NULL);
     if (tables < 0)
-        return fail(e, EXPORT_ELOG, "%s: not a pyramask run log (%s)", p, sqlite3_errmsg(e->db));
+        return fail(e, EXPORT_ELOG, "%s: not a pyramask run log (%s)", p,
+                    sqlite3_errmsg(e->db));
     if (v > MAX_VERSION)
-        return fail(e, EXPORT_ELOG, "%s: schema version %lld, newer than this pyramask reads "
-                    "(%d)", p, v, MAX_VERSION);
+        return fail(e, EXPORT_ELOG,
+                    "%s: schema version %lld, newer than this pyramask reads "
+                    "(%d)",
+                    p, v, MAX_VERSION);
     if (v < MIN_VERSION || tables != 9)
-        return fail(e, EXPORT_ELOG, "%s: not a pyramask run log (no runs table, or schema "
-                    "version %lld)", p, v);
+        return fail(e, EXPORT_ELOG,
+                    "%s: not a pyramask run log (no runs table, or schema "
+                    "version %lld)",
+                    p, v);
     e->version = (int)v;
     return 0;
 }
@@ -129,8 +154,8 @@ static int choose_sweep(export *e)
 {
     const char *p = e->s.db_path;
     if (e->s.sweep) {
-        long long id = scalar(e, "SELECT coalesce((SELECT sweep_id FROM sweeps WHERE name = ?), 0)",
-                              e->s.sweep);
+        long long id = scalar(
+            e, "SELECT coalesce((SELECT sweep_id FROM sweeps WHERE name = ?), 0)", e->s.sweep);
         if (id < 0)
             return fail(e, EXPORT_EQUERY, "%s: %s", p, sqlite3_errmsg(e->db));
         if (id == 0) {
@@ -139,8 +164,10 @@ static int choose_sweep(export *e)
             return fail(e, EXPORT_ESWEEP, "%s: no sweep named '%s' (%s%s)", p, e->s.sweep,
                         names[0] ? "sweeps: " : "the log has no sweeps", names);
         }
-        if (scalar(e, "SELECT count(*) FROM runs r JOIN sweeps s ON s.sweep_id = r.sweep_id "
-                      "WHERE s.name = ?", e->s.sweep) <= 0)
+        if (scalar(e,
+                   "SELECT count(*) FROM runs r JOIN sweeps s ON s.sweep_id = r.sweep_id "
+                   "WHERE s.name = ?",
+                   e->s.sweep) <= 0)
             return fail(e, EXPORT_EEMPTY, "%s: sweep '%s' has no runs yet", p, e->s.sweep);
         e->sweep = strdup(e->s.sweep);
         return e->sweep ? 0 : fail(e, EXPORT_ENOMEM, "out of memory");
@@ -151,9 +178,11 @@ static int choose_sweep(export *e)
     if (runs == 0)
         return fail(e, EXPORT_EEMPTY, "%s: the run log holds no runs", p);
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(e->db, "SELECT name FROM sweeps s WHERE EXISTS (SELECT 1 FROM runs r "
-                                  "WHERE r.sweep_id = s.sweep_id) ORDER BY created_at DESC, "
-                                  "sweep_id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(e->db,
+                           "SELECT name FROM sweeps s WHERE EXISTS (SELECT 1 FROM runs r "
+                           "WHERE r.sweep_id = s.sweep_id) ORDER BY created_at DESC, "
+                           "sweep_id DESC LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
         return fail(e, EXPORT_EQUERY, "%s: %s", p, sqlite3_errmsg(e->db));
     int rc = 0;
     if (sqlite3_step(st) == SQLITE_ROW) {
@@ -205,8 +234,11 @@ int export_render(export *e, char **out, size_t *len)
     *out = NULL;
     if (!e->db)
         return fail(e, EXPORT_EINPUT, "the run log is not open");
-    struct report r = {.db = e->db, .sweep = e->sweep, .generator = e->s.generator,
-                       .version = e->version, .max_previews = e->s.max_previews,
+    struct report r = {.db = e->db,
+                       .sweep = e->sweep,
+                       .generator = e->s.generator,
+                       .version = e->version,
+                       .max_previews = e->s.max_previews,
                        .preview_t = e->s.preview_t};
     r.db_path = sqlite3_mprintf("%s", e->path);
     r.exported_at = sqlite3_mprintf("%s", "");
@@ -220,7 +252,8 @@ int export_render(export *e, char **out, size_t *len)
     }
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(e->db, "SELECT strftime('%Y-%m-%d %H:%M UTC', 'now')", -1, &st,
-                           NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+                           NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
         sqlite3_free(r.exported_at);
         r.exported_at = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
     }

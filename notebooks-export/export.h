@@ -28,14 +28,14 @@
 /* Error codes (negative); export_strerror names them. */
 enum {
     EXPORT_OK = 0,
-    EXPORT_ENOMEM = -1,  /* out of memory */
-    EXPORT_EOPEN = -2,   /* the run log is missing or cannot be opened */
-    EXPORT_ELOG = -3,    /* not a pyramask run log (or one from a newer pyramask) */
-    EXPORT_EEMPTY = -4,  /* no runs (in the log, or in the sweep) */
-    EXPORT_ESWEEP = -5,  /* no sweep of that name */
-    EXPORT_EWRITE = -6,  /* the output cannot be written */
-    EXPORT_EQUERY = -7,  /* a query on the log failed (a damaged log) */
-    EXPORT_EINPUT = -8,  /* a bad setting (format, preview_t, max_previews, paths) */
+    EXPORT_ENOMEM = -1, /* out of memory */
+    EXPORT_EOPEN = -2,  /* the run log is missing or cannot be opened */
+    EXPORT_ELOG = -3,   /* not a pyramask run log (or one from a newer pyramask) */
+    EXPORT_EEMPTY = -4, /* no runs (in the log, or in the sweep) */
+    EXPORT_ESWEEP = -5, /* no sweep of that name */
+    EXPORT_EWRITE = -6, /* the output cannot be written */
+    EXPORT_EQUERY = -7, /* a query on the log failed (a damaged log) */
+    EXPORT_EINPUT = -8, /* a bad setting (format, preview_t, max_previews, paths) */
 };
 
 typedef enum export_format { EXPORT_HTML = 0, EXPORT_IPYNB = 1 } export_format;

@@ -127,11 +127,12 @@ static int section(sqlite3_str *b, const struct section *s)
 char *render_html(struct report *r)
 {
     sqlite3_str *b = sqlite3_str_new(NULL);
-    sqlite3_str_appendall(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src "
-                             "'none'; style-src 'unsafe-inline'; img-src data:\">\n"
-                             "<meta name=\"viewport\" content=\"width=device-width, "
-                             "initial-scale=1\">\n<title>pyramask: ");
+    sqlite3_str_appendall(
+        b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+           "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src "
+           "'none'; style-src 'unsafe-inline'; img-src data:\">\n"
+           "<meta name=\"viewport\" content=\"width=device-width, "
+           "initial-scale=1\">\n<title>pyramask: ");
     if (r->sweep)
         text(b, "sweep ", r->sweep, "");
     else

@@ -9,8 +9,8 @@
 
 struct nb {
     struct report *r;
-    char *cells;    /* the JSON array of cells so far */
-    int count;      /* execution count of the last code cell */
+    char *cells; /* the JSON array of cells so far */
+    int count;   /* execution count of the last code cell */
     int ncells;
 };
 
@@ -66,8 +66,10 @@ static int markdown(struct nb *n, char *source)
         return -1;
     char id[32];
     snprintf(id, sizeof id, "cell-%d", ++n->ncells);
-    char *cell = eval(n->r, "SELECT json_object('cell_type', 'markdown', 'id', ?1, 'metadata', "
-                            "json_object(), 'source', ?2)", "tt", id, source);
+    char *cell = eval(n->r,
+                      "SELECT json_object('cell_type', 'markdown', 'id', ?1, 'metadata', "
+                      "json_object(), 'source', ?2)",
+                      "tt", id, source);
     sqlite3_free(source);
     return append(n->r, &n->cells, cell);
 }
@@ -78,9 +80,11 @@ static int code_cell(struct nb *n, const char *source, char *outputs)
         return -1;
     char id[32];
     snprintf(id, sizeof id, "cell-%d", ++n->ncells);
-    char *cell = eval(n->r, "SELECT json_object('cell_type', 'code', 'id', ?1, "
-                            "'execution_count', ?2, 'metadata', json_object(), 'source', ?3, "
-                            "'outputs', json(?4))", "tits", id, n->count, source, outputs);
+    char *cell = eval(n->r,
+                      "SELECT json_object('cell_type', 'code', 'id', ?1, "
+                      "'execution_count', ?2, 'metadata', json_object(), 'source', ?3, "
+                      "'outputs', json(?4))",
+                      "tits", id, n->count, source, outputs);
     sqlite3_free(outputs);
     return append(n->r, &n->cells, cell);
 }
@@ -116,32 +120,37 @@ static char *outputs(struct nb *n, const struct section *s)
     char *text = mk_finish(stream);
     int rc = out && text ? 0 : -1;
     if (!rc && *text)
-        rc = append(r, &out, eval(r, "SELECT json_object('output_type', 'stream', 'name', "
-                                     "'stdout', 'text', ?1)", "t", text));
+        rc = append(r, &out,
+                    eval(r,
+                         "SELECT json_object('output_type', 'stream', 'name', "
+                         "'stdout', 'text', ?1)",
+                         "t", text));
     sqlite3_free(text);
     for (int k = 0; !rc && k < s->nblocks; k++)
         if (s->block[k].kind == BLOCK_SVG) {
             char *alt = sqlite3_mprintf("[figure: %s]", s->title), *img = svg_img(s, k);
-            rc = alt && img
-                     ? append(r, &out, eval(r, "SELECT json_object('output_type', "
-                                               "'display_data', 'metadata', json_object(), "
-                                               "'data', json_object('image/svg+xml', ?1, "
-                                               "'text/html', ?2, 'text/plain', ?3))",
-                                            "ttt", s->block[k].text, img, alt))
-                     : -1;
+            rc = alt && img ? append(r, &out,
+                                     eval(r,
+                                          "SELECT json_object('output_type', "
+                                          "'display_data', 'metadata', json_object(), "
+                                          "'data', json_object('image/svg+xml', ?1, "
+                                          "'text/html', ?2, 'text/plain', ?3))",
+                                          "ttt", s->block[k].text, img, alt))
+                            : -1;
             sqlite3_free(alt);
             sqlite3_free(img);
         }
     for (int k = 0; !rc && k < s->nblocks; k++)
         if (s->block[k].kind == BLOCK_TABLE) {
             char *plain = xt_plain(s->block[k].table), *html = xt_html(s->block[k].table);
-            rc = plain && html
-                     ? append(r, &out, eval(r, "SELECT json_object('output_type', "
-                                               "'execute_result', 'execution_count', ?1, "
-                                               "'metadata', json_object(), 'data', json_object("
-                                               "'text/plain', ?2, 'text/html', ?3))",
-                                            "itt", n->count, plain, html))
-                     : -1;
+            rc = plain && html ? append(r, &out,
+                                        eval(r,
+                                             "SELECT json_object('output_type', "
+                                             "'execute_result', 'execution_count', ?1, "
+                                             "'metadata', json_object(), 'data', json_object("
+                                             "'text/plain', ?2, 'text/html', ?3))",
+                                             "itt", n->count, plain, html))
+                               : -1;
             sqlite3_free(plain);
             sqlite3_free(html);
         }
@@ -205,12 +214,13 @@ char *render_ipynb(struct report *r)
     }
     char *doc = NULL;
     if (!rc)
-        doc = eval(r, "SELECT json_object('nbformat', 4, 'nbformat_minor', 5, 'metadata', "
-                      "json_object('kernelspec', json_object('name', 'python3', 'display_name', "
-                      "'Python 3', 'language', 'python'), 'language_info', json_object('name', "
-                      "'python', 'pygments_lexer', 'ipython3'), 'pyramask', json_object('db', "
-                      "?1, 'sweep', ?2, 'exported_at', ?3, 'generator', ?4, 'schema_version', "
-                      "?5)), 'cells', json(?6)) || char(10)",
+        doc = eval(r,
+                   "SELECT json_object('nbformat', 4, 'nbformat_minor', 5, 'metadata', "
+                   "json_object('kernelspec', json_object('name', 'python3', 'display_name', "
+                   "'Python 3', 'language', 'python'), 'language_info', json_object('name', "
+                   "'python', 'pygments_lexer', 'ipython3'), 'pyramask', json_object('db', "
+                   "?1, 'sweep', ?2, 'exported_at', ?3, 'generator', ?4, 'schema_version', "
+                   "?5)), 'cells', json(?6)) || char(10)",
                    "ttttit", r->db_path, r->sweep, r->exported_at, r->generator, r->version,
                    n.cells);
     sqlite3_free(n.cells);

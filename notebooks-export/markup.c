@@ -48,11 +48,21 @@ static void emit(sqlite3_str *out, const char *s, size_t n, int escape)
             subst = replacement;
         else if (escape && len == 1)
             switch (p[i]) {
-            case '&': subst = "&amp;"; break;
-            case '<': subst = "&lt;"; break;
-            case '>': subst = "&gt;"; break;
-            case '"': subst = "&quot;"; break;
-            case '\'': subst = "&#39;"; break;
+            case '&':
+                subst = "&amp;";
+                break;
+            case '<':
+                subst = "&lt;";
+                break;
+            case '>':
+                subst = "&gt;";
+                break;
+            case '"':
+                subst = "&quot;";
+                break;
+            case '\'':
+                subst = "&#39;";
+                break;
             }
         if (!subst) {
             i += len;
@@ -78,7 +88,10 @@ char *mk_finish(sqlite3_str *b)
     return s ? s : sqlite3_mprintf("%s", "");
 }
 
-void mk_escape(sqlite3_str *out, const char *s, size_t n) { emit(out, s, n, 1); }
+void mk_escape(sqlite3_str *out, const char *s, size_t n)
+{
+    emit(out, s, n, 1);
+}
 
 void mk_escape_z(sqlite3_str *out, const char *s)
 {
@@ -86,7 +99,10 @@ void mk_escape_z(sqlite3_str *out, const char *s)
         emit(out, s, strlen(s), 1);
 }
 
-void mk_clean(sqlite3_str *out, const char *s, size_t n) { emit(out, s, n, 0); }
+void mk_clean(sqlite3_str *out, const char *s, size_t n)
+{
+    emit(out, s, n, 0);
+}
 
 void mk_markdown(sqlite3_str *out, const char *s)
 {

@@ -3,13 +3,14 @@
 #include "queries.h"
 
 /* A configuration's name: its factor levels, "token · class". */
-#define LABEL(alias, fallback)                                                                 \
-    "coalesce((SELECT group_concat(value, ' · ')\n"                                            \
+#define LABEL(alias, fallback)                       \
+    "coalesce((SELECT group_concat(value, ' · ')\n" \
     "                 FROM json_each(" alias ".factors_json)), " fallback ")"
 
 /* The runs of the sweep (:sweep NULL = the lone runs). */
-#define SWEEP_RUNS                                                                             \
-    "SELECT r.* FROM runs r LEFT JOIN sweeps s ON s.sweep_id = r.sweep_id WHERE s.name IS :sweep"
+#define SWEEP_RUNS                                                                          \
+    "SELECT r.* FROM runs r LEFT JOIN sweeps s ON s.sweep_id = r.sweep_id WHERE s.name IS " \
+    ":sweep"
 
 const char sql_configs[] =
     "SELECT config_hash FROM runs r LEFT JOIN sweeps s ON s.sweep_id = r.sweep_id\n"
@@ -45,16 +46,19 @@ const char sql_factors[] =
 
 const char sql_runs[] =
     "SELECT run_id,\n"
-    "       " LABEL("f", "''") " AS configuration,\n"
-    "       seed, status,\n"
-    "       round(nelbo_bpb, 4) AS nelbo_bpb, round(nelbo_bpb_se, 4) AS se,\n"
-    "       round(nelbo_bpb_sched, 4) AS nelbo_bpb_sched, round(masked_acc, 4) AS masked_acc,\n"
-    "       round(seconds, 1) AS seconds, coalesce(error, '') AS error\n"
-    "FROM v_final f WHERE sweep IS :sweep ORDER BY run_id";
+    "       " LABEL(
+        "f", "''") " AS configuration,\n"
+                   "       seed, status,\n"
+                   "       round(nelbo_bpb, 4) AS nelbo_bpb, round(nelbo_bpb_se, 4) AS se,\n"
+                   "       round(nelbo_bpb_sched, 4) AS nelbo_bpb_sched, round(masked_acc, 4) "
+                   "AS masked_acc,\n"
+                   "       round(seconds, 1) AS seconds, coalesce(error, '') AS error\n"
+                   "FROM v_final f WHERE sweep IS :sweep ORDER BY run_id";
 
 const char sql_ablation[] =
     "SELECT a.factor, a.level, a.n, round(a.mean, 4) AS mean,\n"
-    "       round(a.ci95_lo, 4) AS ci95_lo, round(a.ci95_hi, 4) AS ci95_hi, round(a.sd, 4) AS sd,\n"
+    "       round(a.ci95_lo, 4) AS ci95_lo, round(a.ci95_hi, 4) AS ci95_hi, round(a.sd, 4) AS "
+    "sd,\n"
     "       (SELECT round(b.mean, 4) FROM v_ablation b WHERE b.sweep = a.sweep\n"
     "           AND b.factor = a.factor AND b.level = a.level AND b.split = 'valid'\n"
     "           AND b.metric = 'nelbo_bpb_sched') AS nelbo_bpb_sched,\n"
@@ -65,35 +69,42 @@ const char sql_ablation[] =
     "WHERE a.sweep = :sweep AND a.split = 'valid' AND a.metric = 'nelbo_bpb'\n"
     "ORDER BY a.factor_position, a.level_position";
 
-const char sql_cells[] =
-    "SELECT " LABEL("c", "'all runs'") " AS configuration,\n"
-    "       c.config_hash, c.n, round(c.mean, 4) AS mean,\n"
-    "       round(c.mean - min(c.mean) OVER (), 4) AS above_best,\n"
-    "       round(coalesce(c.ci95_lo, c.mean - 1.96 * mc.se), 4) AS lo,\n"
-    "       round(coalesce(c.ci95_hi, c.mean + 1.96 * mc.se), 4) AS hi,\n"
-    "       CASE WHEN c.ci95 IS NOT NULL THEN 'seeds, t'\n"
-    "            WHEN mc.se IS NOT NULL THEN 'Monte Carlo' END AS interval\n"
-    "FROM v_cells c\n"
-    "LEFT JOIN (SELECT config_hash, avg(nelbo_bpb_se) AS se FROM v_final\n"
-    "           WHERE sweep = :sweep AND status = 'finished' GROUP BY config_hash) mc\n"
-    "       ON mc.config_hash = c.config_hash\n"
-    "WHERE c.sweep = :sweep AND c.split = 'valid' AND c.metric = 'nelbo_bpb'\n"
-    "ORDER BY c.mean";
+const char sql_cells[] = "SELECT " LABEL(
+    "c",
+    "'all runs'") " AS configuration,\n"
+                  "       c.config_hash, c.n, round(c.mean, 4) AS mean,\n"
+                  "       round(c.mean - min(c.mean) OVER (), 4) AS above_best,\n"
+                  "       round(coalesce(c.ci95_lo, c.mean - 1.96 * mc.se), 4) AS lo,\n"
+                  "       round(coalesce(c.ci95_hi, c.mean + 1.96 * mc.se), 4) AS hi,\n"
+                  "       CASE WHEN c.ci95 IS NOT NULL THEN 'seeds, t'\n"
+                  "            WHEN mc.se IS NOT NULL THEN 'Monte Carlo' END AS interval\n"
+                  "FROM v_cells c\n"
+                  "LEFT JOIN (SELECT config_hash, avg(nelbo_bpb_se) AS se FROM v_final\n"
+                  "           WHERE sweep = :sweep AND status = 'finished' GROUP BY "
+                  "config_hash) mc\n"
+                  "       ON mc.config_hash = c.config_hash\n"
+                  "WHERE c.sweep = :sweep AND c.split = 'valid' AND c.metric = 'nelbo_bpb'\n"
+                  "ORDER BY c.mean";
 
 const char sql_curves[] =
     "SELECT f.run_id, f.config_hash,\n"
-    "       " LABEL("f", "'run ' || f.run_id") " AS configuration,\n"
-    "       f.seed, m.step, m.value AS train_loss\n"
-    "FROM v_final f JOIN metrics m ON m.run_id = f.run_id AND m.key = 'train_loss'\n"
-    "WHERE f.sweep IS :sweep ORDER BY f.run_id, m.step";
+    "       " LABEL("f",
+                    "'run ' || f.run_id") " AS configuration,\n"
+                                          "       f.seed, m.step, m.value AS train_loss\n"
+                                          "FROM v_final f JOIN metrics m ON m.run_id = "
+                                          "f.run_id AND m.key = 'train_loss'\n"
+                                          "WHERE f.sweep IS :sweep ORDER BY f.run_id, m.step";
 
 const char sql_curve_means[] =
     "SELECT f.config_hash,\n"
-    "       " LABEL("f", "'run ' || f.run_id") " AS configuration,\n"
-    "       m.step, avg(m.value) AS train_loss, count(*) AS runs\n"
-    "FROM v_final f JOIN metrics m ON m.run_id = f.run_id AND m.key = 'train_loss'\n"
-    "WHERE f.sweep IS :sweep\n"
-    "GROUP BY f.config_hash, m.step ORDER BY min(f.run_id), m.step";
+    "       " LABEL(
+        "f",
+        "'run ' || f.run_id") " AS configuration,\n"
+                              "       m.step, avg(m.value) AS train_loss, count(*) AS runs\n"
+                              "FROM v_final f JOIN metrics m ON m.run_id = f.run_id AND m.key "
+                              "= 'train_loss'\n"
+                              "WHERE f.sweep IS :sweep\n"
+                              "GROUP BY f.config_hash, m.step ORDER BY min(f.run_id), m.step";
 
 const char sql_schedules[] =
     "SELECT CASE WHEN c.name = 'alpha' THEN c.label\n"
@@ -109,7 +120,8 @@ const char sql_levels[] =
     "       round(1.0 * l.bytes / l.tokens, 3) AS bytes_per_token,\n"
     "       round(100.0 * l.used / l.vocab, 1) AS used_pct,\n"
     "       CASE WHEN max(l.level = (SELECT CAST(value AS INTEGER) FROM params\n"
-    "                                WHERE run_id = l.run_id AND key = 'tokenizer.model_level'))\n"
+    "                                WHERE run_id = l.run_id AND key = "
+    "'tokenizer.model_level'))\n"
     "            THEN 'model' ELSE '' END AS role,\n"
     "       count(DISTINCT l.run_id) AS runs\n"
     "FROM pyramid_levels l JOIN runs r ON r.run_id = l.run_id\n"
@@ -120,23 +132,29 @@ const char sql_levels[] =
 
 const char sql_previews[] =
     "WITH p AS (SELECT p.*,\n"
-    "             " LABEL("f", "'run ' || f.run_id") " AS configuration\n"
-    "           FROM previews p JOIN v_final f ON f.run_id = p.run_id\n"
-    "           WHERE f.sweep IS :sweep AND p.t = :t),\n"
-    "     d AS (SELECT text, configuration, min(run_id) AS first FROM p\n"
-    "           GROUP BY text, configuration)\n"
-    "SELECT (SELECT group_concat(configuration, ' | ')\n"
-    "          FROM (SELECT configuration FROM d WHERE d.text = g.text ORDER BY first))\n"
-    "           AS configurations,\n"
-    "       g.t, g.masked, g.tokens, g.text, g.types\n"
-    "FROM (SELECT text, t, masked, tokens, types, min(run_id) AS first FROM p\n"
-    "      GROUP BY text) g\n"
-    "ORDER BY g.first LIMIT :limit";
+    "             " LABEL(
+        "f", "'run ' || f.run_id") " AS configuration\n"
+                                   "           FROM previews p JOIN v_final f ON f.run_id = "
+                                   "p.run_id\n"
+                                   "           WHERE f.sweep IS :sweep AND p.t = :t),\n"
+                                   "     d AS (SELECT text, configuration, min(run_id) AS "
+                                   "first FROM p\n"
+                                   "           GROUP BY text, configuration)\n"
+                                   "SELECT (SELECT group_concat(configuration, ' | ')\n"
+                                   "          FROM (SELECT configuration FROM d WHERE d.text = "
+                                   "g.text ORDER BY first))\n"
+                                   "           AS configurations,\n"
+                                   "       g.t, g.masked, g.tokens, g.text, g.types\n"
+                                   "FROM (SELECT text, t, masked, tokens, types, min(run_id) "
+                                   "AS first FROM p\n"
+                                   "      GROUP BY text) g\n"
+                                   "ORDER BY g.first LIMIT :limit";
 
 /* ---- the notebook's Python (printf formats: %s is a query, %% a percent sign) ---- */
 
 const char py_setup[] =
-    "# Re-runs the report's queries on the run log. Tables come back as pandas DataFrames when\n"
+    "# Re-runs the report's queries on the run log. Tables come back as pandas DataFrames "
+    "when\n"
     "# pandas is installed; figures are drawn when matplotlib is (else printed as text).\n"
     "import html\n"
     "import math\n"
@@ -185,14 +203,16 @@ const char py_setup[] =
     "    cur = con.execute(sql, {\"sweep\": SWEEP, **params})\n"
     "    columns = [d[0] for d in cur.description]\n"
     "    rows = cur.fetchall()\n"
-    "    return pd.DataFrame(rows, columns=columns) if pd is not None else Rows(columns, rows)\n"
+    "    return pd.DataFrame(rows, columns=columns) if pd is not None else Rows(columns, "
+    "rows)\n"
     "\n"
     "\n"
     "def records(table):\n"
     "    \"\"\"The rows of a q() result as dicts, None for NULL.\"\"\"\n"
     "    if pd is None:\n"
     "        return [dict(zip(table.columns, row)) for row in table]\n"
-    "    return [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()}\n"
+    "    return [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in "
+    "r.items()}\n"
     "            for r in table.to_dict(\"records\")]\n"
     "\n"
     "\n"
@@ -201,12 +221,14 @@ const char py_setup[] =
     "\n"
     "\n"
     "def interval(rows, lo=\"ci95_lo\", hi=\"ci95_hi\"):\n"
-    "    \"\"\"Error-bar lengths below and above each mean (0 where there is no interval).\"\"\"\n"
+    "    \"\"\"Error-bar lengths below and above each mean (0 where there is no "
+    "interval).\"\"\"\n"
     "    return [[0 if r[lo] is None else r[\"mean\"] - r[lo] for r in rows],\n"
     "            [0 if r[hi] is None else r[hi] - r[\"mean\"] for r in rows]]\n"
     "\n"
     "\n"
-    "# one colour (and past ten, one line style) per configuration, as in the exported figures\n"
+    "# one colour (and past ten, one line style) per configuration, as in the exported "
+    "figures\n"
     "CONFIGS = [r[\"config_hash\"] for r in records(q(\"\"\"%s\"\"\"))]\n"
     "FACTORS = \" · \".join(r[\"key\"] for r in records(q(\"\"\"%s\"\"\")))\n"
     "\n"
@@ -215,14 +237,14 @@ const char py_setup[] =
     "    \"\"\"Colour and line style number i, or of configuration hash i.\"\"\"\n"
     "    if isinstance(i, str):\n"
     "        i = CONFIGS.index(i) if i in CONFIGS else 0\n"
-    "    return {\"color\": f\"C{i %% 10}\", \"linestyle\": [\"-\", \"--\", \":\"][i // 10 %% 3]}\n";
+    "    return {\"color\": f\"C{i %% 10}\", \"linestyle\": [\"-\", \"--\", \":\"][i // 10 %% "
+    "3]}\n";
 
 const char py_table[] = "q(\"\"\"%s\"\"\")\n";
 
-const char py_config[] =
-    "for r in records(q(\"\"\"%s\"\"\")):\n"
-    "    print(r[\"spec\"])\n"
-    "q(\"\"\"%s\"\"\")\n";
+const char py_config[] = "for r in records(q(\"\"\"%s\"\"\")):\n"
+                         "    print(r[\"spec\"])\n"
+                         "q(\"\"\"%s\"\"\")\n";
 
 const char py_ablation[] =
     "ablation = q(\"\"\"%s\"\"\")\n"
@@ -260,11 +282,13 @@ const char py_cells[] =
 const char py_curves[] =
     "runs, means = {}, {}\n"
     "for r in records(q(\"\"\"%s\"\"\")):\n"
-    "    run = runs.setdefault(r[\"run_id\"], {\"hash\": r[\"config_hash\"], \"x\": [], \"y\": []})\n"
+    "    run = runs.setdefault(r[\"run_id\"], {\"hash\": r[\"config_hash\"], \"x\": [], \"y\": "
+    "[]})\n"
     "    run[\"x\"].append(r[\"step\"])\n"
     "    run[\"y\"].append(num(r[\"train_loss\"]))\n"
     "for r in records(q(\"\"\"%s\"\"\")):\n"
-    "    mean = means.setdefault(r[\"config_hash\"], {\"label\": r[\"configuration\"], \"x\": [], \"y\": []})\n"
+    "    mean = means.setdefault(r[\"config_hash\"], {\"label\": r[\"configuration\"], \"x\": "
+    "[], \"y\": []})\n"
     "    mean[\"x\"].append(r[\"step\"])\n"
     "    mean[\"y\"].append(num(r[\"train_loss\"]))\n"
     "if plt is not None and means:\n"
@@ -282,7 +306,8 @@ const char py_curves[] =
     "    plt.show()\n"
     "else:\n"
     "    for mean in means.values():\n"
-    "        print(mean[\"label\"], \"final loss\", mean[\"y\"][-1], \"at step\", mean[\"x\"][-1])\n";
+    "        print(mean[\"label\"], \"final loss\", mean[\"y\"][-1], \"at step\", "
+    "mean[\"x\"][-1])\n";
 
 const char py_schedules[] =
     "schedules = {}\n"
@@ -316,14 +341,15 @@ const char py_levels[] =
     "            color=[style(pyramids.index(r[\"pyramid\"]))[\"color\"] for r in rows])\n"
     "    ax.set_yticks(y)\n"
     "    ax.set_yticklabels([f'{r[\"levels\"]}: level {r[\"level\"]} ({r[\"vocab\"]} tokens)'\n"
-    "                        if len(pyramids) > 1 else f'level {r[\"level\"]} ({r[\"vocab\"]} tokens)'\n"
+    "                        if len(pyramids) > 1 else f'level {r[\"level\"]} ({r[\"vocab\"]} "
+    "tokens)'\n"
     "                        for r in rows])\n"
     "    ax.set_xlabel(\"bytes per token on the held-out split\")\n"
     "    plt.show()\n"
     "levels\n";
 
-const char py_previews[] =
-    "for r in records(q(\"\"\"%s\"\"\", t=%g, limit=%d)):\n"
-    "    print(f'--- {r[\"configurations\"]} (t = {r[\"t\"]}: {r[\"masked\"]} of {r[\"tokens\"]} '\n"
-    "          'tokens masked)')\n"
-    "    print(r[\"text\"])\n";
+const char py_previews[] = "for r in records(q(\"\"\"%s\"\"\", t=%g, limit=%d)):\n"
+                           "    print(f'--- {r[\"configurations\"]} (t = {r[\"t\"]}: "
+                           "{r[\"masked\"]} of {r[\"tokens\"]} '\n"
+                           "          'tokens masked)')\n"
+                           "    print(r[\"text\"])\n";

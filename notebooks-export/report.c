@@ -65,7 +65,8 @@ static int bind_params(struct report *r, sqlite3_stmt *st)
     if (i && (r->sweep ? sqlite3_bind_text(st, i, r->sweep, -1, SQLITE_STATIC)
                        : sqlite3_bind_null(st, i)))
         return -1;
-    if ((i = sqlite3_bind_parameter_index(st, ":t")) && sqlite3_bind_double(st, i, r->preview_t))
+    if ((i = sqlite3_bind_parameter_index(st, ":t")) &&
+        sqlite3_bind_double(st, i, r->preview_t))
         return -1;
     if ((i = sqlite3_bind_parameter_index(st, ":limit")) &&
         sqlite3_bind_int(st, i, r->max_previews))
@@ -134,7 +135,8 @@ int xt_query(struct report *r, const char *sql, struct xtable *t)
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (t->nrows == cap) {
             cap = cap ? cap * 2 : 16;
-            struct xcell *cell = sqlite3_realloc64(t->cell, (size_t)cap * (size_t)nc * sizeof *cell);
+            struct xcell *cell =
+                sqlite3_realloc64(t->cell, (size_t)cap * (size_t)nc * sizeof *cell);
             if (!cell)
                 goto nomem;
             t->cell = cell;

@@ -7,20 +7,20 @@
 
 /* A query's result: every cell as display text (clean UTF-8) and, for numbers, its value. */
 struct xcell {
-    int type;     /* SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB or SQLITE_NULL */
-    double num;   /* the value of a number, else NaN */
-    char *text;   /* "" for NULL */
+    int type;   /* SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB or SQLITE_NULL */
+    double num; /* the value of a number, else NaN */
+    char *text; /* "" for NULL */
 };
 struct xtable {
     int ncols, nrows;
-    char **name;         /* (ncols) column names */
-    struct xcell *cell;  /* (nrows, ncols) */
-    int *numeric;        /* (ncols) every non-NULL value is a number: right-aligned */
+    char **name;        /* (ncols) column names */
+    struct xcell *cell; /* (nrows, ncols) */
+    int *numeric;       /* (ncols) every non-NULL value is a number: right-aligned */
 };
 /* Column index by name, or -1; cell (row, column). */
 int xt_col(const struct xtable *t, const char *name);
 const struct xcell *xt_at(const struct xtable *t, int row, int col);
-double xt_num(const struct xtable *t, int row, const char *name);   /* NaN if none */
+double xt_num(const struct xtable *t, int row, const char *name);       /* NaN if none */
 const char *xt_text(const struct xtable *t, int row, const char *name); /* "" if none */
 void xt_free(struct xtable *t);
 
@@ -36,29 +36,29 @@ struct block {
 
 enum { REPORT_MAX_BLOCKS = 64 };
 struct section {
-    const char *id, *title, *intro;  /* static text: an anchor, a heading, a paragraph */
-    char *sql;                       /* the main query, shown beside the results */
-    char *code;                      /* the notebook's Python cell */
-    char *note;                      /* shown when there is nothing to show, else NULL */
+    const char *id, *title, *intro; /* static text: an anchor, a heading, a paragraph */
+    char *sql;                      /* the main query, shown beside the results */
+    char *code;                     /* the notebook's Python cell */
+    char *note;                     /* shown when there is nothing to show, else NULL */
     struct block block[REPORT_MAX_BLOCKS];
     int nblocks;
 };
 
 enum { REPORT_MAX_SECTIONS = 12 };
 struct report {
-    sqlite3 *db;          /* the run log, read-only (borrowed) */
-    const char *sweep;    /* the sweep's name, NULL = the lone runs */
-    const char *generator;/* "pyramask 0.1.0", in the page's footer and notebook's metadata */
-    char *db_path;        /* absolute */
-    char *exported_at;    /* "2024-05-01 12:00:00 UTC" */
-    char *factors;        /* the factor keys, "mask.structure · mask.types", or NULL */
-    int version;          /* the log's schema version */
+    sqlite3 *db;           /* the run log, read-only (borrowed) */
+    const char *sweep;     /* the sweep's name, NULL = the lone runs */
+    const char *generator; /* "pyramask 0.1.0", in the page's footer and notebook's metadata */
+    char *db_path;         /* absolute */
+    char *exported_at;     /* "2024-05-01 12:00:00 UTC" */
+    char *factors;         /* the factor keys, "mask.structure · mask.types", or NULL */
+    int version;           /* the log's schema version */
     int max_previews;
     double preview_t;
-    char *setup_code;     /* the notebook's first code cell */
+    char *setup_code; /* the notebook's first code cell */
     struct section sec[REPORT_MAX_SECTIONS];
     int nsec;
-    char msg[512];        /* why building failed */
+    char msg[512]; /* why building failed */
 };
 
 /* Runs sql with :sweep, :t and :limit bound from r. 0, or -1 with r->msg. */

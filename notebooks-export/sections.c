@@ -12,7 +12,10 @@
 
 /* ---- building blocks ---- */
 
-static char *dup(const char *s) { return sqlite3_mprintf("%s", s); }
+static char *dup(const char *s)
+{
+    return sqlite3_mprintf("%s", s);
+}
 
 static struct section *section(struct report *r, const char *id, const char *title,
                                const char *intro, const char *sql)
@@ -45,8 +48,8 @@ static int add(struct section *s, enum block_kind kind, struct xtable *table, ch
         sqlite3_free(caption);
         return -2;
     }
-    s->block[s->nblocks++] = (struct block){.kind = kind, .table = table, .text = text,
-                                            .caption = caption};
+    s->block[s->nblocks++] =
+        (struct block){.kind = kind, .table = table, .text = text, .caption = caption};
     return 0;
 }
 
@@ -161,8 +164,8 @@ static int rows_chart(struct section *s, const svg_row_opts *o, struct row_set *
 /* ---- the sections ---- */
 
 /* A section that is one table, the query's result (shown even when empty). */
-static int table_section(struct report *r, const char *id, const char *title,
-                         const char *intro, const char *sql)
+static int table_section(struct report *r, const char *id, const char *title, const char *intro,
+                         const char *sql)
 {
     struct section *s = section(r, id, title, intro, sql);
     int rc;
@@ -187,8 +190,9 @@ static int configuration(struct report *r)
     if (code(s, sqlite3_mprintf(py_config, sql_spec, sql_factors)))
         return -2;
     if (!r->sweep)
-        return note(s, "%s", "These runs belong to no sweep: each run's whole configuration "
-                             "is in the runs table's config column.");
+        return note(s, "%s",
+                    "These runs belong to no sweep: each run's whole configuration "
+                    "is in the runs table's config column.");
     struct xtable spec;
     int rc = xt_query(r, sql_spec, &spec);
     if (rc)
@@ -236,8 +240,13 @@ static int ablation(struct report *r)
         if (i == 0 || strcmp(factor, xt_text(t, i - 1, "factor")))
             group++;
         const char *label = rows_keep(&rs, dup(xt_text(t, i, "level")));
-        rs.row[i] = (svg_row){factor, label, xt_num(t, i, "mean"), xt_num(t, i, "ci95_lo"),
-                              xt_num(t, i, "ci95_hi"), group, NULL};
+        rs.row[i] = (svg_row){factor,
+                              label,
+                              xt_num(t, i, "mean"),
+                              xt_num(t, i, "ci95_lo"),
+                              xt_num(t, i, "ci95_hi"),
+                              group,
+                              NULL};
         rc = label ? 0 : -2;
     }
     svg_row_opts o = {"Held-out bits per byte by factor level",
@@ -274,17 +283,25 @@ static int cells(struct report *r, const struct xtable *configs)
     rc = rows_alloc(&rs, t->nrows);
     for (int i = 0; !rc && i < t->nrows; i++) {
         double mean = xt_num(t, i, "mean"), above = xt_num(t, i, "above_best");
-        const char *text = rows_keep(&rs, i ? sqlite3_mprintf("%.*f (+%.*f)", dec, mean, dec,
-                                                              above)
-                                            : sqlite3_mprintf("%.*f (best)", dec, mean));
+        const char *text =
+            rows_keep(&rs, i ? sqlite3_mprintf("%.*f (+%.*f)", dec, mean, dec, above)
+                             : sqlite3_mprintf("%.*f (best)", dec, mean));
         int k = config_style(configs, xt_text(t, i, "config_hash"));
-        rs.row[i] = (svg_row){NULL, xt_text(t, i, "configuration"), above,
-                              xt_num(t, i, "lo") - best, xt_num(t, i, "hi") - best, k, text};
+        rs.row[i] = (svg_row){NULL,
+                              xt_text(t, i, "configuration"),
+                              above,
+                              xt_num(t, i, "lo") - best,
+                              xt_num(t, i, "hi") - best,
+                              k,
+                              text};
         rc = text ? 0 : -2;
     }
-    const char *xlabel = rc ? NULL : rows_keep(&rs, sqlite3_mprintf(
-                                         "held-out bits per byte above the best configuration "
-                                         "(%s: %.*f)", xt_text(t, 0, "configuration"), dec, best));
+    const char *xlabel =
+        rc ? NULL
+           : rows_keep(&rs,
+                       sqlite3_mprintf("held-out bits per byte above the best configuration "
+                                       "(%s: %.*f)",
+                                       xt_text(t, 0, "configuration"), dec, best));
     svg_row_opts o = {r->factors ? r->factors : "Held-out bits per byte", xlabel, 1, 0};
     return rows_chart(s, &o, &rs, t, rc ? rc : xlabel ? 0 : -2);
 }
@@ -307,8 +324,8 @@ static int series_from(struct series_set *ss, const struct xtable *t, const char
     double *xs = ss->xy, *ys = ss->xy + t->nrows;
     for (int i = 0; i < t->nrows; i++) {
         if (i == 0 || strcmp(xt_text(t, i, key), xt_text(t, i - 1, key))) {
-            ss->s[ss->n++] = (svg_series){.label = label ? xt_text(t, i, label) : NULL,
-                                          .x = xs + i, .y = ys + i};
+            ss->s[ss->n++] = (svg_series){
+                .label = label ? xt_text(t, i, label) : NULL, .x = xs + i, .y = ys + i};
         }
         xs[i] = xt_num(t, i, x);
         ys[i] = xt_num(t, i, y);
@@ -380,8 +397,16 @@ static int curves(struct report *r, const struct xtable *configs)
     }
     if (all) {
         sqlite3_str *svg = sqlite3_str_new(NULL);
-        svg_line_opts o = {"Training loss", "step", "training loss (nats/token)", r->factors,
-                           NAN, NAN, NAN, NAN, 0, 400};
+        svg_line_opts o = {"Training loss",
+                           "step",
+                           "training loss (nats/token)",
+                           r->factors,
+                           NAN,
+                           NAN,
+                           NAN,
+                           NAN,
+                           0,
+                           400};
         svg_line_chart(svg, &o, all, n);
         rc = add(s, BLOCK_SVG, NULL, mk_finish(svg), NULL);
     } else {
@@ -400,8 +425,10 @@ static int needs_v2(struct report *r, struct section *s, const char *what)
 {
     if (r->version >= 2)
         return 1;
-    note(s, "This run log (schema version 1) holds no %s: runs logged by a newer pyramask "
-            "record them.", what);
+    note(s,
+         "This run log (schema version 1) holds no %s: runs logged by a newer pyramask "
+         "record them.",
+         what);
     return 0;
 }
 
@@ -433,9 +460,16 @@ static int schedules(struct report *r)
     }
     if (!rc) {
         sqlite3_str *svg = sqlite3_str_new(NULL);
-        svg_line_opts o = {"Masking schedules", "t (diffusion time)",
-                           "alpha(t): probability a token is kept", "schedule",
-                           0, 1, 0, 1, 560, 340};
+        svg_line_opts o = {"Masking schedules",
+                           "t (diffusion time)",
+                           "alpha(t): probability a token is kept",
+                           "schedule",
+                           0,
+                           1,
+                           0,
+                           1,
+                           560,
+                           340};
         svg_line_chart(svg, &o, ss.s, ss.n);
         rc = add(s, BLOCK_SVG, NULL, mk_finish(svg), NULL);
     }
@@ -446,12 +480,13 @@ static int schedules(struct report *r)
 
 static int pyramid(struct report *r)
 {
-    struct section *s = section(r, "pyramid", "Vocabulary pyramid",
-                                "Each level of the runs' pyramids measured on the held-out "
-                                "split: vocabulary size, tokens, bytes per token, and the share "
-                                "of the level's vocabulary the split uses (used_pct). Level 0 "
-                                "is the bytes; role marks the level the denoiser reads.",
-                                sql_levels);
+    struct section *s =
+        section(r, "pyramid", "Vocabulary pyramid",
+                "Each level of the runs' pyramids measured on the held-out "
+                "split: vocabulary size, tokens, bytes per token, and the share "
+                "of the level's vocabulary the split uses (used_pct). Level 0 "
+                "is the bytes; role marks the level the denoiser reads.",
+                sql_levels);
     if (code(s, sqlite3_mprintf(py_levels, sql_levels)))
         return -2;
     if (!needs_v2(r, s, "pyramid statistics"))
@@ -468,16 +503,21 @@ static int pyramid(struct report *r)
     for (int i = 0, group = -1; !rc && i < t->nrows; i++) {
         if (i == 0 || strcmp(xt_text(t, i, "pyramid"), xt_text(t, i - 1, "pyramid")))
             group++;
-        const char *label = rows_keep(&rs, sqlite3_mprintf("level %s (%s tokens)%s",
-                                                           xt_text(t, i, "level"),
-                                                           xt_text(t, i, "vocab"),
-                                                           *xt_text(t, i, "role") ? ", model"
-                                                                                  : ""));
-        rs.row[i] = (svg_row){several ? xt_text(t, i, "levels") : NULL, label,
-                              xt_num(t, i, "bytes_per_token"), NAN, NAN, group, NULL};
+        const char *label =
+            rows_keep(&rs, sqlite3_mprintf("level %s (%s tokens)%s", xt_text(t, i, "level"),
+                                           xt_text(t, i, "vocab"),
+                                           *xt_text(t, i, "role") ? ", model" : ""));
+        rs.row[i] = (svg_row){several ? xt_text(t, i, "levels") : NULL,
+                              label,
+                              xt_num(t, i, "bytes_per_token"),
+                              NAN,
+                              NAN,
+                              group,
+                              NULL};
         rc = label ? 0 : -2;
     }
-    svg_row_opts o = {"Bytes per token by level", "bytes per token on the held-out split", 1, 0};
+    svg_row_opts o = {"Bytes per token by level", "bytes per token on the held-out split", 1,
+                      0};
     return rows_chart(s, &o, &rs, t, rc);
 }
 
@@ -485,8 +525,8 @@ static int pyramid(struct report *r)
 static int mark_names(struct report *r, struct block *b, const char *json)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(r->db, "SELECT value FROM json_each(?1) WHERE type = 'text'", -1, &st,
-                           NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(r->db, "SELECT value FROM json_each(?1) WHERE type = 'text'", -1,
+                           &st, NULL) != SQLITE_OK) {
         snprintf(r->msg, sizeof r->msg, "%s", sqlite3_errmsg(r->db));
         return -1;
     }
@@ -550,9 +590,9 @@ static int setup_code(struct report *r)
         sqlite3_bind_text(st, 2, r->sweep, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : -1;
     if (!rc)
-        r->setup_code = sqlite3_mprintf(py_setup, sqlite3_column_text(st, 0),
-                                        sqlite3_column_text(st, 1), sql_configs,
-                                        sql_factor_keys);
+        r->setup_code =
+            sqlite3_mprintf(py_setup, sqlite3_column_text(st, 0), sqlite3_column_text(st, 1),
+                            sql_configs, sql_factor_keys);
     else
         snprintf(r->msg, sizeof r->msg, "%s", sqlite3_errmsg(r->db));
     sqlite3_finalize(st);
@@ -577,16 +617,26 @@ int report_build(struct report *r)
         rc = r->factors ? 0 : -2;
     }
     xt_free(&keys);
-    if (!rc) rc = setup_code(r);
-    if (!rc) rc = overview(r);
-    if (!rc) rc = configuration(r);
-    if (!rc) rc = ablation(r);
-    if (!rc) rc = cells(r, &configs);
-    if (!rc) rc = curves(r, &configs);
-    if (!rc) rc = schedules(r);
-    if (!rc) rc = pyramid(r);
-    if (!rc) rc = previews(r);
-    if (!rc) rc = runs(r);
+    if (!rc)
+        rc = setup_code(r);
+    if (!rc)
+        rc = overview(r);
+    if (!rc)
+        rc = configuration(r);
+    if (!rc)
+        rc = ablation(r);
+    if (!rc)
+        rc = cells(r, &configs);
+    if (!rc)
+        rc = curves(r, &configs);
+    if (!rc)
+        rc = schedules(r);
+    if (!rc)
+        rc = pyramid(r);
+    if (!rc)
+        rc = previews(r);
+    if (!rc)
+        rc = runs(r);
     xt_free(&configs);
     if (rc == -2)
         snprintf(r->msg, sizeof r->msg, "out of memory");

@@ -12,13 +12,19 @@
 #define CHAR_W 7.2
 enum { FONT = 12, TITLE_Y = 20, TOP = 38, BOTTOM = 48, ROW_H = 22, SWATCH = 22 };
 
-static const char *const palette[SVG_PALETTE] = {
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+static const char *const palette[SVG_PALETTE] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728",
+                                                 "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                                                 "#bcbd22", "#17becf"};
 static const char *const dashes[SVG_DASHES] = {"", "7 4", "2 3"};
 
-const char *svg_color(int k) { return palette[(k < 0 ? -k : k) % SVG_PALETTE]; }
-const char *svg_dash(int k) { return dashes[(k < 0 ? -k : k) % SVG_DASHES]; }
+const char *svg_color(int k)
+{
+    return palette[(k < 0 ? -k : k) % SVG_PALETTE];
+}
+const char *svg_dash(int k)
+{
+    return dashes[(k < 0 ? -k : k) % SVG_DASHES];
+}
 
 /* 1, 2, 5 or 10 times a power of ten near x: rounded, or the ceiling when !round. */
 static double nice_number(double x, int round)
@@ -116,7 +122,10 @@ void svg_format_value(char *buf, size_t n, double v, double hw)
     format_fixed(buf, n, v, svg_decimals(v, hw));
 }
 
-static double text_w(const char *s) { return s ? (double)mk_width(s) * CHAR_W : 0; }
+static double text_w(const char *s)
+{
+    return s ? (double)mk_width(s) * CHAR_W : 0;
+}
 
 /* Text shortened to at most `chars` characters with an ellipsis; a tooltip with the whole. */
 static void text_fit(sqlite3_str *out, const char *s, size_t chars)
@@ -134,17 +143,20 @@ static void text_fit(sqlite3_str *out, const char *s, size_t chars)
 
 static void svg_open(sqlite3_str *out, int w, int h, const char *title)
 {
-    sqlite3_str_appendf(out,
-                        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-                        "viewBox=\"0 0 %d %d\" font-family=\"Verdana, 'DejaVu Sans', sans-serif\" "
-                        "font-size=\"%d\" role=\"img\"><title>",
-                        w, h, w, h, FONT);
+    sqlite3_str_appendf(
+        out,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+        "viewBox=\"0 0 %d %d\" font-family=\"Verdana, 'DejaVu Sans', sans-serif\" "
+        "font-size=\"%d\" role=\"img\"><title>",
+        w, h, w, h, FONT);
     mk_escape_z(out, title);
     sqlite3_str_appendf(out, "</title>\n<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n", w,
                         h);
     if (title && *title) {
-        sqlite3_str_appendf(out, "<text x=\"8\" y=\"%d\" font-size=\"14\" font-weight=\"bold\" "
-                                 "fill=\"#222\">", TITLE_Y);
+        sqlite3_str_appendf(out,
+                            "<text x=\"8\" y=\"%d\" font-size=\"14\" font-weight=\"bold\" "
+                            "fill=\"#222\">",
+                            TITLE_Y);
         mk_escape_z(out, title);
         sqlite3_str_appendall(out, "</text>\n");
     }
@@ -153,7 +165,7 @@ static void svg_open(sqlite3_str *out, int w, int h, const char *title)
 struct axis {
     double t[SVG_MAX_TICKS], step, lo, hi; /* ticks; the axis spans [lo, hi] */
     int n;
-    double p0, p1;                          /* pixels of lo and hi */
+    double p0, p1; /* pixels of lo and hi */
 };
 
 static void axis_fit(struct axis *a, double lo, double hi, int target)
@@ -169,7 +181,10 @@ static double axis_px(const struct axis *a, double v)
 }
 
 /* The largest tick's size, which picks the axis's unit. */
-static double axis_big(const struct axis *a) { return fmax(fabs(a->lo), fabs(a->hi)); }
+static double axis_big(const struct axis *a)
+{
+    return fmax(fabs(a->lo), fabs(a->hi));
+}
 
 static double tick_label_w(const struct axis *a)
 {
@@ -190,14 +205,18 @@ static void x_axis(sqlite3_str *out, const struct axis *a, double y0, double y1,
     for (int i = 0; i < a->n; i++) {
         double x = axis_px(a, a->t[i]);
         svg_format_tick(buf, sizeof buf, a->t[i], a->step, axis_big(a));
-        sqlite3_str_appendf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                                 "stroke=\"#e4e4e4\"/><text x=\"%.1f\" y=\"%.1f\" "
-                                 "text-anchor=\"middle\" fill=\"#444\">%s</text>\n",
+        sqlite3_str_appendf(out,
+                            "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                            "stroke=\"#e4e4e4\"/><text x=\"%.1f\" y=\"%.1f\" "
+                            "text-anchor=\"middle\" fill=\"#444\">%s</text>\n",
                             x, y0, x, y1 + 4, x, y1 + 17, buf);
     }
-    sqlite3_str_appendf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                             "stroke=\"#333\"/>\n", a->p0, y1, a->p1, y1);
-    sqlite3_str_appendf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#222\">",
+    sqlite3_str_appendf(out,
+                        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                        "stroke=\"#333\"/>\n",
+                        a->p0, y1, a->p1, y1);
+    sqlite3_str_appendf(out,
+                        "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#222\">",
                         (a->p0 + a->p1) / 2, y1 + 37);
     mk_escape_z(out, label);
     sqlite3_str_appendall(out, "</text>\n");
@@ -239,10 +258,14 @@ void svg_line_chart(sqlite3_str *out, const svg_line_opts *o, const svg_series *
             y0 = fmin(y0, s[i].y[k]);
             y1 = fmax(y1, s[i].y[k]);
         }
-    if (!isnan(o->xmin)) x0 = o->xmin;
-    if (!isnan(o->xmax)) x1 = o->xmax;
-    if (!isnan(o->ymin)) y0 = o->ymin;
-    if (!isnan(o->ymax)) y1 = o->ymax;
+    if (!isnan(o->xmin))
+        x0 = o->xmin;
+    if (!isnan(o->xmax))
+        x1 = o->xmax;
+    if (!isnan(o->ymin))
+        y0 = o->ymin;
+    if (!isnan(o->ymax))
+        y1 = o->ymax;
     struct axis ax, ay;
     double right = W - 12 - (nleg ? legw + 16 : 0), top = TOP, bottom = H - BOTTOM;
     axis_fit(&ay, y0, y1, (int)fmax(3, (bottom - top) / 48));
@@ -256,23 +279,29 @@ void svg_line_chart(sqlite3_str *out, const svg_line_opts *o, const svg_series *
     for (int i = 0; i < ay.n; i++) {
         double y = axis_px(&ay, ay.t[i]);
         svg_format_tick(buf, sizeof buf, ay.t[i], ay.step, axis_big(&ay));
-        sqlite3_str_appendf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                                 "stroke=\"#e4e4e4\"/><text x=\"%.1f\" y=\"%.1f\" "
-                                 "text-anchor=\"end\" fill=\"#444\">%s</text>\n",
+        sqlite3_str_appendf(out,
+                            "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                            "stroke=\"#e4e4e4\"/><text x=\"%.1f\" y=\"%.1f\" "
+                            "text-anchor=\"end\" fill=\"#444\">%s</text>\n",
                             left - 4, y, right, y, left - 7, y + 4, buf);
     }
-    sqlite3_str_appendf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                             "stroke=\"#333\"/>\n", left, top, left, bottom);
-    sqlite3_str_appendf(out, "<text transform=\"translate(18 %.1f) rotate(-90)\" "
-                             "text-anchor=\"middle\" fill=\"#222\">", (top + bottom) / 2);
+    sqlite3_str_appendf(out,
+                        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                        "stroke=\"#333\"/>\n",
+                        left, top, left, bottom);
+    sqlite3_str_appendf(out,
+                        "<text transform=\"translate(18 %.1f) rotate(-90)\" "
+                        "text-anchor=\"middle\" fill=\"#222\">",
+                        (top + bottom) / 2);
     mk_escape_z(out, o->ylabel);
     sqlite3_str_appendall(out, "</text>\n");
     x_axis(out, &ax, top, bottom, o->xlabel);
     /* the series */
     for (int i = 0; i < n; i++) {
         const char *dash = svg_dash(s[i].dash);
-        sqlite3_str_appendf(out, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"%.2g\" "
-                                 "stroke-linejoin=\"round\" stroke-opacity=\"%.2g\"%s%s%s d=\"",
+        sqlite3_str_appendf(out,
+                            "<path fill=\"none\" stroke=\"%s\" stroke-width=\"%.2g\" "
+                            "stroke-linejoin=\"round\" stroke-opacity=\"%.2g\"%s%s%s d=\"",
                             svg_color(s[i].color), s[i].width > 0 ? s[i].width : 1.6,
                             s[i].opacity > 0 ? s[i].opacity : 0.9,
                             *dash ? " stroke-dasharray=\"" : "", dash, *dash ? "\"" : "");
@@ -306,8 +335,10 @@ void svg_line_chart(sqlite3_str *out, const svg_line_opts *o, const svg_series *
     double lx = W - 8 - legw, ly = top + 4;
     size_t chars = (size_t)fmax(4, (legw - SWATCH - 10) / CHAR_W);
     if (o->legend_title) {
-        sqlite3_str_appendf(out, "<text x=\"%.1f\" y=\"%.1f\" font-weight=\"bold\" "
-                                 "fill=\"#222\">", lx, ly + 10);
+        sqlite3_str_appendf(out,
+                            "<text x=\"%.1f\" y=\"%.1f\" font-weight=\"bold\" "
+                            "fill=\"#222\">",
+                            lx, ly + 10);
         text_fit(out, o->legend_title, chars + 3);
         sqlite3_str_appendall(out, "</text>\n");
         ly += 20;
@@ -319,9 +350,10 @@ void svg_line_chart(sqlite3_str *out, const svg_line_opts *o, const svg_series *
         if (seen)
             continue;
         const char *dash = svg_dash(s[i].dash);
-        sqlite3_str_appendf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                                 "stroke=\"%s\" stroke-width=\"2.5\"%s%s%s/>"
-                                 "<text x=\"%.1f\" y=\"%.1f\" fill=\"#222\">",
+        sqlite3_str_appendf(out,
+                            "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                            "stroke=\"%s\" stroke-width=\"2.5\"%s%s%s/>"
+                            "<text x=\"%.1f\" y=\"%.1f\" fill=\"#222\">",
                             lx, ly + 6, lx + SWATCH - 4, ly + 6, svg_color(s[i].color),
                             *dash ? " stroke-dasharray=\"" : "", dash, *dash ? "\"" : "",
                             lx + SWATCH + 2, ly + 10);
@@ -344,8 +376,10 @@ void svg_row_chart(sqlite3_str *out, const svg_row_opts *o, const svg_row *r, in
             headers++;
         double a = isnan(r[i].lo) ? r[i].value : r[i].lo;
         double b = isnan(r[i].hi) ? r[i].value : r[i].hi;
-        if (isfinite(a)) lo = fmin(lo, a);
-        if (isfinite(b)) hi = fmax(hi, b);
+        if (isfinite(a))
+            lo = fmin(lo, a);
+        if (isfinite(b))
+            hi = fmax(hi, b);
     }
     if (o->bars) {
         lo = fmin(lo, 0);
@@ -380,40 +414,48 @@ void svg_row_chart(sqlite3_str *out, const svg_row_opts *o, const svg_row *r, in
     double y = top + 6;
     for (int i = 0; i < n; i++) {
         if (r[i].group && (i == 0 || !r[i - 1].group || strcmp(r[i].group, r[i - 1].group))) {
-            sqlite3_str_appendf(out, "<text x=\"8\" y=\"%.1f\" font-weight=\"bold\" "
-                                     "fill=\"#222\">", y + 15);
+            sqlite3_str_appendf(out,
+                                "<text x=\"8\" y=\"%.1f\" font-weight=\"bold\" "
+                                "fill=\"#222\">",
+                                y + 15);
             text_fit(out, r[i].group, chars + (size_t)((right - left) / CHAR_W));
             sqlite3_str_appendall(out, "</text>\n");
             y += ROW_H;
         }
         double mid = y + ROW_H / 2.0;
-        sqlite3_str_appendf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" "
-                                 "fill=\"#222\">", left - 8, mid + 4);
+        sqlite3_str_appendf(out,
+                            "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" "
+                            "fill=\"#222\">",
+                            left - 8, mid + 4);
         text_fit(out, r[i].label, chars);
         sqlite3_str_appendall(out, "</text>\n");
         const char *color = svg_color(r[i].color);
         double v = r[i].value, end = v;
         if (isfinite(v) && o->bars) {
             double a = axis_px(&ax, fmin(0, v)), b = axis_px(&ax, fmax(0, v));
-            sqlite3_str_appendf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"14\" "
-                                     "fill=\"%s\" fill-opacity=\"0.85\"/>\n",
+            sqlite3_str_appendf(out,
+                                "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"14\" "
+                                "fill=\"%s\" fill-opacity=\"0.85\"/>\n",
                                 a, mid - 7, b - a, color);
         }
         if (isfinite(r[i].lo) && isfinite(r[i].hi)) {
             double a = axis_px(&ax, r[i].lo), b = axis_px(&ax, r[i].hi);
-            sqlite3_str_appendf(out, "<path d=\"M%.1f %.1fH%.1fM%.1f %.1fV%.1fM%.1f %.1fV%.1f\" "
-                                     "stroke=\"#222\" stroke-width=\"1.3\" fill=\"none\"/>\n",
+            sqlite3_str_appendf(out,
+                                "<path d=\"M%.1f %.1fH%.1fM%.1f %.1fV%.1fM%.1f %.1fV%.1f\" "
+                                "stroke=\"#222\" stroke-width=\"1.3\" fill=\"none\"/>\n",
                                 a, mid, b, a, mid - 5, mid + 5, b, mid - 5, mid + 5);
             end = fmax(end, r[i].hi);
         }
         if (isfinite(v) && !o->bars)
-            sqlite3_str_appendf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" fill=\"%s\" "
-                                     "stroke=\"#222\" stroke-width=\"0.8\"/>\n",
+            sqlite3_str_appendf(out,
+                                "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" fill=\"%s\" "
+                                "stroke=\"#222\" stroke-width=\"0.8\"/>\n",
                                 axis_px(&ax, v), mid, color);
         if (isfinite(v) || r[i].text) {
             format_fixed(buf, sizeof buf, v, dec);
-            sqlite3_str_appendf(out, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
-                                     "fill=\"#555\">",
+            sqlite3_str_appendf(out,
+                                "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
+                                "fill=\"#555\">",
                                 axis_px(&ax, isfinite(end) ? end : ax.lo) + 6, mid + 4);
             if (r[i].text)
                 mk_escape_z(out, r[i].text);

@@ -37,9 +37,9 @@ typedef struct svg_series {
     const double *x;   /* (n) */
     const double *y;   /* (n) NaN = a gap */
     int n;
-    int color, dash;   /* svg_color(color), svg_dash(dash) */
-    double width;      /* stroke width in px; 0 = 1.6 */
-    double opacity;    /* 0 = 0.9 */
+    int color, dash; /* svg_color(color), svg_dash(dash) */
+    double width;    /* stroke width in px; 0 = 1.6 */
+    double opacity;  /* 0 = 0.9 */
 } svg_series;
 
 typedef struct svg_line_opts {
@@ -55,19 +55,19 @@ typedef struct svg_line_opts {
 void svg_line_chart(sqlite3_str *out, const svg_line_opts *o, const svg_series *s, int n);
 
 typedef struct svg_row {
-    const char *group;  /* a header row is drawn when this changes (NULL = no headers) */
-    const char *label;  /* the row's label, left of the plot */
-    double value;       /* NaN = no mark */
-    double lo, hi;      /* the interval; NaN = none */
-    int color;          /* svg_color(color) */
-    const char *text;   /* written beside the mark; NULL = the value with the decimals of
+    const char *group; /* a header row is drawn when this changes (NULL = no headers) */
+    const char *label; /* the row's label, left of the plot */
+    double value;      /* NaN = no mark */
+    double lo, hi;     /* the interval; NaN = none */
+    int color;         /* svg_color(color) */
+    const char *text;  /* written beside the mark; NULL = the value with the decimals of
                            the narrowest interval (or 4 significant digits), one for all rows */
 } svg_row;
 
 typedef struct svg_row_opts {
     const char *title, *xlabel;
-    int bars;            /* 1: bars from 0 (the axis includes 0); 0: dots, axis fit to the data */
-    int width;           /* 0 = 900 */
+    int bars;  /* 1: bars from 0 (the axis includes 0); 0: dots, axis fit to the data */
+    int width; /* 0 = 900 */
 } svg_row_opts;
 
 /* Appends an <svg> row chart: one row per svg_row, its value as a bar or dot with the

@@ -36,21 +36,25 @@ int main(int argc, char **argv)
     size_t n = (size_t)ftell(f);
     fseek(f, 0, SEEK_SET);
     char *buf = malloc(n ? n : 1);
-    if (!buf || fread(buf, 1, n, f) != n) return 1;
+    if (!buf || fread(buf, 1, n, f) != n)
+        return 1;
     fclose(f);
     int level = atoi(argv[3]), nt = atoi(argv[4]), runs = argc > 5 ? atoi(argv[5]) : 3;
-    if (level < 0) level = tok_nlevels(t);
+    if (level < 0)
+        level = tok_nlevels(t);
     tok_ids ids = {0};
     double best = 1e30;
     for (int r = 0; r < runs; r++) {
         tok_ids_free(&ids); /* every run writes fresh memory, as one encoding of a file does */
         double t0 = now();
-        if (tok_encode_parallel(t, level, buf, n, nt, &ids)) return 1;
+        if (tok_encode_parallel(t, level, buf, n, nt, &ids))
+            return 1;
         double s = now() - t0;
-        if (s < best) best = s;
+        if (s < best)
+            best = s;
     }
-    printf("pyramask level %d, %d thread%s: %zu tokens, %.2f MB/s\n", level, nt, nt > 1 ? "s" : "",
-           ids.n, (double)n / 1e6 / best);
+    printf("pyramask level %d, %d thread%s: %zu tokens, %.2f MB/s\n", level, nt,
+           nt > 1 ? "s" : "", ids.n, (double)n / 1e6 / best);
     tok_ids_free(&ids);
     free(buf);
     tok_close(&t);

@@ -30,7 +30,8 @@ static int byte_class(unsigned char c)
 static void push(stream *s, size_t b, size_t e, int32_t w, int32_t l)
 {
     uint32_t h = 2166136261u;
-    for (size_t i = b; i < e; i++) h = (h ^ (unsigned char)s->text[i]) * 16777619u;
+    for (size_t i = b; i < e; i++)
+        h = (h ^ (unsigned char)s->text[i]) * 16777619u;
     s->ids[s->n] = (int32_t)(h % V);
     s->off[s->n] = (int32_t)b;
     s->word[s->n] = w;
@@ -41,7 +42,8 @@ static void push(stream *s, size_t b, size_t e, int32_t w, int32_t l)
 static int load(stream *s, const char *path, size_t max_bytes)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) return -1;
+    if (!f)
+        return -1;
     s->text = malloc(max_bytes + 1);
     s->len = fread(s->text, 1, max_bytes, f);
     fclose(f);
@@ -53,14 +55,20 @@ static int load(stream *s, const char *path, size_t max_bytes)
     int32_t w = 0, l = 0;
     for (size_t b = 0; b < s->len;) {
         size_t e = b;
-        if (s->text[e] == ' ' && e + 1 < s->len && byte_class((unsigned char)s->text[e + 1]) < 3)
+        if (s->text[e] == ' ' && e + 1 < s->len &&
+            byte_class((unsigned char)s->text[e + 1]) < 3)
             e++;
         int c = byte_class((unsigned char)s->text[e]);
-        while (e < s->len && byte_class((unsigned char)s->text[e]) == c && s->text[e] != '\n') e++;
-        if (e < s->len && s->text[e] == '\n' && c == 3) e++;
-        if (e == b) e++;
-        for (size_t t = b; t < e; t += 4) push(s, t, t + 4 < e ? t + 4 : e, w, l);
-        if (memchr(s->text + b, '\n', e - b)) l++;
+        while (e < s->len && byte_class((unsigned char)s->text[e]) == c && s->text[e] != '\n')
+            e++;
+        if (e < s->len && s->text[e] == '\n' && c == 3)
+            e++;
+        if (e == b)
+            e++;
+        for (size_t t = b; t < e; t += 4)
+            push(s, t, t + 4 < e ? t + 4 : e, w, l);
+        if (memchr(s->text + b, '\n', e - b))
+            l++;
         w++;
         b = e;
     }
@@ -107,11 +115,17 @@ int main(int argc, char **argv)
         size_t base = (size_t)s.off[start];
         size_t end = start + T < s.n ? (size_t)s.off[start + T] : s.len;
         int32_t *off = malloc(T * sizeof *off);
-        for (int i = 0; i < T; i++) off[i] = s.off[start + i] - (int32_t)base;
+        for (int i = 0; i < T; i++)
+            off[i] = s.off[start + i] - (int32_t)base;
         unit_of[b][0] = s.word + start;
         unit_of[b][1] = s.line + start;
-        seqs[b] = (mask_seq){.ids = s.ids + start, .n = T, .unit_of = unit_of[b], .n_levels = 2,
-                             .text = s.text + base, .text_len = end - base, .offsets = off,
+        seqs[b] = (mask_seq){.ids = s.ids + start,
+                             .n = T,
+                             .unit_of = unit_of[b],
+                             .n_levels = 2,
+                             .text = s.text + base,
+                             .text_len = end - base,
+                             .offsets = off,
                              .prompt_len = T / 4};
     }
     mask_out outs[B];
@@ -129,7 +143,8 @@ int main(int argc, char **argv)
         {"token+class", MASK_STRUCT_TOKEN, MASK_TYPES_CLASS, MASK_IMPORTANCE_OFF},
         {"unit+length", MASK_STRUCT_UNIT, MASK_TYPES_LENGTH, MASK_IMPORTANCE_OFF},
         {"token+rules/loss", MASK_STRUCT_TOKEN, MASK_TYPES_SINGLE, MASK_IMPORTANCE_WEIGHT_LOSS},
-        {"token+rules/schedule", MASK_STRUCT_TOKEN, MASK_TYPES_SINGLE, MASK_IMPORTANCE_SCHEDULE},
+        {"token+rules/schedule", MASK_STRUCT_TOKEN, MASK_TYPES_SINGLE,
+         MASK_IMPORTANCE_SCHEDULE},
         {"unit+rules/schedule", MASK_STRUCT_UNIT, MASK_TYPES_SINGLE, MASK_IMPORTANCE_SCHEDULE},
     };
     printf("corpus %s: batch %d x %d tokens; training step %.3f s\n", argv[1], B, T, step_s);
@@ -138,7 +153,8 @@ int main(int argc, char **argv)
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     int status = 0;
     for (size_t c = 0; c < sizeof configs / sizeof configs[0]; c++) {
-        if (only && strcmp(only, configs[c].label) != 0) continue;
+        if (only && strcmp(only, configs[c].label) != 0)
+            continue;
         mask_settings set;
         mask_default_settings(&set);
         set.vocab_size = V;

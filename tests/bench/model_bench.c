@@ -57,16 +57,16 @@ static int die(model *m, int rc, const char *what)
 
 int main(int argc, char **argv)
 {
-    model_config c = {.vocab = 4096, .n_mask = 1, .d = 128, .layers = 4, .heads = 4,
-                      .seq_len = 128};
+    model_config c = {
+        .vocab = 4096, .n_mask = 1, .d = 128, .layers = 4, .heads = 4, .seq_len = 128};
     int B = 32, steps = 5, rounds = 3, threads = 2, do_train = 1, do_score = 1;
     const char *name = "small";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "small"))
             ;
         else if (!strcmp(argv[i], "medium")) {
-            c = (model_config){.vocab = 8192, .n_mask = 1, .d = 256, .layers = 6, .heads = 8,
-                               .seq_len = 256};
+            c = (model_config){
+                .vocab = 8192, .n_mask = 1, .d = 256, .layers = 6, .heads = 8, .seq_len = 256};
             B = 16;
             name = "medium";
         } else if (!strcmp(argv[i], "peak")) {
@@ -147,9 +147,9 @@ int main(int argc, char **argv)
     }
     /* tokens per CPU-second: what the work costs, whatever else the machine is doing */
     printf("config=%s train_tok_s=%.1f score_tok_s=%.1f masked=%.3f train_tok_cpu_s=%.1f "
-           "score_tok_cpu_s=%.1f\n", name, (double)N * steps / t_train,
-           (double)N * steps / t_score, (double)masked / N, (double)N * steps / c_train,
-           (double)N * steps / c_score);
+           "score_tok_cpu_s=%.1f\n",
+           name, (double)N * steps / t_train, (double)N * steps / t_score, (double)masked / N,
+           (double)N * steps / c_train, (double)N * steps / c_score);
     free(inp);
     free(tgt);
     free(w);

@@ -82,7 +82,8 @@ static void test_errors(void)
     e = load_error("[model]\nd = 64\nheads = 3\n");
     CHECK(strstr(e, "c.ini:3: model.heads: 3 does not divide model.d = 64"), "got '%s'", e);
     e = load_error("[tokenizer]\nlevels = 512, 400\n");
-    CHECK(strstr(e, "c.ini:2: tokenizer.levels: vocabulary sizes must increase"), "got '%s'", e);
+    CHECK(strstr(e, "c.ini:2: tokenizer.levels: vocabulary sizes must increase"), "got '%s'",
+          e);
     e = load_error("[data]\nthis line is not ini\n");
     CHECK(strstr(e, "c.ini:2: syntax error"), "got '%s'", e);
     e = load_error("[sweep]\nname = x\n");
@@ -104,7 +105,8 @@ static void test_errors(void)
     CHECK(config_set_arg(c, "train.nope=3", err) == -1 && strstr(err, "--set: unknown key"),
           "got '%s'", err);
     CHECK(config_load(c, "/nonexistent/x.ini", NULL, NULL, err) == -2 &&
-              strstr(err, "/nonexistent/x.ini: No such file"), "got '%s'", err);
+              strstr(err, "/nonexistent/x.ini: No such file"),
+          "got '%s'", err);
     config_free(&c);
 }
 
@@ -119,7 +121,8 @@ static void test_hash(void)
     config_finish(b, err);
     config_hash(a, ha);
     config_hash(b, hb);
-    CHECK(!strcmp(ha, hb), "same config but the seed: expected equal hashes, got %s %s", ha, hb);
+    CHECK(!strcmp(ha, hb), "same config but the seed: expected equal hashes, got %s %s", ha,
+          hb);
     CHECK(!strcmp(config_value(b, config_key_index("train.lr")), "0.001"), "canonical lr '%s'",
           config_value(b, config_key_index("train.lr")));
     config_set_arg(b, "train.lr=0.002", err);
@@ -159,7 +162,8 @@ static void test_sweep(void)
     CHECK(v && v->train.steps == 7 && v->model.d == 48, "base then sweep file: steps %ld d %ld",
           v ? v->train.steps : -1, v ? v->model.d : -1);
     CHECK(v && !strcmp(v->mask.structure, "span") && v->tokenizer.levels[1] == 500 &&
-              v->train.seed == 3, "last cell: %s %d seed %ld", v ? v->mask.structure : "",
+              v->train.seed == 3,
+          "last cell: %s %d seed %ld", v ? v->mask.structure : "",
           v ? v->tokenizer.levels[1] : 0, v ? v->train.seed : 0);
     config_free(&c);
     sweep_free(&s);
@@ -185,7 +189,8 @@ static void test_sweep(void)
     /* the base need not be valid alone: only the cells run */
     p = write_file("base-alone.ini", "[model]\nd = 32\nheads = 3\n[sweep]\nmodel.d = 48, 96\n");
     rc = sweep_load(&s, p, NULL, 0, err);
-    CHECK(rc == 0 && sweep_ncells(s) == 2, "an invalid base with valid cells: %d '%s'", rc, err);
+    CHECK(rc == 0 && sweep_ncells(s) == 2, "an invalid base with valid cells: %d '%s'", rc,
+          err);
     sweep_free(&s);
     char many[4200] = "[sweep]\ntrain.steps = 1";
     for (int i = 2; i <= 800; i++)
@@ -197,8 +202,8 @@ static void test_sweep(void)
     sweep_free(&s);
     p = write_file("bad.ini", "[sweep]\nseeds = 1\nmask.structure = token, blob\n");
     rc = sweep_load(&s, p, NULL, 0, err);
-    CHECK(rc == -1 && strstr(err, "bad.ini:3: mask.structure: unknown value 'blob'"), "got '%s'",
-          err);
+    CHECK(rc == -1 && strstr(err, "bad.ini:3: mask.structure: unknown value 'blob'"),
+          "got '%s'", err);
     p = write_file("bad2.ini", "[sweep]\nbase = missing.ini\n");
     rc = sweep_load(&s, p, NULL, 0, err);
     CHECK(rc == -2 && strstr(err, "bad2.ini:2: base:"), "got %d '%s'", rc, err);
@@ -206,12 +211,14 @@ static void test_sweep(void)
     rc = sweep_load(&s, p, NULL, 0, err);
     CHECK(rc == -1 && strstr(err, "bad3.ini:2: unknown [sweep] key 'size'"), "got '%s'", err);
     /* bounded grids: 10^5 cells at most, duplicate seeds found without a pairwise check */
-    p = write_file("big.ini", "[sweep]\nseeds = 1..1000\nmask.span_max = 1, 2, 3, 4, 5, 6, 7, 8, "
-                              "9, 10\nmask.block = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10\n"
-                              "mask.prompt = 0, 1\n");
+    p = write_file("big.ini",
+                   "[sweep]\nseeds = 1..1000\nmask.span_max = 1, 2, 3, 4, 5, 6, 7, 8, "
+                   "9, 10\nmask.block = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10\n"
+                   "mask.prompt = 0, 1\n");
     rc = sweep_load(&s, p, NULL, 0, err);
     CHECK(rc == -1 && strstr(err, "big.ini:5: mask.prompt: the sweep would have more than "
-                                  "100000 cells"), "got %d '%s'", rc, err);
+                                  "100000 cells"),
+          "got %d '%s'", rc, err);
     char seeds[256] = "[sweep]\nseeds = 0..9999";
     for (int i = 1; i <= 10; i++)
         snprintf(seeds + strlen(seeds), sizeof seeds - strlen(seeds), ", %d..%d", i * 10000,
@@ -222,7 +229,8 @@ static void test_sweep(void)
           rc, err);
     p = write_file("dup.ini", "[sweep]\nseeds = 9, 0..9999\n");
     rc = sweep_load(&s, p, NULL, 0, err);
-    CHECK(rc == -1 && strstr(err, "dup.ini:2: seeds: 9 is listed twice"), "got %d '%s'", rc, err);
+    CHECK(rc == -1 && strstr(err, "dup.ini:2: seeds: 9 is listed twice"), "got %d '%s'", rc,
+          err);
 }
 
 static void test_split(void)
@@ -242,7 +250,8 @@ static void test_split(void)
     CHECK(n == 2 && docs[2] == 28, "header: %zu docs, second at %zu", n, n > 1 ? docs[2] : 0);
     free(docs);
     CHECK(corpus_split(code, strlen(code), "header", "(", &docs, &n, err) == -1 &&
-              strstr(err, "data.header"), "bad pattern: '%s'", err);
+              strstr(err, "data.header"),
+          "bad pattern: '%s'", err);
 }
 
 static void test_runlog(void)
@@ -272,8 +281,10 @@ static void test_runlog(void)
     CHECK(runlog_claim(rl, 0, "train", c, &id, uid) == RUNLOG_CLAIMED && strlen(uid) == 32,
           "claim a lone run");
     runlog_score(rl, id, "valid", "nelbo_bpb", NAN, 0.1, 10);
-    sqlite3_prepare_v2(db, "SELECT value IS NULL, (SELECT count(*) FROM params WHERE run_id = ?1)"
-                           " FROM scores WHERE run_id = ?1", -1, &st, NULL);
+    sqlite3_prepare_v2(db,
+                       "SELECT value IS NULL, (SELECT count(*) FROM params WHERE run_id = ?1)"
+                       " FROM scores WHERE run_id = ?1",
+                       -1, &st, NULL);
     sqlite3_bind_int64(st, 1, id);
     sqlite3_step(st);
     CHECK(sqlite3_column_int(st, 0) == 1, "NaN is stored as NULL");
@@ -291,7 +302,8 @@ static void test_runlog(void)
     CHECK(!strcmp(status, "interrupted"), "expected interrupted, got %s", status);
     /* a sweep cell is claimed once, then reported done */
     struct sweep *s;
-    const char *p = write_file("t.ini", "[sweep]\nname = t\nseeds = 5\nmask.structure = token\n");
+    const char *p =
+        write_file("t.ini", "[sweep]\nname = t\nseeds = 5\nmask.structure = token\n");
     sweep_load(&s, p, NULL, 0, err);
     int64_t sid;
     CHECK(runlog_sweep(rl, s, &sid) == 0, "runlog_sweep: %s", runlog_errmsg(rl));
@@ -307,7 +319,8 @@ static void test_runlog(void)
     sqlite3_bind_int64(st, 1, id);
     sqlite3_step(st);
     CHECK(sqlite3_column_int(st, 0) == 2 && sqlite3_column_int(st, 1) == 1,
-          "attempts %d, error cleared %d", sqlite3_column_int(st, 0), sqlite3_column_int(st, 1));
+          "attempts %d, error cleared %d", sqlite3_column_int(st, 0),
+          sqlite3_column_int(st, 1));
     sqlite3_finalize(st);
     sweep_free(&s);
     config_free(&c);
@@ -333,10 +346,13 @@ static void test_migration(void)
     runlog_claim(rl, 0, "train", c, &id, uid);
     runlog_finish(rl, id, "finished", NULL);
     CHECK(runlog_curve(rl, id, "alpha", "linear", 1, (const double[]){0.5},
-                       (const double[]){0.5}) == 0, "runlog_curve: %s", runlog_errmsg(rl));
+                       (const double[]){0.5}) == 0,
+          "runlog_curve: %s", runlog_errmsg(rl));
     sqlite3 *db = runlog_db(rl);
-    CHECK(sqlite3_exec(db, "DROP TABLE pyramid_levels; DROP TABLE curves; DROP TABLE previews; "
-                           "PRAGMA user_version = 1", NULL, NULL, NULL) == SQLITE_OK,
+    CHECK(sqlite3_exec(db,
+                       "DROP TABLE pyramid_levels; DROP TABLE curves; DROP TABLE previews; "
+                       "PRAGMA user_version = 1",
+                       NULL, NULL, NULL) == SQLITE_OK,
           "making a version 1 log: %s", sqlite3_errmsg(db));
     runlog_close(&rl);
     if (runlog_open(&rl, path, 0, err)) {
@@ -346,10 +362,11 @@ static void test_migration(void)
     }
     db = runlog_db(rl);
     sqlite3_stmt *st;
-    sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM pragma_user_version), "
-                           "(SELECT count(*) FROM sqlite_master WHERE name IN "
-                           "('pyramid_levels', 'curves', 'previews')), "
-                           "(SELECT count(*) FROM runs), (SELECT count(*) FROM t_critical)",
+    sqlite3_prepare_v2(db,
+                       "SELECT (SELECT user_version FROM pragma_user_version), "
+                       "(SELECT count(*) FROM sqlite_master WHERE name IN "
+                       "('pyramid_levels', 'curves', 'previews')), "
+                       "(SELECT count(*) FROM runs), (SELECT count(*) FROM t_critical)",
                        -1, &st, NULL);
     sqlite3_step(st);
     CHECK(sqlite3_column_int(st, 0) == RUNLOG_VERSION, "version %d, expected %d",

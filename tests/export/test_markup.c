@@ -18,11 +18,11 @@ static char *apply(emit_fn f, const char *s, size_t n)
     return copy;
 }
 
-#define CHECK_EMIT(f, input, n, expected)                                                      \
-    do {                                                                                       \
-        char *got_ = apply(f, input, n);                                                       \
-        CHECK_STR(expected, got_);                                                             \
-        free(got_);                                                                            \
+#define CHECK_EMIT(f, input, n, expected) \
+    do {                                  \
+        char *got_ = apply(f, input, n);  \
+        CHECK_STR(expected, got_);        \
+        free(got_);                       \
     } while (0)
 
 #define FFFD "\xEF\xBF\xBD"
@@ -36,7 +36,10 @@ static void test_escape(void)
     CHECK_EMIT(mk_escape, "&amp;", 5, "&amp;amp;"); /* never unescapes */
     /* tab, newline and carriage return stay; other C0 controls and DEL do not */
     CHECK_EMIT(mk_escape, "a\tb\nc\rd", 7, "a\tb\nc\rd");
-    CHECK_EMIT(mk_escape, "a\x01" "b\x1b[0m\x7f", 8, "a" FFFD "b" FFFD "[0m" FFFD);
+    CHECK_EMIT(mk_escape,
+               "a\x01"
+               "b\x1b[0m\x7f",
+               8, "a" FFFD "b" FFFD "[0m" FFFD);
     /* embedded NUL: n counts it */
     CHECK_EMIT(mk_escape, "a\0b", 3, "a" FFFD "b");
     /* valid UTF-8 of every length passes */
@@ -80,7 +83,7 @@ static void test_clean(void)
     CHECK_INT(0, mk_width(""));
     CHECK_INT(3, mk_prefix("h\xC3\xA9llo", 2)); /* "h" + the 2 bytes of e-acute */
     CHECK_INT(2, mk_prefix("ab", 10));
-    CHECK_INT(1, mk_prefix("\xE2\x80", 1));      /* a bad byte counts as one character */
+    CHECK_INT(1, mk_prefix("\xE2\x80", 1)); /* a bad byte counts as one character */
 }
 
 static char *markdown(const char *s)
@@ -105,8 +108,8 @@ static void test_markdown(void)
         {"+ item", "\\+ item"},
         {"12. item", "12\\. item"},
         {"3) item", "3\\) item"},
-        {"3.5 bits", "3.5 bits"},      /* not a list: no space after the dot */
-        {"x # y - z", "x # y - z"},    /* only at the start */
+        {"3.5 bits", "3.5 bits"},   /* not a list: no space after the dot */
+        {"x # y - z", "x # y - z"}, /* only at the start */
         {"two\nlines\there", "two lines here"},
         {"\xff", FFFD},
     };
@@ -119,9 +122,12 @@ static void test_markdown(void)
 
 static void test_base64(void)
 {
-    static const char *const vec[][2] = {{"", ""},          {"f", "Zg=="},
-                                         {"fo", "Zm8="},    {"foo", "Zm9v"},
-                                         {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+    static const char *const vec[][2] = {{"", ""},
+                                         {"f", "Zg=="},
+                                         {"fo", "Zm8="},
+                                         {"foo", "Zm9v"},
+                                         {"foob", "Zm9vYg=="},
+                                         {"fooba", "Zm9vYmE="},
                                          {"foobar", "Zm9vYmFy"}}; /* RFC 4648, section 10 */
     for (size_t i = 0; i < sizeof vec / sizeof *vec; i++) {
         sqlite3_str *b = sqlite3_str_new(NULL);

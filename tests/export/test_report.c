@@ -180,7 +180,8 @@ static void test_html(void)
     CHECK_INT(5, count(doc, "<svg")); /* ablation, cells, curves, schedules, pyramid */
     CHECK(strstr(doc, "<mark class=\"m0\">[mask*2]</mark> [i]"),
           "mask markers highlighted, other brackets left alone");
-    CHECK(strstr(doc, "boom &lt;b&gt;\xEF\xBF\xBD\xEF\xBF\xBD"), "the failed run's error, cleaned");
+    CHECK(strstr(doc, "boom &lt;b&gt;\xEF\xBF\xBD\xEF\xBF\xBD"),
+          "the failed run's error, cleaned");
     CHECK(strstr(doc, ">tok&lt;/td&gt; \xC2\xB7 a&amp;b<"), "configuration labels escaped");
     CHECK(strstr(doc, "sp&quot;an"), "quotes escaped");
     CHECK(!strstr(doc, "run 21"), "lone runs left out of the sweep");
@@ -228,8 +229,8 @@ static void test_notebook(void)
         CHECK_INT(10, sqlite3_column_int(st, 5));
         CHECK_INT(20, sqlite3_column_int(st, 6)); /* unique cell ids */
         CHECK(sqlite3_column_int(st, 7) == 1, "the setup cell sets SWEEP as a Python literal");
-        CHECK_INT(5, sqlite3_column_int(st, 8));  /* every figure as SVG and as an <img> */
-        CHECK_INT(6, sqlite3_column_int(st, 9));  /* the tables: overview, factors, ablation,
+        CHECK_INT(5, sqlite3_column_int(st, 8)); /* every figure as SVG and as an <img> */
+        CHECK_INT(6, sqlite3_column_int(st, 9)); /* the tables: overview, factors, ablation,
                                                      cells, pyramid, runs */
         const char *streams = (const char *)sqlite3_column_text(st, 10);
         CHECK(streams && strstr(streams, "note = <pre> & </pre>\n") &&
@@ -291,18 +292,18 @@ static int file_count(const char *d)
     return n;
 }
 
-#define CHECK_OPEN(db_, sweep_, code_, needle_)                                                \
-    do {                                                                                       \
-        export_settings s_;                                                                    \
-        export_default_settings(&s_);                                                          \
-        s_.db_path = (db_);                                                                    \
-        s_.sweep = (sweep_);                                                                   \
-        export *e_;                                                                            \
-        int rc_ = export_open(&e_, &s_);                                                       \
-        CHECK(rc_ == (code_) && strstr(export_errmsg(e_), needle_),                            \
-              "expected %s with \"%s\", got %s: \"%s\"", export_strerror(code_), needle_,      \
-              export_strerror(rc_), export_errmsg(e_));                                        \
-        export_close(&e_);                                                                     \
+#define CHECK_OPEN(db_, sweep_, code_, needle_)                                           \
+    do {                                                                                  \
+        export_settings s_;                                                               \
+        export_default_settings(&s_);                                                     \
+        s_.db_path = (db_);                                                               \
+        s_.sweep = (sweep_);                                                              \
+        export *e_;                                                                       \
+        int rc_ = export_open(&e_, &s_);                                                  \
+        CHECK(rc_ == (code_) && strstr(export_errmsg(e_), needle_),                       \
+              "expected %s with \"%s\", got %s: \"%s\"", export_strerror(code_), needle_, \
+              export_strerror(rc_), export_errmsg(e_));                                   \
+        export_close(&e_);                                                                \
     } while (0)
 
 static void test_errors(void)
@@ -328,7 +329,8 @@ static void test_errors(void)
         sqlite3_close(h);
         CHECK_OPEN(path("new.db"), NULL, EXPORT_ELOG, "schema version 99, newer");
     }
-    CHECK_OPEN(path("log.db"), "nope", EXPORT_ESWEEP, "no sweep named 'nope' (sweeps: q<script>");
+    CHECK_OPEN(path("log.db"), "nope", EXPORT_ESWEEP,
+               "no sweep named 'nope' (sweeps: q<script>");
     CHECK_OPEN(path("log.db"), "idle", EXPORT_EEMPTY, "sweep 'idle' has no runs yet");
     CHECK_OPEN(path("log.db"), "idle", EXPORT_EEMPTY, "");
     /* bad settings */

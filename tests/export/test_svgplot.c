@@ -52,8 +52,8 @@ static int well_formed(const char *s, char *why, size_t n)
                     break;
                 size_t an = strspn(q, NAME_CHARS);
                 if (!an || q[an] != '=' || q[an + 1] != '"')
-                    return snprintf(why, n, "bad attribute in <%s> at %d", name,
-                                    (int)(q - s)), 0;
+                    return snprintf(why, n, "bad attribute in <%s> at %d", name, (int)(q - s)),
+                           0;
                 q += an + 2;
                 while (*q && *q != '"' && *q != '<')
                     q++;
@@ -89,10 +89,10 @@ static int count(const char *hay, const char *needle)
     return k;
 }
 
-#define CHECK_XML(svg)                                                                         \
-    do {                                                                                       \
-        char why_[128] = "";                                                                   \
-        CHECK(well_formed(svg, why_, sizeof why_), "not well-formed: %s", why_);               \
+#define CHECK_XML(svg)                                                           \
+    do {                                                                         \
+        char why_[128] = "";                                                     \
+        CHECK(well_formed(svg, why_, sizeof why_), "not well-formed: %s", why_); \
     } while (0)
 
 static void check_ticks(double lo, double hi, int target, int max)
@@ -137,8 +137,8 @@ static void test_ticks(void)
     n = svg_ticks(2, INFINITY, 5, t, SVG_MAX_TICKS, &step);
     CHECK(isfinite(t[0]) && isfinite(t[n - 1]) && t[0] < 2 && t[n - 1] > 2, "[2, inf]: %g..%g",
           t[0], t[n - 1]);
-    static const double ranges[][2] = {{1, 0},      {-3.2, 7.9},   {1e-7, 3e-7},
-                                       {0.999, 1.001}, {1e6, 5e9}, {-1e-3, -2e-3},
+    static const double ranges[][2] = {{1, 0},           {-3.2, 7.9}, {1e-7, 3e-7},
+                                       {0.999, 1.001},   {1e6, 5e9},  {-1e-3, -2e-3},
                                        {3.6246, 3.6353}, {0, 0.089}};
     for (size_t i = 0; i < sizeof ranges / sizeof *ranges; i++)
         for (int target = 2; target <= 12; target += 5)
@@ -158,14 +158,22 @@ static void test_formats(void)
     static const struct {
         double v, step, big;
         const char *out;
-    } ticks[] = {{0.30000000000000004, 0.1, 1, "0.3"}, {-1e-17, 0.1, 1, "0.0"},
-                 {0, 1, 5, "0"},                       {0.25, 0.05, 0.5, "0.25"},
-                 {3e-4, 1e-4, 5e-4, "0.0003"},         {-2, 1, 4, "-2"},
-                 {2500, 500, 3000, "2500"},            {8000, 2000, 8000, "8000"},
-                 {0, 5000, 20000, "0"},                {5000, 5000, 20000, "5k"},
-                 {20000, 5000, 20000, "20k"},          {500000, 500000, 1500000, "0.5M"},
-                 {1500000, 500000, 1500000, "1.5M"},   {3.6199999999999997, 0.01, 3.67, "3.62"},
-                 {2e9, 1e9, 3e9, "2G"},                {-20000, 10000, 20000, "-20k"}};
+    } ticks[] = {{0.30000000000000004, 0.1, 1, "0.3"},
+                 {-1e-17, 0.1, 1, "0.0"},
+                 {0, 1, 5, "0"},
+                 {0.25, 0.05, 0.5, "0.25"},
+                 {3e-4, 1e-4, 5e-4, "0.0003"},
+                 {-2, 1, 4, "-2"},
+                 {2500, 500, 3000, "2500"},
+                 {8000, 2000, 8000, "8000"},
+                 {0, 5000, 20000, "0"},
+                 {5000, 5000, 20000, "5k"},
+                 {20000, 5000, 20000, "20k"},
+                 {500000, 500000, 1500000, "0.5M"},
+                 {1500000, 500000, 1500000, "1.5M"},
+                 {3.6199999999999997, 0.01, 3.67, "3.62"},
+                 {2e9, 1e9, 3e9, "2G"},
+                 {-20000, 10000, 20000, "-20k"}};
     char buf[64];
     for (size_t i = 0; i < sizeof ticks / sizeof *ticks; i++) {
         svg_format_tick(buf, sizeof buf, ticks[i].v, ticks[i].step, ticks[i].big);
@@ -175,10 +183,17 @@ static void test_formats(void)
     static const struct {
         double v, hw;
         const char *out;
-    } values[] = {{2.3456, 0.012, "2.346"}, {2.3456, NAN, "2.346"}, {2.3456, 0, "2.346"},
-                  {3.6221, 0.0536, "3.622"}, {3.6221, 0.4, "3.62"}, {1234.56, NAN, "1235"},
-                  {0.0891, NAN, "0.08910"}, {-0.00001, 0.01, "0.000"}, {NAN, 1, "n/a"},
-                  {12.5, 30, "12"}, {0, NAN, "0"}};
+    } values[] = {{2.3456, 0.012, "2.346"},
+                  {2.3456, NAN, "2.346"},
+                  {2.3456, 0, "2.346"},
+                  {3.6221, 0.0536, "3.622"},
+                  {3.6221, 0.4, "3.62"},
+                  {1234.56, NAN, "1235"},
+                  {0.0891, NAN, "0.08910"},
+                  {-0.00001, 0.01, "0.000"},
+                  {NAN, 1, "n/a"},
+                  {12.5, 30, "12"},
+                  {0, NAN, "0"}};
     for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
         svg_format_value(buf, sizeof buf, values[i].v, values[i].hw);
         CHECK(!strcmp(buf, values[i].out), "value %g hw %g: expected \"%s\", got \"%s\"",
@@ -207,16 +222,20 @@ static void test_line_chart(void)
         {.label = "<b>&\"x'</b>", .x = x, .y = y, .n = 4},
         {.label = "<b>&\"x'</b>", .x = x, .y = y2, .n = 4, .color = 0, .dash = 1},
         {.label = "a label far too long to be shown whole in the legend beside the plot",
-         .x = x, .y = y2, .n = 1, .color = 1},
+         .x = x,
+         .y = y2,
+         .n = 1,
+         .color = 1},
     };
-    svg_line_opts o = {"T<i>", "step", "loss & (nats/token)", "legend \"title\"",
-                       NAN, NAN, NAN, NAN, 0, 0};
+    svg_line_opts o = {
+        "T<i>", "step", "loss & (nats/token)", "legend \"title\"", NAN, NAN, NAN, NAN, 0, 0};
     char *svg = line_chart(&o, s, 3);
     CHECK_XML(svg);
-    CHECK(!strstr(svg, "<b>") && !strstr(svg, "<i>") && strstr(svg, "&lt;b&gt;&amp;&quot;x&#39;"),
+    CHECK(!strstr(svg, "<b>") && !strstr(svg, "<i>") &&
+              strstr(svg, "&lt;b&gt;&amp;&quot;x&#39;"),
           "labels not escaped");
     CHECK_INT(2, count(svg, "stroke-width=\"2.5\"")); /* one legend entry per distinct label */
-    CHECK_INT(2 + 1 + 1, count(svg, " M"));            /* the NaN cuts the first series */
+    CHECK_INT(2 + 1 + 1, count(svg, " M"));           /* the NaN cuts the first series */
     CHECK(strstr(svg, "stroke-dasharray=\"7 4\""), "dash 1 drawn dashed");
     CHECK(strstr(svg, "\xE2\x80\xA6</text>") && strstr(svg, "<title>a label far too long"),
           "a long label is shortened, with the whole in a tooltip");
@@ -227,8 +246,8 @@ static void test_line_chart(void)
     char labels[20][16];
     for (int i = 0; i < 20; i++) {
         snprintf(labels[i], sizeof labels[i], "config %d", i);
-        many[i] = (svg_series){.label = labels[i], .x = x, .y = y2, .n = 4, .color = i,
-                               .dash = i / 10};
+        many[i] = (svg_series){
+            .label = labels[i], .x = x, .y = y2, .n = 4, .color = i, .dash = i / 10};
     }
     o.height = 200;
     svg = line_chart(&o, many, 20);

@@ -4,8 +4,8 @@
  * fuzzer reaches what lies behind the checksum; its metadata is read as a config. Fresh
  * checkpoints in this build's format are made at start: checked against past defects, and
  * written as seeds to $FUZZ_SEED_DIR when set (tests/fuzz/run.sh sets it). */
-#include "fuzz_common.h"
 #include "config.h"
+#include "fuzz_common.h"
 #include "model.h"
 
 #include <math.h>
@@ -27,15 +27,16 @@ static uint32_t crc32(const uint8_t *p, size_t n)
     return ~c;
 }
 
-static const char meta[] = "[model]\nd = 8\nlayers = 2\nheads = 2\nseq_len = 8\n; fuzz-marker\n";
+static const char meta[] =
+    "[model]\nd = 8\nlayers = 2\nheads = 2\nseq_len = 8\n; fuzz-marker\n";
 
 /* A tiny model (prior and optimizer state as asked) saved as `name` in the scratch folder;
  * returns the file's bytes. */
 static uint8_t *fresh(const char *name, int prior, int optim, size_t *n)
 {
     model_settings s = model_default_settings();
-    s.config = (model_config){.vocab = 13, .n_mask = 2, .d = 8, .layers = 2, .heads = 2,
-                              .seq_len = 8};
+    s.config =
+        (model_config){.vocab = 13, .n_mask = 2, .d = 8, .layers = 2, .heads = 2, .seq_len = 8};
     s.threads = 1;
     gsl_rng_set(rng, 5);
     model *m = NULL;
@@ -91,8 +92,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     static const struct {
         const char *name;
         int prior, optim;
-    } kinds[] = {{"fresh-plain.ckpt", 0, 0}, {"fresh-prior.ckpt", 1, 0},
-                 {"fresh-optim.ckpt", 1, 1}};
+    } kinds[] = {
+        {"fresh-plain.ckpt", 0, 0}, {"fresh-prior.ckpt", 1, 0}, {"fresh-optim.ckpt", 1, 1}};
     const char *seeds = getenv("FUZZ_SEED_DIR");
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         size_t n;
@@ -103,7 +104,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
             char path[1024];
             snprintf(path, sizeof path, "%s/%s", seeds, kinds[i].name);
             FILE *f = fopen(path, "wb");
-            FUZZ_CHECK(f && fwrite(buf, 1, n, f) == n && fclose(f) == 0, "cannot write %s", path);
+            FUZZ_CHECK(f && fwrite(buf, 1, n, f) == n && fclose(f) == 0, "cannot write %s",
+                       path);
         }
         free(buf);
     }
@@ -177,7 +179,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(model_save(m, saved, meta, has_optim) == 0, "save: %s", model_errmsg(m));
     size_t n;
     uint8_t *back = fuzz_read(saved, &n);
-    FUZZ_CHECK(back && n == size && !memcmp(back, buf, 12) && !memcmp(back + 16, buf + 16, 12) &&
+    FUZZ_CHECK(back && n == size && !memcmp(back, buf, 12) &&
+                   !memcmp(back + 16, buf + 16, 12) &&
                    !memcmp(back + HEADER, buf + HEADER, size - HEADER),
                "saved again: %zu bytes differ from the %zu loaded", n, size);
     free(back);

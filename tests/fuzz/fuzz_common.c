@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 static char dir[256];
 
 static void remove_dir(void)
@@ -34,7 +33,8 @@ const char *fuzz_dir(void)
         if (!base || !*base)
             base = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) &&
                            access("/dev/shm", W_OK) == 0
-                       ? "/dev/shm" : "/tmp";
+                       ? "/dev/shm"
+                       : "/tmp";
         snprintf(dir, sizeof dir, "%s/pyramask-fuzz-XXXXXX", base);
         FUZZ_CHECK(mkdtemp(dir), "cannot make a scratch directory under %s", base);
         atexit(remove_dir);

@@ -32,14 +32,14 @@ uint8_t *fuzz_read(const char *path, size_t *n);
 uint8_t *fuzz_data(const char *rel, size_t max, size_t *n);
 
 /* A property of the code under test failed: print what and abort (a crash to libFuzzer). */
-#define FUZZ_CHECK(cond, ...)                                                              \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "fuzz: %s:%d: %s: ", __FILE__, __LINE__, #cond);               \
-            fprintf(stderr, __VA_ARGS__);                                                  \
-            fputc('\n', stderr);                                                           \
-            abort();                                                                       \
-        }                                                                                  \
+#define FUZZ_CHECK(cond, ...)                                                \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            fprintf(stderr, "fuzz: %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                    \
+            fputc('\n', stderr);                                             \
+            abort();                                                         \
+        }                                                                    \
     } while (0)
 
 #endif

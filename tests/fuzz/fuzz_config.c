@@ -2,8 +2,8 @@
  * "#set key=value": a clear error (never "out of memory": the input is small), or configs
  * whose canonical text reads back to the same text and hash; every cell of a sweep builds,
  * seeds of one cell share its hash. */
-#include "fuzz_common.h"
 #include "config.h"
+#include "fuzz_common.h"
 #include "sweep.h"
 
 #include <string.h>
@@ -30,8 +30,10 @@ static void round_trip(const struct config *c)
     FUZZ_CHECK(rc == 0, "the canonical text does not load: %s\n%s", err, text);
     FUZZ_CHECK(config_finish(c2, err) == 0, "the canonical text does not finish: %s", err);
     char *text2 = config_text(c2, 0);
-    FUZZ_CHECK(text2 && !strcmp(text, text2), "the canonical text changes when read back:\n%s\n"
-               "---\n%s", text, text2);
+    FUZZ_CHECK(text2 && !strcmp(text, text2),
+               "the canonical text changes when read back:\n%s\n"
+               "---\n%s",
+               text, text2);
     config_hash(c, h1);
     config_hash(c2, h2);
     FUZZ_CHECK(!strcmp(h1, h2), "hash %s read back as %s", h1, h2);
@@ -91,8 +93,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             config_hash(cell, h);
             if (i % s->nseeds == 0)
                 snprintf(first, sizeof first, "%s", h);
-            FUZZ_CHECK(!strcmp(h, first), "cell %ld: seeds of one cell have hashes %s and %s", i,
-                       first, h);
+            FUZZ_CHECK(!strcmp(h, first), "cell %ld: seeds of one cell have hashes %s and %s",
+                       i, first, h);
             FUZZ_CHECK(config_values(cell)->train.seed == s->seeds[i % s->nseeds],
                        "cell %ld: seed %ld, expected %ld", i, config_values(cell)->train.seed,
                        s->seeds[i % s->nseeds]);

@@ -54,7 +54,8 @@ static void check_level(int k, const uint8_t *data, size_t size, const tok_ids *
         int32_t id = ids->ids[i];
         FUZZ_CHECK(id >= 0 && id < tok_ntokens(T) && tok_token_level(T, id) >= 0 &&
                        tok_token_level(T, id) <= k,
-                   "level %d: token %zu is id %d of level %d", k, i, id, tok_token_level(T, id));
+                   "level %d: token %zu is id %d of level %d", k, i, id,
+                   tok_token_level(T, id));
         size_t len;
         const uint8_t *b = tok_token_bytes(T, id, &len);
         FUZZ_CHECK(ids->start[i] == at, "level %d: token %zu starts at %zu, expected %zu", k, i,
@@ -104,8 +105,8 @@ static void check_pyramid(const uint8_t *data, size_t size)
             FUZZ_CHECK(a.start[k][u] == a.start[0][f0] && a.start[k][u + 1] == a.start[0][f1],
                        "level %d: token %zu's bytes are not its fine tokens' bytes", k, u);
             for (size_t i = f0; i < f1; i++)
-                FUZZ_CHECK(a.unit[k][i] == u, "level %d: fine token %zu in unit %zu, not %zu", k,
-                           i, a.unit[k][i], u);
+                FUZZ_CHECK(a.unit[k][i] == u, "level %d: fine token %zu in unit %zu, not %zu",
+                           k, i, a.unit[k][i], u);
         }
     }
     tok_align_free(&a);
@@ -113,7 +114,8 @@ static void check_pyramid(const uint8_t *data, size_t size)
     tok_ids par = {0};
     FUZZ_CHECK(tok_encode_parallel(T, L, data, size, 2, &par) == 0, "parallel encoding");
     FUZZ_CHECK(par.n == ids[L].n && (!par.n || !memcmp(par.ids, ids[L].ids, par.n * 4)),
-               "parallel and single-thread encodings differ (%zu vs %zu tokens)", par.n, ids[L].n);
+               "parallel and single-thread encodings differ (%zu vs %zu tokens)", par.n,
+               ids[L].n);
     tok_ids_free(&par);
     for (int k = 0; k <= L; k++)
         tok_ids_free(&ids[k]);
@@ -130,8 +132,8 @@ static void check_pyramid(const uint8_t *data, size_t size)
         size_t outlen;
         tok_err err;
         int rc = tok_decode(T, k, raw, nid, &out, &outlen, &err);
-        FUZZ_CHECK(rc == 0 || (rc == TOK_ERANGE && !out), "decode of raw ids at level %d: %s", k,
-                   tok_strerror(rc));
+        FUZZ_CHECK(rc == 0 || (rc == TOK_ERANGE && !out), "decode of raw ids at level %d: %s",
+                   k, tok_strerror(rc));
         if (rc == 0)
             for (size_t i = 0; i < nid; i++)
                 FUZZ_CHECK(raw[i] >= 0 && raw[i] < tok_ntokens(T) &&

@@ -29,8 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t tlen = (size_t)(data + size - text);
     tok_err err = {{0}};
     int rc = tok_check_pretok(regex, &err);
-    FUZZ_CHECK(rc == 0 || ((rc == TOK_EREGEX || rc == TOK_EINVAL) && err.msg[0]), "check: %s (%s)", tok_strerror(rc),
-               err.msg);
+    FUZZ_CHECK(rc == 0 || ((rc == TOK_EREGEX || rc == TOK_EINVAL) && err.msg[0]),
+               "check: %s (%s)", tok_strerror(rc), err.msg);
     if (rc)
         return 0;
     tok_train_settings s = tok_default_train_settings();

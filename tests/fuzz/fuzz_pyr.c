@@ -38,7 +38,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     /* small pages: a 10 kB file rather than 28, well inside the fuzzer's input size */
     sqlite3 *db = NULL;
     FUZZ_CHECK(sqlite3_open(path, &db) == SQLITE_OK &&
-                   sqlite3_exec(db, "PRAGMA page_size = 512; VACUUM", NULL, NULL, NULL) == SQLITE_OK,
+                   sqlite3_exec(db, "PRAGMA page_size = 512; VACUUM", NULL, NULL, NULL) ==
+                       SQLITE_OK,
                "%s: %s", path, sqlite3_errmsg(db));
     sqlite3_close(db);
     return 0;

@@ -51,7 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         s.types = MASK_TYPES_IMPORTANCE;
         s.importance = MASK_IMPORTANCE_RULES;
         s.importance_rules = path;
-        s.importance_mode = data[0] & 2 ? MASK_IMPORTANCE_SCHEDULE : MASK_IMPORTANCE_WEIGHT_LOSS;
+        s.importance_mode =
+            data[0] & 2 ? MASK_IMPORTANCE_SCHEDULE : MASK_IMPORTANCE_WEIGHT_LOSS;
         s.structure = data[0] & 4 ? MASK_STRUCT_REGEX : MASK_STRUCT_TOKEN;
         s.regex = "words";
     }
@@ -81,7 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (int i = 0; rc == 0 && i < N; i++) {
             FUZZ_CHECK(masked[i] ? type[i] >= 0 && type[i] < K && out_ids[i] == 256 + type[i]
                                  : type[i] == -1 && out_ids[i] == ids[i] && weight[i] == 0,
-                       "token %d: masked %d, type %d, id %d", i, masked[i], type[i], out_ids[i]);
+                       "token %d: masked %d, type %d, id %d", i, masked[i], type[i],
+                       out_ids[i]);
             FUZZ_CHECK(isfinite(weight[i]) && weight[i] >= 0, "token %d: weight %g", i,
                        (double)weight[i]);
         }

@@ -9,11 +9,12 @@
 
 /* |observed - mean| <= 5 sqrt(var): the statistic's exact mean and variance come from the
  * binomial model of the test; 5 sigma keeps false alarms below 1e-6 for fixed seeds. */
-#define CHECK_5SIGMA(what, observed, mean, var)                                     \
-    do {                                                                            \
-        double o_ = (observed), m_ = (mean), s_ = sqrt(var);                        \
-        CHECK(fabs(o_ - m_) <= 5 * s_ + 1e-9, "%s: expected %.6g +- 5 x %.4g, got %.6g (%.2f sigma)", \
-              (what), m_, s_, o_, s_ > 0 ? (o_ - m_) / s_ : 0.0);                 \
+#define CHECK_5SIGMA(what, observed, mean, var)                                           \
+    do {                                                                                  \
+        double o_ = (observed), m_ = (mean), s_ = sqrt(var);                              \
+        CHECK(fabs(o_ - m_) <= 5 * s_ + 1e-9,                                             \
+              "%s: expected %.6g +- 5 x %.4g, got %.6g (%.2f sigma)", (what), m_, s_, o_, \
+              s_ > 0 ? (o_ - m_) / s_ : 0.0);                                             \
     } while (0)
 
 void test_schedule(void);

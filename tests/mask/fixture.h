@@ -11,14 +11,14 @@ enum { KIND_SPACE, KIND_WORD, KIND_NUMBER, KIND_IDENT, KIND_PUNCT };
 
 typedef struct fixture {
     int n;
-    int32_t *ids;       /* (n) */
-    int32_t *offsets;   /* (n) */
+    int32_t *ids;     /* (n) */
+    int32_t *offsets; /* (n) */
     char *text;
     size_t text_len;
-    int32_t *lvl1;      /* (n) word index (a word with its leading space, or a punctuation) */
-    int32_t *lvl2;      /* (n) group of 1..4 words */
+    int32_t *lvl1; /* (n) word index (a word with its leading space, or a punctuation) */
+    int32_t *lvl2; /* (n) group of 1..4 words */
     const int32_t *unit_of[2];
-    int8_t *kind;       /* (n) KIND_* of the token (space-only chunks are KIND_SPACE) */
+    int8_t *kind; /* (n) KIND_* of the token (space-only chunks are KIND_SPACE) */
     mask_seq seq;
 } fixture;
 

@@ -28,15 +28,17 @@ static void check_code_rules(const char *dir)
     s.importance = MASK_IMPORTANCE_RULES;
     s.importance_rules = path;
     mask *m = open_checked(&s);
-    if (!m) return;
+    if (!m)
+        return;
     int32_t ids[CODE_N] = {0};
-    mask_seq seq = {.ids = ids, .n = CODE_N, .text = code, .text_len = strlen(code),
-                    .offsets = code_off};
+    mask_seq seq = {
+        .ids = ids, .n = CODE_N, .text = code, .text_len = strlen(code), .offsets = code_off};
     float a[CODE_N];
     CHECK_INT(0, mask_importance(m, &seq, a));
     /* def, " area", "(", "r", "):", " return", " 3", " *", " r", "  ", "# doc" */
     const float want[CODE_N] = {0.5f, 2, 0.5f, 2, 0.5f, 0.5f, 2, 0.5f, 2, 0.2f, 0.3f};
-    for (int i = 0; i < CODE_N; i++) CHECK_NEAR(want[i], a[i], 0);
+    for (int i = 0; i < CODE_N; i++)
+        CHECK_NEAR(want[i], a[i], 0);
     mask_close(&m);
 }
 
@@ -50,20 +52,21 @@ static void check_class_rules(const char *dir)
     s.types = MASK_TYPES_CLASS;
     s.class_rules = path;
     mask *m = open_checked(&s);
-    if (!m) return;
+    if (!m)
+        return;
     CHECK_INT(8, mask_n_types(m));
     int32_t ids[CODE_N] = {0}, out_ids[CODE_N];
     uint8_t masked[CODE_N];
     float weight[CODE_N];
     int8_t type[CODE_N];
-    mask_seq seq = {.ids = ids, .n = CODE_N, .text = code, .text_len = strlen(code),
-                    .offsets = code_off};
+    mask_seq seq = {
+        .ids = ids, .n = CODE_N, .text = code, .text_len = strlen(code), .offsets = code_off};
     mask_out out = {out_ids, masked, weight, type, 0};
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     CHECK_INT(0, mask_corrupt(m, &seq, 1.0, r, &out));
-    const char *want[CODE_N] = {"keyword", "identifier", "operator", "identifier", "operator",
-                                "keyword", "number", "operator", "identifier", "space",
-                                "comment"};
+    const char *want[CODE_N] = {"keyword",    "identifier", "operator", "identifier",
+                                "operator",   "keyword",    "number",   "operator",
+                                "identifier", "space",      "comment"};
     for (int i = 0; i < CODE_N; i++)
         CHECK(strcmp(mask_type_name(m, type[i]), want[i]) == 0, "token %d: %s, expected %s", i,
               mask_type_name(m, type[i]), want[i]);

@@ -14,7 +14,8 @@ static void write_file(char *path, const char *text)
     int fd = mkstemp(path);
     CHECK(fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text), "temp file %s",
           path);
-    if (fd >= 0) close(fd);
+    if (fd >= 0)
+        close(fd);
 }
 
 static void check_rule_files(void)
@@ -24,8 +25,9 @@ static void check_rule_files(void)
         const char *text;
         const char *msg;
     } bad[] = {
-        {MASK_RULES_IMPORTANCE, "# ok\n1 abc\n3 (unclosed\n", ":3: pattern error at offset 9: "
-                                                             "missing closing parenthesis"},
+        {MASK_RULES_IMPORTANCE, "# ok\n1 abc\n3 (unclosed\n",
+         ":3: pattern error at offset 9: "
+         "missing closing parenthesis"},
         {MASK_RULES_IMPORTANCE, "-1 foo\n", ":1: weight '-1' is not a finite number >= 0"},
         {MASK_RULES_IMPORTANCE, "\n\nnan foo\n", ":3: weight 'nan' is not a finite number"},
         {MASK_RULES_IMPORTANCE, "1e39 foo\n", ":1: weight '1e39' is not a finite number"},
@@ -44,12 +46,13 @@ static void check_rule_files(void)
         int n = -1, rc = mask_rules_check(path, bad[i].kind, &n, err, sizeof err);
         CHECK(rc == MASK_E_RULES && strncmp(err, path, strlen(path)) == 0 &&
                   strstr(err, bad[i].msg),
-              "rules %zu: expected MASK_E_RULES with '%s', got %d '%s'", i, bad[i].msg, rc, err);
+              "rules %zu: expected MASK_E_RULES with '%s', got %d '%s'", i, bad[i].msg, rc,
+              err);
         CHECK_INT(0, n);
         unlink(path);
     }
-    CHECK_INT(MASK_E_IO, mask_rules_check("/nonexistent/rules", MASK_RULES_CLASS, NULL, err,
-                                          sizeof err));
+    CHECK_INT(MASK_E_IO,
+              mask_rules_check("/nonexistent/rules", MASK_RULES_CLASS, NULL, err, sizeof err));
     CHECK(strstr(err, "/nonexistent/rules: No such file"), "message: %s", err);
 
     /* through mask_open: the handle carries the message */
@@ -86,7 +89,8 @@ static void check_settings(void)
     s.vocab_size = 100;
     s.types = MASK_TYPES_CLASS;
     s.n_types = 3;
-    CHECK_INT(MASK_E_K, open_rc(&s, "mask type policy 'class' needs K >= 6 mask types, got K = 3"));
+    CHECK_INT(MASK_E_K,
+              open_rc(&s, "mask type policy 'class' needs K >= 6 mask types, got K = 3"));
     s.types = MASK_TYPES_LEVEL;
     s.n_levels = 3;
     CHECK_INT(MASK_E_K, open_rc(&s, "needs K >= 4"));
@@ -130,7 +134,8 @@ static void check_names(void)
     mask_importance_mode mode;
     mask_time_sampler ts;
     CHECK_INT(MASK_E_NAME, mask_structure_parse("spam", &st, err, sizeof err));
-    CHECK(strcmp(err, "unknown structure 'spam' (token, span, unit, regex, block, response)") == 0,
+    CHECK(strcmp(err, "unknown structure 'spam' (token, span, unit, regex, block, response)") ==
+              0,
           "message: %s", err);
     CHECK_INT(MASK_E_NAME, mask_type_policy_parse("kind", &tp, err, sizeof err));
     CHECK(strstr(err, "(single, level, class, length, importance)"), "message: %s", err);
@@ -146,7 +151,8 @@ static void check_names(void)
         CHECK_INT(i, tp);
     }
     for (int i = 0; i < MASK_IMPORTANCE_COUNT; i++) {
-        CHECK_INT(0, mask_importance_source_parse(mask_importance_source_name(i), &src, NULL, 0));
+        CHECK_INT(0,
+                  mask_importance_source_parse(mask_importance_source_name(i), &src, NULL, 0));
         CHECK_INT(i, src);
     }
     for (int i = 0; i < MASK_IMPORTANCE_MODE_COUNT; i++) {
@@ -158,7 +164,8 @@ static void check_names(void)
         CHECK_INT(i, ts);
     }
     CHECK(mask_structure_name(MASK_STRUCT_COUNT) == NULL, "name past the end");
-    for (int rc = 0; rc >= -12; rc--) CHECK(mask_strerror(rc) != NULL, "strerror(%d)", rc);
+    for (int rc = 0; rc >= -12; rc--)
+        CHECK(mask_strerror(rc) != NULL, "strerror(%d)", rc);
     CHECK(strcmp(mask_strerror(-99), "unknown error code") == 0, "%s", mask_strerror(-99));
 }
 

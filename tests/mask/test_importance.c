@@ -11,7 +11,7 @@
 #include "check.h"
 #include "fixture.h"
 
-enum { NU = 80 };  /* more distinct biases than libmask groups: the ungrouped path */
+enum { NU = 80 }; /* more distinct biases than libmask groups: the ungrouped path */
 
 typedef struct bent_at {
     mask *m;
@@ -53,7 +53,8 @@ static void check_bent_schedule(void)
     const char *schedules[] = {"linear", "cosine", "poly:3", "loglinear"};
     for (size_t k = 0; k < sizeof schedules / sizeof schedules[0]; k++) {
         mask *m = open_bent(schedules[k], 1.5);
-        if (!m) continue;
+        if (!m)
+            continue;
         const mask_schedule *s = mask_get_schedule(m);
         double prev[NU] = {0};
         for (double t = 0.0; t <= 1.0 + 1e-12; t += 0.05) {
@@ -66,7 +67,8 @@ static void check_bent_schedule(void)
                 prev[u] = p[u];
             }
             CHECK_NEAR(mp, mean / total, 1e-12);
-            if (tt <= 0 || tt >= 1) continue;
+            if (tt <= 0 || tt >= 1)
+                continue;
             for (int u = 0; u < NU; u += 7) {
                 bent_at b = {m, a, len, u};
                 gsl_function F = {p_of_t, &b};
@@ -91,12 +93,14 @@ static void check_bent_schedule(void)
 static void check_bent_corruption(const fixture *f)
 {
     mask *m = open_bent("linear", 2.0);
-    if (!m) return;
+    if (!m)
+        return;
     int n = f->n;
     float *imp = malloc((size_t)n * sizeof *imp);
     double *a = malloc((size_t)n * sizeof *a), *p = malloc((size_t)n * sizeof *p);
     double *dp = malloc((size_t)n * sizeof *dp);
-    for (int i = 0; i < n; i++) imp[i] = (float)(a[i] = (i % 5 == 0) ? 4.0 : 0.5);
+    for (int i = 0; i < n; i++)
+        imp[i] = (float)(a[i] = (i % 5 == 0) ? 4.0 : 0.5);
     mask_seq seq = f->seq;
     seq.importance = imp;
     double t = 0.4;
@@ -118,10 +122,12 @@ static void check_bent_corruption(const fixture *f)
             *(important ? &hi : &lo) += masked[i];
             *(important ? &hi_mean : &lo_mean) += p[i];
             *(important ? &hi_var : &lo_var) += p[i] * (1 - p[i]);
-            if (masked[i]) bad_w += fabs(weight[i] - dp[i] / p[i]) > 1e-5 * dp[i] / p[i];
+            if (masked[i])
+                bad_w += fabs(weight[i] - dp[i] / p[i]) > 1e-5 * dp[i] / p[i];
         }
     }
-    CHECK(p[0] > 0.4 && p[1] < 0.4, "important tokens must be masked more: %g vs %g", p[0], p[1]);
+    CHECK(p[0] > 0.4 && p[1] < 0.4, "important tokens must be masked more: %g vs %g", p[0],
+          p[1]);
     CHECK_5SIGMA("important tokens masked", hi, hi_mean, hi_var);
     CHECK_5SIGMA("other tokens masked", lo, lo_mean, lo_var);
     CHECK_NEAR(0.4 * n * R, hi_mean + lo_mean, 1e-6 * n * R);
@@ -145,7 +151,8 @@ static void check_loss_mode(const fixture *f)
     int32_t *ids = malloc((size_t)n * sizeof *ids);
     uint8_t *masked = malloc((size_t)n);
     double mean = 0;
-    for (int i = 0; i < n; i++) mean += imp[i] = (float)(1 + i % 3);
+    for (int i = 0; i < n; i++)
+        mean += imp[i] = (float)(1 + i % 3);
     mean /= n;
     mask_seq seq = f->seq;
     seq.importance = imp;
@@ -154,9 +161,9 @@ static void check_loss_mode(const fixture *f)
     CHECK_INT(0, mask_corrupt(m, &seq, 0.5, r, &out));
     int bad = 0;
     for (int i = 0; i < n; i++)
-        bad += masked[i] && fabs(weight[i] - 2.0 * imp[i] / mean) > 1e-5;  /* w(0.5) = 2 */
+        bad += masked[i] && fabs(weight[i] - 2.0 * imp[i] / mean) > 1e-5; /* w(0.5) = 2 */
     CHECK_INT(0, bad);
-    seq.importance = NULL;  /* source 'loss' without the caller's array */
+    seq.importance = NULL; /* source 'loss' without the caller's array */
     CHECK_INT(MASK_E_INPUT, mask_corrupt(m, &seq, 0.5, r, &out));
     CHECK(strstr(mask_errmsg(m), "seq->importance"), "message: %s", mask_errmsg(m));
     free(imp), free(weight), free(ids), free(masked);
@@ -183,9 +190,10 @@ static void check_rules_and_stats(void)
     mask_seq seq = {.ids = ids, .n = 8, .text = text, .text_len = strlen(text), .offsets = off};
     float a[8];
     CHECK_INT(0, mask_importance(m, &seq, a));
-    const float want[8] = {3, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 2, 2};  /* "undef" is not \bdef\b */
-    for (int i = 0; i < 8; i++) CHECK_NEAR(want[i], a[i], 0);
-    off[7] = 30;  /* past the text */
+    const float want[8] = {3, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 2, 2}; /* "undef" is not \bdef\b */
+    for (int i = 0; i < 8; i++)
+        CHECK_NEAR(want[i], a[i], 0);
+    off[7] = 30; /* past the text */
     CHECK_INT(MASK_E_INPUT, mask_importance(m, &seq, a));
     CHECK(strstr(mask_errmsg(m), "offset of token 7 is 30"), "%s", mask_errmsg(m));
     mask_close(&m);
@@ -202,7 +210,7 @@ static void check_rules_and_stats(void)
     CHECK_NEAR(log(3.0 / 2) + 1, a[0], 1e-6);
     CHECK_NEAR(1.0, a[1], 1e-6);
     CHECK_NEAR(log(3.0) + 1, a[3], 1e-6);
-    q[2] = 10;  /* outside [0, V) */
+    q[2] = 10; /* outside [0, V) */
     CHECK_INT(MASK_E_INPUT, mask_importance(m, &seq, a));
     q[2] = 3;
     mask_close(&m);
@@ -211,8 +219,8 @@ static void check_rules_and_stats(void)
     CHECK_INT(0, mask_corpus_add(m, d1, 3));
     CHECK_INT(0, mask_corpus_add(m, d2, 2));
     CHECK_INT(0, mask_importance(m, &seq, a));
-    CHECK_NEAR(-log2(2.0 / 15), a[0], 1e-6);  /* (c + 1) / (C + V), C = 5, V = 10 */
-    CHECK_NEAR(-log2(4.0 / 15), a[1], 1e-6);  /* id 2 occurs 3 times */
+    CHECK_NEAR(-log2(2.0 / 15), a[0], 1e-6); /* (c + 1) / (C + V), C = 5, V = 10 */
+    CHECK_NEAR(-log2(4.0 / 15), a[1], 1e-6); /* id 2 occurs 3 times */
     CHECK_NEAR(-log2(1.0 / 15), a[3], 1e-6);
     mask_close(&m);
 }

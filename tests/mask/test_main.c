@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 #include "check.h"
 
 int check_count, check_failures;
@@ -12,9 +11,8 @@ static const struct {
     const char *name;
     void (*fn)(void);
 } groups[] = {
-    {"schedule", test_schedule},   {"curriculum", test_curriculum},
-    {"structure", test_structure}, {"types", test_types},
-    {"importance", test_importance}, {"errors", test_errors},
+    {"schedule", test_schedule}, {"curriculum", test_curriculum}, {"structure", test_structure},
+    {"types", test_types},       {"importance", test_importance}, {"errors", test_errors},
     {"data", test_data},
 };
 
@@ -23,8 +21,10 @@ int main(int argc, char **argv)
     int ran = 0;
     for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
         int wanted = argc < 2;
-        for (int a = 1; a < argc; a++) wanted |= strcmp(argv[a], groups[g].name) == 0;
-        if (!wanted) continue;
+        for (int a = 1; a < argc; a++)
+            wanted |= strcmp(argv[a], groups[g].name) == 0;
+        if (!wanted)
+            continue;
         int before = check_failures;
         groups[g].fn();
         printf("%-12s %s\n", groups[g].name, check_failures == before ? "ok" : "FAILED");

@@ -8,16 +8,22 @@
 #include "check.h"
 #include "mask.h"
 
-static double alpha_of(double t, void *p) { return mask_schedule_alpha(p, t); }
+static double alpha_of(double t, void *p)
+{
+    return mask_schedule_alpha(p, t);
+}
 
 /* The closed forms of w(t) = -alpha'(t) / (1 - alpha(t)) listed in mask.h. */
 static double closed_weight(const mask_schedule *s, double t)
 {
     const char *name = s->type->name;
-    if (strcmp(name, "linear") == 0 || strcmp(name, "loglinear") == 0) return 1 / t;
-    if (strcmp(name, "poly") == 0) return s->param / t;
-    if (strcmp(name, "cosine") == 0) return M_PI_2 / tan(M_PI * t / 4);
-    return M_PI_2 / tan(M_PI_2 * t);  /* cosine-md4 */
+    if (strcmp(name, "linear") == 0 || strcmp(name, "loglinear") == 0)
+        return 1 / t;
+    if (strcmp(name, "poly") == 0)
+        return s->param / t;
+    if (strcmp(name, "cosine") == 0)
+        return M_PI_2 / tan(M_PI * t / 4);
+    return M_PI_2 / tan(M_PI_2 * t); /* cosine-md4 */
 }
 
 static void check_one(const mask_schedule *s)
@@ -30,7 +36,7 @@ static void check_one(const mask_schedule *s)
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
         double t = ts[i], d = 0, abserr = 0;
         gsl_function F = {alpha_of, (void *)s};
-        double h = t < 0.5 ? t / 4 : (1 - t) / 4;  /* stay inside [0, 1] */
+        double h = t < 0.5 ? t / 4 : (1 - t) / 4; /* stay inside [0, 1] */
         gsl_deriv_central(&F, t, h, &d, &abserr);
         double exact = mask_schedule_dalpha(s, t);
         CHECK(fabs(d - exact) <= 10 * abserr + 1e-8 * (1 + fabs(exact)),
@@ -63,7 +69,8 @@ static void check_samplers(void)
             if (how == MASK_TIME_STRATIFIED)
                 for (int b = 0; b < B; b++) {
                     double u = (t[b] - 0.2) / 0.4 * B;
-                    CHECK(u >= b - 1e-9 && u <= b + 1 + 1e-9, "stratum %d holds u*B = %g", b, u);
+                    CHECK(u >= b - 1e-9 && u <= b + 1 + 1e-9, "stratum %d holds u*B = %g", b,
+                          u);
                 }
             if (how == MASK_TIME_ANTITHETIC)
                 for (int b = 1; b < B; b++) {
@@ -129,7 +136,7 @@ void test_curriculum(void)
 
     const char *documented[] = {"linear[0,0.2..1@5000]", "cosine; 20000: linear",
                                 "poly:2[0.1..0@4000,1]; 8000: linear", "loglinear[0.001,1]",
-                                "poly:0.5[0,0.9]"};  /* the examples of mask.h */
+                                "poly:0.5[0,0.9]"}; /* the examples of mask.h */
     for (size_t i = 0; i < sizeof documented / sizeof documented[0]; i++) {
         int rc = mask_curriculum_parse(&c, documented[i], err, sizeof err);
         CHECK(rc == 0, "'%s': %s", documented[i], err);
@@ -138,7 +145,8 @@ void test_curriculum(void)
     CHECK_INT(0, mask_schedule_parse(&s, "loglinear:1e-4", err, sizeof err));
     CHECK(s.type == mask_schedule_loglinear && s.param == 1e-4, "param %g", s.param);
     CHECK_INT(0, mask_schedule_parse(&s, "cosine-md4[0.2,0.8]", err, sizeof err));
-    CHECK(s.type == mask_schedule_cosine_md4 && s.lo == 0.2 && s.hi == 0.8, "%g %g", s.lo, s.hi);
+    CHECK(s.type == mask_schedule_cosine_md4 && s.lo == 0.2 && s.hi == 0.8, "%g %g", s.lo,
+          s.hi);
     CHECK_INT(0, mask_schedule_parse(&s, "poly", err, sizeof err));
     CHECK_NEAR(2.0, s.param, 0);
 

@@ -41,7 +41,8 @@ static void check_structure(const char *label, const mask_settings *s, const fix
                             double t, int R)
 {
     mask *m = open_checked(s);
-    if (!m) return;
+    if (!m)
+        return;
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(r, 1234);
     int n = f->n, *us = malloc((size_t)(n + 1) * sizeof *us), nu = 0;
@@ -58,10 +59,12 @@ static void check_structure(const char *label, const mask_settings *s, const fix
         rc = mask_units(m, &f->seq, clone, us, &nu);
         CHECK(rc == 0, "%s: mask_units: %s", label, mask_errmsg(m));
         gsl_rng_free(clone);
-        int nb = s->structure == MASK_STRUCT_BLOCK ? (n + s->block_size - 1) / s->block_size : 1;
+        int nb =
+            s->structure == MASK_STRUCT_BLOCK ? (n + s->block_size - 1) / s->block_size : 1;
         for (int u = 0; u < nu; u++) {
             int a = us[u], b = us[u + 1], c = 0;
-            for (int i = a; i < b; i++) c += o.masked[i];
+            for (int i = a; i < b; i++)
+                c += o.masked[i];
             bad_whole += c != 0 && c != b - a;
             masked += c;
             mean += p * (b - a);
@@ -72,8 +75,9 @@ static void check_structure(const char *label, const mask_settings *s, const fix
                 bad_weight += o.masked[i] ? o.ids[i] != V + o.type[i] : o.ids[i] != f->ids[i];
             }
         }
-        for (int i = 0; i < us[0]; i++) bad_outside += o.masked[i] != 0;  /* prompt, earlier */
-        for (int i = us[nu]; i < n; i++)  /* later blocks: masked, no loss */
+        for (int i = 0; i < us[0]; i++)
+            bad_outside += o.masked[i] != 0; /* prompt, earlier */
+        for (int i = us[nu]; i < n; i++)     /* later blocks: masked, no loss */
             bad_outside += !o.masked[i] || o.weight[i] != 0.0f;
     }
     CHECK_INT(0, bad_whole);
@@ -98,12 +102,14 @@ static void check_regex_partition(const fixture *f)
     s.structure = MASK_STRUCT_REGEX;
     s.regex = "words";
     mask *m = open_checked(&s);
-    if (!m) return;
+    if (!m)
+        return;
     int n = f->n, *us = malloc((size_t)(n + 1) * sizeof *us), nu = 0;
     int *begins = malloc((size_t)n * sizeof *begins);
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     CHECK_INT(0, mask_units(m, &f->seq, r, us, &nu));
-    for (int i = 0; i < n; i++) begins[i] = 1;
+    for (int i = 0; i < n; i++)
+        begins[i] = 1;
     int tok = 0;
     for (size_t b = 0; b < f->text_len;) {
         if (!isalpha((unsigned char)f->text[b])) {
@@ -111,14 +117,18 @@ static void check_regex_partition(const fixture *f)
             continue;
         }
         size_t e = b;
-        while (e < f->text_len && isalpha((unsigned char)f->text[e])) e++;
-        while (tok + 1 < n && (size_t)f->offsets[tok + 1] <= b) tok++;
-        for (int j = tok + 1; j < n && (size_t)f->offsets[j] < e; j++) begins[j] = 0;
+        while (e < f->text_len && isalpha((unsigned char)f->text[e]))
+            e++;
+        while (tok + 1 < n && (size_t)f->offsets[tok + 1] <= b)
+            tok++;
+        for (int j = tok + 1; j < n && (size_t)f->offsets[j] < e; j++)
+            begins[j] = 0;
         b = e;
     }
     int expect_nu = 0, same = 1;
     for (int i = 0; i < n; i++)
-        if (begins[i]) same &= expect_nu < nu && us[expect_nu++] == i;
+        if (begins[i])
+            same &= expect_nu < nu && us[expect_nu++] == i;
     CHECK_INT(expect_nu, nu);
     CHECK(same, "regex 'words' units differ from the letter runs");
     free(begins);
@@ -136,14 +146,15 @@ static void check_span_lengths(const fixture *f)
     s.vocab_size = V;
     s.structure = MASK_STRUCT_SPAN;
     mask *m = open_checked(&s);
-    if (!m) return;
+    if (!m)
+        return;
     double p = 0.2, q = 0.8, z = 1 - pow(q, 10), m1 = 0, m2 = 0;
     for (int k = 1; k <= 10; k++) {
         double pk = p * pow(q, k - 1) / z;
         m1 += k * pk;
         m2 += (double)k * k * pk;
     }
-    CHECK_NEAR(3.797, m1, 5e-4);  /* SpanBERT's mean span length, 3.8 */
+    CHECK_NEAR(3.797, m1, 5e-4); /* SpanBERT's mean span length, 3.8 */
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(r, 99);
     int n = f->n, *us = malloc((size_t)(n + 1) * sizeof *us), nu = 0, longest = 0;
@@ -170,24 +181,28 @@ static void check_determinism(const fixture *f)
     s.vocab_size = V;
     s.structure = MASK_STRUCT_SPAN;
     mask *m = open_checked(&s);
-    if (!m) return;
+    if (!m)
+        return;
     enum { B = 4 };
     mask_seq seqs[B];
     outbuf a[B], b[B];
-    for (int i = 0; i < B; i++) seqs[i] = f->seq, outbuf_init(&a[i], f->n), outbuf_init(&b[i], f->n);
+    for (int i = 0; i < B; i++)
+        seqs[i] = f->seq, outbuf_init(&a[i], f->n), outbuf_init(&b[i], f->n);
     mask_out oa[B], ob[B];
-    for (int i = 0; i < B; i++) oa[i] = a[i].out, ob[i] = b[i].out;
+    for (int i = 0; i < B; i++)
+        oa[i] = a[i].out, ob[i] = b[i].out;
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(r, 5);
     CHECK_INT(0, mask_corrupt_batch(m, seqs, B, 0, r, oa));
-    gsl_rng_set(r, 5);  /* the documented order: the times, then the sequences in order */
+    gsl_rng_set(r, 5); /* the documented order: the times, then the sequences in order */
     double t[B];
     mask_sample_times(t, B, mask_get_schedule(m), s.sampler, r);
-    for (int i = 0; i < B; i++) CHECK_INT(0, mask_corrupt(m, &seqs[i], t[i], r, &ob[i]));
+    for (int i = 0; i < B; i++)
+        CHECK_INT(0, mask_corrupt(m, &seqs[i], t[i], r, &ob[i]));
     for (int i = 0; i < B; i++) {
         CHECK(oa[i].t == ob[i].t, "t differs: %g %g", oa[i].t, ob[i].t);
         CHECK(memcmp(a[i].ids, b[i].ids, (size_t)f->n * sizeof *a[i].ids) == 0 &&
-              memcmp(a[i].weight, b[i].weight, (size_t)f->n * sizeof *a[i].weight) == 0,
+                  memcmp(a[i].weight, b[i].weight, (size_t)f->n * sizeof *a[i].weight) == 0,
               "sequence %d differs between the batch and the same draws one by one", i);
     }
     mask_close(&m);
@@ -204,7 +219,8 @@ static void check_determinism(const fixture *f)
         }
         mask_close(&m);
     }
-    for (int i = 0; i < B; i++) outbuf_free(&a[i]), outbuf_free(&b[i]);
+    for (int i = 0; i < B; i++)
+        outbuf_free(&a[i]), outbuf_free(&b[i]);
     gsl_rng_free(r);
 }
 
@@ -240,7 +256,7 @@ void test_structure(void)
         s.regex = "words";
         f.seq.prompt_len = cases[i].st == MASK_STRUCT_RESPONSE ? f.n / 3 : 0;
         check_structure(cases[i].label, &s, &f, cases[i].t, 1000);
-        check_structure(cases[i].label, &s, &f, 0.0, 2);  /* nothing masked */
+        check_structure(cases[i].label, &s, &f, 0.0, 2); /* nothing masked */
     }
     f.seq.prompt_len = 0;
     check_regex_partition(&f);

@@ -22,7 +22,8 @@ typedef struct run {
 static int run_open(run *x, const mask_settings *s, int n)
 {
     memset(x, 0, sizeof *x);
-    if (!(x->m = open_checked(s))) return 0;
+    if (!(x->m = open_checked(s)))
+        return 0;
     x->ids = malloc((size_t)n * sizeof *x->ids);
     x->masked = malloc((size_t)n);
     x->weight = malloc((size_t)n * sizeof *x->weight);
@@ -69,7 +70,8 @@ static void check_single_and_level(const fixture *f, gsl_rng *r)
         run_close(&x);
     }
     base(&s, MASK_TYPES_LEVEL);
-    if (!run_open(&x, &s, f->n)) return;
+    if (!run_open(&x, &s, f->n))
+        return;
     check_names(x.m, (const char *const[]){"L0", "L1", "L2"}, 3);
     int bad = 0, seen[3] = {0};
     for (int k = 0; k < 20; k++) {
@@ -80,13 +82,17 @@ static void check_single_and_level(const fixture *f, gsl_rng *r)
                 continue;
             }
             int want = 0;
-            for (int l = 1; l <= 2; l++) {  /* is the level-l unit around i wholly masked? */
+            for (int l = 1; l <= 2; l++) { /* is the level-l unit around i wholly masked? */
                 const int32_t *u = f->unit_of[l - 1];
                 int a = i, b = i, whole = 1;
-                while (a > 0 && u[a - 1] == u[i]) a--;
-                while (b + 1 < f->n && u[b + 1] == u[i]) b++;
-                for (int j = a; j <= b; j++) whole &= x.masked[j];
-                if (whole) want = l;
+                while (a > 0 && u[a - 1] == u[i])
+                    a--;
+                while (b + 1 < f->n && u[b + 1] == u[i])
+                    b++;
+                for (int j = a; j <= b; j++)
+                    whole &= x.masked[j];
+                if (whole)
+                    want = l;
             }
             bad += x.type[i] != want || x.ids[i] != V + want;
             seen[want]++;
@@ -100,11 +106,16 @@ static void check_single_and_level(const fixture *f, gsl_rng *r)
 static int expected_class(int kind)
 {
     switch (kind) {
-    case KIND_SPACE: return 1;
-    case KIND_NUMBER: return 2;
-    case KIND_IDENT: return 3;
-    case KIND_WORD: return 4;
-    default: return 5;
+    case KIND_SPACE:
+        return 1;
+    case KIND_NUMBER:
+        return 2;
+    case KIND_IDENT:
+        return 3;
+    case KIND_WORD:
+        return 4;
+    default:
+        return 5;
     }
 }
 
@@ -113,9 +124,11 @@ static void check_class_and_prior(const fixture *f, gsl_rng *r)
     mask_settings s;
     run x;
     base(&s, MASK_TYPES_CLASS);
-    if (!run_open(&x, &s, f->n)) return;
-    check_names(x.m, (const char *const[]){"other", "space", "number", "identifier", "word",
-                                           "punct"}, 6);
+    if (!run_open(&x, &s, f->n))
+        return;
+    check_names(
+        x.m, (const char *const[]){"other", "space", "number", "identifier", "word", "punct"},
+        6);
     CHECK_INT(0, mask_corrupt(x.m, &f->seq, 1.0, r, &x.out));
     int bad = 0;
     for (int i = 0; i < f->n; i++) {
@@ -134,11 +147,12 @@ static void check_class_and_prior(const fixture *f, gsl_rng *r)
         count[k * V + f->ids[i]]++, total[k]++;
     }
     CHECK_INT(0, mask_prior_add(x.m, &f->seq, NULL));
-    run y;  /* the same census under spans: the type is fixed, no generator is needed */
+    run y; /* the same census under spans: the type is fixed, no generator is needed */
     s.structure = MASK_STRUCT_SPAN;
     if (run_open(&y, &s, f->n)) {
         CHECK_INT(0, mask_prior_add(y.m, &f->seq, NULL));
-        float *lp = malloc((size_t)6 * V * sizeof *lp), *lq = malloc((size_t)6 * V * sizeof *lq);
+        float *lp = malloc((size_t)6 * V * sizeof *lp),
+              *lq = malloc((size_t)6 * V * sizeof *lq);
         CHECK_INT(0, mask_prior_export(x.m, lp));
         CHECK_INT(0, mask_prior_export(y.m, lq));
         CHECK(memcmp(lp, lq, (size_t)6 * V * sizeof *lp) == 0, "span census differs");
@@ -171,23 +185,28 @@ static void check_length(const fixture *f, gsl_rng *r)
     base(&s, MASK_TYPES_LENGTH);
     s.structure = MASK_STRUCT_UNIT;
     s.unit_level = 2;
-    if (!run_open(&x, &s, f->n)) return;
+    if (!run_open(&x, &s, f->n))
+        return;
     check_names(x.m, (const char *const[]){"len1", "len2-3", "len4-7", "len8+"}, 4);
     CHECK_INT(0, mask_corrupt(x.m, &f->seq, 1.0, r, &x.out));
     int bad = 0;
     for (int a = 0, b; a < f->n; a = b) {
-        for (b = a; b < f->n && f->lvl2[b] == f->lvl2[a]; b++) {}
+        for (b = a; b < f->n && f->lvl2[b] == f->lvl2[a]; b++) {
+        }
         int len = b - a, want = len >= 8 ? 3 : len >= 4 ? 2 : len >= 2 ? 1 : 0;
-        for (int i = a; i < b; i++) bad += x.type[i] != want;
+        for (int i = a; i < b; i++)
+            bad += x.type[i] != want;
     }
     CHECK_INT(0, bad);
     /* priors by corruption: rows still sum to one */
-    for (int k = 0; k < 5; k++) CHECK_INT(0, mask_prior_add(x.m, &f->seq, r));
+    for (int k = 0; k < 5; k++)
+        CHECK_INT(0, mask_prior_add(x.m, &f->seq, r));
     float *logp = malloc((size_t)4 * V * sizeof *logp);
     CHECK_INT(0, mask_prior_export(x.m, logp));
     for (int k = 0; k < 4; k++) {
         double sum = 0;
-        for (int v = 0; v < V; v++) sum += exp((double)logp[k * V + v]);
+        for (int v = 0; v < V; v++)
+            sum += exp((double)logp[k * V + v]);
         CHECK_NEAR(1.0, sum, 1e-5);
     }
     free(logp);
@@ -200,11 +219,13 @@ static void check_importance_buckets(fixture *f, gsl_rng *r)
     run x;
     base(&s, MASK_TYPES_IMPORTANCE);
     s.importance = MASK_IMPORTANCE_LOSS;
-    if (!run_open(&x, &s, f->n)) return;
+    if (!run_open(&x, &s, f->n))
+        return;
     check_names(x.m, (const char *const[]){"imp<0.5", "imp0.5-1", "imp1-2", "imp>=2"}, 4);
     float *a = malloc((size_t)f->n * sizeof *a);
     double mean = 0;
-    for (int i = 0; i < f->n; i++) mean += a[i] = (float)(i % 7) * 0.5f;
+    for (int i = 0; i < f->n; i++)
+        mean += a[i] = (float)(i % 7) * 0.5f;
     mean /= f->n;
     f->seq.importance = a;
     CHECK_INT(0, mask_corrupt(x.m, &f->seq, 1.0, r, &x.out));

@@ -12,9 +12,9 @@
 #include "model.h"
 
 /* rc must be want; prints both codes and the handle's message */
-#define CHECK_RC(m, rc, want)                                                               \
-    CHECK((rc) == (want), "expected %d (%s), got %d (%s): %s", (want),                      \
-          model_strerror(want), (rc), model_strerror(rc), model_errmsg(m))
+#define CHECK_RC(m, rc, want)                                                                \
+    CHECK((rc) == (want), "expected %d (%s), got %d (%s): %s", (want), model_strerror(want), \
+          (rc), model_strerror(rc), model_errmsg(m))
 
 /* A model of the given shape with parameters drawn at seed; aborts the test on failure. */
 model *test_model(int V, int K, int d, int L, int H, int T, int causal, int threads,

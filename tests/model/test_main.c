@@ -24,8 +24,13 @@ model *test_model(int V, int K, int d, int L, int H, int T, int causal, int thre
                   unsigned long seed)
 {
     model_settings s = model_default_settings();
-    s.config = (model_config){.vocab = V, .n_mask = K, .d = d, .layers = L, .heads = H,
-                              .seq_len = T, .causal = causal};
+    s.config = (model_config){.vocab = V,
+                              .n_mask = K,
+                              .d = d,
+                              .layers = L,
+                              .heads = H,
+                              .seq_len = T,
+                              .causal = causal};
     s.threads = threads;
     gsl_rng *r = test_rng(seed);
     model *m = NULL;
@@ -50,13 +55,19 @@ static const struct {
     const char *name;
     void (*fn)(void);
 } tests[] = {
-    {"grad-ops", test_grad_ops},     {"grad-model", test_grad_model},
+    {"grad-ops", test_grad_ops},
+    {"grad-model", test_grad_model},
     {"fastmath", test_fastmath},
-    {"subs", test_subs},             {"causal", test_causal},
-    {"prior", test_prior},           {"adamw", test_adamw},
-    {"lr", test_lr},                 {"checkpoint", test_checkpoint},
-    {"determinism", test_determinism}, {"sampler", test_sampler},
-    {"errors", test_errors},         {"blas", test_blas},
+    {"subs", test_subs},
+    {"causal", test_causal},
+    {"prior", test_prior},
+    {"adamw", test_adamw},
+    {"lr", test_lr},
+    {"checkpoint", test_checkpoint},
+    {"determinism", test_determinism},
+    {"sampler", test_sampler},
+    {"errors", test_errors},
+    {"blas", test_blas},
     {"train", test_train},
 };
 
@@ -99,7 +110,8 @@ int main(int argc, char **argv)
             if (!strcmp(argv[a], slow_tests[i].name)) {
                 int before = check_failures;
                 slow_tests[i].fn();
-                printf("%s: %s\n", check_failures == before ? "ok" : "FAIL", slow_tests[i].name);
+                printf("%s: %s\n", check_failures == before ? "ok" : "FAIL",
+                       slow_tests[i].name);
                 ran++;
             }
     if (!ran) {

@@ -11,13 +11,13 @@
 enum { SV = 13, SK = 2, SB = 3, ST = 12 };
 
 typedef struct watch {
-    int32_t given[SB * ST];   /* -1: generated */
+    int32_t given[SB * ST]; /* -1: generated */
     int32_t prev[SB * ST];
     int reveal_step[SB * ST]; /* step at which a generated position was revealed */
     int steps_seen;
-    int block_len;            /* 0: no block order check */
+    int block_len; /* 0: no block order check */
     int bad_given, bad_order, bad_rewrite;
-    int counts[64][SB];       /* reveals per step and sequence */
+    int counts[64][SB]; /* reveals per step and sequence */
 } watch;
 
 static void on_step(void *arg, int step, int steps, const int32_t *tok)
@@ -79,8 +79,12 @@ static void run_strategy(model *m, model_strategy st, int steps, int block_len, 
     int masks[SB] = {0};
     for (int n = 0; n < SB * ST; n++)
         masks[n / ST] += w.given[n] < 0;
-    model_sample_settings s = {.strategy = st, .steps = steps, .block_len = block_len,
-                               .temperature = temp, .on_step = on_step, .on_step_arg = &w};
+    model_sample_settings s = {.strategy = st,
+                               .steps = steps,
+                               .block_len = block_len,
+                               .temperature = temp,
+                               .on_step = on_step,
+                               .on_step_arg = &w};
     CHECK_RC(m, model_sample(m, tok, SB, ST, &s, r), MODEL_OK);
     const char *name = names[st];
     int left = 0;
@@ -96,8 +100,10 @@ static void run_strategy(model *m, model_strategy st, int steps, int block_len, 
         for (int b = 0; b < SB; b++)
             for (int i = 1; i <= steps; i++) {
                 int want = masks[b] / steps + (i - 1 < masks[b] % steps);
-                CHECK(w.counts[i][b] == want, "confidence: sequence %d step %d revealed %d, "
-                      "expected %d", b, i, w.counts[i][b], want);
+                CHECK(w.counts[i][b] == want,
+                      "confidence: sequence %d step %d revealed %d, "
+                      "expected %d",
+                      b, i, w.counts[i][b], want);
             }
     }
     gsl_rng_free(r);
@@ -123,8 +129,8 @@ void test_sampler(void)
         int32_t tok[SB * ST];
         watch w;
         setup(tok, &w, r, 0);
-        model_sample_settings s = {.strategy = MODEL_SAMPLE_RANDOM, .steps = N,
-                                   .on_step = on_step, .on_step_arg = &w};
+        model_sample_settings s = {
+            .strategy = MODEL_SAMPLE_RANDOM, .steps = N, .on_step = on_step, .on_step_arg = &w};
         CHECK_RC(m, model_sample(m, tok, SB, ST, &s, r), MODEL_OK);
         for (int n = 0; n < SB * ST; n++)
             if (w.given[n] < 0 && w.reveal_step[n] >= 1 && w.reveal_step[n] <= N) {
@@ -134,8 +140,10 @@ void test_sampler(void)
     }
     for (int j = 1; j <= N; j++) {
         double mean = (double)total / N, sd = sqrt(total * (1.0 / N) * (1 - 1.0 / N));
-        CHECK(fabs(hist[j] - mean) < 5 * sd, "random: step %d revealed %ld of %ld, expected "
-              "%.0f +- %.0f (5 sd)", j, hist[j], total, mean, 5 * sd);
+        CHECK(fabs(hist[j] - mean) < 5 * sd,
+              "random: step %d revealed %ld of %ld, expected "
+              "%.0f +- %.0f (5 sd)",
+              j, hist[j], total, mean, 5 * sd);
     }
     gsl_rng_free(r);
 
@@ -170,7 +178,7 @@ void test_errors(void)
           model_errmsg(m));
     model_close(&m);
     CHECK(m == NULL, "model_close must set the pointer to NULL");
-    model_close(&m);   /* NULL-safe */
+    model_close(&m); /* NULL-safe */
     model_close(NULL);
     s = model_default_settings();
     s.config.vocab = 0;
@@ -212,7 +220,8 @@ void test_errors(void)
     CHECK(rc == MODEL_ENONFINITE && strstr(model_errmsg(m), "layer 1 fc") &&
               strstr(model_errmsg(m), "step 0"),
           "NaN in layer 1 fcw: expected MODEL_ENONFINITE naming step 0 and layer 1 fc, got "
-          "%d: %s", rc, model_errmsg(m));
+          "%d: %s",
+          rc, model_errmsg(m));
     CHECK_RC(m, model_backward(m), MODEL_ESTATE);
     m->params.fcw[(size_t)1 * 4 * 8 * 8 + 5] = save;
 
@@ -230,7 +239,7 @@ void test_errors(void)
           "Inf gradient: expected 'step 1: gradient of layer 1 qkvw', got %d: %s", rc,
           model_errmsg(m));
     CHECK(!memcmp(before, m->params_mem, m->num_params * 4), "parameters changed by a "
-          "refused update");
+                                                             "refused update");
     CHECK(model_step(m) == 1, "step advanced by a refused update: %ld", model_step(m));
     free(before);
     o.beta1 = 1.5f;

@@ -84,8 +84,10 @@ void test_subs(void)
     float loss;
     int rc = model_forward(m, inp, t2, w, B, T, &loss, NULL);
     CHECK_RC(m, rc, MODEL_ENONFINITE);
-    CHECK(strstr(model_errmsg(m), "unmasked") != NULL, "message should name the unmasked "
-          "position: %s", model_errmsg(m));
+    CHECK(strstr(model_errmsg(m), "unmasked") != NULL,
+          "message should name the unmasked "
+          "position: %s",
+          model_errmsg(m));
     w[3] = 0.0f;
     CHECK_RC(m, model_forward(m, inp, t2, w, B, T, &loss, NULL), MODEL_OK);
     CHECK(isfinite(loss), "weight 0 must drop the position, loss %g", (double)loss);
@@ -152,8 +154,10 @@ void test_causal(void)
                   (double)b[0], (double)b[6]);
             double all[V];
             all_logprobs(m, inp, B, T, 3, all);
-            CHECK(fabs(logsumexp(all, V)) < 1e-5, "causal: p over V at a given position sums "
-                  "to exp(%g)", logsumexp(all, V));
+            CHECK(fabs(logsumexp(all, V)) < 1e-5,
+                  "causal: p over V at a given position sums "
+                  "to exp(%g)",
+                  logsumexp(all, V));
         } else {
             CHECK(!earlier_same, "bidirectional: earlier positions should see position 6");
         }
@@ -193,8 +197,10 @@ void test_prior(void)
                 CHECK(lp[pos] == -INFINITY, "banned id %d of type %d: log-prob %g", v, k,
                       (double)lp[pos]);
             else
-                CHECK(fabs(lp[pos] - want) < 1e-5, "type %d id %d: log-prob %.7g, expected "
-                      "log-softmax(prior) %.7g", k, v, (double)lp[pos], want);
+                CHECK(fabs(lp[pos] - want) < 1e-5,
+                      "type %d id %d: log-prob %.7g, expected "
+                      "log-softmax(prior) %.7g",
+                      k, v, (double)lp[pos], want);
         }
     }
     /* the prior bends a trained-looking output too: raising one id's prior raises it */

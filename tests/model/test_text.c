@@ -9,9 +9,15 @@
 enum {
     TRAIN_BYTES = 224 * 1024, /* the first bytes train, the next HELD_BYTES are held out */
     HELD_BYTES = 32 * 1024,
-    V = 256, D = 32, L = 1, H = 4, T = 32, B = 16,
+    V = 256,
+    D = 32,
+    L = 1,
+    H = 4,
+    T = 32,
+    B = 16,
     STEPS = 600,
-    HELD_WINDOWS = 1024, TIMES = 8, /* held-out windows, stratified times per window */
+    HELD_WINDOWS = 1024,
+    TIMES = 8, /* held-out windows, stratified times per window */
 };
 
 /* A batch as the harness makes it: B windows at random offsets, antithetic times
@@ -38,8 +44,8 @@ static void text_batch(const unsigned char *text, size_t n, gsl_rng *r, int32_t 
  * unigram code length of the same window (log p from the training byte counts), averaged
  * over the windows, with its standard error; paired per window, the text's difficulty
  * cancels. *unigram gets the unigram code length alone. */
-static void heldout_gain(model *m, const unsigned char *text, const double *logp,
-                         double *gain, double *se, double *unigram)
+static void heldout_gain(model *m, const unsigned char *text, const double *logp, double *gain,
+                         double *se, double *unigram)
 {
     int32_t inp[TIMES * T], tgt[TIMES * T];
     float lp[TIMES * T];
@@ -111,9 +117,12 @@ int test_text(void)
     for (int s = 0; s < STEPS; s++) {
         text_batch(text, TRAIN_BYTES, r, inp, tgt, w);
         int rc = model_zero_grad(m);
-        if (!rc) rc = model_forward(m, inp, tgt, w, B, T, &loss, NULL);
-        if (!rc) rc = model_backward(m);
-        if (!rc) rc = model_update(m, &o, NULL);
+        if (!rc)
+            rc = model_forward(m, inp, tgt, w, B, T, &loss, NULL);
+        if (!rc)
+            rc = model_backward(m);
+        if (!rc)
+            rc = model_update(m, &o, NULL);
         CHECK_RC(m, rc, MODEL_OK);
         if (rc)
             break;
@@ -129,9 +138,11 @@ int test_text(void)
      * get about 0.6 below the unigram; a model that never leaves the plateau (uniform
      * attention over the window) stays within 0.1 of it. The bar, 0.25 below, sits between
      * the two, many standard errors (~0.02) from each. */
-    CHECK(diff < -0.25 && se < 0.05, "after %d steps the held-out NELBO is %+.4f +- %.4f "
+    CHECK(diff < -0.25 && se < 0.05,
+          "after %d steps the held-out NELBO is %+.4f +- %.4f "
           "nats a byte from the unigram code length %.4f, expected below -0.25 (standard "
-          "error below 0.05)", STEPS, diff, se, unigram);
+          "error below 0.05)",
+          STEPS, diff, se, unigram);
     gsl_rng_free(r);
     model_close(&m);
     free(text);

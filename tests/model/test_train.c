@@ -17,12 +17,18 @@ void test_lr(void)
     o.min_lr = 0.1f;
     o.warmup_steps = 10;
     o.total_steps = 110;
-    struct { long step; double want; } cases[] = {
-        {0, 0.1}, {4, 0.5}, {9, 1.0},                     /* warm-up: (step+1)/10 */
-        {10, 1.0},                                         /* cosine starts at the peak */
-        {60, 0.1 + 0.45 * (1 + cos(M_PI * 0.5))},          /* half way: 0.55 */
+    struct {
+        long step;
+        double want;
+    } cases[] = {
+        {0, 0.1},
+        {4, 0.5},
+        {9, 1.0},                                 /* warm-up: (step+1)/10 */
+        {10, 1.0},                                /* cosine starts at the peak */
+        {60, 0.1 + 0.45 * (1 + cos(M_PI * 0.5))}, /* half way: 0.55 */
         {35, 0.1 + 0.45 * (1 + cos(M_PI * 0.25))},
-        {110, 0.1}, {500, 0.1},                            /* the floor after the end */
+        {110, 0.1},
+        {500, 0.1}, /* the floor after the end */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         double got = model_lr(&o, cases[i].step);
@@ -46,7 +52,7 @@ void test_adamw(void)
     o.weight_decay = 0.5f;
     o.warmup_steps = 0;
     o.total_steps = 1000000;
-    o.min_lr = 0.01f; /* a constant lr keeps the reference simple */
+    o.min_lr = 0.01f;                   /* a constant lr keeps the reference simple */
     double clips[3] = {1e9, 0.05, 1e9}; /* step 2 clips */
     for (int step = 1; step <= 3; step++) {
         o.grad_clip = (float)clips[step - 1];
@@ -55,8 +61,8 @@ void test_adamw(void)
             m->grads_mem[i] = (float)(gsl_rng_uniform(r) - 0.5) * 0.1f;
             ss += (double)m->grads_mem[i] * m->grads_mem[i];
         }
-        double norm = sqrt(ss), cs = norm > clips[step - 1] ? clips[step - 1] / (norm + 1e-6)
-                                                             : 1.0;
+        double norm = sqrt(ss),
+               cs = norm > clips[step - 1] ? clips[step - 1] / (norm + 1e-6) : 1.0;
         float got_norm = 0;
         CHECK_RC(m, model_update(m, &o, &got_norm), MODEL_OK);
         CHECK(fabs(got_norm - norm) < 1e-5 * norm, "grad norm %.7g, expected %.7g",
@@ -85,10 +91,13 @@ void test_adamw(void)
     memset(m->m_mem, 0, n * 4);
     memset(m->v_mem, 0, n * 4);
     CHECK_RC(m, model_update(m, &o, NULL), MODEL_OK);
-    CHECK(m->params.ln1w[0] == ln && m->params.qkvb[0] == b, "LayerNorm weight or bias decayed");
+    CHECK(m->params.ln1w[0] == ln && m->params.qkvb[0] == b,
+          "LayerNorm weight or bias decayed");
     CHECK(fabs(m->params.qkvw[0] - wq * (1 - 0.01 * 0.5)) < 1e-7, "qkvw: expected %g, got %g",
           wq * (1 - 0.005), (double)m->params.qkvw[0]);
-    free(p); free(mo); free(ve);
+    free(p);
+    free(mo);
+    free(ve);
     gsl_rng_free(r);
     model_close(&m);
 }
@@ -111,8 +120,7 @@ static void make_batch(gsl_rng *r, int V, int K, int B, int T, int period, int32
     }
 }
 
-static int train_steps(model *m, int steps, int period, unsigned long seed,
-                       float *last_loss)
+static int train_steps(model *m, int steps, int period, unsigned long seed, float *last_loss)
 {
     const model_config *c = model_get_config(m);
     int B = 4, T = c->seq_len;
@@ -127,14 +135,19 @@ static int train_steps(model *m, int steps, int period, unsigned long seed,
     for (int s = 0; s < steps && !rc; s++) {
         make_batch(r, c->vocab, c->n_mask, B, T, period, inp, tgt, w);
         rc = model_forward(m, inp, tgt, w, B, T, last_loss, NULL);
-        if (!rc) rc = model_zero_grad(m);
-        if (!rc) rc = model_backward(m);
-        if (!rc) rc = model_update(m, &o, NULL);
+        if (!rc)
+            rc = model_zero_grad(m);
+        if (!rc)
+            rc = model_backward(m);
+        if (!rc)
+            rc = model_update(m, &o, NULL);
         if (getenv("MODEL_TEST_VERBOSE") && s % 10 == 0)
             fprintf(stderr, "step %ld loss %g\n", model_step(m), (double)*last_loss);
     }
     gsl_rng_free(r);
-    free(inp); free(tgt); free(w);
+    free(inp);
+    free(tgt);
+    free(w);
     return rc;
 }
 
@@ -180,9 +193,10 @@ void test_determinism(void)
             memcpy(ref, d->params_mem, np * 4);
             lref = ld;
         } else {
-            CHECK(ld == lref && !memcmp(ref, d->params_mem, np * 4), "%d threads: loss %.9g "
-                  "and parameters differ from 2 threads' (loss %.9g)", threads, (double)ld,
-                  (double)lref);
+            CHECK(ld == lref && !memcmp(ref, d->params_mem, np * 4),
+                  "%d threads: loss %.9g "
+                  "and parameters differ from 2 threads' (loss %.9g)",
+                  threads, (double)ld, (double)lref);
         }
         model_close(&d);
     }
@@ -214,7 +228,10 @@ static double heldout_nll(model *m)
                 k++;
             }
     gsl_rng_free(r);
-    free(inp); free(tgt); free(w); free(lp);
+    free(inp);
+    free(tgt);
+    free(w);
+    free(lp);
     return k ? s / k : NAN;
 }
 
@@ -283,8 +300,8 @@ static void expect_refused(const char *path, const char *what, const char *word)
     int rc = model_load(&m, path, 1, &meta);
     CHECK(rc == MODEL_EFORMAT, "%s: expected MODEL_EFORMAT, got %d (%s)", what, rc,
           model_errmsg(m));
-    CHECK(strstr(model_errmsg(m), word) != NULL, "%s: message should say '%s': %s", what,
-          word, model_errmsg(m));
+    CHECK(strstr(model_errmsg(m), word) != NULL, "%s: message should say '%s': %s", what, word,
+          model_errmsg(m));
     CHECK(meta == NULL, "%s: metadata returned from a refused file", what);
     model_close(&m);
 }
@@ -320,7 +337,8 @@ void test_checkpoint(void)
         CHECK(model_step(b) == 3, "step: expected 3, got %ld", model_step(b));
         CHECK(!memcmp(a->params_mem, b->params_mem, a->num_params * 4), "parameters differ");
         CHECK(!memcmp(a->m_mem, b->m_mem, a->num_params * 4) &&
-              !memcmp(a->v_mem, b->v_mem, a->num_params * 4), "AdamW moments differ");
+                  !memcmp(a->v_mem, b->v_mem, a->num_params * 4),
+              "AdamW moments differ");
         CHECK(b->prior && !memcmp(a->prior, b->prior, sizeof prior), "prior differs");
         /* training on from the checkpoint is training on without it */
         float la, lb;
@@ -450,8 +468,10 @@ int test_torch(void)
                 worst = fmax(worst, fabs(lp[n] - peer[n]));
             CHECK(worst < 1e-4, "causal %d: log-probs differ from PyTorch's by %g", causal,
                   worst);
-            CHECK(fabs(loss - peer[N]) < 1e-4 * fabs(loss), "causal %d: loss %.7g, PyTorch "
-                  "%.7g", causal, (double)loss, (double)peer[N]);
+            CHECK(fabs(loss - peer[N]) < 1e-4 * fabs(loss),
+                  "causal %d: loss %.7g, PyTorch "
+                  "%.7g",
+                  causal, (double)loss, (double)peer[N]);
             const float *pg = peer + N + 1, *g = m->grads_mem;
             for (int t = 0; t < NUM_PARAM_TENSORS; t++) {
                 double d2 = 0, n2 = 0;
@@ -459,9 +479,10 @@ int test_torch(void)
                     d2 += (double)(g[i] - pg[i]) * (g[i] - pg[i]);
                     n2 += (double)pg[i] * pg[i];
                 }
-                CHECK(sqrt(d2) <= 1e-4 * sqrt(n2) + 1e-7, "causal %d: gradient of %s "
-                      "differs from PyTorch's: relative %g", causal, model_param_names[t],
-                      sqrt(d2 / (n2 > 0 ? n2 : 1)));
+                CHECK(sqrt(d2) <= 1e-4 * sqrt(n2) + 1e-7,
+                      "causal %d: gradient of %s "
+                      "differs from PyTorch's: relative %g",
+                      causal, model_param_names[t], sqrt(d2 / (n2 > 0 ? n2 : 1)));
                 g += m->param_sizes[t];
                 pg += m->param_sizes[t];
             }
@@ -507,8 +528,8 @@ void test_sample_quality(void)
             for (int t = 1; t < T; t++)
                 right += tok[i * T + t] == a[i];
         int total = B * (T - 1);
-        CHECK(right >= 0.9 * total, "strategy %d: %d of %d generated ids follow the pattern",
-              s, right, total);
+        CHECK(right >= 0.9 * total, "strategy %d: %d of %d generated ids follow the pattern", s,
+              right, total);
     }
     gsl_rng_free(r);
     model_close(&m);

@@ -20,7 +20,8 @@ static void check_alignment(const tok *t, int lo, int hi, const blob *in, const 
         tok_ids one = {0};
         tok_encode(e, k, in->p, in->n, &one);
         CHECK(one.n == a.n[k] && !memcmp(one.ids, a.ids[k], one.n * sizeof *one.ids),
-              "%s: level %d joint encoding has %zu tokens, the level alone %zu", what, k, a.n[k], one.n);
+              "%s: level %d joint encoding has %zu tokens, the level alone %zu", what, k,
+              a.n[k], one.n);
         CHECK_INT(in->n, a.start[k][a.n[k]]);
         tok_ids_free(&one);
     }
@@ -41,7 +42,9 @@ static void check_alignment(const tok *t, int lo, int hi, const blob *in, const 
                 pos += flen;
             }
             if (!same || pos != clen || a.start[k][u + 1] - a.start[k][u] != clen) {
-                CHECK(0, "%s: level %d token %zu (id %d, bytes %zu..%zu) is not the run %zu..%zu of level %d",
+                CHECK(0,
+                      "%s: level %d token %zu (id %d, bytes %zu..%zu) is not the run %zu..%zu "
+                      "of level %d",
                       what, k, u, a.ids[k][u], a.start[k][u], a.start[k][u + 1], f0, f1, lo);
                 bad = 1;
             }

@@ -16,8 +16,10 @@ static void check_encoding(const tok *t, int level, const blob *in, const tok_id
         size_t len;
         if (!tok_token_bytes(t, ids->ids[i], &len) || tok_token_level(t, ids->ids[i]) > level ||
             ids->start[i] != pos) {
-            CHECK(0, "%s level %d: token %zu (id %d) starts at %zu, expected %zu, token level %d",
-                  what, level, i, ids->ids[i], ids->start[i], pos, tok_token_level(t, ids->ids[i]));
+            CHECK(0,
+                  "%s level %d: token %zu (id %d) starts at %zu, expected %zu, token level %d",
+                  what, level, i, ids->ids[i], ids->start[i], pos,
+                  tok_token_level(t, ids->ids[i]));
             bad = 1;
         }
         pos += len;
@@ -30,9 +32,11 @@ static void check_encoding(const tok *t, int level, const blob *in, const tok_id
     CHECK_OK(rc, e);
     if (!rc) {
         size_t at = 0;
-        while (at < outlen && at < in->n && out[at] == in->p[at]) at++;
-        CHECK(outlen == in->n && at == in->n, "%s level %d: round trip differs at byte %zu of %zu (got %zu bytes)",
-              what, level, at, in->n, outlen);
+        while (at < outlen && at < in->n && out[at] == in->p[at])
+            at++;
+        CHECK(outlen == in->n && at == in->n,
+              "%s level %d: round trip differs at byte %zu of %zu (got %zu bytes)", what, level,
+              at, in->n, outlen);
         free(out);
     }
 }
@@ -42,7 +46,8 @@ static void check_nesting(const tok_ids *fine, const tok_ids *coarse, const char
 {
     size_t i = 0;
     for (size_t u = 0; u < coarse->n; u++) {
-        while (i < fine->n && fine->start[i] < coarse->start[u]) i++;
+        while (i < fine->n && fine->start[i] < coarse->start[u])
+            i++;
         if (i == fine->n || fine->start[i] != coarse->start[u]) {
             CHECK(0, "%s: level %d token %zu starts at byte %zu, inside a level-%d token", what,
                   k + 1, u, coarse->start[u], k);
@@ -63,7 +68,8 @@ static void check_all_levels(const tok *t, const blob *in, const char *what)
     for (int k = 0; k <= L; k++) {
         CHECK_INT(0, tok_encode(e, k, in->p, in->n, &ids[k]));
         check_encoding(t, k, in, &ids[k], what);
-        if (k) check_nesting(&ids[k - 1], &ids[k], what, k - 1);
+        if (k)
+            check_nesting(&ids[k - 1], &ids[k], what, k - 1);
     }
     /* again with a warm cache: the same result */
     tok_ids again = {0};
@@ -71,7 +77,8 @@ static void check_all_levels(const tok *t, const blob *in, const char *what)
     CHECK(again.n == ids[L].n && !memcmp(again.ids, ids[L].ids, again.n * sizeof *again.ids),
           "%s: second encoding differs (%zu vs %zu tokens)", what, again.n, ids[L].n);
     tok_ids_free(&again);
-    for (int k = 0; k <= L; k++) tok_ids_free(&ids[k]);
+    for (int k = 0; k <= L; k++)
+        tok_ids_free(&ids[k]);
     tok_encoder_close(&e);
     CHECK(e == NULL, "close sets the pointer to NULL");
 }
@@ -87,8 +94,12 @@ static void check_parallel(const tok *t, const blob *in, const char *what)
             tok_ids par = {0};
             CHECK_INT(0, tok_encode_parallel(t, k, in->p, in->n, nt, &par));
             size_t i = 0;
-            while (i < one.n && i < par.n && one.ids[i] == par.ids[i] && one.start[i] == par.start[i]) i++;
-            CHECK(par.n == one.n && i == one.n, "%s level %d, %d threads: %zu tokens vs %zu serial, first difference at token %zu",
+            while (i < one.n && i < par.n && one.ids[i] == par.ids[i] &&
+                   one.start[i] == par.start[i])
+                i++;
+            CHECK(par.n == one.n && i == one.n,
+                  "%s level %d, %d threads: %zu tokens vs %zu serial, first difference at "
+                  "token %zu",
                   what, k, nt, par.n, one.n, i);
             tok_ids_free(&par);
         }
@@ -105,9 +116,11 @@ static size_t naive_merge(const pairmap *pm, int32_t lo, int32_t hi, int32_t *s,
         size_t bi = 0;
         for (size_t i = 0; i + 1 < n; i++) {
             int32_t r = pairmap_get(pm, s[i], s[i + 1]);
-            if (r >= lo && r < hi && r < best) best = r, bi = i;
+            if (r >= lo && r < hi && r < best)
+                best = r, bi = i;
         }
-        if (best == INT32_MAX) return n;
+        if (best == INT32_MAX)
+            return n;
         s[bi] = best;
         memmove(s + bi + 1, s + bi + 2, (n - bi - 2) * sizeof *s);
         n--;
@@ -120,10 +133,13 @@ static void test_merge_kernel(const tok *t, const blob *text)
     int32_t a[600], b[600];
     for (size_t trial = 0; trial < 300; trial++) {
         size_t n = 2 + (trial * 7919) % 500, off = (trial * 104729) % (text->n - n);
-        for (size_t i = 0; i < n; i++) a[i] = b[i] = t->byte_id[text->p[off + i]];
+        for (size_t i = 0; i < n; i++)
+            a[i] = b[i] = t->byte_id[text->p[off + i]];
         int32_t hi = t->limit[1 + trial % (size_t)t->nlevels];
-        size_t na = bpe_merge(&t->pairs, 0, hi, a, n, &sc), nb = naive_merge(&t->pairs, 0, hi, b, n);
-        CHECK(na == nb && !memcmp(a, b, na * sizeof *a), "kernel on %zu symbols: %zu vs reference %zu", n, na, nb);
+        size_t na = bpe_merge(&t->pairs, 0, hi, a, n, &sc),
+               nb = naive_merge(&t->pairs, 0, hi, b, n);
+        CHECK(na == nb && !memcmp(a, b, na * sizeof *a),
+              "kernel on %zu symbols: %zu vs reference %zu", n, na, nb);
     }
     merge_scratch_free(&sc);
 }
@@ -142,7 +158,8 @@ static void test_edges(const tok *t)
     blob runs[3] = {{malloc(100000), 100000}, {malloc(70000), 70000}, {malloc(60000), 60000}};
     memset(runs[0].p, 'a', runs[0].n);
     memset(runs[1].p, ' ', runs[1].n);
-    for (size_t i = 0; i < runs[2].n; i++) runs[2].p[i] = " and the"[i % 8];
+    for (size_t i = 0; i < runs[2].n; i++)
+        runs[2].p[i] = " and the"[i % 8];
     for (int i = 0; i < 3; i++) {
         check_all_levels(t, &runs[i], "long run");
         free_blob(&runs[i]);
@@ -174,12 +191,14 @@ void test_encode(void)
         const tok *t;
         const blob *b;
         const char *what;
-    } cases[] = {{p, &prose, "prose/prose"}, {p, &unseen, "prose/unseen"}, {p, &r0, "prose/random"},
-                 {p, &r1, "prose/random-text"}, {c, &code, "code/code"}, {c, &prose, "code/prose"},
-                 {c, &r0, "code/random"}, {c, &r1, "code/random-text"}};
+    } cases[] = {{p, &prose, "prose/prose"}, {p, &unseen, "prose/unseen"},
+                 {p, &r0, "prose/random"},   {p, &r1, "prose/random-text"},
+                 {c, &code, "code/code"},    {c, &prose, "code/prose"},
+                 {c, &r0, "code/random"},    {c, &r1, "code/random-text"}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         check_all_levels(cases[i].t, cases[i].b, cases[i].what);
-        if (i % 2 == 0 || i == 3) check_parallel(cases[i].t, cases[i].b, cases[i].what);
+        if (i % 2 == 0 || i == 3)
+            check_parallel(cases[i].t, cases[i].b, cases[i].what);
     }
     for (unsigned seed = 10; seed < 60; seed++) { /* many short random strings */
         blob s = random_bytes(seed, seed * 3 % 97, (int)(seed & 1));

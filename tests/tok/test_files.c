@@ -43,7 +43,8 @@ static void expect_bad(const char *path, int rc, const char *want)
     tok *t = (tok *)1;
     tok_err e = {{0}};
     int got = tok_open(&t, path, &e);
-    CHECK(got == rc && t == NULL, "%s: expected %s, got %s (%s)", path, tok_strerror(rc), tok_strerror(got), e.msg);
+    CHECK(got == rc && t == NULL, "%s: expected %s, got %s (%s)", path, tok_strerror(rc),
+          tok_strerror(got), e.msg);
     CHECK(strstr(e.msg, want) != NULL, "%s: message '%s' lacks '%s'", path, e.msg, want);
 }
 
@@ -53,8 +54,10 @@ static int tmp_leftovers(void)
     int n = 0;
     struct dirent *de;
     while (d && (de = readdir(d)))
-        if (strstr(de->d_name, ".tmp-")) n++;
-    if (d) closedir(d);
+        if (strstr(de->d_name, ".tmp-"))
+            n++;
+    if (d)
+        closedir(d);
     return n;
 }
 
@@ -66,20 +69,24 @@ static void check_same(const tok *a, const tok *b)
     CHECK(!strcmp(h1, h2), "hash %s after load, %s before", h2, h1);
     CHECK_INT(tok_nlevels(a), tok_nlevels(b));
     CHECK_INT(tok_superword_level(a), tok_superword_level(b));
-    for (int k = 0; k <= tok_nlevels(a); k++) CHECK_INT(tok_vocab_size(a, k), tok_vocab_size(b, k));
+    for (int k = 0; k <= tok_nlevels(a); k++)
+        CHECK_INT(tok_vocab_size(a, k), tok_vocab_size(b, k));
     int bad = 0;
     for (int32_t id = 0; id < tok_ntokens(a) && !bad; id++) {
         size_t n1, n2;
         const uint8_t *p1 = tok_token_bytes(a, id, &n1), *p2 = tok_token_bytes(b, id, &n2);
-        bad = n1 != n2 || memcmp(p1, p2, n1) || tok_token_count(a, id) != tok_token_count(b, id) ||
-              tok_token_level(a, id) != tok_token_level(b, id) || tok_token_stage(a, id) != tok_token_stage(b, id);
+        bad = n1 != n2 || memcmp(p1, p2, n1) ||
+              tok_token_count(a, id) != tok_token_count(b, id) ||
+              tok_token_level(a, id) != tok_token_level(b, id) ||
+              tok_token_stage(a, id) != tok_token_stage(b, id);
         CHECK(!bad, "token %d differs after load", id);
     }
     blob text = prose_text();
     tok_ids x = {0}, y = {0};
     tok_encode_parallel(a, tok_nlevels(a), text.p, 100000, 1, &x);
     tok_encode_parallel(b, tok_nlevels(b), text.p, 100000, 1, &y);
-    CHECK(x.n == y.n && !memcmp(x.ids, y.ids, x.n * sizeof *x.ids), "encoding differs after load");
+    CHECK(x.n == y.n && !memcmp(x.ids, y.ids, x.n * sizeof *x.ids),
+          "encoding differs after load");
     tok_ids_free(&x);
     tok_ids_free(&y);
 }
@@ -95,7 +102,8 @@ void test_files(void)
     tok *t = NULL;
     int rc = tok_open(&t, good, &e);
     CHECK_OK(rc, e);
-    if (!rc) check_same(p, t);
+    if (!rc)
+        check_same(p, t);
     tok_close(&t);
     tok_close(&t);
     CHECK(t == NULL, "close sets NULL");
@@ -107,7 +115,8 @@ void test_files(void)
     expect_bad(empty, TOK_EFORMAT, "empty file");
     const char *text = path_in_tmp("text.pyr");
     FILE *f = fopen(text, "wb");
-    for (int i = 0; i < 200; i++) fputs("this is not a database at all\n", f);
+    for (int i = 0; i < 200; i++)
+        fputs("this is not a database at all\n", f);
     fclose(f);
     expect_bad(text, TOK_EFORMAT, "not a pyramid file");
     const char *foreign = path_in_tmp("foreign.pyr");
@@ -122,7 +131,9 @@ void test_files(void)
         const char *stmt, *why;
     } tamper[] = {
         {"UPDATE tokens SET count = count + 1 WHERE rank = 700;", "checksum"},
-        {"UPDATE tokens SET bytes = (SELECT bytes FROM tokens WHERE rank = 600) WHERE rank = 700;", "same bytes"},
+        {"UPDATE tokens SET bytes = (SELECT bytes FROM tokens WHERE rank = 600) WHERE rank = "
+         "700;",
+         "same bytes"},
         {"UPDATE tokens SET bytes = bytes || X'41' WHERE rank = 700;", "concatenation"},
         {"DELETE FROM tokens WHERE rank = 900;", "4999 tokens, the meta table says 5000"},
         {"UPDATE levels SET vocab_size = 100 WHERE level = 2;", "level 2"},

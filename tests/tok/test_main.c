@@ -21,10 +21,12 @@ blob read_blob(const char *path)
     size_t r;
     while (b.p && (r = fread(b.p + b.n, 1, cap - b.n, f)) > 0) {
         b.n += r;
-        if (b.n == cap) b.p = realloc(b.p, cap *= 2);
+        if (b.n == cap)
+            b.p = realloc(b.p, cap *= 2);
     }
     fclose(f);
-    if (!b.p) exit(1);
+    if (!b.p)
+        exit(1);
     return b;
 }
 
@@ -53,9 +55,10 @@ static unsigned long long rng_next(unsigned long long *s)
 
 blob random_bytes(unsigned seed, size_t n, int kind)
 {
-    static const char *pieces[] = {"the", " ", "  ", "\n", "\n\n", "\t", "é", "中文", "🙂",
-                                   "\xff", "\x80", "\xe2\x82", "\0", "123", "4567", "'s",
-                                   " don't", "x=y+1;", "\r\n", "\xc2\xa0", "\xe1\xa0\x8e", "A"};
+    static const char *pieces[] = {
+        "the",    " ",      "  ",   "\n",       "\n\n",         "\t",  "é",    "中文",
+        "🙂",   "\xff",   "\x80", "\xe2\x82", "\0",           "123", "4567", "'s",
+        " don't", "x=y+1;", "\r\n", "\xc2\xa0", "\xe1\xa0\x8e", "A"};
     unsigned long long s = 0x9e3779b97f4a7c15ULL ^ seed;
     blob b = {malloc(n ? n : 1), n};
     size_t i = 0;
@@ -66,7 +69,8 @@ blob random_bytes(unsigned seed, size_t n, int kind)
         }
         const char *p = pieces[rng_next(&s) % (sizeof pieces / sizeof *pieces)];
         size_t len = p[0] ? strlen(p) : 1;
-        for (size_t k = 0; k < len && i < n; k++) b.p[i++] = (unsigned char)p[k];
+        for (size_t k = 0; k < len && i < n; k++)
+            b.p[i++] = (unsigned char)p[k];
     }
     return b;
 }
@@ -74,15 +78,22 @@ blob random_bytes(unsigned seed, size_t n, int kind)
 static tok *prose_tok, *code_tok;
 static blob prose, code;
 
-blob prose_text(void) { return prose; }
-blob code_text(void) { return code; }
+blob prose_text(void)
+{
+    return prose;
+}
+blob code_text(void)
+{
+    return code;
+}
 
 static tok *train_on(blob text, const char *pretok, const int *levels, int nlevels, int sup)
 {
     tok_train_settings s = tok_default_train_settings();
     s.pretok = pretok;
     s.nlevels = nlevels;
-    for (int k = 0; k < nlevels; k++) s.levels[k] = levels[k];
+    for (int k = 0; k < nlevels; k++)
+        s.levels[k] = levels[k];
     s.superword = sup;
     s.nthreads = 2;
     const void *texts[] = {text.p};
@@ -100,14 +111,16 @@ static tok *train_on(blob text, const char *pretok, const int *levels, int nleve
 const tok *prose_pyramid(void)
 {
     static const int levels[] = {300, 1000, 3000};
-    if (!prose_tok) prose_tok = train_on(prose, "cl100k", levels, 3, 5000);
+    if (!prose_tok)
+        prose_tok = train_on(prose, "cl100k", levels, 3, 5000);
     return prose_tok;
 }
 
 const tok *code_pyramid(void)
 {
     static const int levels[] = {400, 2000};
-    if (!code_tok) code_tok = train_on(code, "code", levels, 2, 3000);
+    if (!code_tok)
+        code_tok = train_on(code, "code", levels, 2, 3000);
     return code_tok;
 }
 
@@ -127,11 +140,12 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         void (*run)(void);
-    } tests[] = {{"pretok", test_pretok}, {"encode", test_encode}, {"align", test_align}, {"train", test_train},
-                 {"files", test_files}, {"tiktoken", test_tiktoken}};
+    } tests[] = {{"pretok", test_pretok}, {"encode", test_encode}, {"align", test_align},
+                 {"train", test_train},   {"files", test_files},   {"tiktoken", test_tiktoken}};
     int passed = 0, failed = 0;
     for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
-        if (argc > 4 && strcmp(argv[4], tests[i].name)) continue;
+        if (argc > 4 && strcmp(argv[4], tests[i].name))
+            continue;
         int before = check_failures, checks = check_count;
         tests[i].run();
         int bad = check_failures - before;

@@ -9,13 +9,62 @@
 /* Random text made of the pieces the shortcuts must get right, and some they must refuse. */
 static blob soup(unsigned seed, size_t n)
 {
-    static const char *parts[] = {"a", "Z", "word", "Word", "WORD", "camelCase", "HTTPServer",
-                                  "x1", "7", "42", "1234", "98765", " ", "  ", "   ", "\t", "\n",
-                                  "\n\n", "\r\n", " \n", "\t\n  ", ".", ",", "'", "'s", "'S",
-                                  "'ll", "'RE", "'t", "/", "//", "./", ".\n/", "(", ")", "{}",
-                                  "->", "==", "\"", "#", "_", "$1", "é", "ñA", "\xc2\xa0",
-                                  "\xe1\xa0\x8e", "\xe3\x80\x80", "e\xcc\x81", "\xe2\x84\xaa",
-                                  "\xff", "\x80", "\0", "\v", "\f", "\xef\xbb\xbf", "\xd9\xa3"};
+    static const char *parts[] = {"a",
+                                  "Z",
+                                  "word",
+                                  "Word",
+                                  "WORD",
+                                  "camelCase",
+                                  "HTTPServer",
+                                  "x1",
+                                  "7",
+                                  "42",
+                                  "1234",
+                                  "98765",
+                                  " ",
+                                  "  ",
+                                  "   ",
+                                  "\t",
+                                  "\n",
+                                  "\n\n",
+                                  "\r\n",
+                                  " \n",
+                                  "\t\n  ",
+                                  ".",
+                                  ",",
+                                  "'",
+                                  "'s",
+                                  "'S",
+                                  "'ll",
+                                  "'RE",
+                                  "'t",
+                                  "/",
+                                  "//",
+                                  "./",
+                                  ".\n/",
+                                  "(",
+                                  ")",
+                                  "{}",
+                                  "->",
+                                  "==",
+                                  "\"",
+                                  "#",
+                                  "_",
+                                  "$1",
+                                  "é",
+                                  "ñA",
+                                  "\xc2\xa0",
+                                  "\xe1\xa0\x8e",
+                                  "\xe3\x80\x80",
+                                  "e\xcc\x81",
+                                  "\xe2\x84\xaa",
+                                  "\xff",
+                                  "\x80",
+                                  "\0",
+                                  "\v",
+                                  "\f",
+                                  "\xef\xbb\xbf",
+                                  "\xd9\xa3"};
     unsigned long long s = 0x2545F4914F6CDD1DULL ^ seed;
     blob b = {malloc(n), n};
     size_t i = 0;
@@ -23,7 +72,8 @@ static blob soup(unsigned seed, size_t n)
         s ^= s << 13, s ^= s >> 7, s ^= s << 17;
         const char *p = parts[s % (sizeof parts / sizeof *parts)];
         size_t len = p[0] ? strlen(p) : 1;
-        for (size_t k = 0; k < len && i < n; k++) b.p[i++] = (unsigned char)p[k];
+        for (size_t k = 0; k < len && i < n; k++)
+            b.p[i++] = (unsigned char)p[k];
     }
     return b;
 }
@@ -45,12 +95,15 @@ static void compare_splits(const char *preset, const blob *text, const char *wha
         bool y = pretok_next(ms, text->p, text->n, &b, &bs, &be);
         if (x != y || (x && (as != bs || ae != be))) {
             size_t at = x ? as : bs;
-            CHECK(0, "%s on %s: piece %zu: shortcut [%zu, %zu), PCRE2 [%zu, %zu); text there: '%.*s'",
+            CHECK(0,
+                  "%s on %s: piece %zu: shortcut [%zu, %zu), PCRE2 [%zu, %zu); text there: "
+                  "'%.*s'",
                   preset, what, k, as, ae, bs, be, (int)(text->n - at < 24 ? text->n - at : 24),
                   (const char *)text->p + at);
             break;
         }
-        if (!x) break;
+        if (!x)
+            break;
     }
     pretok_matcher_close(&mf);
     pretok_matcher_close(&ms);

@@ -27,7 +27,8 @@ static long *read_ints(const char *path, size_t *n)
             continue;
         }
         long x = 0;
-        while (s < end && *s >= '0' && *s <= '9') x = x * 10 + (*s++ - '0');
+        while (s < end && *s >= '0' && *s <= '9')
+            x = x * 10 + (*s++ - '0');
         v[(*n)++] = x;
     }
     free_blob(&b);
@@ -44,8 +45,10 @@ static void check_exact(const char *name, const char *pretok)
     tok_err e = {{0}};
     int rc = tok_import_tiktoken(&t, fixture(subset), pretok, &e);
     CHECK_OK(rc, e);
-    if (rc) return;
-    CHECK(!strcmp(tok_pretok_name(t), name), "pre-tokenizer %s for %s", tok_pretok_name(t), name);
+    if (rc)
+        return;
+    CHECK(!strcmp(tok_pretok_name(t), name), "pre-tokenizer %s for %s", tok_pretok_name(t),
+          name);
     size_t nr, nw;
     long *orig = read_ints(fixture(ranks), &nr), *want = read_ints(fixture(idsf), &nw);
     CHECK_INT(nr, tok_ntokens(t));
@@ -53,8 +56,10 @@ static void check_exact(const char *name, const char *pretok)
     tok_ids ids = {0};
     CHECK_INT(0, tok_encode_parallel(t, 1, text.p, text.n, 1, &ids));
     size_t i = 0;
-    while (i < ids.n && i < nw && orig[ids.ids[i]] == want[i]) i++;
-    CHECK(ids.n == nw && i == nw, "%s: %zu ids, tiktoken %zu; first difference at %zu: %ld vs tiktoken %ld (byte %zu)",
+    while (i < ids.n && i < nw && orig[ids.ids[i]] == want[i])
+        i++;
+    CHECK(ids.n == nw && i == nw,
+          "%s: %zu ids, tiktoken %zu; first difference at %zu: %ld vs tiktoken %ld (byte %zu)",
           name, ids.n, nw, i, i < ids.n ? orig[ids.ids[i]] : -1L, i < nw ? want[i] : -1L,
           i < ids.n ? ids.start[i] : 0);
     uint8_t *out;
@@ -67,7 +72,8 @@ static void check_exact(const char *name, const char *pretok)
     int32_t moved = 0;
     for (int32_t id = 0; id < tok_ntokens(t); id++) {
         const uint8_t *b = tok_token_bytes(t, id, &len);
-        if (tok_token_level(t, id) == 0 && b[0] != id) moved++;
+        if (tok_token_level(t, id) == 0 && b[0] != id)
+            moved++;
     }
     CHECK(moved > 0, "%s: single bytes keep tiktoken's ranks", name);
     /* saved and loaded, the same ids */
@@ -80,7 +86,8 @@ static void check_exact(const char *name, const char *pretok)
     if (!rc) {
         tok_ids again = {0};
         tok_encode_parallel(u, 1, text.p, text.n, 1, &again);
-        CHECK(again.n == ids.n && !memcmp(again.ids, ids.ids, ids.n * sizeof *ids.ids), "%s: ids change after save/load", name);
+        CHECK(again.n == ids.n && !memcmp(again.ids, ids.ids, ids.n * sizeof *ids.ids),
+              "%s: ids change after save/load", name);
         tok_ids_free(&again);
     }
     tok_close(&u);
@@ -97,7 +104,8 @@ static void expect_bad_ranks(const char *content, const char *want)
     snprintf(path, sizeof path, "%s/bad.tiktoken", tmp_dir);
     FILE *f = fopen(path, "w");
     for (int b = 0; b < 256; b++) { /* a valid start: the 256 bytes as ranks 0..255 */
-        static const char *al = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        static const char *al =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         fprintf(f, "%c%c== %d\n", al[b >> 2], al[(b & 3) << 4], b);
     }
     fputs(content, f);
@@ -105,7 +113,8 @@ static void expect_bad_ranks(const char *content, const char *want)
     tok *t = (tok *)1;
     tok_err e = {{0}};
     int rc = tok_import_tiktoken(&t, path, NULL, &e);
-    CHECK(rc == TOK_EFORMAT && t == NULL, "'%s': expected a format error, got %s", content, tok_strerror(rc));
+    CHECK(rc == TOK_EFORMAT && t == NULL, "'%s': expected a format error, got %s", content,
+          tok_strerror(rc));
     CHECK(strstr(e.msg, want) != NULL, "'%s': message '%s' lacks '%s'", content, e.msg, want);
 }
 
@@ -121,5 +130,6 @@ void test_tiktoken(void)
     tok *t;
     tok_err e = {{0}};
     CHECK_INT(TOK_EIO, tok_import_tiktoken(&t, "/nonexistent.tiktoken", NULL, &e));
-    CHECK_INT(TOK_EREGEX, tok_import_tiktoken(&t, fixture("cl100k_subset.tiktoken"), "(?<", &e));
+    CHECK_INT(TOK_EREGEX,
+              tok_import_tiktoken(&t, fixture("cl100k_subset.tiktoken"), "(?<", &e));
 }

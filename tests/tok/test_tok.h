@@ -8,7 +8,7 @@
 
 #include <stdio.h>
 
-#define CHECK_OK(rc, err)                                                                 \
+#define CHECK_OK(rc, err) \
     CHECK((rc) == 0, "expected success, got %s (%s)", tok_strerror(rc), (err).msg)
 
 /* A buffer read from a file under the data directory. */
@@ -18,8 +18,8 @@ typedef struct blob {
 } blob;
 
 extern const char *data_dir, *fixture_dir, *tmp_dir;
-blob read_blob(const char *path);         /* exits the test program if unreadable */
-blob data_file(const char *rel);          /* under data_dir */
+blob read_blob(const char *path);                     /* exits the test program if unreadable */
+blob data_file(const char *rel);                      /* under data_dir */
 blob random_bytes(unsigned seed, size_t n, int kind); /* kind 0: any bytes; 1: UTF-8-ish text */
 void free_blob(blob *b);
 

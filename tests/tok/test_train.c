@@ -42,7 +42,8 @@ static void ref_push(refvocab *v, const uint8_t *p, size_t n, int32_t l, int32_t
 static int ref_has(const refvocab *v, const uint8_t *p, size_t n)
 {
     for (int32_t i = 0; i < v->ntok; i++)
-        if (v->len[i] == n && !memcmp(v->bytes[i], p, n)) return 1;
+        if (v->len[i] == n && !memcmp(v->bytes[i], p, n))
+            return 1;
     return 0;
 }
 
@@ -55,7 +56,8 @@ static int ref_learn(refvocab *v, seq *q, size_t nq, int32_t target)
     int ok = 1;
     while (v->ntok < target) {
         for (size_t i = 0; i < nq; i++)
-            for (size_t j = 0; j + 1 < q[i].n; j++) cnt[(size_t)q[i].s[j] * V + (size_t)q[i].s[j + 1]]++;
+            for (size_t j = 0; j + 1 < q[i].n; j++)
+                cnt[(size_t)q[i].s[j] * V + (size_t)q[i].s[j + 1]]++;
         int32_t bl = -1, br = -1;
         for (;;) { /* the best pair not banned: highest count, then smaller l, then smaller r */
             int64_t best = 0;
@@ -64,14 +66,18 @@ static int ref_learn(refvocab *v, seq *q, size_t nq, int32_t target)
                 for (size_t j = 0; j + 1 < q[i].n; j++) {
                     int32_t l = q[i].s[j], r = q[i].s[j + 1];
                     int64_t c = cnt[(size_t)l * V + (size_t)r];
-                    if (banned[(size_t)l * V + (size_t)r] || c < best) continue;
-                    if (c > best || l < bl || (l == bl && r < br)) best = c, bl = l, br = r;
+                    if (banned[(size_t)l * V + (size_t)r] || c < best)
+                        continue;
+                    if (c > best || l < bl || (l == bl && r < br))
+                        best = c, bl = l, br = r;
                 }
-            if (bl < 0) break;
+            if (bl < 0)
+                break;
             banned[(size_t)bl * V + (size_t)br] = 1;
             memcpy(cat, v->bytes[bl], v->len[bl]);
             memcpy(cat + v->len[bl], v->bytes[br], v->len[br]);
-            if (!ref_has(v, cat, v->len[bl] + v->len[br])) break;
+            if (!ref_has(v, cat, v->len[bl] + v->len[br]))
+                break;
         }
         if (bl < 0) {
             ok = 0;
@@ -80,7 +86,8 @@ static int ref_learn(refvocab *v, seq *q, size_t nq, int32_t target)
         int32_t c = v->ntok;
         ref_push(v, cat, v->len[bl] + v->len[br], bl, br, cnt[(size_t)bl * V + (size_t)br]);
         for (size_t i = 0; i < nq; i++) { /* clear the counts, then merge */
-            for (size_t j = 0; j + 1 < q[i].n; j++) cnt[(size_t)q[i].s[j] * V + (size_t)q[i].s[j + 1]] = 0;
+            for (size_t j = 0; j + 1 < q[i].n; j++)
+                cnt[(size_t)q[i].s[j] * V + (size_t)q[i].s[j + 1]] = 0;
             size_t k = 0;
             for (size_t j = 0; j < q[i].n; j++) {
                 if (j + 1 < q[i].n && q[i].s[j] == bl && q[i].s[j + 1] == br) {
@@ -99,7 +106,8 @@ static int ref_learn(refvocab *v, seq *q, size_t nq, int32_t target)
     return ok;
 }
 
-static void compare_with_reference(const blob *text, const char *preset, int32_t level, int32_t sup)
+static void compare_with_reference(const blob *text, const char *preset, int32_t level,
+                                   int32_t sup)
 {
     tok_train_settings s = tok_default_train_settings();
     s.pretok = preset;
@@ -111,7 +119,8 @@ static void compare_with_reference(const blob *text, const char *preset, int32_t
     tok_err e = {{0}};
     int rc = tok_train_buffers(&t, &s, texts, lens, 1, &e);
     CHECK_OK(rc, e);
-    if (rc) return;
+    if (rc)
+        return;
     /* pre-tokens of the text, each as a sequence of bytes */
     pretok *pre;
     pretok_matcher *m;
@@ -128,12 +137,14 @@ static void compare_with_reference(const blob *text, const char *preset, int32_t
         }
         q[nq].n = pe - ps;
         q[nq].s = malloc((pe - ps) * sizeof(int32_t));
-        for (size_t i = ps; i < pe; i++) q[nq].s[i - ps] = text->p[i];
+        for (size_t i = ps; i < pe; i++)
+            q[nq].s[i - ps] = text->p[i];
         starts[nq++] = ps;
     }
     refvocab v = {0};
     int64_t bc[256] = {0};
-    for (size_t i = 0; i < text->n; i++) bc[text->p[i]]++;
+    for (size_t i = 0; i < text->n; i++)
+        bc[text->p[i]]++;
     for (int b = 0; b < 256; b++) {
         uint8_t c = (uint8_t)b;
         ref_push(&v, &c, 1, -1, -1, bc[b]);
@@ -143,12 +154,14 @@ static void compare_with_reference(const blob *text, const char *preset, int32_t
         seq *lines = malloc(nq * sizeof *lines);
         size_t nl = 0;
         for (size_t i = 0; i < nq;) {
-            if (memchr(text->p + starts[i], '\n', (i + 1 < nq ? starts[i + 1] : text->n) - starts[i])) {
+            if (memchr(text->p + starts[i], '\n',
+                       (i + 1 < nq ? starts[i + 1] : text->n) - starts[i])) {
                 i++;
                 continue;
             }
             size_t j = i, n = 0;
-            while (j < nq && !memchr(text->p + starts[j], '\n', (j + 1 < nq ? starts[j + 1] : text->n) - starts[j]))
+            while (j < nq && !memchr(text->p + starts[j], '\n',
+                                     (j + 1 < nq ? starts[j + 1] : text->n) - starts[j]))
                 n += q[j++].n;
             lines[nl].s = malloc(n * sizeof(int32_t));
             lines[nl].n = 0;
@@ -160,7 +173,8 @@ static void compare_with_reference(const blob *text, const char *preset, int32_t
             i = j;
         }
         CHECK(ref_learn(&v, lines, nl, sup), "reference ran out of pairs before %d", sup);
-        for (size_t i = 0; i < nl; i++) free(lines[i].s);
+        for (size_t i = 0; i < nl; i++)
+            free(lines[i].s);
         free(lines);
     }
     CHECK_INT(v.ntok, tok_ntokens(t));
@@ -169,14 +183,16 @@ static void compare_with_reference(const blob *text, const char *preset, int32_t
         int32_t l, r;
         tok_token_parts(t, id, &l, &r);
         if (l != v.left[id] || r != v.right[id] || tok_token_count(t, id) != v.count[id]) {
-            CHECK(0, "%s token %d: merge (%d, %d) count %lld, reference (%d, %d) count %lld", preset,
-                  id, l, r, (long long)tok_token_count(t, id), v.left[id], v.right[id],
+            CHECK(0, "%s token %d: merge (%d, %d) count %lld, reference (%d, %d) count %lld",
+                  preset, id, l, r, (long long)tok_token_count(t, id), v.left[id], v.right[id],
                   (long long)v.count[id]);
             bad++;
         }
     }
-    for (size_t i = 0; i < nq; i++) free(q[i].s);
-    for (int32_t i = 0; i < v.ntok; i++) free(v.bytes[i]);
+    for (size_t i = 0; i < nq; i++)
+        free(q[i].s);
+    for (int32_t i = 0; i < v.ntok; i++)
+        free(v.bytes[i]);
     free(v.bytes), free(v.len), free(v.left), free(v.right), free(v.count);
     free(q);
     free(starts);
@@ -205,7 +221,8 @@ static void test_threads(void)
         tok_err e = {{0}};
         int rc = tok_train_buffers(&t, &s, texts, lens, 2, &e);
         CHECK_OK(rc, e);
-        if (rc) break;
+        if (rc)
+            break;
         if (!ref) {
             ref = t;
             continue;
@@ -215,7 +232,8 @@ static void test_threads(void)
         tok_hash(t, h2);
         CHECK(!strcmp(h1, h2), "%d threads: hash %s, 1 thread %s", nt, h2, h1);
         int64_t diff = 0;
-        for (int32_t id = 0; id < tok_ntokens(t); id++) diff += tok_token_count(t, id) != tok_token_count(ref, id);
+        for (int32_t id = 0; id < tok_ntokens(t); id++)
+            diff += tok_token_count(t, id) != tok_token_count(ref, id);
         CHECK_INT(0, diff);
         tok_close(&t);
     }
@@ -254,7 +272,8 @@ static void test_bad_settings(void)
     s = tok_default_train_settings();
     s.pretok = "(unclosed";
     CHECK_INT(TOK_EREGEX, train_err(s, "some text", &e));
-    CHECK(strstr(e.msg, "offset 9") != NULL && strstr(e.msg, "missing closing parenthesis"), "message: %s", e.msg);
+    CHECK(strstr(e.msg, "offset 9") != NULL && strstr(e.msg, "missing closing parenthesis"),
+          "message: %s", e.msg);
     CHECK_INT(TOK_EREGEX, tok_check_pretok("[a-", &e));
     s = tok_default_train_settings();
     CHECK_INT(TOK_ECORPUS, train_err(s, "", &e));
@@ -289,7 +308,8 @@ static void test_gappy_regex(void)
     tok_err e = {{0}};
     int rc = tok_train_buffers(&t, &s, texts, lens, 1, &e);
     CHECK_OK(rc, e);
-    if (rc) return;
+    if (rc)
+        return;
     CHECK(!strcmp(tok_pretok_name(t), "custom"), "name %s", tok_pretok_name(t));
     blob r = random_bytes(3, 50000, 1);
     for (int k = 0; k <= tok_nlevels(t); k++) {
