@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages pyramask needs, and only those that are missing.
-# Usage: scripts/install-deps.sh [build|test|bench|fuzz|slow]...   (default: build)
+# Usage: scripts/install-deps.sh [build|test|bench|fuzz|slow|lint]...   (default: build)
 set -eu
 
 build_pkgs="gcc pkg-config meson ninja-build libpcre2-dev libsqlite3-dev libgsl-dev
@@ -8,6 +8,7 @@ build_pkgs="gcc pkg-config meson ninja-build libpcre2-dev libsqlite3-dev libgsl-
 test_pkgs="sqlite3 python3 python3-nbformat jupyter-nbconvert"
 fuzz_pkgs="clang libclang-rt-dev"
 slow_pkgs="valgrind chromium"
+lint_pkgs="clang-format"
 bench_pkgs="sentencepiece python3-torch nodejs npm bible-kjv wordnet-base python3.11-doc
             sqlite3-doc postgresql-doc-15 libpython3.11-stdlib golang-1.19-src linux-libc-dev time"
 
@@ -20,12 +21,15 @@ for group in "$@"; do
         bench) want="$want $build_pkgs $test_pkgs $bench_pkgs" ;;
         fuzz)  want="$want $build_pkgs $fuzz_pkgs" ;;
         slow)  want="$want $build_pkgs $test_pkgs $slow_pkgs" ;;
-        *) echo "pyramask: install-deps: unknown group '$group' (build, test, bench, fuzz, slow)" >&2; exit 2 ;;
+        lint)  want="$want $lint_pkgs" ;;
+        *) echo "pyramask: install-deps: unknown group '$group' (build, test, bench, fuzz, slow, lint)" >&2; exit 2 ;;
     esac
 done
 
 missing=""
 for p in $want; do
+    # a Node.js installed from elsewhere (with its own npm) conflicts with Debian's npm
+    case "$p" in nodejs|npm) command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 && continue ;; esac
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
         case " $missing " in *" $p "*) ;; *) missing="$missing $p" ;; esac
     fi
