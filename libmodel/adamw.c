@@ -27,7 +27,7 @@ typedef struct adam_ctx {
     model *m;
     double partial[NORM_SLICES]; /* sums of squares of fixed slices of the gradients */
     float lr, b1, b2, eps, wd, clip_scale, bc1, bc2;
-    atomic_long next; /* dynamic chunks (pool_chunk) */
+    atomic_long next; /* dynamic chunks (model_pool_chunk) */
 } adam_ctx;
 
 /* the norm over fixed slices, added in slice order: the same bits for any thread count */
@@ -37,9 +37,9 @@ KERNEL_BODY sumsq_part_body(void *arg, int tid, int nth)
     const float *g = c->m->grads_mem;
     (void)tid;
     (void)nth;
-    for (long sl; (sl = pool_next(&c->next, NORM_SLICES)) >= 0;) {
+    for (long sl; (sl = model_pool_next(&c->next, NORM_SLICES)) >= 0;) {
         size_t lo, hi;
-        pool_range(c->m->num_params, (int)sl, NORM_SLICES, &lo, &hi);
+        model_pool_range(c->m->num_params, (int)sl, NORM_SLICES, &lo, &hi);
         double s = 0.0;
         for (size_t i = lo; i < hi; i++)
             s += (double)g[i] * g[i];
@@ -54,7 +54,7 @@ KERNEL_BODY adam_part_body(void *arg, int tid, int nth)
     model *m = c->m;
     size_t lo, hi;
     (void)tid;
-    while (pool_chunk(&c->next, m->num_params, nth, 64, &lo, &hi)) {
+    while (model_pool_chunk(&c->next, m->num_params, nth, 64, &lo, &hi)) {
         size_t start = 0;
         for (int t = 0; t < NUM_PARAM_TENSORS; t++) {
             size_t end = start + m->param_sizes[t];
@@ -123,7 +123,7 @@ int model_update(model *m, const model_optim *o, float *grad_norm)
         }
     }
     adam_ctx c = {.m = m};
-    pool_run(m->pool, sumsq_part(), &c);
+    model_pool_run(m->pool, sumsq_part(), &c);
     double ss = 0.0;
     for (int t = 0; t < NORM_SLICES; t++)
         ss += c.partial[t];
@@ -144,7 +144,7 @@ int model_update(model *m, const model_optim *o, float *grad_norm)
                        : 1.0f;
     c.bc1 = (float)(1.0 - pow(o->beta1, (double)t));
     c.bc2 = (float)(1.0 - pow(o->beta2, (double)t));
-    pool_run(m->pool, adam_part(), &c);
+    model_pool_run(m->pool, adam_part(), &c);
     m->step = t;
     return MODEL_OK;
 }

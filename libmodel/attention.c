@@ -16,7 +16,7 @@ typedef struct att_ctx {
     atomic_long next; /* (batch, head) pairs are taken dynamically: each is independent */
 } att_ctx;
 
-void rope_table(float *rope, int maxT, int hs)
+void model_rope_table(float *rope, int maxT, int hs)
 {
     const int P = hs / 2;
     for (int t = 0; t < maxT; t++)
@@ -35,7 +35,7 @@ KERNEL_BODY rope_part_body(void *arg, int tid, int nth)
     const float sign = c->sign;
     size_t lo, hi;
     (void)tid;
-    while (pool_chunk(&c->next, (size_t)c->B * T, nth, 1, &lo, &hi)) {
+    while (model_pool_chunk(&c->next, (size_t)c->B * T, nth, 1, &lo, &hi)) {
         for (size_t n = lo; n < hi; n++) {
             const float *restrict cs = c->rope + (n % (size_t)T) * P * 2;
             float *row = c->x + n * 3 * C;
@@ -53,19 +53,19 @@ KERNEL_BODY rope_part_body(void *arg, int tid, int nth)
 }
 MODEL_KERNEL(rope_part)
 
-void rope_forward(float *qkv, const float *rope, int B, int T, int C, int H, pool *p)
+void model_rope_forward(float *qkv, const float *rope, int B, int T, int C, int H, pool *p)
 {
     att_ctx c = {.x = qkv, .rope = rope, .B = B, .T = T, .C = C, .H = H, .sign = 1.0f};
-    pool_run(p, rope_part(), &c);
+    model_pool_run(p, rope_part(), &c);
 }
 
-void rope_backward(float *dqkv, const float *rope, int B, int T, int C, int H, pool *p)
+void model_rope_backward(float *dqkv, const float *rope, int B, int T, int C, int H, pool *p)
 {
     att_ctx c = {.x = dqkv, .rope = rope, .B = B, .T = T, .C = C, .H = H, .sign = -1.0f};
-    pool_run(p, rope_part(), &c);
+    model_pool_run(p, rope_part(), &c);
 }
 
-float alibi_slope(int h)
+float model_alibi_slope(int h)
 {
     return ldexpf(1.0f, 1 - h);
 }
@@ -76,7 +76,7 @@ KERNEL_BODY attention_forward_part_body(void *arg, int tid, int nth)
     const int T = c->T, C = c->C, H = c->H, hs = C / H, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hs);
     (void)nth;
-    for (long i; (i = pool_next(&c->next, (long)c->B * H)) >= 0;) {
+    for (long i; (i = model_pool_next(&c->next, (long)c->B * H)) >= 0;) {
         size_t bh = (size_t)i, b = bh / H, h = bh % H;
         const float *q = c->qkv + b * T * C3 + h * hs;
         const float *k = q + C, *v = q + 2 * C;
@@ -85,7 +85,7 @@ KERNEL_BODY attention_forward_part_body(void *arg, int tid, int nth)
          * sgemm is faster than T thin ones at these sizes. */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, C3, k, C3,
                     0.0f, S, T);
-        const float slope = alibi_slope((int)h);
+        const float slope = model_alibi_slope((int)h);
         for (int t = 0; t < T; t++) {
             float *row = S + (size_t)t * T;
             int n = c->causal ? t + 1 : T;
@@ -106,8 +106,8 @@ KERNEL_BODY attention_forward_part_body(void *arg, int tid, int nth)
 }
 MODEL_KERNEL(attention_forward_part)
 
-void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int H,
-                       int causal, int keep, pool *p)
+void model_attention_forward(float *out, float *att, const float *qkv, int B, int T, int C,
+                             int H, int causal, int keep, pool *p)
 {
     att_ctx c = {.out = out,
                  .att = att,
@@ -118,7 +118,7 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int T, i
                  .H = H,
                  .causal = causal,
                  .keep = keep};
-    pool_run(p, attention_forward_part(), &c);
+    model_pool_run(p, attention_forward_part(), &c);
 }
 
 KERNEL_BODY attention_backward_part_body(void *arg, int tid, int nth)
@@ -128,7 +128,7 @@ KERNEL_BODY attention_backward_part_body(void *arg, int tid, int nth)
     const float scale = 1.0f / sqrtf((float)hs);
     float *dS = c->scratch + (size_t)tid * T * T;
     (void)nth;
-    for (long i; (i = pool_next(&c->next, (long)c->B * H)) >= 0;) {
+    for (long i; (i = model_pool_next(&c->next, (long)c->B * H)) >= 0;) {
         size_t bh = (size_t)i, b = bh / H, h = bh % H;
         size_t off = b * T * C3 + h * hs;
         const float *q = c->qkv + off, *k = q + C, *v = q + 2 * C;
@@ -157,8 +157,8 @@ KERNEL_BODY attention_backward_part_body(void *arg, int tid, int nth)
 }
 MODEL_KERNEL(attention_backward_part)
 
-void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
-                        const float *att, int B, int T, int C, int H, pool *p)
+void model_attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
+                              const float *att, int B, int T, int C, int H, pool *p)
 {
     att_ctx c = {.dqkv = dqkv,
                  .scratch = scratch,
@@ -169,5 +169,5 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
                  .T = T,
                  .C = C,
                  .H = H};
-    pool_run(p, attention_backward_part(), &c);
+    model_pool_run(p, attention_backward_part(), &c);
 }

@@ -13,7 +13,7 @@ typedef struct cls_ctx {
     const int *rows;
     const int32_t *inp, *targets;
     int M, C, V;
-    atomic_long next; /* dynamic chunks (pool_chunk) */
+    atomic_long next; /* dynamic chunks (model_pool_chunk) */
 } cls_ctx;
 
 /* h = lnf[rows] */
@@ -22,7 +22,7 @@ KERNEL_BODY classifier_gather_part_body(void *arg, int tid, int nth)
     cls_ctx *c = arg;
     size_t lo, hi;
     (void)tid;
-    while (pool_chunk(&c->next, (size_t)c->M, nth, 1, &lo, &hi)) {
+    while (model_pool_chunk(&c->next, (size_t)c->M, nth, 1, &lo, &hi)) {
         const size_t C = (size_t)c->C;
         for (size_t r = lo; r < hi; r++)
             memcpy(c->h + r * C, c->lnf + (size_t)c->rows[r] * C, C * sizeof(float));
@@ -36,7 +36,7 @@ KERNEL_BODY classifier_softmax_part_body(void *arg, int tid, int nth)
     cls_ctx *c = arg;
     size_t lo, hi;
     (void)tid;
-    while (pool_chunk(&c->next, (size_t)c->M, nth, 1, &lo, &hi)) {
+    while (model_pool_chunk(&c->next, (size_t)c->M, nth, 1, &lo, &hi)) {
         const size_t V = (size_t)c->V;
         const float *restrict bout = c->bout;
         for (size_t r = lo; r < hi; r++) {
@@ -61,10 +61,10 @@ KERNEL_BODY classifier_softmax_part_body(void *arg, int tid, int nth)
 }
 MODEL_KERNEL(classifier_softmax_part)
 
-void classifier_forward(float *h, float *logits, float *lse, float *logp, const float *lnf,
-                        const int *rows, const int32_t *inp, const int32_t *targets,
-                        const float *wout, const float *bout, const float *prior, int M, int C,
-                        int V, pool *p)
+void model_classifier_forward(float *h, float *logits, float *lse, float *logp,
+                              const float *lnf, const int *rows, const int32_t *inp,
+                              const int32_t *targets, const float *wout, const float *bout,
+                              const float *prior, int M, int C, int V, pool *p)
 {
     if (M == 0)
         return;
@@ -82,10 +82,10 @@ void classifier_forward(float *h, float *logits, float *lse, float *logp, const 
                  .M = M,
                  .C = C,
                  .V = V};
-    pool_run(p, classifier_gather_part(), &c);
-    layers_gemm(0, 1, M, V, C, 1.0f, h, C, wout, C, 0.0f, logits, V, p);
+    model_pool_run(p, classifier_gather_part(), &c);
+    model_gemm(0, 1, M, V, C, 1.0f, h, C, wout, C, 0.0f, logits, V, p);
     atomic_store(&c.next, 0);
-    pool_run(p, classifier_softmax_part(), &c);
+    model_pool_run(p, classifier_softmax_part(), &c);
 }
 
 /* dlogits = scale * (softmax - onehot(target)), in place */
@@ -94,7 +94,7 @@ KERNEL_BODY classifier_dlogits_part_body(void *arg, int tid, int nth)
     cls_ctx *c = arg;
     size_t lo, hi;
     (void)tid;
-    while (pool_chunk(&c->next, (size_t)c->M, nth, 1, &lo, &hi)) {
+    while (model_pool_chunk(&c->next, (size_t)c->M, nth, 1, &lo, &hi)) {
         const size_t V = (size_t)c->V;
         for (size_t r = lo; r < hi; r++) {
             float *l = c->logits + r * V;
@@ -116,7 +116,7 @@ static void classifier_scatter_part(void *arg, int tid, int nth)
     cls_ctx *c = arg;
     size_t lo, hi;
     (void)tid;
-    while (pool_chunk(&c->next, (size_t)c->M, nth, 1, &lo, &hi)) {
+    while (model_pool_chunk(&c->next, (size_t)c->M, nth, 1, &lo, &hi)) {
         const size_t C = (size_t)c->C;
         for (size_t r = lo; r < hi; r++) {
             float *d = c->dlnf + (size_t)c->rows[r] * C;
@@ -127,10 +127,10 @@ static void classifier_scatter_part(void *arg, int tid, int nth)
     }
 }
 
-void classifier_backward(float *dlnf, float *dwout, float *dbout, float *dh, float *logits,
-                         const float *lse, const float *h, const int *rows,
-                         const int32_t *targets, const float *scale, const float *wout, int M,
-                         int C, int V, pool *p)
+void model_classifier_backward(float *dlnf, float *dwout, float *dbout, float *dh,
+                               float *logits, const float *lse, const float *h, const int *rows,
+                               const int32_t *targets, const float *scale, const float *wout,
+                               int M, int C, int V, pool *p)
 {
     if (M == 0)
         return;
@@ -145,10 +145,10 @@ void classifier_backward(float *dlnf, float *dwout, float *dbout, float *dh, flo
                  .M = M,
                  .C = C,
                  .V = V};
-    pool_run(p, classifier_dlogits_part(), &c);
-    bias_backward(dbout, logits, M, V, p);
-    layers_gemm(0, 0, M, C, V, 1.0f, logits, V, wout, C, 0.0f, dh, C, p);
-    layers_gemm(1, 0, V, C, M, 1.0f, logits, V, h, C, 1.0f, dwout, C, p);
+    model_pool_run(p, classifier_dlogits_part(), &c);
+    model_bias_backward(dbout, logits, M, V, p);
+    model_gemm(0, 0, M, C, V, 1.0f, logits, V, wout, C, 0.0f, dh, C, p);
+    model_gemm(1, 0, V, C, M, 1.0f, logits, V, h, C, 1.0f, dwout, C, p);
     atomic_store(&c.next, 0);
-    pool_run(p, classifier_scatter_part, &c);
+    model_pool_run(p, classifier_scatter_part, &c);
 }

@@ -9,7 +9,7 @@
  * when C is wide), each its own sgemm call, which the pool's threads take in turn: a
  * chunk's result does not depend on which thread computes it. */
 
-void layers_init_blas(void)
+void model_init_blas(void)
 {
     if (openblas_get_num_threads() != 1)
         openblas_set_num_threads(1);
@@ -37,9 +37,9 @@ static void gemm_ksplit_part(void *arg, int tid, int nth)
     gemm_ctx *g = arg;
     (void)tid;
     (void)nth;
-    for (long s; (s = pool_next(&g->next, KSLICES)) >= 0;) {
+    for (long s; (s = model_pool_next(&g->next, KSLICES)) >= 0;) {
         size_t lo, hi;
-        pool_range((size_t)g->K, (int)s, KSLICES, &lo, &hi);
+        model_pool_range((size_t)g->K, (int)s, KSLICES, &lo, &hi);
         const float *A = g->A + (g->ta ? lo * (size_t)g->lda : lo);
         const float *B = g->B + (g->tb ? lo : lo * (size_t)g->ldb);
         float *C = s == 0 ? g->C : g->partial + (size_t)(s - 1) * g->M * g->N;
@@ -55,7 +55,7 @@ static void gemm_reduce_part(void *arg, int tid, int nth)
     const size_t MN = (size_t)g->M * g->N, N = (size_t)g->N;
     size_t lo, hi;
     (void)tid;
-    while (pool_chunk(&g->next, (size_t)g->M, nth, 1, &lo, &hi))
+    while (model_pool_chunk(&g->next, (size_t)g->M, nth, 1, &lo, &hi))
         for (size_t i = lo; i < hi; i++) {
             float *restrict c = g->C + i * g->ldc;
             for (int t = 1; t < KSLICES; t++) {
@@ -93,12 +93,12 @@ static void gemm_part(void *arg, int tid, int nth)
     gemm_ctx *g = arg;
     (void)tid;
     (void)nth;
-    for (long c; (c = pool_next(&g->next, g->nchunks)) >= 0;)
+    for (long c; (c = model_pool_next(&g->next, g->nchunks)) >= 0;)
         gemm_chunk(g, c);
 }
 
-void layers_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
-                 const float *B, int ldb, float beta, float *C, int ldc, pool *p)
+void model_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                const float *B, int ldb, float beta, float *C, int ldc, pool *p)
 {
     gemm_ctx g = {.ta = ta,
                   .tb = tb,
@@ -124,11 +124,11 @@ void layers_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *
     /* the work is cut the same way for any number of threads, so results are too */
     int big = M > N ? M : N;
     if (K >= 4 * big && K >= 1024) {
-        g.partial = pool_scratch(p, (size_t)(KSLICES - 1) * M * N);
+        g.partial = model_pool_scratch(p, (size_t)(KSLICES - 1) * M * N);
         if (g.partial) {
-            pool_run(p, gemm_ksplit_part, &g);
+            model_pool_run(p, gemm_ksplit_part, &g);
             atomic_store(&g.next, 0);
-            pool_run(p, gemm_reduce_part, &g);
+            model_pool_run(p, gemm_reduce_part, &g);
             return;
         }
     }
@@ -136,5 +136,5 @@ void layers_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *
      * of 16, the kernels' register blocking */
     g.chunk = ((n + 7) / 8 + 15) / 16 * 16;
     g.nchunks = (long)((n + g.chunk - 1) / g.chunk);
-    pool_run(p, gemm_part, &g);
+    model_pool_run(p, gemm_part, &g);
 }

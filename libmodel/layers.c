@@ -15,7 +15,7 @@ typedef struct enc_ctx {
     const float *dout, *wte;
     const int32_t *inp;
     int N, C;
-    atomic_long next; /* dynamic chunks (pool_chunk) */
+    atomic_long next; /* dynamic chunks (model_pool_chunk) */
 } enc_ctx;
 
 static void encoder_forward_part(void *arg, int tid, int nth)
@@ -23,16 +23,17 @@ static void encoder_forward_part(void *arg, int tid, int nth)
     enc_ctx *c = arg;
     size_t lo, hi;
     (void)tid;
-    while (pool_chunk(&c->next, (size_t)c->N, nth, 1, &lo, &hi))
+    while (model_pool_chunk(&c->next, (size_t)c->N, nth, 1, &lo, &hi))
         for (size_t n = lo; n < hi; n++)
             memcpy(c->out + n * c->C, c->wte + (size_t)c->inp[n] * c->C,
                    (size_t)c->C * sizeof(float));
 }
 
-void encoder_forward(float *out, const int32_t *inp, const float *wte, int N, int C, pool *p)
+void model_encoder_forward(float *out, const int32_t *inp, const float *wte, int N, int C,
+                           pool *p)
 {
     enc_ctx c = {.out = out, .inp = inp, .wte = wte, .N = N, .C = C};
-    pool_run(p, encoder_forward_part, &c);
+    model_pool_run(p, encoder_forward_part, &c);
 }
 
 /* Each thread owns a slice of the columns, so the scatter into dwte never races and
@@ -42,7 +43,7 @@ static void encoder_backward_part(void *arg, int tid, int nth)
     enc_ctx *c = arg;
     size_t lo, hi;
     (void)tid;
-    while (pool_chunk(&c->next, (size_t)c->C, nth, 16, &lo, &hi)) {
+    while (model_pool_chunk(&c->next, (size_t)c->C, nth, 16, &lo, &hi)) {
         for (size_t n = 0; n < (size_t)c->N; n++) {
             const float *g = c->dout + n * c->C;
             float *de = c->dwte + (size_t)c->inp[n] * c->C;
@@ -52,10 +53,11 @@ static void encoder_backward_part(void *arg, int tid, int nth)
     }
 }
 
-void encoder_backward(float *dwte, const float *dout, const int32_t *inp, int N, int C, pool *p)
+void model_encoder_backward(float *dwte, const float *dout, const int32_t *inp, int N, int C,
+                            pool *p)
 {
     enc_ctx c = {.dwte = dwte, .dout = dout, .inp = inp, .N = N, .C = C};
-    pool_run(p, encoder_backward_part, &c);
+    model_pool_run(p, encoder_backward_part, &c);
 }
 
 /* ---- layernorm ---- */
@@ -64,7 +66,7 @@ typedef struct ln_ctx {
     float *out, *mean, *rstd, *dinp, *dweight, *dbias;
     const float *inp, *weight, *bias, *dout, *cmean, *crstd;
     int N, C;
-    atomic_long next; /* dynamic chunks (pool_chunk) */
+    atomic_long next; /* dynamic chunks (model_pool_chunk) */
 } ln_ctx;
 
 KERNEL_BODY layernorm_forward_part_body(void *arg, int tid, int nth)
@@ -72,7 +74,7 @@ KERNEL_BODY layernorm_forward_part_body(void *arg, int tid, int nth)
     ln_ctx *c = arg;
     size_t lo, hi;
     (void)tid;
-    while (pool_chunk(&c->next, (size_t)c->N, nth, 1, &lo, &hi)) {
+    while (model_pool_chunk(&c->next, (size_t)c->N, nth, 1, &lo, &hi)) {
         const int C = c->C;
         for (size_t n = lo; n < hi; n++) {
             const float *restrict x = c->inp + n * C;
@@ -90,8 +92,8 @@ KERNEL_BODY layernorm_forward_part_body(void *arg, int tid, int nth)
 }
 MODEL_KERNEL(layernorm_forward_part)
 
-void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
-                       const float *weight, const float *bias, int N, int C, pool *p)
+void model_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                             const float *weight, const float *bias, int N, int C, pool *p)
 {
     ln_ctx c = {.out = out,
                 .mean = mean,
@@ -101,7 +103,7 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
                 .bias = bias,
                 .N = N,
                 .C = C};
-    pool_run(p, layernorm_forward_part(), &c);
+    model_pool_run(p, layernorm_forward_part(), &c);
 }
 
 KERNEL_BODY layernorm_backward_rows_body(void *arg, int tid, int nth)
@@ -109,7 +111,7 @@ KERNEL_BODY layernorm_backward_rows_body(void *arg, int tid, int nth)
     ln_ctx *c = arg;
     size_t lo, hi;
     (void)tid;
-    while (pool_chunk(&c->next, (size_t)c->N, nth, 1, &lo, &hi)) {
+    while (model_pool_chunk(&c->next, (size_t)c->N, nth, 1, &lo, &hi)) {
         const size_t C = (size_t)c->C;
         const float *restrict w = c->weight;
         for (size_t n = lo; n < hi; n++) {
@@ -152,7 +154,7 @@ KERNEL_BODY layernorm_backward_cols_body(void *arg, int tid, int nth)
     ln_ctx *c = arg;
     size_t lo, hi;
     (void)tid;
-    while (pool_chunk(&c->next, (size_t)c->C, nth, 16, &lo, &hi)) {
+    while (model_pool_chunk(&c->next, (size_t)c->C, nth, 16, &lo, &hi)) {
         const int C = c->C;
         for (size_t n = 0; n < (size_t)c->N; n++) {
             const float *x = c->inp + n * C, *g = c->dout + n * C;
@@ -166,9 +168,9 @@ KERNEL_BODY layernorm_backward_cols_body(void *arg, int tid, int nth)
 }
 MODEL_KERNEL(layernorm_backward_cols)
 
-void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                        const float *inp, const float *weight, const float *mean,
-                        const float *rstd, int N, int C, pool *p)
+void model_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                              const float *inp, const float *weight, const float *mean,
+                              const float *rstd, int N, int C, pool *p)
 {
     ln_ctx c = {.dinp = dinp,
                 .dweight = dweight,
@@ -180,9 +182,9 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
                 .crstd = rstd,
                 .N = N,
                 .C = C};
-    pool_run(p, layernorm_backward_rows(), &c);
+    model_pool_run(p, layernorm_backward_rows(), &c);
     atomic_store(&c.next, 0);
-    pool_run(p, layernorm_backward_cols(), &c);
+    model_pool_run(p, layernorm_backward_cols(), &c);
 }
 
 /* ---- matmul ---- */
@@ -191,7 +193,7 @@ typedef struct mm_ctx {
     float *out, *dbias, *partial;
     const float *res, *bias, *dout;
     int N, OC;
-    atomic_long next; /* dynamic chunks (pool_chunk) */
+    atomic_long next; /* dynamic chunks (model_pool_chunk) */
 } mm_ctx;
 
 static void matmul_prefill_part(void *arg, int tid, int nth)
@@ -199,7 +201,7 @@ static void matmul_prefill_part(void *arg, int tid, int nth)
     mm_ctx *c = arg;
     size_t lo, hi;
     (void)tid;
-    while (pool_chunk(&c->next, (size_t)c->N, nth, 1, &lo, &hi)) {
+    while (model_pool_chunk(&c->next, (size_t)c->N, nth, 1, &lo, &hi)) {
         const size_t OC = (size_t)c->OC;
         for (size_t n = lo; n < hi; n++) {
             float *o = c->out + n * OC;
@@ -218,12 +220,12 @@ static void matmul_prefill_part(void *arg, int tid, int nth)
     }
 }
 
-void matmul_forward(float *out, const float *res, const float *inp, const float *weight,
-                    const float *bias, int N, int C, int OC, pool *p)
+void model_matmul_forward(float *out, const float *res, const float *inp, const float *weight,
+                          const float *bias, int N, int C, int OC, pool *p)
 {
     mm_ctx c = {.out = out, .res = res, .bias = bias, .N = N, .OC = OC};
-    pool_run(p, matmul_prefill_part, &c);
-    layers_gemm(0, 1, N, OC, C, 1.0f, inp, C, weight, C, 1.0f, out, OC, p);
+    model_pool_run(p, matmul_prefill_part, &c);
+    model_gemm(0, 1, N, OC, C, 1.0f, inp, C, weight, C, 1.0f, out, OC, p);
 }
 
 /* Column sums in BIAS_SLICES fixed slices of rows, each summed into its own partial row
@@ -237,9 +239,9 @@ KERNEL_BODY bias_backward_part_body(void *arg, int tid, int nth)
     const size_t OC = (size_t)c->OC, N = (size_t)c->N;
     (void)tid;
     (void)nth;
-    for (long s; (s = pool_next(&c->next, BIAS_SLICES)) >= 0;) {
+    for (long s; (s = model_pool_next(&c->next, BIAS_SLICES)) >= 0;) {
         size_t lo, hi;
-        pool_range(N, (int)s, BIAS_SLICES, &lo, &hi);
+        model_pool_range(N, (int)s, BIAS_SLICES, &lo, &hi);
         float *restrict acc = c->partial + (size_t)s * OC;
         memset(acc, 0, OC * sizeof(float));
         for (size_t n = lo; n < hi; n++) {
@@ -251,10 +253,10 @@ KERNEL_BODY bias_backward_part_body(void *arg, int tid, int nth)
 }
 MODEL_KERNEL(bias_backward_part)
 
-void bias_backward(float *dbias, const float *dout, int N, int OC, pool *p)
+void model_bias_backward(float *dbias, const float *dout, int N, int OC, pool *p)
 {
     mm_ctx c = {.dbias = dbias, .dout = dout, .N = N, .OC = OC};
-    float *partial = pool_scratch(p, (size_t)BIAS_SLICES * OC);
+    float *partial = model_pool_scratch(p, (size_t)BIAS_SLICES * OC);
     float *own = partial ? NULL : malloc((size_t)BIAS_SLICES * OC * sizeof(float));
     c.partial = partial ? partial : own;
     if (!c.partial) { /* no memory for the partials: a plain serial sum */
@@ -263,22 +265,22 @@ void bias_backward(float *dbias, const float *dout, int N, int OC, pool *p)
                 dbias[j] += dout[n * OC + j];
         return;
     }
-    pool_run(p, bias_backward_part(), &c);
+    model_pool_run(p, bias_backward_part(), &c);
     for (size_t s = 0; s < BIAS_SLICES; s++)
         for (size_t j = 0; j < (size_t)OC; j++)
             dbias[j] += c.partial[s * OC + j];
     free(own);
 }
 
-void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                     const float *inp, const float *weight, int N, int C, int OC,
-                     float dinp_beta, pool *p)
+void model_matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                           const float *inp, const float *weight, int N, int C, int OC,
+                           float dinp_beta, pool *p)
 {
     if (dinp)
-        layers_gemm(0, 0, N, C, OC, 1.0f, dout, OC, weight, C, dinp_beta, dinp, C, p);
-    layers_gemm(1, 0, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dweight, C, p);
+        model_gemm(0, 0, N, C, OC, 1.0f, dout, OC, weight, C, dinp_beta, dinp, C, p);
+    model_gemm(1, 0, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dweight, C, p);
     if (dbias)
-        bias_backward(dbias, dout, N, OC, p);
+        model_bias_backward(dbias, dout, N, OC, p);
 }
 
 /* ---- GELU (tanh form, in fastmath.h) ---- */
@@ -287,7 +289,7 @@ typedef struct gelu_ctx {
     float *out;
     const float *inp, *dout;
     size_t N;
-    atomic_long next; /* dynamic chunks (pool_chunk) */
+    atomic_long next; /* dynamic chunks (model_pool_chunk) */
 } gelu_ctx;
 
 KERNEL_BODY gelu_forward_part_body(void *arg, int tid, int nth)
@@ -295,16 +297,16 @@ KERNEL_BODY gelu_forward_part_body(void *arg, int tid, int nth)
     gelu_ctx *c = arg;
     size_t lo, hi;
     (void)tid;
-    while (pool_chunk(&c->next, c->N, nth, 64, &lo, &hi)) {
+    while (model_pool_chunk(&c->next, c->N, nth, 64, &lo, &hi)) {
         vec_gelu(c->out + lo, c->inp + lo, hi - lo);
     }
 }
 MODEL_KERNEL(gelu_forward_part)
 
-void gelu_forward(float *out, const float *inp, size_t N, pool *p)
+void model_gelu_forward(float *out, const float *inp, size_t N, pool *p)
 {
     gelu_ctx c = {.out = out, .inp = inp, .N = N};
-    pool_run(p, gelu_forward_part(), &c);
+    model_pool_run(p, gelu_forward_part(), &c);
 }
 
 KERNEL_BODY gelu_backward_part_body(void *arg, int tid, int nth)
@@ -312,14 +314,14 @@ KERNEL_BODY gelu_backward_part_body(void *arg, int tid, int nth)
     gelu_ctx *c = arg;
     size_t lo, hi;
     (void)tid;
-    while (pool_chunk(&c->next, c->N, nth, 64, &lo, &hi)) {
+    while (model_pool_chunk(&c->next, c->N, nth, 64, &lo, &hi)) {
         vec_gelu_backward(c->out + lo, c->inp + lo, c->dout + lo, hi - lo);
     }
 }
 MODEL_KERNEL(gelu_backward_part)
 
-void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N, pool *p)
+void model_gelu_backward(float *dinp, const float *inp, const float *dout, size_t N, pool *p)
 {
     gelu_ctx c = {.out = dinp, .inp = inp, .dout = dout, .N = N};
-    pool_run(p, gelu_backward_part(), &c);
+    model_pool_run(p, gelu_backward_part(), &c);
 }

@@ -1,5 +1,6 @@
 /* layers.h: libmodel's forward/backward kernels, llm.c's argument order (outputs, inputs,
- * dimensions); each backward accumulates (+=) into its gradient outputs. Private header. */
+ * dimensions); each backward accumulates (+=) into its gradient outputs. Private header:
+ * like every external name of libmodel, the kernels carry the model_ prefix. */
 #ifndef PYRAMASK_MODEL_LAYERS_H
 #define PYRAMASK_MODEL_LAYERS_H
 
@@ -9,87 +10,88 @@
 #include "pool.h"
 
 /* out (N, C) = wte[inp[n]]; wte (Vin, C); N = B*T (positions enter in the attention) */
-void encoder_forward(float *out, const int32_t *inp, const float *wte, int N, int C, pool *p);
-void encoder_backward(float *dwte, const float *dout, const int32_t *inp, int N, int C,
-                      pool *p);
+void model_encoder_forward(float *out, const int32_t *inp, const float *wte, int N, int C,
+                           pool *p);
+void model_encoder_backward(float *dwte, const float *dout, const int32_t *inp, int N, int C,
+                            pool *p);
 
 /* out (N, C) = (inp - mean) * rstd * weight + bias; mean, rstd (N) cached for backward */
-void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
-                       const float *weight, const float *bias, int N, int C, pool *p);
-void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                        const float *inp, const float *weight, const float *mean,
-                        const float *rstd, int N, int C, pool *p);
+void model_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                             const float *weight, const float *bias, int N, int C, pool *p);
+void model_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                              const float *inp, const float *weight, const float *mean,
+                              const float *rstd, int N, int C, pool *p);
 
 /* out (N, OC) = (res ? res : 0) + inp (N, C) @ weight (OC, C)^T + bias (OC, may be NULL);
  * res may equal out (in-place residual add). */
-void matmul_forward(float *out, const float *res, const float *inp, const float *weight,
-                    const float *bias, int N, int C, int OC, pool *p);
+void model_matmul_forward(float *out, const float *res, const float *inp, const float *weight,
+                          const float *bias, int N, int C, int OC, pool *p);
 /* dinp (N, C) = dinp_beta * dinp + dout @ weight (beta 1 accumulates, 0 overwrites);
  * dweight (OC, C) += dout^T @ inp; dbias (OC) += sum dout. dinp may be NULL. */
-void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                     const float *inp, const float *weight, int N, int C, int OC,
-                     float dinp_beta, pool *p);
+void model_matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                           const float *inp, const float *weight, int N, int C, int OC,
+                           float dinp_beta, pool *p);
 
 /* dbias (OC) += column sums of dout (N, OC); each thread owns a slice of the columns, so
  * the sums run in one order for any thread count */
-void bias_backward(float *dbias, const float *dout, int N, int OC, pool *p);
+void model_bias_backward(float *dbias, const float *dout, int N, int OC, pool *p);
 
 /* out (N) = GELU(inp), tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
-void gelu_forward(float *out, const float *inp, size_t N, pool *p);
+void model_gelu_forward(float *out, const float *inp, size_t N, pool *p);
 /* dinp = GELU'(inp) * dout: overwrites, and dinp may be dout (in place) */
-void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N, pool *p);
+void model_gelu_backward(float *dinp, const float *inp, const float *dout, size_t N, pool *p);
 
 /* Positions are relative, in two ways:
  * - rotary embedding (RoPE, RoFormer): in each head of size hs = C/H, the pairs
  *   (2i, 2i+1) of q and k at position t are rotated by the angle t * theta_i,
  *   theta_i = ROPE_BASE^(-2i/hs) (an odd last dimension stays as it is), so q.k depends
  *   on the offset only;
- * - ALiBi distance bias: head h adds -alibi_slope(h) * |t - j| to the scores, slopes
+ * - ALiBi distance bias: head h adds -model_alibi_slope(h) * |t - j| to the scores, slopes
  *   2, 1, 1/2, ... (2^(1-h)): every head starts out looking near, the steep heads at the
  *   neighbours, which a masked position needs first (a learned attention pattern would
  *   have to be found from uniform attention, a long plateau). */
 #define ROPE_BASE 10000.0
 /* rope (maxT, hs/2, 2): cos and sin of t * theta_i */
-void rope_table(float *rope, int maxT, int hs);
+void model_rope_table(float *rope, int maxT, int hs);
 /* Rotates the q and k parts of qkv (B, T, 3C) in place. */
-void rope_forward(float *qkv, const float *rope, int B, int T, int C, int H, pool *p);
-/* The gradient through rope_forward, in place on dqkv: the inverse rotation. */
-void rope_backward(float *dqkv, const float *rope, int B, int T, int C, int H, pool *p);
-float alibi_slope(int h);
+void model_rope_forward(float *qkv, const float *rope, int B, int T, int C, int H, pool *p);
+/* The gradient through model_rope_forward, in place on dqkv: the inverse rotation. */
+void model_rope_backward(float *dqkv, const float *rope, int B, int T, int C, int H, pool *p);
+float model_alibi_slope(int h);
 
 /* Multi-head self-attention on the packed qkv (B, T, 3C) = [q | k | v] (q and k rotated),
  * heads of C/H, ALiBi bias on the scores: out (B, T, C); keep: att (B, H, T, T) gets the
  * softmax probabilities (causal: zero above the diagonal) for the backward; 0: att is
- * pool_size(p) x T x T scratch. Heads run in parallel, each its own small sgemms. */
-void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int H,
-                       int causal, int keep, pool *p);
-/* dqkv (B, T, 3C) = the gradient (overwritten, every entry); scratch: pool_size(p) * T * T
- * floats. */
-void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
-                        const float *att, int B, int T, int C, int H, pool *p);
+ * model_pool_size(p) x T x T scratch. Heads run in parallel, each its own small sgemms. */
+void model_attention_forward(float *out, float *att, const float *qkv, int B, int T, int C,
+                             int H, int causal, int keep, pool *p);
+/* dqkv (B, T, 3C) = the gradient (overwritten, every entry); scratch:
+ * model_pool_size(p) * T * T floats. */
+void model_attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
+                              const float *att, int B, int T, int C, int H, pool *p);
 
-/* OpenBLAS runs single-threaded; the pool does the parallel work (see layers_gemm). */
-void layers_init_blas(void);
+/* OpenBLAS runs single-threaded; the pool does the parallel work (see model_gemm). */
+void model_init_blas(void);
 /* C (M, N) = alpha op(A) op(B) + beta C, row-major, op = transpose when ta/tb; on the
  * pool (gemm.c). */
-void layers_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
-                 const float *B, int ldb, float beta, float *C, int ldc, pool *p);
+void model_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                const float *B, int ldb, float beta, float *C, int ldc, pool *p);
 
 /* The output layer over compacted rows (SUBS: only rows whose input is a mask id; causal
  * mode: all). rows (M): positions in 0..N-1; inp (N): their input ids (a mask id V+k
  * picks prior row k, an ordinary id no prior).
  * h (M, C) = lnf[rows]; logits (M, V) = h @ wout^T + bout + prior[k]; lse (M) the row
  * log-sum-exp; logp (M) = logits[target] - lse (targets NULL: not computed). */
-void classifier_forward(float *h, float *logits, float *lse, float *logp, const float *lnf,
-                        const int *rows, const int32_t *inp, const int32_t *targets,
-                        const float *wout, const float *bout, const float *prior, int M, int C,
-                        int V, pool *p);
+void model_classifier_forward(float *h, float *logits, float *lse, float *logp,
+                              const float *lnf, const int *rows, const int32_t *inp,
+                              const int32_t *targets, const float *wout, const float *bout,
+                              const float *prior, int M, int C, int V, pool *p);
 /* Gradient of sum_r scale[r] * (-logp[r]): dlogits written in place of logits, then
  * dwout += dlogits^T h, dbout += sum dlogits, dlnf[rows] += dlogits @ wout (dh: M x C
  * scratch). */
-void classifier_backward(float *dlnf, float *dwout, float *dbout, float *dh, float *logits,
-                         const float *lse, const float *h, const int *rows,
-                         const int32_t *targets, const float *scale, const float *wout, int M,
-                         int C, int V, pool *p);
+void model_classifier_backward(float *dlnf, float *dwout, float *dbout, float *dh,
+                               float *logits, const float *lse, const float *h, const int *rows,
+                               const int32_t *targets, const float *scale, const float *wout,
+                               int M, int C, int V, pool *p);
 
 #endif

@@ -213,8 +213,8 @@ int model_alloc(model **out, const model_config *c, int threads)
     if (threads > 64)
         threads = 64;
     m->threads = threads;
-    layers_init_blas();
-    if (pool_open(&m->pool, threads) != 0)
+    model_init_blas();
+    if (model_pool_open(&m->pool, threads) != 0)
         return model_fail(m, MODEL_ENOMEM, "cannot start %d threads", threads);
     m->num_params = model_param_layout(c, m->param_sizes);
     m->params_mem = malloc(m->num_params * sizeof(float));
@@ -223,7 +223,7 @@ int model_alloc(model **out, const model_config *c, int threads)
     m->rope = malloc(((size_t)c->seq_len * (size_t)(hs / 2) * 2 + 1) * sizeof(float));
     if (!m->params_mem || !m->grads_mem || !m->rope)
         return model_fail(m, MODEL_ENOMEM, "cannot allocate %zu parameters", m->num_params);
-    rope_table(m->rope, c->seq_len, hs);
+    model_rope_table(m->rope, c->seq_len, hs);
     model_point_params(&m->params, m->params_mem, m->param_sizes);
     model_point_params(&m->grads, m->grads_mem, m->param_sizes);
     return MODEL_OK;
@@ -263,7 +263,7 @@ void model_close(model **pm)
     if (!pm || !*pm)
         return;
     model *m = *pm;
-    pool_close(&m->pool);
+    model_pool_close(&m->pool);
     free(m->params_mem);
     free(m->grads_mem);
     free(m->m_mem);

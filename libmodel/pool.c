@@ -54,7 +54,7 @@ static void *worker_main(void *arg)
     }
 }
 
-int pool_open(pool **out, int nthreads)
+int model_pool_open(pool **out, int nthreads)
 {
     *out = NULL;
     if (nthreads < 1)
@@ -80,7 +80,7 @@ int pool_open(pool **out, int nthreads)
         if (!w || pthread_create(&p->threads[i - 1], NULL, worker_main, w) != 0) {
             free(w);
             p->n = i; /* the workers started so far */
-            pool_close(&p);
+            model_pool_close(&p);
             return -1;
         }
     }
@@ -88,7 +88,7 @@ int pool_open(pool **out, int nthreads)
     return 0;
 }
 
-void pool_close(pool **pp)
+void model_pool_close(pool **pp)
 {
     if (!pp || !*pp)
         return;
@@ -108,7 +108,7 @@ void pool_close(pool **pp)
     *pp = NULL;
 }
 
-float *pool_scratch(pool *p, size_t n)
+float *model_pool_scratch(pool *p, size_t n)
 {
     if (!p)
         return NULL;
@@ -120,12 +120,12 @@ float *pool_scratch(pool *p, size_t n)
     return p->scratch;
 }
 
-int pool_size(const pool *p)
+int model_pool_size(const pool *p)
 {
     return p ? p->n : 1;
 }
 
-void pool_run(pool *p, pool_fn fn, void *ctx)
+void model_pool_run(pool *p, pool_fn fn, void *ctx)
 {
     if (!p || p->n == 1) {
         fn(ctx, 0, 1);

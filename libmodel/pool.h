@@ -1,5 +1,6 @@
 /* pool.h: a small fixed pthread pool for libmodel's parallel loops; workers sleep on a
- * condition variable between jobs (blocking waits, no spinning against OpenBLAS). */
+ * condition variable between jobs (blocking waits, no spinning against OpenBLAS). Private
+ * header: like every external name of libmodel, its functions carry the model_ prefix. */
 #ifndef PYRAMASK_MODEL_POOL_H
 #define PYRAMASK_MODEL_POOL_H
 
@@ -12,31 +13,31 @@ typedef struct pool pool;
 typedef void (*pool_fn)(void *ctx, int tid, int nth);
 
 /* A pool of nthreads threads, the caller included (nthreads - 1 workers). */
-int pool_open(pool **out, int nthreads);
-void pool_close(pool **p);
+int model_pool_open(pool **out, int nthreads);
+void model_pool_close(pool **p);
 /* Threads in the pool; 1 for NULL. */
-int pool_size(const pool *p);
+int model_pool_size(const pool *p);
 /* Runs fn on every thread and returns when all are done. A NULL pool runs fn(ctx, 0, 1). */
-void pool_run(pool *p, pool_fn fn, void *ctx);
+void model_pool_run(pool *p, pool_fn fn, void *ctx);
 
 /* A scratch buffer of at least n floats owned by the pool (grown as needed, freed with
  * it); valid until the next call. NULL when out of memory. */
-float *pool_scratch(pool *p, size_t n);
+float *model_pool_scratch(pool *p, size_t n);
 
 /* Dynamic scheduling: threads take work items 0, 1, 2, ... from a shared counter (set to 0
- * before pool_run) until it passes n; a thread that the OS delays takes fewer. Use it where
- * an item's result does not depend on which thread computes it. Returns -1 when done. */
-static inline long pool_next(atomic_long *counter, long n)
+ * before model_pool_run) until it passes n; a thread that the OS delays takes fewer. Use it
+ * where an item's result does not depend on which thread computes it. Returns -1 when done. */
+static inline long model_pool_next(atomic_long *counter, long n)
 {
     long i = atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
     return i < n ? i : -1;
 }
 
 /* Dynamic chunks of n items: the next [*lo, *hi) of about n / (8 nth) items (a multiple of
- * align) from the shared counter (0 before pool_run); 0 when none is left. For loops whose
- * items do not depend on which thread computes them. */
-static inline int pool_chunk(atomic_long *next, size_t n, int nth, size_t align, size_t *lo,
-                             size_t *hi)
+ * align) from the shared counter (0 before model_pool_run); 0 when none is left. For loops
+ * whose items do not depend on which thread computes them. */
+static inline int model_pool_chunk(atomic_long *next, size_t n, int nth, size_t align,
+                                   size_t *lo, size_t *hi)
 {
     size_t chunk = (n + 8 * (size_t)nth - 1) / (8 * (size_t)nth);
     chunk = (chunk + align - 1) / align * align;
@@ -49,7 +50,7 @@ static inline int pool_chunk(atomic_long *next, size_t n, int nth, size_t align,
 }
 
 /* The share [*lo, *hi) of n items that thread tid of nth takes (contiguous, balanced). */
-static inline void pool_range(size_t n, int tid, int nth, size_t *lo, size_t *hi)
+static inline void model_pool_range(size_t n, int tid, int nth, size_t *lo, size_t *hi)
 {
     *lo = n * (size_t)tid / (size_t)nth;
     *hi = n * (size_t)(tid + 1) / (size_t)nth;

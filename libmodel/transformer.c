@@ -152,7 +152,7 @@ int model_run_forward(model *m, const int32_t *inputs, const int32_t *targets, i
     act_tensors *a = &m->acts;
     pool *p = m->pool;
 
-    encoder_forward(a->encoded, m->inputs, w->wte, N, C, p);
+    model_encoder_forward(a->encoded, m->inputs, w->wte, N, C, p);
     const float *res = a->encoded;
     for (int l = 0; l < L; l++) {
         /* without keep (scoring, sampling) every layer reuses slot 0, the residual stream
@@ -163,26 +163,27 @@ int model_run_forward(model *m, const int32_t *inputs, const int32_t *targets, i
         float *att = keep ? a->att + s * N * H * T : m->gs.datt, *res2 = a->residual2 + s * NC;
         float *ln2 = a->ln2 + s * NC, *fch = a->fch + s * 4 * NC;
         float *fchg = a->fch_gelu + s * 4 * NC, *res3 = a->residual3 + s3 * NC;
-        layernorm_forward(ln1, a->ln1_mean + s * N, a->ln1_rstd + s * N, res, w->ln1w + l * C,
-                          w->ln1b + l * C, N, C, p);
-        matmul_forward(qkv, NULL, ln1, w->qkvw + (size_t)l * 3 * C * C, w->qkvb + l * 3 * C, N,
-                       C, 3 * C, p);
-        rope_forward(qkv, m->rope, B, T, C, H, p);
-        attention_forward(atty, att, qkv, B, T, C, H, m->cfg.causal, keep, p);
-        matmul_forward(res2, res, atty, w->attprojw + (size_t)l * C * C, w->attprojb + l * C, N,
-                       C, C, p);
-        layernorm_forward(ln2, a->ln2_mean + s * N, a->ln2_rstd + s * N, res2, w->ln2w + l * C,
-                          w->ln2b + l * C, N, C, p);
-        matmul_forward(fch, NULL, ln2, w->fcw + (size_t)l * 4 * C * C, w->fcb + l * 4 * C, N, C,
-                       4 * C, p);
-        gelu_forward(fchg, fch, (size_t)N * 4 * C, p);
-        matmul_forward(res3, res2, fchg, w->fcprojw + (size_t)l * 4 * C * C, w->fcprojb + l * C,
-                       N, 4 * C, C, p);
+        model_layernorm_forward(ln1, a->ln1_mean + s * N, a->ln1_rstd + s * N, res,
+                                w->ln1w + l * C, w->ln1b + l * C, N, C, p);
+        model_matmul_forward(qkv, NULL, ln1, w->qkvw + (size_t)l * 3 * C * C,
+                             w->qkvb + l * 3 * C, N, C, 3 * C, p);
+        model_rope_forward(qkv, m->rope, B, T, C, H, p);
+        model_attention_forward(atty, att, qkv, B, T, C, H, m->cfg.causal, keep, p);
+        model_matmul_forward(res2, res, atty, w->attprojw + (size_t)l * C * C,
+                             w->attprojb + l * C, N, C, C, p);
+        model_layernorm_forward(ln2, a->ln2_mean + s * N, a->ln2_rstd + s * N, res2,
+                                w->ln2w + l * C, w->ln2b + l * C, N, C, p);
+        model_matmul_forward(fch, NULL, ln2, w->fcw + (size_t)l * 4 * C * C, w->fcb + l * 4 * C,
+                             N, C, 4 * C, p);
+        model_gelu_forward(fchg, fch, (size_t)N * 4 * C, p);
+        model_matmul_forward(res3, res2, fchg, w->fcprojw + (size_t)l * 4 * C * C,
+                             w->fcprojb + l * C, N, 4 * C, C, p);
         res = res3;
     }
-    layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, res, w->lnfw, w->lnfb, N, C, p);
-    classifier_forward(a->h, a->logits, a->lse, m->scale, a->lnf, m->rows, m->inputs,
-                       targets ? m->targets : NULL, w->wout, w->bout, m->prior, m->M, C, V, p);
+    model_layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, res, w->lnfw, w->lnfb, N, C, p);
+    model_classifier_forward(a->h, a->logits, a->lse, m->scale, a->lnf, m->rows, m->inputs,
+                             targets ? m->targets : NULL, w->wout, w->bout, m->prior, m->M, C,
+                             V, p);
     return MODEL_OK;
 }
 
@@ -296,7 +297,7 @@ static void zero_grad_part(void *arg, int tid, int nth)
     model *m = z->m;
     size_t lo, hi;
     (void)tid;
-    while (pool_chunk(&z->next, m->num_params, nth, 1024, &lo, &hi)) {
+    while (model_pool_chunk(&z->next, m->num_params, nth, 1024, &lo, &hi)) {
         memset(m->grads_mem + lo, 0, (hi - lo) * sizeof(float));
     }
 }
@@ -306,7 +307,7 @@ int model_zero_grad(model *m)
     if (!m)
         return MODEL_EINVAL;
     zero_ctx z = {.m = m};
-    pool_run(m->pool, zero_grad_part, &z);
+    model_pool_run(m->pool, zero_grad_part, &z);
     return MODEL_OK;
 }
 
@@ -327,11 +328,12 @@ int model_backward(model *m)
 
     /* output layer, then the final layernorm into the residual gradient */
     memset(s->dln, 0, NC * sizeof(float));
-    classifier_backward(s->dln, g->wout, g->bout, s->datty, a->logits, a->lse, a->h, m->rows,
-                        m->targets, m->scale, w->wout, m->M, C, V, p);
+    model_classifier_backward(s->dln, g->wout, g->bout, s->datty, a->logits, a->lse, a->h,
+                              m->rows, m->targets, m->scale, w->wout, m->M, C, V, p);
     memset(s->dres, 0, NC * sizeof(float));
-    layernorm_backward(s->dres, g->lnfw, g->lnfb, s->dln, a->residual3 + (size_t)(L - 1) * NC,
-                       w->lnfw, a->lnf_mean, a->lnf_rstd, N, C, p);
+    model_layernorm_backward(s->dres, g->lnfw, g->lnfb, s->dln,
+                             a->residual3 + (size_t)(L - 1) * NC, w->lnfw, a->lnf_mean,
+                             a->lnf_rstd, N, C, p);
     for (int l = L - 1; l >= 0; l--) {
         const float *res = l == 0 ? a->encoded : a->residual3 + (size_t)(l - 1) * NC;
         const float *ln1 = a->ln1 + l * NC, *qkv = a->qkv + l * 3 * NC;
@@ -339,27 +341,29 @@ int model_backward(model *m)
         const float *res2 = a->residual2 + l * NC, *ln2 = a->ln2 + l * NC;
         const float *fch = a->fch + l * 4 * NC, *fchg = a->fch_gelu + l * 4 * NC;
         /* MLP: dres is d(residual3) and flows on unchanged to d(residual2) */
-        matmul_backward(s->dfch, g->fcprojw + (size_t)l * 4 * C * C, g->fcprojb + l * C,
-                        s->dres, fchg, w->fcprojw + (size_t)l * 4 * C * C, N, 4 * C, C, 0.0f,
-                        p);
-        gelu_backward(s->dfch, fch, s->dfch, 4 * NC, p);
-        matmul_backward(s->dln, g->fcw + (size_t)l * 4 * C * C, g->fcb + l * 4 * C, s->dfch,
-                        ln2, w->fcw + (size_t)l * 4 * C * C, N, C, 4 * C, 0.0f, p);
-        layernorm_backward(s->dres, g->ln2w + l * C, g->ln2b + l * C, s->dln, res2,
-                           w->ln2w + l * C, a->ln2_mean + (size_t)l * N,
-                           a->ln2_rstd + (size_t)l * N, N, C, p);
+        model_matmul_backward(s->dfch, g->fcprojw + (size_t)l * 4 * C * C, g->fcprojb + l * C,
+                              s->dres, fchg, w->fcprojw + (size_t)l * 4 * C * C, N, 4 * C, C,
+                              0.0f, p);
+        model_gelu_backward(s->dfch, fch, s->dfch, 4 * NC, p);
+        model_matmul_backward(s->dln, g->fcw + (size_t)l * 4 * C * C, g->fcb + l * 4 * C,
+                              s->dfch, ln2, w->fcw + (size_t)l * 4 * C * C, N, C, 4 * C, 0.0f,
+                              p);
+        model_layernorm_backward(s->dres, g->ln2w + l * C, g->ln2b + l * C, s->dln, res2,
+                                 w->ln2w + l * C, a->ln2_mean + (size_t)l * N,
+                                 a->ln2_rstd + (size_t)l * N, N, C, p);
         /* attention: dres is now d(residual2) and flows on to d(residual) */
-        matmul_backward(s->datty, g->attprojw + (size_t)l * C * C, g->attprojb + l * C, s->dres,
-                        atty, w->attprojw + (size_t)l * C * C, N, C, C, 0.0f, p);
-        attention_backward(s->dqkv, s->datt, s->datty, qkv, att, B, T, C, H, p);
-        rope_backward(s->dqkv, m->rope, B, T, C, H, p);
-        matmul_backward(s->dln, g->qkvw + (size_t)l * 3 * C * C, g->qkvb + l * 3 * C, s->dqkv,
-                        ln1, w->qkvw + (size_t)l * 3 * C * C, N, C, 3 * C, 0.0f, p);
-        layernorm_backward(s->dres, g->ln1w + l * C, g->ln1b + l * C, s->dln, res,
-                           w->ln1w + l * C, a->ln1_mean + (size_t)l * N,
-                           a->ln1_rstd + (size_t)l * N, N, C, p);
+        model_matmul_backward(s->datty, g->attprojw + (size_t)l * C * C, g->attprojb + l * C,
+                              s->dres, atty, w->attprojw + (size_t)l * C * C, N, C, C, 0.0f, p);
+        model_attention_backward(s->dqkv, s->datt, s->datty, qkv, att, B, T, C, H, p);
+        model_rope_backward(s->dqkv, m->rope, B, T, C, H, p);
+        model_matmul_backward(s->dln, g->qkvw + (size_t)l * 3 * C * C, g->qkvb + l * 3 * C,
+                              s->dqkv, ln1, w->qkvw + (size_t)l * 3 * C * C, N, C, 3 * C, 0.0f,
+                              p);
+        model_layernorm_backward(s->dres, g->ln1w + l * C, g->ln1b + l * C, s->dln, res,
+                                 w->ln1w + l * C, a->ln1_mean + (size_t)l * N,
+                                 a->ln1_rstd + (size_t)l * N, N, C, p);
     }
-    encoder_backward(g->wte, s->dres, m->inputs, N, C, p);
+    model_encoder_backward(g->wte, s->dres, m->inputs, N, C, p);
     return MODEL_OK;
 }
 

@@ -89,7 +89,7 @@ typedef struct {
 static double enc_probe(void *v)
 {
     enc_t *c = v;
-    encoder_forward(c->out, c->inp, c->wte, c->N, c->C, c->p);
+    model_encoder_forward(c->out, c->inp, c->wte, c->N, c->C, c->p);
     return dot(c->out, c->r, (size_t)c->N * c->C);
 }
 
@@ -106,7 +106,7 @@ static void check_encoder(pool *p, gsl_rng *r)
     for (int n = 0; n < N; n++)
         c.inp[n] = (int32_t)gsl_rng_uniform_int(r, VIN - 1); /* row VIN-1 stays unused */
     float *dwte = calloc(VIN * C, sizeof(float));
-    encoder_backward(dwte, c.r, c.inp, N, C, p);
+    model_encoder_backward(dwte, c.r, c.inp, N, C, p);
     fd_compare("encoder dwte", c.wte, dwte, NULL, VIN * C, enc_probe, &c);
     for (int i = 0; i < C; i++)
         CHECK(dwte[(VIN - 1) * C + i] == 0.0f, "unused embedding row got gradient %g",
@@ -129,7 +129,7 @@ static double rope_probe(void *v)
     rope_t *c = v;
     size_t n = (size_t)c->B * c->T * 3 * c->C;
     memcpy(c->x, c->x0, n * sizeof(float));
-    rope_forward(c->x, c->rope, c->B, c->T, c->C, c->H, c->p);
+    model_rope_forward(c->x, c->rope, c->B, c->T, c->C, c->H, c->p);
     return dot(c->x, c->r, n);
 }
 
@@ -146,10 +146,10 @@ static void check_rope(pool *p, gsl_rng *r)
                 .C = C,
                 .H = H,
                 .p = p};
-    rope_table(c.rope, T, hs);
+    model_rope_table(c.rope, T, hs);
     float *g = malloc(N3 * 4);
     memcpy(g, c.r, N3 * 4);
-    rope_backward(g, c.rope, B, T, C, H, p);
+    model_rope_backward(g, c.rope, B, T, C, H, p);
     fd_compare("rope dqkv", c.x0, g, NULL, N3, rope_probe, &c);
     rope_probe(&c);
     for (int n = 0; n < B * T; n++)
@@ -164,7 +164,7 @@ static void check_rope(pool *p, gsl_rng *r)
     /* the same q and k at every position: q_t . k_j depends on t - j only */
     for (int n = 0; n < B * T; n++)
         memcpy(c.x + n * 3 * C, c.x0, 3 * C * sizeof(float));
-    rope_forward(c.x, c.rope, B, T, C, H, p);
+    model_rope_forward(c.x, c.rope, B, T, C, H, p);
     for (int t = 1; t < T; t++)
         for (int j = 1; j < T; j++) {
             const float *q = c.x + t * 3 * C, *k = c.x + j * 3 * C + C;
@@ -191,7 +191,7 @@ typedef struct {
 static double ln_probe(void *v)
 {
     ln_t *c = v;
-    layernorm_forward(c->out, c->mean, c->rstd, c->inp, c->w, c->b, c->N, c->C, c->p);
+    model_layernorm_forward(c->out, c->mean, c->rstd, c->inp, c->w, c->b, c->N, c->C, c->p);
     return dot(c->out, c->r, (size_t)c->N * c->C);
 }
 
@@ -210,7 +210,7 @@ static void check_layernorm(pool *p, gsl_rng *r)
               .p = p};
     ln_probe(&c);
     float *dinp = calloc(N * C, 4), *dw = calloc(C, 4), *db = calloc(C, 4);
-    layernorm_backward(dinp, dw, db, c.r, c.inp, c.w, c.mean, c.rstd, N, C, p);
+    model_layernorm_backward(dinp, dw, db, c.r, c.inp, c.w, c.mean, c.rstd, N, C, p);
     fd_compare("layernorm dinp", c.inp, dinp, NULL, N * C, ln_probe, &c);
     fd_compare("layernorm dweight", c.w, dw, NULL, C, ln_probe, &c);
     fd_compare("layernorm dbias", c.b, db, NULL, C, ln_probe, &c);
@@ -235,7 +235,7 @@ typedef struct {
 static double mm_probe(void *v)
 {
     mm_t *c = v;
-    matmul_forward(c->out, c->res, c->inp, c->w, c->b, c->N, c->C, c->OC, c->p);
+    model_matmul_forward(c->out, c->res, c->inp, c->w, c->b, c->N, c->C, c->OC, c->p);
     return dot(c->out, c->r, (size_t)c->N * c->OC);
 }
 
@@ -264,7 +264,7 @@ static void check_matmul(pool *p, gsl_rng *r)
         }
     CHECK(err < 1e-5, "matmul forward differs from the reference by %g", err);
     float *dinp = calloc(N * C, 4), *dw = calloc(OC * C, 4), *db = calloc(OC, 4);
-    matmul_backward(dinp, dw, db, c.r, c.inp, c.w, N, C, OC, 1.0f, p);
+    model_matmul_backward(dinp, dw, db, c.r, c.inp, c.w, N, C, OC, 1.0f, p);
     fd_compare("matmul dinp", c.inp, dinp, NULL, N * C, mm_probe, &c);
     fd_compare("matmul dweight", c.w, dw, NULL, OC * C, mm_probe, &c);
     fd_compare("matmul dbias", c.b, db, NULL, OC, mm_probe, &c);
@@ -288,7 +288,7 @@ typedef struct {
 static double gelu_probe(void *v)
 {
     gelu_t *c = v;
-    gelu_forward(c->out, c->inp, c->N, c->p);
+    model_gelu_forward(c->out, c->inp, c->N, c->p);
     return dot(c->out, c->r, c->N);
 }
 
@@ -298,7 +298,7 @@ static void check_gelu(pool *p, gsl_rng *r)
     gelu_t c = {
         .out = malloc(N * 4), .inp = randvec(N, 3, r), .r = randvec(N, 1, r), .N = N, .p = p};
     float *dinp = calloc(N, 4);
-    gelu_backward(dinp, c.inp, c.r, N, p);
+    model_gelu_backward(dinp, c.inp, c.r, N, p);
     fd_compare("gelu dinp", c.inp, dinp, NULL, N, gelu_probe, &c);
     gelu_probe(&c);
     float x = 1.0f, y = c.out[0];
@@ -321,7 +321,7 @@ typedef struct {
 static double att_probe(void *v)
 {
     att_t *c = v;
-    attention_forward(c->out, c->att, c->qkv, c->B, c->T, c->C, c->H, c->causal, 1, c->p);
+    model_attention_forward(c->out, c->att, c->qkv, c->B, c->T, c->C, c->H, c->causal, 1, c->p);
     return dot(c->out, c->r, (size_t)c->B * c->T * c->C);
 }
 
@@ -340,8 +340,8 @@ static void check_attention(pool *p, gsl_rng *r, int causal)
                .p = p};
     att_probe(&c);
     float *dqkv = calloc(B * T * 3 * C, 4);
-    float *scratch = malloc((size_t)pool_size(p) * T * T * 4);
-    attention_backward(dqkv, scratch, c.r, c.qkv, c.att, B, T, C, H, p);
+    float *scratch = malloc((size_t)model_pool_size(p) * T * T * 4);
+    model_attention_backward(dqkv, scratch, c.r, c.qkv, c.att, B, T, C, H, p);
     fd_compare(causal ? "causal attention dqkv" : "attention dqkv", c.qkv, dqkv, NULL,
                B * T * 3 * C, att_probe, &c);
     free(c.out);
@@ -363,8 +363,8 @@ typedef struct {
 static double cls_probe(void *v)
 {
     cls_t *c = v;
-    classifier_forward(c->h, c->logits, c->lse, c->logp, c->lnf, c->rows, c->inp, c->targets,
-                       c->wout, c->bout, c->prior, c->M, c->C, c->V, c->p);
+    model_classifier_forward(c->h, c->logits, c->lse, c->logp, c->lnf, c->rows, c->inp,
+                             c->targets, c->wout, c->bout, c->prior, c->M, c->C, c->V, c->p);
     double s = 0;
     for (int i = 0; i < c->M; i++)
         s += c->scale[i] * -(double)c->logp[i];
@@ -402,8 +402,8 @@ static void check_classifier(pool *p, gsl_rng *r)
     cls_probe(&c);
     float *dlnf = calloc(N * C, 4), *dw = calloc(V * C, 4), *db = calloc(V, 4);
     float *dh = malloc(N * C * 4);
-    classifier_backward(dlnf, dw, db, dh, c.logits, c.lse, c.h, c.rows, c.targets, c.scale,
-                        c.wout, M, C, V, p);
+    model_classifier_backward(dlnf, dw, db, dh, c.logits, c.lse, c.h, c.rows, c.targets,
+                              c.scale, c.wout, M, C, V, p);
     fd_compare("classifier dlnf", c.lnf, dlnf, NULL, N * C, cls_probe, &c);
     fd_compare("classifier dwout", c.wout, dw, NULL, V * C, cls_probe, &c);
     fd_compare("classifier dbout", c.bout, db, NULL, V, cls_probe, &c);
@@ -433,11 +433,11 @@ void test_grad_ops(void)
 {
     for (int threads = 1; threads <= 2; threads++) {
         pool *p = NULL;
-        if (threads > 1 && pool_open(&p, threads) != 0) {
-            CHECK(0, "pool_open(%d) failed", threads);
+        if (threads > 1 && model_pool_open(&p, threads) != 0) {
+            CHECK(0, "model_pool_open(%d) failed", threads);
             continue;
         }
-        layers_init_blas();
+        model_init_blas();
         gsl_rng *r = test_rng(100 + threads);
         check_encoder(p, r);
         check_rope(p, r);
@@ -448,7 +448,7 @@ void test_grad_ops(void)
         check_attention(p, r, 1);
         check_classifier(p, r);
         gsl_rng_free(r);
-        pool_close(&p);
+        model_pool_close(&p);
     }
 }
 
