@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +15,33 @@
 #include "layers.h"
 
 const char *const model_param_names[NUM_PARAM_TENSORS] = {
-    "wte", "ln1w", "ln1b",    "qkvw",    "qkvb", "attprojw", "attprojb", "ln2w", "ln2b",
-    "fcw", "fcb",  "fcprojw", "fcprojb", "lnfw", "lnfb",     "wout",     "bout",
+    [P_WTE] = "wte",           [P_LN1W] = "ln1w", [P_LN1B] = "ln1b",
+    [P_QKVW] = "qkvw",         [P_QKVB] = "qkvb", [P_ATTPROJW] = "attprojw",
+    [P_ATTPROJB] = "attprojb", [P_LN2W] = "ln2w", [P_LN2B] = "ln2b",
+    [P_FCW] = "fcw",           [P_FCB] = "fcb",   [P_FCPROJW] = "fcprojw",
+    [P_FCPROJB] = "fcprojb",   [P_LNFW] = "lnfw", [P_LNFB] = "lnfb",
+    [P_WOUT] = "wout",         [P_BOUT] = "bout",
+};
+
+/* Where each tensor's pointer lives in param_tensors, by name. */
+static const size_t param_offset[NUM_PARAM_TENSORS] = {
+    [P_WTE] = offsetof(param_tensors, wte),
+    [P_LN1W] = offsetof(param_tensors, ln1w),
+    [P_LN1B] = offsetof(param_tensors, ln1b),
+    [P_QKVW] = offsetof(param_tensors, qkvw),
+    [P_QKVB] = offsetof(param_tensors, qkvb),
+    [P_ATTPROJW] = offsetof(param_tensors, attprojw),
+    [P_ATTPROJB] = offsetof(param_tensors, attprojb),
+    [P_LN2W] = offsetof(param_tensors, ln2w),
+    [P_LN2B] = offsetof(param_tensors, ln2b),
+    [P_FCW] = offsetof(param_tensors, fcw),
+    [P_FCB] = offsetof(param_tensors, fcb),
+    [P_FCPROJW] = offsetof(param_tensors, fcprojw),
+    [P_FCPROJB] = offsetof(param_tensors, fcprojb),
+    [P_LNFW] = offsetof(param_tensors, lnfw),
+    [P_LNFB] = offsetof(param_tensors, lnfb),
+    [P_WOUT] = offsetof(param_tensors, wout),
+    [P_BOUT] = offsetof(param_tensors, bout),
 };
 
 int model_param_is_layered(int i)
@@ -184,13 +210,8 @@ size_t model_param_layout(const model_config *c, size_t s[NUM_PARAM_TENSORS])
 
 void model_point_params(param_tensors *t, float *mem, const size_t s[NUM_PARAM_TENSORS])
 {
-    float **ptrs[NUM_PARAM_TENSORS] = {
-        &t->wte,      &t->ln1w, &t->ln1b, &t->qkvw, &t->qkvb, &t->attprojw,
-        &t->attprojb, &t->ln2w, &t->ln2b, &t->fcw,  &t->fcb,  &t->fcprojw,
-        &t->fcprojb,  &t->lnfw, &t->lnfb, &t->wout, &t->bout,
-    };
     for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
-        *ptrs[i] = mem;
+        *(float **)((char *)t + param_offset[i]) = mem;
         mem += s[i];
     }
 }

@@ -51,7 +51,32 @@ typedef struct param_tensors {
     float *bout;     /* (V) */
 } param_tensors;
 
-#define NUM_ACT_TENSORS 20
+/* The activation tensors in their order in the buffer (act_tensors, the size and pointer
+ * tables of transformer.c and its non-finite report follow it). A_LN1..A_RESIDUAL3 hold one
+ * slice per layer. */
+enum act_index {
+    A_ENCODED,
+    A_LN1,
+    A_LN1_MEAN,
+    A_LN1_RSTD,
+    A_QKV,
+    A_ATTY,
+    A_ATT,
+    A_RESIDUAL2,
+    A_LN2,
+    A_LN2_MEAN,
+    A_LN2_RSTD,
+    A_FCH,
+    A_FCH_GELU,
+    A_RESIDUAL3,
+    A_LNF,
+    A_LNF_MEAN,
+    A_LNF_RSTD,
+    A_H,
+    A_LOGITS,
+    A_LSE,
+    NUM_ACT_TENSORS
+};
 
 /* Sized once per (B, T), N = B*T; M <= N masked rows use the h and logits buffers. */
 typedef struct act_tensors {
@@ -77,7 +102,9 @@ typedef struct act_tensors {
     float *lse;       /* (N) */
 } act_tensors;
 
-#define NUM_GRAD_SCRATCH 6
+/* The backward scratch buffers in their order in the scratch buffer (grad_scratch and the
+ * tables of transformer.c follow it). */
+enum scratch_index { S_DRES, S_DLN, S_DATTY, S_DQKV, S_DFCH, S_DATT, NUM_GRAD_SCRATCH };
 
 /* Backward scratch, sized with the activations. */
 typedef struct grad_scratch {
@@ -88,6 +115,14 @@ typedef struct grad_scratch {
     float *dfch;  /* (N, 4C) */
     float *datt;  /* (threads, T, T) */
 } grad_scratch;
+
+/* each table has exactly one pointer per slot of its enum */
+_Static_assert(sizeof(param_tensors) == NUM_PARAM_TENSORS * sizeof(float *),
+               "param_tensors and enum param_index differ");
+_Static_assert(sizeof(act_tensors) == NUM_ACT_TENSORS * sizeof(float *),
+               "act_tensors and enum act_index differ");
+_Static_assert(sizeof(grad_scratch) == NUM_GRAD_SCRATCH * sizeof(float *),
+               "grad_scratch and enum scratch_index differ");
 
 struct model {
     model_config cfg;
@@ -105,6 +140,8 @@ struct model {
 
     int B, T; /* what the activations are laid out for (0: none yet) */
     size_t acts_cap, scratch_cap, rows_cap;
+    size_t act_sizes[NUM_ACT_TENSORS];      /* floats per tensor, for (B, T) */
+    size_t scratch_sizes[NUM_GRAD_SCRATCH]; /* floats per scratch buffer */
     float *acts_mem, *scratch_mem;
     act_tensors acts;
     grad_scratch gs;

@@ -3,10 +3,57 @@
 #include "model_internal.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "layers.h"
+
+/* Where each tensor's pointer lives in its table, by name. */
+static const size_t act_offset[NUM_ACT_TENSORS] = {
+    [A_ENCODED] = offsetof(act_tensors, encoded),
+    [A_LN1] = offsetof(act_tensors, ln1),
+    [A_LN1_MEAN] = offsetof(act_tensors, ln1_mean),
+    [A_LN1_RSTD] = offsetof(act_tensors, ln1_rstd),
+    [A_QKV] = offsetof(act_tensors, qkv),
+    [A_ATTY] = offsetof(act_tensors, atty),
+    [A_ATT] = offsetof(act_tensors, att),
+    [A_RESIDUAL2] = offsetof(act_tensors, residual2),
+    [A_LN2] = offsetof(act_tensors, ln2),
+    [A_LN2_MEAN] = offsetof(act_tensors, ln2_mean),
+    [A_LN2_RSTD] = offsetof(act_tensors, ln2_rstd),
+    [A_FCH] = offsetof(act_tensors, fch),
+    [A_FCH_GELU] = offsetof(act_tensors, fch_gelu),
+    [A_RESIDUAL3] = offsetof(act_tensors, residual3),
+    [A_LNF] = offsetof(act_tensors, lnf),
+    [A_LNF_MEAN] = offsetof(act_tensors, lnf_mean),
+    [A_LNF_RSTD] = offsetof(act_tensors, lnf_rstd),
+    [A_H] = offsetof(act_tensors, h),
+    [A_LOGITS] = offsetof(act_tensors, logits),
+    [A_LSE] = offsetof(act_tensors, lse),
+};
+
+static const size_t scratch_offset[NUM_GRAD_SCRATCH] = {
+    [S_DRES] = offsetof(grad_scratch, dres),   [S_DLN] = offsetof(grad_scratch, dln),
+    [S_DATTY] = offsetof(grad_scratch, datty), [S_DQKV] = offsetof(grad_scratch, dqkv),
+    [S_DFCH] = offsetof(grad_scratch, dfch),   [S_DATT] = offsetof(grad_scratch, datt),
+};
+
+static float **act_slot(act_tensors *a, int i)
+{
+    return (float **)((char *)a + act_offset[i]);
+}
+
+static float **scratch_slot(grad_scratch *g, int i)
+{
+    return (float **)((char *)g + scratch_offset[i]);
+}
+
+/* 1 for the activations that hold one slice per layer */
+static int act_is_layered(int i)
+{
+    return i >= A_LN1 && i <= A_RESIDUAL3;
+}
 
 /* Lays the activation and scratch tables out for (B, T), growing the buffers if needed. */
 static int size_activations(model *m, int B, int T)
@@ -20,30 +67,32 @@ static int size_activations(model *m, int B, int T)
     if (est > (double)((size_t)1 << 40))
         return model_fail(m, MODEL_ENOMEM, "activations for B=%d T=%d would need %.3g floats",
                           B, T, est);
-    size_t as[NUM_ACT_TENSORS] = {
-        N * C,
-        L * N * C,
-        L * N,
-        L * N,
-        L * N * 3 * C,
-        L * N * C,
-        L * N * H * T,
-        L * N * C,
-        L * N * C,
-        L * N,
-        L * N,
-        L * N * 4 * C,
-        L * N * 4 * C,
-        L * N * C,
-        N * C,
-        N,
-        N,
-        N * C,
-        N * V,
-        N,
+    const size_t as[NUM_ACT_TENSORS] = {
+        [A_ENCODED] = N * C,
+        [A_LN1] = L * N * C,
+        [A_LN1_MEAN] = L * N,
+        [A_LN1_RSTD] = L * N,
+        [A_QKV] = L * N * 3 * C,
+        [A_ATTY] = L * N * C,
+        [A_ATT] = L * N * H * T,
+        [A_RESIDUAL2] = L * N * C,
+        [A_LN2] = L * N * C,
+        [A_LN2_MEAN] = L * N,
+        [A_LN2_RSTD] = L * N,
+        [A_FCH] = L * N * 4 * C,
+        [A_FCH_GELU] = L * N * 4 * C,
+        [A_RESIDUAL3] = L * N * C,
+        [A_LNF] = N * C,
+        [A_LNF_MEAN] = N,
+        [A_LNF_RSTD] = N,
+        [A_H] = N * C,
+        [A_LOGITS] = N * V,
+        [A_LSE] = N,
     };
-    size_t ss[NUM_GRAD_SCRATCH] = {N * C,     N * C,     N * C,
-                                   N * 3 * C, N * 4 * C, (size_t)m->threads * T * T};
+    const size_t ss[NUM_GRAD_SCRATCH] = {
+        [S_DRES] = N * C,     [S_DLN] = N * C,      [S_DATTY] = N * C,
+        [S_DQKV] = N * 3 * C, [S_DFCH] = N * 4 * C, [S_DATT] = (size_t)m->threads * T * T,
+    };
     size_t atotal = 0, stotal = 0;
     for (int i = 0; i < NUM_ACT_TENSORS; i++)
         atotal += as[i];
@@ -74,23 +123,16 @@ static int size_activations(model *m, int B, int T)
         m->B = m->T = 0;
         return model_fail(m, MODEL_ENOMEM, "cannot allocate activations for B=%d T=%d", B, T);
     }
-    float **ap[NUM_ACT_TENSORS] = {
-        &m->acts.encoded,  &m->acts.ln1,       &m->acts.ln1_mean, &m->acts.ln1_rstd,
-        &m->acts.qkv,      &m->acts.atty,      &m->acts.att,      &m->acts.residual2,
-        &m->acts.ln2,      &m->acts.ln2_mean,  &m->acts.ln2_rstd, &m->acts.fch,
-        &m->acts.fch_gelu, &m->acts.residual3, &m->acts.lnf,      &m->acts.lnf_mean,
-        &m->acts.lnf_rstd, &m->acts.h,         &m->acts.logits,   &m->acts.lse,
-    };
     float *p = m->acts_mem;
     for (int i = 0; i < NUM_ACT_TENSORS; i++) {
-        *ap[i] = p;
+        *act_slot(&m->acts, i) = p;
+        m->act_sizes[i] = as[i];
         p += as[i];
     }
-    float **sp[NUM_GRAD_SCRATCH] = {&m->gs.dres, &m->gs.dln,  &m->gs.datty,
-                                    &m->gs.dqkv, &m->gs.dfch, &m->gs.datt};
     p = m->scratch_mem;
     for (int i = 0; i < NUM_GRAD_SCRATCH; i++) {
-        *sp[i] = p;
+        *scratch_slot(&m->gs, i) = p;
+        m->scratch_sizes[i] = ss[i];
         p += ss[i];
     }
     m->B = B;
@@ -187,35 +229,44 @@ int model_run_forward(model *m, const int32_t *inputs, const int32_t *targets, i
     return MODEL_OK;
 }
 
-/* Names the first activation that holds a NaN or Inf, in the order forward wrote them. */
+/* What the non-finite report calls each activation it checks (the others are not
+ * checked: means, rstds and the attention output follow from a checked neighbour). */
+static const char *const act_report_names[NUM_ACT_TENSORS] = {
+    [A_ENCODED] = "embedding output (wte)",
+    [A_LN1] = "ln1",
+    [A_QKV] = "qkv",
+    [A_ATT] = "attention",
+    [A_RESIDUAL2] = "attention output",
+    [A_LN2] = "ln2",
+    [A_FCH] = "fc",
+    [A_FCH_GELU] = "gelu",
+    [A_RESIDUAL3] = "mlp output",
+    [A_LNF] = "final layernorm",
+};
+
+/* Names the first activation that holds a NaN or Inf, in the order forward wrote them:
+ * the embedding, layer by layer the layered tensors (in table order), the final
+ * layernorm, then the logits. */
 static int report_nonfinite_forward(model *m, const char *what)
 {
-    const int L = m->cfg.layers, C = m->cfg.d, H = m->cfg.heads, V = m->cfg.vocab;
-    const size_t N = (size_t)m->B * m->T, NC = N * C;
+    const int L = m->cfg.layers, V = m->cfg.vocab;
     act_tensors *a = &m->acts;
-    if (model_first_nonfinite(a->encoded, NC) >= 0)
-        return model_fail(m, MODEL_ENONFINITE,
-                          "step %ld: %s: embedding output (wte) is "
-                          "not finite",
-                          m->step, what);
-    static const char *const names[] = {"ln1", "qkv", "attention", "attention output",
-                                        "ln2", "fc",  "gelu",      "mlp output"};
-    for (int l = 0; l < L; l++) {
-        const float *t[8] = {a->ln1 + l * NC,           a->qkv + l * 3 * NC,
-                             a->att + l * N * H * m->T, a->residual2 + l * NC,
-                             a->ln2 + l * NC,           a->fch + l * 4 * NC,
-                             a->fch_gelu + l * 4 * NC,  a->residual3 + l * NC};
-        size_t n[8] = {NC, 3 * NC, N * H * m->T, NC, NC, 4 * NC, 4 * NC, NC};
-        for (int i = 0; i < 8; i++)
-            if (model_first_nonfinite(t[i], n[i]) >= 0)
+    if (model_first_nonfinite(a->encoded, m->act_sizes[A_ENCODED]) >= 0)
+        return model_fail(m, MODEL_ENONFINITE, "step %ld: %s: %s is not finite", m->step, what,
+                          act_report_names[A_ENCODED]);
+    for (int l = 0; l < L; l++)
+        for (int i = 0; i < NUM_ACT_TENSORS; i++) {
+            if (!act_is_layered(i) || !act_report_names[i])
+                continue;
+            size_t n = m->act_sizes[i] / (size_t)L;
+            if (model_first_nonfinite(*act_slot(a, i) + (size_t)l * n, n) >= 0)
                 return model_fail(m, MODEL_ENONFINITE,
-                                  "step %ld: %s: layer %d %s is not "
-                                  "finite",
-                                  m->step, what, l, names[i]);
-    }
-    if (model_first_nonfinite(a->lnf, NC) >= 0)
-        return model_fail(m, MODEL_ENONFINITE, "step %ld: %s: final layernorm is not finite",
-                          m->step, what);
+                                  "step %ld: %s: layer %d %s is not finite", m->step, what, l,
+                                  act_report_names[i]);
+        }
+    if (model_first_nonfinite(a->lnf, m->act_sizes[A_LNF]) >= 0)
+        return model_fail(m, MODEL_ENONFINITE, "step %ld: %s: %s is not finite", m->step, what,
+                          act_report_names[A_LNF]);
     for (int r = 0; r < m->M; r++) {
         const float *row = a->logits + (size_t)r * V;
         for (int j = 0; j < V; j++)

@@ -39,6 +39,7 @@ void test_sampler(void);
 void test_errors(void);
 void test_blas(void);
 void test_train(void);
+void test_layout(void);
 int test_torch(void); /* 77: skipped */
 int test_text(void);  /* 77: skipped */
 void test_sample_quality(void);

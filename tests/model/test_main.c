@@ -69,6 +69,7 @@ static const struct {
     {"errors", test_errors},
     {"blas", test_blas},
     {"train", test_train},
+    {"layout", test_layout},
 };
 
 /* longer checks, run only when named (meson suite `slow`) */
