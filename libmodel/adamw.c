@@ -101,8 +101,11 @@ static int report_nonfinite_grads(model *m)
 
 int model_update(model *m, const model_optim *o, float *grad_norm)
 {
-    if (!m || !o)
+    if (!m)
         return MODEL_EINVAL;
+    model_clear_error(m);
+    if (!o)
+        return model_fail(m, MODEL_EINVAL, "update: no optimizer settings");
     if (!(o->lr >= 0.0f) || !(o->beta1 >= 0.0f && o->beta1 < 1.0f) ||
         !(o->beta2 >= 0.0f && o->beta2 < 1.0f) || !(o->eps > 0.0f) ||
         !(o->weight_decay >= 0.0f) || isnan(o->grad_clip) || o->warmup_steps < 0 ||

@@ -59,8 +59,11 @@ static void put(sink *s, const void *p, size_t n)
 
 int model_save(model *m, const char *path, const char *meta, int with_optim)
 {
-    if (!m || !path)
+    if (!m)
         return MODEL_EINVAL;
+    model_clear_error(m);
+    if (!path)
+        return model_fail(m, MODEL_EINVAL, "save: no path");
     if (with_optim && !m->m_mem)
         return model_fail(m, MODEL_ESTATE, "no optimizer state to save before model_update");
     if (!meta)
@@ -181,13 +184,9 @@ static unsigned char *slurp(const char *path, size_t *len, int *err)
 
 static int load_fail(model **out, int rc, const char *fmt, const char *path, const char *why)
 {
-    model *m = calloc(1, sizeof *m);
-    *out = m;
-    if (!m)
-        return rc;
     char msg[200];
     snprintf(msg, sizeof msg, fmt, why);
-    return model_fail(m, rc, "%s: %s", path, msg);
+    return model_fail_new(out, rc, "%s: %s", path, msg);
 }
 
 int model_load(model **out, const char *path, int threads, char **meta)
@@ -196,7 +195,7 @@ int model_load(model **out, const char *path, int threads, char **meta)
     if (meta)
         *meta = NULL;
     if (!path)
-        return MODEL_EINVAL;
+        return model_fail_new(out, MODEL_EINVAL, "load: no path");
     size_t len = 0;
     int err = 0;
     unsigned char *buf = slurp(path, &len, &err);

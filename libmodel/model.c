@@ -131,13 +131,30 @@ int model_fail(model *m, int rc, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(m->errmsg, sizeof m->errmsg, fmt, ap);
         va_end(ap);
+        m->errcode = rc;
+    }
+    return rc;
+}
+
+int model_fail_new(model **out, int rc, const char *fmt, ...)
+{
+    model *m = calloc(1, sizeof *m);
+    *out = m;
+    if (m) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(m->errmsg, sizeof m->errmsg, fmt, ap);
+        va_end(ap);
+        m->errcode = rc;
     }
     return rc;
 }
 
 const char *model_errmsg(const model *m)
 {
-    return m ? m->errmsg : "no model handle";
+    if (!m)
+        return "no model handle";
+    return m->errmsg[0] ? m->errmsg : model_strerror(m->errcode);
 }
 
 const model_config *model_get_config(const model *m)
@@ -224,9 +241,10 @@ int model_alloc(model **out, const model_config *c, int threads)
         return MODEL_ENOMEM;
     *out = m;
     m->cfg = *c;
-    int rc = model_check_config(c, m->errmsg, sizeof m->errmsg);
+    char msg[sizeof m->errmsg];
+    int rc = model_check_config(c, msg, sizeof msg);
     if (rc)
-        return rc;
+        return model_fail(m, rc, "%s", msg);
     if (threads <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n < 1 ? 1 : (int)(n > 64 ? 64 : n);
@@ -254,7 +272,7 @@ int model_open(model **out, const model_settings *s, gsl_rng *rng)
 {
     *out = NULL;
     if (!s || !rng)
-        return MODEL_EINVAL;
+        return model_fail_new(out, MODEL_EINVAL, "open: no %s", !s ? "settings" : "gsl_rng");
     int rc = model_alloc(out, &s->config, s->threads);
     if (rc)
         return rc;
@@ -305,6 +323,7 @@ int model_set_prior(model *m, const float *log_prior)
 {
     if (!m)
         return MODEL_EINVAL;
+    model_clear_error(m);
     size_t n = (size_t)m->cfg.n_mask * m->cfg.vocab;
     if (!log_prior) {
         free(m->prior);

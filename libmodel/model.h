@@ -87,13 +87,19 @@ typedef struct model model;
 
 /* Builds a model with freshly initialized parameters drawn from `rng` (normal, sd 0.02;
  * the two residual projections of each layer sd 0.02/sqrt(2L); LN weights 1, biases 0).
- * On failure *out is NULL unless a handle could hold the message (close it either way). */
+ * On failure, as sqlite3_open, *out is a handle whose model_errmsg() says why (NULL only
+ * when even that could not be allocated): close it either way. */
 int model_open(model **out, const model_settings *s, gsl_rng *rng);
 /* Frees everything; NULL-safe; sets *m = NULL. */
 void model_close(model **m);
 
+/* The name of a code ("invalid argument", ...; "ok" for MODEL_OK). Static. */
 const char *model_strerror(int rc);
-/* Details of the last failure on this handle ("" if none). Borrowed. */
+/* What the last call on this handle said, as sqlite3_errmsg: always a message. Every call
+ * on a handle clears the previous one's; a failure records its code and details (file,
+ * position, value); a call with no details to give answers model_strerror of its code
+ * ("ok" after a success). "no model handle" for NULL. Borrowed, valid until the next call
+ * on the handle. */
 const char *model_errmsg(const model *m);
 
 const model_config *model_get_config(const model *m);

@@ -128,7 +128,8 @@ struct model {
     model_config cfg;
     int threads;
     pool *pool;
-    char errmsg[256];
+    char errmsg[256]; /* the last call's failure, "" after a success */
+    int errcode;      /* the last call's code */
 
     size_t param_sizes[NUM_PARAM_TENSORS];
     size_t num_params;
@@ -152,8 +153,19 @@ struct model {
     int have_forward; /* 1 after a training forward, until backward */
 };
 
-/* Formats into m->errmsg and returns rc. */
+/* Records rc and its message (formatted into m->errmsg) and returns rc. Every failure on a
+ * handle goes through it (or model_fail_new), so model_errmsg always answers. */
 int model_fail(model *m, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* For a call that fails before it has a handle (model_open, model_load): a bare handle that
+ * only holds rc and the message goes to *out (NULL if even that cannot be allocated). */
+int model_fail_new(model **out, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Each public call on a handle starts here: the last call's message and code are cleared. */
+static inline void model_clear_error(model *m)
+{
+    m->errmsg[0] = 0;
+    m->errcode = MODEL_OK;
+}
 
 /* Names of the parameter tensors in table order; is_layered: one slice per layer. */
 extern const char *const model_param_names[NUM_PARAM_TENSORS];

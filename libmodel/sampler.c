@@ -189,6 +189,7 @@ int model_sample(model *m, int32_t *tokens, int B, int T, const model_sample_set
 {
     if (!m)
         return MODEL_EINVAL;
+    model_clear_error(m);
     if (!tokens || !s || !rng || B < 1 || T < 1)
         return model_fail(m, MODEL_EINVAL, "sample: missing tokens, settings or rng");
     if (s->steps < 1)

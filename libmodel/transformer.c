@@ -282,6 +282,7 @@ int model_forward(model *m, const int32_t *inputs, const int32_t *targets, const
 {
     if (!m)
         return MODEL_EINVAL;
+    model_clear_error(m);
     if (!targets)
         return model_fail(m, MODEL_EINVAL, "forward needs targets");
     if (weights)
@@ -357,6 +358,7 @@ int model_zero_grad(model *m)
 {
     if (!m)
         return MODEL_EINVAL;
+    model_clear_error(m);
     zero_ctx z = {.m = m};
     model_pool_run(m->pool, zero_grad_part, &z);
     return MODEL_OK;
@@ -366,6 +368,7 @@ int model_backward(model *m)
 {
     if (!m)
         return MODEL_EINVAL;
+    model_clear_error(m);
     if (!m->have_forward)
         return model_fail(m, MODEL_ESTATE, "backward needs a successful model_forward first");
     m->have_forward = 0;
@@ -423,6 +426,7 @@ int model_score(model *m, const int32_t *inputs, const int32_t *targets, int B, 
 {
     if (!m)
         return MODEL_EINVAL;
+    model_clear_error(m);
     if (!targets || !logprobs)
         return model_fail(m, MODEL_EINVAL, "score needs targets and logprobs");
     int rc = model_run_forward(m, inputs, targets, B, T, 0);

@@ -40,6 +40,7 @@ void test_errors(void);
 void test_blas(void);
 void test_train(void);
 void test_layout(void);
+void test_errmsg(void);
 int test_torch(void); /* 77: skipped */
 int test_text(void);  /* 77: skipped */
 void test_sample_quality(void);

@@ -13,8 +13,7 @@ typedef struct slot {
 } slot;
 
 /* The slots must tile [mem, mem + total) in the order given, each of its own size. */
-static void check_tiling(const char *what, const slot *s, int n, const float *mem,
-                         size_t total)
+static void check_tiling(const char *what, const slot *s, int n, const float *mem, size_t total)
 {
     size_t off = 0;
     for (int i = 0; i < n; i++) {

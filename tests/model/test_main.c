@@ -70,6 +70,7 @@ static const struct {
     {"blas", test_blas},
     {"train", test_train},
     {"layout", test_layout},
+    {"errmsg", test_errmsg},
 };
 
 /* longer checks, run only when named (meson suite `slow`) */

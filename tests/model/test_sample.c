@@ -266,3 +266,55 @@ void test_errors(void)
     gsl_rng_free(r);
     model_close(&m);
 }
+
+/* model_errmsg always answers, as sqlite3_errmsg: every failure has its text, a new call
+ * clears the last one's, and a call without text answers the name of its code. */
+void test_errmsg(void)
+{
+    CHECK_STR("no model handle", model_errmsg(NULL));
+    /* failures before a handle exists still leave one that says why */
+    model_settings s = model_default_settings();
+    model *m = NULL;
+    int rc = model_open(&m, &s, NULL);
+    CHECK(rc == MODEL_EINVAL && m && strstr(model_errmsg(m), "gsl_rng"),
+          "model_open without a generator: expected MODEL_EINVAL naming it, got %d: %s", rc,
+          model_errmsg(m));
+    model_close(&m);
+    rc = model_load(&m, NULL, 1, NULL);
+    CHECK(rc == MODEL_EINVAL && m && strstr(model_errmsg(m), "no path"),
+          "model_load without a path: expected MODEL_EINVAL saying so, got %d: %s", rc,
+          model_errmsg(m));
+    model_close(&m);
+
+    enum { V = 7, K = 1, B = 1, T = 4 };
+    m = test_model(V, K, 8, 1, 2, T, 0, 1, 4);
+    CHECK_STR("ok", model_errmsg(m)); /* nothing failed yet */
+    /* paths that used to return a bare code */
+    CHECK_RC(m, model_update(m, NULL, NULL), MODEL_EINVAL);
+    CHECK(strstr(model_errmsg(m), "optimizer"), "update without settings: %s", model_errmsg(m));
+    CHECK_RC(m, model_save(m, NULL, "", 0), MODEL_EINVAL);
+    CHECK(strstr(model_errmsg(m), "no path"), "save without a path: %s", model_errmsg(m));
+    /* a new call clears the old text: after a success, the name of MODEL_OK */
+    CHECK_RC(m, model_zero_grad(m), MODEL_OK);
+    CHECK_STR(model_strerror(MODEL_OK), model_errmsg(m));
+    CHECK_RC(m, model_backward(m), MODEL_ESTATE);
+    CHECK(strstr(model_errmsg(m), "forward"), "backward first: %s", model_errmsg(m));
+    int32_t inp[B * T] = {V, 1, V, 3}, tgt[B * T] = {0, 1, 2, 3};
+    float loss;
+    CHECK_RC(m, model_forward(m, inp, tgt, NULL, B, T, &loss, NULL), MODEL_OK);
+    CHECK_STR("ok", model_errmsg(m));
+    inp[1] = V + K; /* out of range: the new failure replaces the text */
+    CHECK_RC(m, model_forward(m, inp, tgt, NULL, B, T, &loss, NULL), MODEL_ERANGE);
+    CHECK(strstr(model_errmsg(m), "position 1") && !strstr(model_errmsg(m), "forward first"),
+          "out-of-range input: %s", model_errmsg(m));
+    inp[1] = 1;
+    float lp[B * T];
+    CHECK_RC(m, model_score(m, inp, tgt, B, T, lp), MODEL_OK);
+    CHECK_STR("ok", model_errmsg(m));
+    CHECK_RC(m, model_set_prior(m, NULL), MODEL_OK);
+    CHECK_STR("ok", model_errmsg(m));
+    /* a failure without details answers its code's name */
+    model_fail(m, MODEL_EIO, "%s", "");
+    CHECK_STR(model_strerror(MODEL_EIO), model_errmsg(m));
+    model_close(&m);
+}
