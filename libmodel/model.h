@@ -165,7 +165,15 @@ typedef enum model_strategy {
                               * highest probability */
     MODEL_SAMPLE_BLOCK,      /* semi-autoregressive: CONFIDENCE within blocks of block_len
                               * positions, left to right, the steps split between blocks */
+    MODEL_SAMPLE_COUNT       /* the number of strategies */
 } model_strategy;
+
+/* Names: "random", "confidence", "block" (for configs and messages); NULL out of range, so
+ * a list of choices is for (s = 0; model_strategy_name(s); s++). Static strings. */
+const char *model_strategy_name(model_strategy s);
+/* Parses a name back. MODEL_EINVAL for an unknown one, with `err` (may be NULL) reading
+ * "unknown strategy 'spam' (random, confidence, block)". */
+int model_strategy_parse(const char *name, model_strategy *out, char *err, size_t errlen);
 
 typedef struct model_sample_settings {
     model_strategy strategy;

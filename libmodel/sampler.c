@@ -3,8 +3,38 @@
 #include "model_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static const char *const strategy_names[MODEL_SAMPLE_COUNT] = {
+    [MODEL_SAMPLE_RANDOM] = "random",
+    [MODEL_SAMPLE_CONFIDENCE] = "confidence",
+    [MODEL_SAMPLE_BLOCK] = "block",
+};
+
+const char *model_strategy_name(model_strategy s)
+{
+    return (int)s >= 0 && (int)s < MODEL_SAMPLE_COUNT ? strategy_names[s] : NULL;
+}
+
+int model_strategy_parse(const char *name, model_strategy *out, char *err, size_t errlen)
+{
+    for (int i = 0; name && i < MODEL_SAMPLE_COUNT; i++)
+        if (!strcmp(name, strategy_names[i])) {
+            *out = (model_strategy)i;
+            return MODEL_OK;
+        }
+    char list[128] = "";
+    for (int i = 0; i < MODEL_SAMPLE_COUNT; i++) {
+        if (i)
+            strncat(list, ", ", sizeof list - strlen(list) - 1);
+        strncat(list, strategy_names[i], sizeof list - strlen(list) - 1);
+    }
+    if (err && errlen > 0)
+        snprintf(err, errlen, "unknown strategy '%s' (%s)", name ? name : "(null)", list);
+    return MODEL_EINVAL;
+}
 
 /* Draws from softmax(logits / temp) by inverse CDF. */
 static int32_t draw(const float *l, int V, float temp, gsl_rng *rng)

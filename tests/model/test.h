@@ -41,6 +41,7 @@ void test_blas(void);
 void test_train(void);
 void test_layout(void);
 void test_errmsg(void);
+void test_strategy_names(void);
 int test_torch(void); /* 77: skipped */
 int test_text(void);  /* 77: skipped */
 void test_sample_quality(void);

@@ -71,6 +71,7 @@ static const struct {
     {"train", test_train},
     {"layout", test_layout},
     {"errmsg", test_errmsg},
+    {"strategy-names", test_strategy_names},
 };
 
 /* longer checks, run only when named (meson suite `slow`) */

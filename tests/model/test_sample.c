@@ -318,3 +318,37 @@ void test_errmsg(void)
     CHECK_STR(model_strerror(MODEL_EIO), model_errmsg(m));
     model_close(&m);
 }
+
+/* Strategy names, as configs and the command spell them, and their parsing back. */
+void test_strategy_names(void)
+{
+    static const struct {
+        model_strategy s;
+        const char *name;
+    } want[] = {{MODEL_SAMPLE_RANDOM, "random"},
+                {MODEL_SAMPLE_CONFIDENCE, "confidence"},
+                {MODEL_SAMPLE_BLOCK, "block"}};
+    const int n = (int)(sizeof want / sizeof want[0]);
+    CHECK_INT(n, MODEL_SAMPLE_COUNT);
+    for (int i = 0; i < n; i++) {
+        CHECK_STR(want[i].name, model_strategy_name(want[i].s));
+        model_strategy got = (model_strategy)-1;
+        char err[128] = "";
+        CHECK_INT(MODEL_OK, model_strategy_parse(want[i].name, &got, err, sizeof err));
+        CHECK_INT(want[i].s, got);
+        CHECK_STR("", err);
+    }
+    CHECK(model_strategy_name(MODEL_SAMPLE_COUNT) == NULL, "a name past the last");
+    CHECK(model_strategy_name((model_strategy)-1) == NULL, "a name before the first");
+    model_strategy got = MODEL_SAMPLE_BLOCK;
+    char err[128] = "";
+    CHECK_INT(MODEL_EINVAL, model_strategy_parse("spam", &got, err, sizeof err));
+    CHECK_STR("unknown strategy 'spam' (random, confidence, block)", err);
+    CHECK_INT(MODEL_SAMPLE_BLOCK, got); /* untouched on failure */
+    CHECK_INT(MODEL_EINVAL, model_strategy_parse("Random", &got, NULL, 0));
+    CHECK_INT(MODEL_EINVAL, model_strategy_parse(NULL, &got, err, sizeof err));
+    CHECK_STR("unknown strategy '(null)' (random, confidence, block)", err);
+    char small[12];
+    CHECK_INT(MODEL_EINVAL, model_strategy_parse("spam", &got, small, sizeof small));
+    CHECK_STR("unknown str", small); /* truncated, terminated */
+}
