@@ -1,15 +1,15 @@
 /* checkpoint.c: model checkpoints: one file with magic, version, payload length and a
- * CRC-32 of the payload, written atomically (temp file, fsync, rename) and checked on load. */
+ * CRC-32 of the payload, written atomically (atomic_file.c) and checked on load. */
 #include "model_internal.h"
 
+#include "atomic_file.h"
+
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #define CKPT_MAGIC       "PYRMODEL"
 #define CKPT_VERSION     2u /* 2: relative positions (RoPE, ALiBi), no wpe table */
@@ -71,31 +71,17 @@ int model_save(model *m, const char *path, const char *meta, int with_optim)
     size_t meta_len = strlen(meta);
     if (meta_len > UINT32_MAX)
         return model_fail(m, MODEL_EINVAL, "metadata too long");
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp)
+    model_atomic_file w;
+    int e = model_atomic_open(&w, path);
+    if (e == ENOMEM)
         return model_fail(m, MODEL_ENOMEM, "out of memory");
-    snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
+    if (e)
         return model_fail(m, MODEL_EIO, "%s: cannot create a temporary file: %s", path,
                           strerror(e));
-    }
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return model_fail(m, MODEL_EIO, "%s: %s", path, strerror(e));
-    }
+    FILE *f = w.f;
     unsigned char header[CKPT_HEADER] = {0};
     if (fwrite(header, 1, sizeof header, f) != sizeof header) { /* filled in at the end */
-        fclose(f);
-        unlink(tmp);
-        free(tmp);
+        model_atomic_abort(&w);
         return model_fail(m, MODEL_EIO, "%s: write failed", path);
     }
     sink s = {.f = f};
@@ -125,33 +111,13 @@ int model_save(model *m, const char *path, const char *meta, int with_optim)
     if (!s.err &&
         (fseek(f, 0, SEEK_SET) != 0 || fwrite(header, 1, sizeof header, f) != sizeof header))
         s.err = errno ? errno : EIO;
-    if (!s.err && fflush(f) != 0)
-        s.err = errno ? errno : EIO;
-    if (!s.err && fsync(fileno(f)) != 0)
-        s.err = errno ? errno : EIO;
-    if (fclose(f) != 0 && !s.err)
-        s.err = errno ? errno : EIO;
-    if (!s.err && rename(tmp, path) != 0)
-        s.err = errno ? errno : EIO;
-    if (s.err) {
-        unlink(tmp);
-        free(tmp);
+    if (s.err)
+        model_atomic_abort(&w);
+    else
+        s.err = model_atomic_commit(&w);
+    if (s.err)
         return model_fail(m, MODEL_EIO, "%s: cannot write the checkpoint: %s", path,
                           strerror(s.err));
-    }
-    free(tmp);
-    /* make the rename durable: fsync the directory */
-    char *dir = strdup(path);
-    if (dir) {
-        char *slash = strrchr(dir, '/');
-        const char *d = slash ? (slash == dir ? "/" : (*slash = 0, dir)) : ".";
-        int dfd = open(d, O_RDONLY | O_DIRECTORY);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-        free(dir);
-    }
     return MODEL_OK;
 }
 

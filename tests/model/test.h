@@ -42,6 +42,7 @@ void test_train(void);
 void test_layout(void);
 void test_errmsg(void);
 void test_strategy_names(void);
+void test_atomic_file(void);
 int test_torch(void); /* 77: skipped */
 int test_text(void);  /* 77: skipped */
 void test_sample_quality(void);

@@ -72,6 +72,7 @@ static const struct {
     {"layout", test_layout},
     {"errmsg", test_errmsg},
     {"strategy-names", test_strategy_names},
+    {"atomic-file", test_atomic_file},
 };
 
 /* longer checks, run only when named (meson suite `slow`) */

@@ -1,13 +1,19 @@
 /* test_train.c: the optimizer and schedule against hand-computed values, checkpoint round
- * trips and rejections, determinism, and a short training run that must learn. */
+ * trips and rejections, the safe file writer, determinism, and a short training run that
+ * must learn. */
 #include "test.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "model_internal.h"
 
 void test_lr(void)
@@ -533,4 +539,119 @@ void test_sample_quality(void)
     }
     gsl_rng_free(r);
     model_close(&m);
+}
+
+/* ---- the safe file writer ---- */
+
+/* The directory must hold exactly the names given (NULL-terminated). */
+static void expect_dir(const char *dir, const char *const *names, const char *when)
+{
+    int seen = 0, want = 0;
+    while (names[want])
+        want++;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        int known = 0;
+        for (int i = 0; names[i]; i++)
+            known |= !strcmp(names[i], e->d_name);
+        CHECK(known, "%s: stray file %s", when, e->d_name);
+        seen += known;
+    }
+    if (d)
+        closedir(d);
+    CHECK(seen == want, "%s: %d of the %d expected files", when, seen, want);
+}
+
+static int file_is(const char *path, const char *text)
+{
+    size_t len = 0;
+    unsigned char *b = read_all(path, &len);
+    int same = b && len == strlen(text) && !memcmp(b, text, len);
+    free(b);
+    return same;
+}
+
+void test_atomic_file(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/pyramask-model-XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        CHECK(0, "mkdtemp failed");
+        return;
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s", tmp_path("f"));
+    write_all(path, "old", 3);
+    static const char *const only_f[] = {"f", NULL};
+
+    /* until the commit, readers see the old file; the new one is beside it */
+    model_atomic_file w;
+    CHECK_INT(0, model_atomic_open(&w, path));
+    fputs("new contents", w.f);
+    CHECK(file_is(path, "old"), "the target changed before the commit");
+    CHECK(!strncmp(w.tmp, path, strlen(path)) && access(w.tmp, F_OK) == 0,
+          "temporary file %s is not beside %s", w.tmp, path);
+    CHECK_INT(0, model_atomic_commit(&w));
+    CHECK(file_is(path, "new contents"), "the commit did not put the new contents in place");
+    expect_dir(tmpdir, only_f, "after a commit");
+
+    /* abort: the target as it was, nothing left */
+    CHECK_INT(0, model_atomic_open(&w, path));
+    fputs("half", w.f);
+    model_atomic_abort(&w);
+    CHECK(file_is(path, "new contents"), "an aborted write changed the target");
+    expect_dir(tmpdir, only_f, "after an abort");
+
+    /* a rename that fails (the target is a directory that is not empty) */
+    char dir[512], inside[600];
+    snprintf(dir, sizeof dir, "%s", tmp_path("d"));
+    snprintf(inside, sizeof inside, "%s/inside", dir);
+    CHECK(mkdir(dir, 0700) == 0, "mkdir %s", dir);
+    write_all(inside, "x", 1);
+    CHECK_INT(0, model_atomic_open(&w, dir));
+    fputs("y", w.f);
+    CHECK(model_atomic_commit(&w) != 0, "a commit onto a directory succeeded");
+    CHECK(file_is(inside, "x"), "the directory's file changed");
+    static const char *const f_and_d[] = {"f", "d", NULL};
+    expect_dir(tmpdir, f_and_d, "after a failed commit");
+    unlink(inside);
+    rmdir(dir);
+
+    /* a directory that does not exist: an errno, nothing to clean */
+    CHECK_INT(ENOENT, model_atomic_open(&w, tmp_path("no/such/f")));
+
+    /* the checkpoint writer uses it: a write that fails midway (the file size limit)
+     * leaves the previous checkpoint whole and no temporary file */
+    model *m = test_model(19, 1, 16, 1, 2, 8, 0, 1, 71);
+    char ckpt[512];
+    snprintf(ckpt, sizeof ckpt, "%s", tmp_path("a.ckpt"));
+    CHECK_RC(m, model_save(m, ckpt, "first", 0), MODEL_OK);
+    size_t len = 0;
+    unsigned char *first = read_all(ckpt, &len);
+    struct rlimit old;
+    getrlimit(RLIMIT_FSIZE, &old);
+    struct rlimit small = {.rlim_cur = 1024, .rlim_max = old.rlim_max};
+    void (*was)(int) = signal(SIGXFSZ, SIG_IGN);
+    if (old.rlim_cur > 1024 && setrlimit(RLIMIT_FSIZE, &small) == 0) {
+        int rc = model_save(m, ckpt, "second", 0);
+        setrlimit(RLIMIT_FSIZE, &old);
+        CHECK(rc == MODEL_EIO && strstr(model_errmsg(m), "cannot write the checkpoint"),
+              "a save past the file size limit: expected MODEL_EIO, got %d: %s", rc,
+              model_errmsg(m));
+        size_t len2 = 0;
+        unsigned char *now = read_all(ckpt, &len2);
+        CHECK(first && now && len2 == len && !memcmp(first, now, len),
+              "the previous checkpoint changed (%zu bytes, now %zu)", len, len2);
+        free(now);
+    }
+    signal(SIGXFSZ, was);
+    free(first);
+    static const char *const f_and_ckpt[] = {"f", "a.ckpt", NULL};
+    expect_dir(tmpdir, f_and_ckpt, "after a failed checkpoint");
+    model_close(&m);
+    unlink(ckpt);
+    unlink(path);
+    rmdir(tmpdir);
 }
