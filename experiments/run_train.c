@@ -82,7 +82,8 @@ static int write_samples(model *m, const struct run_ctx *x, const char *path, ch
         memcpy(ids, x->valid.ids + start, (size_t)T * sizeof *ids);
         for (int j = T / 4; j < T - T / 4; j++)
             ids[j] = x->V;
-        model_sample_settings s = model_default_sample_settings();
+        model_sample_settings s;
+        model_default_sample_settings(&s);
         s.strategy = !strcmp(o.strategy, "random")  ? MODEL_SAMPLE_RANDOM
                      : !strcmp(o.strategy, "block") ? MODEL_SAMPLE_BLOCK
                                                     : MODEL_SAMPLE_CONFIDENCE;
@@ -167,7 +168,8 @@ static int train_loop(struct trainer *tr, const struct run_ctx *x, struct runlog
     if (!r)
         return snprintf(err, CONFIG_ERR_MAX, "out of memory"), -1;
     gsl_rng_set(r, (unsigned long)v->train.seed * 2654435761u + 1u);
-    model_optim opt = model_default_optim();
+    model_optim opt;
+    model_default_optim(&opt);
     opt.lr = (float)v->train.lr;
     opt.min_lr = (float)v->train.lr / 10;
     opt.beta1 = (float)v->train.beta1;
@@ -275,7 +277,8 @@ static int trainer_open(struct trainer *tr, const struct run_ctx *x, char err[CO
         tr->outs[b] = (mask_out){tr->inputs + (size_t)b * T, tr->masked + (size_t)b * T,
                                  tr->weights + (size_t)b * T, NULL, 0};
     }
-    model_settings ms = model_default_settings();
+    model_settings ms;
+    model_default_settings(&ms);
     ms.config.vocab = x->V;
     ms.config.n_mask = x->K;
     ms.config.d = (int)v->model.d;

@@ -21,7 +21,8 @@ static int strategy(const char *name, model_strategy *out)
 static int run_sampler(model *m, const struct sample_opts *o, int32_t *ids, int B, int T,
                        gsl_rng *r, char *err, size_t errlen)
 {
-    model_sample_settings s = model_default_sample_settings();
+    model_sample_settings s;
+    model_default_sample_settings(&s);
     if (strategy(o->strategy, &s.strategy)) {
         snprintf(err, errlen, "unknown strategy '%s' (random, confidence, block)", o->strategy);
         return -1;

@@ -173,7 +173,8 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
             res->se += ss / (S - 1) / S; /* variance of the window's mean, summed */
         }
         if (buckets > 0) { /* argmax proposals for every mask in one step */
-            model_sample_settings ss = model_default_sample_settings();
+            model_sample_settings ss;
+            model_default_sample_settings(&ss);
             ss.strategy = MODEL_SAMPLE_CONFIDENCE;
             ss.steps = 1;
             ss.temperature = 0;

@@ -64,9 +64,9 @@ int model_param_decays(int i)
     }
 }
 
-model_settings model_default_settings(void)
+void model_default_settings(model_settings *s)
 {
-    model_settings s = {
+    *s = (model_settings){
         .config = {.vocab = 256,
                    .n_mask = 1,
                    .d = 128,
@@ -76,28 +76,25 @@ model_settings model_default_settings(void)
                    .causal = 0},
         .threads = 0,
     };
-    return s;
 }
 
-model_optim model_default_optim(void)
+void model_default_optim(model_optim *o)
 {
-    model_optim o = {.lr = 3e-3f,
-                     .min_lr = 3e-4f,
-                     .beta1 = 0.9f,
-                     .beta2 = 0.95f,
-                     .eps = 1e-8f,
-                     .weight_decay = 0.1f,
-                     .grad_clip = 1.0f,
-                     .warmup_steps = 100,
-                     .total_steps = 10000};
-    return o;
+    *o = (model_optim){.lr = 3e-3f,
+                       .min_lr = 3e-4f,
+                       .beta1 = 0.9f,
+                       .beta2 = 0.95f,
+                       .eps = 1e-8f,
+                       .weight_decay = 0.1f,
+                       .grad_clip = 1.0f,
+                       .warmup_steps = 100,
+                       .total_steps = 10000};
 }
 
-model_sample_settings model_default_sample_settings(void)
+void model_default_sample_settings(model_sample_settings *s)
 {
-    model_sample_settings s = {
+    *s = (model_sample_settings){
         .strategy = MODEL_SAMPLE_CONFIDENCE, .steps = 64, .block_len = 32, .temperature = 0.0f};
-    return s;
 }
 
 const char *model_strerror(int rc)

@@ -8,6 +8,10 @@
 
 #include <gsl/gsl_rng.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /*
  * The architecture (one for every run):
  *
@@ -80,8 +84,9 @@ typedef struct model_settings {
     int threads; /* worker threads, the caller's included; 0 = the online CPUs */
 } model_settings;
 
-/* Defaults: V=256, K=1, d=128, L=4, H=4, seq_len=128, bidirectional, threads 0. */
-model_settings model_default_settings(void);
+/* Fills *s with the defaults: V=256, K=1, d=128, L=4, H=4, seq_len=128, bidirectional,
+ * threads 0. */
+void model_default_settings(model_settings *s);
 
 typedef struct model model;
 
@@ -135,11 +140,12 @@ typedef struct model_optim {
     long total_steps;   /* cosine decay from lr to min_lr between warm-up and here */
 } model_optim;
 
-/* Defaults: lr 3e-3, min_lr 3e-4, betas 0.9/0.95, eps 1e-8, weight decay 0.1, clip 1.0,
- * warm-up 100, total 10000. The peak rate suits the small models this library trains
- * (d 32 to 128): at the default shape 1e-3 and 3e-3 learn alike and 3e-4 (GPT-2's, for
- * a model 100 times larger) is clearly slower; at d 32, 3e-3 to 1e-2 learn fastest. */
-model_optim model_default_optim(void);
+/* Fills *o with the defaults: lr 3e-3, min_lr 3e-4, betas 0.9/0.95, eps 1e-8, weight decay
+ * 0.1, clip 1.0, warm-up 100, total 10000. The peak rate suits the small models this
+ * library trains (d 32 to 128): at the default shape 1e-3 and 3e-3 learn alike and 3e-4
+ * (GPT-2's, for a model 100 times larger) is clearly slower; at d 32, 3e-3 to 1e-2 learn
+ * fastest. */
+void model_default_optim(model_optim *o);
 /* The learning rate of step `step` (0-based): (step+1)/warmup * lr during warm-up, then
  * min_lr + (lr-min_lr)/2 * (1 + cos(pi * progress)), progress from 0 to 1 at total_steps,
  * and min_lr after. */
@@ -186,7 +192,9 @@ typedef struct model_sample_settings {
     void *on_step_arg;
 } model_sample_settings;
 
-model_sample_settings model_default_sample_settings(void);
+/* Fills *s with the defaults: CONFIDENCE, 64 steps, block_len 32, temperature 0 (argmax),
+ * no on_step. */
+void model_default_sample_settings(model_sample_settings *s);
 /* tokens (B, T), in and out: positions holding a mask id are generated, all others are
  * given and never changed. After the call no mask id remains. */
 int model_sample(model *m, int32_t *tokens, int B, int T, const model_sample_settings *s,
@@ -203,5 +211,9 @@ int model_save(model *m, const char *path, const char *meta, int with_optim);
  * of the metadata string: free() it. On failure *out is NULL or a handle whose
  * model_errmsg() says why: close it either way. */
 int model_load(model **out, const char *path, int threads, char **meta);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -90,7 +90,8 @@ int main(int argc, char **argv)
         }
     }
     const int T = c.seq_len, N = B * T, V = c.vocab;
-    model_settings s = model_default_settings();
+    model_settings s;
+    model_default_settings(&s);
     s.config = c;
     s.threads = threads;
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
@@ -118,7 +119,8 @@ int main(int argc, char **argv)
     }
     /* best of `rounds` rounds of `steps` steps each (after 2 warm-up steps): the machine
      * is shared, the best round is the one least disturbed; the peer is timed the same way */
-    model_optim o = model_default_optim();
+    model_optim o;
+    model_default_optim(&o);
     float loss;
     double t_train = 1e30, t_score = 1e30, c_train = 1e30, c_score = 1e30;
     for (int round = -1; round < rounds && do_train; round++) {

@@ -34,7 +34,8 @@ static const char meta[] =
  * returns the file's bytes. */
 static uint8_t *fresh(const char *name, int prior, int optim, size_t *n)
 {
-    model_settings s = model_default_settings();
+    model_settings s;
+    model_default_settings(&s);
     s.config =
         (model_config){.vocab = 13, .n_mask = 2, .d = 8, .layers = 2, .heads = 2, .seq_len = 8};
     s.threads = 1;
@@ -48,7 +49,8 @@ static uint8_t *fresh(const char *name, int prior, int optim, size_t *n)
     if (optim) {
         int32_t in[8] = {1, 13, 2, 14, 3, 13, 4, 5}, tg[8] = {1, 7, 2, 8, 3, 9, 4, 5};
         float loss;
-        model_optim o = model_default_optim();
+        model_optim o;
+        model_default_optim(&o);
         FUZZ_CHECK(model_zero_grad(m) == 0 &&
                        model_forward(m, in, tg, NULL, 1, 8, &loss, NULL) == 0 &&
                        model_backward(m) == 0 && model_update(m, &o, NULL) == 0,
@@ -133,7 +135,8 @@ static void use(model *m)
     FUZZ_CHECK(rc == 0 || rc == MODEL_ENONFINITE, "score: %s", model_errmsg(m));
     for (int t = 0; rc == 0 && t < T; t++)
         FUZZ_CHECK(lp[t] <= 0 && !isnan(lp[t]), "position %d: log-prob %g", t, (double)lp[t]);
-    model_sample_settings s = model_default_sample_settings();
+    model_sample_settings s;
+    model_default_sample_settings(&s);
     s.steps = 2;
     gsl_rng_set(rng, 1);
     rc = model_sample(m, in, 1, T, &s, rng);

@@ -23,7 +23,8 @@ gsl_rng *test_rng(unsigned long seed)
 model *test_model(int V, int K, int d, int L, int H, int T, int causal, int threads,
                   unsigned long seed)
 {
-    model_settings s = model_default_settings();
+    model_settings s;
+    model_default_settings(&s);
     s.config = (model_config){.vocab = V,
                               .n_mask = K,
                               .d = d,
@@ -73,6 +74,7 @@ static const struct {
     {"errmsg", test_errmsg},
     {"strategy-names", test_strategy_names},
     {"atomic-file", test_atomic_file},
+    {"defaults", test_defaults},
 };
 
 /* longer checks, run only when named (meson suite `slow`) */

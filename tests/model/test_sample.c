@@ -167,7 +167,8 @@ void test_sampler(void)
 
 void test_errors(void)
 {
-    model_settings s = model_default_settings();
+    model_settings s;
+    model_default_settings(&s);
     s.config.d = 10;
     s.config.heads = 4;
     gsl_rng *r = test_rng(1);
@@ -180,7 +181,7 @@ void test_errors(void)
     CHECK(m == NULL, "model_close must set the pointer to NULL");
     model_close(&m); /* NULL-safe */
     model_close(NULL);
-    s = model_default_settings();
+    model_default_settings(&s);
     s.config.vocab = 0;
     rc = model_open(&m, &s, r);
     CHECK_RC(m, rc, MODEL_EINVAL);
@@ -226,7 +227,8 @@ void test_errors(void)
     m->params.fcw[(size_t)1 * 4 * 8 * 8 + 5] = save;
 
     /* a NaN gradient: the update names the step, layer and tensor, and changes nothing */
-    model_optim o = model_default_optim();
+    model_optim o;
+    model_default_optim(&o);
     CHECK_RC(m, model_zero_grad(m), MODEL_OK);
     CHECK_RC(m, model_forward(m, inp, tgt, w, B, T, &loss, NULL), MODEL_OK);
     CHECK_RC(m, model_backward(m), MODEL_OK);
@@ -246,7 +248,8 @@ void test_errors(void)
     CHECK_RC(m, model_update(m, &o, NULL), MODEL_EINVAL);
 
     /* sampler arguments */
-    model_sample_settings ss = model_default_sample_settings();
+    model_sample_settings ss;
+    model_default_sample_settings(&ss);
     int32_t tok[B * T];
     for (int n = 0; n < B * T; n++)
         tok[n] = V;
@@ -273,7 +276,8 @@ void test_errmsg(void)
 {
     CHECK_STR("no model handle", model_errmsg(NULL));
     /* failures before a handle exists still leave one that says why */
-    model_settings s = model_default_settings();
+    model_settings s;
+    model_default_settings(&s);
     model *m = NULL;
     int rc = model_open(&m, &s, NULL);
     CHECK(rc == MODEL_EINVAL && m && strstr(model_errmsg(m), "gsl_rng"),
@@ -351,4 +355,35 @@ void test_strategy_names(void)
     char small[12];
     CHECK_INT(MODEL_EINVAL, model_strategy_parse("spam", &got, small, sizeof small));
     CHECK_STR("unknown str", small); /* truncated, terminated */
+}
+
+/* The default settings fill every field (over garbage) with the documented values. */
+void test_defaults(void)
+{
+    model_settings s;
+    memset(&s, 0xA5, sizeof s);
+    model_default_settings(&s);
+    CHECK(s.config.vocab == 256 && s.config.n_mask == 1 && s.config.d == 128 &&
+              s.config.layers == 4 && s.config.heads == 4 && s.config.seq_len == 128 &&
+              s.config.causal == 0 && s.threads == 0,
+          "settings: V %d K %d d %d L %d H %d seq_len %d causal %d threads %d", s.config.vocab,
+          s.config.n_mask, s.config.d, s.config.layers, s.config.heads, s.config.seq_len,
+          s.config.causal, s.threads);
+    model_optim o;
+    memset(&o, 0xA5, sizeof o);
+    model_default_optim(&o);
+    CHECK(o.lr == 3e-3f && o.min_lr == 3e-4f && o.beta1 == 0.9f && o.beta2 == 0.95f &&
+              o.eps == 1e-8f && o.weight_decay == 0.1f && o.grad_clip == 1.0f &&
+              o.warmup_steps == 100 && o.total_steps == 10000,
+          "optim: lr %g min_lr %g betas %g/%g eps %g wd %g clip %g warm-up %ld total %ld",
+          (double)o.lr, (double)o.min_lr, (double)o.beta1, (double)o.beta2, (double)o.eps,
+          (double)o.weight_decay, (double)o.grad_clip, o.warmup_steps, o.total_steps);
+    model_sample_settings ss;
+    memset(&ss, 0xA5, sizeof ss);
+    model_default_sample_settings(&ss);
+    CHECK(ss.strategy == MODEL_SAMPLE_CONFIDENCE && ss.steps == 64 && ss.block_len == 32 &&
+              ss.temperature == 0.0f && ss.on_step == NULL && ss.on_step_arg == NULL,
+          "sample settings: strategy %d steps %d block_len %d temperature %g on_step %s",
+          (int)ss.strategy, ss.steps, ss.block_len, (double)ss.temperature,
+          ss.on_step ? "set" : "NULL");
 }

@@ -109,7 +109,8 @@ int test_text(void)
         logp[v] = log(count[v] / (TRAIN_BYTES + 0.5 * V));
 
     model *m = test_model(V, 1, D, L, H, T, 0, 2, 5);
-    model_optim o = model_default_optim();
+    model_optim o;
+    model_default_optim(&o);
     o.total_steps = STEPS;
     int32_t inp[B * T], tgt[B * T];
     float w[B * T], loss = 0;

@@ -18,7 +18,8 @@
 
 void test_lr(void)
 {
-    model_optim o = model_default_optim();
+    model_optim o;
+    model_default_optim(&o);
     o.lr = 1.0f;
     o.min_lr = 0.1f;
     o.warmup_steps = 10;
@@ -53,7 +54,8 @@ void test_adamw(void)
     double *p = malloc(n * 8), *mo = calloc(n, 8), *ve = calloc(n, 8);
     for (size_t i = 0; i < n; i++)
         p[i] = m->params_mem[i];
-    model_optim o = model_default_optim();
+    model_optim o;
+    model_default_optim(&o);
     o.lr = 0.01f;
     o.weight_decay = 0.5f;
     o.warmup_steps = 0;
@@ -133,7 +135,8 @@ static int train_steps(model *m, int steps, int period, unsigned long seed, floa
     int32_t *inp = malloc((size_t)B * T * 4), *tgt = malloc((size_t)B * T * 4);
     float *w = malloc((size_t)B * T * 4);
     gsl_rng *r = test_rng(seed);
-    model_optim o = model_default_optim();
+    model_optim o;
+    model_default_optim(&o);
     o.lr = 3e-3f;
     o.warmup_steps = 5;
     o.total_steps = 1000;
@@ -183,7 +186,8 @@ void test_determinism(void)
     for (int threads = 2; threads >= 1; threads = threads == 2 ? 3 : threads == 3 ? 1 : 0) {
         model *d = test_model(XV, 1, 64, 2, 4, XT, 0, threads, 33);
         gsl_rng *r = test_rng(34);
-        model_optim o = model_default_optim();
+        model_optim o;
+        model_default_optim(&o);
         float ld = 0;
         for (int step = 0; step < 2; step++) {
             make_batch(r, XV, 1, XB, XT, 2, inp, tgt, w);
