@@ -44,6 +44,7 @@ void test_errmsg(void);
 void test_strategy_names(void);
 void test_atomic_file(void);
 void test_defaults(void);
+void test_positions(void);
 int test_torch(void); /* 77: skipped */
 int test_text(void);  /* 77: skipped */
 void test_sample_quality(void);

@@ -75,6 +75,7 @@ static const struct {
     {"strategy-names", test_strategy_names},
     {"atomic-file", test_atomic_file},
     {"defaults", test_defaults},
+    {"positions", test_positions},
 };
 
 /* longer checks, run only when named (meson suite `slow`) */

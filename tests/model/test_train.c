@@ -103,6 +103,66 @@ void test_adamw(void)
           "LayerNorm weight or bias decayed");
     CHECK(fabs(m->params.qkvw[0] - wq * (1 - 0.01 * 0.5)) < 1e-7, "qkvw: expected %g, got %g",
           wq * (1 - 0.005), (double)m->params.qkvw[0]);
+
+    /* the decayed set, by name and documented shape (V 9, K 1, C 8, L 1), not by the
+     * library's own table: after an update with zero gradients and moments, every tensor
+     * outside it is unchanged bit for bit, and every entry inside shrinks by lr * wd */
+    const size_t V = 9, K = 1, C = 8, L = 1;
+    const struct {
+        const char *name;
+        const float *p;
+        size_t n;
+        int decays;
+    } tensors[] = {
+        {"wte", m->params.wte, (V + K) * C, 1},
+        {"ln1w", m->params.ln1w, L * C, 0},
+        {"ln1b", m->params.ln1b, L * C, 0},
+        {"qkvw", m->params.qkvw, L * 3 * C * C, 1},
+        {"qkvb", m->params.qkvb, L * 3 * C, 0},
+        {"attprojw", m->params.attprojw, L * C * C, 1},
+        {"attprojb", m->params.attprojb, L * C, 0},
+        {"ln2w", m->params.ln2w, L * C, 0},
+        {"ln2b", m->params.ln2b, L * C, 0},
+        {"fcw", m->params.fcw, L * 4 * C * C, 1},
+        {"fcb", m->params.fcb, L * 4 * C, 0},
+        {"fcprojw", m->params.fcprojw, L * C * 4 * C, 1},
+        {"fcprojb", m->params.fcprojb, L * C, 0},
+        {"lnfw", m->params.lnfw, C, 0},
+        {"lnfb", m->params.lnfb, C, 0},
+        {"wout", m->params.wout, V * C, 1},
+        {"bout", m->params.bout, V, 0},
+    };
+    size_t covered = 0;
+    for (size_t t = 0; t < sizeof tensors / sizeof tensors[0]; t++)
+        covered += tensors[t].n;
+    CHECK(covered == n, "the named tensors cover %zu of %zu parameters", covered, n);
+    /* LayerNorm weights and biases away from their initial 1 and 0, so a decay would show */
+    for (size_t i = 0; i < n; i++)
+        m->params_mem[i] = (float)(gsl_rng_uniform(r) - 0.5);
+    float *before = malloc(n * 4);
+    memcpy(before, m->params_mem, n * 4);
+    memset(m->grads_mem, 0, n * 4);
+    memset(m->m_mem, 0, n * 4);
+    memset(m->v_mem, 0, n * 4);
+    CHECK_RC(m, model_update(m, &o, NULL), MODEL_OK);
+    const float lr = 0.01f, wd = 0.5f;
+    for (size_t t = 0; t < sizeof tensors / sizeof tensors[0]; t++) {
+        const float *was = before + (tensors[t].p - m->params_mem);
+        size_t changed = 0, off = 0;
+        for (size_t i = 0; i < tensors[t].n; i++) {
+            float want = tensors[t].decays ? was[i] - lr * (wd * was[i]) : was[i];
+            int bad = tensors[t].decays ? fabsf(tensors[t].p[i] - want) > 1e-7f * fabsf(was[i])
+                                        : memcmp(&tensors[t].p[i], &was[i], sizeof(float)) != 0;
+            if (bad && !changed++)
+                off = i;
+        }
+        CHECK(!changed,
+              "%s (%s): %zu of %zu entries not as expected after a zero-gradient update, "
+              "first at %zu: %.9g -> %.9g",
+              tensors[t].name, tensors[t].decays ? "decayed" : "not decayed", changed,
+              tensors[t].n, off, (double)was[off], (double)tensors[t].p[off]);
+    }
+    free(before);
     free(p);
     free(mo);
     free(ve);
