@@ -78,9 +78,9 @@ void tok_close(tok **tp)
     free(t->stage);
     free(t->pattern);
     free(t->pretok_name);
-    pretok_free(&t->pre);
-    pairmap_free(&t->pairs);
-    bytemap_free(&t->byid);
+    tok_pretok_free(&t->pre);
+    tok_pairmap_free(&t->pairs);
+    tok_bytemap_free(&t->byid);
     free(t);
     *tp = NULL;
 }
@@ -140,11 +140,11 @@ static int add_rank_pairs(tok *t)
         size_t len;
         const uint8_t *p = tok_bytes_of(t, id, &len);
         for (size_t i = 1; i < len; i++) {
-            int32_t a = bytemap_get(&t->byid, bs, p, i);
+            int32_t a = tok_bytemap_get(&t->byid, bs, p, i);
             if (a < 0)
                 continue;
-            int32_t b = bytemap_get(&t->byid, bs, p + i, len - i);
-            if (b >= 0 && pairmap_put(&t->pairs, a, b, id))
+            int32_t b = tok_bytemap_get(&t->byid, bs, p + i, len - i);
+            if (b >= 0 && tok_pairmap_put(&t->pairs, a, b, id))
                 return TOK_ENOMEM;
         }
     }
@@ -157,10 +157,10 @@ int tok_finish(tok *t, tok_err *err)
     if (rc)
         return rc;
     bytestrs bs = {t->bytes, t->off};
-    if (bytemap_init(&t->byid, (size_t)t->ntok))
+    if (tok_bytemap_init(&t->byid, (size_t)t->ntok))
         return tok_fail(err, TOK_ENOMEM, "out of memory");
     for (int32_t id = 0; id < t->ntok; id++) {
-        int32_t prev = bytemap_add(&t->byid, bs, id);
+        int32_t prev = tok_bytemap_add(&t->byid, bs, id);
         if (prev < 0)
             return tok_fail(err, TOK_ENOMEM, "out of memory");
         if (prev != id)
@@ -168,7 +168,7 @@ int tok_finish(tok *t, tok_err *err)
         if (t->off[id + 1] - t->off[id] == 1)
             t->byte_id[t->bytes[t->off[id]]] = id;
     }
-    if (pairmap_init(&t->pairs, (size_t)t->ntok))
+    if (tok_pairmap_init(&t->pairs, (size_t)t->ntok))
         return tok_fail(err, TOK_ENOMEM, "out of memory");
     if (t->rule == RULE_MERGES) {
         for (int32_t id = 0; id < t->ntok; id++) {
@@ -195,19 +195,19 @@ int tok_finish(tok *t, tok_err *err)
                                 "subword token %d is made of superword tokens", id);
             if (t->super_level && id >= t->super_start && (memchr(p, '\n', n)))
                 return tok_fail(err, TOK_EFORMAT, "superword token %d contains a newline", id);
-            if (pairmap_get(&t->pairs, l, r) >= 0)
+            if (tok_pairmap_get(&t->pairs, l, r) >= 0)
                 return tok_fail(err, TOK_EFORMAT, "tokens %d and %d merge twice", l, r);
-            if (pairmap_put(&t->pairs, l, r, id))
+            if (tok_pairmap_put(&t->pairs, l, r, id))
                 return tok_fail(err, TOK_ENOMEM, "out of memory");
         }
     } else if (add_rank_pairs(t)) {
         return tok_fail(err, TOK_ENOMEM, "out of memory");
     }
-    rc = pretok_compile(&t->pre, t->pattern, err);
+    rc = tok_pretok_compile(&t->pre, t->pattern, err);
     if (rc)
         return rc;
     free(t->pretok_name);
-    if (!(t->pretok_name = strdup(pretok_name(t->pre))))
+    if (!(t->pretok_name = strdup(tok_pretok_preset_name(t->pre))))
         return tok_fail(err, TOK_ENOMEM, "out of memory");
     t->hash = tok_content_hash(t, false);
     return TOK_OK;

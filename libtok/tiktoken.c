@@ -170,7 +170,7 @@ int tok_import_tiktoken(tok **out, const char *path, const char *pretok, tok_err
         t->rule = RULE_RANKS;
         if (!pretok)
             pretok = n >= 150000 ? "o200k" : (n >= 50000 && n < 60000) ? "gpt2" : "cl100k";
-        pretok_free(&t->pre);
+        tok_pretok_free(&t->pre);
         if (!(t->pattern =
                   strdup(tok_preset_pattern(pretok) ? tok_preset_pattern(pretok) : pretok)))
             rc = tok_fail(err, TOK_ENOMEM, "out of memory");

@@ -124,13 +124,13 @@ static void compare_with_reference(const blob *text, const char *preset, int32_t
     /* pre-tokens of the text, each as a sequence of bytes */
     pretok *pre;
     pretok_matcher *m;
-    pretok_compile(&pre, preset, NULL);
-    pretok_matcher_open(&m, pre);
+    tok_pretok_compile(&pre, preset, NULL);
+    tok_pretok_matcher_open(&m, pre);
     size_t nq = 0, cap = 1024, ps, pe;
     seq *q = malloc(cap * sizeof *q);
     size_t *starts = malloc(cap * sizeof *starts);
     pretok_iter it = {0};
-    while (pretok_next(m, text->p, text->n, &it, &ps, &pe)) {
+    while (tok_pretok_next(m, text->p, text->n, &it, &ps, &pe)) {
         if (nq == cap) {
             q = realloc(q, (cap *= 2) * sizeof *q);
             starts = realloc(starts, cap * sizeof *starts);
@@ -196,8 +196,8 @@ static void compare_with_reference(const blob *text, const char *preset, int32_t
     free(v.bytes), free(v.len), free(v.left), free(v.right), free(v.count);
     free(q);
     free(starts);
-    pretok_matcher_close(&m);
-    pretok_free(&pre);
+    tok_pretok_matcher_close(&m);
+    tok_pretok_free(&pre);
     tok_close(&t);
 }
 
