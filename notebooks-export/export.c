@@ -243,11 +243,11 @@ int export_render(export *e, char **out, size_t *len)
     r.db_path = sqlite3_mprintf("%s", e->path);
     r.exported_at = sqlite3_mprintf("%s", "");
     if (!r.db_path || !r.exported_at) {
-        report_free(&r);
+        export_report_free(&r);
         return fail(e, EXPORT_ENOMEM, "out of memory");
     }
     if (sqlite3_exec(e->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-        report_free(&r);
+        export_report_free(&r);
         return fail(e, EXPORT_EQUERY, "%s: %s", e->path, sqlite3_errmsg(e->db));
     }
     sqlite3_stmt *st;
@@ -258,10 +258,10 @@ int export_render(export *e, char **out, size_t *len)
         r.exported_at = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
     }
     sqlite3_finalize(st);
-    int rc = r.exported_at ? report_build(&r) : -2;
+    int rc = r.exported_at ? export_report_build(&r) : -2;
     char *doc = NULL;
     if (!rc) {
-        doc = e->s.format == EXPORT_IPYNB ? render_ipynb(&r) : render_html(&r);
+        doc = e->s.format == EXPORT_IPYNB ? export_render_ipynb(&r) : export_render_html(&r);
         rc = doc ? 0 : strcmp(r.msg, "out of memory") ? -1 : -2;
     }
     sqlite3_exec(e->db, "COMMIT", NULL, NULL, NULL);
@@ -279,7 +279,7 @@ int export_render(export *e, char **out, size_t *len)
         fail(e, rc == -2 ? EXPORT_ENOMEM : EXPORT_EQUERY, "%s: %s", e->path,
              rc == -2 ? "out of memory" : r.msg);
     sqlite3_free(doc);
-    report_free(&r);
+    export_report_free(&r);
     return rc == 0 ? EXPORT_OK : rc == -2 ? EXPORT_ENOMEM : EXPORT_EQUERY;
 }
 

@@ -147,8 +147,8 @@ static int render(const char *db, const char *sweep, export_format format, char 
 static int clean_text(const char *doc)
 {
     sqlite3_str *b = sqlite3_str_new(NULL);
-    mk_clean(b, doc, strlen(doc));
-    char *c = mk_finish(b);
+    export_mk_clean(b, doc, strlen(doc));
+    char *c = export_mk_finish(b);
     int same = c && !strcmp(c, doc);
     sqlite3_free(c);
     return same;
