@@ -240,7 +240,7 @@ static int vocab_build(int argc, char **argv)
         ts.progress_ctx = &pr;
     }
     tok *t = NULL;
-    tok_err e = {{0}};
+    tok_err e = {0};
     int rc = tok_train_files(&t, &ts, corpus, ncorpus, &e);
     if (ts.progress)
         fputc('\n', stderr);
@@ -271,7 +271,7 @@ usage_quiet:
 
 static int open_pyr(const char *cmd, const char *path, tok **t)
 {
-    tok_err e = {{0}};
+    tok_err e = {0};
     int rc = tok_open(t, path, &e);
     return rc ? fail(cmd, rc, &e) : CLI_OK;
 }
@@ -455,7 +455,7 @@ static int vocab_decode(int argc, char **argv)
     free(buf);
     uint8_t *out = NULL;
     size_t outlen = 0;
-    tok_err e = {{0}};
+    tok_err e = {0};
     if (!rc) {
         int trc = tok_decode(t, (int)o.level, ids, nid, &out, &outlen, &e);
         if (trc)
@@ -620,7 +620,7 @@ static int vocab_import(int argc, char **argv)
     if (!outp)
         return cli_usage(cmd, "no output file (-o OUT.pyr)");
     tok *t;
-    tok_err e = {{0}};
+    tok_err e = {0};
     int rc = tok_import_tiktoken(&t, argv[optind], pretok, &e);
     if (rc)
         return fail(cmd, rc, &e);

@@ -53,7 +53,7 @@ int pyramid_get(tok **out, const struct config *c, const struct corpus *corp,
                 char err[CONFIG_ERR_MAX])
 {
     const struct config_values *v = config_values(c);
-    tok_err te = {{0}};
+    tok_err te = {0};
     *out = NULL;
     if (*v->tokenizer.pyramid) {
         snprintf(path, PATH_MAX, "%s", v->tokenizer.pyramid);
@@ -68,7 +68,7 @@ int pyramid_get(tok **out, const struct config *c, const struct corpus *corp,
             tok_close(out);
         return rc;
     }
-    tok_err pe = {{0}};
+    tok_err pe = {0};
     if (tok_check_pretok(v->tokenizer.pretok, &pe))
         return config_fail(err, "%s: tokenizer.pretok: %s",
                            config_where(c, config_key_index("tokenizer.pretok")), pe.msg);

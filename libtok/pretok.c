@@ -129,6 +129,7 @@ const char *tok_pretok_preset_name(const pretok *p)
 
 int tok_check_pretok(const char *spec, tok_err *err)
 {
+    tok_err_clear(err);
     pretok *p;
     int rc = tok_pretok_compile(&p, spec, err);
     tok_pretok_free(&p);

@@ -126,6 +126,7 @@ static int fsync_path(const char *path, int flags)
 
 int tok_save(const tok *t, const char *path, tok_err *err)
 {
+    tok_err_clear(err);
     size_t n = strlen(path);
     char *tmp = malloc(n + 16);
     if (!tmp)
@@ -357,10 +358,10 @@ static int load(sqlite3 *db, tok **out, const char *path, tok_err *err)
     if (!rc)
         rc = read_tokens(db, t, path, err);
     if (!rc) {
-        tok_err e2;
+        tok_err e2 = {0};
         rc = tok_finish(t, &e2);
         if (rc)
-            tok_fail(err, rc, "%s: %s", path, e2.msg);
+            tok_fail(err, rc, "%s: %s", path, tok_errmsg(&e2));
     }
     if (!rc) {
         char have[32];
@@ -379,6 +380,7 @@ static int load(sqlite3 *db, tok **out, const char *path, tok_err *err)
 
 int tok_open(tok **out, const char *path, tok_err *err)
 {
+    tok_err_clear(err);
     *out = NULL;
     struct stat st;
     if (stat(path, &st))

@@ -30,6 +30,13 @@ const char *tok_strerror(int rc)
     }
 }
 
+const char *tok_errmsg(const tok_err *err)
+{
+    if (!err)
+        return "no error record";
+    return err->msg[0] ? err->msg : tok_strerror(err->code);
+}
+
 int tok_fail(tok_err *err, int rc, const char *fmt, ...)
 {
     if (err) {
@@ -37,6 +44,7 @@ int tok_fail(tok_err *err, int rc, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
+        err->code = rc;
     }
     return rc;
 }
@@ -314,6 +322,7 @@ void tok_hash(const tok *t, char hex[17])
 int tok_decode(const tok *t, int level, const int32_t *ids, size_t n, uint8_t **out,
                size_t *outlen, tok_err *err)
 {
+    tok_err_clear(err);
     *out = NULL;
     *outlen = 0;
     if (level < -1 || level > t->nlevels)

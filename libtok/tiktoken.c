@@ -117,6 +117,7 @@ static int read_ranks(FILE *f, const char *path, struct entry **ents, size_t *ne
 
 int tok_import_tiktoken(tok **out, const char *path, const char *pretok, tok_err *err)
 {
+    tok_err_clear(err);
     *out = NULL;
     FILE *f = fopen(path, "r");
     if (!f)
@@ -176,10 +177,10 @@ int tok_import_tiktoken(tok **out, const char *path, const char *pretok, tok_err
             rc = tok_fail(err, TOK_ENOMEM, "out of memory");
     }
     if (!rc) {
-        tok_err e2;
+        tok_err e2 = {0};
         rc = tok_finish(t, &e2);
         if (rc)
-            tok_fail(err, rc, "%s: %s", path, e2.msg);
+            tok_fail(err, rc, "%s: %s", path, tok_errmsg(&e2));
     }
     if (rc)
         tok_close(&t);

@@ -132,8 +132,17 @@ static inline const uint8_t *tok_bytes_of(const tok *t, int32_t id, size_t *len)
     return t->bytes + t->off[id];
 }
 
-/* Formats into err (if non-NULL) and returns rc. */
+/* Records rc and the formatted details in err (if non-NULL) and returns rc: every failing
+ * path of a call that takes a tok_err goes through here. */
 int tok_fail(tok_err *err, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* What every public call that takes a tok_err does first: forgets the last outcome. */
+static inline void tok_err_clear(tok_err *err)
+{
+    if (err) {
+        err->msg[0] = 0;
+        err->code = TOK_OK;
+    }
+}
 
 /* ---- the merge kernel (bpe_merge.c) ---- */
 

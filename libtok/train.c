@@ -172,6 +172,8 @@ done:
 int tok_train_files(tok **out, const tok_train_settings *s, const char *const *paths,
                     int npaths, tok_err *err)
 {
+    tok_err_clear(err);
+    *out = NULL;
     train_text *tx = calloc(npaths > 0 ? (size_t)npaths : 1, sizeof *tx);
     if (!tx)
         return tok_fail(err, TOK_ENOMEM, "out of memory");
@@ -185,6 +187,8 @@ int tok_train_files(tok **out, const tok_train_settings *s, const char *const *p
 int tok_train_buffers(tok **out, const tok_train_settings *s, const void *const *texts,
                       const size_t *lens, int ntexts, tok_err *err)
 {
+    tok_err_clear(err);
+    *out = NULL;
     train_text *tx = calloc(ntexts > 0 ? (size_t)ntexts : 1, sizeof *tx);
     if (!tx)
         return tok_fail(err, TOK_ENOMEM, "out of memory");

@@ -72,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     snprintf(path, sizeof path, "%s", fuzz_write("in.pyr", data, size));
     for (int attempt = 0; attempt < 2; attempt++) {
         tok *t = NULL;
-        tok_err err = {{0}};
+        tok_err err = {0};
         int rc = tok_open(&t, path, &err);
         if (rc == 0) {
             FUZZ_CHECK(t, "tok_open returned 0 and no pyramid");

@@ -27,7 +27,7 @@ static void check_encoding(const tok *t, int level, const blob *in, const tok_id
     CHECK_INT(in->n, pos);
     uint8_t *out;
     size_t outlen;
-    tok_err e = {{0}};
+    tok_err e = {0};
     int rc = tok_decode(t, level, ids->ids, ids->n, &out, &outlen, &e);
     CHECK_OK(rc, e);
     if (!rc) {
@@ -167,7 +167,7 @@ static void test_edges(const tok *t)
     int32_t bad[] = {5, tok_ntokens(t)};
     uint8_t *out = (uint8_t *)"x";
     size_t outlen = 7;
-    tok_err err = {{0}};
+    tok_err err = {0};
     CHECK_INT(TOK_ERANGE, tok_decode(t, -1, bad, 2, &out, &outlen, &err));
     CHECK(out == NULL && outlen == 0, "no output on error");
     CHECK(strstr(err.msg, "position 1") != NULL, "message names the position: '%s'", err.msg);

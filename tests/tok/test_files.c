@@ -41,7 +41,7 @@ static void copy_file(const char *from, const char *to)
 static void expect_bad(const char *path, int rc, const char *want)
 {
     tok *t = (tok *)1;
-    tok_err e = {{0}};
+    tok_err e = {0};
     int got = tok_open(&t, path, &e);
     CHECK(got == rc && t == NULL, "%s: expected %s, got %s (%s)", path, tok_strerror(rc),
           tok_strerror(got), e.msg);
@@ -95,7 +95,7 @@ void test_files(void)
 {
     const tok *p = prose_pyramid();
     const char *good = path_in_tmp("good.pyr");
-    tok_err e = {{0}};
+    tok_err e = {0};
     unlink(good);
     CHECK_INT(0, tok_save(p, good, &e));
     CHECK_INT(0, tok_save(p, good, &e)); /* replaces an existing file */

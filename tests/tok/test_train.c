@@ -116,7 +116,7 @@ static void compare_with_reference(const blob *text, const char *preset, int32_t
     const void *texts[] = {text->p};
     size_t lens[] = {text->n};
     tok *t;
-    tok_err e = {{0}};
+    tok_err e = {0};
     int rc = tok_train_buffers(&t, &s, texts, lens, 1, &e);
     CHECK_OK(rc, e);
     if (rc)
@@ -218,7 +218,7 @@ static void test_threads(void)
         const void *texts[] = {kjv.p, kjv.p + 100};
         size_t lens[] = {kjv.n, 50000};
         tok *t;
-        tok_err e = {{0}};
+        tok_err e = {0};
         int rc = tok_train_buffers(&t, &s, texts, lens, 2, &e);
         CHECK_OK(rc, e);
         if (rc)
@@ -255,7 +255,7 @@ static int train_err(tok_train_settings s, const char *text, tok_err *e)
 
 static void test_bad_settings(void)
 {
-    tok_err e = {{0}};
+    tok_err e = {0};
     tok_train_settings s = tok_default_train_settings();
     s.nlevels = 2;
     s.levels[0] = 1000;
@@ -305,7 +305,7 @@ static void test_gappy_regex(void)
     const void *texts[] = {text.p};
     size_t lens[] = {text.n};
     tok *t;
-    tok_err e = {{0}};
+    tok_err e = {0};
     int rc = tok_train_buffers(&t, &s, texts, lens, 1, &e);
     CHECK_OK(rc, e);
     if (rc)
