@@ -22,7 +22,8 @@ struct export
     char *path;  /* the log, absolute */
     char *sweep; /* NULL = the runs outside sweeps */
     int version;
-    char msg[1024];
+    int code;       /* the last call's code: EXPORT_OK, or the failure's */
+    char msg[1024]; /* its details, "" when there are none */
 };
 
 void export_default_settings(export_settings *s)
@@ -69,13 +70,16 @@ const char *export_strerror(int rc)
 
 const char *export_errmsg(const export *e)
 {
-    return e ? e->msg : "";
+    if (!e) /* export_open could not make the handle */
+        return export_strerror(EXPORT_ENOMEM);
+    return e->msg[0] ? e->msg : export_strerror(e->code);
 }
 const char *export_sweep(const export *e)
 {
     return e ? e->sweep : NULL;
 }
 
+/* Records rc and its details in the handle and returns rc: every failure goes through here. */
 static int fail(export *e, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(export *e, int rc, const char *fmt, ...)
 {
@@ -83,16 +87,24 @@ static int fail(export *e, int rc, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(e->msg, sizeof e->msg, fmt, ap);
     va_end(ap);
+    e->code = rc;
     return rc;
 }
 
-/* The one integer a query returns, or -1 (e->msg set) when it fails. */
+/* What every call on a handle does first: forgets the last outcome. */
+static void clear(export *e)
+{
+    e->code = EXPORT_OK;
+    e->msg[0] = 0;
+}
+
+/* The one integer a query returns, or -1 (the failure recorded) when it fails. */
 static long long scalar(export *e, const char *sql, const char *arg)
 {
     sqlite3_stmt *st;
     long long v = -1;
     if (sqlite3_prepare_v2(e->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        fail(e, 0, "%s", sqlite3_errmsg(e->db));
+        fail(e, EXPORT_EQUERY, "%s", sqlite3_errmsg(e->db));
         return -1;
     }
     if (arg)
@@ -100,7 +112,7 @@ static long long scalar(export *e, const char *sql, const char *arg)
     if (sqlite3_step(st) == SQLITE_ROW)
         v = sqlite3_column_type(st, 0) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 0);
     else
-        fail(e, 0, "%s", sqlite3_errmsg(e->db));
+        fail(e, EXPORT_EQUERY, "%s", sqlite3_errmsg(e->db));
     sqlite3_finalize(st);
     return v;
 }
@@ -231,6 +243,7 @@ int export_open(export **out, const export_settings *s)
 
 int export_render(export *e, char **out, size_t *len)
 {
+    clear(e);
     *out = NULL;
     if (!e->db)
         return fail(e, EXPORT_EINPUT, "the run log is not open");
@@ -323,6 +336,7 @@ static int write_whole(export *e, const char *path, const char *data, size_t n)
 
 int export_write(export *e, const char *path)
 {
+    clear(e);
     if (!path || !*path)
         return fail(e, EXPORT_EINPUT, "no output file given");
     struct stat out, log;

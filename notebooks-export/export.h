@@ -17,7 +17,7 @@
  *     if (!rc)
  *         rc = export_write(e, "report.html");
  *     if (rc)
- *         fprintf(stderr, "%s\n", e ? export_errmsg(e) : export_strerror(rc));
+ *         fprintf(stderr, "%s\n", export_errmsg(e));
  *     export_close(&e);
  */
 #ifndef PYRAMASK_EXPORT_H
@@ -76,7 +76,10 @@ int export_render(export *e, char **out, size_t *len);
  * that path is either the whole report or untouched. Refuses to overwrite the run log. */
 int export_write(export *e, const char *path);
 
-/* The last error's details, "" if none. */
+/* The outcome of the handle's last call, as sqlite3_errmsg: every call that takes the handle
+ * forgets the previous outcome, and every failure records its code and details (file, sweep
+ * names); the details, or with none the code's name ("ok" after a success). For a NULL
+ * handle (export_open could not make one) "out of memory". Never NULL; borrowed from e. */
 const char *export_errmsg(const export *e);
 /* A static name for an error code. Never NULL. */
 const char *export_strerror(int rc);

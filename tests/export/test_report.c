@@ -300,7 +300,8 @@ static int file_count(const char *d)
         s_.sweep = (sweep_);                                                              \
         export *e_;                                                                       \
         int rc_ = export_open(&e_, &s_);                                                  \
-        CHECK(rc_ == (code_) && strstr(export_errmsg(e_), needle_),                       \
+        CHECK(rc_ == (code_) && strstr(export_errmsg(e_), needle_) &&                     \
+                  strcmp(export_errmsg(e_), export_strerror(EXPORT_OK)),                  \
               "expected %s with \"%s\", got %s: \"%s\"", export_strerror(code_), needle_, \
               export_strerror(rc_), export_errmsg(e_));                                   \
         export_close(&e_);                                                                \
@@ -340,12 +341,15 @@ static void test_errors(void)
     s.preview_t = 1.5;
     export *e;
     CHECK_INT(EXPORT_EINPUT, export_open(&e, &s));
+    CHECK_STR("preview t 1.5 outside [0, 1]", export_errmsg(e));
     export_close(&e);
     export_default_settings(&s);
     s.db_path = path("log.db");
     s.max_previews = 0;
     CHECK_INT(EXPORT_EINPUT, export_open(&e, &s));
+    CHECK_STR("max previews 0 outside 1..1000", export_errmsg(e));
     export_close(&e);
+    CHECK_STR("out of memory", export_errmsg(NULL)); /* export_open made no handle */
     export_format fmt;
     CHECK_INT(EXPORT_EINPUT, export_format_parse("pdf", &fmt));
     CHECK(export_format_parse("ipynb", &fmt) == 0 && fmt == EXPORT_IPYNB, "ipynb");
@@ -353,14 +357,27 @@ static void test_errors(void)
     export_default_settings(&s);
     s.db_path = path("log.db");
     CHECK_INT(EXPORT_OK, export_open(&e, &s));
+    CHECK_STR("ok", export_errmsg(e));
     int before = file_count(dir);
     CHECK_INT(EXPORT_EWRITE, export_write(e, path("no/such/dir/out.html")));
     CHECK(strstr(export_errmsg(e), "out.html: No such file"), "got \"%s\"", export_errmsg(e));
     CHECK_INT(EXPORT_EWRITE, export_write(e, dir));
+    CHECK(strstr(export_errmsg(e), "Is a directory") && !strstr(export_errmsg(e), "out.html"),
+          "the second failure's details, not the first's: \"%s\"", export_errmsg(e));
     CHECK_INT(EXPORT_EINPUT, export_write(e, path("log.db")));
+    CHECK(strstr(export_errmsg(e), "is the run log itself"), "got \"%s\"", export_errmsg(e));
+    CHECK_INT(EXPORT_EINPUT, export_write(e, ""));
+    CHECK_STR("no output file given", export_errmsg(e));
     CHECK_INT(before, file_count(dir)); /* no temporary file left behind */
     CHECK_INT(EXPORT_OK, export_write(e, path("out.html")));
+    CHECK_STR("ok", export_errmsg(e)); /* a success forgets the last failure */
     CHECK_INT(before + 1, file_count(dir));
+    char *doc;
+    size_t len;
+    CHECK_INT(EXPORT_EINPUT, export_write(e, NULL));
+    CHECK_INT(EXPORT_OK, export_render(e, &doc, &len));
+    CHECK_STR("ok", export_errmsg(e));
+    free(doc);
     struct stat sb;
     CHECK(!stat(path("out.html"), &sb) && sb.st_size > 10000, "out.html written whole");
     export_close(&e);

@@ -96,8 +96,8 @@ void test_errors(void)
 
     /* files */
     const char *good = tmp_path("errors.pyr");
-    expect_fail("save into a missing directory", tok_save(t, "/nonexistent/x.pyr", &e),
-                TOK_EIO, &e);
+    expect_fail("save into a missing directory", tok_save(t, "/nonexistent/x.pyr", &e), TOK_EIO,
+                &e);
     expect_clean("save", tok_save(t, good, &e), &e);
     expect_fail("open a missing file", tok_open(&u, tmp_path("missing.pyr"), &e), TOK_EIO, &e);
     CHECK(u == NULL, "no pyramid after a failure");
