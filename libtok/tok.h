@@ -131,7 +131,8 @@ int tok_train_buffers(tok **out, const tok_train_settings *s, const void *const 
 int tok_open(tok **out, const char *path, tok_err *err);
 
 /* Writes the pyramid to `path` atomically: a temporary file in the same directory, fsync,
- * rename. On error no file is left at `path` (an older file there is untouched). */
+ * rename, fsync of the directory. On error no file is left at `path` (an older file there
+ * is untouched). */
 int tok_save(const tok *t, const char *path, tok_err *err);
 
 /* Imports a tiktoken rank file (one "base64-token rank" per line, ranks 0..N-1) as a

@@ -144,6 +144,16 @@ static inline void tok_err_clear(tok_err *err)
     }
 }
 
+/* ---- writing files (safe_write.c) ---- */
+
+/* Fills the temporary file (open as fd, named tmp: write through either, e.g. SQLite by its
+ * name; do not close fd); returns 0 or a TOK_E* code recorded in err. */
+typedef int (*tok_fill_fn)(int fd, const char *tmp, void *ctx, tok_err *err);
+/* Writes path whole or not at all, the only way libtok writes a file: a temporary file in
+ * path's directory (path.tmp-XXXXXX, mode 0600), fill, fsync, rename over path, fsync of the
+ * directory. On error the temporary file is removed and path is untouched. */
+int tok_write_file(const char *path, tok_fill_fn fill, void *ctx, tok_err *err);
+
 /* ---- the merge kernel (bpe_merge.c) ---- */
 
 /* Applies the merges of `pairs` whose result id r has lo <= r < hi to s[0..n), lowest

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -296,7 +297,25 @@ int export_render(export *e, char **out, size_t *len)
     return rc == 0 ? EXPORT_OK : rc == -2 ? EXPORT_ENOMEM : EXPORT_EQUERY;
 }
 
-/* Writes n bytes to a new temporary file beside path, fsyncs it and renames it to path. */
+/* Makes the rename of a file in path's directory last: fsync of the directory. Only
+ * durability is at stake here (path already holds the whole new file), so a failure is
+ * not reported; some file systems refuse to sync a directory. */
+static void sync_dir(const char *path)
+{
+    char *d = strdup(path);
+    if (!d)
+        return;
+    int fd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(d);
+}
+
+/* The library's one way to write a file, whole or not at all: n bytes to a new temporary
+ * file beside path, fsync, rename to path, fsync of the directory. On failure the temporary
+ * file is removed and path is untouched. */
 static int write_whole(export *e, const char *path, const char *data, size_t n)
 {
     static unsigned serial;
@@ -331,6 +350,7 @@ static int write_whole(export *e, const char *path, const char *data, size_t n)
         unlink(tmp);
         return fail(e, EXPORT_EWRITE, "%s: %s", path, strerror(err));
     }
+    sync_dir(path);
     return 0;
 }
 

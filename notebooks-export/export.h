@@ -72,8 +72,9 @@ const char *export_sweep(const export *e);
  * free(). */
 int export_render(export *e, char **out, size_t *len);
 
-/* Renders and writes the report to path: a temporary file beside it, fsync, rename, so
- * that path is either the whole report or untouched. Refuses to overwrite the run log. */
+/* Renders and writes the report to path: a temporary file beside it, fsync, rename, fsync
+ * of the directory, so that path is either the whole report or untouched. Refuses to
+ * overwrite the run log. */
 int export_write(export *e, const char *path);
 
 /* The outcome of the handle's last call, as sqlite3_errmsg: every call that takes the handle
