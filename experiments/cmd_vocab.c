@@ -179,7 +179,8 @@ static int vocab_build(int argc, char **argv)
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *cmd = "vocab build", *outp = NULL;
-    tok_train_settings ts = tok_default_train_settings();
+    tok_train_settings ts;
+    tok_default_train_settings(&ts);
     ts.nthreads = default_threads();
     const char **corpus = calloc((size_t)argc + 1, sizeof *corpus);
     int ncorpus = 0, have_levels = 0, c;

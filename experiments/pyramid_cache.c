@@ -100,7 +100,8 @@ int pyramid_get(tok **out, const struct config *c, const struct corpus *corp,
         if (rc) /* libtok's messages name the file */
             rc = (config_fail(err, "%s", te.msg[0] ? te.msg : tok_strerror(rc)), -2);
     } else {
-        tok_train_settings s = tok_default_train_settings();
+        tok_train_settings s;
+        tok_default_train_settings(&s);
         s.pretok = v->tokenizer.pretok;
         s.nlevels = v->tokenizer.nlevels;
         for (int i = 0; i < s.nlevels; i++)

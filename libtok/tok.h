@@ -51,6 +51,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum {
     TOK_OK = 0,
     TOK_ENOMEM = -1,  /* out of memory */
@@ -110,8 +114,9 @@ typedef struct tok_train_settings {
     void *progress_ctx;
 } tok_train_settings;
 
-/* Defaults: cl100k, one level of 4096 tokens, no superword stage, 1 thread. */
-tok_train_settings tok_default_train_settings(void);
+/* Fills *s with the defaults: cl100k, one level of 4096 tokens, no superword stage, 1 thread,
+ * no progress report. */
+void tok_default_train_settings(tok_train_settings *s);
 
 /* Trains a pyramid on the concatenation of the files (each file is its own text). Errors:
  * TOK_EIO (missing or unreadable file), TOK_ECORPUS (empty corpus, or fewer possible merges
@@ -217,4 +222,8 @@ int tok_encode_aligned(tok_encoder *e, int lo, int hi, const void *buf, size_t n
                        tok_align *out);
 void tok_align_free(tok_align *a); /* frees the arrays and zeroes *a; NULL-safe */
 
+#ifdef __cplusplus
+}
 #endif
+
+#endif /* PYRAMASK_TOK_H */

@@ -5,14 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-tok_train_settings tok_default_train_settings(void)
+void tok_default_train_settings(tok_train_settings *s)
 {
-    tok_train_settings s = {0};
-    s.pretok = "cl100k";
-    s.nlevels = 1;
-    s.levels[0] = 4096;
-    s.nthreads = 1;
-    return s;
+    *s =
+        (tok_train_settings){.pretok = "cl100k", .nlevels = 1, .levels = {4096}, .nthreads = 1};
 }
 
 void tok_symseqs_free(symseqs *q)

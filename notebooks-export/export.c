@@ -16,8 +16,7 @@
 
 enum { MIN_VERSION = 1, MAX_VERSION = 2, BUSY_MS = 10000, MAX_PREVIEWS = 1000 };
 
-struct export
-{
+struct export_ctx {
     sqlite3 *db;
     export_settings s;
     char *path;  /* the log, absolute */
@@ -69,20 +68,21 @@ const char *export_strerror(int rc)
     }
 }
 
-const char *export_errmsg(const export *e)
+const char *export_errmsg(const export_ctx *e)
 {
     if (!e) /* export_open could not make the handle */
         return export_strerror(EXPORT_ENOMEM);
     return e->msg[0] ? e->msg : export_strerror(e->code);
 }
-const char *export_sweep(const export *e)
+const char *export_sweep(const export_ctx *e)
 {
     return e ? e->sweep : NULL;
 }
 
 /* Records rc and its details in the handle and returns rc: every failure goes through here. */
-static int fail(export *e, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(export *e, int rc, const char *fmt, ...)
+static int fail(export_ctx *e, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(export_ctx *e, int rc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -93,14 +93,14 @@ static int fail(export *e, int rc, const char *fmt, ...)
 }
 
 /* What every call on a handle does first: forgets the last outcome. */
-static void clear(export *e)
+static void clear(export_ctx *e)
 {
     e->code = EXPORT_OK;
     e->msg[0] = 0;
 }
 
 /* The one integer a query returns, or -1 (the failure recorded) when it fails. */
-static long long scalar(export *e, const char *sql, const char *arg)
+static long long scalar(export_ctx *e, const char *sql, const char *arg)
 {
     sqlite3_stmt *st;
     long long v = -1;
@@ -119,7 +119,7 @@ static long long scalar(export *e, const char *sql, const char *arg)
 }
 
 /* Is this a pyramask run log of a version we read? */
-static int check_log(export *e)
+static int check_log(export_ctx *e)
 {
     const char *p = e->s.db_path;
     long long v = scalar(e, "PRAGMA user_version", NULL);
@@ -149,7 +149,7 @@ static int check_log(export *e)
 }
 
 /* The sweep names, "a, b, c" (at most 10), for messages. */
-static void sweep_names(export *e, char *out, size_t n)
+static void sweep_names(export_ctx *e, char *out, size_t n)
 {
     sqlite3_stmt *st;
     size_t len = 0;
@@ -163,7 +163,7 @@ static void sweep_names(export *e, char *out, size_t n)
     sqlite3_finalize(st);
 }
 
-static int choose_sweep(export *e)
+static int choose_sweep(export_ctx *e)
 {
     const char *p = e->s.db_path;
     if (e->s.sweep) {
@@ -207,9 +207,9 @@ static int choose_sweep(export *e)
     return rc;
 }
 
-int export_open(export **out, const export_settings *s)
+int export_open(export_ctx **out, const export_settings *s)
 {
-    export *e = calloc(1, sizeof *e);
+    export_ctx *e = calloc(1, sizeof *e);
     *out = e;
     if (!e)
         return EXPORT_ENOMEM;
@@ -242,7 +242,7 @@ int export_open(export **out, const export_settings *s)
     return rc ? rc : choose_sweep(e);
 }
 
-int export_render(export *e, char **out, size_t *len)
+int export_render(export_ctx *e, char **out, size_t *len)
 {
     clear(e);
     *out = NULL;
@@ -316,7 +316,7 @@ static void sync_dir(const char *path)
 /* The library's one way to write a file, whole or not at all: n bytes to a new temporary
  * file beside path, fsync, rename to path, fsync of the directory. On failure the temporary
  * file is removed and path is untouched. */
-static int write_whole(export *e, const char *path, const char *data, size_t n)
+static int write_whole(export_ctx *e, const char *path, const char *data, size_t n)
 {
     static unsigned serial;
     char tmp[PATH_MAX + 64];
@@ -354,7 +354,7 @@ static int write_whole(export *e, const char *path, const char *data, size_t n)
     return 0;
 }
 
-int export_write(export *e, const char *path)
+int export_write(export_ctx *e, const char *path)
 {
     clear(e);
     if (!path || !*path)
@@ -373,7 +373,7 @@ int export_write(export *e, const char *path)
     return rc;
 }
 
-void export_close(export **pe)
+void export_close(export_ctx **pe)
 {
     if (!pe || !*pe)
         return;

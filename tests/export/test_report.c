@@ -129,7 +129,7 @@ static int render(const char *db, const char *sweep, export_format format, char 
     s.sweep = sweep;
     s.format = format;
     s.generator = "pyramask test";
-    export *e;
+    export_ctx *e;
     int rc = export_open(&e, &s);
     if (!rc) {
         size_t len;
@@ -298,7 +298,7 @@ static int file_count(const char *d)
         export_default_settings(&s_);                                                     \
         s_.db_path = (db_);                                                               \
         s_.sweep = (sweep_);                                                              \
-        export *e_;                                                                       \
+        export_ctx *e_;                                                                   \
         int rc_ = export_open(&e_, &s_);                                                  \
         CHECK(rc_ == (code_) && strstr(export_errmsg(e_), needle_) &&                     \
                   strcmp(export_errmsg(e_), export_strerror(EXPORT_OK)),                  \
@@ -339,7 +339,7 @@ static void test_errors(void)
     export_default_settings(&s);
     s.db_path = path("log.db");
     s.preview_t = 1.5;
-    export *e;
+    export_ctx *e;
     CHECK_INT(EXPORT_EINPUT, export_open(&e, &s));
     CHECK_STR("preview t 1.5 outside [0, 1]", export_errmsg(e));
     export_close(&e);

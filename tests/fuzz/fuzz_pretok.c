@@ -33,7 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                "check: %s (%s)", tok_strerror(rc), err.msg);
     if (rc)
         return 0;
-    tok_train_settings s = tok_default_train_settings();
+    tok_train_settings s;
+    tok_default_train_settings(&s);
     s.pretok = regex;
     s.nlevels = 1;
     s.levels[0] = 290;

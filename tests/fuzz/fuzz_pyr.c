@@ -22,7 +22,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         return 0;
     size_t n;
     uint8_t *text = fuzz_data("data/prose/kjv.txt", 4000, &n);
-    tok_train_settings s = tok_default_train_settings();
+    tok_train_settings s;
+    tok_default_train_settings(&s);
     s.nlevels = 2;
     s.levels[0] = 270, s.levels[1] = 290;
     s.superword = 300;

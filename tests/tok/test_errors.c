@@ -48,7 +48,8 @@ static void write_file(const char *path, const char *text)
 /* A small pyramid from buffers, or NULL; rc and the record in *rc and e. */
 static tok *train(const char *text, int32_t level, const char *pretok, int *rc, tok_err *e)
 {
-    tok_train_settings s = tok_default_train_settings();
+    tok_train_settings s;
+    tok_default_train_settings(&s);
     s.levels[0] = level;
     s.pretok = pretok;
     const void *texts[] = {text};
@@ -83,7 +84,8 @@ void test_errors(void)
                 &e);
     expect_fail("train a level of 256", (train("some text", 256, "gpt2", &rc, &e), rc),
                 TOK_EINVAL, &e);
-    tok_train_settings s = tok_default_train_settings();
+    tok_train_settings s;
+    tok_default_train_settings(&s);
     const char *paths[] = {"/nonexistent/corpus.txt"};
     tok *u = (tok *)1;
     expect_fail("train on a missing file", tok_train_files(&u, &s, paths, 1, &e), TOK_EIO, &e);

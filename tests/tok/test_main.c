@@ -89,7 +89,8 @@ blob code_text(void)
 
 static tok *train_on(blob text, const char *pretok, const int *levels, int nlevels, int sup)
 {
-    tok_train_settings s = tok_default_train_settings();
+    tok_train_settings s;
+    tok_default_train_settings(&s);
     s.pretok = pretok;
     s.nlevels = nlevels;
     for (int k = 0; k < nlevels; k++)

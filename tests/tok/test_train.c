@@ -109,7 +109,8 @@ static int ref_learn(refvocab *v, seq *q, size_t nq, int32_t target)
 static void compare_with_reference(const blob *text, const char *preset, int32_t level,
                                    int32_t sup)
 {
-    tok_train_settings s = tok_default_train_settings();
+    tok_train_settings s;
+    tok_default_train_settings(&s);
     s.pretok = preset;
     s.levels[0] = level;
     s.superword = sup;
@@ -209,7 +210,8 @@ static void test_threads(void)
     kjv.n = 2500000;
     tok *ref = NULL;
     for (int nt = 1; nt <= 3; nt += 2) {
-        tok_train_settings s = tok_default_train_settings();
+        tok_train_settings s;
+        tok_default_train_settings(&s);
         s.nlevels = 2;
         s.levels[0] = 600;
         s.levels[1] = 1200;
@@ -256,7 +258,8 @@ static int train_err(tok_train_settings s, const char *text, tok_err *e)
 static void test_bad_settings(void)
 {
     tok_err e = {0};
-    tok_train_settings s = tok_default_train_settings();
+    tok_train_settings s;
+    tok_default_train_settings(&s);
     s.nlevels = 2;
     s.levels[0] = 1000;
     s.levels[1] = 900;
@@ -266,16 +269,16 @@ static void test_bad_settings(void)
     s.superword = 1500;
     CHECK_INT(TOK_EINVAL, train_err(s, "some text", &e));
     CHECK(strstr(e.msg, "superword") != NULL, "message: %s", e.msg);
-    s = tok_default_train_settings();
+    tok_default_train_settings(&s);
     s.levels[0] = 256;
     CHECK_INT(TOK_EINVAL, train_err(s, "some text", &e));
-    s = tok_default_train_settings();
+    tok_default_train_settings(&s);
     s.pretok = "(unclosed";
     CHECK_INT(TOK_EREGEX, train_err(s, "some text", &e));
     CHECK(strstr(e.msg, "offset 9") != NULL && strstr(e.msg, "missing closing parenthesis"),
           "message: %s", e.msg);
     CHECK_INT(TOK_EREGEX, tok_check_pretok("[a-", &e));
-    s = tok_default_train_settings();
+    tok_default_train_settings(&s);
     CHECK_INT(TOK_ECORPUS, train_err(s, "", &e));
     CHECK_INT(TOK_ECORPUS, train_err(s, "tiny text", &e));
     CHECK(strstr(e.msg, "too small") != NULL, "message: %s", e.msg);
@@ -298,7 +301,8 @@ static void test_gappy_regex(void)
 {
     blob text = prose_text();
     text.n = 200000;
-    tok_train_settings s = tok_default_train_settings();
+    tok_train_settings s;
+    tok_default_train_settings(&s);
     s.pretok = "\\p{L}+";
     s.levels[0] = 700;
     s.superword = 900;
