@@ -268,6 +268,28 @@ static void test_lone_runs(void)
     free(doc);
 }
 
+/* Mask types whose names markup cares about: the previews' markers [name] and [name*n] are
+ * highlighted with the name escaped inside <mark>, never as raw markup. */
+static void test_hostile_types(void)
+{
+    const char *db =
+        variant("types.db", "UPDATE previews SET types = json_array('mask', 'x<y&z'),"
+                            " text = 'a [x<y&z*3] b [mask] c [x<y&z] d [x<y&zz]'");
+    char *doc = NULL, msg[1024];
+    int rc = db ? render(db, NULL, EXPORT_HTML, &doc, msg, sizeof msg) : -1;
+    CHECK(rc == EXPORT_OK, "render: %s", db ? msg : "no log");
+    if (rc)
+        return;
+    CHECK(strstr(doc,
+                 "<pre>a <mark class=\"m1\">[x&lt;y&amp;z*3]</mark> b "
+                 "<mark class=\"m0\">[mask]</mark> c <mark class=\"m1\">[x&lt;y&amp;z]</mark>"
+                 " d [x&lt;y&amp;zz]</pre>"),
+          "the markers of a type named x<y&z highlighted and escaped, an unknown one escaped");
+    CHECK(!strstr(doc, "x<y"), "a type's name got into the page unescaped");
+    CHECK(clean_text(doc), "the page is not clean UTF-8");
+    free(doc);
+}
+
 /* A version 1 log, before pyramid_levels, curves and previews: the sections say so. */
 static void test_version1(void)
 {
@@ -398,6 +420,7 @@ void test_report(void)
         test_errors();
     }
     test_lone_runs();
+    test_hostile_types();
     test_version1();
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
