@@ -75,7 +75,7 @@ int cmd_export(int argc, char **argv)
     snprintf(generator, sizeof generator, "pyramask %s", cli_version());
     s.generator = generator;
     s.db_path = runlog_path(db);
-    export *e;
+    export_ctx *e;
     int rc = export_open(&e, &s);
     if (!rc)
         rc = export_write(e, output);

@@ -84,7 +84,7 @@ int cmd_sample(int argc, char **argv)
         return rc;
     struct config *c = config_new();
     tok *t = NULL;
-    tok_err te = {{0}};
+    tok_err te = {0};
     int status = CLI_OK;
     if (!c || config_load_string(c, meta ? meta : "", ckpt, err) || config_finish(c, err)) {
         cli_error("sample", "%s: metadata: %s", ckpt, c ? err : "out of memory");

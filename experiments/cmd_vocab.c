@@ -179,7 +179,8 @@ static int vocab_build(int argc, char **argv)
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *cmd = "vocab build", *outp = NULL;
-    tok_train_settings ts = tok_default_train_settings();
+    tok_train_settings ts;
+    tok_default_train_settings(&ts);
     ts.nthreads = default_threads();
     const char **corpus = calloc((size_t)argc + 1, sizeof *corpus);
     int ncorpus = 0, have_levels = 0, c;
@@ -240,7 +241,7 @@ static int vocab_build(int argc, char **argv)
         ts.progress_ctx = &pr;
     }
     tok *t = NULL;
-    tok_err e = {{0}};
+    tok_err e = {0};
     int rc = tok_train_files(&t, &ts, corpus, ncorpus, &e);
     if (ts.progress)
         fputc('\n', stderr);
@@ -271,7 +272,7 @@ usage_quiet:
 
 static int open_pyr(const char *cmd, const char *path, tok **t)
 {
-    tok_err e = {{0}};
+    tok_err e = {0};
     int rc = tok_open(t, path, &e);
     return rc ? fail(cmd, rc, &e) : CLI_OK;
 }
@@ -455,7 +456,7 @@ static int vocab_decode(int argc, char **argv)
     free(buf);
     uint8_t *out = NULL;
     size_t outlen = 0;
-    tok_err e = {{0}};
+    tok_err e = {0};
     if (!rc) {
         int trc = tok_decode(t, (int)o.level, ids, nid, &out, &outlen, &e);
         if (trc)
@@ -620,7 +621,7 @@ static int vocab_import(int argc, char **argv)
     if (!outp)
         return cli_usage(cmd, "no output file (-o OUT.pyr)");
     tok *t;
-    tok_err e = {{0}};
+    tok_err e = {0};
     int rc = tok_import_tiktoken(&t, argv[optind], pretok, &e);
     if (rc)
         return fail(cmd, rc, &e);

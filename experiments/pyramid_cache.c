@@ -53,7 +53,7 @@ int pyramid_get(tok **out, const struct config *c, const struct corpus *corp,
                 char err[CONFIG_ERR_MAX])
 {
     const struct config_values *v = config_values(c);
-    tok_err te = {{0}};
+    tok_err te = {0};
     *out = NULL;
     if (*v->tokenizer.pyramid) {
         snprintf(path, PATH_MAX, "%s", v->tokenizer.pyramid);
@@ -68,7 +68,7 @@ int pyramid_get(tok **out, const struct config *c, const struct corpus *corp,
             tok_close(out);
         return rc;
     }
-    tok_err pe = {{0}};
+    tok_err pe = {0};
     if (tok_check_pretok(v->tokenizer.pretok, &pe))
         return config_fail(err, "%s: tokenizer.pretok: %s",
                            config_where(c, config_key_index("tokenizer.pretok")), pe.msg);
@@ -100,7 +100,8 @@ int pyramid_get(tok **out, const struct config *c, const struct corpus *corp,
         if (rc) /* libtok's messages name the file */
             rc = (config_fail(err, "%s", te.msg[0] ? te.msg : tok_strerror(rc)), -2);
     } else {
-        tok_train_settings s = tok_default_train_settings();
+        tok_train_settings s;
+        tok_default_train_settings(&s);
         s.pretok = v->tokenizer.pretok;
         s.nlevels = v->tokenizer.nlevels;
         for (int i = 0; i < s.nlevels; i++)

@@ -47,7 +47,7 @@ static int print_ids(const tok *t, int level, const int32_t *ids, int n, FILE *o
 {
     uint8_t *buf;
     size_t len;
-    tok_err te = {{0}};
+    tok_err te = {0};
     int rc = tok_decode(t, level, ids, (size_t)n, &buf, &len, &te);
     if (rc) {
         snprintf(err, errlen, "decoding: %s", te.msg[0] ? te.msg : tok_strerror(rc));

@@ -44,19 +44,20 @@ static int align_piece(tok_encoder *e, int lo, int top, const uint8_t *s, size_t
         return TOK_ENOMEM;
     for (size_t i = 0; i < n; i++)
         e->seq[i] = t->byte_id[s[ps + i]];
-    if (lo == 0 && ids_push(&lv[0], t, e->seq, n, ps))
+    if (lo == 0 && tok_ids_push(&lv[0], t, e->seq, n, ps))
         return TOK_ENOMEM;
     for (int k = 1; k <= top; k++) {
         int32_t id;
         if (t->rule == RULE_RANKS && n > 1 &&
-            (id = bytemap_get(&t->byid, (bytestrs){t->bytes, t->off}, s + ps, pe - ps)) >= 0 &&
+            (id = tok_bytemap_get(&t->byid, (bytestrs){t->bytes, t->off}, s + ps, pe - ps)) >=
+                0 &&
             id < t->limit[k]) {
             e->seq[0] = id;
             n = 1;
         } else {
-            n = bpe_merge(&t->pairs, 0, t->limit[k], e->seq, n, &e->sc);
+            n = tok_bpe_merge(&t->pairs, 0, t->limit[k], e->seq, n, &e->sc);
         }
-        if (k >= lo && ids_push(&lv[k], t, e->seq, n, ps))
+        if (k >= lo && tok_ids_push(&lv[k], t, e->seq, n, ps))
             return TOK_ENOMEM;
     }
     *m = n;
@@ -68,8 +69,8 @@ static int align_line(tok_encoder *e, int lo, int hi, size_t cs, size_t k, tok_i
 {
     const tok *t = e->t;
     for (int lev = t->super_level; lev <= hi; lev++) {
-        k = bpe_merge(&t->pairs, t->super_start, t->limit[lev], e->seq2, k, &e->sc);
-        if (lev >= lo && ids_push(&lv[lev], t, e->seq2, k, cs))
+        k = tok_bpe_merge(&t->pairs, t->super_start, t->limit[lev], e->seq2, k, &e->sc);
+        if (lev >= lo && tok_ids_push(&lv[lev], t, e->seq2, k, cs))
             return TOK_ENOMEM;
     }
     return TOK_OK;
@@ -84,7 +85,7 @@ static int encode_levels(tok_encoder *e, int lo, int hi, const uint8_t *s, size_
     pretok_iter it = {0};
     size_t ps, pe, m = 0, k = 0, cs = 0;
     for (;;) {
-        bool more = pretok_next(e->m, s, n, &it, &ps, &pe);
+        bool more = tok_pretok_next(e->m, s, n, &it, &ps, &pe);
         if (more) {
             int rc = align_piece(e, lo, top, s, ps, pe, lv, &m);
             if (rc)
@@ -114,7 +115,7 @@ static int encode_levels(tok_encoder *e, int lo, int hi, const uint8_t *s, size_
         if (!more)
             break;
         for (int lev = t->super_level; lev <= hi; lev++) /* a newline piece stays as it is */
-            if (lev >= lo && ids_push(&lv[lev], t, e->seq, m, ps))
+            if (lev >= lo && tok_ids_push(&lv[lev], t, e->seq, m, ps))
                 return TOK_ENOMEM;
     }
     return TOK_OK;
@@ -150,7 +151,7 @@ int tok_encode_aligned(tok_encoder *e, int lo, int hi, const void *buf, size_t n
 {
     const tok *t = e->t;
     memset(out, 0, sizeof *out);
-    if (check_level(t, lo) || check_level(t, hi) || lo > hi)
+    if (tok_check_level(t, lo) || tok_check_level(t, hi) || lo > hi)
         return TOK_ERANGE;
     tok_ids lv[TOK_MAX_LEVELS + 1];
     memset(lv, 0, sizeof lv);

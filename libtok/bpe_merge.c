@@ -10,7 +10,7 @@ enum { SHORT_RUN = 48 };
 
 static inline int32_t prio(const pairmap *pairs, int32_t lo, int32_t hi, int32_t a, int32_t b)
 {
-    int32_t r = pairmap_get(pairs, a, b);
+    int32_t r = tok_pairmap_get(pairs, a, b);
     return (r >= lo && r < hi) ? r : NONE;
 }
 
@@ -132,8 +132,8 @@ static size_t merge_long(const pairmap *pairs, int32_t lo, int32_t hi, int32_t *
     return k;
 }
 
-size_t bpe_merge(const pairmap *pairs, int32_t lo, int32_t hi, int32_t *s, size_t n,
-                 merge_scratch *sc)
+size_t tok_bpe_merge(const pairmap *pairs, int32_t lo, int32_t hi, int32_t *s, size_t n,
+                     merge_scratch *sc)
 {
     if (n < 2 || hi <= lo)
         return n;
@@ -142,7 +142,7 @@ size_t bpe_merge(const pairmap *pairs, int32_t lo, int32_t hi, int32_t *s, size_
     return merge_long(pairs, lo, hi, s, n, sc);
 }
 
-void merge_scratch_free(merge_scratch *sc)
+void tok_merge_scratch_free(merge_scratch *sc)
 {
     free(sc->buf);
     sc->buf = NULL;

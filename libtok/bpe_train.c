@@ -94,7 +94,7 @@ static struct hentry heap_pop(struct learner *L)
 /* index of pair (l, r), added with count 0 if new; -1 when out of memory */
 static int32_t pair_index(struct learner *L, int32_t l, int32_t r)
 {
-    int32_t i = pairmap_get(&L->pm, l, r);
+    int32_t i = tok_pairmap_get(&L->pm, l, r);
     if (i >= 0)
         return i;
     if (L->np == L->pcap) {
@@ -107,7 +107,7 @@ static int32_t pair_index(struct learner *L, int32_t l, int32_t r)
     }
     i = (int32_t)L->np++;
     L->ps[i] = (struct pstat){.l = l, .r = r, .last = -1, .touched = -1};
-    if (pairmap_put(&L->pm, l, r, i))
+    if (tok_pairmap_put(&L->pm, l, r, i))
         return -1;
     return i;
 }
@@ -177,7 +177,7 @@ static int merge_in(struct learner *L, int32_t w, int32_t a, int32_t b, int32_t 
         return TOK_OK; /* a stale entry of the word list */
     for (size_t i = 0; i + 1 < n; i++)
         if (mk[i] || mk[i + 1])
-            L->ps[pairmap_get(&L->pm, s[i], s[i + 1])].cnt -= cw;
+            L->ps[tok_pairmap_get(&L->pm, s[i], s[i + 1])].cnt -= cw;
     size_t j = 0;
     for (size_t i = 0; i < n; i++) {
         if (mk[i] == 2)
@@ -211,8 +211,8 @@ static int merge_in(struct learner *L, int32_t w, int32_t a, int32_t b, int32_t 
     return TOK_OK;
 }
 
-int vocab_build_push(vocab_build *v, const uint8_t *p, size_t n, int32_t l, int32_t r,
-                     int64_t count)
+int tok_vocab_build_push(vocab_build *v, const uint8_t *p, size_t n, int32_t l, int32_t r,
+                         int64_t count)
 {
     if (v->ntok == v->cap) {
         int32_t nc = v->cap ? v->cap * 2 : 1024;
@@ -253,7 +253,7 @@ int vocab_build_push(vocab_build *v, const uint8_t *p, size_t n, int32_t l, int3
     v->left[id] = l;
     v->right[id] = r;
     v->count[id] = count;
-    if (bytemap_add(&v->seen, (bytestrs){v->bytes, v->off}, id) < 0)
+    if (tok_bytemap_add(&v->seen, (bytestrs){v->bytes, v->off}, id) < 0)
         return TOK_ENOMEM;
     return TOK_OK;
 }
@@ -263,18 +263,18 @@ static void learner_free(struct learner *L)
     for (size_t k = 0; k < L->np; k++)
         free(L->ps[k].wl);
     free(L->ps);
-    pairmap_free(&L->pm);
+    tok_pairmap_free(&L->pm);
     free(L->heap);
     free(L->fresh);
     free(L->mark);
 }
 
-int bpe_learn(vocab_build *v, symseqs *q, int32_t target, int stage,
-              const tok_train_settings *s, tok_err *err)
+int tok_bpe_learn(vocab_build *v, symseqs *q, int32_t target, int stage,
+                  const tok_train_settings *s, tok_err *err)
 {
     (void)stage;
     struct learner L = {.q = q};
-    int rc = pairmap_init(&L.pm, 1 << 16);
+    int rc = tok_pairmap_init(&L.pm, 1 << 16);
     if (!rc)
         rc = count_all_pairs(&L);
     uint8_t *cat = NULL;
@@ -289,7 +289,7 @@ int bpe_learn(vocab_build *v, symseqs *q, int32_t target, int stage,
             break;
         }
         struct hentry top = heap_pop(&L);
-        int32_t k = pairmap_get(&L.pm, top.l, top.r);
+        int32_t k = tok_pairmap_get(&L.pm, top.l, top.r);
         struct pstat *p = &L.ps[k];
         if (p->banned || p->cnt <= 0)
             continue;
@@ -310,10 +310,10 @@ int bpe_learn(vocab_build *v, symseqs *q, int32_t target, int stage,
         memcpy(cat, v->bytes + v->off[top.l], ln);
         memcpy(cat + ln, v->bytes + v->off[top.r], rn);
         p->banned = true;
-        if (bytemap_get(&v->seen, (bytestrs){v->bytes, v->off}, cat, ln + rn) >= 0)
+        if (tok_bytemap_get(&v->seen, (bytestrs){v->bytes, v->off}, cat, ln + rn) >= 0)
             continue;
         int32_t c = v->ntok;
-        if ((rc = vocab_build_push(v, cat, ln + rn, top.l, top.r, p->cnt)))
+        if ((rc = tok_vocab_build_push(v, cat, ln + rn, top.l, top.r, p->cnt)))
             break;
         int32_t *wl = p->wl; /* L.ps may move below; this list does not change */
         uint32_t wn = p->wn;

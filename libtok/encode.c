@@ -43,7 +43,7 @@ int tok_encoder_open(tok_encoder **out, const tok *t)
         return TOK_ENOMEM;
     e->t = t;
     e->small = calloc((size_t)1 << SMALL_BITS, sizeof *e->small);
-    if (!e->small || pretok_matcher_open(&e->m, t->pre)) {
+    if (!e->small || tok_pretok_matcher_open(&e->m, t->pre)) {
         free(e->small);
         free(e);
         return TOK_ENOMEM;
@@ -57,8 +57,8 @@ void tok_encoder_close(tok_encoder **ep)
     if (!ep || !*ep)
         return;
     tok_encoder *e = *ep;
-    pretok_matcher_close(&e->m);
-    merge_scratch_free(&e->sc);
+    tok_pretok_matcher_close(&e->m);
+    tok_merge_scratch_free(&e->sc);
     free(e->small);
     free(e->ents);
     free(e->keys);
@@ -81,7 +81,7 @@ static void cache_clear(tok_encoder *e)
 static const int32_t *cache_get(tok_encoder *e, uint64_t tag, const uint8_t *p, size_t n,
                                 size_t *nres, uint64_t *hout)
 {
-    uint64_t h = (hash_bytes(p, n) ^ mix64(tag)) | 1;
+    uint64_t h = (tok_hash_bytes(p, n) ^ mix64(tag)) | 1;
     *hout = h;
     if (!e->ecap)
         return NULL;
@@ -139,7 +139,7 @@ static const int32_t *merge_piece(tok_encoder *e, const uint8_t *p, size_t n, in
 {
     const tok *t = e->t;
     if (t->rule == RULE_RANKS) { /* tiktoken: a pre-token that is a token is that token */
-        int32_t id = bytemap_get(&t->byid, (bytestrs){t->bytes, t->off}, p, n);
+        int32_t id = tok_bytemap_get(&t->byid, (bytestrs){t->bytes, t->off}, p, n);
         if (id >= 0 && id < hi) {
             e->one = id;
             *nout = 1;
@@ -150,12 +150,12 @@ static const int32_t *merge_piece(tok_encoder *e, const uint8_t *p, size_t n, in
         return NULL;
     for (size_t i = 0; i < n; i++)
         e->seq[i] = t->byte_id[p[i]];
-    *nout = bpe_merge(&t->pairs, 0, hi, e->seq, n, &e->sc);
+    *nout = tok_bpe_merge(&t->pairs, 0, hi, e->seq, n, &e->sc);
     return e->seq;
 }
 
-const int32_t *encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int32_t hi,
-                            size_t *nout)
+const int32_t *tok_encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int32_t hi,
+                                size_t *nout)
 {
     const tok *t = e->t;
     if (n == 1) {
@@ -188,7 +188,7 @@ const int32_t *encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int32_t 
     return r;
 }
 
-int ids_reserve(tok_ids *ids, size_t cap)
+int tok_ids_reserve(tok_ids *ids, size_t cap)
 {
     if (cap <= ids->cap)
         return TOK_OK;
@@ -204,13 +204,13 @@ int ids_reserve(tok_ids *ids, size_t cap)
     return TOK_OK;
 }
 
-int ids_push(tok_ids *out, const tok *t, const int32_t *ids, size_t k, size_t start)
+int tok_ids_push(tok_ids *out, const tok *t, const int32_t *ids, size_t k, size_t start)
 {
     if (out->n + k > out->cap) {
         size_t c = out->cap ? out->cap : 1024;
         while (c < out->n + k)
             c *= 2;
-        if (ids_reserve(out, c))
+        if (tok_ids_reserve(out, c))
             return TOK_ENOMEM;
     }
     if (k == 1) {
@@ -228,8 +228,8 @@ int ids_push(tok_ids *out, const tok *t, const int32_t *ids, size_t k, size_t st
 
 /* The superword stage of one line s[cs..ce) made of pieces pcs (pairs of start, end):
  * stage-1 tokens of every piece, then merges [super_start, hi) over the whole run. */
-const int32_t *encode_chunk(tok_encoder *e, const uint8_t *s, size_t cs, size_t ce,
-                            const size_t *pcs, size_t npcs, int32_t hi, size_t *nout)
+const int32_t *tok_encode_chunk(tok_encoder *e, const uint8_t *s, size_t cs, size_t ce,
+                                const size_t *pcs, size_t npcs, int32_t hi, size_t *nout)
 {
     const tok *t = e->t;
     int32_t hi1 = t->limit[t->super_level - 1];
@@ -242,13 +242,13 @@ const int32_t *encode_chunk(tok_encoder *e, const uint8_t *s, size_t cs, size_t 
     for (size_t i = 0; i < npcs; i++) {
         size_t m;
         const int32_t *r =
-            encode_piece(e, s + pcs[2 * i], pcs[2 * i + 1] - pcs[2 * i], hi1, &m);
+            tok_encode_piece(e, s + pcs[2 * i], pcs[2 * i + 1] - pcs[2 * i], hi1, &m);
         if (!r || grow((void **)&e->seq2, &e->seq2cap, k + m, sizeof *e->seq2))
             return NULL;
         memcpy(e->seq2 + k, r, m * sizeof *r);
         k += m;
     }
-    k = bpe_merge(&t->pairs, t->super_start, hi, e->seq2, k, &e->sc);
+    k = tok_bpe_merge(&t->pairs, t->super_start, hi, e->seq2, k, &e->sc);
     if (n <= CACHE_MAX_LINE)
         cache_put(e, tag, h, s + cs, n, e->seq2, k);
     *nout = k;
@@ -268,7 +268,7 @@ static int encode_from(tok_encoder *e, int level, const uint8_t *s, size_t n, si
     if (level == 0) { /* bytes */
         size_t to = stop < n ? stop : n;
         for (size_t i = from; i < to; i++)
-            if (ids_push(out, t, &t->byte_id[s[i]], 1, i))
+            if (tok_ids_push(out, t, &t->byte_id[s[i]], 1, i))
                 return TOK_ENOMEM;
         *end = to;
         return TOK_OK;
@@ -276,10 +276,10 @@ static int encode_from(tok_encoder *e, int level, const uint8_t *s, size_t n, si
     if (!t->super_level || level < t->super_level) {
         int32_t hi = t->limit[level];
         while (it.pos < stop || it.pending) {
-            if (!pretok_next(e->m, s, n, &it, &ps, &pe))
+            if (!tok_pretok_next(e->m, s, n, &it, &ps, &pe))
                 break;
-            const int32_t *r = encode_piece(e, s + ps, pe - ps, hi, &m);
-            if (!r || ids_push(out, t, r, m, ps))
+            const int32_t *r = tok_encode_piece(e, s + ps, pe - ps, hi, &m);
+            if (!r || tok_ids_push(out, t, r, m, ps))
                 return TOK_ENOMEM;
             if (sync && !it.pending && *nsync < maxsync)
                 sync[(*nsync)++] = it.pos;
@@ -290,7 +290,7 @@ static int encode_from(tok_encoder *e, int level, const uint8_t *s, size_t n, si
     int32_t hi = t->limit[level], hi1 = t->limit[t->super_level - 1];
     size_t npcs = 0, cs = from;
     while (it.pos < stop || it.pending || npcs) {
-        bool more = pretok_next(e->m, s, n, &it, &ps, &pe);
+        bool more = tok_pretok_next(e->m, s, n, &it, &ps, &pe);
         bool nl = more && memchr(s + ps, '\n', pe - ps);
         if (more && !nl) { /* one more piece of the line */
             if (grow((void **)&e->pcs, &e->pcap, 2 * npcs + 2, sizeof *e->pcs))
@@ -304,15 +304,15 @@ static int encode_from(tok_encoder *e, int level, const uint8_t *s, size_t n, si
         }
         if (npcs) { /* the line ends: its superword stage */
             const int32_t *r =
-                encode_chunk(e, s, cs, e->pcs[2 * npcs - 1], e->pcs, npcs, hi, &m);
-            if (!r || ids_push(out, t, r, m, cs))
+                tok_encode_chunk(e, s, cs, e->pcs[2 * npcs - 1], e->pcs, npcs, hi, &m);
+            if (!r || tok_ids_push(out, t, r, m, cs))
                 return TOK_ENOMEM;
             npcs = 0;
         }
         if (!more)
             break;
-        const int32_t *r = encode_piece(e, s + ps, pe - ps, hi1, &m); /* a newline piece */
-        if (!r || ids_push(out, t, r, m, ps))
+        const int32_t *r = tok_encode_piece(e, s + ps, pe - ps, hi1, &m); /* a newline piece */
+        if (!r || tok_ids_push(out, t, r, m, ps))
             return TOK_ENOMEM;
         if (sync && !it.pending && *nsync < maxsync)
             sync[(*nsync)++] = it.pos;
@@ -321,7 +321,7 @@ static int encode_from(tok_encoder *e, int level, const uint8_t *s, size_t n, si
     return TOK_OK;
 }
 
-int check_level(const tok *t, int level)
+int tok_check_level(const tok *t, int level)
 {
     return level < 0 || level > t->nlevels ? TOK_ERANGE : TOK_OK;
 }
@@ -329,7 +329,7 @@ int check_level(const tok *t, int level)
 int tok_encode(tok_encoder *e, int level, const void *buf, size_t n, tok_ids *out)
 {
     out->n = 0;
-    if (check_level(e->t, level))
+    if (tok_check_level(e->t, level))
         return TOK_ERANGE;
     size_t end;
     return encode_from(e, level, buf, n, 0, n, out, &end, NULL, NULL, 0);
@@ -382,7 +382,7 @@ static void *worker_run(void *arg)
         size_t end = 0, nsync = 0;
         /* room for 2 bytes a token (prose has ~4, code ~3): a part that outgrows its
          * buffer is copied, and the other thread's TLB flushed, as the old one is unmapped */
-        int rc = ids_reserve(&ids, (p->stop - p->from) / 2 + 1024);
+        int rc = tok_ids_reserve(&ids, (p->stop - p->from) / 2 + 1024);
         if (!rc)
             rc = encode_from(w->e, pl->level, pl->s, pl->n, p->from, p->stop, &ids, &end,
                              p->sync, &nsync, MAX_SYNC);
@@ -490,7 +490,7 @@ static void copy_parts(struct pool *pl, pthread_t *th, int nt)
 int tok_encode_parallel(const tok *t, int level, const void *buf, size_t n, int nthreads,
                         tok_ids *out)
 {
-    if (check_level(t, level))
+    if (tok_check_level(t, level))
         return TOK_ERANGE;
     int nt = nthreads < 1 ? 1 : nthreads > 256 ? 256 : nthreads;
     size_t np = (size_t)nt * PARTS_PER_THREAD;
@@ -541,7 +541,7 @@ int tok_encode_parallel(const tok *t, int level, const void *buf, size_t n, int 
         rc = plan_join(&pl, ws[0].e, &total);
     if (!rc) {
         out->n = 0;
-        rc = ids_reserve(out, total ? total : 1);
+        rc = tok_ids_reserve(out, total ? total : 1);
     }
     if (!rc) {
         pl.out = out;

@@ -34,15 +34,15 @@ struct tok_encoder {
 
 /* Stage-1 tokens of piece p[0..n) with merges below hi; the result is borrowed (valid until
  * the next call); NULL when out of memory. */
-const int32_t *encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int32_t hi,
-                            size_t *nout);
+const int32_t *tok_encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int32_t hi,
+                                size_t *nout);
 /* Superword tokens (merges below hi) of the line s[cs..ce) made of npcs pieces. */
-const int32_t *encode_chunk(tok_encoder *e, const uint8_t *s, size_t cs, size_t ce,
-                            const size_t *pcs, size_t npcs, int32_t hi, size_t *nout);
+const int32_t *tok_encode_chunk(tok_encoder *e, const uint8_t *s, size_t cs, size_t ce,
+                                const size_t *pcs, size_t npcs, int32_t hi, size_t *nout);
 /* Grows ids to hold cap tokens. */
-int ids_reserve(tok_ids *ids, size_t cap);
+int tok_ids_reserve(tok_ids *ids, size_t cap);
 /* Appends k ids whose first starts at byte `start`. */
-int ids_push(tok_ids *out, const tok *t, const int32_t *ids, size_t k, size_t start);
-int check_level(const tok *t, int level);
+int tok_ids_push(tok_ids *out, const tok *t, const int32_t *ids, size_t k, size_t start);
+int tok_check_level(const tok *t, int level);
 
 #endif

@@ -67,7 +67,7 @@ const char *tok_preset_pattern(const char *name)
     return NULL;
 }
 
-int pretok_compile(pretok **out, const char *spec, tok_err *err)
+int tok_pretok_compile(pretok **out, const char *spec, tok_err *err)
 {
     *out = NULL;
     if (!spec || !*spec)
@@ -106,7 +106,7 @@ int pretok_compile(pretok **out, const char *spec, tok_err *err)
     return TOK_OK;
 }
 
-void pretok_free(pretok **pp)
+void tok_pretok_free(pretok **pp)
 {
     if (!pp || !*pp)
         return;
@@ -118,24 +118,25 @@ void pretok_free(pretok **pp)
     *pp = NULL;
 }
 
-const char *pretok_pattern(const pretok *p)
+const char *tok_pretok_pattern(const pretok *p)
 {
     return p->pattern;
 }
-const char *pretok_name(const pretok *p)
+const char *tok_pretok_preset_name(const pretok *p)
 {
     return p->name;
 }
 
 int tok_check_pretok(const char *spec, tok_err *err)
 {
+    tok_err_clear(err);
     pretok *p;
-    int rc = pretok_compile(&p, spec, err);
-    pretok_free(&p);
+    int rc = tok_pretok_compile(&p, spec, err);
+    tok_pretok_free(&p);
     return rc;
 }
 
-int pretok_matcher_open(pretok_matcher **out, const pretok *p)
+int tok_pretok_matcher_open(pretok_matcher **out, const pretok *p)
 {
     pretok_matcher *m = calloc(1, sizeof *m);
     *out = NULL;
@@ -147,7 +148,7 @@ int pretok_matcher_open(pretok_matcher **out, const pretok *p)
     if (p->jit)
         m->js = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, NULL);
     if (!m->md || !m->mc || (p->jit && !m->js)) {
-        pretok_matcher_close(&m);
+        tok_pretok_matcher_close(&m);
         return TOK_ENOMEM;
     }
     if (m->js)
@@ -157,7 +158,7 @@ int pretok_matcher_open(pretok_matcher **out, const pretok *p)
     return TOK_OK;
 }
 
-void pretok_matcher_close(pretok_matcher **mp)
+void tok_pretok_matcher_close(pretok_matcher **mp)
 {
     if (!mp || !*mp)
         return;
@@ -191,8 +192,8 @@ static bool find(pretok_matcher *m, const uint8_t *s, size_t n, size_t from, siz
     return true;
 }
 
-bool pretok_next(pretok_matcher *m, const uint8_t *s, size_t n, pretok_iter *it, size_t *ps,
-                 size_t *pe)
+bool tok_pretok_next(pretok_matcher *m, const uint8_t *s, size_t n, pretok_iter *it, size_t *ps,
+                     size_t *pe)
 {
     if (it->pending) {
         *ps = it->pend_s;
@@ -202,7 +203,7 @@ bool pretok_next(pretok_matcher *m, const uint8_t *s, size_t n, pretok_iter *it,
     }
     if (it->pos >= n)
         return false;
-    size_t ms, me = m->p->fast ? pretok_fast(m->p->fast, s, n, it->pos) : 0;
+    size_t ms, me = m->p->fast ? tok_pretok_fast(m->p->fast, s, n, it->pos) : 0;
     if (me) { /* the shortcut knows the match at pos */
         *ps = it->pos;
         *pe = it->pos = me;

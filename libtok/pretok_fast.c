@@ -137,7 +137,7 @@ static size_t gpt2(const uint8_t *s, size_t n, size_t pos)
     return 0;
 }
 
-size_t pretok_fast(int kind, const uint8_t *s, size_t n, size_t pos)
+size_t tok_pretok_fast(int kind, const uint8_t *s, size_t n, size_t pos)
 {
     if (pos >= n || s[pos] >= 0x80)
         return 0;

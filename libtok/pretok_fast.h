@@ -11,6 +11,6 @@ enum { FAST_NONE = 0, FAST_GPT2, FAST_CL100K, FAST_O200K };
 
 /* The end of the match the preset's pattern makes at s[pos] (the search starting there), or
  * 0 when the bytes around pos leave it undecided (non-ASCII, contractions...). */
-size_t pretok_fast(int kind, const uint8_t *s, size_t n, size_t pos);
+size_t tok_pretok_fast(int kind, const uint8_t *s, size_t n, size_t pos);
 
 #endif

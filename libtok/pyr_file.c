@@ -1,10 +1,8 @@
-/* pyr_file.c: the .pyr pyramid file, a SQLite database (meta, levels, tokens): atomic
- * writing (temporary file, fsync, rename) and loading that checks what it reads. */
+/* pyr_file.c: the .pyr pyramid file, a SQLite database (meta, levels, tokens): writing it
+ * whole or not at all (tok_write_file) and loading that checks what it reads. */
 #include "tok_impl.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,51 +112,31 @@ static int write_db(const tok *t, sqlite3 *db)
     return sqlite3_exec(db, "COMMIT;", 0, 0, 0) ? -1 : 0;
 }
 
-static int fsync_path(const char *path, int flags)
+/* What tok_write_file's temporary file gets: the pyramid as a SQLite database (SQLite writes
+ * it by its path; the caller's fsync of fd makes it durable). */
+struct save {
+    const tok *t;
+    const char *path;
+};
+
+static int fill_pyr(int fd, const char *tmp, void *ctx, tok_err *err)
 {
-    int fd = open(path, flags);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
+    (void)fd;
+    const struct save *s = ctx;
+    sqlite3 *db = NULL;
+    int rc = TOK_OK;
+    if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE, NULL) || write_db(s->t, db))
+        rc = sql_fail(db, err, TOK_EIO, s->path);
+    if (sqlite3_close(db) && !rc)
+        rc = tok_fail(err, TOK_EIO, "%s: cannot close", s->path);
     return rc;
 }
 
 int tok_save(const tok *t, const char *path, tok_err *err)
 {
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 16);
-    if (!tmp)
-        return tok_fail(err, TOK_ENOMEM, "out of memory");
-    snprintf(tmp, n + 16, "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int rc = tok_fail(err, TOK_EIO, "%s: %s", path, strerror(errno));
-        free(tmp);
-        return rc;
-    }
-    close(fd);
-    sqlite3 *db = NULL;
-    int rc = TOK_OK;
-    if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE, NULL) || write_db(t, db)) {
-        rc = sql_fail(db, err, TOK_EIO, path);
-    }
-    if (sqlite3_close(db) && !rc)
-        rc = tok_fail(err, TOK_EIO, "%s: cannot close", path);
-    if (!rc && fsync_path(tmp, O_RDONLY))
-        rc = tok_fail(err, TOK_EIO, "%s: fsync: %s", path, strerror(errno));
-    if (!rc && rename(tmp, path))
-        rc = tok_fail(err, TOK_EIO, "%s: %s", path, strerror(errno));
-    if (rc) {
-        unlink(tmp);
-    } else {
-        char *d = strdup(path);
-        if (d)
-            fsync_path(dirname(d), O_RDONLY | O_DIRECTORY);
-        free(d);
-    }
-    free(tmp);
-    return rc;
+    tok_err_clear(err);
+    struct save s = {t, path};
+    return tok_write_file(path, fill_pyr, &s, err);
 }
 
 /* ---- loading ---- */
@@ -357,10 +335,10 @@ static int load(sqlite3 *db, tok **out, const char *path, tok_err *err)
     if (!rc)
         rc = read_tokens(db, t, path, err);
     if (!rc) {
-        tok_err e2;
+        tok_err e2 = {0};
         rc = tok_finish(t, &e2);
         if (rc)
-            tok_fail(err, rc, "%s: %s", path, e2.msg);
+            tok_fail(err, rc, "%s: %s", path, tok_errmsg(&e2));
     }
     if (!rc) {
         char have[32];
@@ -379,6 +357,7 @@ static int load(sqlite3 *db, tok **out, const char *path, tok_err *err)
 
 int tok_open(tok **out, const char *path, tok_err *err)
 {
+    tok_err_clear(err);
     *out = NULL;
     struct stat st;
     if (stat(path, &st))

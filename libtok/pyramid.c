@@ -30,6 +30,13 @@ const char *tok_strerror(int rc)
     }
 }
 
+const char *tok_errmsg(const tok_err *err)
+{
+    if (!err)
+        return "no error record";
+    return err->msg[0] ? err->msg : tok_strerror(err->code);
+}
+
 int tok_fail(tok_err *err, int rc, const char *fmt, ...)
 {
     if (err) {
@@ -37,6 +44,7 @@ int tok_fail(tok_err *err, int rc, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
+        err->code = rc;
     }
     return rc;
 }
@@ -78,9 +86,9 @@ void tok_close(tok **tp)
     free(t->stage);
     free(t->pattern);
     free(t->pretok_name);
-    pretok_free(&t->pre);
-    pairmap_free(&t->pairs);
-    bytemap_free(&t->byid);
+    tok_pretok_free(&t->pre);
+    tok_pairmap_free(&t->pairs);
+    tok_bytemap_free(&t->byid);
     free(t);
     *tp = NULL;
 }
@@ -140,11 +148,11 @@ static int add_rank_pairs(tok *t)
         size_t len;
         const uint8_t *p = tok_bytes_of(t, id, &len);
         for (size_t i = 1; i < len; i++) {
-            int32_t a = bytemap_get(&t->byid, bs, p, i);
+            int32_t a = tok_bytemap_get(&t->byid, bs, p, i);
             if (a < 0)
                 continue;
-            int32_t b = bytemap_get(&t->byid, bs, p + i, len - i);
-            if (b >= 0 && pairmap_put(&t->pairs, a, b, id))
+            int32_t b = tok_bytemap_get(&t->byid, bs, p + i, len - i);
+            if (b >= 0 && tok_pairmap_put(&t->pairs, a, b, id))
                 return TOK_ENOMEM;
         }
     }
@@ -157,10 +165,10 @@ int tok_finish(tok *t, tok_err *err)
     if (rc)
         return rc;
     bytestrs bs = {t->bytes, t->off};
-    if (bytemap_init(&t->byid, (size_t)t->ntok))
+    if (tok_bytemap_init(&t->byid, (size_t)t->ntok))
         return tok_fail(err, TOK_ENOMEM, "out of memory");
     for (int32_t id = 0; id < t->ntok; id++) {
-        int32_t prev = bytemap_add(&t->byid, bs, id);
+        int32_t prev = tok_bytemap_add(&t->byid, bs, id);
         if (prev < 0)
             return tok_fail(err, TOK_ENOMEM, "out of memory");
         if (prev != id)
@@ -168,7 +176,7 @@ int tok_finish(tok *t, tok_err *err)
         if (t->off[id + 1] - t->off[id] == 1)
             t->byte_id[t->bytes[t->off[id]]] = id;
     }
-    if (pairmap_init(&t->pairs, (size_t)t->ntok))
+    if (tok_pairmap_init(&t->pairs, (size_t)t->ntok))
         return tok_fail(err, TOK_ENOMEM, "out of memory");
     if (t->rule == RULE_MERGES) {
         for (int32_t id = 0; id < t->ntok; id++) {
@@ -195,19 +203,19 @@ int tok_finish(tok *t, tok_err *err)
                                 "subword token %d is made of superword tokens", id);
             if (t->super_level && id >= t->super_start && (memchr(p, '\n', n)))
                 return tok_fail(err, TOK_EFORMAT, "superword token %d contains a newline", id);
-            if (pairmap_get(&t->pairs, l, r) >= 0)
+            if (tok_pairmap_get(&t->pairs, l, r) >= 0)
                 return tok_fail(err, TOK_EFORMAT, "tokens %d and %d merge twice", l, r);
-            if (pairmap_put(&t->pairs, l, r, id))
+            if (tok_pairmap_put(&t->pairs, l, r, id))
                 return tok_fail(err, TOK_ENOMEM, "out of memory");
         }
     } else if (add_rank_pairs(t)) {
         return tok_fail(err, TOK_ENOMEM, "out of memory");
     }
-    rc = pretok_compile(&t->pre, t->pattern, err);
+    rc = tok_pretok_compile(&t->pre, t->pattern, err);
     if (rc)
         return rc;
     free(t->pretok_name);
-    if (!(t->pretok_name = strdup(pretok_name(t->pre))))
+    if (!(t->pretok_name = strdup(tok_pretok_preset_name(t->pre))))
         return tok_fail(err, TOK_ENOMEM, "out of memory");
     t->hash = tok_content_hash(t, false);
     return TOK_OK;
@@ -314,6 +322,7 @@ void tok_hash(const tok *t, char hex[17])
 int tok_decode(const tok *t, int level, const int32_t *ids, size_t n, uint8_t **out,
                size_t *outlen, tok_err *err)
 {
+    tok_err_clear(err);
     *out = NULL;
     *outlen = 0;
     if (level < -1 || level > t->nlevels)

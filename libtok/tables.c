@@ -13,21 +13,21 @@ static size_t pow2_at_least(size_t n)
     return c;
 }
 
-int pairmap_init(pairmap *m, size_t expect)
+int tok_pairmap_init(pairmap *m, size_t expect)
 {
     m->cap = pow2_at_least(expect * 2 + 1);
     m->n = 0;
     m->keys = malloc(m->cap * sizeof *m->keys);
     m->vals = malloc(m->cap * sizeof *m->vals);
     if (!m->keys || !m->vals) {
-        pairmap_free(m);
+        tok_pairmap_free(m);
         return TOK_ENOMEM;
     }
     memset(m->keys, 0xff, m->cap * sizeof *m->keys);
     return TOK_OK;
 }
 
-void pairmap_free(pairmap *m)
+void tok_pairmap_free(pairmap *m)
 {
     free(m->keys);
     free(m->vals);
@@ -37,19 +37,19 @@ void pairmap_free(pairmap *m)
 static int pairmap_grow(pairmap *m)
 {
     pairmap g;
-    int rc = pairmap_init(&g, m->n); /* twice the slots: the load falls from 1/2 to 1/4 */
+    int rc = tok_pairmap_init(&g, m->n); /* twice the slots: the load falls from 1/2 to 1/4 */
     if (rc)
         return rc;
     for (size_t i = 0; i < m->cap; i++)
         if (m->keys[i] != PAIRMAP_EMPTY)
-            pairmap_put(&g, (int32_t)(m->keys[i] >> 32), (int32_t)(uint32_t)m->keys[i],
-                        m->vals[i]);
-    pairmap_free(m);
+            tok_pairmap_put(&g, (int32_t)(m->keys[i] >> 32), (int32_t)(uint32_t)m->keys[i],
+                            m->vals[i]);
+    tok_pairmap_free(m);
     *m = g;
     return TOK_OK;
 }
 
-int pairmap_put(pairmap *m, int32_t left, int32_t right, int32_t val)
+int tok_pairmap_put(pairmap *m, int32_t left, int32_t right, int32_t val)
 {
     if ((m->n + 1) * 2 > m->cap) {
         int rc = pairmap_grow(m);
@@ -68,7 +68,7 @@ int pairmap_put(pairmap *m, int32_t left, int32_t right, int32_t val)
 }
 
 /* 64-bit hash of a byte string (FNV-1a over 8-byte words, then mixed). */
-uint64_t hash_bytes(const uint8_t *p, size_t n)
+uint64_t tok_hash_bytes(const uint8_t *p, size_t n)
 {
     uint64_t h = 0xcbf29ce484222325ULL ^ n;
     size_t i = 0;
@@ -85,21 +85,21 @@ uint64_t hash_bytes(const uint8_t *p, size_t n)
     return mix64(h);
 }
 
-int bytemap_init(bytemap *m, size_t expect)
+int tok_bytemap_init(bytemap *m, size_t expect)
 {
     m->cap = pow2_at_least(expect * 2 + 1);
     m->n = 0;
     m->ids = malloc(m->cap * sizeof *m->ids);
     m->hashes = malloc(m->cap * sizeof *m->hashes);
     if (!m->ids || !m->hashes) {
-        bytemap_free(m);
+        tok_bytemap_free(m);
         return TOK_ENOMEM;
     }
     memset(m->ids, 0xff, m->cap * sizeof *m->ids);
     return TOK_OK;
 }
 
-void bytemap_free(bytemap *m)
+void tok_bytemap_free(bytemap *m)
 {
     free(m->ids);
     free(m->hashes);
@@ -152,13 +152,13 @@ static int bytemap_grow(bytemap *m)
     return TOK_OK;
 }
 
-int32_t bytemap_add(bytemap *m, bytestrs s, int32_t id)
+int32_t tok_bytemap_add(bytemap *m, bytestrs s, int32_t id)
 {
     if ((m->n + 1) * 2 > m->cap && bytemap_grow(m))
         return TOK_ENOMEM;
     const uint8_t *p = s.base + s.off[id];
     size_t n = s.off[id + 1] - s.off[id];
-    uint32_t h = (uint32_t)hash_bytes(p, n);
+    uint32_t h = (uint32_t)tok_hash_bytes(p, n);
     size_t i = bytemap_slot(m, s, p, n, h);
     if (m->ids[i] >= 0)
         return m->ids[i];
@@ -168,8 +168,8 @@ int32_t bytemap_add(bytemap *m, bytestrs s, int32_t id)
     return id;
 }
 
-int32_t bytemap_get(const bytemap *m, bytestrs s, const uint8_t *p, size_t n)
+int32_t tok_bytemap_get(const bytemap *m, bytestrs s, const uint8_t *p, size_t n)
 {
-    uint32_t h = (uint32_t)hash_bytes(p, n);
+    uint32_t h = (uint32_t)tok_hash_bytes(p, n);
     return m->ids[bytemap_slot(m, s, p, n, h)];
 }

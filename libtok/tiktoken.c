@@ -117,6 +117,7 @@ static int read_ranks(FILE *f, const char *path, struct entry **ents, size_t *ne
 
 int tok_import_tiktoken(tok **out, const char *path, const char *pretok, tok_err *err)
 {
+    tok_err_clear(err);
     *out = NULL;
     FILE *f = fopen(path, "r");
     if (!f)
@@ -170,16 +171,16 @@ int tok_import_tiktoken(tok **out, const char *path, const char *pretok, tok_err
         t->rule = RULE_RANKS;
         if (!pretok)
             pretok = n >= 150000 ? "o200k" : (n >= 50000 && n < 60000) ? "gpt2" : "cl100k";
-        pretok_free(&t->pre);
+        tok_pretok_free(&t->pre);
         if (!(t->pattern =
                   strdup(tok_preset_pattern(pretok) ? tok_preset_pattern(pretok) : pretok)))
             rc = tok_fail(err, TOK_ENOMEM, "out of memory");
     }
     if (!rc) {
-        tok_err e2;
+        tok_err e2 = {0};
         rc = tok_finish(t, &e2);
         if (rc)
-            tok_fail(err, rc, "%s: %s", path, e2.msg);
+            tok_fail(err, rc, "%s: %s", path, tok_errmsg(&e2));
     }
     if (rc)
         tok_close(&t);

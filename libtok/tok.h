@@ -38,16 +38,22 @@
  * THREADS AND OWNERSHIP. A tok is immutable once made: every function taking a `const tok *`
  * may run from several threads at once on one pyramid. A tok_encoder (scratch space and a
  * pre-token cache) belongs to one thread at a time. Functions return 0 or a negative TOK_E*
- * code; tok_strerror() names the code and a tok_err, where the call takes one (it may be
- * NULL), receives the details (file, line, offending value). Output structs (tok_ids,
- * tok_align) are owned by the caller and released with their _free function; anything else
- * returned by pointer is borrowed from the tok and lives until tok_close().
+ * code; tok_strerror() names the code. A call that takes a tok_err (it may be NULL) clears
+ * it first and, when it fails, records there the code and the details (file, line, offending
+ * value): tok_errmsg() then always has something to say. The encoding calls take none: their
+ * code says it all (TOK_ERANGE for a level outside 0..L, TOK_ENOMEM). Output structs
+ * (tok_ids, tok_align) are owned by the caller and released with their _free function;
+ * anything else returned by pointer is borrowed from the tok and lives until tok_close().
  */
 #ifndef PYRAMASK_TOK_H
 #define PYRAMASK_TOK_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 enum {
     TOK_OK = 0,
@@ -68,13 +74,21 @@ enum { TOK_STAGE_BYTE = 0, TOK_STAGE_SUBWORD = 1, TOK_STAGE_SUPERWORD = 2 };
 typedef struct tok tok;
 typedef struct tok_encoder tok_encoder;
 
-/* Details of the last error of a call that takes one ("corpus.txt: empty file"). */
+/* The outcome of the last call that took it: cleared when the call starts; on failure the
+ * call's code and its details ("corpus.txt: empty file"). Zero-initialise, or let the first
+ * call clear it. */
 typedef struct tok_err {
-    char msg[512];
+    char msg[512]; /* the details, "" when there are none */
+    int code;      /* the TOK_E* code the call returned, TOK_OK after a success */
 } tok_err;
 
 /* Returns a static description of a TOK_E* code. */
 const char *tok_strerror(int rc);
+
+/* The message of err: its details, or when it has none the name of its code, as
+ * tok_strerror(err->code) ("ok" after a success). Never NULL, never "" (a NULL err gives
+ * "no error record"). Borrowed from err. */
+const char *tok_errmsg(const tok_err *err);
 
 /* ---- pre-tokenizer presets ---- */
 
@@ -100,8 +114,9 @@ typedef struct tok_train_settings {
     void *progress_ctx;
 } tok_train_settings;
 
-/* Defaults: cl100k, one level of 4096 tokens, no superword stage, 1 thread. */
-tok_train_settings tok_default_train_settings(void);
+/* Fills *s with the defaults: cl100k, one level of 4096 tokens, no superword stage, 1 thread,
+ * no progress report. */
+void tok_default_train_settings(tok_train_settings *s);
 
 /* Trains a pyramid on the concatenation of the files (each file is its own text). Errors:
  * TOK_EIO (missing or unreadable file), TOK_ECORPUS (empty corpus, or fewer possible merges
@@ -121,7 +136,8 @@ int tok_train_buffers(tok **out, const tok_train_settings *s, const void *const 
 int tok_open(tok **out, const char *path, tok_err *err);
 
 /* Writes the pyramid to `path` atomically: a temporary file in the same directory, fsync,
- * rename. On error no file is left at `path` (an older file there is untouched). */
+ * rename, fsync of the directory. On error no file is left at `path` (an older file there
+ * is untouched). */
 int tok_save(const tok *t, const char *path, tok_err *err);
 
 /* Imports a tiktoken rank file (one "base64-token rank" per line, ranks 0..N-1) as a
@@ -206,4 +222,8 @@ int tok_encode_aligned(tok_encoder *e, int lo, int hi, const void *buf, size_t n
                        tok_align *out);
 void tok_align_free(tok_align *a); /* frees the arrays and zeroes *a; NULL-safe */
 
+#ifdef __cplusplus
+}
 #endif
+
+#endif /* PYRAMASK_TOK_H */

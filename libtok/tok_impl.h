@@ -1,5 +1,6 @@
 /* tok_impl.h: libtok's private types shared by its files: the pyramid struct, its hash
- * tables, the pre-tokenizer and the merge kernel. Not part of the public API. */
+ * tables, the pre-tokenizer and the merge kernel. Not part of the public API, but its
+ * functions are external symbols of libtok.a: they carry the prefix tok_ as well. */
 #ifndef PYRAMASK_TOK_IMPL_H
 #define PYRAMASK_TOK_IMPL_H
 
@@ -17,9 +18,9 @@ typedef struct pairmap {
     size_t cap, n; /* cap is a power of two */
 } pairmap;
 #define PAIRMAP_EMPTY UINT64_MAX
-int pairmap_init(pairmap *m, size_t expect);
-void pairmap_free(pairmap *m);
-int pairmap_put(pairmap *m, int32_t left, int32_t right, int32_t val);
+int tok_pairmap_init(pairmap *m, size_t expect);
+void tok_pairmap_free(pairmap *m);
+int tok_pairmap_put(pairmap *m, int32_t left, int32_t right, int32_t val);
 static inline uint64_t pair_key(int32_t l, int32_t r)
 {
     return (uint64_t)(uint32_t)l << 32 | (uint32_t)r;
@@ -34,7 +35,7 @@ static inline uint64_t mix64(uint64_t x)
     return x;
 }
 /* The result id of merging (l, r), or -1. */
-static inline int32_t pairmap_get(const pairmap *m, int32_t l, int32_t r)
+static inline int32_t tok_pairmap_get(const pairmap *m, int32_t l, int32_t r)
 {
     uint64_t k = pair_key(l, r);
     size_t mask = m->cap - 1, i = mix64(k) & mask;
@@ -59,25 +60,25 @@ typedef struct bytestrs {
     const uint8_t *base;
     const size_t *off;
 } bytestrs;
-uint64_t hash_bytes(const uint8_t *p, size_t n);
-int bytemap_init(bytemap *m, size_t expect);
-void bytemap_free(bytemap *m);
+uint64_t tok_hash_bytes(const uint8_t *p, size_t n);
+int tok_bytemap_init(bytemap *m, size_t expect);
+void tok_bytemap_free(bytemap *m);
 /* Adds string id; returns id, or the id already holding the same bytes, or TOK_ENOMEM. The
  * strings (base may move between calls, e.g. after realloc) are given on each call. */
-int32_t bytemap_add(bytemap *m, bytestrs s, int32_t id);
-int32_t bytemap_get(const bytemap *m, bytestrs s, const uint8_t *p, size_t n);
+int32_t tok_bytemap_add(bytemap *m, bytestrs s, int32_t id);
+int32_t tok_bytemap_get(const bytemap *m, bytestrs s, const uint8_t *p, size_t n);
 
 /* ---- pre-tokenizer (pretok.c) ---- */
 
 typedef struct pretok pretok;
 typedef struct pretok_matcher pretok_matcher;
 /* Compiles a preset name or a regex; err gets PCRE2's message and offset. */
-int pretok_compile(pretok **out, const char *preset_or_regex, tok_err *err);
-void pretok_free(pretok **p);
-const char *pretok_pattern(const pretok *p);
-const char *pretok_name(const pretok *p);
-int pretok_matcher_open(pretok_matcher **out, const pretok *p);
-void pretok_matcher_close(pretok_matcher **m);
+int tok_pretok_compile(pretok **out, const char *preset_or_regex, tok_err *err);
+void tok_pretok_free(pretok **p);
+const char *tok_pretok_pattern(const pretok *p);
+const char *tok_pretok_preset_name(const pretok *p);
+int tok_pretok_matcher_open(pretok_matcher **out, const pretok *p);
+void tok_pretok_matcher_close(pretok_matcher **m);
 
 /* Iteration state over one buffer: the next search position and a match found after a gap. */
 typedef struct pretok_iter {
@@ -87,8 +88,8 @@ typedef struct pretok_iter {
 } pretok_iter;
 /* The next pre-token [*ps, *pe) of s[0..n) from it->pos; false at the end. Bytes the regex
  * does not match (between matches) come back as pre-tokens of their own. */
-bool pretok_next(pretok_matcher *m, const uint8_t *s, size_t n, pretok_iter *it, size_t *ps,
-                 size_t *pe);
+bool tok_pretok_next(pretok_matcher *m, const uint8_t *s, size_t n, pretok_iter *it, size_t *ps,
+                     size_t *pe);
 
 /* ---- the pyramid (pyramid.c) ---- */
 
@@ -131,8 +132,27 @@ static inline const uint8_t *tok_bytes_of(const tok *t, int32_t id, size_t *len)
     return t->bytes + t->off[id];
 }
 
-/* Formats into err (if non-NULL) and returns rc. */
+/* Records rc and the formatted details in err (if non-NULL) and returns rc: every failing
+ * path of a call that takes a tok_err goes through here. */
 int tok_fail(tok_err *err, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* What every public call that takes a tok_err does first: forgets the last outcome. */
+static inline void tok_err_clear(tok_err *err)
+{
+    if (err) {
+        err->msg[0] = 0;
+        err->code = TOK_OK;
+    }
+}
+
+/* ---- writing files (safe_write.c) ---- */
+
+/* Fills the temporary file (open as fd, named tmp: write through either, e.g. SQLite by its
+ * name; do not close fd); returns 0 or a TOK_E* code recorded in err. */
+typedef int (*tok_fill_fn)(int fd, const char *tmp, void *ctx, tok_err *err);
+/* Writes path whole or not at all, the only way libtok writes a file: a temporary file in
+ * path's directory (path.tmp-XXXXXX, mode 0600), fill, fsync, rename over path, fsync of the
+ * directory. On error the temporary file is removed and path is untouched. */
+int tok_write_file(const char *path, tok_fill_fn fill, void *ctx, tok_err *err);
 
 /* ---- the merge kernel (bpe_merge.c) ---- */
 
@@ -143,9 +163,9 @@ typedef struct merge_scratch {
     int32_t *buf;
     size_t cap;
 } merge_scratch;
-size_t bpe_merge(const pairmap *pairs, int32_t lo, int32_t hi, int32_t *s, size_t n,
-                 merge_scratch *sc);
-void merge_scratch_free(merge_scratch *sc);
+size_t tok_bpe_merge(const pairmap *pairs, int32_t lo, int32_t hi, int32_t *s, size_t n,
+                     merge_scratch *sc);
+void tok_merge_scratch_free(merge_scratch *sc);
 
 /* ---- training internals (train_count.c, bpe_train.c) ---- */
 
@@ -156,7 +176,7 @@ typedef struct word_counts {
     size_t *off;    /* (nwords + 1) */
     int64_t *count; /* (nwords) */
 } word_counts;
-void word_counts_free(word_counts *w);
+void tok_word_counts_free(word_counts *w);
 
 /* A training text: either a file path or a buffer. */
 typedef struct train_text {
@@ -166,8 +186,8 @@ typedef struct train_text {
 } train_text;
 
 /* Counts the pre-tokens of all texts with nthreads threads. */
-int count_pretokens(const pretok *pre, const train_text *texts, int ntexts, int nthreads,
-                    const tok_train_settings *s, word_counts *out, tok_err *err);
+int tok_count_pretokens(const pretok *pre, const train_text *texts, int ntexts, int nthreads,
+                        const tok_train_settings *s, word_counts *out, tok_err *err);
 
 /* Sequences of symbols with counts that the merge loop works on. */
 typedef struct symseqs {
@@ -177,7 +197,7 @@ typedef struct symseqs {
     uint32_t *len;  /* (n) current length */
     int64_t *count; /* (n) */
 } symseqs;
-void symseqs_free(symseqs *q);
+void tok_symseqs_free(symseqs *q);
 
 /* The vocabulary under construction. */
 typedef struct vocab_build {
@@ -192,14 +212,14 @@ typedef struct vocab_build {
 
 /* Learns merges on q until the vocabulary has `target` tokens (TOK_ECORPUS if the pairs
  * run out first); `stage` names the phase in progress reports. */
-int bpe_learn(vocab_build *v, symseqs *q, int32_t target, int stage,
-              const tok_train_settings *s, tok_err *err);
-int vocab_build_push(vocab_build *v, const uint8_t *p, size_t n, int32_t l, int32_t r,
-                     int64_t count);
+int tok_bpe_learn(vocab_build *v, symseqs *q, int32_t target, int stage,
+                  const tok_train_settings *s, tok_err *err);
+int tok_vocab_build_push(vocab_build *v, const uint8_t *p, size_t n, int32_t l, int32_t r,
+                         int64_t count);
 
 /* Unique lines (runs of pre-tokens with no newline byte) with their counts, each as the
  * concatenation of its words' current segmentations in `words` (indexed like w). */
-int count_chunks(const pretok *pre, const train_text *texts, int ntexts, const word_counts *w,
-                 const symseqs *words, symseqs *out, tok_err *err);
+int tok_count_chunks(const pretok *pre, const train_text *texts, int ntexts,
+                     const word_counts *w, const symseqs *words, symseqs *out, tok_err *err);
 
 #endif

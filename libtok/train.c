@@ -5,17 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-tok_train_settings tok_default_train_settings(void)
+void tok_default_train_settings(tok_train_settings *s)
 {
-    tok_train_settings s = {0};
-    s.pretok = "cl100k";
-    s.nlevels = 1;
-    s.levels[0] = 4096;
-    s.nthreads = 1;
-    return s;
+    *s =
+        (tok_train_settings){.pretok = "cl100k", .nlevels = 1, .levels = {4096}, .nthreads = 1};
 }
 
-void symseqs_free(symseqs *q)
+void tok_symseqs_free(symseqs *q)
 {
     free(q->sym);
     free(q->off);
@@ -31,7 +27,7 @@ static void vocab_build_free(vocab_build *v)
     free(v->left);
     free(v->right);
     free(v->count);
-    bytemap_free(&v->seen);
+    tok_bytemap_free(&v->seen);
 }
 
 static int check_settings(const tok_train_settings *s, tok_err *err)
@@ -81,11 +77,11 @@ static int start_words(const word_counts *w, symseqs *q, vocab_build *v)
         }
     }
     q->off[w->nwords] = nsym;
-    if (bytemap_init(&v->seen, 1 << 16))
+    if (tok_bytemap_init(&v->seen, 1 << 16))
         return TOK_ENOMEM;
     for (int b = 0; b < 256; b++) {
         uint8_t c = (uint8_t)b;
-        if (vocab_build_push(v, &c, 1, -1, -1, bc[b]))
+        if (tok_vocab_build_push(v, &c, 1, -1, -1, bc[b]))
             return TOK_ENOMEM;
     }
     return TOK_OK;
@@ -120,7 +116,7 @@ static int build_tok(tok **out, const vocab_build *v, const tok_train_settings *
         t->stage[id] = t->super_level == k ? TOK_STAGE_SUPERWORD : TOK_STAGE_SUBWORD;
     }
     t->rule = RULE_MERGES;
-    t->pattern = strdup(pretok_pattern(pre));
+    t->pattern = strdup(tok_pretok_pattern(pre));
     int rc = t->pattern ? tok_finish(t, err) : tok_fail(err, TOK_ENOMEM, "out of memory");
     if (rc)
         tok_close(&t);
@@ -141,30 +137,30 @@ static int train(tok **out, const tok_train_settings *s, const train_text *texts
     word_counts w = {0};
     symseqs q = {0}, lines = {0};
     vocab_build v = {0};
-    if ((rc = pretok_compile(&pre, s->pretok ? s->pretok : "cl100k", err)))
+    if ((rc = tok_pretok_compile(&pre, s->pretok ? s->pretok : "cl100k", err)))
         goto done;
-    if ((rc = count_pretokens(pre, texts, ntexts, s->nthreads, s, &w, err)))
+    if ((rc = tok_count_pretokens(pre, texts, ntexts, s->nthreads, s, &w, err)))
         goto done;
     if (start_words(&w, &q, &v)) {
         rc = tok_fail(err, TOK_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = bpe_learn(&v, &q, s->levels[s->nlevels - 1], TOK_STAGE_SUBWORD, s, err)))
+    if ((rc = tok_bpe_learn(&v, &q, s->levels[s->nlevels - 1], TOK_STAGE_SUBWORD, s, err)))
         goto done;
     if (s->superword) {
-        if ((rc = count_chunks(pre, texts, ntexts, &w, &q, &lines, err)))
+        if ((rc = tok_count_chunks(pre, texts, ntexts, &w, &q, &lines, err)))
             goto done;
-        symseqs_free(&q);
-        word_counts_free(&w);
-        if ((rc = bpe_learn(&v, &lines, s->superword, TOK_STAGE_SUPERWORD, s, err)))
+        tok_symseqs_free(&q);
+        tok_word_counts_free(&w);
+        if ((rc = tok_bpe_learn(&v, &lines, s->superword, TOK_STAGE_SUPERWORD, s, err)))
             goto done;
     }
     rc = build_tok(out, &v, s, pre, err);
 done:
-    pretok_free(&pre);
-    word_counts_free(&w);
-    symseqs_free(&q);
-    symseqs_free(&lines);
+    tok_pretok_free(&pre);
+    tok_word_counts_free(&w);
+    tok_symseqs_free(&q);
+    tok_symseqs_free(&lines);
     vocab_build_free(&v);
     return rc;
 }
@@ -172,6 +168,8 @@ done:
 int tok_train_files(tok **out, const tok_train_settings *s, const char *const *paths,
                     int npaths, tok_err *err)
 {
+    tok_err_clear(err);
+    *out = NULL;
     train_text *tx = calloc(npaths > 0 ? (size_t)npaths : 1, sizeof *tx);
     if (!tx)
         return tok_fail(err, TOK_ENOMEM, "out of memory");
@@ -185,6 +183,8 @@ int tok_train_files(tok **out, const tok_train_settings *s, const char *const *p
 int tok_train_buffers(tok **out, const tok_train_settings *s, const void *const *texts,
                       const size_t *lens, int ntexts, tok_err *err)
 {
+    tok_err_clear(err);
+    *out = NULL;
     train_text *tx = calloc(ntexts > 0 ? (size_t)ntexts : 1, sizeof *tx);
     if (!tx)
         return tok_fail(err, TOK_ENOMEM, "out of memory");

@@ -173,7 +173,7 @@ static void *count_run(void *arg)
 {
     struct counter *c = arg;
     pretok_matcher *m;
-    if ((c->rc = pretok_matcher_open(&m, c->pre)))
+    if ((c->rc = tok_pretok_matcher_open(&m, c->pre)))
         return NULL;
     for (;;) {
         size_t j = atomic_fetch_add(c->next, 1);
@@ -182,8 +182,8 @@ static void *count_run(void *arg)
         size_t a = block_start(c->s, c->n, j), b = block_start(c->s, c->n, j + 1);
         pretok_iter it = {.pos = a};
         size_t ps, pe;
-        while (pretok_next(m, c->s, b, &it, &ps, &pe)) {
-            uint64_t h = hash_bytes(c->s + ps, pe - ps) | 1;
+        while (tok_pretok_next(m, c->s, b, &it, &ps, &pe)) {
+            uint64_t h = tok_hash_bytes(c->s + ps, pe - ps) | 1;
             if ((c->rc = wmap_add(&c->map, c->s + ps, pe - ps, h, 1)))
                 goto out;
         }
@@ -191,11 +191,11 @@ static void *count_run(void *arg)
             c->set->progress(c->set->progress_ctx, "counting", c->done0 + (double)b, c->total);
     }
 out:
-    pretok_matcher_close(&m);
+    tok_pretok_matcher_close(&m);
     return NULL;
 }
 
-void word_counts_free(word_counts *w)
+void tok_word_counts_free(word_counts *w)
 {
     free(w->bytes);
     free(w->off);
@@ -203,8 +203,8 @@ void word_counts_free(word_counts *w)
     memset(w, 0, sizeof *w);
 }
 
-int count_pretokens(const pretok *pre, const train_text *texts, int ntexts, int nthreads,
-                    const tok_train_settings *s, word_counts *out, tok_err *err)
+int tok_count_pretokens(const pretok *pre, const train_text *texts, int ntexts, int nthreads,
+                        const tok_train_settings *s, word_counts *out, tok_err *err)
 {
     memset(out, 0, sizeof *out);
     int nt = nthreads < 1 ? 1 : nthreads > 64 ? 64 : nthreads;
@@ -286,7 +286,7 @@ int count_pretokens(const pretok *pre, const train_text *texts, int ntexts, int 
         if (!out->off || !out->count || !bytes) {
             free(bytes);
             out->bytes = NULL;
-            word_counts_free(out);
+            tok_word_counts_free(out);
             rc = tok_fail(err, TOK_ENOMEM, "out of memory");
         } else {
             size_t w = 0, o = 0;
@@ -322,7 +322,7 @@ static int count_lines_of(const pretok *pre, const uint8_t *s, size_t n, const b
                           bytestrs ws, struct wmap *cm, int32_t **line, size_t *lcap)
 {
     pretok_matcher *m;
-    if (pretok_matcher_open(&m, pre))
+    if (tok_pretok_matcher_open(&m, pre))
         return TOK_ENOMEM;
     int rc = TOK_OK;
     size_t nblocks = (n + BLOCK - 1) / BLOCK;
@@ -330,18 +330,18 @@ static int count_lines_of(const pretok *pre, const uint8_t *s, size_t n, const b
         size_t a = block_start(s, n, j), b = block_start(s, n, j + 1), k = 0, ps, pe;
         pretok_iter it = {.pos = a};
         for (;;) {
-            bool more = pretok_next(m, s, b, &it, &ps, &pe);
+            bool more = tok_pretok_next(m, s, b, &it, &ps, &pe);
             if (!more || memchr(s + ps, '\n', pe - ps)) {
                 size_t kb = k * sizeof **line;
                 if (k && (rc = wmap_add(cm, (const uint8_t *)*line, kb,
-                                        hash_bytes((const uint8_t *)*line, kb) | 1, 1)))
+                                        tok_hash_bytes((const uint8_t *)*line, kb) | 1, 1)))
                     break;
                 k = 0;
                 if (!more)
                     break;
                 continue;
             }
-            int32_t w = bytemap_get(wm, ws, s + ps, pe - ps);
+            int32_t w = tok_bytemap_get(wm, ws, s + ps, pe - ps);
             if (w < 0) { /* cannot happen: the same blocks were counted */
                 rc = TOK_EINVAL;
                 break;
@@ -359,21 +359,21 @@ static int count_lines_of(const pretok *pre, const uint8_t *s, size_t n, const b
             (*line)[k++] = w;
         }
     }
-    pretok_matcher_close(&m);
+    tok_pretok_matcher_close(&m);
     return rc;
 }
 
-int count_chunks(const pretok *pre, const train_text *texts, int ntexts, const word_counts *w,
-                 const symseqs *words, symseqs *out, tok_err *err)
+int tok_count_chunks(const pretok *pre, const train_text *texts, int ntexts,
+                     const word_counts *w, const symseqs *words, symseqs *out, tok_err *err)
 {
     memset(out, 0, sizeof *out);
     bytemap wm;
     bytestrs ws = {w->bytes, w->off};
-    if (bytemap_init(&wm, w->nwords))
+    if (tok_bytemap_init(&wm, w->nwords))
         return tok_fail(err, TOK_ENOMEM, "out of memory");
     for (size_t i = 0; i < w->nwords; i++)
-        if (bytemap_add(&wm, ws, (int32_t)i) < 0) {
-            bytemap_free(&wm);
+        if (tok_bytemap_add(&wm, ws, (int32_t)i) < 0) {
+            tok_bytemap_free(&wm);
             return tok_fail(err, TOK_ENOMEM, "out of memory");
         }
     struct wmap cm = {0};
@@ -392,7 +392,7 @@ int count_chunks(const pretok *pre, const train_text *texts, int ntexts, const w
         free(owned);
     }
     free(line);
-    bytemap_free(&wm);
+    tok_bytemap_free(&wm);
     size_t nsym = 0;
     for (size_t i = 0; i < cm.cap && !rc; i++)
         if (cm.e[i].h)
@@ -405,7 +405,7 @@ int count_chunks(const pretok *pre, const train_text *texts, int ntexts, const w
         out->len = malloc((cm.n ? cm.n : 1) * sizeof *out->len);
         out->count = malloc((cm.n ? cm.n : 1) * sizeof *out->count);
         if (!out->sym || !out->off || !out->len || !out->count) {
-            symseqs_free(out);
+            tok_symseqs_free(out);
             rc = tok_fail(err, TOK_ENOMEM, "out of memory");
         }
     }

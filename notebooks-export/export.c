@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,14 +16,14 @@
 
 enum { MIN_VERSION = 1, MAX_VERSION = 2, BUSY_MS = 10000, MAX_PREVIEWS = 1000 };
 
-struct export
-{
+struct export_ctx {
     sqlite3 *db;
     export_settings s;
     char *path;  /* the log, absolute */
     char *sweep; /* NULL = the runs outside sweeps */
     int version;
-    char msg[1024];
+    int code;       /* the last call's code: EXPORT_OK, or the failure's */
+    char msg[1024]; /* its details, "" when there are none */
 };
 
 void export_default_settings(export_settings *s)
@@ -67,32 +68,44 @@ const char *export_strerror(int rc)
     }
 }
 
-const char *export_errmsg(const export *e)
+const char *export_errmsg(const export_ctx *e)
 {
-    return e ? e->msg : "";
+    if (!e) /* export_open could not make the handle */
+        return export_strerror(EXPORT_ENOMEM);
+    return e->msg[0] ? e->msg : export_strerror(e->code);
 }
-const char *export_sweep(const export *e)
+const char *export_sweep(const export_ctx *e)
 {
     return e ? e->sweep : NULL;
 }
 
-static int fail(export *e, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(export *e, int rc, const char *fmt, ...)
+/* Records rc and its details in the handle and returns rc: every failure goes through here. */
+static int fail(export_ctx *e, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(export_ctx *e, int rc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(e->msg, sizeof e->msg, fmt, ap);
     va_end(ap);
+    e->code = rc;
     return rc;
 }
 
-/* The one integer a query returns, or -1 (e->msg set) when it fails. */
-static long long scalar(export *e, const char *sql, const char *arg)
+/* What every call on a handle does first: forgets the last outcome. */
+static void clear(export_ctx *e)
+{
+    e->code = EXPORT_OK;
+    e->msg[0] = 0;
+}
+
+/* The one integer a query returns, or -1 (the failure recorded) when it fails. */
+static long long scalar(export_ctx *e, const char *sql, const char *arg)
 {
     sqlite3_stmt *st;
     long long v = -1;
     if (sqlite3_prepare_v2(e->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        fail(e, 0, "%s", sqlite3_errmsg(e->db));
+        fail(e, EXPORT_EQUERY, "%s", sqlite3_errmsg(e->db));
         return -1;
     }
     if (arg)
@@ -100,13 +113,13 @@ static long long scalar(export *e, const char *sql, const char *arg)
     if (sqlite3_step(st) == SQLITE_ROW)
         v = sqlite3_column_type(st, 0) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 0);
     else
-        fail(e, 0, "%s", sqlite3_errmsg(e->db));
+        fail(e, EXPORT_EQUERY, "%s", sqlite3_errmsg(e->db));
     sqlite3_finalize(st);
     return v;
 }
 
 /* Is this a pyramask run log of a version we read? */
-static int check_log(export *e)
+static int check_log(export_ctx *e)
 {
     const char *p = e->s.db_path;
     long long v = scalar(e, "PRAGMA user_version", NULL);
@@ -136,7 +149,7 @@ static int check_log(export *e)
 }
 
 /* The sweep names, "a, b, c" (at most 10), for messages. */
-static void sweep_names(export *e, char *out, size_t n)
+static void sweep_names(export_ctx *e, char *out, size_t n)
 {
     sqlite3_stmt *st;
     size_t len = 0;
@@ -150,7 +163,7 @@ static void sweep_names(export *e, char *out, size_t n)
     sqlite3_finalize(st);
 }
 
-static int choose_sweep(export *e)
+static int choose_sweep(export_ctx *e)
 {
     const char *p = e->s.db_path;
     if (e->s.sweep) {
@@ -194,9 +207,9 @@ static int choose_sweep(export *e)
     return rc;
 }
 
-int export_open(export **out, const export_settings *s)
+int export_open(export_ctx **out, const export_settings *s)
 {
-    export *e = calloc(1, sizeof *e);
+    export_ctx *e = calloc(1, sizeof *e);
     *out = e;
     if (!e)
         return EXPORT_ENOMEM;
@@ -229,8 +242,9 @@ int export_open(export **out, const export_settings *s)
     return rc ? rc : choose_sweep(e);
 }
 
-int export_render(export *e, char **out, size_t *len)
+int export_render(export_ctx *e, char **out, size_t *len)
 {
+    clear(e);
     *out = NULL;
     if (!e->db)
         return fail(e, EXPORT_EINPUT, "the run log is not open");
@@ -243,11 +257,11 @@ int export_render(export *e, char **out, size_t *len)
     r.db_path = sqlite3_mprintf("%s", e->path);
     r.exported_at = sqlite3_mprintf("%s", "");
     if (!r.db_path || !r.exported_at) {
-        report_free(&r);
+        export_report_free(&r);
         return fail(e, EXPORT_ENOMEM, "out of memory");
     }
     if (sqlite3_exec(e->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-        report_free(&r);
+        export_report_free(&r);
         return fail(e, EXPORT_EQUERY, "%s: %s", e->path, sqlite3_errmsg(e->db));
     }
     sqlite3_stmt *st;
@@ -258,10 +272,10 @@ int export_render(export *e, char **out, size_t *len)
         r.exported_at = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
     }
     sqlite3_finalize(st);
-    int rc = r.exported_at ? report_build(&r) : -2;
+    int rc = r.exported_at ? export_report_build(&r) : -2;
     char *doc = NULL;
     if (!rc) {
-        doc = e->s.format == EXPORT_IPYNB ? render_ipynb(&r) : render_html(&r);
+        doc = e->s.format == EXPORT_IPYNB ? export_render_ipynb(&r) : export_render_html(&r);
         rc = doc ? 0 : strcmp(r.msg, "out of memory") ? -1 : -2;
     }
     sqlite3_exec(e->db, "COMMIT", NULL, NULL, NULL);
@@ -279,12 +293,30 @@ int export_render(export *e, char **out, size_t *len)
         fail(e, rc == -2 ? EXPORT_ENOMEM : EXPORT_EQUERY, "%s: %s", e->path,
              rc == -2 ? "out of memory" : r.msg);
     sqlite3_free(doc);
-    report_free(&r);
+    export_report_free(&r);
     return rc == 0 ? EXPORT_OK : rc == -2 ? EXPORT_ENOMEM : EXPORT_EQUERY;
 }
 
-/* Writes n bytes to a new temporary file beside path, fsyncs it and renames it to path. */
-static int write_whole(export *e, const char *path, const char *data, size_t n)
+/* Makes the rename of a file in path's directory last: fsync of the directory. Only
+ * durability is at stake here (path already holds the whole new file), so a failure is
+ * not reported; some file systems refuse to sync a directory. */
+static void sync_dir(const char *path)
+{
+    char *d = strdup(path);
+    if (!d)
+        return;
+    int fd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(d);
+}
+
+/* The library's one way to write a file, whole or not at all: n bytes to a new temporary
+ * file beside path, fsync, rename to path, fsync of the directory. On failure the temporary
+ * file is removed and path is untouched. */
+static int write_whole(export_ctx *e, const char *path, const char *data, size_t n)
 {
     static unsigned serial;
     char tmp[PATH_MAX + 64];
@@ -318,11 +350,13 @@ static int write_whole(export *e, const char *path, const char *data, size_t n)
         unlink(tmp);
         return fail(e, EXPORT_EWRITE, "%s: %s", path, strerror(err));
     }
+    sync_dir(path);
     return 0;
 }
 
-int export_write(export *e, const char *path)
+int export_write(export_ctx *e, const char *path)
 {
+    clear(e);
     if (!path || !*path)
         return fail(e, EXPORT_EINPUT, "no output file given");
     struct stat out, log;
@@ -339,7 +373,7 @@ int export_write(export *e, const char *path)
     return rc;
 }
 
-void export_close(export **pe)
+void export_close(export_ctx **pe)
 {
     if (!pe || !*pe)
         return;

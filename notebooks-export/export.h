@@ -9,7 +9,7 @@
  * sqlite3 (pandas and matplotlib when present) and come with their outputs filled in; the
  * HTML page shows the same tables and charts and needs no network and no scripts.
  *
- *     export *e;
+ *     export_ctx *e;
  *     export_settings s;
  *     export_default_settings(&s);
  *     s.db_path = "pyramask.db";
@@ -17,13 +17,17 @@
  *     if (!rc)
  *         rc = export_write(e, "report.html");
  *     if (rc)
- *         fprintf(stderr, "%s\n", e ? export_errmsg(e) : export_strerror(rc));
+ *         fprintf(stderr, "%s\n", export_errmsg(e));
  *     export_close(&e);
  */
 #ifndef PYRAMASK_EXPORT_H
 #define PYRAMASK_EXPORT_H
 
 #include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* Error codes (negative); export_strerror names them. */
 enum {
@@ -56,32 +60,42 @@ void export_default_settings(export_settings *s);
 /* "html" or "ipynb" -> *out; EXPORT_EINPUT for any other name. */
 int export_format_parse(const char *name, export_format *out);
 
-typedef struct export export;
+/* The handle: the run log open read-only and the sweep chosen. (Not `export`: that is a
+ * C++ keyword, and the header is meant for C++ programs too.) */
+typedef struct export_ctx export_ctx;
 
 /* Opens the run log read-only, checks that it is a pyramask run log (schema version 1 or
  * 2), finds the sweep and checks that it has runs. On failure *out is still set when the
  * handle could be made, so that export_errmsg tells the details (file, sweep names);
  * close it either way. */
-int export_open(export **out, const export_settings *s);
+int export_open(export_ctx **out, const export_settings *s);
 
 /* The sweep being reported (borrowed), NULL for the runs outside sweeps. */
-const char *export_sweep(const export *e);
+const char *export_sweep(const export_ctx *e);
 
 /* Renders the report in the settings' format (one read transaction: a consistent snapshot
  * even while runs are being logged). *out (NUL-terminated, *len bytes) must be freed with
  * free(). */
-int export_render(export *e, char **out, size_t *len);
+int export_render(export_ctx *e, char **out, size_t *len);
 
-/* Renders and writes the report to path: a temporary file beside it, fsync, rename, so
- * that path is either the whole report or untouched. Refuses to overwrite the run log. */
-int export_write(export *e, const char *path);
+/* Renders and writes the report to path: a temporary file beside it, fsync, rename, fsync
+ * of the directory, so that path is either the whole report or untouched. Refuses to
+ * overwrite the run log. */
+int export_write(export_ctx *e, const char *path);
 
-/* The last error's details, "" if none. */
-const char *export_errmsg(const export *e);
+/* The outcome of the handle's last call, as sqlite3_errmsg: every call that takes the handle
+ * forgets the previous outcome, and every failure records its code and details (file, sweep
+ * names); the details, or with none the code's name ("ok" after a success). For a NULL
+ * handle (export_open could not make one) "out of memory". Never NULL; borrowed from e. */
+const char *export_errmsg(const export_ctx *e);
 /* A static name for an error code. Never NULL. */
 const char *export_strerror(int rc);
 
 /* NULL-safe; sets *e = NULL. */
-void export_close(export **e);
+void export_close(export_ctx **e);
 
+#ifdef __cplusplus
+}
 #endif
+
+#endif /* PYRAMASK_EXPORT_H */

@@ -43,7 +43,7 @@ static const char css[] =
 static void text(sqlite3_str *b, const char *open, const char *s, const char *close)
 {
     sqlite3_str_appendall(b, open);
-    mk_escape_z(b, s);
+    export_mk_escape_z(b, s);
     sqlite3_str_appendall(b, close);
 }
 
@@ -73,14 +73,14 @@ static void marked_text(sqlite3_str *b, const char *s, char *const *names, int n
             p++;
             continue;
         }
-        mk_escape(b, run, (size_t)(p - run));
+        export_mk_escape(b, run, (size_t)(p - run));
         sqlite3_str_appendf(b, "<mark class=\"m%d\">", (k - 1) % 10);
-        mk_escape(b, p, len);
+        export_mk_escape(b, p, len);
         sqlite3_str_appendall(b, "</mark>");
         p += len;
         run = p;
     }
-    mk_escape_z(b, run);
+    export_mk_escape_z(b, run);
 }
 
 /* Appends section s; -1 when out of memory. */
@@ -95,7 +95,7 @@ static int section(sqlite3_str *b, const struct section *s)
         const struct block *x = &s->block[k];
         switch (x->kind) {
         case BLOCK_TABLE: {
-            char *t = xt_html(x->table);
+            char *t = export_xt_html(x->table);
             if (!t)
                 return -1;
             sqlite3_str_appendall(b, "<div class=\"scroll\">\n");
@@ -124,7 +124,7 @@ static int section(sqlite3_str *b, const struct section *s)
     return 0;
 }
 
-char *render_html(struct report *r)
+char *export_render_html(struct report *r)
 {
     sqlite3_str *b = sqlite3_str_new(NULL);
     sqlite3_str_appendall(
@@ -151,7 +151,7 @@ char *render_html(struct report *r)
     sqlite3_str_appendall(b, "</p>\n<nav>");
     for (int i = 0; i < r->nsec; i++) {
         sqlite3_str_appendf(b, "<a href=\"#%s\">", r->sec[i].id);
-        mk_escape_z(b, r->sec[i].title);
+        export_mk_escape_z(b, r->sec[i].title);
         sqlite3_str_appendall(b, "</a>");
     }
     sqlite3_str_appendall(b, "</nav>\n</header>\n");
@@ -166,5 +166,5 @@ char *render_html(struct report *r)
         snprintf(r->msg, sizeof r->msg, "out of memory");
         return NULL;
     }
-    return mk_finish(b);
+    return export_mk_finish(b);
 }

@@ -95,11 +95,11 @@ static char *svg_img(const struct section *s, int k)
 {
     sqlite3_str *b = sqlite3_str_new(NULL);
     sqlite3_str_appendall(b, "<img alt=\"");
-    mk_escape_z(b, s->title);
+    export_mk_escape_z(b, s->title);
     sqlite3_str_appendall(b, "\" src=\"data:image/svg+xml;base64,");
-    mk_base64(b, s->block[k].text, strlen(s->block[k].text));
+    export_mk_base64(b, s->block[k].text, strlen(s->block[k].text));
     sqlite3_str_appendall(b, "\">");
-    return mk_finish(b);
+    return export_mk_finish(b);
 }
 
 /* The outputs the section's code prints: its preformatted text (one stream), its figures,
@@ -117,7 +117,7 @@ static char *outputs(struct nb *n, const struct section *s)
             sqlite3_str_appendf(stream, "--- %s\n", b->caption);
         sqlite3_str_appendf(stream, "%s\n", b->text);
     }
-    char *text = mk_finish(stream);
+    char *text = export_mk_finish(stream);
     int rc = out && text ? 0 : -1;
     if (!rc && *text)
         rc = append(r, &out,
@@ -142,7 +142,8 @@ static char *outputs(struct nb *n, const struct section *s)
         }
     for (int k = 0; !rc && k < s->nblocks; k++)
         if (s->block[k].kind == BLOCK_TABLE) {
-            char *plain = xt_plain(s->block[k].table), *html = xt_html(s->block[k].table);
+            char *plain = export_xt_plain(s->block[k].table),
+                 *html = export_xt_html(s->block[k].table);
             rc = plain && html ? append(r, &out,
                                         eval(r,
                                              "SELECT json_object('output_type', "
@@ -166,28 +167,28 @@ static char *title_markdown(const struct report *r)
     sqlite3_str *b = sqlite3_str_new(NULL);
     if (r->sweep) {
         sqlite3_str_appendall(b, "# Sweep ");
-        mk_markdown(b, r->sweep);
+        export_mk_markdown(b, r->sweep);
     } else {
         sqlite3_str_appendall(b, "# Runs outside sweeps");
     }
     sqlite3_str_appendall(b, "\n\nRun log ");
-    mk_markdown(b, r->db_path);
+    export_mk_markdown(b, r->db_path);
     sqlite3_str_appendf(b, " (schema version %d), exported ", r->version);
-    mk_markdown(b, r->exported_at);
+    export_mk_markdown(b, r->exported_at);
     sqlite3_str_appendall(b, " by ");
-    mk_markdown(b, r->generator);
+    export_mk_markdown(b, r->generator);
     if (r->factors) {
         sqlite3_str_appendall(b, ". Factors: ");
-        mk_markdown(b, r->factors);
+        export_mk_markdown(b, r->factors);
     }
     sqlite3_str_appendall(b, ".\n\nEvery output below was computed when the notebook was "
                              "exported; running a cell asks the run log again (read-only) with "
                              "Python's sqlite3, and pandas and matplotlib when they are "
                              "installed.");
-    return mk_finish(b);
+    return export_mk_finish(b);
 }
 
-char *render_ipynb(struct report *r)
+char *export_render_ipynb(struct report *r)
 {
     struct nb n = {r, sqlite3_mprintf("[]"), 0, 0};
     int rc = n.cells ? markdown(&n, title_markdown(r)) : -1;
@@ -199,14 +200,14 @@ char *render_ipynb(struct report *r)
         const struct section *s = &r->sec[i];
         sqlite3_str *md = sqlite3_str_new(NULL);
         sqlite3_str_appendall(md, "## ");
-        mk_markdown(md, s->title);
+        export_mk_markdown(md, s->title);
         sqlite3_str_appendall(md, "\n\n");
-        mk_markdown(md, s->intro);
+        export_mk_markdown(md, s->intro);
         if (s->note) {
             sqlite3_str_appendall(md, "\n\n");
-            mk_markdown(md, s->note);
+            export_mk_markdown(md, s->note);
         }
-        rc = markdown(&n, mk_finish(md));
+        rc = markdown(&n, export_mk_finish(md));
         if (!rc) {
             n.count++;
             rc = code_cell(&n, s->code, outputs(&n, s));

@@ -77,7 +77,7 @@ static void emit(sqlite3_str *out, const char *s, size_t n, int escape)
     sqlite3_str_append(out, (const char *)p + i - run, (int)run);
 }
 
-char *mk_finish(sqlite3_str *b)
+char *export_mk_finish(sqlite3_str *b)
 {
     int bad = sqlite3_str_errcode(b) != SQLITE_OK;
     char *s = sqlite3_str_finish(b);
@@ -88,27 +88,27 @@ char *mk_finish(sqlite3_str *b)
     return s ? s : sqlite3_mprintf("%s", "");
 }
 
-void mk_escape(sqlite3_str *out, const char *s, size_t n)
+void export_mk_escape(sqlite3_str *out, const char *s, size_t n)
 {
     emit(out, s, n, 1);
 }
 
-void mk_escape_z(sqlite3_str *out, const char *s)
+void export_mk_escape_z(sqlite3_str *out, const char *s)
 {
     if (s)
         emit(out, s, strlen(s), 1);
 }
 
-void mk_clean(sqlite3_str *out, const char *s, size_t n)
+void export_mk_clean(sqlite3_str *out, const char *s, size_t n)
 {
     emit(out, s, n, 0);
 }
 
-void mk_markdown(sqlite3_str *out, const char *s)
+void export_mk_markdown(sqlite3_str *out, const char *s)
 {
     sqlite3_str *b = sqlite3_str_new(NULL);
-    mk_clean(b, s ? s : "", s ? strlen(s) : 0);
-    char *c = mk_finish(b);
+    export_mk_clean(b, s ? s : "", s ? strlen(s) : 0);
+    char *c = export_mk_finish(b);
     size_t digits = c ? strspn(c, "0123456789") : 0;
     for (const char *p = c; p && *p; p++) {
         size_t at = (size_t)(p - c);
@@ -123,7 +123,7 @@ void mk_markdown(sqlite3_str *out, const char *s)
     sqlite3_free(c);
 }
 
-void mk_base64(sqlite3_str *out, const void *data, size_t n)
+void export_mk_base64(sqlite3_str *out, const void *data, size_t n)
 {
     static const char digit[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -137,7 +137,7 @@ void mk_base64(sqlite3_str *out, const void *data, size_t n)
     }
 }
 
-size_t mk_prefix(const char *s, size_t max)
+size_t export_mk_prefix(const char *s, size_t max)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t n = strlen(s), i = 0;
@@ -148,7 +148,7 @@ size_t mk_prefix(const char *s, size_t max)
     return i;
 }
 
-size_t mk_width(const char *s)
+size_t export_mk_width(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t n = strlen(s), i = 0, k = 0;

@@ -12,15 +12,15 @@
     "SELECT r.* FROM runs r LEFT JOIN sweeps s ON s.sweep_id = r.sweep_id WHERE s.name IS " \
     ":sweep"
 
-const char sql_configs[] =
+const char export_sql_configs[] =
     "SELECT config_hash FROM runs r LEFT JOIN sweeps s ON s.sweep_id = r.sweep_id\n"
     "WHERE s.name IS :sweep GROUP BY config_hash ORDER BY min(run_id)";
 
-const char sql_factor_keys[] =
+const char export_sql_factor_keys[] =
     "SELECT f.key FROM factors f JOIN sweeps s ON s.sweep_id = f.sweep_id\n"
     "WHERE s.name IS :sweep ORDER BY f.position";
 
-const char sql_overview[] =
+const char export_sql_overview[] =
     "WITH sr AS (" SWEEP_RUNS ")\n"
     "SELECT 'runs' AS what, count(*) AS value FROM sr\n"
     "UNION ALL SELECT 'finished', count(*) FROM sr WHERE status = 'finished'\n"
@@ -36,15 +36,15 @@ const char sql_overview[] =
     "UNION ALL SELECT 'code revisions', group_concat(DISTINCT code_revision) FROM sr\n"
     "UNION ALL SELECT 'hosts', group_concat(DISTINCT host) FROM sr";
 
-const char sql_spec[] = "SELECT spec FROM sweeps WHERE name = :sweep";
+const char export_sql_spec[] = "SELECT spec FROM sweeps WHERE name = :sweep";
 
-const char sql_factors[] =
+const char export_sql_factors[] =
     "SELECT f.key AS factor, json_array_length(f.levels) AS n_levels,\n"
     "       (SELECT group_concat(value, ', ') FROM json_each(f.levels)) AS levels\n"
     "FROM factors f JOIN sweeps s ON s.sweep_id = f.sweep_id\n"
     "WHERE s.name = :sweep ORDER BY f.position";
 
-const char sql_runs[] =
+const char export_sql_runs[] =
     "SELECT run_id,\n"
     "       " LABEL(
         "f", "''") " AS configuration,\n"
@@ -55,7 +55,7 @@ const char sql_runs[] =
                    "       round(seconds, 1) AS seconds, coalesce(error, '') AS error\n"
                    "FROM v_final f WHERE sweep IS :sweep ORDER BY run_id";
 
-const char sql_ablation[] =
+const char export_sql_ablation[] =
     "SELECT a.factor, a.level, a.n, round(a.mean, 4) AS mean,\n"
     "       round(a.ci95_lo, 4) AS ci95_lo, round(a.ci95_hi, 4) AS ci95_hi, round(a.sd, 4) AS "
     "sd,\n"
@@ -69,7 +69,7 @@ const char sql_ablation[] =
     "WHERE a.sweep = :sweep AND a.split = 'valid' AND a.metric = 'nelbo_bpb'\n"
     "ORDER BY a.factor_position, a.level_position";
 
-const char sql_cells[] = "SELECT " LABEL(
+const char export_sql_cells[] = "SELECT " LABEL(
     "c",
     "'all runs'") " AS configuration,\n"
                   "       c.config_hash, c.n, round(c.mean, 4) AS mean,\n"
@@ -86,7 +86,7 @@ const char sql_cells[] = "SELECT " LABEL(
                   "WHERE c.sweep = :sweep AND c.split = 'valid' AND c.metric = 'nelbo_bpb'\n"
                   "ORDER BY c.mean";
 
-const char sql_curves[] =
+const char export_sql_curves[] =
     "SELECT f.run_id, f.config_hash,\n"
     "       " LABEL("f",
                     "'run ' || f.run_id") " AS configuration,\n"
@@ -95,7 +95,7 @@ const char sql_curves[] =
                                           "f.run_id AND m.key = 'train_loss'\n"
                                           "WHERE f.sweep IS :sweep ORDER BY f.run_id, m.step";
 
-const char sql_curve_means[] =
+const char export_sql_curve_means[] =
     "SELECT f.config_hash,\n"
     "       " LABEL(
         "f",
@@ -106,7 +106,7 @@ const char sql_curve_means[] =
                               "WHERE f.sweep IS :sweep\n"
                               "GROUP BY f.config_hash, m.step ORDER BY min(f.run_id), m.step";
 
-const char sql_schedules[] =
+const char export_sql_schedules[] =
     "SELECT CASE WHEN c.name = 'alpha' THEN c.label\n"
     "            ELSE c.label || ' at step ' || substr(c.name, 7) END AS schedule,\n"
     "       c.x AS t, avg(c.y) AS alpha, count(DISTINCT c.run_id) AS runs\n"
@@ -115,7 +115,7 @@ const char sql_schedules[] =
     "WHERE s.name IS :sweep AND c.name LIKE 'alpha%'\n"
     "GROUP BY c.name, c.label, c.x ORDER BY min(c.run_id), c.name, c.x";
 
-const char sql_levels[] =
+const char export_sql_levels[] =
     "SELECT l.pyramid, coalesce(p.levels, '') AS levels, l.level, l.stage, l.vocab, l.tokens,\n"
     "       round(1.0 * l.bytes / l.tokens, 3) AS bytes_per_token,\n"
     "       round(100.0 * l.used / l.vocab, 1) AS used_pct,\n"
@@ -130,7 +130,7 @@ const char sql_levels[] =
     "WHERE s.name IS :sweep\n"
     "GROUP BY l.pyramid, l.level ORDER BY min(l.run_id), l.level";
 
-const char sql_previews[] =
+const char export_sql_previews[] =
     "WITH p AS (SELECT p.*,\n"
     "             " LABEL(
         "f", "'run ' || f.run_id") " AS configuration\n"
@@ -152,7 +152,7 @@ const char sql_previews[] =
 
 /* ---- the notebook's Python (printf formats: %s is a query, %% a percent sign) ---- */
 
-const char py_setup[] =
+const char export_py_setup[] =
     "# Re-runs the report's queries on the run log. Tables come back as pandas DataFrames "
     "when\n"
     "# pandas is installed; figures are drawn when matplotlib is (else printed as text).\n"
@@ -240,13 +240,13 @@ const char py_setup[] =
     "    return {\"color\": f\"C{i %% 10}\", \"linestyle\": [\"-\", \"--\", \":\"][i // 10 %% "
     "3]}\n";
 
-const char py_table[] = "q(\"\"\"%s\"\"\")\n";
+const char export_py_table[] = "q(\"\"\"%s\"\"\")\n";
 
-const char py_config[] = "for r in records(q(\"\"\"%s\"\"\")):\n"
-                         "    print(r[\"spec\"])\n"
-                         "q(\"\"\"%s\"\"\")\n";
+const char export_py_config[] = "for r in records(q(\"\"\"%s\"\"\")):\n"
+                                "    print(r[\"spec\"])\n"
+                                "q(\"\"\"%s\"\"\")\n";
 
-const char py_ablation[] =
+const char export_py_ablation[] =
     "ablation = q(\"\"\"%s\"\"\")\n"
     "rows = records(ablation)\n"
     "if plt is not None and rows:\n"
@@ -263,7 +263,7 @@ const char py_ablation[] =
     "    plt.show()\n"
     "ablation\n";
 
-const char py_cells[] =
+const char export_py_cells[] =
     "cells = q(\"\"\"%s\"\"\")\n"
     "rows = records(cells)\n"
     "if plt is not None and rows:\n"
@@ -279,7 +279,7 @@ const char py_cells[] =
     "    plt.show()\n"
     "cells\n";
 
-const char py_curves[] =
+const char export_py_curves[] =
     "runs, means = {}, {}\n"
     "for r in records(q(\"\"\"%s\"\"\")):\n"
     "    run = runs.setdefault(r[\"run_id\"], {\"hash\": r[\"config_hash\"], \"x\": [], \"y\": "
@@ -309,7 +309,7 @@ const char py_curves[] =
     "        print(mean[\"label\"], \"final loss\", mean[\"y\"][-1], \"at step\", "
     "mean[\"x\"][-1])\n";
 
-const char py_schedules[] =
+const char export_py_schedules[] =
     "schedules = {}\n"
     "for r in records(q(\"\"\"%s\"\"\")):\n"
     "    schedules.setdefault(r[\"schedule\"], {})[r[\"t\"]] = r[\"alpha\"]\n"
@@ -330,7 +330,7 @@ const char py_schedules[] =
     "                                      if abs(t * 10 - round(t * 10)) < 1e-9),\n"
     "              \"(t = 0, 0.1, ..., 1)\")\n";
 
-const char py_levels[] =
+const char export_py_levels[] =
     "levels = q(\"\"\"%s\"\"\")\n"
     "rows = records(levels)\n"
     "if plt is not None and rows:\n"
@@ -348,8 +348,8 @@ const char py_levels[] =
     "    plt.show()\n"
     "levels\n";
 
-const char py_previews[] = "for r in records(q(\"\"\"%s\"\"\", t=%g, limit=%d)):\n"
-                           "    print(f'--- {r[\"configurations\"]} (t = {r[\"t\"]}: "
-                           "{r[\"masked\"]} of {r[\"tokens\"]} '\n"
-                           "          'tokens masked)')\n"
-                           "    print(r[\"text\"])\n";
+const char export_py_previews[] = "for r in records(q(\"\"\"%s\"\"\", t=%g, limit=%d)):\n"
+                                  "    print(f'--- {r[\"configurations\"]} (t = {r[\"t\"]}: "
+                                  "{r[\"masked\"]} of {r[\"tokens\"]} '\n"
+                                  "          'tokens masked)')\n"
+                                  "    print(r[\"text\"])\n";

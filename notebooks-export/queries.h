@@ -3,27 +3,27 @@
 #ifndef PYRAMASK_EXPORT_QUERIES_H
 #define PYRAMASK_EXPORT_QUERIES_H
 
-extern const char sql_configs[];
-extern const char sql_factor_keys[];
-extern const char sql_overview[];
-extern const char sql_spec[];
-extern const char sql_factors[];
-extern const char sql_runs[];
-extern const char sql_ablation[];
-extern const char sql_cells[];
-extern const char sql_curves[];
-extern const char sql_curve_means[];
-extern const char sql_schedules[];
-extern const char sql_levels[];
-extern const char sql_previews[];
-extern const char py_setup[];
-extern const char py_table[];
-extern const char py_config[];
-extern const char py_ablation[];
-extern const char py_cells[];
-extern const char py_curves[];
-extern const char py_schedules[];
-extern const char py_levels[];
-extern const char py_previews[];
+extern const char export_sql_configs[];
+extern const char export_sql_factor_keys[];
+extern const char export_sql_overview[];
+extern const char export_sql_spec[];
+extern const char export_sql_factors[];
+extern const char export_sql_runs[];
+extern const char export_sql_ablation[];
+extern const char export_sql_cells[];
+extern const char export_sql_curves[];
+extern const char export_sql_curve_means[];
+extern const char export_sql_schedules[];
+extern const char export_sql_levels[];
+extern const char export_sql_previews[];
+extern const char export_py_setup[];
+extern const char export_py_table[];
+extern const char export_py_config[];
+extern const char export_py_ablation[];
+extern const char export_py_cells[];
+extern const char export_py_curves[];
+extern const char export_py_schedules[];
+extern const char export_py_levels[];
+extern const char export_py_previews[];
 
 #endif

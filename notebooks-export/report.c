@@ -12,7 +12,7 @@ enum {
     ALIGN_MAX_DECIMALS = 6, /* reals needing more keep their shortest form */
 };
 
-int xt_col(const struct xtable *t, const char *name)
+int export_xt_col(const struct xtable *t, const char *name)
 {
     for (int c = 0; c < t->ncols; c++)
         if (!strcmp(t->name[c], name))
@@ -20,24 +20,24 @@ int xt_col(const struct xtable *t, const char *name)
     return -1;
 }
 
-const struct xcell *xt_at(const struct xtable *t, int row, int col)
+const struct xcell *export_xt_at(const struct xtable *t, int row, int col)
 {
     return &t->cell[(size_t)row * (size_t)t->ncols + (size_t)col];
 }
 
-double xt_num(const struct xtable *t, int row, const char *name)
+double export_xt_num(const struct xtable *t, int row, const char *name)
 {
-    int c = xt_col(t, name);
-    return c < 0 || row < 0 || row >= t->nrows ? NAN : xt_at(t, row, c)->num;
+    int c = export_xt_col(t, name);
+    return c < 0 || row < 0 || row >= t->nrows ? NAN : export_xt_at(t, row, c)->num;
 }
 
-const char *xt_text(const struct xtable *t, int row, const char *name)
+const char *export_xt_text(const struct xtable *t, int row, const char *name)
 {
-    int c = xt_col(t, name);
-    return c < 0 || row < 0 || row >= t->nrows ? "" : xt_at(t, row, c)->text;
+    int c = export_xt_col(t, name);
+    return c < 0 || row < 0 || row >= t->nrows ? "" : export_xt_at(t, row, c)->text;
 }
 
-void xt_free(struct xtable *t)
+void export_xt_free(struct xtable *t)
 {
     if (!t)
         return;
@@ -55,8 +55,8 @@ void xt_free(struct xtable *t)
 static char *clean(const char *s, size_t n)
 {
     sqlite3_str *b = sqlite3_str_new(NULL);
-    mk_clean(b, s, n);
-    return mk_finish(b);
+    export_mk_clean(b, s, n);
+    return export_mk_finish(b);
 }
 
 static int bind_params(struct report *r, sqlite3_stmt *st)
@@ -88,7 +88,7 @@ static int align_decimals(struct xtable *t)
     for (int c = 0; c < t->ncols; c++) {
         int dec = 0;
         for (int i = 0; i < t->nrows && dec >= 0; i++) {
-            const struct xcell *x = xt_at(t, i, c);
+            const struct xcell *x = export_xt_at(t, i, c);
             if (x->type != SQLITE_FLOAT)
                 continue;
             const char *dot = strchr(x->text, '.');
@@ -113,7 +113,7 @@ static int align_decimals(struct xtable *t)
     return 0;
 }
 
-int xt_query(struct report *r, const char *sql, struct xtable *t)
+int export_xt_query(struct report *r, const char *sql, struct xtable *t)
 {
     memset(t, 0, sizeof *t);
     sqlite3_stmt *st = NULL;
@@ -175,7 +175,7 @@ int xt_query(struct report *r, const char *sql, struct xtable *t)
         }
     }
     if (rc != SQLITE_DONE) {
-        xt_free(t);
+        export_xt_free(t);
         return query_fail(r, st, "reading the run log");
     }
     for (int c = 0; c < nc; c++)
@@ -183,7 +183,7 @@ int xt_query(struct report *r, const char *sql, struct xtable *t)
     sqlite3_finalize(st);
     return align_decimals(t) ? (snprintf(r->msg, sizeof r->msg, "out of memory"), -2) : 0;
 nomem:
-    xt_free(t);
+    export_xt_free(t);
     sqlite3_finalize(st);
     snprintf(r->msg, sizeof r->msg, "out of memory");
     return -2;
@@ -192,10 +192,10 @@ nomem:
 /* A cell in one line of at most PLAIN_MAX_WIDTH characters. */
 static char *plain_cell(const char *s)
 {
-    size_t w = mk_width(s), n = strlen(s);
+    size_t w = export_mk_width(s), n = strlen(s);
     int cut = w > PLAIN_MAX_WIDTH;
     if (cut)
-        n = mk_prefix(s, PLAIN_MAX_WIDTH - 1);
+        n = export_mk_prefix(s, PLAIN_MAX_WIDTH - 1);
     char *c = sqlite3_mprintf("%.*s%s", (int)n, s, cut ? "\xE2\x80\xA6" : "");
     for (char *p = c; p && *p; p++)
         if (*p == '\n' || *p == '\r' || *p == '\t')
@@ -205,7 +205,7 @@ static char *plain_cell(const char *s)
 
 static void pad(sqlite3_str *b, const char *s, size_t width, int right)
 {
-    size_t w = mk_width(s);
+    size_t w = export_mk_width(s);
     if (right)
         sqlite3_str_appendchar(b, (int)(width - w), ' ');
     sqlite3_str_appendall(b, s);
@@ -213,7 +213,7 @@ static void pad(sqlite3_str *b, const char *s, size_t width, int right)
         sqlite3_str_appendchar(b, (int)(width - w), ' ');
 }
 
-char *xt_plain(const struct xtable *t)
+char *export_xt_plain(const struct xtable *t)
 {
     size_t n = (size_t)(t->nrows + 1) * (size_t)t->ncols;
     char **cells = sqlite3_malloc64((n ? n : 1) * sizeof *cells);
@@ -229,7 +229,7 @@ char *xt_plain(const struct xtable *t)
     for (int c = 0; ok && c < t->ncols; c++) {
         width[c] = 0;
         for (int r = 0; r <= t->nrows; r++) {
-            size_t w = mk_width(cells[(size_t)r * (size_t)t->ncols + (size_t)c]);
+            size_t w = export_mk_width(cells[(size_t)r * (size_t)t->ncols + (size_t)c]);
             width[c] = w > width[c] ? w : width[c];
         }
     }
@@ -246,7 +246,7 @@ char *xt_plain(const struct xtable *t)
         sqlite3_free(cells[i]);
     sqlite3_free(cells);
     sqlite3_free(width);
-    char *s = mk_finish(b);
+    char *s = export_mk_finish(b);
     if (!ok) {
         sqlite3_free(s);
         return NULL;
@@ -254,13 +254,13 @@ char *xt_plain(const struct xtable *t)
     return s;
 }
 
-char *xt_html(const struct xtable *t)
+char *export_xt_html(const struct xtable *t)
 {
     sqlite3_str *b = sqlite3_str_new(NULL);
     sqlite3_str_appendall(b, "<table class=\"data\">\n<thead><tr>");
     for (int c = 0; c < t->ncols; c++) {
         sqlite3_str_appendall(b, t->numeric[c] ? "<th class=\"num\">" : "<th>");
-        mk_escape_z(b, t->name[c]);
+        export_mk_escape_z(b, t->name[c]);
         sqlite3_str_appendall(b, "</th>");
     }
     sqlite3_str_appendall(b, "</tr></thead>\n<tbody>\n");
@@ -268,21 +268,21 @@ char *xt_html(const struct xtable *t)
         sqlite3_str_appendall(b, "<tr>");
         for (int c = 0; c < t->ncols; c++) {
             sqlite3_str_appendall(b, t->numeric[c] ? "<td class=\"num\">" : "<td>");
-            mk_escape_z(b, xt_at(t, r, c)->text);
+            export_mk_escape_z(b, export_xt_at(t, r, c)->text);
             sqlite3_str_appendall(b, "</td>");
         }
         sqlite3_str_appendall(b, "</tr>\n");
     }
     sqlite3_str_appendall(b, "</tbody>\n</table>\n");
-    return mk_finish(b);
+    return export_mk_finish(b);
 }
 
-void report_free(struct report *r)
+void export_report_free(struct report *r)
 {
     for (int i = 0; i < r->nsec; i++) {
         struct section *s = &r->sec[i];
         for (int k = 0; k < s->nblocks; k++) {
-            xt_free(s->block[k].table);
+            export_xt_free(s->block[k].table);
             sqlite3_free(s->block[k].table);
             sqlite3_free(s->block[k].text);
             sqlite3_free(s->block[k].caption);

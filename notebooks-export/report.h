@@ -18,11 +18,11 @@ struct xtable {
     int *numeric;       /* (ncols) every non-NULL value is a number: right-aligned */
 };
 /* Column index by name, or -1; cell (row, column). */
-int xt_col(const struct xtable *t, const char *name);
-const struct xcell *xt_at(const struct xtable *t, int row, int col);
-double xt_num(const struct xtable *t, int row, const char *name);       /* NaN if none */
-const char *xt_text(const struct xtable *t, int row, const char *name); /* "" if none */
-void xt_free(struct xtable *t);
+int export_xt_col(const struct xtable *t, const char *name);
+const struct xcell *export_xt_at(const struct xtable *t, int row, int col);
+double export_xt_num(const struct xtable *t, int row, const char *name);       /* NaN if none */
+const char *export_xt_text(const struct xtable *t, int row, const char *name); /* "" if none */
+void export_xt_free(struct xtable *t);
 
 enum block_kind { BLOCK_TABLE, BLOCK_SVG, BLOCK_PRE };
 struct block {
@@ -62,19 +62,19 @@ struct report {
 };
 
 /* Runs sql with :sweep, :t and :limit bound from r. 0, or -1 with r->msg. */
-int xt_query(struct report *r, const char *sql, struct xtable *out);
+int export_xt_query(struct report *r, const char *sql, struct xtable *out);
 
 /* Builds every section (sections.c). 0, -1 with r->msg (a query failed), or -2 (memory). */
-int report_build(struct report *r);
-void report_free(struct report *r);
+int export_report_build(struct report *r);
+void export_report_free(struct report *r);
 
 /* The table as aligned plain text, and as an HTML <table> (sqlite3_malloc'd; NULL when out
  * of memory). */
-char *xt_plain(const struct xtable *t);
-char *xt_html(const struct xtable *t);
+char *export_xt_plain(const struct xtable *t);
+char *export_xt_html(const struct xtable *t);
 
 /* Renderers: the whole document, sqlite3_malloc'd, or NULL (r->msg says why). */
-char *render_html(struct report *r);
-char *render_ipynb(struct report *r);
+char *export_render_html(struct report *r);
+char *export_render_ipynb(struct report *r);
 
 #endif

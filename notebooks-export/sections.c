@@ -42,7 +42,7 @@ static int add(struct section *s, enum block_kind kind, struct xtable *table, ch
     if (s->nblocks == REPORT_MAX_BLOCKS || (kind == BLOCK_TABLE && !table) ||
         (kind != BLOCK_TABLE && !text)) {
         if (table)
-            xt_free(table);
+            export_xt_free(table);
         sqlite3_free(table);
         sqlite3_free(text);
         sqlite3_free(caption);
@@ -63,12 +63,12 @@ static struct xtable *table_block(struct report *r, struct section *s, const cha
         *rc = -2;
         return NULL;
     }
-    if ((*rc = xt_query(r, sql, t))) {
+    if ((*rc = export_xt_query(r, sql, t))) {
         sqlite3_free(t);
         return NULL;
     }
     if (!t->nrows && !keep_empty) {
-        xt_free(t);
+        export_xt_free(t);
         sqlite3_free(t);
         return NULL;
     }
@@ -87,7 +87,7 @@ static int code(struct section *s, char *text)
 static int config_style(const struct xtable *configs, const char *hash)
 {
     for (int i = 0; i < configs->nrows; i++)
-        if (!strcmp(xt_at(configs, i, 0)->text, hash))
+        if (!strcmp(export_xt_at(configs, i, 0)->text, hash))
             return i;
     return 0;
 }
@@ -99,20 +99,20 @@ static int rows_or_note(struct report *r, struct section *s, const char *sql, co
 {
     *out = NULL;
     struct xtable *t = sqlite3_malloc(sizeof *t);
-    int rc = t ? xt_query(r, sql, t) : -2;
+    int rc = t ? export_xt_query(r, sql, t) : -2;
     if (!rc && t->nrows) {
         *out = t;
         return 1;
     }
     if (!rc)
-        xt_free(t);
+        export_xt_free(t);
     sqlite3_free(t);
     return rc ? rc : note(s, "%s", empty);
 }
 
 static void table_free(struct xtable *t)
 {
-    xt_free(t);
+    export_xt_free(t);
     sqlite3_free(t);
 }
 
@@ -147,8 +147,8 @@ static int rows_chart(struct section *s, const svg_row_opts *o, struct row_set *
 {
     if (!rc) {
         sqlite3_str *svg = sqlite3_str_new(NULL);
-        svg_row_chart(svg, o, rs->row, rs->n);
-        rc = add(s, BLOCK_SVG, NULL, mk_finish(svg), NULL);
+        export_svg_row_chart(svg, o, rs->row, rs->n);
+        rc = add(s, BLOCK_SVG, NULL, export_mk_finish(svg), NULL);
     }
     for (int i = 0; rs->own && i < rs->nown; i++)
         sqlite3_free(rs->own[i]);
@@ -170,7 +170,7 @@ static int table_section(struct report *r, const char *id, const char *title, co
     struct section *s = section(r, id, title, intro, sql);
     int rc;
     table_block(r, s, sql, 1, &rc);
-    return rc ? rc : code(s, sqlite3_mprintf(py_table, sql));
+    return rc ? rc : code(s, sqlite3_mprintf(export_py_table, sql));
 }
 
 static int overview(struct report *r)
@@ -178,7 +178,7 @@ static int overview(struct report *r)
     return table_section(r, "overview", "Overview",
                          "The runs of this sweep in the run log, by status, and where and with "
                          "which code they ran.",
-                         sql_overview);
+                         export_sql_overview);
 }
 
 static int configuration(struct report *r)
@@ -186,22 +186,22 @@ static int configuration(struct report *r)
     struct section *s = section(r, "config", "Configuration",
                                 "The sweep file as it was first run, and the factors it varies "
                                 "(every combination of their levels, times the seeds).",
-                                sql_factors);
-    if (code(s, sqlite3_mprintf(py_config, sql_spec, sql_factors)))
+                                export_sql_factors);
+    if (code(s, sqlite3_mprintf(export_py_config, export_sql_spec, export_sql_factors)))
         return -2;
     if (!r->sweep)
         return note(s, "%s",
                     "These runs belong to no sweep: each run's whole configuration "
                     "is in the runs table's config column.");
     struct xtable spec;
-    int rc = xt_query(r, sql_spec, &spec);
+    int rc = export_xt_query(r, export_sql_spec, &spec);
     if (rc)
         return rc;
     if (spec.nrows)
-        rc = add(s, BLOCK_PRE, NULL, dup(xt_at(&spec, 0, 0)->text), NULL);
-    xt_free(&spec);
+        rc = add(s, BLOCK_PRE, NULL, dup(export_xt_at(&spec, 0, 0)->text), NULL);
+    export_xt_free(&spec);
     if (!rc)
-        table_block(r, s, sql_factors, 0, &rc);
+        table_block(r, s, export_sql_factors, 0, &rc);
     return rc;
 }
 
@@ -213,7 +213,7 @@ static int runs(struct report *r)
                          "byte, se its Monte Carlo standard error, nelbo_bpb_sched the NELBO "
                          "under the run's own corruption, masked_acc the accuracy at masked "
                          "positions.",
-                         sql_runs);
+                         export_sql_runs);
 }
 
 static int ablation(struct report *r)
@@ -224,27 +224,27 @@ static int ablation(struct report *r)
                                 "finished runs, and the 95% confidence interval of the mean "
                                 "(Student t). The columns nelbo_bpb_sched and masked_acc are "
                                 "the means of those scores.",
-                                sql_ablation);
-    if (code(s, sqlite3_mprintf(py_ablation, sql_ablation)))
+                                export_sql_ablation);
+    if (code(s, sqlite3_mprintf(export_py_ablation, export_sql_ablation)))
         return -2;
     if (!r->sweep)
         return note(s, "%s", "Runs outside a sweep have no factors to compare.");
     struct xtable *t;
-    int rc = rows_or_note(r, s, sql_ablation, "No finished runs yet.", &t);
+    int rc = rows_or_note(r, s, export_sql_ablation, "No finished runs yet.", &t);
     if (rc <= 0)
         return rc;
     struct row_set rs;
     rc = rows_alloc(&rs, t->nrows);
     for (int i = 0, group = -1; !rc && i < t->nrows; i++) {
-        const char *factor = xt_text(t, i, "factor");
-        if (i == 0 || strcmp(factor, xt_text(t, i - 1, "factor")))
+        const char *factor = export_xt_text(t, i, "factor");
+        if (i == 0 || strcmp(factor, export_xt_text(t, i - 1, "factor")))
             group++;
-        const char *label = rows_keep(&rs, dup(xt_text(t, i, "level")));
+        const char *label = rows_keep(&rs, dup(export_xt_text(t, i, "level")));
         rs.row[i] = (svg_row){factor,
                               label,
-                              xt_num(t, i, "mean"),
-                              xt_num(t, i, "ci95_lo"),
-                              xt_num(t, i, "ci95_hi"),
+                              export_xt_num(t, i, "mean"),
+                              export_xt_num(t, i, "ci95_lo"),
+                              export_xt_num(t, i, "ci95_hi"),
                               group,
                               NULL};
         rc = label ? 0 : -2;
@@ -264,34 +264,35 @@ static int cells(struct report *r, const struct xtable *configs)
                                 "or, for a single seed, plus and minus 1.96 Monte Carlo "
                                 "standard errors (column interval). Colours match the training "
                                 "curves.",
-                                sql_cells);
-    if (code(s, sqlite3_mprintf(py_cells, sql_cells)))
+                                export_sql_cells);
+    if (code(s, sqlite3_mprintf(export_py_cells, export_sql_cells)))
         return -2;
     if (!r->sweep)
         return note(s, "%s", "Runs outside a sweep are listed under Runs.");
     struct xtable *t;
-    int rc = rows_or_note(r, s, sql_cells, "No finished runs yet.", &t);
+    int rc = rows_or_note(r, s, export_sql_cells, "No finished runs yet.", &t);
     if (rc <= 0)
         return rc;
-    double best = xt_num(t, 0, "mean") - xt_num(t, 0, "above_best"), hw = INFINITY;
+    double best = export_xt_num(t, 0, "mean") - export_xt_num(t, 0, "above_best"),
+           hw = INFINITY;
     for (int i = 0; i < t->nrows; i++) {
-        double h = (xt_num(t, i, "hi") - xt_num(t, i, "lo")) / 2;
+        double h = (export_xt_num(t, i, "hi") - export_xt_num(t, i, "lo")) / 2;
         hw = h > 0 && h < hw ? h : hw;
     }
-    int dec = svg_decimals(best, hw);
+    int dec = export_svg_decimals(best, hw);
     struct row_set rs;
     rc = rows_alloc(&rs, t->nrows);
     for (int i = 0; !rc && i < t->nrows; i++) {
-        double mean = xt_num(t, i, "mean"), above = xt_num(t, i, "above_best");
+        double mean = export_xt_num(t, i, "mean"), above = export_xt_num(t, i, "above_best");
         const char *text =
             rows_keep(&rs, i ? sqlite3_mprintf("%.*f (+%.*f)", dec, mean, dec, above)
                              : sqlite3_mprintf("%.*f (best)", dec, mean));
-        int k = config_style(configs, xt_text(t, i, "config_hash"));
+        int k = config_style(configs, export_xt_text(t, i, "config_hash"));
         rs.row[i] = (svg_row){NULL,
-                              xt_text(t, i, "configuration"),
+                              export_xt_text(t, i, "configuration"),
                               above,
-                              xt_num(t, i, "lo") - best,
-                              xt_num(t, i, "hi") - best,
+                              export_xt_num(t, i, "lo") - best,
+                              export_xt_num(t, i, "hi") - best,
                               k,
                               text};
         rc = text ? 0 : -2;
@@ -301,7 +302,7 @@ static int cells(struct report *r, const struct xtable *configs)
            : rows_keep(&rs,
                        sqlite3_mprintf("held-out bits per byte above the best configuration "
                                        "(%s: %.*f)",
-                                       xt_text(t, 0, "configuration"), dec, best));
+                                       export_xt_text(t, 0, "configuration"), dec, best));
     svg_row_opts o = {r->factors ? r->factors : "Held-out bits per byte", xlabel, 1, 0};
     return rows_chart(s, &o, &rs, t, rc ? rc : xlabel ? 0 : -2);
 }
@@ -323,12 +324,12 @@ static int series_from(struct series_set *ss, const struct xtable *t, const char
         return -2;
     double *xs = ss->xy, *ys = ss->xy + t->nrows;
     for (int i = 0; i < t->nrows; i++) {
-        if (i == 0 || strcmp(xt_text(t, i, key), xt_text(t, i - 1, key))) {
+        if (i == 0 || strcmp(export_xt_text(t, i, key), export_xt_text(t, i - 1, key))) {
             ss->s[ss->n++] = (svg_series){
-                .label = label ? xt_text(t, i, label) : NULL, .x = xs + i, .y = ys + i};
+                .label = label ? export_xt_text(t, i, label) : NULL, .x = xs + i, .y = ys + i};
         }
-        xs[i] = xt_num(t, i, x);
-        ys[i] = xt_num(t, i, y);
+        xs[i] = export_xt_num(t, i, x);
+        ys[i] = export_xt_num(t, i, y);
         ss->s[ss->n - 1].n++;
     }
     return 0;
@@ -354,20 +355,20 @@ static int curves(struct report *r, const struct xtable *configs)
                                 "per token, in nats, averaged over the steps between two log "
                                 "points): for each configuration the mean over its seeds as a "
                                 "thick line, and each seed as a thin one.",
-                                sql_curves);
-    if (code(s, sqlite3_mprintf(py_curves, sql_curves, sql_curve_means)))
+                                export_sql_curves);
+    if (code(s, sqlite3_mprintf(export_py_curves, export_sql_curves, export_sql_curve_means)))
         return -2;
     struct xtable runs, means;
-    int rc = xt_query(r, sql_curves, &runs);
+    int rc = export_xt_query(r, export_sql_curves, &runs);
     if (rc)
         return rc;
-    if ((rc = xt_query(r, sql_curve_means, &means))) {
-        xt_free(&runs);
+    if ((rc = export_xt_query(r, export_sql_curve_means, &means))) {
+        export_xt_free(&runs);
         return rc;
     }
     if (!runs.nrows) {
-        xt_free(&runs);
-        xt_free(&means);
+        export_xt_free(&runs);
+        export_xt_free(&means);
         return note(s, "%s", "No training curves: no run has logged a training loss yet.");
     }
     struct series_set sr = {0}, sm = {0};
@@ -378,10 +379,11 @@ static int curves(struct report *r, const struct xtable *configs)
     int n = 0;
     /* a thin line per run of a configuration with several, then the thick means */
     for (int i = 0; all && i < sr.n; i++) {
-        const char *hash = xt_text(&runs, (int)(sr.s[i].x - sr.xy), "config_hash");
+        const char *hash = export_xt_text(&runs, (int)(sr.s[i].x - sr.xy), "config_hash");
         int seeds = 0;
         for (int j = 0; j < sr.n; j++)
-            seeds += !strcmp(hash, xt_text(&runs, (int)(sr.s[j].x - sr.xy), "config_hash"));
+            seeds +=
+                !strcmp(hash, export_xt_text(&runs, (int)(sr.s[j].x - sr.xy), "config_hash"));
         if (seeds < 2)
             continue;
         all[n] = sr.s[i];
@@ -391,8 +393,9 @@ static int curves(struct report *r, const struct xtable *configs)
     }
     for (int i = 0; all && i < sm.n; i++) {
         all[n] = sm.s[i];
-        config_look(&all[n], config_style(configs, xt_text(&means, (int)(sm.s[i].x - sm.xy),
-                                                           "config_hash")));
+        config_look(&all[n],
+                    config_style(configs, export_xt_text(&means, (int)(sm.s[i].x - sm.xy),
+                                                         "config_hash")));
         all[n++].width = 2.2;
     }
     if (all) {
@@ -407,16 +410,16 @@ static int curves(struct report *r, const struct xtable *configs)
                            NAN,
                            0,
                            400};
-        svg_line_chart(svg, &o, all, n);
-        rc = add(s, BLOCK_SVG, NULL, mk_finish(svg), NULL);
+        export_svg_line_chart(svg, &o, all, n);
+        rc = add(s, BLOCK_SVG, NULL, export_mk_finish(svg), NULL);
     } else {
         rc = -2;
     }
     free(all);
     series_free(&sr);
     series_free(&sm);
-    xt_free(&runs);
-    xt_free(&means);
+    export_xt_free(&runs);
+    export_xt_free(&means);
     return rc;
 }
 
@@ -439,17 +442,17 @@ static int schedules(struct report *r)
                                 "that a token is kept at diffusion time t (1 - alpha(t) is the "
                                 "expected masked fraction). A curriculum that changes the "
                                 "schedule shows it at its last step too.",
-                                sql_schedules);
-    if (code(s, sqlite3_mprintf(py_schedules, sql_schedules)))
+                                export_sql_schedules);
+    if (code(s, sqlite3_mprintf(export_py_schedules, export_sql_schedules)))
         return -2;
     if (!needs_v2(r, s, "schedule curves"))
         return s->note ? 0 : -2;
     struct xtable t;
-    int rc = xt_query(r, sql_schedules, &t);
+    int rc = export_xt_query(r, export_sql_schedules, &t);
     if (rc)
         return rc;
     if (!t.nrows) {
-        xt_free(&t);
+        export_xt_free(&t);
         return note(s, "%s", "No schedule curves recorded.");
     }
     struct series_set ss;
@@ -470,11 +473,11 @@ static int schedules(struct report *r)
                            1,
                            560,
                            340};
-        svg_line_chart(svg, &o, ss.s, ss.n);
-        rc = add(s, BLOCK_SVG, NULL, mk_finish(svg), NULL);
+        export_svg_line_chart(svg, &o, ss.s, ss.n);
+        rc = add(s, BLOCK_SVG, NULL, export_mk_finish(svg), NULL);
     }
     series_free(&ss);
-    xt_free(&t);
+    export_xt_free(&t);
     return rc;
 }
 
@@ -486,30 +489,32 @@ static int pyramid(struct report *r)
                 "split: vocabulary size, tokens, bytes per token, and the share "
                 "of the level's vocabulary the split uses (used_pct). Level 0 "
                 "is the bytes; role marks the level the denoiser reads.",
-                sql_levels);
-    if (code(s, sqlite3_mprintf(py_levels, sql_levels)))
+                export_sql_levels);
+    if (code(s, sqlite3_mprintf(export_py_levels, export_sql_levels)))
         return -2;
     if (!needs_v2(r, s, "pyramid statistics"))
         return s->note ? 0 : -2;
     struct xtable *t;
-    int rc = rows_or_note(r, s, sql_levels, "No pyramid statistics recorded.", &t);
+    int rc = rows_or_note(r, s, export_sql_levels, "No pyramid statistics recorded.", &t);
     if (rc <= 0)
         return rc;
     int several = 0;
     for (int i = 1; i < t->nrows; i++)
-        several |= strcmp(xt_text(t, i, "pyramid"), xt_text(t, 0, "pyramid")) != 0;
+        several |=
+            strcmp(export_xt_text(t, i, "pyramid"), export_xt_text(t, 0, "pyramid")) != 0;
     struct row_set rs;
     rc = rows_alloc(&rs, t->nrows);
     for (int i = 0, group = -1; !rc && i < t->nrows; i++) {
-        if (i == 0 || strcmp(xt_text(t, i, "pyramid"), xt_text(t, i - 1, "pyramid")))
+        if (i == 0 ||
+            strcmp(export_xt_text(t, i, "pyramid"), export_xt_text(t, i - 1, "pyramid")))
             group++;
-        const char *label =
-            rows_keep(&rs, sqlite3_mprintf("level %s (%s tokens)%s", xt_text(t, i, "level"),
-                                           xt_text(t, i, "vocab"),
-                                           *xt_text(t, i, "role") ? ", model" : ""));
-        rs.row[i] = (svg_row){several ? xt_text(t, i, "levels") : NULL,
+        const char *label = rows_keep(
+            &rs, sqlite3_mprintf("level %s (%s tokens)%s", export_xt_text(t, i, "level"),
+                                 export_xt_text(t, i, "vocab"),
+                                 *export_xt_text(t, i, "role") ? ", model" : ""));
+        rs.row[i] = (svg_row){several ? export_xt_text(t, i, "levels") : NULL,
                               label,
-                              xt_num(t, i, "bytes_per_token"),
+                              export_xt_num(t, i, "bytes_per_token"),
                               NAN,
                               NAN,
                               group,
@@ -552,26 +557,28 @@ static int previews(struct report *r)
                                 "The start of the held-out split as each distinct corruption "
                                 "hides it at one t (as pyramask mask preview prints it): a "
                                 "masked run of tokens shows as [type] or [type*n].",
-                                sql_previews);
-    if (code(s, sqlite3_mprintf(py_previews, sql_previews, r->preview_t, r->max_previews)))
+                                export_sql_previews);
+    if (code(s, sqlite3_mprintf(export_py_previews, export_sql_previews, r->preview_t,
+                                r->max_previews)))
         return -2;
     if (!needs_v2(r, s, "corrupted-text previews"))
         return s->note ? 0 : -2;
     struct xtable t;
-    int rc = xt_query(r, sql_previews, &t);
+    int rc = export_xt_query(r, export_sql_previews, &t);
     if (rc)
         return rc;
     if (!t.nrows)
         rc = note(s, "%s", "No previews recorded at this t.");
     for (int i = 0; !rc && i < t.nrows; i++) {
-        char *caption = sqlite3_mprintf("%s (t = %s: %s of %s tokens masked)",
-                                        xt_text(&t, i, "configurations"), xt_text(&t, i, "t"),
-                                        xt_text(&t, i, "masked"), xt_text(&t, i, "tokens"));
-        rc = add(s, BLOCK_PRE, NULL, dup(xt_text(&t, i, "text")), caption);
+        char *caption =
+            sqlite3_mprintf("%s (t = %s: %s of %s tokens masked)",
+                            export_xt_text(&t, i, "configurations"), export_xt_text(&t, i, "t"),
+                            export_xt_text(&t, i, "masked"), export_xt_text(&t, i, "tokens"));
+        rc = add(s, BLOCK_PRE, NULL, dup(export_xt_text(&t, i, "text")), caption);
         if (!rc)
-            rc = mark_names(r, &s->block[s->nblocks - 1], xt_text(&t, i, "types"));
+            rc = mark_names(r, &s->block[s->nblocks - 1], export_xt_text(&t, i, "types"));
     }
-    xt_free(&t);
+    export_xt_free(&t);
     return rc;
 }
 
@@ -590,33 +597,33 @@ static int setup_code(struct report *r)
         sqlite3_bind_text(st, 2, r->sweep, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : -1;
     if (!rc)
-        r->setup_code =
-            sqlite3_mprintf(py_setup, sqlite3_column_text(st, 0), sqlite3_column_text(st, 1),
-                            sql_configs, sql_factor_keys);
+        r->setup_code = sqlite3_mprintf(export_py_setup, sqlite3_column_text(st, 0),
+                                        sqlite3_column_text(st, 1), export_sql_configs,
+                                        export_sql_factor_keys);
     else
         snprintf(r->msg, sizeof r->msg, "%s", sqlite3_errmsg(r->db));
     sqlite3_finalize(st);
     return rc ? -1 : r->setup_code ? 0 : -2;
 }
 
-int report_build(struct report *r)
+int export_report_build(struct report *r)
 {
     struct xtable configs, keys;
-    int rc = xt_query(r, sql_configs, &configs);
+    int rc = export_xt_query(r, export_sql_configs, &configs);
     if (rc)
         return rc;
-    if ((rc = xt_query(r, sql_factor_keys, &keys))) {
-        xt_free(&configs);
+    if ((rc = export_xt_query(r, export_sql_factor_keys, &keys))) {
+        export_xt_free(&configs);
         return rc;
     }
     if (keys.nrows) {
         sqlite3_str *b = sqlite3_str_new(NULL);
         for (int i = 0; i < keys.nrows; i++)
-            sqlite3_str_appendf(b, "%s%s", i ? " · " : "", xt_at(&keys, i, 0)->text);
-        r->factors = mk_finish(b);
+            sqlite3_str_appendf(b, "%s%s", i ? " · " : "", export_xt_at(&keys, i, 0)->text);
+        r->factors = export_mk_finish(b);
         rc = r->factors ? 0 : -2;
     }
-    xt_free(&keys);
+    export_xt_free(&keys);
     if (!rc)
         rc = setup_code(r);
     if (!rc)
@@ -637,7 +644,7 @@ int report_build(struct report *r)
         rc = previews(r);
     if (!rc)
         rc = runs(r);
-    xt_free(&configs);
+    export_xt_free(&configs);
     if (rc == -2)
         snprintf(r->msg, sizeof r->msg, "out of memory");
     return rc;

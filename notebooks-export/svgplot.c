@@ -17,11 +17,11 @@ static const char *const palette[SVG_PALETTE] = {"#1f77b4", "#ff7f0e", "#2ca02c"
                                                  "#bcbd22", "#17becf"};
 static const char *const dashes[SVG_DASHES] = {"", "7 4", "2 3"};
 
-const char *svg_color(int k)
+const char *export_svg_color(int k)
 {
     return palette[(k < 0 ? -k : k) % SVG_PALETTE];
 }
-const char *svg_dash(int k)
+const char *export_svg_dash(int k)
 {
     return dashes[(k < 0 ? -k : k) % SVG_DASHES];
 }
@@ -37,7 +37,7 @@ static double nice_number(double x, int round)
     return nf * pow(10, e);
 }
 
-int svg_ticks(double lo, double hi, int target, double *ticks, int max, double *step)
+int export_svg_ticks(double lo, double hi, int target, double *ticks, int max, double *step)
 {
     if (!isfinite(lo) && !isfinite(hi))
         lo = 0, hi = 1;
@@ -76,7 +76,7 @@ int svg_ticks(double lo, double hi, int target, double *ticks, int max, double *
     return n;
 }
 
-void svg_format_tick(char *buf, size_t n, double v, double step, double big)
+void export_svg_format_tick(char *buf, size_t n, double v, double step, double big)
 {
     static const char suffix[] = " kMGT";
     double scale = 1;
@@ -99,7 +99,7 @@ void svg_format_tick(char *buf, size_t n, double v, double step, double big)
     }
 }
 
-int svg_decimals(double v, double hw)
+int export_svg_decimals(double v, double hw)
 {
     int dec;
     if (isfinite(hw) && hw > 0)
@@ -117,27 +117,27 @@ static void format_fixed(char *buf, size_t n, double v, int dec)
         snprintf(buf, n, "%.*f", dec, fabs(v) < pow(10, -dec) / 2 ? 0.0 : v);
 }
 
-void svg_format_value(char *buf, size_t n, double v, double hw)
+void export_svg_format_value(char *buf, size_t n, double v, double hw)
 {
-    format_fixed(buf, n, v, svg_decimals(v, hw));
+    format_fixed(buf, n, v, export_svg_decimals(v, hw));
 }
 
 static double text_w(const char *s)
 {
-    return s ? (double)mk_width(s) * CHAR_W : 0;
+    return s ? (double)export_mk_width(s) * CHAR_W : 0;
 }
 
 /* Text shortened to at most `chars` characters with an ellipsis; a tooltip with the whole. */
 static void text_fit(sqlite3_str *out, const char *s, size_t chars)
 {
-    if (mk_width(s) <= chars) {
-        mk_escape_z(out, s);
+    if (export_mk_width(s) <= chars) {
+        export_mk_escape_z(out, s);
         return;
     }
     sqlite3_str_appendall(out, "<title>");
-    mk_escape_z(out, s);
+    export_mk_escape_z(out, s);
     sqlite3_str_appendall(out, "</title>");
-    mk_escape(out, s, mk_prefix(s, chars > 1 ? chars - 1 : 1));
+    export_mk_escape(out, s, export_mk_prefix(s, chars > 1 ? chars - 1 : 1));
     sqlite3_str_appendall(out, "\xE2\x80\xA6"); /* … */
 }
 
@@ -149,7 +149,7 @@ static void svg_open(sqlite3_str *out, int w, int h, const char *title)
         "viewBox=\"0 0 %d %d\" font-family=\"Verdana, 'DejaVu Sans', sans-serif\" "
         "font-size=\"%d\" role=\"img\"><title>",
         w, h, w, h, FONT);
-    mk_escape_z(out, title);
+    export_mk_escape_z(out, title);
     sqlite3_str_appendf(out, "</title>\n<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n", w,
                         h);
     if (title && *title) {
@@ -157,7 +157,7 @@ static void svg_open(sqlite3_str *out, int w, int h, const char *title)
                             "<text x=\"8\" y=\"%d\" font-size=\"14\" font-weight=\"bold\" "
                             "fill=\"#222\">",
                             TITLE_Y);
-        mk_escape_z(out, title);
+        export_mk_escape_z(out, title);
         sqlite3_str_appendall(out, "</text>\n");
     }
 }
@@ -170,7 +170,7 @@ struct axis {
 
 static void axis_fit(struct axis *a, double lo, double hi, int target)
 {
-    a->n = svg_ticks(lo, hi, target, a->t, SVG_MAX_TICKS, &a->step);
+    a->n = export_svg_ticks(lo, hi, target, a->t, SVG_MAX_TICKS, &a->step);
     a->lo = a->t[0];
     a->hi = a->t[a->n - 1];
 }
@@ -191,7 +191,7 @@ static double tick_label_w(const struct axis *a)
     double w = 0;
     char buf[48];
     for (int i = 0; i < a->n; i++) {
-        svg_format_tick(buf, sizeof buf, a->t[i], a->step, axis_big(a));
+        export_svg_format_tick(buf, sizeof buf, a->t[i], a->step, axis_big(a));
         w = fmax(w, strlen(buf) * CHAR_W);
     }
     return w;
@@ -204,7 +204,7 @@ static void x_axis(sqlite3_str *out, const struct axis *a, double y0, double y1,
     char buf[48];
     for (int i = 0; i < a->n; i++) {
         double x = axis_px(a, a->t[i]);
-        svg_format_tick(buf, sizeof buf, a->t[i], a->step, axis_big(a));
+        export_svg_format_tick(buf, sizeof buf, a->t[i], a->step, axis_big(a));
         sqlite3_str_appendf(out,
                             "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
                             "stroke=\"#e4e4e4\"/><text x=\"%.1f\" y=\"%.1f\" "
@@ -218,7 +218,7 @@ static void x_axis(sqlite3_str *out, const struct axis *a, double y0, double y1,
     sqlite3_str_appendf(out,
                         "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#222\">",
                         (a->p0 + a->p1) / 2, y1 + 37);
-    mk_escape_z(out, label);
+    export_mk_escape_z(out, label);
     sqlite3_str_appendall(out, "</text>\n");
 }
 
@@ -227,7 +227,7 @@ static int same_label(const svg_series *s, int i, int j)
     return s[i].label && s[j].label && !strcmp(s[i].label, s[j].label);
 }
 
-void svg_line_chart(sqlite3_str *out, const svg_line_opts *o, const svg_series *s, int n)
+void export_svg_line_chart(sqlite3_str *out, const svg_line_opts *o, const svg_series *s, int n)
 {
     int W = o->width > 0 ? o->width : 900, H = o->height > 0 ? o->height : 360;
     /* the legend: distinct labels in order */
@@ -278,7 +278,7 @@ void svg_line_chart(sqlite3_str *out, const svg_line_opts *o, const svg_series *
     char buf[48];
     for (int i = 0; i < ay.n; i++) {
         double y = axis_px(&ay, ay.t[i]);
-        svg_format_tick(buf, sizeof buf, ay.t[i], ay.step, axis_big(&ay));
+        export_svg_format_tick(buf, sizeof buf, ay.t[i], ay.step, axis_big(&ay));
         sqlite3_str_appendf(out,
                             "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
                             "stroke=\"#e4e4e4\"/><text x=\"%.1f\" y=\"%.1f\" "
@@ -293,16 +293,16 @@ void svg_line_chart(sqlite3_str *out, const svg_line_opts *o, const svg_series *
                         "<text transform=\"translate(18 %.1f) rotate(-90)\" "
                         "text-anchor=\"middle\" fill=\"#222\">",
                         (top + bottom) / 2);
-    mk_escape_z(out, o->ylabel);
+    export_mk_escape_z(out, o->ylabel);
     sqlite3_str_appendall(out, "</text>\n");
     x_axis(out, &ax, top, bottom, o->xlabel);
     /* the series */
     for (int i = 0; i < n; i++) {
-        const char *dash = svg_dash(s[i].dash);
+        const char *dash = export_svg_dash(s[i].dash);
         sqlite3_str_appendf(out,
                             "<path fill=\"none\" stroke=\"%s\" stroke-width=\"%.2g\" "
                             "stroke-linejoin=\"round\" stroke-opacity=\"%.2g\"%s%s%s d=\"",
-                            svg_color(s[i].color), s[i].width > 0 ? s[i].width : 1.6,
+                            export_svg_color(s[i].color), s[i].width > 0 ? s[i].width : 1.6,
                             s[i].opacity > 0 ? s[i].opacity : 0.9,
                             *dash ? " stroke-dasharray=\"" : "", dash, *dash ? "\"" : "");
         int pen = 0, points = 0;
@@ -321,13 +321,13 @@ void svg_line_chart(sqlite3_str *out, const svg_line_opts *o, const svg_series *
         sqlite3_str_appendall(out, "\">");
         if (s[i].label) {
             sqlite3_str_appendall(out, "<title>");
-            mk_escape_z(out, s[i].label);
+            export_mk_escape_z(out, s[i].label);
             sqlite3_str_appendall(out, "</title>");
         }
         sqlite3_str_appendall(out, "</path>\n");
         if (points == 1)
             sqlite3_str_appendf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n",
-                                lx, ly, svg_color(s[i].color));
+                                lx, ly, export_svg_color(s[i].color));
     }
     /* the legend */
     if (!nleg)
@@ -349,12 +349,12 @@ void svg_line_chart(sqlite3_str *out, const svg_line_opts *o, const svg_series *
             seen = same_label(s, i, j);
         if (seen)
             continue;
-        const char *dash = svg_dash(s[i].dash);
+        const char *dash = export_svg_dash(s[i].dash);
         sqlite3_str_appendf(out,
                             "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
                             "stroke=\"%s\" stroke-width=\"2.5\"%s%s%s/>"
                             "<text x=\"%.1f\" y=\"%.1f\" fill=\"#222\">",
-                            lx, ly + 6, lx + SWATCH - 4, ly + 6, svg_color(s[i].color),
+                            lx, ly + 6, lx + SWATCH - 4, ly + 6, export_svg_color(s[i].color),
                             *dash ? " stroke-dasharray=\"" : "", dash, *dash ? "\"" : "",
                             lx + SWATCH + 2, ly + 10);
         text_fit(out, s[i].label, chars);
@@ -365,7 +365,7 @@ end:
     sqlite3_str_appendall(out, "</svg>\n");
 }
 
-void svg_row_chart(sqlite3_str *out, const svg_row_opts *o, const svg_row *r, int n)
+void export_svg_row_chart(sqlite3_str *out, const svg_row_opts *o, const svg_row *r, int n)
 {
     int W = o->width > 0 ? o->width : 900;
     double labw = 0, lo = INFINITY, hi = -INFINITY;
@@ -397,7 +397,7 @@ void svg_row_chart(sqlite3_str *out, const svg_row_opts *o, const svg_row *r, in
         if (isfinite(r[i].value))
             vmax = fmax(vmax, fabs(r[i].value));
     }
-    int dec = svg_decimals(vmax, hw);
+    int dec = export_svg_decimals(vmax, hw);
     char buf[64];
     for (int i = 0; i < n; i++) {
         format_fixed(buf, sizeof buf, r[i].value, dec);
@@ -429,7 +429,7 @@ void svg_row_chart(sqlite3_str *out, const svg_row_opts *o, const svg_row *r, in
                             left - 8, mid + 4);
         text_fit(out, r[i].label, chars);
         sqlite3_str_appendall(out, "</text>\n");
-        const char *color = svg_color(r[i].color);
+        const char *color = export_svg_color(r[i].color);
         double v = r[i].value, end = v;
         if (isfinite(v) && o->bars) {
             double a = axis_px(&ax, fmin(0, v)), b = axis_px(&ax, fmax(0, v));
@@ -458,7 +458,7 @@ void svg_row_chart(sqlite3_str *out, const svg_row_opts *o, const svg_row *r, in
                                 "fill=\"#555\">",
                                 axis_px(&ax, isfinite(end) ? end : ax.lo) + 6, mid + 4);
             if (r[i].text)
-                mk_escape_z(out, r[i].text);
+                export_mk_escape_z(out, r[i].text);
             else
                 sqlite3_str_appendall(out, buf);
             sqlite3_str_appendall(out, "</text>\n");

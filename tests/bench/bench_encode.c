@@ -22,7 +22,7 @@ int main(int argc, char **argv)
         return 2;
     }
     tok *t;
-    tok_err e = {{0}};
+    tok_err e = {0};
     if (tok_open(&t, argv[1], &e)) {
         fprintf(stderr, "bench_encode: %s\n", e.msg);
         return 2;

@@ -129,7 +129,7 @@ static int render(const char *db, const char *sweep, export_format format, char 
     s.sweep = sweep;
     s.format = format;
     s.generator = "pyramask test";
-    export *e;
+    export_ctx *e;
     int rc = export_open(&e, &s);
     if (!rc) {
         size_t len;
@@ -147,8 +147,8 @@ static int render(const char *db, const char *sweep, export_format format, char 
 static int clean_text(const char *doc)
 {
     sqlite3_str *b = sqlite3_str_new(NULL);
-    mk_clean(b, doc, strlen(doc));
-    char *c = mk_finish(b);
+    export_mk_clean(b, doc, strlen(doc));
+    char *c = export_mk_finish(b);
     int same = c && !strcmp(c, doc);
     sqlite3_free(c);
     return same;
@@ -268,6 +268,28 @@ static void test_lone_runs(void)
     free(doc);
 }
 
+/* Mask types whose names markup cares about: the previews' markers [name] and [name*n] are
+ * highlighted with the name escaped inside <mark>, never as raw markup. */
+static void test_hostile_types(void)
+{
+    const char *db =
+        variant("types.db", "UPDATE previews SET types = json_array('mask', 'x<y&z'),"
+                            " text = 'a [x<y&z*3] b [mask] c [x<y&z] d [x<y&zz]'");
+    char *doc = NULL, msg[1024];
+    int rc = db ? render(db, NULL, EXPORT_HTML, &doc, msg, sizeof msg) : -1;
+    CHECK(rc == EXPORT_OK, "render: %s", db ? msg : "no log");
+    if (rc)
+        return;
+    CHECK(strstr(doc,
+                 "<pre>a <mark class=\"m1\">[x&lt;y&amp;z*3]</mark> b "
+                 "<mark class=\"m0\">[mask]</mark> c <mark class=\"m1\">[x&lt;y&amp;z]</mark>"
+                 " d [x&lt;y&amp;zz]</pre>"),
+          "the markers of a type named x<y&z highlighted and escaped, an unknown one escaped");
+    CHECK(!strstr(doc, "x<y"), "a type's name got into the page unescaped");
+    CHECK(clean_text(doc), "the page is not clean UTF-8");
+    free(doc);
+}
+
 /* A version 1 log, before pyramid_levels, curves and previews: the sections say so. */
 static void test_version1(void)
 {
@@ -298,9 +320,10 @@ static int file_count(const char *d)
         export_default_settings(&s_);                                                     \
         s_.db_path = (db_);                                                               \
         s_.sweep = (sweep_);                                                              \
-        export *e_;                                                                       \
+        export_ctx *e_;                                                                   \
         int rc_ = export_open(&e_, &s_);                                                  \
-        CHECK(rc_ == (code_) && strstr(export_errmsg(e_), needle_),                       \
+        CHECK(rc_ == (code_) && strstr(export_errmsg(e_), needle_) &&                     \
+                  strcmp(export_errmsg(e_), export_strerror(EXPORT_OK)),                  \
               "expected %s with \"%s\", got %s: \"%s\"", export_strerror(code_), needle_, \
               export_strerror(rc_), export_errmsg(e_));                                   \
         export_close(&e_);                                                                \
@@ -338,14 +361,17 @@ static void test_errors(void)
     export_default_settings(&s);
     s.db_path = path("log.db");
     s.preview_t = 1.5;
-    export *e;
+    export_ctx *e;
     CHECK_INT(EXPORT_EINPUT, export_open(&e, &s));
+    CHECK_STR("preview t 1.5 outside [0, 1]", export_errmsg(e));
     export_close(&e);
     export_default_settings(&s);
     s.db_path = path("log.db");
     s.max_previews = 0;
     CHECK_INT(EXPORT_EINPUT, export_open(&e, &s));
+    CHECK_STR("max previews 0 outside 1..1000", export_errmsg(e));
     export_close(&e);
+    CHECK_STR("out of memory", export_errmsg(NULL)); /* export_open made no handle */
     export_format fmt;
     CHECK_INT(EXPORT_EINPUT, export_format_parse("pdf", &fmt));
     CHECK(export_format_parse("ipynb", &fmt) == 0 && fmt == EXPORT_IPYNB, "ipynb");
@@ -353,14 +379,27 @@ static void test_errors(void)
     export_default_settings(&s);
     s.db_path = path("log.db");
     CHECK_INT(EXPORT_OK, export_open(&e, &s));
+    CHECK_STR("ok", export_errmsg(e));
     int before = file_count(dir);
     CHECK_INT(EXPORT_EWRITE, export_write(e, path("no/such/dir/out.html")));
     CHECK(strstr(export_errmsg(e), "out.html: No such file"), "got \"%s\"", export_errmsg(e));
     CHECK_INT(EXPORT_EWRITE, export_write(e, dir));
+    CHECK(strstr(export_errmsg(e), "Is a directory") && !strstr(export_errmsg(e), "out.html"),
+          "the second failure's details, not the first's: \"%s\"", export_errmsg(e));
     CHECK_INT(EXPORT_EINPUT, export_write(e, path("log.db")));
+    CHECK(strstr(export_errmsg(e), "is the run log itself"), "got \"%s\"", export_errmsg(e));
+    CHECK_INT(EXPORT_EINPUT, export_write(e, ""));
+    CHECK_STR("no output file given", export_errmsg(e));
     CHECK_INT(before, file_count(dir)); /* no temporary file left behind */
     CHECK_INT(EXPORT_OK, export_write(e, path("out.html")));
+    CHECK_STR("ok", export_errmsg(e)); /* a success forgets the last failure */
     CHECK_INT(before + 1, file_count(dir));
+    char *doc;
+    size_t len;
+    CHECK_INT(EXPORT_EINPUT, export_write(e, NULL));
+    CHECK_INT(EXPORT_OK, export_render(e, &doc, &len));
+    CHECK_STR("ok", export_errmsg(e));
+    free(doc);
     struct stat sb;
     CHECK(!stat(path("out.html"), &sb) && sb.st_size > 10000, "out.html written whole");
     export_close(&e);
@@ -381,6 +420,7 @@ void test_report(void)
         test_errors();
     }
     test_lone_runs();
+    test_hostile_types();
     test_version1();
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

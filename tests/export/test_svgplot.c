@@ -98,7 +98,7 @@ static int count(const char *hay, const char *needle)
 static void check_ticks(double lo, double hi, int target, int max)
 {
     double t[SVG_MAX_TICKS], step;
-    int n = svg_ticks(lo, hi, target, t, max, &step);
+    int n = export_svg_ticks(lo, hi, target, t, max, &step);
     double a = fmin(lo, hi), b = fmax(lo, hi);
     CHECK(n >= 2 && n <= max, "[%g, %g]: %d ticks, max %d", lo, hi, n, max);
     CHECK(t[0] <= a + 1e-9 * step && t[n - 1] >= b - 1e-9 * step,
@@ -118,23 +118,23 @@ static void check_ticks(double lo, double hi, int target, int max)
 static void test_ticks(void)
 {
     double t[SVG_MAX_TICKS], step;
-    int n = svg_ticks(0, 1, 6, t, SVG_MAX_TICKS, &step);
+    int n = export_svg_ticks(0, 1, 6, t, SVG_MAX_TICKS, &step);
     CHECK(n == 6 && fabs(step - 0.2) < 1e-12 && t[0] == 0 && fabs(t[5] - 1) < 1e-12,
           "[0, 1]: %d ticks of %g from %g to %g", n, step, t[0], t[n - 1]);
-    n = svg_ticks(3.61, 3.67, 8, t, SVG_MAX_TICKS, &step);
+    n = export_svg_ticks(3.61, 3.67, 8, t, SVG_MAX_TICKS, &step);
     CHECK(n == 7 && fabs(step - 0.01) < 1e-12 && fabs(t[0] - 3.61) < 1e-9,
           "[3.61, 3.67]: %d ticks of %g from %g", n, step, t[0]);
-    n = svg_ticks(15, 8000, 7, t, SVG_MAX_TICKS, &step);
+    n = export_svg_ticks(15, 8000, 7, t, SVG_MAX_TICKS, &step);
     CHECK(t[0] == 0 && step == 2000 && t[n - 1] == 8000, "[15, 8000]: %g..%g step %g", t[0],
           t[n - 1], step);
     /* one value, swapped bounds, NaN, infinities, tiny and huge ranges, negatives */
-    n = svg_ticks(5, 5, 5, t, SVG_MAX_TICKS, &step);
+    n = export_svg_ticks(5, 5, 5, t, SVG_MAX_TICKS, &step);
     CHECK(t[0] < 5 && t[n - 1] > 5, "[5, 5]: %g..%g", t[0], t[n - 1]);
-    n = svg_ticks(0, 0, 5, t, SVG_MAX_TICKS, &step);
+    n = export_svg_ticks(0, 0, 5, t, SVG_MAX_TICKS, &step);
     CHECK(t[0] < 0 && t[n - 1] > 0, "[0, 0]: %g..%g", t[0], t[n - 1]);
-    n = svg_ticks(NAN, NAN, 5, t, SVG_MAX_TICKS, &step);
+    n = export_svg_ticks(NAN, NAN, 5, t, SVG_MAX_TICKS, &step);
     CHECK(t[0] == 0 && t[n - 1] == 1, "[NaN, NaN]: %g..%g", t[0], t[n - 1]);
-    n = svg_ticks(2, INFINITY, 5, t, SVG_MAX_TICKS, &step);
+    n = export_svg_ticks(2, INFINITY, 5, t, SVG_MAX_TICKS, &step);
     CHECK(isfinite(t[0]) && isfinite(t[n - 1]) && t[0] < 2 && t[n - 1] > 2, "[2, inf]: %g..%g",
           t[0], t[n - 1]);
     static const double ranges[][2] = {{1, 0},           {-3.2, 7.9}, {1e-7, 3e-7},
@@ -176,7 +176,7 @@ static void test_formats(void)
                  {-20000, 10000, 20000, "-20k"}};
     char buf[64];
     for (size_t i = 0; i < sizeof ticks / sizeof *ticks; i++) {
-        svg_format_tick(buf, sizeof buf, ticks[i].v, ticks[i].step, ticks[i].big);
+        export_svg_format_tick(buf, sizeof buf, ticks[i].v, ticks[i].step, ticks[i].big);
         CHECK(!strcmp(buf, ticks[i].out), "tick %.17g step %g: expected \"%s\", got \"%s\"",
               ticks[i].v, ticks[i].step, ticks[i].out, buf);
     }
@@ -195,24 +195,24 @@ static void test_formats(void)
                   {12.5, 30, "12"},
                   {0, NAN, "0"}};
     for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
-        svg_format_value(buf, sizeof buf, values[i].v, values[i].hw);
+        export_svg_format_value(buf, sizeof buf, values[i].v, values[i].hw);
         CHECK(!strcmp(buf, values[i].out), "value %g hw %g: expected \"%s\", got \"%s\"",
               values[i].v, values[i].hw, values[i].out, buf);
     }
-    CHECK_INT(3, svg_decimals(3.6221, INFINITY));
-    CHECK_INT(8, svg_decimals(1, 1e-12));
-    CHECK_STR("#1f77b4", svg_color(0));
-    CHECK_STR("#1f77b4", svg_color(10));
-    CHECK_STR("", svg_dash(0));
-    CHECK_STR("7 4", svg_dash(1));
-    CHECK_STR("", svg_dash(3));
+    CHECK_INT(3, export_svg_decimals(3.6221, INFINITY));
+    CHECK_INT(8, export_svg_decimals(1, 1e-12));
+    CHECK_STR("#1f77b4", export_svg_color(0));
+    CHECK_STR("#1f77b4", export_svg_color(10));
+    CHECK_STR("", export_svg_dash(0));
+    CHECK_STR("7 4", export_svg_dash(1));
+    CHECK_STR("", export_svg_dash(3));
 }
 
 static char *line_chart(const svg_line_opts *o, const svg_series *s, int n)
 {
     sqlite3_str *b = sqlite3_str_new(NULL);
-    svg_line_chart(b, o, s, n);
-    return mk_finish(b);
+    export_svg_line_chart(b, o, s, n);
+    return export_mk_finish(b);
 }
 
 static void test_line_chart(void)
@@ -272,8 +272,8 @@ static void test_row_chart(void)
                    {"g2", "d", -0.5, -1, 0, 1, "note <x>"}};
     svg_row_opts o = {"rows", "bits per byte", 1, 0};
     sqlite3_str *b = sqlite3_str_new(NULL);
-    svg_row_chart(b, &o, r, 4);
-    char *svg = mk_finish(b);
+    export_svg_row_chart(b, &o, r, 4);
+    char *svg = export_mk_finish(b);
     CHECK_XML(svg);
     CHECK_INT(1, count(svg, ">g1 &lt;&amp;&gt;</text>")); /* one header per group */
     CHECK_INT(1 + 3, count(svg, "<rect"));                /* background and three bars */
@@ -283,8 +283,8 @@ static void test_row_chart(void)
     sqlite3_free(svg);
     o.bars = 0;
     b = sqlite3_str_new(NULL);
-    svg_row_chart(b, &o, r, 4);
-    svg = mk_finish(b);
+    export_svg_row_chart(b, &o, r, 4);
+    svg = export_mk_finish(b);
     CHECK_XML(svg);
     CHECK_INT(3, count(svg, "<circle"));
     CHECK_INT(1, count(svg, "<rect"));

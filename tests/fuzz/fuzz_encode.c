@@ -20,7 +20,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     size_t n[2];
     uint8_t *text[2] = {fuzz_data("data/prose/kjv.txt", 48000, &n[0]),
                         fuzz_data("data/code/python-stdlib.txt", 48000, &n[1])};
-    tok_train_settings s = tok_default_train_settings();
+    tok_train_settings s;
+    tok_default_train_settings(&s);
     s.nlevels = 3;
     s.levels[0] = 300, s.levels[1] = 380, s.levels[2] = 500;
     s.superword = 600;

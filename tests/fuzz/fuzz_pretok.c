@@ -27,13 +27,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     regex[rlen] = 0;
     const uint8_t *text = nl ? nl + 1 : data + size;
     size_t tlen = (size_t)(data + size - text);
-    tok_err err = {{0}};
+    tok_err err = {0};
     int rc = tok_check_pretok(regex, &err);
     FUZZ_CHECK(rc == 0 || ((rc == TOK_EREGEX || rc == TOK_EINVAL) && err.msg[0]),
                "check: %s (%s)", tok_strerror(rc), err.msg);
     if (rc)
         return 0;
-    tok_train_settings s = tok_default_train_settings();
+    tok_train_settings s;
+    tok_default_train_settings(&s);
     s.pretok = regex;
     s.nlevels = 1;
     s.levels[0] = 290;

@@ -22,7 +22,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         return 0;
     size_t n;
     uint8_t *text = fuzz_data("data/prose/kjv.txt", 4000, &n);
-    tok_train_settings s = tok_default_train_settings();
+    tok_train_settings s;
+    tok_default_train_settings(&s);
     s.nlevels = 2;
     s.levels[0] = 270, s.levels[1] = 290;
     s.superword = 300;
@@ -72,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     snprintf(path, sizeof path, "%s", fuzz_write("in.pyr", data, size));
     for (int attempt = 0; attempt < 2; attempt++) {
         tok *t = NULL;
-        tok_err err = {{0}};
+        tok_err err = {0};
         int rc = tok_open(&t, path, &err);
         if (rc == 0) {
             FUZZ_CHECK(t, "tok_open returned 0 and no pyramid");

@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *path = fuzz_write("ranks.tiktoken", data, size);
     tok *t = NULL;
-    tok_err err = {{0}};
+    tok_err err = {0};
     int rc = tok_import_tiktoken(&t, path, NULL, &err);
     if (rc) {
         FUZZ_CHECK(rc < 0 && !t && err.msg[0] && rc != TOK_ENOMEM,

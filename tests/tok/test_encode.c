@@ -27,7 +27,7 @@ static void check_encoding(const tok *t, int level, const blob *in, const tok_id
     CHECK_INT(in->n, pos);
     uint8_t *out;
     size_t outlen;
-    tok_err e = {{0}};
+    tok_err e = {0};
     int rc = tok_decode(t, level, ids->ids, ids->n, &out, &outlen, &e);
     CHECK_OK(rc, e);
     if (!rc) {
@@ -115,7 +115,7 @@ static size_t naive_merge(const pairmap *pm, int32_t lo, int32_t hi, int32_t *s,
         int32_t best = INT32_MAX;
         size_t bi = 0;
         for (size_t i = 0; i + 1 < n; i++) {
-            int32_t r = pairmap_get(pm, s[i], s[i + 1]);
+            int32_t r = tok_pairmap_get(pm, s[i], s[i + 1]);
             if (r >= lo && r < hi && r < best)
                 best = r, bi = i;
         }
@@ -136,12 +136,12 @@ static void test_merge_kernel(const tok *t, const blob *text)
         for (size_t i = 0; i < n; i++)
             a[i] = b[i] = t->byte_id[text->p[off + i]];
         int32_t hi = t->limit[1 + trial % (size_t)t->nlevels];
-        size_t na = bpe_merge(&t->pairs, 0, hi, a, n, &sc),
+        size_t na = tok_bpe_merge(&t->pairs, 0, hi, a, n, &sc),
                nb = naive_merge(&t->pairs, 0, hi, b, n);
         CHECK(na == nb && !memcmp(a, b, na * sizeof *a),
               "kernel on %zu symbols: %zu vs reference %zu", n, na, nb);
     }
-    merge_scratch_free(&sc);
+    tok_merge_scratch_free(&sc);
 }
 
 static void test_edges(const tok *t)
@@ -167,7 +167,7 @@ static void test_edges(const tok *t)
     int32_t bad[] = {5, tok_ntokens(t)};
     uint8_t *out = (uint8_t *)"x";
     size_t outlen = 7;
-    tok_err err = {{0}};
+    tok_err err = {0};
     CHECK_INT(TOK_ERANGE, tok_decode(t, -1, bad, 2, &out, &outlen, &err));
     CHECK(out == NULL && outlen == 0, "no output on error");
     CHECK(strstr(err.msg, "position 1") != NULL, "message names the position: '%s'", err.msg);

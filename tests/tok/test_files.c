@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char *path_in_tmp(const char *name)
@@ -41,7 +42,7 @@ static void copy_file(const char *from, const char *to)
 static void expect_bad(const char *path, int rc, const char *want)
 {
     tok *t = (tok *)1;
-    tok_err e = {{0}};
+    tok_err e = {0};
     int got = tok_open(&t, path, &e);
     CHECK(got == rc && t == NULL, "%s: expected %s, got %s (%s)", path, tok_strerror(rc),
           tok_strerror(got), e.msg);
@@ -95,7 +96,7 @@ void test_files(void)
 {
     const tok *p = prose_pyramid();
     const char *good = path_in_tmp("good.pyr");
-    tok_err e = {{0}};
+    tok_err e = {0};
     unlink(good);
     CHECK_INT(0, tok_save(p, good, &e));
     CHECK_INT(0, tok_save(p, good, &e)); /* replaces an existing file */
@@ -159,4 +160,15 @@ void test_files(void)
     CHECK_INT(TOK_EIO, tok_save(p, "/nonexistent-dir/x.pyr", &e));
     CHECK(access("/nonexistent-dir/x.pyr", F_OK) != 0, "no output file");
     CHECK_INT(0, tmp_leftovers());
+    /* nor one that fails after the temporary file is written (the target is a directory:
+     * the rename fails), and the target is left as it was */
+    const char *dir = path_in_tmp("a-directory.pyr");
+    rmdir(dir);
+    CHECK(mkdir(dir, 0755) == 0, "cannot make %s", dir);
+    CHECK_INT(TOK_EIO, tok_save(p, dir, &e));
+    CHECK(strstr(e.msg, "a-directory.pyr: Is a directory") != NULL, "message: %s", e.msg);
+    struct stat sb;
+    CHECK(stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode), "the directory is still there");
+    CHECK_INT(0, tmp_leftovers());
+    rmdir(dir);
 }

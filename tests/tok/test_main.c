@@ -89,7 +89,8 @@ blob code_text(void)
 
 static tok *train_on(blob text, const char *pretok, const int *levels, int nlevels, int sup)
 {
-    tok_train_settings s = tok_default_train_settings();
+    tok_train_settings s;
+    tok_default_train_settings(&s);
     s.pretok = pretok;
     s.nlevels = nlevels;
     for (int k = 0; k < nlevels; k++)
@@ -99,7 +100,7 @@ static tok *train_on(blob text, const char *pretok, const int *levels, int nleve
     const void *texts[] = {text.p};
     size_t lens[] = {text.n};
     tok *t = NULL;
-    tok_err e = {{0}};
+    tok_err e = {0};
     int rc = tok_train_buffers(&t, &s, texts, lens, 1, &e);
     if (rc) {
         fprintf(stderr, "training failed: %s\n", e.msg);
@@ -141,7 +142,8 @@ int main(int argc, char **argv)
         const char *name;
         void (*run)(void);
     } tests[] = {{"pretok", test_pretok}, {"encode", test_encode}, {"align", test_align},
-                 {"train", test_train},   {"files", test_files},   {"tiktoken", test_tiktoken}};
+                 {"train", test_train},   {"files", test_files},   {"tiktoken", test_tiktoken},
+                 {"errors", test_errors}};
     int passed = 0, failed = 0;
     for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
         if (argc > 4 && strcmp(argv[4], tests[i].name))

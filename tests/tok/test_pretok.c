@@ -84,15 +84,15 @@ static void compare_splits(const char *preset, const blob *text, const char *wha
     snprintf(custom, sizeof custom, "(?:)%s", tok_preset_pattern(preset));
     pretok *fast, *slow;
     pretok_matcher *mf, *ms;
-    CHECK_INT(0, pretok_compile(&fast, preset, NULL));
-    CHECK_INT(0, pretok_compile(&slow, custom, NULL));
-    pretok_matcher_open(&mf, fast);
-    pretok_matcher_open(&ms, slow);
+    CHECK_INT(0, tok_pretok_compile(&fast, preset, NULL));
+    CHECK_INT(0, tok_pretok_compile(&slow, custom, NULL));
+    tok_pretok_matcher_open(&mf, fast);
+    tok_pretok_matcher_open(&ms, slow);
     pretok_iter a = {0}, b = {0};
     size_t as, ae, bs, be, k = 0;
     for (;; k++) {
-        bool x = pretok_next(mf, text->p, text->n, &a, &as, &ae);
-        bool y = pretok_next(ms, text->p, text->n, &b, &bs, &be);
+        bool x = tok_pretok_next(mf, text->p, text->n, &a, &as, &ae);
+        bool y = tok_pretok_next(ms, text->p, text->n, &b, &bs, &be);
         if (x != y || (x && (as != bs || ae != be))) {
             size_t at = x ? as : bs;
             CHECK(0,
@@ -105,10 +105,10 @@ static void compare_splits(const char *preset, const blob *text, const char *wha
         if (!x)
             break;
     }
-    pretok_matcher_close(&mf);
-    pretok_matcher_close(&ms);
-    pretok_free(&fast);
-    pretok_free(&slow);
+    tok_pretok_matcher_close(&mf);
+    tok_pretok_matcher_close(&ms);
+    tok_pretok_free(&fast);
+    tok_pretok_free(&slow);
 }
 
 void test_pretok(void)

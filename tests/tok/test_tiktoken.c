@@ -42,7 +42,7 @@ static void check_exact(const char *name, const char *pretok)
     snprintf(ranks, sizeof ranks, "%s_subset.ranks", name);
     snprintf(idsf, sizeof idsf, "%s.ids", name);
     tok *t = NULL;
-    tok_err e = {{0}};
+    tok_err e = {0};
     int rc = tok_import_tiktoken(&t, fixture(subset), pretok, &e);
     CHECK_OK(rc, e);
     if (rc)
@@ -111,7 +111,7 @@ static void expect_bad_ranks(const char *content, const char *want)
     fputs(content, f);
     fclose(f);
     tok *t = (tok *)1;
-    tok_err e = {{0}};
+    tok_err e = {0};
     int rc = tok_import_tiktoken(&t, path, NULL, &e);
     CHECK(rc == TOK_EFORMAT && t == NULL, "'%s': expected a format error, got %s", content,
           tok_strerror(rc));
@@ -128,7 +128,7 @@ void test_tiktoken(void)
     expect_bad_ranks("aGk= 256 extra\n", ":257: expected");
     expect_bad_ranks("aGk= 256\naGk= 257\n", "same bytes");
     tok *t;
-    tok_err e = {{0}};
+    tok_err e = {0};
     CHECK_INT(TOK_EIO, tok_import_tiktoken(&t, "/nonexistent.tiktoken", NULL, &e));
     CHECK_INT(TOK_EREGEX,
               tok_import_tiktoken(&t, fixture("cl100k_subset.tiktoken"), "(?<", &e));

@@ -35,5 +35,6 @@ void test_align(void);
 void test_train(void);
 void test_files(void);
 void test_tiktoken(void);
+void test_errors(void);
 
 #endif

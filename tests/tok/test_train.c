@@ -109,14 +109,15 @@ static int ref_learn(refvocab *v, seq *q, size_t nq, int32_t target)
 static void compare_with_reference(const blob *text, const char *preset, int32_t level,
                                    int32_t sup)
 {
-    tok_train_settings s = tok_default_train_settings();
+    tok_train_settings s;
+    tok_default_train_settings(&s);
     s.pretok = preset;
     s.levels[0] = level;
     s.superword = sup;
     const void *texts[] = {text->p};
     size_t lens[] = {text->n};
     tok *t;
-    tok_err e = {{0}};
+    tok_err e = {0};
     int rc = tok_train_buffers(&t, &s, texts, lens, 1, &e);
     CHECK_OK(rc, e);
     if (rc)
@@ -124,13 +125,13 @@ static void compare_with_reference(const blob *text, const char *preset, int32_t
     /* pre-tokens of the text, each as a sequence of bytes */
     pretok *pre;
     pretok_matcher *m;
-    pretok_compile(&pre, preset, NULL);
-    pretok_matcher_open(&m, pre);
+    tok_pretok_compile(&pre, preset, NULL);
+    tok_pretok_matcher_open(&m, pre);
     size_t nq = 0, cap = 1024, ps, pe;
     seq *q = malloc(cap * sizeof *q);
     size_t *starts = malloc(cap * sizeof *starts);
     pretok_iter it = {0};
-    while (pretok_next(m, text->p, text->n, &it, &ps, &pe)) {
+    while (tok_pretok_next(m, text->p, text->n, &it, &ps, &pe)) {
         if (nq == cap) {
             q = realloc(q, (cap *= 2) * sizeof *q);
             starts = realloc(starts, cap * sizeof *starts);
@@ -196,8 +197,8 @@ static void compare_with_reference(const blob *text, const char *preset, int32_t
     free(v.bytes), free(v.len), free(v.left), free(v.right), free(v.count);
     free(q);
     free(starts);
-    pretok_matcher_close(&m);
-    pretok_free(&pre);
+    tok_pretok_matcher_close(&m);
+    tok_pretok_free(&pre);
     tok_close(&t);
 }
 
@@ -209,7 +210,8 @@ static void test_threads(void)
     kjv.n = 2500000;
     tok *ref = NULL;
     for (int nt = 1; nt <= 3; nt += 2) {
-        tok_train_settings s = tok_default_train_settings();
+        tok_train_settings s;
+        tok_default_train_settings(&s);
         s.nlevels = 2;
         s.levels[0] = 600;
         s.levels[1] = 1200;
@@ -218,7 +220,7 @@ static void test_threads(void)
         const void *texts[] = {kjv.p, kjv.p + 100};
         size_t lens[] = {kjv.n, 50000};
         tok *t;
-        tok_err e = {{0}};
+        tok_err e = {0};
         int rc = tok_train_buffers(&t, &s, texts, lens, 2, &e);
         CHECK_OK(rc, e);
         if (rc)
@@ -255,8 +257,9 @@ static int train_err(tok_train_settings s, const char *text, tok_err *e)
 
 static void test_bad_settings(void)
 {
-    tok_err e = {{0}};
-    tok_train_settings s = tok_default_train_settings();
+    tok_err e = {0};
+    tok_train_settings s;
+    tok_default_train_settings(&s);
     s.nlevels = 2;
     s.levels[0] = 1000;
     s.levels[1] = 900;
@@ -266,16 +269,16 @@ static void test_bad_settings(void)
     s.superword = 1500;
     CHECK_INT(TOK_EINVAL, train_err(s, "some text", &e));
     CHECK(strstr(e.msg, "superword") != NULL, "message: %s", e.msg);
-    s = tok_default_train_settings();
+    tok_default_train_settings(&s);
     s.levels[0] = 256;
     CHECK_INT(TOK_EINVAL, train_err(s, "some text", &e));
-    s = tok_default_train_settings();
+    tok_default_train_settings(&s);
     s.pretok = "(unclosed";
     CHECK_INT(TOK_EREGEX, train_err(s, "some text", &e));
     CHECK(strstr(e.msg, "offset 9") != NULL && strstr(e.msg, "missing closing parenthesis"),
           "message: %s", e.msg);
     CHECK_INT(TOK_EREGEX, tok_check_pretok("[a-", &e));
-    s = tok_default_train_settings();
+    tok_default_train_settings(&s);
     CHECK_INT(TOK_ECORPUS, train_err(s, "", &e));
     CHECK_INT(TOK_ECORPUS, train_err(s, "tiny text", &e));
     CHECK(strstr(e.msg, "too small") != NULL, "message: %s", e.msg);
@@ -298,14 +301,15 @@ static void test_gappy_regex(void)
 {
     blob text = prose_text();
     text.n = 200000;
-    tok_train_settings s = tok_default_train_settings();
+    tok_train_settings s;
+    tok_default_train_settings(&s);
     s.pretok = "\\p{L}+";
     s.levels[0] = 700;
     s.superword = 900;
     const void *texts[] = {text.p};
     size_t lens[] = {text.n};
     tok *t;
-    tok_err e = {{0}};
+    tok_err e = {0};
     int rc = tok_train_buffers(&t, &s, texts, lens, 1, &e);
     CHECK_OK(rc, e);
     if (rc)
