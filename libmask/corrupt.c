@@ -289,6 +289,7 @@ static int corrupt_one(mask *m, const mask_seq *seq, double t, gsl_rng *r, mask_
 
 int mask_corrupt(mask *m, const mask_seq *seq, double t, gsl_rng *r, mask_out *out)
 {
+    mask_clear_error(m);
     if (!m || !seq || !r || !out || !out->ids || !out->masked || !out->weight)
         return mask_fail(m, MASK_E_ARG, "corrupt: NULL argument");
     if (!(t >= 0 && t <= 1))
@@ -299,6 +300,7 @@ int mask_corrupt(mask *m, const mask_seq *seq, double t, gsl_rng *r, mask_out *o
 int mask_corrupt_batch(mask *m, const mask_seq *seqs, int B, long step, gsl_rng *r,
                        mask_out *outs)
 {
+    mask_clear_error(m);
     if (!m || (!seqs && B > 0) || B < 0 || !r || (!outs && B > 0))
         return mask_fail(m, MASK_E_ARG, "corrupt batch: bad arguments");
     mask_set_step(m, step);
@@ -321,6 +323,7 @@ int mask_corrupt_batch(mask *m, const mask_seq *seqs, int B, long step, gsl_rng 
 
 int mask_units(mask *m, const mask_seq *seq, gsl_rng *r, int *unit_start, int *n_units)
 {
+    mask_clear_error(m);
     if (!m || !seq || !r || !unit_start || !n_units)
         return mask_fail(m, MASK_E_ARG, "units: NULL argument");
     int rc = mask_check_seq(m, seq, 0);

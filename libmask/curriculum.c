@@ -191,7 +191,7 @@ static int parse_stage(parser *ps, stage *st)
 int mask_curriculum_parse(mask_curriculum **out, const char *spec, char *err, size_t errlen)
 {
     if (!out)
-        return MASK_E_ARG;
+        return mask_fail_buf(err, errlen, MASK_E_ARG, "schedule: no output given");
     *out = NULL;
     if (!spec)
         return mask_fail_buf(err, errlen, MASK_E_ARG, "schedule: no string given");
@@ -258,6 +258,8 @@ void mask_curriculum_at(const mask_curriculum *c, long step, mask_schedule *out)
 
 int mask_schedule_parse(mask_schedule *out, const char *spec, char *err, size_t errlen)
 {
+    if (!out)
+        return mask_fail_buf(err, errlen, MASK_E_ARG, "schedule: no output given");
     mask_curriculum *c = NULL;
     int rc = mask_curriculum_parse(&c, spec, err, errlen);
     if (rc)

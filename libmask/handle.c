@@ -32,7 +32,7 @@ void mask_default_settings(mask_settings *s)
 static int check_structure(mask *m)
 {
     const mask_settings *s = &m->s;
-    char err[MASK_ERRMSG_MAX];
+    char err[MASK_ERRMSG_MAX] = "";
     switch (s->structure) {
     case MASK_STRUCT_UNIT:
         if (s->unit_level < 1 || s->unit_level > s->n_levels)
@@ -71,7 +71,7 @@ static int check_structure(mask *m)
 static int check_importance(mask *m)
 {
     const mask_settings *s = &m->s;
-    char err[MASK_ERRMSG_MAX];
+    char err[MASK_ERRMSG_MAX] = "";
     if ((unsigned)s->importance >= MASK_IMPORTANCE_COUNT)
         return mask_fail(m, MASK_E_NAME, "unknown importance source %d", (int)s->importance);
     if ((unsigned)s->importance_mode >= MASK_IMPORTANCE_MODE_COUNT)
@@ -95,7 +95,7 @@ static int check_importance(mask *m)
 static int open_checked(mask *m)
 {
     mask_settings *s = &m->s;
-    char err[MASK_ERRMSG_MAX];
+    char err[MASK_ERRMSG_MAX] = "";
     if (s->vocab_size < 1)
         return mask_fail(m, MASK_E_RANGE, "vocab_size = %d must be >= 1", s->vocab_size);
     if (s->n_levels < 0)

@@ -362,7 +362,11 @@ typedef struct mask mask;
 int mask_open(mask **out, const mask_settings *s);
 /* Frees the handle; NULL-safe, sets *m = NULL. */
 void mask_close(mask **m);
-/* The message of the handle's last error ("" if none); borrowed, valid until the next call. */
+/* The message of the handle's last error, as sqlite3_errmsg: every call that returns a code
+ * first clears the previous error, and a failing one records its code and details; with no
+ * details, mask_strerror of the last code ("ok" after a success). Never NULL nor "" (a NULL
+ * handle, from an out-of-memory mask_open, reads "no handle (out of memory)"); borrowed,
+ * valid until the next call on the handle. */
 const char *mask_errmsg(const mask *m);
 
 /* K (the resolved number of mask types) and a display name for type k ("mask", "L2",

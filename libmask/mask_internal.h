@@ -42,7 +42,8 @@ typedef struct mask_scratch {
 
 struct mask {
     mask_settings s;
-    char errmsg[MASK_ERRMSG_MAX];
+    char errmsg[MASK_ERRMSG_MAX]; /* the last failure's details, "" when it gave none */
+    int errcode;                  /* the last call's code (0 after a success) */
     int K;
     char (*type_names)[MASK_KEY_MAX]; /* (K) */
     mask_curriculum *curriculum;
@@ -66,6 +67,8 @@ struct mask {
 };
 
 /* error.c */
+/* Called first by every API function that returns a code: forgets the previous error. */
+void mask_clear_error(mask *m);
 int mask_fail(mask *m, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int mask_fail_buf(char *err, size_t errlen, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

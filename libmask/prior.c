@@ -23,6 +23,7 @@ static int type_is_fixed(const mask_settings *s)
 
 int mask_prior_add(mask *m, const mask_seq *seq, gsl_rng *r)
 {
+    mask_clear_error(m);
     if (!m || !seq)
         return mask_fail(m, MASK_E_ARG, "prior: NULL argument");
     int fixed = type_is_fixed(&m->s);
@@ -54,6 +55,7 @@ int mask_prior_add(mask *m, const mask_seq *seq, gsl_rng *r)
 
 int mask_prior_export(mask *m, float *logp)
 {
+    mask_clear_error(m);
     if (!m || !logp)
         return mask_fail(m, MASK_E_ARG, "prior: NULL argument");
     size_t V = (size_t)m->s.vocab_size, K = (size_t)m->K;

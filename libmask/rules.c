@@ -112,8 +112,8 @@ int mask_rules_builtin_classes(mask_rules *out, char *err, size_t errlen)
         pcre2_code *code = NULL;
         const char *pat = builtin_classes[i][1];
         int rc = compile(&code, pat, strlen(pat), "built-in class", err, errlen);
-        if (!rc)
-            rc = rules_add(out, builtin_classes[i][0], 1.0, code);
+        if (!rc && (rc = rules_add(out, builtin_classes[i][0], 1.0, code)))
+            mask_fail_buf(err, errlen, rc, "built-in classes: out of memory");
         if (rc) {
             mask_rules_free(out);
             return rc;
