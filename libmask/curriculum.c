@@ -158,10 +158,13 @@ static int parse_stage(parser *ps, stage *st)
             st->type = *t;
     if (!st->type) {
         char why[200];
-        snprintf(why, sizeof why,
-                 "unknown schedule '%s' (linear, cosine, cosine-md4, "
-                 "loglinear, poly)",
-                 name);
+        int len = snprintf(why, sizeof why, "unknown schedule '%s' (", name);
+        for (const mask_schedule_type *const *t = mask_schedule_types(); *t; t++)
+            if (len > 0 && (size_t)len < sizeof why)
+                len += snprintf(why + len, sizeof why - (size_t)len, "%s%s",
+                                t == mask_schedule_types() ? "" : ", ", (*t)->name);
+        if (len > 0 && (size_t)len < sizeof why)
+            snprintf(why + len, sizeof why - (size_t)len, ")");
         return perr(ps, MASK_E_NAME, why);
     }
     int rc;

@@ -71,7 +71,10 @@ const char *mask_strerror(int rc);
  *                                     sigma = -log1p(-(1 - eps) t), so alpha(1) = eps)
  *                                             1 / t                eps (1e-3)
  *   poly        1 - t^w                       w / t                w (2)
+ *   sinpow      1 - sin(pi t / 2)^k           k (pi/2) cot(pi t / 2)  k (2)
  * MDLM also draws t from [1e-3, 1] (its sampling_eps): write "loglinear[0.001,1]".
+ * sinpow:1 is cosine-md4; 1 - alpha ~ (pi t / 2)^k near t = 0 and alpha'(1) = 0, which is what
+ * a chain's finite-variance scoring needs (see Chains: mask_chain_scoring_schedule).
  * ========================================================================================== */
 
 typedef struct mask_schedule_type {
@@ -91,6 +94,7 @@ extern const mask_schedule_type *const mask_schedule_cosine;
 extern const mask_schedule_type *const mask_schedule_cosine_md4;
 extern const mask_schedule_type *const mask_schedule_loglinear;
 extern const mask_schedule_type *const mask_schedule_poly;
+extern const mask_schedule_type *const mask_schedule_sinpow;
 
 /* The NULL-terminated list of all schedule types, in the order above. */
 const mask_schedule_type *const *mask_schedule_types(void);
