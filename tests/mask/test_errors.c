@@ -186,7 +186,7 @@ static void check_bad_sequences(void)
     int32_t *ids = malloc((size_t)n * sizeof *ids);
     uint8_t *masked = malloc((size_t)n);
     float *weight = malloc((size_t)n * sizeof *weight);
-    mask_out out = {ids, masked, weight, NULL, 0};
+    mask_out out = {ids, masked, weight, NULL, 0, NULL, NULL};
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     const double bad_t[] = {-0.1, 1.5, NAN};
     for (int i = 0; i < 3; i++) {
@@ -265,7 +265,7 @@ static void check_errmsg(void)
     int32_t *ids = malloc((size_t)n * sizeof *ids);
     uint8_t *masked = malloc((size_t)n);
     float *weight = malloc((size_t)n * sizeof *weight), logp[3 * 50];
-    mask_out out = {ids, masked, weight, NULL, 0};
+    mask_out out = {ids, masked, weight, NULL, 0, NULL, NULL};
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     int units[64], nu = 0;
     double a[2] = {1, 1}, p[2];
