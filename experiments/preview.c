@@ -78,7 +78,7 @@ int preview_render(struct run_ctx *x, const char *text, size_t len, double t,
     gsl_rng_set(r, seed);
     mask_seq seq;
     dataset_window(&d, 0, &w, &seq);
-    mask_out mo = {ids, masked, weight, type, 0};
+    mask_out mo = {ids, masked, weight, type, 0, NULL, NULL};
     rc = mask_corrupt(x->mask, &seq, t, r, &mo);
     if (rc) {
         config_fail(err, "%s",

@@ -274,8 +274,13 @@ static int trainer_open(struct trainer *tr, const struct run_ctx *x, char err[CO
     for (int b = 0; b < B; b++) {
         if (window_alloc(&tr->wins[b], T, x->nlevels, x->prompt))
             return snprintf(err, CONFIG_ERR_MAX, "out of memory"), -1;
-        tr->outs[b] = (mask_out){tr->inputs + (size_t)b * T, tr->masked + (size_t)b * T,
-                                 tr->weights + (size_t)b * T, NULL, 0};
+        tr->outs[b] = (mask_out){tr->inputs + (size_t)b * T,
+                                 tr->masked + (size_t)b * T,
+                                 tr->weights + (size_t)b * T,
+                                 NULL,
+                                 0,
+                                 NULL,
+                                 NULL};
     }
     model_settings ms;
     model_default_settings(&ms);

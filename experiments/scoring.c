@@ -28,7 +28,7 @@ static int type_logp(mask *mk, const struct run_ctx *x, gsl_rng *r, double *logp
     nw = nw > TYPE_WINDOWS ? TYPE_WINDOWS : nw;
     for (size_t i = 0; !rc && i < nw; i++) {
         mask_seq seq;
-        mask_out out = {ids, masked, weight, type, 0};
+        mask_out out = {ids, masked, weight, type, 0, NULL, NULL};
         dataset_window(&x->train, i * (size_t)x->T, &w, &seq);
         rc = mask_corrupt(mk, &seq, 1.0, r, &out);
         for (int j = 0; !rc && j < x->T; j++)
@@ -130,13 +130,14 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
             mask_sample_times(tt, S, &sched, MASK_TIME_ANTITHETIC, r);
             for (int j = 0; j < S && !rc; j++) {
                 size_t b = (size_t)(a * S + j);
-                mask_out out = {in + b * T, msk + b * T, wt + b * T, typ + b * T, 0};
+                mask_out out = {in + b * T, msk + b * T, wt + b * T, typ + b * T,
+                                0,          NULL,        NULL};
                 rc = mask_corrupt(mk, &seq, tt[j], r, &out);
                 memcpy(tgt + b * T, seq.ids, (size_t)T * sizeof *tgt);
                 tvals[b] = tt[j];
             }
             if (!rc && K > 1) { /* the types revealed at t = 1, coded by their unigram */
-                mask_out out = {t1_ids, t1_m, t1_w, t1_t, 0};
+                mask_out out = {t1_ids, t1_m, t1_w, t1_t, 0, NULL, NULL};
                 rc = mask_corrupt(mk, &seq, 1.0, rs, &out);
                 for (int i = 0; !rc && i < T; i++)
                     if (t1_t[i] >= 0 && t1_t[i] < K)

@@ -11,7 +11,7 @@ void mask_scratch_free(mask_scratch *sc)
     free(sc->unit_start), free(sc->unit_p), free(sc->unit_w), free(sc->unit_a);
     free(sc->unit_len), free(sc->tok_a), free(sc->tok_key), free(sc->unit_masked);
     free(sc->byte_key), free(sc->out_ids), free(sc->out_masked), free(sc->out_weight);
-    free(sc->out_type);
+    free(sc->out_type), free(sc->unit_level), free(sc->out_level);
     memset(sc, 0, sizeof *sc);
 }
 
@@ -34,6 +34,8 @@ int mask_scratch_reserve(mask *m, int n, size_t text_len)
         GROW(sc->unit_w, cap);
         GROW(sc->unit_a, cap);
         GROW(sc->unit_len, cap);
+        GROW(sc->unit_level, cap);
+        GROW(sc->out_level, cap);
         GROW(sc->tok_a, cap);
         GROW(sc->tok_key, cap);
         GROW(sc->unit_masked, cap);
@@ -256,41 +258,70 @@ static int corrupt_one(mask *m, const mask_seq *seq, double t, gsl_rng *r, mask_
         for (int u = 0; u < c.nu; u++)
             sc->unit_p[u] = mp, sc->unit_w[u] = w;
     }
-    for (int u = 0; u < c.nu; u++)
-        sc->unit_masked[u] = all || gsl_rng_uniform(r) < sc->unit_p[u];
+    /* one uniform per unit: its level is #{l : U < F_l}, [MASK] exactly when U < p_u */
+    int M = m->chain_m, top = M + 1, bent = s->importance_mode == MASK_IMPORTANCE_SCHEDULE;
+    double F[MASK_MAX_CHAIN + 3], wl[MASK_MAX_CHAIN + 2];
+    if (M > 0 && !bent) { /* every unit has p = mp: one cdf and one weight per level */
+        mask_chain_fill_cdf(m, mp, F);
+        for (int l = 1; l <= M; l++)
+            wl[l] = mask_chain_hop_weight(m, l, mp, w);
+    }
+    for (int u = 0; u < c.nu; u++) {
+        int level = all ? top
+                        : mask_chain_level(m, gsl_rng_uniform(r), sc->unit_p[u],
+                                           M > 0 && !bent ? F : NULL);
+        sc->unit_level[u] = (int8_t)level;
+        sc->unit_masked[u] = level > 0;
+    }
 
+    int8_t *level = out->level ? out->level : sc->out_level;
     for (int i = 0; i < n; i++)
-        out->ids[i] = seq->ids[i], out->masked[i] = 0, out->weight[i] = 0;
+        out->ids[i] = seq->ids[i], out->masked[i] = 0, out->weight[i] = 0, level[i] = 0;
     for (int u = 0; u < c.nu; u++) {
         if (!sc->unit_masked[u])
             continue;
+        int l = sc->unit_level[u];
+        double wu = l == top ? sc->unit_w[u]
+                    : bent   ? mask_chain_hop_weight(m, l, sc->unit_p[u], sc->unit_w[u])
+                             : wl[l];
         for (int i = sc->unit_start[u]; i < sc->unit_start[u + 1]; i++) {
-            double wi = sc->unit_w[u] * c.nb;
+            double wi = wu * c.nb;
             if (s->importance_mode == MASK_IMPORTANCE_WEIGHT_LOSS && mean_a > 0)
                 wi *= sc->tok_a[i] / mean_a;
             out->masked[i] = 1;
             out->weight[i] = (float)wi;
+            level[i] = (int8_t)l;
         }
     }
     for (int i = c.later; i < n; i++)
-        out->masked[i] = 1;
+        out->masked[i] = 1, level[i] = (int8_t)top;
 
     int8_t *type = out->type ? out->type : sc->out_type;
     mask_out typed = *out;
     typed.type = type;
     mask_types_assign(m, seq, sc->unit_start, c.nu, sc->unit_masked, sc->tok_a, mean_a,
                       sc->tok_key, &typed);
-    for (int i = 0; i < n; i++)
-        if (out->masked[i])
+    for (int i = 0; i < n; i++) {
+        int l = level[i];
+        int32_t x = seq->ids[i];
+        if (l == top)
             out->ids[i] = V + type[i];
+        else if (l > 0) /* a description: not a mask id, so no type */
+            out->ids[i] = m->level_first[l] + m->chain_desc[l - 1][x], type[i] = -1;
+        if (out->target) /* the state one level finer: x, or a description */
+            out->target[i] = l <= 1 ? x : m->level_first[l - 1] + m->chain_desc[l - 2][x];
+    }
     out->t = t;
     return MASK_OK;
 }
 
 int mask_corrupt(mask *m, const mask_seq *seq, double t, gsl_rng *r, mask_out *out)
 {
+    mask_clear_error(m);
     if (!m || !seq || !r || !out || !out->ids || !out->masked || !out->weight)
         return mask_fail(m, MASK_E_ARG, "corrupt: NULL argument");
+    if (m->chain_m > 0 && (!out->target || !out->level))
+        return mask_fail(m, MASK_E_ARG, "corrupt: a chain needs the target and level arrays");
     if (!(t >= 0 && t <= 1))
         return mask_fail(m, MASK_E_RANGE, "t = %g is outside [0, 1]", t);
     return corrupt_one(m, seq, t, r, out, 0);
@@ -299,6 +330,7 @@ int mask_corrupt(mask *m, const mask_seq *seq, double t, gsl_rng *r, mask_out *o
 int mask_corrupt_batch(mask *m, const mask_seq *seqs, int B, long step, gsl_rng *r,
                        mask_out *outs)
 {
+    mask_clear_error(m);
     if (!m || (!seqs && B > 0) || B < 0 || !r || (!outs && B > 0))
         return mask_fail(m, MASK_E_ARG, "corrupt batch: bad arguments");
     mask_set_step(m, step);
@@ -321,6 +353,7 @@ int mask_corrupt_batch(mask *m, const mask_seq *seqs, int B, long step, gsl_rng 
 
 int mask_units(mask *m, const mask_seq *seq, gsl_rng *r, int *unit_start, int *n_units)
 {
+    mask_clear_error(m);
     if (!m || !seq || !r || !unit_start || !n_units)
         return mask_fail(m, MASK_E_ARG, "units: NULL argument");
     int rc = mask_check_seq(m, seq, 0);
@@ -343,6 +376,8 @@ int mask_census(mask *m, const mask_seq *seq, gsl_rng *r, int all, mask_out *out
     out->masked = m->sc.out_masked;
     out->weight = m->sc.out_weight;
     out->type = m->sc.out_type;
+    out->target = NULL;
+    out->level = m->sc.out_level;
     double t = all ? 1.0 : m->sched.lo + (m->sched.hi - m->sched.lo) * gsl_rng_uniform_pos(r);
     return corrupt_one(m, seq, t, r, out, all);
 }

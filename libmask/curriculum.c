@@ -158,10 +158,13 @@ static int parse_stage(parser *ps, stage *st)
             st->type = *t;
     if (!st->type) {
         char why[200];
-        snprintf(why, sizeof why,
-                 "unknown schedule '%s' (linear, cosine, cosine-md4, "
-                 "loglinear, poly)",
-                 name);
+        int len = snprintf(why, sizeof why, "unknown schedule '%s' (", name);
+        for (const mask_schedule_type *const *t = mask_schedule_types(); *t; t++)
+            if (len > 0 && (size_t)len < sizeof why)
+                len += snprintf(why + len, sizeof why - (size_t)len, "%s%s",
+                                t == mask_schedule_types() ? "" : ", ", (*t)->name);
+        if (len > 0 && (size_t)len < sizeof why)
+            snprintf(why + len, sizeof why - (size_t)len, ")");
         return perr(ps, MASK_E_NAME, why);
     }
     int rc;
@@ -191,7 +194,7 @@ static int parse_stage(parser *ps, stage *st)
 int mask_curriculum_parse(mask_curriculum **out, const char *spec, char *err, size_t errlen)
 {
     if (!out)
-        return MASK_E_ARG;
+        return mask_fail_buf(err, errlen, MASK_E_ARG, "schedule: no output given");
     *out = NULL;
     if (!spec)
         return mask_fail_buf(err, errlen, MASK_E_ARG, "schedule: no string given");
@@ -258,6 +261,8 @@ void mask_curriculum_at(const mask_curriculum *c, long step, mask_schedule *out)
 
 int mask_schedule_parse(mask_schedule *out, const char *spec, char *err, size_t errlen)
 {
+    if (!out)
+        return mask_fail_buf(err, errlen, MASK_E_ARG, "schedule: no output given");
     mask_curriculum *c = NULL;
     int rc = mask_curriculum_parse(&c, spec, err, errlen);
     if (rc)

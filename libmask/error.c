@@ -1,5 +1,5 @@
-/* libmask error codes: mask_strerror and the per-handle message.
- * Every failing call records "why" here before returning its negative code. */
+/* libmask error codes: mask_strerror and the per-handle message. Every failing call records
+ * its code and why through mask_fail; every call that returns a code first clears the last. */
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -37,9 +37,18 @@ const char *mask_strerror(int rc)
     }
 }
 
+void mask_clear_error(mask *m)
+{
+    if (m) {
+        m->errmsg[0] = '\0';
+        m->errcode = MASK_OK;
+    }
+}
+
 int mask_fail(mask *m, int rc, const char *fmt, ...)
 {
     if (m) {
+        m->errcode = rc;
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(m->errmsg, sizeof m->errmsg, fmt, ap);
@@ -61,5 +70,7 @@ int mask_fail_buf(char *err, size_t errlen, int rc, const char *fmt, ...)
 
 const char *mask_errmsg(const mask *m)
 {
-    return m ? m->errmsg : "no handle (out of memory)";
+    if (!m)
+        return "no handle (out of memory)";
+    return m->errmsg[0] ? m->errmsg : mask_strerror(m->errcode);
 }

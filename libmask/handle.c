@@ -27,12 +27,13 @@ void mask_default_settings(mask_settings *s)
     s->importance_mode = MASK_IMPORTANCE_OFF;
     s->importance_strength = 1.0;
     s->prior_alpha = 0.5;
+    s->chain_shape = 0.5;
 }
 
 static int check_structure(mask *m)
 {
     const mask_settings *s = &m->s;
-    char err[MASK_ERRMSG_MAX];
+    char err[MASK_ERRMSG_MAX] = "";
     switch (s->structure) {
     case MASK_STRUCT_UNIT:
         if (s->unit_level < 1 || s->unit_level > s->n_levels)
@@ -71,7 +72,7 @@ static int check_structure(mask *m)
 static int check_importance(mask *m)
 {
     const mask_settings *s = &m->s;
-    char err[MASK_ERRMSG_MAX];
+    char err[MASK_ERRMSG_MAX] = "";
     if ((unsigned)s->importance >= MASK_IMPORTANCE_COUNT)
         return mask_fail(m, MASK_E_NAME, "unknown importance source %d", (int)s->importance);
     if ((unsigned)s->importance_mode >= MASK_IMPORTANCE_MODE_COUNT)
@@ -95,7 +96,7 @@ static int check_importance(mask *m)
 static int open_checked(mask *m)
 {
     mask_settings *s = &m->s;
-    char err[MASK_ERRMSG_MAX];
+    char err[MASK_ERRMSG_MAX] = "";
     if (s->vocab_size < 1)
         return mask_fail(m, MASK_E_RANGE, "vocab_size = %d must be >= 1", s->vocab_size);
     if (s->n_levels < 0)
@@ -126,6 +127,11 @@ static int open_checked(mask *m)
         return rc;
     if ((int64_t)s->vocab_size + m->K > INT32_MAX)
         return mask_fail(m, MASK_E_RANGE, "vocab_size + K overflows int32 ids");
+    if ((rc = mask_chain_setup(m)))
+        return rc;
+    if (s->types != MASK_TYPES_CLASS && s->class_rules &&
+        !(m->class_rules_path = strdup(s->class_rules)))
+        return mask_fail(m, MASK_E_NOMEM, "out of memory");
     m->md = pcre2_match_data_create(1, NULL);
     m->solver = gsl_root_fsolver_alloc(gsl_root_fsolver_brent);
     if (!m->md || !m->solver)
@@ -145,8 +151,9 @@ int mask_open(mask **out, const mask_settings *s)
         return mask_fail(m, MASK_E_ARG, "no settings given");
     m->s = *s;
     int rc = open_checked(m);
-    /* the strings were read; the handle keeps no borrowed pointer */
+    /* the strings and maps were read; the handle keeps no borrowed pointer */
     m->s.schedule = m->s.regex = m->s.class_rules = m->s.importance_rules = NULL;
+    memset(m->s.chain_map, 0, sizeof m->s.chain_map);
     return rc;
 }
 
@@ -163,6 +170,8 @@ void mask_close(mask **pm)
     if (m->solver)
         gsl_root_fsolver_free(m->solver);
     free(m->type_names);
+    mask_chain_free(m);
+    free(m->class_rules_path);
     free(m->df);
     free(m->unigram);
     free(m->last_doc);

@@ -10,6 +10,7 @@
 
 int mask_corpus_add(mask *m, const int32_t *ids, int n)
 {
+    mask_clear_error(m);
     if (!m || (!ids && n > 0) || n < 0)
         return mask_fail(m, MASK_E_ARG, "corpus: bad arguments");
     int V = m->s.vocab_size;
@@ -93,13 +94,12 @@ int mask_token_importance(mask *m, const mask_seq *seq, double *a)
 
 int mask_importance(mask *m, const mask_seq *seq, float *out)
 {
+    mask_clear_error(m);
     if (!m || !seq || !out)
         return mask_fail(m, MASK_E_ARG, "importance: NULL argument");
     int rc =
         mask_check_seq(m, seq, !seq->importance && m->s.importance == MASK_IMPORTANCE_RULES);
     if (rc || (rc = mask_scratch_reserve(m, seq->n, seq->text_len)))
-        return rc;
-    if (rc)
         return rc;
     if ((rc = mask_token_importance(m, seq, m->sc.tok_a)))
         return rc;
@@ -260,6 +260,7 @@ int mask_bend(mask *m, double mp, double dmp, const double *b, const int *len, i
 int mask_bent_schedule(mask *m, const double *a, const int *len, int n_units, double t,
                        double *p, double *dp)
 {
+    mask_clear_error(m);
     if (!m || (!a && n_units > 0) || n_units < 0 || !p)
         return mask_fail(m, MASK_E_ARG, "bent schedule: bad arguments");
     if (!(t >= 0 && t <= 1))

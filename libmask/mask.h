@@ -36,6 +36,9 @@ extern "C" {
  * reproduces a corruption exactly.
  * ------------------------------------------------------------------------------------------ */
 
+/* The longest coarse-to-fine chain (see Chains). */
+#define MASK_MAX_CHAIN 4
+
 /* Error codes. */
 enum {
     MASK_OK = 0,
@@ -71,7 +74,10 @@ const char *mask_strerror(int rc);
  *                                     sigma = -log1p(-(1 - eps) t), so alpha(1) = eps)
  *                                             1 / t                eps (1e-3)
  *   poly        1 - t^w                       w / t                w (2)
+ *   sinpow      1 - sin(pi t / 2)^k           k (pi/2) cot(pi t / 2)  k (2)
  * MDLM also draws t from [1e-3, 1] (its sampling_eps): write "loglinear[0.001,1]".
+ * sinpow:1 is cosine-md4; 1 - alpha ~ (pi t / 2)^k near t = 0 and alpha'(1) = 0, which is what
+ * a chain's finite-variance scoring needs (see Chains: mask_chain_scoring_schedule).
  * ========================================================================================== */
 
 typedef struct mask_schedule_type {
@@ -91,6 +97,7 @@ extern const mask_schedule_type *const mask_schedule_cosine;
 extern const mask_schedule_type *const mask_schedule_cosine_md4;
 extern const mask_schedule_type *const mask_schedule_loglinear;
 extern const mask_schedule_type *const mask_schedule_poly;
+extern const mask_schedule_type *const mask_schedule_sinpow;
 
 /* The NULL-terminated list of all schedule types, in the order above. */
 const mask_schedule_type *const *mask_schedule_types(void);
@@ -347,6 +354,11 @@ typedef struct mask_settings {
     mask_importance_mode importance_mode; /* default off */
     double importance_strength; /* schedule mode: bias per unit of relative importance (1) */
     double prior_alpha;         /* Dirichlet pseudo-count per (type, id) for priors (0.5) */
+    /* the coarse-to-fine chain (see Chains); mask_open copies the maps */
+    int chain_length;                         /* m, 0..MASK_MAX_CHAIN; 0 = flat (0) */
+    const int32_t *chain_map[MASK_MAX_CHAIN]; /* map_l at [l-1]: (V or D_{l-1}) -> [0, D_l) */
+    int chain_size[MASK_MAX_CHAIN];           /* D_l at [l-1], >= 1 */
+    double chain_shape;                       /* gamma in (0, 1) (0.5) */
 } mask_settings;
 
 /* Fills *s with the defaults given above. */
@@ -362,7 +374,11 @@ typedef struct mask mask;
 int mask_open(mask **out, const mask_settings *s);
 /* Frees the handle; NULL-safe, sets *m = NULL. */
 void mask_close(mask **m);
-/* The message of the handle's last error ("" if none); borrowed, valid until the next call. */
+/* The message of the handle's last error, as sqlite3_errmsg: every call that returns a code
+ * first clears the previous error, and a failing one records its code and details; with no
+ * details, mask_strerror of the last code ("ok" after a success). Never NULL nor "" (a NULL
+ * handle, from an out-of-memory mask_open, reads "no handle (out of memory)"); borrowed,
+ * valid until the next call on the handle. */
 const char *mask_errmsg(const mask *m);
 
 /* K (the resolved number of mask types) and a display name for type k ("mask", "L2",
@@ -401,6 +417,10 @@ typedef struct mask_out {
     float *weight;   /* (n) loss weight (0 where no loss is taken) */
     int8_t *type;    /* (n) mask type, -1 where clean; may be NULL */
     double t;        /* the time used */
+    /* chains (see Chains): with a chain, masked[i] = 1 where ids[i] != x_i (level > 0) and
+     * type[i] = -1 where ids[i] is a description; both may be NULL only without a chain */
+    int32_t *target; /* (n) the loss target: the state one level finer (x_i at levels 0, 1) */
+    int8_t *level;   /* (n) the level of position i, 0..m+1 */
 } mask_out;
 
 /* Sets the training step whose curriculum schedule mask_corrupt uses (0 after mask_open);
@@ -411,8 +431,9 @@ const mask_schedule *mask_get_schedule(const mask *m);
 
 /* Corrupts one sequence at time t (in [0, 1], else MASK_E_RANGE). Random draws, in order:
  * the structure's own (span lengths; block index), then one gsl_rng_uniform per unit left to
- * right (unit masked when the draw is < p_u). Errors: MASK_E_INPUT (bad sequence),
- * MASK_E_WEIGHT (bad importance), MASK_E_STATE (idf/surprisal before mask_corpus_add). */
+ * right (unit masked when the draw is < p_u; with a chain, the same draw sets its level).
+ * Errors: MASK_E_INPUT (bad sequence), MASK_E_WEIGHT (bad importance), MASK_E_STATE
+ * (idf/surprisal before mask_corpus_add), MASK_E_ARG (a chain without out->target, level). */
 int mask_corrupt(mask *m, const mask_seq *seq, double t, gsl_rng *r, mask_out *out);
 
 /* The units the structure cuts `seq` into, as mask_corrupt would with the same generator
@@ -440,6 +461,106 @@ int mask_importance(mask *m, const mask_seq *seq, float *out);
  * (dp may be NULL), under the schedule in force. Exposed for scoring and tests. */
 int mask_bent_schedule(mask *m, const double *a, const int *len, int n_units, double t,
                        double *p, double *dp);
+
+/* ==========================================================================================
+ * Chains: a coarse-to-fine forward process through descriptions of the tokens.
+ *
+ * A chain of m stages (settings.chain_length, 0..MASK_MAX_CHAIN) is given as plain arrays:
+ * map_1 (settings.chain_map[0], V entries) sends a token id to a stage-1 description in
+ * [0, D_1), and map_l (chain_map[l-1], D_{l-1} entries) a stage-(l-1) description to a stage-l
+ * one in [0, D_l) (D_l = chain_size[l-1]). mask_open copies the maps. Input ids:
+ *   tokens 0..V-1 | mask ids V..V+K-1 | stage 1: V+K..V+K+D_1-1 | stage 2 ... | stage m
+ * (mask_n_inputs = V + K + sum D_l; mask_level_first_id / mask_level_size give each range).
+ *
+ * States of a position, its *levels*: 0 the clean token x, l = 1..m its stage-l description
+ * s_l = map_l(...map_1(x)), m+1 the [MASK] of its type; every hop is absorbing. Each unit of
+ * the structure (the units of the flat corruption, masking probability p_u(t), plain or
+ * importance-bent) draws ONE uniform U, the draw of the flat corruption, and is at level
+ *     level_u(t) = #{ l in 1..m+1 : U < F_l(t) },   F_l = p_u^(a_l),
+ *     a_{m+1} = 1,  a_l = gamma^(m+1-l) (l <= m),   gamma = settings.chain_shape in (0, 1).
+ * So F_1 >= ... >= F_{m+1} = p_u: a unit is at [MASK] exactly when the flat corruption masks
+ * it, and with m = 0 every output and random draw is the flat corruption's, bit for bit. Small
+ * gamma gives every position its descriptions early in forward time (in generation: all the
+ * coarse structure first, token identities last); gamma -> 1 runs each position's chain
+ * quickly, close to flat masking. The level marginals are P_l = F_l - F_{l+1} (F_0 = 1,
+ * F_{m+2} = 0). The block structure's later blocks are at level m+1 with weight 0.
+ *
+ * Loss: a position at level l >= 1 predicts its level-(l-1) state (out->target: x for l = 1,
+ * else the stage-(l-1) description id), with weight (times c.nb and loss-mode importance as in
+ * the flat corruption)
+ *     w_l = F_l' / P_l = a_l (p'/p) / (1 - p^(a_{l+1} - a_l))   (l <= m; computed as
+ *           -expm1((a_{l+1} - a_l) ln p), no cancellation near p = 1),
+ *     w_{m+1} = p'/p                                             (the flat weight).
+ * Summed over positions, weight * cross-entropy(target | corrupted) is a one-sample estimate of
+ *     integral_0^1 sum_i sum_l E[ 1{level_i(t) = l} w_l(t) (-log p(s_{l-1} | z_t)) ] dt,
+ * an upper bound on -log p(x): for any law of the hop times independent of x, generating by
+ * drawing the times, then reversing the events in time order (each moves a unit one level
+ * finer, drawn from the model given z at the event) gives -log p(x) <= E[sum over events of
+ * -log p(finer state | z)], and this sum's expectation is the integral above (the density of
+ * the hop into level l is F_l', and given it the unit is at level l; the one-uniform coupling
+ * of a unit's hops leaves the value a function of the marginals F_l alone). The reverse model
+ * may restrict a description's prediction to its members or not; the bound holds either way.
+ * Invariances: the bound is unchanged by a common change of time (any base schedule, the same
+ * value: F_l depends on t through p only); it changes with gamma when the sequence has more
+ * than one unit, as gamma decides which units are still coarse while others are masked; for a
+ * single unit, with a denoiser that does not see t, it is the same for every gamma (and equals
+ * the sum of the hops' cross-entropies). tests/mask/test_chain.c checks all three exactly.
+ * Variance: near t = 0, w_1 ~ a_1 p'/p and P_1 ~ p^(a_1): with p ~ t^k the hop-1 term's second
+ * moment integrates t^(k a_1 - 2), finite only for k > 1 / a_1 (the linear schedule, k = 1,
+ * diverges for every chain, and logarithmically for flat masking); near t = 1 the intermediate
+ * P_l vanish like 1 - p and the second moment diverges logarithmically unless p'(1) = 0. So
+ * scoring should use mask_chain_scoring_schedule: sinpow:k with k = 2 / a_1.
+ * Mask types: a [MASK] keeps its type, which must be fixed by the data before the corruption:
+ * single, class, importance, and length with single-token units. level (its type changes as
+ * other positions leave [MASK]) and length over multi-token units (the type tells the unit's
+ * length, not the position's own token) fail at mask_open with MASK_E_ARG naming the policy.
+ * Other errors at mask_open: chain_length outside 0..MASK_MAX_CHAIN, a size < 1, a map value
+ * out of range, gamma outside (0, 1) (MASK_E_RANGE); a NULL map (MASK_E_ARG).
+ * ========================================================================================== */
+
+/* The number of input ids, V + K + sum D_l (V + K without a chain); m, the chain's length. */
+int mask_n_inputs(const mask *m);
+int mask_chain_length(const mask *m);
+/* The input ids of level l's states are [first, first + size): level 0 [0, V), level l in
+ * 1..m [V + K + D_1 + ... + D_{l-1}, + D_l), level m+1 [V, V + K). -1 for l outside 0..m+1. */
+int mask_level_first_id(const mask *m, int level);
+int mask_level_size(const mask *m, int level);
+/* The stage-l description (in [0, D_l)) of token id `token`, composing map_1..map_l; the
+ * token itself for l = 0; -1 for a token outside [0, V) or l outside 0..m. */
+int32_t mask_chain_describe(const mask *m, int32_t token, int stage);
+/* Borrowed arrays for stage l = 1..m (NULL otherwise): the handle's copy of map_l (V or
+ * D_{l-1} entries), and the composed token -> stage-l description table (V entries). */
+const int32_t *mask_chain_map(const mask *m, int stage);
+const int32_t *mask_chain_descriptions(const mask *m, int stage);
+
+/* F[0..m] = F_1..F_{m+1} at masking probability p in [0, 1] (F_l = p^(a_l), F_{m+1} = p), for
+ * samplers and scorers that cannot include this header's types. */
+int mask_chain_cdf(mask *m, double p, double *F);
+/* w[0..m] = the ELBO weights w_1..w_{m+1} at masking probability p and its time derivative
+ * dp (a weight is +inf where its level has probability 0: p = 0, or p = 1 for l <= m). */
+int mask_chain_weights(mask *m, double p, double dp, double *w);
+/* The reverse-step kernel from time t back to time s < t, given by the masking probabilities
+ * 0 <= p_s <= p_t <= 1: kernel[l * (m+2) + j] = P(level(s) = j | level(t) = l)
+ *     = |[F_{j+1}(p_s), F_j(p_s)) intersect [F_{l+1}(p_t), F_l(p_t))| / P_l(p_t),
+ * (m+2) x (m+2), lower triangular (levels only decrease backwards in time); it preserves the
+ * marginals (sum_l P_l(p_t) kernel[l][j] = P_j(p_s)). A row whose level has probability 0 at
+ * p_t keeps its level. */
+int mask_chain_kernel(mask *m, double p_s, double p_t, double *kernel);
+/* The scoring schedule with a finite-variance estimator for the handle's chain: sinpow:k over
+ * [0, 1] with k = 2 / a_1 = 2 gamma^(-m) (sinpow:2 without a chain). */
+mask_schedule mask_chain_scoring_schedule(const mask *m);
+
+/* The class of a token from its bytes alone (its bytes are the whole text: lookarounds see no
+ * context), as the class type policy would type it: 0 = other (no rule), k = the k-th rule.
+ * The rules are the handle's class rules (settings.class_rules, else the built-in ones), loaded
+ * on first use when the type policy is not class. Returns the class, or a negative code
+ * (a bad class rule file: MASK_E_IO, MASK_E_RULES). For building a `class` chain map over any
+ * alphabet of byte strings. */
+int mask_classify(mask *m, const char *bytes, size_t len);
+/* 1 + the number of class rules (or a negative code), and the name of class k ("other" for 0;
+ * NULL out of range), borrowed from the handle. */
+int mask_n_classes(mask *m);
+const char *mask_class_name(mask *m, int k);
 
 /* ==========================================================================================
  * Corpus statistics and priors

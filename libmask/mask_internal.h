@@ -30,6 +30,7 @@ typedef struct mask_scratch {
     double *unit_w;       /* (n) ELBO weight of each unit */
     double *unit_a;       /* (n) importance or bias of each unit */
     int *unit_len;        /* (n) */
+    int8_t *unit_level;   /* (n) chain level of each unit, 0..m+1 */
     double *tok_a;        /* (n) importance per token */
     int *tok_key;         /* (n) class rule index per token, -1 = none */
     uint8_t *unit_masked; /* (n) */
@@ -38,11 +39,13 @@ typedef struct mask_scratch {
     uint8_t *out_masked;
     float *out_weight;
     int8_t *out_type;
+    int8_t *out_level;
 } mask_scratch;
 
 struct mask {
     mask_settings s;
-    char errmsg[MASK_ERRMSG_MAX];
+    char errmsg[MASK_ERRMSG_MAX]; /* the last failure's details, "" when it gave none */
+    int errcode;                  /* the last call's code (0 after a success) */
     int K;
     char (*type_names)[MASK_KEY_MAX]; /* (K) */
     mask_curriculum *curriculum;
@@ -62,10 +65,21 @@ struct mask {
     /* priors */
     double *prior_counts; /* (K * V) */
     double *prior_totals; /* (K) */
+    /* the chain (chain.c): m stages, level l = 0..m+1 (token, descriptions, [MASK]) */
+    int chain_m;
+    double chain_a[MASK_MAX_CHAIN + 2];  /* a_l = gamma^(m+1-l) at [1..m], a_{m+1} = 1 */
+    int32_t *chain_map[MASK_MAX_CHAIN];  /* copies of the caller's maps, stage l at [l-1] */
+    int32_t *chain_desc[MASK_MAX_CHAIN]; /* (V) token -> its stage-l description, at [l-1] */
+    int level_first[MASK_MAX_CHAIN + 2]; /* first input id of each level's states */
+    int level_size[MASK_MAX_CHAIN + 2];  /* V, D_1..D_m, K */
+    int n_inputs;                        /* V + K + sum D_l */
+    char *class_rules_path;              /* class rules for mask_classify, loaded on demand */
     mask_scratch sc;
 };
 
 /* error.c */
+/* Called first by every API function that returns a code: forgets the previous error. */
+void mask_clear_error(mask *m);
 int mask_fail(mask *m, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int mask_fail_buf(char *err, size_t errlen, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -93,9 +107,21 @@ int mask_bend(mask *m, double mp, double dmp, const double *b, const int *len, i
 
 /* types.c */
 int mask_types_resolve(mask *m);
+/* Whether a policy fixes each token's type from the data alone, whatever gets masked (single,
+ * class, importance; length where units are single tokens). */
+int mask_types_fixed(const mask_settings *s);
 void mask_types_assign(const mask *m, const mask_seq *seq, const int *unit_start, int n_units,
                        const uint8_t *unit_masked, const double *tok_a, double mean_a,
                        const int *tok_key, mask_out *out);
+
+/* chain.c */
+int mask_chain_setup(mask *m); /* checks and copies the settings' chain (after the types) */
+void mask_chain_free(mask *m);
+void mask_chain_fill_cdf(const mask *m, double p, double *F); /* F[0..m+2], F[0] = 1 */
+/* The level of a unit with uniform U at masking probability p (F: its cdf, or NULL). */
+int mask_chain_level(const mask *m, double U, double p, const double *F);
+/* The ELBO weight of level l for a unit with p and flat weight w = p'/p. */
+double mask_chain_hop_weight(const mask *m, int l, double p, double w);
 
 /* corrupt.c */
 /* Checks ids, prompt, the unit arrays the settings use, and the text and offsets when the

@@ -5,27 +5,12 @@
 
 #include "mask_internal.h"
 
-/* Whether a token's type is fixed by the data alone, whatever gets masked. */
-static int type_is_fixed(const mask_settings *s)
-{
-    switch (s->types) {
-    case MASK_TYPES_SINGLE:
-    case MASK_TYPES_CLASS:
-    case MASK_TYPES_IMPORTANCE:
-        return 1;
-    case MASK_TYPES_LENGTH:
-        return s->structure == MASK_STRUCT_TOKEN || s->structure == MASK_STRUCT_BLOCK ||
-               s->structure == MASK_STRUCT_RESPONSE;
-    default:
-        return 0;
-    }
-}
-
 int mask_prior_add(mask *m, const mask_seq *seq, gsl_rng *r)
 {
+    mask_clear_error(m);
     if (!m || !seq)
         return mask_fail(m, MASK_E_ARG, "prior: NULL argument");
-    int fixed = type_is_fixed(&m->s);
+    int fixed = mask_types_fixed(&m->s);
     if (!fixed && !r)
         return mask_fail(m, MASK_E_ARG, "prior: this policy needs a gsl_rng");
     size_t V = (size_t)m->s.vocab_size, K = (size_t)m->K;
@@ -54,6 +39,7 @@ int mask_prior_add(mask *m, const mask_seq *seq, gsl_rng *r)
 
 int mask_prior_export(mask *m, float *logp)
 {
+    mask_clear_error(m);
     if (!m || !logp)
         return mask_fail(m, MASK_E_ARG, "prior: NULL argument");
     size_t V = (size_t)m->s.vocab_size, K = (size_t)m->K;

@@ -112,8 +112,8 @@ int mask_rules_builtin_classes(mask_rules *out, char *err, size_t errlen)
         pcre2_code *code = NULL;
         const char *pat = builtin_classes[i][1];
         int rc = compile(&code, pat, strlen(pat), "built-in class", err, errlen);
-        if (!rc)
-            rc = rules_add(out, builtin_classes[i][0], 1.0, code);
+        if (!rc && (rc = rules_add(out, builtin_classes[i][0], 1.0, code)))
+            mask_fail_buf(err, errlen, rc, "built-in classes: out of memory");
         if (rc) {
             mask_rules_free(out);
             return rc;
@@ -351,4 +351,52 @@ int mask_regex_units(const pcre2_code *re, pcre2_match_data *md, const mask_seq 
             unit_start[nu++] = i;
     unit_start[nu] = seq->n;
     return nu;
+}
+
+/* The class rules of mask_classify: the handle's (class policy), else loaded on first use
+ * from settings.class_rules, else the built-in ones. */
+static int classes_ready(mask *m)
+{
+    if (m->classes.n > 0)
+        return MASK_OK;
+    char err[MASK_ERRMSG_MAX] = "";
+    int rc = m->class_rules_path ? mask_rules_load(&m->classes, m->class_rules_path,
+                                                   MASK_RULES_CLASS, err, sizeof err)
+                                 : mask_rules_builtin_classes(&m->classes, err, sizeof err);
+    return rc ? mask_fail(m, rc, "%s", err) : MASK_OK;
+}
+
+int mask_classify(mask *m, const char *bytes, size_t len)
+{
+    mask_clear_error(m);
+    if (!m || (!bytes && len > 0))
+        return mask_fail(m, MASK_E_ARG, "classify: NULL argument");
+    int rc = classes_ready(m);
+    if (rc || len == 0)
+        return rc;
+    if (len > INT32_MAX)
+        return mask_fail(m, MASK_E_RANGE, "classify: %zu bytes is too long", len);
+    if ((rc = mask_scratch_reserve(m, 1, len)))
+        return rc;
+    int32_t offset = 0;
+    mask_seq one = {.ids = NULL, .n = 1, .text = bytes, .text_len = len, .offsets = &offset};
+    int key = -1;
+    mask_rules_token_keys(&m->classes, m->md, &one, m->sc.byte_key, &key);
+    return key + 1;
+}
+
+int mask_n_classes(mask *m)
+{
+    mask_clear_error(m);
+    if (!m)
+        return MASK_E_ARG;
+    int rc = classes_ready(m);
+    return rc ? rc : m->classes.n + 1;
+}
+
+const char *mask_class_name(mask *m, int k)
+{
+    if (!m || k < 0 || mask_n_classes(m) <= k)
+        return NULL;
+    return k == 0 ? "other" : m->classes.keys[k - 1];
 }

@@ -87,6 +87,22 @@ static double poly_dalpha(double t, double w)
     return -w * pow(t, w - 1.0);
 }
 
+/* sinpow: alpha = 1 - sin(pi t / 2)^k; k = 1 is cosine-md4. 1 - alpha ~ (pi t / 2)^k near 0,
+ * and alpha'(1) = 0. */
+static double sinpow_alpha(double t, double k)
+{
+    return 1.0 - pow(sin(M_PI_2 * t), k);
+}
+static double sinpow_mask(double t, double k)
+{
+    return pow(sin(M_PI_2 * t), k);
+}
+static double sinpow_dalpha(double t, double k)
+{
+    double s = sin(M_PI_2 * t);
+    return -k * M_PI_2 * pow(s, k - 1.0) * cos(M_PI_2 * t);
+}
+
 static const mask_schedule_type linear_type = {
     "linear", "alpha = 1 - t", 0, 0, 0, linear_alpha, linear_mask, linear_dalpha};
 static const mask_schedule_type cosine_type = {
@@ -104,14 +120,21 @@ static const mask_schedule_type loglinear_type = {"loglinear",
 static const mask_schedule_type poly_type = {
     "poly", "alpha = 1 - t^w, w = PARAM", 2.0, 0, HUGE_VAL, poly_alpha, poly_mask, poly_dalpha};
 
+static const mask_schedule_type sinpow_type = {
+    "sinpow",    "alpha = 1 - sin(pi t / 2)^k, k = PARAM",
+    2.0,         0,
+    HUGE_VAL,    sinpow_alpha,
+    sinpow_mask, sinpow_dalpha};
+
 const mask_schedule_type *const mask_schedule_linear = &linear_type;
 const mask_schedule_type *const mask_schedule_cosine = &cosine_type;
 const mask_schedule_type *const mask_schedule_cosine_md4 = &md4_type;
 const mask_schedule_type *const mask_schedule_loglinear = &loglinear_type;
 const mask_schedule_type *const mask_schedule_poly = &poly_type;
+const mask_schedule_type *const mask_schedule_sinpow = &sinpow_type;
 
-static const mask_schedule_type *const all_types[] = {&linear_type,    &cosine_type, &md4_type,
-                                                      &loglinear_type, &poly_type,   NULL};
+static const mask_schedule_type *const all_types[] = {
+    &linear_type, &cosine_type, &md4_type, &loglinear_type, &poly_type, &sinpow_type, NULL};
 
 const mask_schedule_type *const *mask_schedule_types(void)
 {

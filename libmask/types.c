@@ -94,6 +94,21 @@ static void name_type(mask *m, int k, char *out)
     }
 }
 
+int mask_types_fixed(const mask_settings *s)
+{
+    switch (s->types) {
+    case MASK_TYPES_SINGLE:
+    case MASK_TYPES_CLASS:
+    case MASK_TYPES_IMPORTANCE:
+        return 1;
+    case MASK_TYPES_LENGTH:
+        return s->structure == MASK_STRUCT_TOKEN || s->structure == MASK_STRUCT_BLOCK ||
+               s->structure == MASK_STRUCT_RESPONSE;
+    default:
+        return 0;
+    }
+}
+
 int mask_types_resolve(mask *m)
 {
     int need = 0, rc = needed_types(m, &need);

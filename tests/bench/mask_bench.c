@@ -1,5 +1,5 @@
 /* libmask benchmark: corruptions of a batch of 64 x 256 tokens per second for every structure
- * (and the costlier type and importance options), as a share of one denoiser training step. */
+ * (the costlier type and importance options, a 2-stage chain), as a share of a training step. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +80,7 @@ typedef struct config {
     mask_structure structure;
     mask_type_policy types;
     mask_importance_mode mode;
+    int chain; /* stages of the coarse-to-fine chain (0 = flat) */
 } config;
 
 static double now(void)
@@ -130,25 +131,39 @@ int main(int argc, char **argv)
     }
     mask_out outs[B];
     for (int b = 0; b < B; b++)
-        outs[b] = (mask_out){malloc(T * sizeof(int32_t)), malloc(T), malloc(T * sizeof(float)),
-                             malloc(T), 0};
+        outs[b] = (mask_out){
+            malloc(T * sizeof(int32_t)), malloc(T), malloc(T * sizeof(float)), malloc(T), 0,
+            malloc(T * sizeof(int32_t)), malloc(T)};
     const config configs[] = {
-        {"token", MASK_STRUCT_TOKEN, MASK_TYPES_SINGLE, MASK_IMPORTANCE_OFF},
-        {"span", MASK_STRUCT_SPAN, MASK_TYPES_SINGLE, MASK_IMPORTANCE_OFF},
-        {"unit", MASK_STRUCT_UNIT, MASK_TYPES_SINGLE, MASK_IMPORTANCE_OFF},
-        {"regex", MASK_STRUCT_REGEX, MASK_TYPES_SINGLE, MASK_IMPORTANCE_OFF},
-        {"block", MASK_STRUCT_BLOCK, MASK_TYPES_SINGLE, MASK_IMPORTANCE_OFF},
-        {"response", MASK_STRUCT_RESPONSE, MASK_TYPES_SINGLE, MASK_IMPORTANCE_OFF},
-        {"token+level", MASK_STRUCT_TOKEN, MASK_TYPES_LEVEL, MASK_IMPORTANCE_OFF},
-        {"token+class", MASK_STRUCT_TOKEN, MASK_TYPES_CLASS, MASK_IMPORTANCE_OFF},
-        {"unit+length", MASK_STRUCT_UNIT, MASK_TYPES_LENGTH, MASK_IMPORTANCE_OFF},
-        {"token+rules/loss", MASK_STRUCT_TOKEN, MASK_TYPES_SINGLE, MASK_IMPORTANCE_WEIGHT_LOSS},
-        {"token+rules/schedule", MASK_STRUCT_TOKEN, MASK_TYPES_SINGLE,
-         MASK_IMPORTANCE_SCHEDULE},
-        {"unit+rules/schedule", MASK_STRUCT_UNIT, MASK_TYPES_SINGLE, MASK_IMPORTANCE_SCHEDULE},
+        {"token", MASK_STRUCT_TOKEN, MASK_TYPES_SINGLE, MASK_IMPORTANCE_OFF, 0},
+        {"span", MASK_STRUCT_SPAN, MASK_TYPES_SINGLE, MASK_IMPORTANCE_OFF, 0},
+        {"unit", MASK_STRUCT_UNIT, MASK_TYPES_SINGLE, MASK_IMPORTANCE_OFF, 0},
+        {"regex", MASK_STRUCT_REGEX, MASK_TYPES_SINGLE, MASK_IMPORTANCE_OFF, 0},
+        {"block", MASK_STRUCT_BLOCK, MASK_TYPES_SINGLE, MASK_IMPORTANCE_OFF, 0},
+        {"response", MASK_STRUCT_RESPONSE, MASK_TYPES_SINGLE, MASK_IMPORTANCE_OFF, 0},
+        {"token+level", MASK_STRUCT_TOKEN, MASK_TYPES_LEVEL, MASK_IMPORTANCE_OFF, 0},
+        {"token+class", MASK_STRUCT_TOKEN, MASK_TYPES_CLASS, MASK_IMPORTANCE_OFF, 0},
+        {"unit+length", MASK_STRUCT_UNIT, MASK_TYPES_LENGTH, MASK_IMPORTANCE_OFF, 0},
+        {"token+rules/loss", MASK_STRUCT_TOKEN, MASK_TYPES_SINGLE, MASK_IMPORTANCE_WEIGHT_LOSS,
+         0},
+        {"token+rules/schedule", MASK_STRUCT_TOKEN, MASK_TYPES_SINGLE, MASK_IMPORTANCE_SCHEDULE,
+         0},
+        {"unit+rules/schedule", MASK_STRUCT_UNIT, MASK_TYPES_SINGLE, MASK_IMPORTANCE_SCHEDULE,
+         0},
+        {"token+chain2", MASK_STRUCT_TOKEN, MASK_TYPES_SINGLE, MASK_IMPORTANCE_OFF, 2},
+        {"span+chain2", MASK_STRUCT_SPAN, MASK_TYPES_SINGLE, MASK_IMPORTANCE_OFF, 2},
+        {"unit+chain2", MASK_STRUCT_UNIT, MASK_TYPES_SINGLE, MASK_IMPORTANCE_OFF, 2},
+        {"unit+rules/schedule+chain2", MASK_STRUCT_UNIT, MASK_TYPES_SINGLE,
+         MASK_IMPORTANCE_SCHEDULE, 2},
     };
+    /* a 2-stage chain shaped like "prefix:1, class": 4096 tokens -> 512 -> 6 descriptions */
+    static int32_t chain1[V], chain2[512];
+    for (int v = 0; v < V; v++)
+        chain1[v] = (int32_t)((v * 2654435761u) % 512u);
+    for (int d = 0; d < 512; d++)
+        chain2[d] = (int32_t)(d % 6);
     printf("corpus %s: batch %d x %d tokens; training step %.3f s\n", argv[1], B, T, step_s);
-    printf("%-22s %10s %12s %12s %10s\n", "corruption", "ms/batch", "batches/s", "seqs/s",
+    printf("%-28s %10s %12s %12s %10s\n", "corruption", "ms/batch", "batches/s", "seqs/s",
            "% of step");
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     int status = 0;
@@ -163,6 +178,9 @@ int main(int argc, char **argv)
         set.n_levels = 2;
         set.unit_level = 1;
         set.importance_mode = configs[c].mode;
+        set.chain_length = configs[c].chain;
+        set.chain_map[0] = chain1, set.chain_map[1] = chain2;
+        set.chain_size[0] = 512, set.chain_size[1] = 6;
         if (configs[c].mode != MASK_IMPORTANCE_OFF) {
             set.importance = MASK_IMPORTANCE_RULES;
             set.importance_rules = argv[2];
@@ -188,16 +206,17 @@ int main(int argc, char **argv)
         }
         double per = iters ? elapsed / iters : 0;
         if (iters)
-            printf("%-22s %10.3f %12.0f %12.0f %9.3f%%\n", configs[c].label, per * 1e3, 1 / per,
+            printf("%-28s %10.3f %12.0f %12.0f %9.3f%%\n", configs[c].label, per * 1e3, 1 / per,
                    B / per, 100 * per / step_s);
         else
-            printf("%-22s (set-up only)\n", configs[c].label);
+            printf("%-28s (set-up only)\n", configs[c].label);
         mask_close(&m);
     }
     gsl_rng_free(r);
     for (int b = 0; b < B; b++) {
         free((void *)seqs[b].offsets);
         free(outs[b].ids), free(outs[b].masked), free(outs[b].weight), free(outs[b].type);
+        free(outs[b].target), free(outs[b].level);
     }
     free(s.text), free(s.ids), free(s.off), free(s.word), free(s.line);
     return status;

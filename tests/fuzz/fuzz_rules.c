@@ -72,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t masked[N];
     float weight[N];
     int8_t type[N];
-    mask_out out = {out_ids, masked, weight, type, 0};
+    mask_out out = {out_ids, masked, weight, type, 0, NULL, NULL};
     gsl_rng_set(rng, size);
     for (int j = 0; j < 3; j++) {
         double t = (j + 0.5) / 3;

@@ -24,5 +24,7 @@ void test_types(void);
 void test_importance(void);
 void test_errors(void);
 void test_data(void);
+void test_chain(void);
+void test_chain_elbo(void);
 
 #endif

@@ -61,7 +61,7 @@ static void check_class_rules(const char *dir)
     int8_t type[CODE_N];
     mask_seq seq = {
         .ids = ids, .n = CODE_N, .text = code, .text_len = strlen(code), .offsets = code_off};
-    mask_out out = {out_ids, masked, weight, type, 0};
+    mask_out out = {out_ids, masked, weight, type, 0, NULL, NULL};
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     CHECK_INT(0, mask_corrupt(m, &seq, 1.0, r, &out));
     const char *want[CODE_N] = {"keyword",    "identifier", "operator", "identifier",

@@ -186,7 +186,7 @@ static void check_bad_sequences(void)
     int32_t *ids = malloc((size_t)n * sizeof *ids);
     uint8_t *masked = malloc((size_t)n);
     float *weight = malloc((size_t)n * sizeof *weight);
-    mask_out out = {ids, masked, weight, NULL, 0};
+    mask_out out = {ids, masked, weight, NULL, 0, NULL, NULL};
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     const double bad_t[] = {-0.1, 1.5, NAN};
     for (int i = 0; i < 3; i++) {
@@ -247,8 +247,83 @@ static void check_bad_sequences(void)
     fixture_free(&f);
 }
 
+/* mask_errmsg always answers: each failing call records its code with a message, the next call
+ * clears it, and with no message the code's name stands in ("ok" after a success). */
+static void check_errmsg(void)
+{
+    fixture f;
+    fixture_build(&f, 10, 3, 50);
+    mask_settings s;
+    mask_default_settings(&s);
+    s.vocab_size = 50;
+    s.importance = MASK_IMPORTANCE_IDF;
+    s.importance_mode = MASK_IMPORTANCE_WEIGHT_LOSS;
+    mask *m = NULL;
+    CHECK_INT(0, mask_open(&m, &s));
+    CHECK_STR("ok", mask_errmsg(m));
+    int n = f.n;
+    int32_t *ids = malloc((size_t)n * sizeof *ids);
+    uint8_t *masked = malloc((size_t)n);
+    float *weight = malloc((size_t)n * sizeof *weight), logp[3 * 50];
+    mask_out out = {ids, masked, weight, NULL, 0, NULL, NULL};
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    int units[64], nu = 0;
+    double a[2] = {1, 1}, p[2];
+    /* every entry point that returns a code, failing: a message of its own, never "" */
+#define FAILS(call, msg)                              \
+    do {                                              \
+        int rc_ = (call);                             \
+        CHECK(rc_ < 0 && strstr(mask_errmsg(m), msg), \
+              "%s: expected a failure reading '%s', " \
+              "got %d '%s'",                          \
+              #call, msg, rc_, mask_errmsg(m));       \
+    } while (0)
+    FAILS(mask_corrupt(m, &f.seq, 0.5, r, &out), "needs corpus statistics");
+    FAILS(mask_corrupt(m, &f.seq, 2, r, &out), "t = 2 is outside");
+    FAILS(mask_corrupt(m, NULL, 0.5, r, &out), "NULL argument");
+    FAILS(mask_corrupt_batch(m, &f.seq, 1, 0, r, &out), "sequence 0: importance 'idf'");
+    FAILS(mask_corrupt_batch(m, NULL, 1, 0, r, &out), "bad arguments");
+    FAILS(mask_units(m, NULL, r, units, &nu), "units: NULL argument");
+    FAILS(mask_importance(m, &f.seq, weight), "needs corpus statistics");
+    FAILS(mask_importance(m, NULL, weight), "importance: NULL argument");
+    FAILS(mask_bent_schedule(m, a, NULL, 2, -1, p, NULL), "t = -1 is outside");
+    FAILS(mask_corpus_add(m, NULL, 3), "corpus: bad arguments");
+    FAILS(mask_prior_add(m, NULL, r), "prior: NULL argument");
+    FAILS(mask_prior_export(m, NULL), "prior: NULL argument");
+#undef FAILS
+    /* each failure replaces the last; a success clears it */
+    CHECK_INT(MASK_E_RANGE, mask_corrupt(m, &f.seq, 2, r, &out));
+    CHECK_INT(0, mask_prior_export(m, logp));
+    CHECK_STR("ok", mask_errmsg(m));
+    CHECK_INT(MASK_E_STATE, mask_importance(m, &f.seq, weight));
+    CHECK_INT(0, mask_corpus_add(m, f.ids, n));
+    CHECK_STR("ok", mask_errmsg(m));
+    CHECK_INT(0, mask_corrupt(m, &f.seq, 0.5, r, &out));
+    CHECK_STR("ok", mask_errmsg(m));
+    CHECK_INT(0, mask_units(m, &f.seq, r, units, &nu));
+    CHECK_INT(MASK_E_RANGE, mask_bent_schedule(m, a, NULL, 2, -1, p, NULL));
+    CHECK_INT(0, mask_bent_schedule(m, a, NULL, 2, 0.5, p, NULL));
+    CHECK_STR("ok", mask_errmsg(m));
+    mask_close(&m);
+    CHECK_STR("no handle (out of memory)", mask_errmsg(NULL));
+    /* the parsers without a handle answer in err */
+    char err[128] = "stale";
+    mask_schedule sch;
+    CHECK_INT(MASK_E_ARG, mask_schedule_parse(NULL, "linear", err, sizeof err));
+    CHECK(strstr(err, "no output given"), "message: %s", err);
+    strcpy(err, "stale");
+    CHECK_INT(MASK_E_ARG, mask_curriculum_parse(NULL, "linear", err, sizeof err));
+    CHECK(strstr(err, "no output given"), "message: %s", err);
+    CHECK_INT(MASK_E_ARG, mask_schedule_parse(&sch, NULL, err, sizeof err));
+    CHECK(strstr(err, "no string given"), "message: %s", err);
+    free(ids), free(masked), free(weight);
+    gsl_rng_free(r);
+    fixture_free(&f);
+}
+
 void test_errors(void)
 {
+    check_errmsg();
     check_rule_files();
     check_settings();
     check_names();

@@ -108,7 +108,7 @@ static void check_bent_corruption(const fixture *f)
     int32_t *ids = malloc((size_t)n * sizeof *ids);
     uint8_t *masked = malloc((size_t)n);
     float *weight = malloc((size_t)n * sizeof *weight);
-    mask_out out = {ids, masked, weight, NULL, 0};
+    mask_out out = {ids, masked, weight, NULL, 0, NULL, NULL};
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(r, 23);
     CHECK_INT(0, mask_bent_schedule(m, a, NULL, n, t, p, dp));
@@ -156,7 +156,7 @@ static void check_loss_mode(const fixture *f)
     mean /= n;
     mask_seq seq = f->seq;
     seq.importance = imp;
-    mask_out out = {ids, masked, weight, NULL, 0};
+    mask_out out = {ids, masked, weight, NULL, 0, NULL, NULL};
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     CHECK_INT(0, mask_corrupt(m, &seq, 0.5, r, &out));
     int bad = 0;

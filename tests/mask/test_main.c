@@ -11,9 +11,15 @@ static const struct {
     const char *name;
     void (*fn)(void);
 } groups[] = {
-    {"schedule", test_schedule}, {"curriculum", test_curriculum}, {"structure", test_structure},
-    {"types", test_types},       {"importance", test_importance}, {"errors", test_errors},
+    {"schedule", test_schedule},
+    {"curriculum", test_curriculum},
+    {"structure", test_structure},
+    {"types", test_types},
+    {"importance", test_importance},
+    {"errors", test_errors},
     {"data", test_data},
+    {"chain", test_chain},
+    {"chain-elbo", test_chain_elbo},
 };
 
 int main(int argc, char **argv)

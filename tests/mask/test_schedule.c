@@ -23,6 +23,8 @@ static double closed_weight(const mask_schedule *s, double t)
         return s->param / t;
     if (strcmp(name, "cosine") == 0)
         return M_PI_2 / tan(M_PI * t / 4);
+    if (strcmp(name, "sinpow") == 0)
+        return s->param * M_PI_2 / tan(M_PI_2 * t);
     return M_PI_2 / tan(M_PI_2 * t); /* cosine-md4 */
 }
 
@@ -44,7 +46,8 @@ static void check_one(const mask_schedule *s)
               d, abserr);
         CHECK_NEAR(1.0, mask_schedule_alpha(s, t) + mask_schedule_mask_prob(s, t), 1e-15);
         double w = mask_schedule_weight(s, t);
-        CHECK_NEAR(-exact / (1 - mask_schedule_alpha(s, t)), w, 1e-9 * w);
+        /* 1 - alpha cancels where the mask probability is tiny (sinpow:8 at t = 0.01) */
+        CHECK_NEAR(-exact / mask_schedule_mask_prob(s, t), w, 1e-9 * w);
         CHECK_NEAR(closed_weight(s, t), w, 1e-9 * w);
         CHECK(mask_schedule_dalpha(s, t) < 0, "%s: alpha must decrease at t = %g", name, t);
     }
@@ -95,9 +98,18 @@ void test_schedule(void)
     mask_schedule poly_half = {mask_schedule_poly, 0.5, 0, 1};
     mask_schedule poly3 = {mask_schedule_poly, 3, 0, 1};
     mask_schedule ll = {mask_schedule_loglinear, 0.05, 0, 1};
+    mask_schedule sinpow1 = {mask_schedule_sinpow, 1, 0, 1},
+                  sinpow8 = {mask_schedule_sinpow, 8, 0, 1};
+    mask_schedule md4 = {mask_schedule_cosine_md4, 0, 0, 1};
     check_one(&poly_half);
     check_one(&poly3);
     check_one(&ll);
+    check_one(&sinpow1);
+    check_one(&sinpow8);
+    for (double t = 0.05; t < 1; t += 0.1) /* sinpow:1 is cosine-md4 */
+        CHECK_NEAR(mask_schedule_mask_prob(&md4, t), mask_schedule_mask_prob(&sinpow1, t),
+                   1e-15);
+    CHECK_NEAR(0.0, mask_schedule_dalpha(&sinpow8, 1), 1e-15); /* alpha'(1) = 0 */
     CHECK(isinf(mask_schedule_weight(&poly3, 0)), "w(0) = %g", mask_schedule_weight(&poly3, 0));
     check_samplers();
 }
@@ -155,7 +167,9 @@ void test_curriculum(void)
         int rc;
         const char *msg;
     } bad[] = {
-        {"foo", MASK_E_NAME, "unknown schedule 'foo' (linear, cosine"},
+        {"foo", MASK_E_NAME,
+         "unknown schedule 'foo' (linear, cosine, cosine-md4, loglinear, poly, sinpow)"},
+        {"sinpow:0", MASK_E_RANGE, "parameter out of range"},
         {"linear:2", MASK_E_RANGE, "takes no parameter"},
         {"poly:-1", MASK_E_RANGE, "parameter out of range"},
         {"loglinear:1", MASK_E_RANGE, "parameter out of range"},

@@ -26,7 +26,7 @@ static void outbuf_init(outbuf *o, int n)
     o->masked = calloc((size_t)n, 1);
     o->weight = calloc((size_t)n, sizeof *o->weight);
     o->type = calloc((size_t)n, 1);
-    o->out = (mask_out){o->ids, o->masked, o->weight, o->type, 0};
+    o->out = (mask_out){o->ids, o->masked, o->weight, o->type, 0, NULL, NULL};
 }
 
 static void outbuf_free(outbuf *o)

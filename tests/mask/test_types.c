@@ -28,7 +28,7 @@ static int run_open(run *x, const mask_settings *s, int n)
     x->masked = malloc((size_t)n);
     x->weight = malloc((size_t)n * sizeof *x->weight);
     x->type = malloc((size_t)n);
-    x->out = (mask_out){x->ids, x->masked, x->weight, x->type, 0};
+    x->out = (mask_out){x->ids, x->masked, x->weight, x->type, 0, NULL, NULL};
     return 1;
 }
 
