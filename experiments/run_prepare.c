@@ -53,8 +53,7 @@ static int feed(mask *m, const struct run_ctx *x, int corpus, int priors,
         rc = mask_prior_add(m, &seq, r);
     }
     if (rc)
-        config_fail(err, "mask statistics: %s",
-                    mask_errmsg(m)[0] ? mask_errmsg(m) : mask_strerror(rc));
+        config_fail(err, "mask statistics: %s", mask_errmsg(m));
     window_free(&w);
     gsl_rng_free(r);
     return rc ? -1 : 0;
@@ -105,7 +104,7 @@ int run_mask_open(mask **out, const struct run_ctx *x, int canonical, int K,
     if (rc) {
         config_fail(err, "%s: mask: %s",
                     x->c ? config_where(x->c, config_key_index("mask.types")) : "",
-                    *out && mask_errmsg(*out)[0] ? mask_errmsg(*out) : mask_strerror(rc));
+                    mask_errmsg(*out));
         mask_close(out);
         return -1;
     }

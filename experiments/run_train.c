@@ -198,7 +198,7 @@ static int train_loop(struct trainer *tr, const struct run_ctx *x, struct runlog
         int mrc = mask_corrupt_batch(x->mask, tr->seqs, B, step, r, tr->outs);
         if (mrc) {
             snprintf(err, CONFIG_ERR_MAX, "step %ld: corruption: %s", step,
-                     mask_errmsg(x->mask)[0] ? mask_errmsg(x->mask) : mask_strerror(mrc));
+                     mask_errmsg(x->mask));
             rc = -1;
             break;
         }
@@ -211,11 +211,10 @@ static int train_loop(struct trainer *tr, const struct run_ctx *x, struct runlog
         if (!e)
             e = model_update(tr->m, &opt, &gnorm);
         if (e) { /* libmodel's messages about non-finite values name the step */
-            if (e == MODEL_ENONFINITE && model_errmsg(tr->m)[0])
+            if (e == MODEL_ENONFINITE)
                 snprintf(err, CONFIG_ERR_MAX, "%s", model_errmsg(tr->m));
             else
-                snprintf(err, CONFIG_ERR_MAX, "step %ld: %s", step,
-                         model_errmsg(tr->m)[0] ? model_errmsg(tr->m) : model_strerror(e));
+                snprintf(err, CONFIG_ERR_MAX, "step %ld: %s", step, model_errmsg(tr->m));
             rc = -1;
             break;
         }
@@ -291,10 +290,7 @@ static int trainer_open(struct trainer *tr, const struct run_ctx *x, char err[CO
     int rc = model_open(&tr->m, &ms, r);
     gsl_rng_free(r);
     if (rc)
-        return snprintf(err, CONFIG_ERR_MAX, "model: %s",
-                        tr->m && model_errmsg(tr->m)[0] ? model_errmsg(tr->m)
-                                                        : model_strerror(rc)),
-               -1;
+        return snprintf(err, CONFIG_ERR_MAX, "model: %s", model_errmsg(tr->m)), -1;
     if (v->model.prior_bias && (rc = model_set_prior(tr->m, x->prior)))
         return snprintf(err, CONFIG_ERR_MAX, "model prior: %s", model_errmsg(tr->m)), -1;
     return 0;
@@ -386,8 +382,7 @@ int run_train(const struct config *c, const struct run_opts *o)
             int e = meta ? model_save(tr.m, path, meta, 0) : MODEL_ENOMEM;
             if (e) {
                 snprintf(err, sizeof err, "saving the checkpoint %s: %s", path,
-                         tr.m && model_errmsg(tr.m)[0] ? model_errmsg(tr.m)
-                                                       : model_strerror(e));
+                         model_errmsg(tr.m));
                 status = CLI_FAIL;
             } else if (runlog_artifact(rl, id, "checkpoint", path)) {
                 snprintf(err, sizeof err, "%s", runlog_errmsg(rl));
