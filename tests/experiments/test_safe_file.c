@@ -55,7 +55,8 @@ int main(void)
     /* a commit puts the whole file in place, mode 0666 less the umask */
     mode_t mask = umask(022);
     CHECK_INT(0, safe_file_open(&sf, path, err, sizeof err));
-    CHECK(strstr(sf.tmp, dir) == sf.tmp, "the temporary file %s is not beside %s", sf.tmp, path);
+    CHECK(strstr(sf.tmp, dir) == sf.tmp, "the temporary file %s is not beside %s", sf.tmp,
+          path);
     fputs("first version\n", sf.f);
     CHECK_STR("(missing)", contents(path)); /* nothing under the name before the commit */
     CHECK(safe_file_commit(&sf, err, sizeof err) == 0, "commit: %s", err);
