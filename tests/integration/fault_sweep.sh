@@ -9,7 +9,8 @@
 # the lock of its pyramid in the cache (pyramask-cache/HASH.lock, flock) right after
 # claiming its cell and reading the corpus, so while the test holds that lock the cell waits
 # there, claimed and 'running'. The test waits for conditions it can see (a running cell, a
-# locked log, an error printed), never for a guessed time.
+# locked log, an error printed), never for a guessed time (the lock below is held for a
+# time, two of the product's busy timeouts, to reach the retries of a run's last write).
 . "$(dirname "$0")/exp_lib.sh"
 command -v sqlite3 >/dev/null || { echo "sqlite3 missing" >&2; exit 77; }
 command -v flock >/dev/null || { echo "flock (util-linux) missing" >&2; exit 77; }
@@ -98,11 +99,14 @@ resume "$PYRAMASK_DB" corpus
 expect "missing corpus: failed runs taken over in place" 0 "$(sql "SELECT count(*) FROM runs WHERE attempts > 1 AND status != 'finished'")"
 
 # another writer takes the log while the third cell waits at the gate, and holds it until
-# that run has failed on it (busy timeout 1 s); the time of the release is read inside the
-# writer's transaction, before its COMMIT, so every run claimed later started after it
+# that run has failed on it (busy timeout 2 s) and two timeouts more: the run's final status
+# waits up to three more timeouts, so it is recorded only if it waits past the first (the
+# one timed step: 4 s after the failure is printed, inside the 8 s the product promises).
+# The time of the release is read inside the writer's transaction, before its COMMIT, so
+# every run claimed later started after it.
 first_two "$PYRAMASK_DB" locked corpus.txt
 gate_close "$T"
-PYRAMASK_BUSY_TIMEOUT=1 "$P" sweep run locked.ini 2>err.txt 9>&- &
+PYRAMASK_BUSY_TIMEOUT=2 "$P" sweep run locked.ini 2>err.txt 9>&- &
 sweep=$!
 bg="$bg $sweep"
 wait_until "the third cell of 'locked'" running "$PYRAMASK_DB" locked
@@ -118,6 +122,7 @@ wait_until "the other writer's lock" locked
 gate_open
 hit() { grep -q "database is locked" err.txt; }
 wait_until "a run stopped by the lock" hit
+sleep 4
 echo "SELECT julianday('now');" >&8
 echo "COMMIT;" >&8
 exec 8>&-
