@@ -6,6 +6,7 @@
 #include "corpus.h"
 #include "mask.h"
 #include "reference_ini.h"
+#include "samples.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -83,11 +84,10 @@ static const char *classes_choice(int i)
 {
     return i == 0 ? "default" : NULL;
 }
-/* libmodel's sampling strategies (samples.c maps the names to model_strategy) */
+/* libmodel's sampling strategies, named in samples.c */
 static const char *strategy_choice(int i)
 {
-    static const char *const names[] = {"random", "confidence", "block"};
-    return i >= 0 && i < (int)(sizeof names / sizeof names[0]) ? names[i] : NULL;
+    return samples_strategy_name(i);
 }
 
 #define V(f) offsetof(struct config_values, f)

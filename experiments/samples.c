@@ -6,25 +6,44 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int strategy(const char *name, model_strategy *out)
+/* The names of libmodel's strategies, in the order of model_strategy (libmodel has no
+ * names for them yet: this is their one home in the harness). */
+static const char *const strategy_names[] = {"random", "confidence", "block"};
+enum { NSTRATEGIES = sizeof strategy_names / sizeof strategy_names[0] };
+
+const char *samples_strategy_name(int i)
 {
-    if (!strcmp(name, "random"))
-        *out = MODEL_SAMPLE_RANDOM;
-    else if (!strcmp(name, "confidence"))
-        *out = MODEL_SAMPLE_CONFIDENCE;
-    else if (!strcmp(name, "block"))
-        *out = MODEL_SAMPLE_BLOCK;
-    else
-        return -1;
-    return 0;
+    return i >= 0 && i < NSTRATEGIES ? strategy_names[i] : NULL;
+}
+
+const char *samples_strategy_list(char *out, size_t n)
+{
+    size_t used = 0;
+    out[0] = 0;
+    for (int i = 0; i < NSTRATEGIES && used < n; i++)
+        used +=
+            (size_t)snprintf(out + used, n - used, "%s%s", i ? ", " : "", strategy_names[i]);
+    return out;
+}
+
+int samples_strategy_parse(const char *name, model_strategy *out)
+{
+    for (int i = 0; name && i < NSTRATEGIES; i++)
+        if (!strcmp(name, strategy_names[i])) {
+            *out = (model_strategy)i;
+            return 0;
+        }
+    return -1;
 }
 
 static int run_sampler(model *m, const struct sample_opts *o, int32_t *ids, int B, int T,
                        gsl_rng *r, char *err, size_t errlen)
 {
     model_sample_settings s = model_default_sample_settings();
-    if (strategy(o->strategy, &s.strategy)) {
-        snprintf(err, errlen, "unknown strategy '%s' (random, confidence, block)", o->strategy);
+    if (samples_strategy_parse(o->strategy, &s.strategy)) {
+        char list[128];
+        snprintf(err, errlen, "unknown strategy '%s' (%s)", o->strategy,
+                 samples_strategy_list(list, sizeof list));
         return -1;
     }
     s.steps = o->steps;

@@ -11,6 +11,13 @@
 #include "run_prepare.h"
 #include "tok.h"
 
+/* Sampling strategies by name (pyramask sample --strategy, score.sample_strategy): the
+ * i-th name (NULL past the last), and a name to model_strategy (0, or -1 if unknown). */
+const char *samples_strategy_name(int i);
+/* The names as "random, confidence, block" in out (n bytes); returns out. */
+const char *samples_strategy_list(char *out, size_t n);
+int samples_strategy_parse(const char *name, model_strategy *out);
+
 struct sample_opts {
     int level;            /* the model level of the pyramid */
     int steps;            /* unmasking steps */
