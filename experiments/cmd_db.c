@@ -21,79 +21,34 @@ struct merge {
     long added, replaced, kept;
 };
 
-static int exec(sqlite3 *db, const char *sql)
+/* Removes run `id` of the output with all its rows. */
+static int delete_run(struct runlog *out, sqlite3_int64 id)
 {
-    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
-}
-
-/* Copies the child rows of src run `from` to run `to`. */
-static int copy_children(sqlite3 *db, sqlite3_int64 from, sqlite3_int64 to)
-{
-    static const char *const sql[] = {
-        "INSERT INTO main.params(run_id, key, value) SELECT ?2, key, value "
-        "FROM src.params WHERE run_id = ?1",
-        "INSERT INTO main.metrics(run_id, step, key, value, at) SELECT ?2, step, key, value, "
-        "at "
-        "FROM src.metrics WHERE run_id = ?1",
-        "INSERT INTO main.scores(run_id, split, metric, value, stderr, n) "
-        "SELECT ?2, split, metric, value, stderr, n FROM src.scores WHERE run_id = ?1",
-        "INSERT INTO main.artifacts(run_id, kind, path, bytes) SELECT ?2, kind, path, bytes "
-        "FROM src.artifacts WHERE run_id = ?1",
-        "INSERT INTO main.pyramid_levels(run_id, pyramid, level, stage, vocab, tokens, bytes, "
-        "used) SELECT ?2, pyramid, level, stage, vocab, tokens, bytes, used "
-        "FROM src.pyramid_levels WHERE run_id = ?1",
-        "INSERT INTO main.curves(run_id, name, label, x, y) SELECT ?2, name, label, x, y "
-        "FROM src.curves WHERE run_id = ?1",
-        "INSERT INTO main.previews(run_id, t, seed, text, masked, tokens, types) "
-        "SELECT ?2, t, seed, text, masked, tokens, types FROM src.previews WHERE run_id = ?1"};
-    for (size_t i = 0; i < sizeof sql / sizeof *sql; i++) {
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(db, sql[i], -1, &st, NULL) != SQLITE_OK)
-            return -1;
-        sqlite3_bind_int64(st, 1, from);
-        sqlite3_bind_int64(st, 2, to);
-        int rc = sqlite3_step(st);
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE)
-            return -1;
-    }
-    return 0;
-}
-
-static int delete_run(sqlite3 *db, sqlite3_int64 id)
-{
-    static const char *const sql[] = {"DELETE FROM main.params WHERE run_id = ?",
-                                      "DELETE FROM main.metrics WHERE run_id = ?",
-                                      "DELETE FROM main.scores WHERE run_id = ?",
-                                      "DELETE FROM main.artifacts WHERE run_id = ?",
-                                      "DELETE FROM main.pyramid_levels WHERE run_id = ?",
-                                      "DELETE FROM main.curves WHERE run_id = ?",
-                                      "DELETE FROM main.previews WHERE run_id = ?",
-                                      "DELETE FROM main.runs WHERE run_id = ?"};
-    for (size_t i = 0; i < sizeof sql / sizeof *sql; i++) {
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(db, sql[i], -1, &st, NULL) != SQLITE_OK)
-            return -1;
-        sqlite3_bind_int64(st, 1, id);
-        int rc = sqlite3_step(st);
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE)
-            return -1;
-    }
-    return 0;
+    sqlite3 *db = runlog_db(out);
+    sqlite3_stmt *st;
+    if (runlog_delete_rows(out, id))
+        return -1;
+    if (sqlite3_prepare_v2(db, "DELETE FROM main.runs WHERE run_id = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return runlog_fail(out, "removing a run");
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : runlog_fail(out, "removing a run");
 }
 
 static int merge_tx(void *user)
 {
     struct merge *M = user;
     sqlite3 *db = runlog_db(M->out);
-    if (exec(db, "INSERT OR IGNORE INTO main.sweeps(name, spec, created_at) "
-                 "SELECT name, spec, created_at FROM src.sweeps") ||
-        exec(db, "INSERT OR IGNORE INTO main.factors(sweep_id, key, position, levels) "
-                 "SELECT m.sweep_id, f.key, f.position, f.levels FROM src.factors f "
-                 "JOIN src.sweeps s ON s.sweep_id = f.sweep_id "
-                 "JOIN main.sweeps m ON m.name = s.name") ||
-        exec(db, "INSERT OR IGNORE INTO main.pyramids SELECT * FROM src.pyramids"))
+    if (runlog_exec(M->out, "INSERT OR IGNORE INTO main.sweeps(name, spec, created_at) "
+                            "SELECT name, spec, created_at FROM src.sweeps") ||
+        runlog_exec(M->out,
+                    "INSERT OR IGNORE INTO main.factors(sweep_id, key, position, levels) "
+                    "SELECT m.sweep_id, f.key, f.position, f.levels FROM src.factors f "
+                    "JOIN src.sweeps s ON s.sweep_id = f.sweep_id "
+                    "JOIN main.sweeps m ON m.name = s.name") ||
+        runlog_exec(M->out, "INSERT OR IGNORE INTO main.pyramids SELECT * FROM src.pyramids"))
         return -1;
     /* each source run with the output's sweep id and its existing twin, if any */
     sqlite3_stmt *st;
@@ -108,7 +63,7 @@ static int merge_tx(void *user)
                            "FROM src.runs r LEFT JOIN src.sweeps s ON s.sweep_id = r.sweep_id "
                            "LEFT JOIN main.sweeps m ON m.name = s.name ORDER BY r.run_id",
                            -1, &st, NULL) != SQLITE_OK)
-        return -1;
+        return runlog_fail(M->out, "reading the runs");
     sqlite3_stmt *ins = NULL;
     if (sqlite3_prepare_v2(
             db,
@@ -119,6 +74,7 @@ static int merge_tx(void *user)
             "finished_at, heartbeat_at, attempts, code_revision, host, pid, pid_tag, error "
             "FROM src.runs WHERE run_id = ?1",
             -1, &ins, NULL) != SQLITE_OK) {
+        runlog_fail(M->out, "copying the runs");
         sqlite3_finalize(st);
         return -1;
     }
@@ -135,7 +91,7 @@ static int merge_tx(void *user)
                 M->kept++;
                 continue;
             }
-            if (delete_run(db, sqlite3_column_int64(st, 3))) {
+            if (delete_run(M->out, sqlite3_column_int64(st, 3))) {
                 rc = -1;
                 break;
             }
@@ -148,8 +104,9 @@ static int merge_tx(void *user)
             sqlite3_bind_null(ins, 2);
         else
             sqlite3_bind_int64(ins, 2, sqlite3_column_int64(st, 1));
-        if (sqlite3_step(ins) != SQLITE_DONE ||
-            copy_children(db, from, sqlite3_last_insert_rowid(db)))
+        if (sqlite3_step(ins) != SQLITE_DONE)
+            rc = runlog_fail(M->out, "copying the runs");
+        else if (runlog_copy_rows(M->out, "src", from, sqlite3_last_insert_rowid(db)))
             rc = -1;
         sqlite3_reset(ins);
     }
@@ -189,13 +146,13 @@ static int merge_one(struct runlog *out, const char *in)
     struct merge M = {.out = out};
     int status = CLI_OK;
     if (runlog_transaction(out, merge_tx, &M)) {
-        cli_error("db merge", "%s: %s", in, sqlite3_errmsg(db));
+        cli_error("db merge", "%s: %s", in, runlog_errmsg(out));
         status = CLI_FAIL;
     } else {
         fprintf(stderr, "%s: %ld runs added, %ld replaced, %ld already there\n", in, M.added,
                 M.replaced, M.kept);
     }
-    exec(db, "DETACH DATABASE src");
+    sqlite3_exec(db, "DETACH DATABASE src", NULL, NULL, NULL);
     return status;
 }
 

@@ -80,8 +80,7 @@ int cmd_export(int argc, char **argv)
     if (!rc)
         rc = export_write(e, output);
     if (rc)
-        cli_error("export", "%s",
-                  e && export_errmsg(e)[0] ? export_errmsg(e) : export_strerror(rc));
+        cli_error("export", "%s", export_errmsg(e));
     export_close(&e);
     return rc == EXPORT_OK ? CLI_OK : rc == EXPORT_ENOMEM ? CLI_FAIL : CLI_USAGE;
 }

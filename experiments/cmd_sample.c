@@ -73,10 +73,11 @@ int cmd_sample(int argc, char **argv)
         return cli_usage("sample", "unexpected argument '%s'", argv[optind]);
     if (!ckpt)
         return cli_usage("sample", "missing --checkpoint CKPT");
-    if (strcmp(so.strategy, "random") && strcmp(so.strategy, "confidence") &&
-        strcmp(so.strategy, "block"))
-        return cli_usage("sample", "unknown strategy '%s' (random, confidence, block)",
-                         so.strategy);
+    model_strategy strategy;
+    char list[128];
+    if (samples_strategy_parse(so.strategy, &strategy))
+        return cli_usage("sample", "unknown strategy '%s' (%s)", so.strategy,
+                         samples_strategy_list(list, sizeof list));
     model *m = NULL;
     char *meta = NULL, err[CONFIG_ERR_MAX];
     int rc = run_load_checkpoint(&m, ckpt, 0, &meta, "sample");

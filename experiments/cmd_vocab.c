@@ -350,49 +350,52 @@ static int parse_io(const char *cmd, const char *help, int argc, char **argv, st
     return CLI_OK;
 }
 
-/* The options, the pyramid and the input of encode and decode. Returns CLI_OK with *t and
- * *buf set, or -1 after --help, or an exit status after an error. */
-static int start_io(const char *cmd, const char *help, int argc, char **argv, struct io_opts *o,
-                    tok **t, uint8_t **buf, size_t *n)
-{
-    int rc = parse_io(cmd, help, argc, argv, o);
-    if (rc)
-        return rc;
-    if ((rc = open_pyr(cmd, o->pyr, t)))
-        return rc;
-    if (check_level_opt(cmd, *t, o->level) || read_all(cmd, o->input, buf, n)) {
-        tok_close(t);
-        return CLI_USAGE;
-    }
-    return CLI_OK;
-}
-
-static int vocab_encode(int argc, char **argv)
-{
-    const char *cmd = "vocab encode";
+/* What encode and decode share: their options, the pyramid and the whole input. */
+struct io {
     struct io_opts o;
     tok *t;
-    uint8_t *buf = NULL;
+    uint8_t *buf; /* the input (a body may free it early and set it NULL) */
     size_t n;
-    int rc = start_io(cmd, encode_help, argc, argv, &o, &t, &buf, &n);
+};
+
+/* Parses the options, opens the pyramid, reads the input, runs body and cleans up after
+ * it. Returns body's exit status, or that of the step that failed (CLI_OK after --help). */
+static int run_io(const char *cmd, const char *help, int argc, char **argv,
+                  int (*body)(const char *cmd, struct io *io))
+{
+    struct io io = {0};
+    int rc = parse_io(cmd, help, argc, argv, &io.o);
     if (rc)
         return rc < 0 ? CLI_OK : rc;
-    int level = o.level < 0 ? tok_nlevels(t) : (int)o.level;
+    if ((rc = open_pyr(cmd, io.o.pyr, &io.t)))
+        return rc;
+    if (check_level_opt(cmd, io.t, io.o.level) || read_all(cmd, io.o.input, &io.buf, &io.n))
+        rc = CLI_USAGE;
+    else
+        rc = body(cmd, &io);
+    free(io.buf);
+    tok_close(&io.t);
+    return rc;
+}
+
+static int encode_body(const char *cmd, struct io *io)
+{
+    const struct io_opts *o = &io->o;
+    int level = o->level < 0 ? tok_nlevels(io->t) : (int)o->level;
     tok_ids ids = {0};
-    rc = tok_encode_parallel(t, level, buf, n, (int)o.threads, &ids);
-    free(buf);
+    int rc = tok_encode_parallel(io->t, level, io->buf, io->n, (int)o->threads, &ids);
+    free(io->buf); /* the ids and their text need the memory */
+    io->buf = NULL;
     char *text = rc ? NULL : malloc(ids.n * 21 + 2);
     if (!rc && !text)
         rc = TOK_ENOMEM;
     if (rc) {
         tok_ids_free(&ids);
-        tok_close(&t);
-        free(text);
         return fail(cmd, rc, NULL);
     }
     size_t k = 0;
     for (size_t i = 0; i < ids.n; i++) {
-        if (o.offsets)
+        if (o->offsets)
             k += (size_t)sprintf(text + k, i ? " %zu" : "%zu", ids.start[i]);
         else
             k += (size_t)sprintf(text + k, i ? " %d" : "%d", ids.ids[i]);
@@ -401,25 +404,20 @@ static int vocab_encode(int argc, char **argv)
     rc = write_out(cmd, text, k);
     free(text);
     tok_ids_free(&ids);
-    tok_close(&t);
     return rc;
 }
 
-static int vocab_decode(int argc, char **argv)
+static int decode_body(const char *cmd, struct io *io)
 {
-    const char *cmd = "vocab decode";
-    struct io_opts o;
-    tok *t;
-    uint8_t *buf = NULL;
-    size_t n;
-    int rc = start_io(cmd, decode_help, argc, argv, &o, &t, &buf, &n);
-    if (rc)
-        return rc < 0 ? CLI_OK : rc;
-    const char *name = o.input && strcmp(o.input, "-") ? o.input : "stdin";
+    const struct io_opts *o = &io->o;
+    const tok *t = io->t;
+    const uint8_t *buf = io->buf;
+    size_t n = io->n;
+    const char *name = o->input && strcmp(o->input, "-") ? o->input : "stdin";
     int32_t *ids = malloc((n / 2 + 1) * sizeof *ids);
     size_t nid = 0, line = 1, i = 0;
-    rc = ids ? CLI_OK : CLI_FAIL;
-    int32_t limit = tok_vocab_size(t, o.level < 0 ? tok_nlevels(t) : (int)o.level);
+    int rc = ids ? CLI_OK : CLI_FAIL;
+    int32_t limit = tok_vocab_size(t, o->level < 0 ? tok_nlevels(t) : (int)o->level);
     while (!rc && i < n) {
         if (buf[i] == '\n')
             line++;
@@ -439,11 +437,12 @@ static int vocab_decode(int argc, char **argv)
             rc = CLI_USAGE;
             break;
         }
-        if (v >= tok_ntokens(t) || (o.level >= 0 && tok_token_level(t, (int32_t)v) > o.level)) {
-            if (o.level >= 0)
+        if (v >= tok_ntokens(t) ||
+            (o->level >= 0 && tok_token_level(t, (int32_t)v) > o->level)) {
+            if (o->level >= 0)
                 cli_error(cmd,
                           "%s:%zu: id %lld is not in level %ld (ids of level %ld: %d tokens)",
-                          name, line, v, o.level, o.level, limit);
+                          name, line, v, o->level, o->level, limit);
             else
                 cli_error(cmd, "%s:%zu: id %lld is out of range (the pyramid has ids 0..%d)",
                           name, line, v, tok_ntokens(t) - 1);
@@ -453,12 +452,13 @@ static int vocab_decode(int argc, char **argv)
         ids[nid++] = (int32_t)v;
         i = j;
     }
-    free(buf);
+    free(io->buf); /* read: its memory goes to the decoded bytes */
+    io->buf = NULL;
     uint8_t *out = NULL;
     size_t outlen = 0;
     tok_err e = {0};
     if (!rc) {
-        int trc = tok_decode(t, (int)o.level, ids, nid, &out, &outlen, &e);
+        int trc = tok_decode(t, (int)o->level, ids, nid, &out, &outlen, &e);
         if (trc)
             rc = fail(cmd, trc, &e);
     }
@@ -466,8 +466,17 @@ static int vocab_decode(int argc, char **argv)
         rc = write_out(cmd, out, outlen);
     free(out);
     free(ids);
-    tok_close(&t);
     return rc;
+}
+
+static int vocab_encode(int argc, char **argv)
+{
+    return run_io("vocab encode", encode_help, argc, argv, encode_body);
+}
+
+static int vocab_decode(int argc, char **argv)
+{
+    return run_io("vocab decode", decode_help, argc, argv, decode_body);
 }
 
 /* ---- stats ---- */

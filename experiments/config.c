@@ -3,7 +3,10 @@
  * the embedded experiments/sweeps/reference.ini, so the file and the code cannot drift. */
 #include "config.h"
 #include "cli.h"
+#include "corpus.h"
+#include "mask.h"
 #include "reference_ini.h"
+#include "samples.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -26,19 +29,71 @@ enum ktype {
     K_INTS,         /* comma-separated integers in [lo, hi] */
 };
 
+/* The names a K_ENUM or K_ENUM_OR_PATH key accepts: the i-th, NULL past the last. Each
+ * list has one home, the code that gives the names a meaning (mostly libmask's name
+ * functions); the functions below only adapt their signatures. */
+typedef const char *(*choice_fn)(int i);
+
 struct key {
     const char *section, *name;
     enum ktype type;
     double lo, hi;
-    const char *choices; /* comma-separated, for K_ENUM and K_ENUM_OR_PATH */
-    size_t off;          /* into struct config_values */
-    int nohash;          /* left out of the config hash */
+    choice_fn choice; /* for K_ENUM and K_ENUM_OR_PATH */
+    size_t off;       /* into struct config_values */
+    int nohash;       /* left out of the config hash */
 };
+
+static const char *schedule_choice(int i)
+{
+    const mask_schedule_type *const *t = mask_schedule_types();
+    for (int k = 0; k < i; k++)
+        if (!t[k])
+            return NULL;
+    return t[i] ? t[i]->name : NULL;
+}
+static const char *time_choice(int i)
+{
+    return mask_time_sampler_name((mask_time_sampler)i);
+}
+static const char *structure_choice(int i)
+{
+    return mask_structure_name((mask_structure)i);
+}
+static const char *types_choice(int i)
+{
+    return mask_type_policy_name((mask_type_policy)i);
+}
+/* libmask's importance sources but two: 'rules' is given as a rule file, and 'loss' needs a
+ * reference denoiser's losses, which the harness does not compute */
+static const char *importance_choice(int i)
+{
+    for (int s = 0, k = 0; mask_importance_source_name((mask_importance_source)s); s++) {
+        if (s == MASK_IMPORTANCE_RULES || s == MASK_IMPORTANCE_LOSS)
+            continue;
+        if (k++ == i)
+            return mask_importance_source_name((mask_importance_source)s);
+    }
+    return NULL;
+}
+static const char *importance_mode_choice(int i)
+{
+    return mask_importance_mode_name((mask_importance_mode)i);
+}
+/* the class rules built into libmask; any other value is a rule file */
+static const char *classes_choice(int i)
+{
+    return i == 0 ? "default" : NULL;
+}
+/* libmodel's sampling strategies, named in samples.c */
+static const char *strategy_choice(int i)
+{
+    return samples_strategy_name(i);
+}
 
 #define V(f) offsetof(struct config_values, f)
 static const struct key keys[] = {
     {"data", "corpus", K_PATHS, 0, 0, NULL, V(data.corpus), 0},
-    {"data", "split", K_ENUM, 0, 0, "auto,blank,header,lines,none", V(data.split), 0},
+    {"data", "split", K_ENUM, 0, 0, corpus_split_name, V(data.split), 0},
     {"data", "header", K_STR, 0, 0, NULL, V(data.header), 0},
     {"data", "max_bytes", K_INT, 0, 1e15, NULL, V(data.max_bytes), 0},
     {"data", "valid_fraction", K_FLOAT, 0.001, 0.9, NULL, V(data.valid_fraction), 0},
@@ -50,27 +105,26 @@ static const struct key keys[] = {
     {"tokenizer", "model_level", K_INT, 0, CONFIG_MAX_LEVELS, NULL, V(tokenizer.model_level),
      0},
     {"tokenizer", "train_bytes", K_INT, 0, 1e15, NULL, V(tokenizer.train_bytes), 0},
-    {"mask", "schedule", K_ENUM, 0, 0, "linear,cosine,cosine-md4,loglinear,poly",
-     V(mask.schedule), 0},
+    {"mask", "schedule", K_ENUM, 0, 0, schedule_choice, V(mask.schedule), 0},
     {"mask", "poly_w", K_FLOAT, 0.05, 20, NULL, V(mask.poly_w), 0},
     {"mask", "eps", K_FLOAT, 1e-9, 0.5, NULL, V(mask.eps), 0},
     {"mask", "t_lo", K_FLOAT, 0, 1, NULL, V(mask.t_lo), 0},
     {"mask", "t_hi", K_FLOAT, 0, 1, NULL, V(mask.t_hi), 0},
     {"mask", "curriculum", K_STR, 0, 0, NULL, V(mask.curriculum), 0},
-    {"mask", "time", K_ENUM, 0, 0, "iid,stratified,antithetic", V(mask.time), 0},
-    {"mask", "structure", K_ENUM, 0, 0, "token,span,unit,regex,block,response",
-     V(mask.structure), 0},
+    {"mask", "time", K_ENUM, 0, 0, time_choice, V(mask.time), 0},
+    {"mask", "structure", K_ENUM, 0, 0, structure_choice, V(mask.structure), 0},
     {"mask", "span_p", K_FLOAT, 0.01, 1, NULL, V(mask.span_p), 0},
     {"mask", "span_max", K_INT, 1, 4096, NULL, V(mask.span_max), 0},
     {"mask", "unit_level", K_INT, 1, CONFIG_MAX_LEVELS + 1, NULL, V(mask.unit_level), 0},
     {"mask", "regex", K_STR, 0, 0, NULL, V(mask.regex), 0},
     {"mask", "block", K_INT, 1, 1 << 16, NULL, V(mask.block), 0},
     {"mask", "prompt", K_INT, 0, 1 << 16, NULL, V(mask.prompt), 0},
-    {"mask", "types", K_ENUM, 0, 0, "single,level,class,length,importance", V(mask.types), 0},
-    {"mask", "classes", K_ENUM_OR_PATH, 0, 0, "default", V(mask.classes), 0},
+    {"mask", "types", K_ENUM, 0, 0, types_choice, V(mask.types), 0},
+    {"mask", "classes", K_ENUM_OR_PATH, 0, 0, classes_choice, V(mask.classes), 0},
     {"mask", "prior_alpha", K_FLOAT, 1e-6, 1e6, NULL, V(mask.prior_alpha), 0},
-    {"mask", "importance", K_ENUM_OR_PATH, 0, 0, "none,idf,surprisal", V(mask.importance), 0},
-    {"mask", "importance_mode", K_ENUM, 0, 0, "off,schedule,loss", V(mask.importance_mode), 0},
+    {"mask", "importance", K_ENUM_OR_PATH, 0, 0, importance_choice, V(mask.importance), 0},
+    {"mask", "importance_mode", K_ENUM, 0, 0, importance_mode_choice, V(mask.importance_mode),
+     0},
     {"mask", "importance_strength", K_FLOAT, -100, 100, NULL, V(mask.importance_strength), 0},
     {"model", "d", K_INT, 4, 4096, NULL, V(model.d), 0},
     {"model", "layers", K_INT, 1, 64, NULL, V(model.layers), 0},
@@ -94,8 +148,7 @@ static const struct key keys[] = {
     {"score", "buckets", K_INT, 1, 100, NULL, V(score.buckets), 0},
     {"score", "samples", K_INT, 0, 10000, NULL, V(score.samples), 0},
     {"score", "sample_steps", K_INT, 1, 1 << 16, NULL, V(score.sample_steps), 0},
-    {"score", "sample_strategy", K_ENUM, 0, 0, "random,confidence,block",
-     V(score.sample_strategy), 0},
+    {"score", "sample_strategy", K_ENUM, 0, 0, strategy_choice, V(score.sample_strategy), 0},
 };
 #undef V
 enum { NKEYS = sizeof keys / sizeof keys[0] };
@@ -218,17 +271,22 @@ static int parse_double(const char *s, double *out)
     return 0;
 }
 
-static int in_choices(const char *choices, const char *v)
+static int in_choices(choice_fn choice, const char *v)
 {
-    size_t n = strlen(v);
-    for (const char *p = choices; p && *p;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        if (len == n && !strncmp(p, v, n))
+    for (int i = 0; choice && choice(i); i++)
+        if (!strcmp(choice(i), v))
             return 1;
-        p = comma ? comma + 1 : NULL;
-    }
     return 0;
+}
+
+/* The choices as one comma-separated list, for messages. */
+static const char *choices_text(choice_fn choice, char *out, size_t n)
+{
+    size_t used = 0;
+    out[0] = 0;
+    for (int i = 0; choice && choice(i) && used < n; i++)
+        used += (size_t)snprintf(out + used, n - used, "%s%s", i ? "," : "", choice(i));
+    return out;
 }
 
 static char *resolve_path(const char *file, const char *path)
@@ -281,7 +339,7 @@ static int canonical(int k, const char *value, const char *file, char **text, ch
     if (!copy)
         return config_fail(err, "out of memory");
     char *v = config_trim(copy);
-    char num[64];
+    char num[64], list[256];
     int rc = 0;
     struct buf out = {0}, res = {0};
     *text = *resolved = NULL;
@@ -324,8 +382,9 @@ static int canonical(int k, const char *value, const char *file, char **text, ch
             rc = config_fail(err, "'%s' is not a boolean (true, false)", v);
         break;
     case K_ENUM:
-        if (!in_choices(K->choices, v))
-            rc = config_fail(err, "unknown value '%s' (one of: %s)", v, K->choices);
+        if (!in_choices(K->choice, v))
+            rc = config_fail(err, "unknown value '%s' (one of: %s)", v,
+                             choices_text(K->choice, list, sizeof list));
         else
             rc = buf_str(&out, v);
         break;
@@ -334,11 +393,12 @@ static int canonical(int k, const char *value, const char *file, char **text, ch
         break;
     case K_ENUM_OR_PATH:
         if (!*v) {
-            rc = config_fail(err, "empty value (one of: %s, or a file)", K->choices);
+            rc = config_fail(err, "empty value (one of: %s, or a file)",
+                             choices_text(K->choice, list, sizeof list));
             break;
         }
         rc = buf_str(&out, v);
-        if (!rc && !in_choices(K->choices, v)) {
+        if (!rc && !in_choices(K->choice, v)) {
             char *r = resolve_path(file, v);
             rc = r ? buf_str(&res, r) : -1;
             free(r);
@@ -714,6 +774,11 @@ const char *config_value(const struct config *c, int i)
 {
     return i >= 0 && i < NKEYS ? c->text[i] : NULL;
 }
+int config_key_choice(int i, const char *value)
+{
+    return i >= 0 && i < NKEYS && value && in_choices(keys[i].choice, value);
+}
+
 const char *config_where(const struct config *c, int i)
 {
     return i >= 0 && i < NKEYS ? c->where[i] : NULL;

@@ -121,6 +121,9 @@ const char *config_key_doc(int i);
 const char *config_value(const struct config *c, int i);
 /* The index of "section.key", or -1. */
 int config_key_index(const char *name);
+/* Whether value is one of the names key i accepts (a K_ENUM_OR_PATH value that is not
+ * one of them is a file). */
+int config_key_choice(int i, const char *value);
 /* Where key i was last set ("file:line", "--set" or "default"). */
 const char *config_where(const struct config *c, int i);
 

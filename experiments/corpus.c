@@ -13,6 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char *const split_names[] = {"auto", "blank", "header", "lines", "none"};
+
+const char *corpus_split_name(int i)
+{
+    return i >= 0 && i < (int)(sizeof split_names / sizeof split_names[0]) ? split_names[i]
+                                                                           : NULL;
+}
+
 static int is_blank(const char *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)

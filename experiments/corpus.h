@@ -21,6 +21,9 @@ struct corpus {
 int corpus_load(struct corpus *out, const struct config *c, char err[CONFIG_ERR_MAX]);
 void corpus_free(struct corpus *c);
 
+/* The names of the splitters (data.split): the i-th, NULL past the last. */
+const char *corpus_split_name(int i);
+
 /* The documents of one buffer, as (start, length) pairs by the splitter `split`
  * (blank, header, lines, none; auto picks header when the first line matches `header`).
  * *docs is malloc'd (2 * *ndocs entries). Returns 0, or -1 with err for a bad pattern. */

@@ -1,5 +1,7 @@
 /* embed.c: a build-time tool that turns a text file into a C header holding it as
  * one string constant, so the binary carries reference.ini and schema.sql verbatim. */
+#include "safe_file.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -14,12 +16,15 @@ int main(int argc, char **argv)
         perror(argv[2]);
         return 1;
     }
-    FILE *out = fopen(argv[3], "wb");
-    if (!out) {
-        perror(argv[3]);
+    /* whole or absent: a half header left by a failed write would look up to date */
+    struct safe_file sf;
+    char err[1024];
+    if (safe_file_open(&sf, argv[3], err, sizeof err)) {
+        fprintf(stderr, "embed: %s\n", err);
         fclose(in);
         return 1;
     }
+    FILE *out = sf.f;
     fprintf(out, "/* generated from %s; do not edit */\nstatic const char %s[] =\n\"", argv[2],
             argv[1]);
     int c;
@@ -34,6 +39,16 @@ int main(int argc, char **argv)
             putc(c, out);
     }
     fputs("\";\n", out);
+    if (ferror(in)) {
+        perror(argv[2]);
+        fclose(in);
+        safe_file_abort(&sf);
+        return 1;
+    }
     fclose(in);
-    return fclose(out) == 0 ? 0 : 1;
+    if (safe_file_commit(&sf, err, sizeof err)) {
+        fprintf(stderr, "embed: %s\n", err);
+        return 1;
+    }
+    return 0;
 }

@@ -81,8 +81,7 @@ int preview_render(struct run_ctx *x, const char *text, size_t len, double t,
     mask_out mo = {ids, masked, weight, type, 0, NULL, NULL};
     rc = mask_corrupt(x->mask, &seq, t, r, &mo);
     if (rc) {
-        config_fail(err, "%s",
-                    mask_errmsg(x->mask)[0] ? mask_errmsg(x->mask) : mask_strerror(rc));
+        config_fail(err, "%s", mask_errmsg(x->mask));
         status = rc == MASK_E_RANGE || rc == MASK_E_INPUT ? -1 : -2;
         goto done;
     }

@@ -53,8 +53,7 @@ static int feed(mask *m, const struct run_ctx *x, int corpus, int priors,
         rc = mask_prior_add(m, &seq, r);
     }
     if (rc)
-        config_fail(err, "mask statistics: %s",
-                    mask_errmsg(m)[0] ? mask_errmsg(m) : mask_strerror(rc));
+        config_fail(err, "mask statistics: %s", mask_errmsg(m));
     window_free(&w);
     gsl_rng_free(r);
     return rc ? -1 : 0;
@@ -85,16 +84,13 @@ int run_mask_open(mask **out, const struct run_ctx *x, int canonical, int K,
     s.regex = v->mask.regex;
     s.block_size = (int)v->mask.block;
     s.class_rules = strcmp(v->mask.classes, "default") ? v->mask.classes : NULL;
+    /* mask.importance names a source, or else is a rule file */
     const char *imp = v->mask.importance;
-    if (!strcmp(imp, "none"))
-        s.importance = MASK_IMPORTANCE_NONE;
-    else if (!strcmp(imp, "idf"))
-        s.importance = MASK_IMPORTANCE_IDF;
-    else if (!strcmp(imp, "surprisal"))
-        s.importance = MASK_IMPORTANCE_SURPRISAL;
-    else {
+    if (!config_key_choice(config_key_index("mask.importance"), imp)) {
         s.importance = MASK_IMPORTANCE_RULES;
         s.importance_rules = imp;
+    } else if (mask_importance_source_parse(imp, &s.importance, why, sizeof why)) {
+        return config_fail(err, "%s", why);
     }
     if (mask_importance_mode_parse(canonical ? "off" : v->mask.importance_mode,
                                    &s.importance_mode, why, sizeof why))
@@ -105,7 +101,7 @@ int run_mask_open(mask **out, const struct run_ctx *x, int canonical, int K,
     if (rc) {
         config_fail(err, "%s: mask: %s",
                     x->c ? config_where(x->c, config_key_index("mask.types")) : "",
-                    *out && mask_errmsg(*out)[0] ? mask_errmsg(*out) : mask_strerror(rc));
+                    mask_errmsg(*out));
         mask_close(out);
         return -1;
     }

@@ -7,13 +7,11 @@
 #include "samples.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 enum { HEARTBEAT_SECONDS = 10 };
 
@@ -53,84 +51,6 @@ static char *checkpoint_meta(const struct config *c, const struct run_ctx *x)
     free(abs);
     config_free(&m);
     return text;
-}
-
-/* Writes the samples artifact: generated sequences, then infills of validation windows
- * with their middle half masked. Temporary file, fsync, rename. */
-static int write_samples(model *m, const struct run_ctx *x, const char *path, char *err,
-                         size_t errlen)
-{
-    const struct config_values *v = x->v;
-    char tmp[4400];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-        return -2;
-    }
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, (unsigned long)v->train.seed + 101u);
-    struct sample_opts o = {(int)v->tokenizer.model_level, (int)v->score.sample_steps,
-                            v->score.sample_strategy, (int)v->mask.block};
-    int rc = samples_generate(m, x->tok, &o, (int)v->score.samples, r, f, err, errlen);
-    /* infill: a validation window, its middle half masked */
-    int T = x->T;
-    int32_t *ids = malloc((size_t)T * sizeof *ids);
-    size_t nw = x->valid.n / (size_t)T;
-    for (long i = 0; !rc && ids && i < v->score.samples && nw; i++) {
-        size_t start = ((size_t)i * 7919u % nw) * (size_t)T;
-        memcpy(ids, x->valid.ids + start, (size_t)T * sizeof *ids);
-        for (int j = T / 4; j < T - T / 4; j++)
-            ids[j] = x->V;
-        model_sample_settings s;
-        model_default_sample_settings(&s);
-        s.strategy = !strcmp(o.strategy, "random")  ? MODEL_SAMPLE_RANDOM
-                     : !strcmp(o.strategy, "block") ? MODEL_SAMPLE_BLOCK
-                                                    : MODEL_SAMPLE_CONFIDENCE;
-        s.steps = o.steps;
-        s.block_len = o.block;
-        if (s.strategy == MODEL_SAMPLE_BLOCK && s.steps < (T + o.block - 1) / o.block)
-            s.steps = (T + o.block - 1) / o.block;
-        if ((rc = model_sample(m, ids, 1, T, &s, r))) {
-            snprintf(err, errlen, "sampling: %s", model_errmsg(m));
-            rc = -2;
-            break;
-        }
-        uint8_t *txt;
-        size_t len;
-        tok_err te;
-        size_t b0 = x->valid.align.start[x->valid.lo][start + (size_t)(T / 4)];
-        size_t b1 = x->valid.align.start[x->valid.lo][start + (size_t)(T - T / 4)];
-        size_t a0 = x->valid.align.start[x->valid.lo][start];
-        fprintf(f, "--- infill %ld: original, middle tokens %d..%d hidden ---\n", i + 1, T / 4,
-                T - T / 4 - 1);
-        fwrite(x->valid.text + a0, 1, b0 - a0, f);
-        fputs("[[", f);
-        fwrite(x->valid.text + b0, 1, b1 - b0, f);
-        fputs("]]\n--- infill: the denoiser's ---\n", f);
-        if (tok_decode(x->tok, o.level, ids, (size_t)T, &txt, &len, &te) == 0) {
-            fwrite(txt, 1, len, f);
-            fputc('\n', f);
-            free(txt);
-        }
-    }
-    free(ids);
-    gsl_rng_free(r);
-    if (!rc && (fflush(f) || fsync(fileno(f)))) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-        rc = -2;
-    }
-    if (fclose(f) && !rc) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-        rc = -2;
-    }
-    if (!rc && rename(tmp, path)) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        rc = -2;
-    }
-    if (rc)
-        unlink(tmp);
-    return rc;
 }
 
 struct trainer {
@@ -200,7 +120,7 @@ static int train_loop(struct trainer *tr, const struct run_ctx *x, struct runlog
         int mrc = mask_corrupt_batch(x->mask, tr->seqs, B, step, r, tr->outs);
         if (mrc) {
             snprintf(err, CONFIG_ERR_MAX, "step %ld: corruption: %s", step,
-                     mask_errmsg(x->mask)[0] ? mask_errmsg(x->mask) : mask_strerror(mrc));
+                     mask_errmsg(x->mask));
             rc = -1;
             break;
         }
@@ -213,11 +133,10 @@ static int train_loop(struct trainer *tr, const struct run_ctx *x, struct runlog
         if (!e)
             e = model_update(tr->m, &opt, &gnorm);
         if (e) { /* libmodel's messages about non-finite values name the step */
-            if (e == MODEL_ENONFINITE && model_errmsg(tr->m)[0])
+            if (e == MODEL_ENONFINITE)
                 snprintf(err, CONFIG_ERR_MAX, "%s", model_errmsg(tr->m));
             else
-                snprintf(err, CONFIG_ERR_MAX, "step %ld: %s", step,
-                         model_errmsg(tr->m)[0] ? model_errmsg(tr->m) : model_strerror(e));
+                snprintf(err, CONFIG_ERR_MAX, "step %ld: %s", step, model_errmsg(tr->m));
             rc = -1;
             break;
         }
@@ -299,10 +218,7 @@ static int trainer_open(struct trainer *tr, const struct run_ctx *x, char err[CO
     int rc = model_open(&tr->m, &ms, r);
     gsl_rng_free(r);
     if (rc)
-        return snprintf(err, CONFIG_ERR_MAX, "model: %s",
-                        tr->m && model_errmsg(tr->m)[0] ? model_errmsg(tr->m)
-                                                        : model_strerror(rc)),
-               -1;
+        return snprintf(err, CONFIG_ERR_MAX, "model: %s", model_errmsg(tr->m)), -1;
     if (v->model.prior_bias && (rc = model_set_prior(tr->m, x->prior)))
         return snprintf(err, CONFIG_ERR_MAX, "model prior: %s", model_errmsg(tr->m)), -1;
     return 0;
@@ -394,8 +310,7 @@ int run_train(const struct config *c, const struct run_opts *o)
             int e = meta ? model_save(tr.m, path, meta, 0) : MODEL_ENOMEM;
             if (e) {
                 snprintf(err, sizeof err, "saving the checkpoint %s: %s", path,
-                         tr.m && model_errmsg(tr.m)[0] ? model_errmsg(tr.m)
-                                                       : model_strerror(e));
+                         model_errmsg(tr.m));
                 status = CLI_FAIL;
             } else if (runlog_artifact(rl, id, "checkpoint", path)) {
                 snprintf(err, sizeof err, "%s", runlog_errmsg(rl));
@@ -411,7 +326,7 @@ int run_train(const struct config *c, const struct run_opts *o)
             status = run_stop_signal ? RUN_INTERRUPTED : CLI_FAIL;
         if (!status && x.v->score.samples > 0) {
             snprintf(path, sizeof path, "%s/samples.txt", dir);
-            if (write_samples(tr.m, &x, path, err, sizeof err))
+            if (samples_write_run(tr.m, &x, path, err, sizeof err))
                 status = CLI_FAIL;
             else if (runlog_artifact(rl, id, "samples", path)) {
                 snprintf(err, sizeof err, "%s", runlog_errmsg(rl));

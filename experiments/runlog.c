@@ -58,6 +58,11 @@ static int sql_fail(struct runlog *rl, const char *what)
     return -1;
 }
 
+int runlog_fail(struct runlog *rl, const char *what)
+{
+    return sql_fail(rl, what);
+}
+
 const char *runlog_host(void)
 {
     static char host[256];
@@ -121,6 +126,11 @@ static int exec(struct runlog *rl, const char *sql)
         return -1;
     }
     return 0;
+}
+
+int runlog_exec(struct runlog *rl, const char *sql)
+{
+    return exec(rl, sql);
 }
 
 /* WAL mode. Switching a new file to it needs the file to itself, and SQLite answers busy
@@ -302,6 +312,45 @@ static int run(struct runlog *rl, const char *sql, const char *fmt, ...)
 }
 
 #define RUN_OK(rc) ((rc) == SQLITE_DONE || (rc) == SQLITE_ROW)
+
+/* Every table that holds rows of a run, besides `runs`: run_id and these columns. Claims
+ * clear them, merges copy them; a new such table is added here and nowhere else. */
+static const struct {
+    const char *name, *columns;
+} run_tables[] = {
+    {"params", "key, value"},
+    {"metrics", "step, key, value, at"},
+    {"scores", "split, metric, value, stderr, n"},
+    {"artifacts", "kind, path, bytes"},
+    {"pyramid_levels", "pyramid, level, stage, vocab, tokens, bytes, used"},
+    {"curves", "name, label, x, y"},
+    {"previews", "t, seed, text, masked, tokens, types"},
+};
+
+int runlog_delete_rows(struct runlog *rl, int64_t run_id)
+{
+    char sql[256];
+    for (size_t i = 0; i < sizeof run_tables / sizeof *run_tables; i++) {
+        snprintf(sql, sizeof sql, "DELETE FROM main.%s WHERE run_id = ?", run_tables[i].name);
+        if (!RUN_OK(run(rl, sql, "i", run_id)))
+            return -1;
+    }
+    return 0;
+}
+
+int runlog_copy_rows(struct runlog *rl, const char *schema, int64_t from, int64_t to)
+{
+    char sql[512];
+    for (size_t i = 0; i < sizeof run_tables / sizeof *run_tables; i++) {
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO main.%s(run_id, %s) SELECT ?, %s FROM \"%s\".%s WHERE run_id = ?",
+                 run_tables[i].name, run_tables[i].columns, run_tables[i].columns, schema,
+                 run_tables[i].name);
+        if (!RUN_OK(run(rl, sql, "ii", to, from)))
+            return -1;
+    }
+    return 0;
+}
 
 struct reap {
     struct runlog *rl;
@@ -524,18 +573,10 @@ static int claim_tx(void *user)
     }
     int rc;
     if (existing) {
-        static const char *const clear[] = {"DELETE FROM params WHERE run_id = ?",
-                                            "DELETE FROM metrics WHERE run_id = ?",
-                                            "DELETE FROM scores WHERE run_id = ?",
-                                            "DELETE FROM artifacts WHERE run_id = ?",
-                                            "DELETE FROM pyramid_levels WHERE run_id = ?",
-                                            "DELETE FROM curves WHERE run_id = ?",
-                                            "DELETE FROM previews WHERE run_id = ?"};
-        for (size_t i = 0; i < sizeof clear / sizeof *clear; i++)
-            if (!RUN_OK(run(rl, clear[i], "i", existing))) {
-                free(text);
-                return -1;
-            }
+        if (runlog_delete_rows(rl, existing)) {
+            free(text);
+            return -1;
+        }
         rc = run(rl,
                  "UPDATE runs SET status = 'running', kind = ?, config = ?, "
                  "started_at = julianday('now'), finished_at = NULL, "

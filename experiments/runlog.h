@@ -68,6 +68,19 @@ int runlog_heartbeat(struct runlog *rl, int64_t run_id);
  * for up to four busy timeouts. */
 int runlog_finish(struct runlog *rl, int64_t run_id, const char *status, const char *error);
 
+/* A run's rows in every table that holds some (params, metrics, scores, artifacts,
+ * pyramid_levels, curves, previews; not its row in runs): deleted, or copied from run
+ * `from` of the attached database `schema` to run `to` of main. Return 0 or -1 with the
+ * message (runlog_errmsg). */
+int runlog_delete_rows(struct runlog *rl, int64_t run_id);
+int runlog_copy_rows(struct runlog *rl, const char *schema, int64_t from, int64_t to);
+
+/* sqlite3_exec of sql on the log's connection; 0, or -1 with the message. */
+int runlog_exec(struct runlog *rl, const char *sql);
+/* Records "what: <SQLite's message>" as the log's message after a failed SQLite call on
+ * runlog_db(rl); returns -1. */
+int runlog_fail(struct runlog *rl, const char *what);
+
 /* Runs fn(user) inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK when fn returns nonzero). */
 int runlog_transaction(struct runlog *rl, int (*fn)(void *user), void *user);
 

@@ -1,21 +1,29 @@
 /* samples.c: iterative unmasking through libmodel's samplers, decoding with libtok; the
- * infill input is plain text with [MASK] / [MASK:n] holes. */
+ * infill input is plain text with [MASK] / [MASK:n] holes; a trained run's samples file. */
 #include "samples.h"
+#include "safe_file.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static int strategy(const char *name, model_strategy *out)
+const char *samples_strategy_name(int i)
 {
-    if (!strcmp(name, "random"))
-        *out = MODEL_SAMPLE_RANDOM;
-    else if (!strcmp(name, "confidence"))
-        *out = MODEL_SAMPLE_CONFIDENCE;
-    else if (!strcmp(name, "block"))
-        *out = MODEL_SAMPLE_BLOCK;
-    else
-        return -1;
-    return 0;
+    return model_strategy_name((model_strategy)i);
+}
+
+const char *samples_strategy_list(char *out, size_t n)
+{
+    size_t used = 0;
+    out[0] = 0;
+    for (int i = 0; model_strategy_name((model_strategy)i) && used < n; i++)
+        used += (size_t)snprintf(out + used, n - used, "%s%s", i ? ", " : "",
+                                 model_strategy_name((model_strategy)i));
+    return out;
+}
+
+int samples_strategy_parse(const char *name, model_strategy *out)
+{
+    return name && model_strategy_parse(name, out, NULL, 0) == 0 ? 0 : -1;
 }
 
 static int run_sampler(model *m, const struct sample_opts *o, int32_t *ids, int B, int T,
@@ -23,8 +31,10 @@ static int run_sampler(model *m, const struct sample_opts *o, int32_t *ids, int 
 {
     model_sample_settings s;
     model_default_sample_settings(&s);
-    if (strategy(o->strategy, &s.strategy)) {
-        snprintf(err, errlen, "unknown strategy '%s' (random, confidence, block)", o->strategy);
+    if (samples_strategy_parse(o->strategy, &s.strategy)) {
+        char list[128];
+        snprintf(err, errlen, "unknown strategy '%s' (%s)", o->strategy,
+                 samples_strategy_list(list, sizeof list));
         return -1;
     }
     s.steps = o->steps;
@@ -146,4 +156,63 @@ int samples_infill(model *m, const tok *t, const struct sample_opts *o, const ch
     tok_encoder_close(&e);
     free(ids);
     return rc;
+}
+
+int samples_write_run(model *m, const struct run_ctx *x, const char *path, char *err,
+                      size_t errlen)
+{
+    const struct config_values *v = x->v;
+    const int T = x->T;
+    struct safe_file sf;
+    if (safe_file_open(&sf, path, err, errlen))
+        return -2;
+    FILE *f = sf.f;
+    int32_t *ids = malloc((size_t)T * sizeof *ids);
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!ids || !r) {
+        free(ids);
+        gsl_rng_free(r);
+        safe_file_abort(&sf);
+        snprintf(err, errlen, "out of memory");
+        return -2;
+    }
+    gsl_rng_set(r, (unsigned long)v->train.seed + 101u);
+    struct sample_opts o = {(int)v->tokenizer.model_level, (int)v->score.sample_steps,
+                            v->score.sample_strategy, (int)v->mask.block};
+    int rc = samples_generate(m, x->tok, &o, (int)v->score.samples, r, f, err, errlen);
+    /* infill: a validation window, its middle half masked */
+    const struct dataset *d = &x->valid;
+    const size_t *at = d->align.start[d->lo];
+    size_t nw = d->n / (size_t)T;
+    for (long i = 0; !rc && i < v->score.samples && nw; i++) {
+        size_t start = ((size_t)i * 7919u % nw) * (size_t)T;
+        memcpy(ids, d->ids + start, (size_t)T * sizeof *ids);
+        for (int j = T / 4; j < T - T / 4; j++)
+            ids[j] = x->V;
+        if ((rc = run_sampler(m, &o, ids, 1, T, r, err, errlen)))
+            break;
+        size_t a0 = at[start], b0 = at[start + (size_t)(T / 4)];
+        size_t b1 = at[start + (size_t)(T - T / 4)];
+        fprintf(f, "--- infill %ld: original, middle tokens %d..%d hidden ---\n", i + 1, T / 4,
+                T - T / 4 - 1);
+        fwrite(d->text + a0, 1, b0 - a0, f);
+        fputs("[[", f);
+        fwrite(d->text + b0, 1, b1 - b0, f);
+        fputs("]]\n--- infill: the denoiser's ---\n", f);
+        uint8_t *txt;
+        size_t len;
+        tok_err te;
+        if (tok_decode(x->tok, o.level, ids, (size_t)T, &txt, &len, &te) == 0) {
+            fwrite(txt, 1, len, f);
+            fputc('\n', f);
+            free(txt);
+        }
+    }
+    free(ids);
+    gsl_rng_free(r);
+    if (rc) {
+        safe_file_abort(&sf);
+        return -2;
+    }
+    return safe_file_commit(&sf, err, errlen) ? -2 : 0;
 }

@@ -1,5 +1,5 @@
-/* samples.h: text from the denoiser: unconditional generation and infilling of a text
- * whose holes are written [MASK] (one token) or [MASK:n] (n tokens). */
+/* samples.h: text from the denoiser: unconditional generation, infilling of a text whose
+ * holes are written [MASK] (one token) or [MASK:n] (n tokens), and a run's samples file. */
 #ifndef PYRAMASK_SAMPLES_H
 #define PYRAMASK_SAMPLES_H
 
@@ -8,7 +8,15 @@
 #include <gsl/gsl_rng.h>
 
 #include "model.h"
+#include "run_prepare.h"
 #include "tok.h"
+
+/* Sampling strategies by name (pyramask sample --strategy, score.sample_strategy): the
+ * i-th name (NULL past the last), and a name to model_strategy (0, or -1 if unknown). */
+const char *samples_strategy_name(int i);
+/* The names as "random, confidence, block" in out (n bytes); returns out. */
+const char *samples_strategy_list(char *out, size_t n);
+int samples_strategy_parse(const char *name, model_strategy *out);
 
 struct sample_opts {
     int level;            /* the model level of the pyramid */
@@ -26,5 +34,13 @@ int samples_generate(model *m, const tok *t, const struct sample_opts *o, int n,
  * Returns 0, -1 (err: bad input, e.g. too long) or -2. */
 int samples_infill(model *m, const tok *t, const struct sample_opts *o, const char *text,
                    gsl_rng *r, FILE *out, char *err, size_t errlen);
+
+/* Writes a trained run's samples artifact to path, whole or not at all (safe_file):
+ * score.samples generated sequences, then as many infills of validation windows with their
+ * middle half masked, each after the original with the hidden part in [[ ]]. The sampler
+ * settings are the run's (score.sample_steps, score.sample_strategy, mask.block) and its
+ * random numbers come from train.seed. Returns 0, or -2 with err. */
+int samples_write_run(model *m, const struct run_ctx *x, const char *path, char *err,
+                      size_t errlen);
 
 #endif

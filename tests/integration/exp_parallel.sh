@@ -1,7 +1,8 @@
 #!/bin/sh
 # Many writers on one run log: four sweep processes on the same sweep run every cell once;
 # four lone trainings at once all land. Shards: three shards merged equal one unsharded run,
-# and merging again adds nothing.
+# merging again adds nothing, a finished run replaces an unfinished twin with all its rows,
+# and a damaged input fails with the reason and changes nothing.
 . "$(dirname "$0")/exp_lib.sh"
 
 cat > s.ini <<EOT
@@ -36,4 +37,20 @@ expect "same ablation shape" "$("$P" sql --csv "$ablation" --db u.db)" "$("$P" s
 "$P" db merge m.db s1.db s2.db 2>err.txt || fail=1
 contains "merge again" "0 runs added, 0 replaced, 3 already there" "$(cat err.txt)"
 expect "merge again adds nothing" 8 "$("$P" sql --csv "SELECT count(*) FROM runs" --db m.db | tail -1)"
+if command -v sqlite3 >/dev/null; then
+    # a run failed in the output, finished in the input: replaced, with its rows
+    rows="SELECT r.config_hash, r.seed, r.status, (SELECT count(*) FROM params p WHERE p.run_id = r.run_id), (SELECT count(*) FROM metrics p WHERE p.run_id = r.run_id), (SELECT count(*) FROM scores p WHERE p.run_id = r.run_id), (SELECT count(*) FROM artifacts p WHERE p.run_id = r.run_id), (SELECT count(*) FROM pyramid_levels p WHERE p.run_id = r.run_id), (SELECT count(*) FROM curves p WHERE p.run_id = r.run_id), (SELECT count(*) FROM previews p WHERE p.run_id = r.run_id) FROM runs r ORDER BY 1, 2"
+    cp m.db r.db
+    sqlite3 r.db "UPDATE runs SET status = 'failed' WHERE run_id = (SELECT min(run_id) FROM runs); DELETE FROM scores WHERE run_id = (SELECT min(run_id) FROM runs)"
+    "$P" db merge r.db s1.db s2.db s3.db 2>err.txt || fail=1
+    contains "a failed twin is replaced" "s1.db: 0 runs added, 1 replaced, 2 already there" "$(cat err.txt)"
+    expect "a finished run replaces a failed one, with its rows" "$(sqlite3 u.db "$rows")" "$(sqlite3 r.db "$rows")"
+    # a damaged input (a table missing): the reason, exit 1, nothing of it in the output
+    cp s1.db bad.db
+    sqlite3 bad.db "DROP TABLE curves"
+    "$P" db merge n.db bad.db 2>err.txt; rc=$?
+    expect "a damaged input: exit status" 1 "$rc"
+    contains "a damaged input: the reason" "bad.db: preparing: no such table: src.curves" "$(cat err.txt)"
+    expect "a damaged input: rolled back" "0|0|0" "$(sqlite3 n.db "SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM sweeps), (SELECT count(*) FROM params)" | tr , '|')"
+fi
 exit $fail

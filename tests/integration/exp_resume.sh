@@ -1,7 +1,8 @@
 #!/bin/sh
 # Resume after kill -9: a sweep killed (parent and workers) in the middle is marked
 # interrupted at the next start; running it again finishes every cell exactly once and
-# leaves the runs finished before the kill untouched.
+# leaves the runs finished before the kill untouched. train.threads is not part of a run's
+# identity: the config hash ignores it, and a resume with another thread count runs nothing.
 . "$(dirname "$0")/exp_lib.sh"
 command -v sqlite3 >/dev/null || { echo "sqlite3 missing" >&2; exit 77; }
 
@@ -46,4 +47,17 @@ expect "nothing finished was lost or re-run" "$finished" "$(sqlite3 "$PYRAMASK_D
 expect "interrupted runs taken over in place" "$running" "$(sql "SELECT count(*) FROM runs WHERE attempts = 2")"
 expect "one score set per run" 6 "$(sql "SELECT count(*) FROM scores WHERE metric = 'nelbo_bpb'")"
 expect "integrity" ok "$(sql "PRAGMA integrity_check")"
+
+# another thread count is the same configuration (the seed is not, nor is the rate)
+hash() { "$P" config hash -c tiny.ini "$@"; }
+expect "train.threads is left out of the config hash" "$(hash --set train.threads=1)" \
+    "$(hash --set train.threads=4)"
+[ "$(hash --set train.lr=0.002)" != "$(hash --set train.lr=0.003)" ] ||
+    { echo "FAIL train.lr does not change the config hash" >&2; fail=1; }
+t0=$(sqlite3 "$PYRAMASK_DB" "SELECT julianday('now')")
+"$P" sweep run s.ini --jobs 2 --set train.threads=2 2>err.txt; rc=$?
+expect "resumed with 2 threads: exit status" 0 "$rc"
+contains "resumed with 2 threads: summary" "6 cells, 6 finished, 0 failed, 0 interrupted" "$(cat err.txt)"
+expect "resumed with 2 threads: no run added or started" "6|0" \
+    "$(sqlite3 "$PYRAMASK_DB" "SELECT count(*), sum(started_at > $t0) FROM runs" | tr , '|')"
 exit $fail

@@ -6,6 +6,7 @@
 # (A checkpoint on a full disk: exp_bad_input.sh.)
 . "$(dirname "$0")/exp_lib.sh"
 command -v sqlite3 >/dev/null || { echo "sqlite3 missing" >&2; exit 77; }
+command -v flock >/dev/null || { echo "flock (util-linux) missing" >&2; exit 77; }
 mkdir mnt
 mount -t tmpfs -o size=2m tmpfs mnt 2>/dev/null ||
     { echo "cannot mount a tmpfs (needs root): skipped" >&2; exit 77; }
@@ -76,27 +77,38 @@ contains "after space is freed: the summary" "4 cells, 4 finished, 0 failed, 0 i
 expect "after space is freed: only the missing cells ran" 2 "$(sqlite3 $db "SELECT count(*) FROM runs WHERE started_at > $t0")"
 # the disk fills in the middle of a sweep: the runs that cannot write fail or are left to be
 # taken over, the sweep ends with an error, and once space is freed the next sweep run
-# finishes exactly the cells not finished (300 steps a run, so that the disk fills while
-# cells are still to run, however quiet the machine)
-cat > s2.ini <<EOT
+# finishes exactly the cells not finished. Two cells are finished first; the disk fills
+# while the third waits, claimed, at a gate the test holds: the lock of its pyramid in the
+# cache, which every run takes after claiming its cell (as in fault_sweep.sh)
+mid_ini() {
+    cat > s2.ini <<EOT
 [sweep]
 name = disk-mid
 base = tiny.ini
-seeds = 1..6
-[train]
-steps = 300
+seeds = $1
 [score]
 samples = 0
 EOT
-"$P" sweep run s2.ini --db $db 2>err.txt &
+}
+mid_ini 1..2
+"$P" sweep run s2.ini --db $db 2>/dev/null || { echo "FAIL the first two cells" >&2; fail=1; }
+mid_ini 1..6
+set -- cache2/*.lock
+[ $# -eq 1 ] && [ -f "$1" ] || { echo "FAIL expected one pyramid lock, found: $*" >&2; exit 1; }
+exec 9>>"$1"
+flock 9
+"$P" sweep run s2.ini --db $db 2>err.txt 9>&- &
 sweep=$!
+trap 'kill $sweep 2>/dev/null; umount "$T/mnt" 2>/dev/null; rm -rf "$T"' EXIT
 i=0
-until [ "$(sqlite3 $db "SELECT count(*) FROM runs r JOIN sweeps s USING (sweep_id) WHERE s.name = 'disk-mid' AND r.status = 'finished'" 2>/dev/null)" -ge 2 ]; do
-    i=$((i + 1)); [ $i -gt 600 ] && { echo "FAIL no run finished in 60 s" >&2; exit 1; }
+until [ "$(sqlite3 -readonly $db "SELECT count(*) FROM runs r JOIN sweeps s USING (sweep_id) WHERE s.name = 'disk-mid' AND r.status = 'running'" 2>/dev/null)" = 1 ]; do
+    i=$((i + 1)); [ $i -gt 600 ] && { echo "FAIL the third cell did not start in 60 s" >&2; exit 1; }
     sleep 0.1
 done
 before=$(sqlite3 $db "$finished")
 fill
+flock -u 9
+exec 9>&-
 wait $sweep; rc=$?
 unfill
 [ $rc -ne 0 ] || { echo "FAIL a sweep that filled the disk: exit 0" >&2; fail=1; }

@@ -1,6 +1,7 @@
 /* libmask tests: importance. The bent per-unit schedules keep the mean masking probability at
- * 1 - alpha(t) and have exact derivatives (gsl_deriv_central); corruptions follow them (5 sigma);
- * loss mode, rule files, idf and surprisal give the documented weights. */
+ * 1 - alpha(t) and have exact derivatives (gsl_deriv_central); corruptions follow them (5 sigma),
+ * also over multi-token units (unit, span) whose importance grows with their length; loss
+ * mode, rule files, idf and surprisal give the documented weights. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -137,6 +138,95 @@ static void check_bent_corruption(const fixture *f)
     mask_close(&m);
 }
 
+/* Multi-token units whose importance grows with their length: the bent schedule must weigh
+ * each unit by its length so that tokens, not units, are masked with probability
+ * 1 - alpha(t). Importance = the token's word length in tokens, strength 2, t = 0.4: a bend
+ * that averages over units instead masks 0.49 of the tokens with whole words as units and
+ * 0.44 with spans of words. (Spans of tokens cut across words, so their importance hardly
+ * follows their length: the same invariant, but not a check of the weighting.) */
+static void check_bent_units(const fixture *f)
+{
+    const struct {
+        const char *name;
+        mask_structure structure;
+        int unit_level;
+    } cases[] = {{"unit (words)", MASK_STRUCT_UNIT, 1},
+                 {"span of tokens", MASK_STRUCT_SPAN, 0},
+                 {"span of words", MASK_STRUCT_SPAN, 1}};
+    const int n = f->n, R = 400;
+    const double t = 0.4;
+    float *imp = malloc((size_t)n * sizeof *imp);
+    int32_t *ids = malloc((size_t)n * sizeof *ids);
+    uint8_t *masked = malloc((size_t)n);
+    float *weight = malloc((size_t)n * sizeof *weight);
+    double *a = malloc((size_t)n * sizeof *a), *p = malloc((size_t)n * sizeof *p);
+    int *len = malloc((size_t)n * sizeof *len);
+    /* the words (level-1 units) in order, their lengths, each token's importance */
+    int nw = 0;
+    for (int i = 0; i < n; i++) {
+        if (i == 0 || f->lvl1[i] != f->lvl1[i - 1])
+            len[nw++] = 0;
+        len[nw - 1]++;
+    }
+    for (int i = 0, w = -1; i < n; i++) {
+        w += i == 0 || f->lvl1[i] != f->lvl1[i - 1];
+        imp[i] = (float)(a[w] = len[w]);
+    }
+    mask_seq seq = f->seq;
+    seq.importance = imp;
+    mask_out out = {ids, masked, weight, NULL, 0, NULL, NULL};
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        mask_settings s;
+        mask_default_settings(&s);
+        s.vocab_size = 512;
+        s.schedule = "linear";
+        s.structure = cases[c].structure;
+        s.n_levels = 2;
+        s.unit_level = cases[c].unit_level;
+        s.importance_mode = MASK_IMPORTANCE_SCHEDULE;
+        s.importance_strength = 2.0;
+        mask *m = open_checked(&s);
+        if (!m)
+            continue;
+        gsl_rng_set(r, 29 + c);
+        /* per corruption: the masked tokens, and for words the tokens of long words */
+        double sum = 0, sum2 = 0, long_masked = 0;
+        for (int k = 0; k < R; k++) {
+            CHECK_INT(0, mask_corrupt(m, &seq, t, r, &out));
+            double x = 0;
+            for (int i = 0; i < n; i++) {
+                x += masked[i];
+                long_masked += masked[i] && imp[i] >= 3;
+            }
+            sum += x, sum2 += x * x;
+        }
+        /* E[masked tokens] = (1 - alpha(t)) n exactly for every draw of the units; the
+         * variance of the mean is estimated from the R corruptions */
+        double mean = sum / R, var = (sum2 - sum * sum / R) / (R - 1);
+        CHECK(fabs(mean - t * n) <= 5 * sqrt(var / R),
+              "%s: masked %.4f of the tokens, expected %.4f +- 5 x %.4f", cases[c].name,
+              mean / n, t, sqrt(var / R) / n);
+        if (cases[c].structure == MASK_STRUCT_UNIT) {
+            /* whole words: p_u from mask_bent_schedule with the word lengths, and the masked
+             * tokens of long words against their exact binomial mean and variance */
+            CHECK_INT(0, mask_bent_schedule(m, a, len, nw, t, p, NULL));
+            double want = 0, want_var = 0, tok_mean = 0;
+            for (int w = 0; w < nw; w++) {
+                tok_mean += len[w] * p[w];
+                if (len[w] >= 3)
+                    want += len[w] * p[w], want_var += len[w] * len[w] * p[w] * (1 - p[w]);
+            }
+            CHECK_NEAR(t * n, tok_mean, 1e-9 * n);
+            CHECK(p[0] >= 0 && want > 0, "p_0 = %g", p[0]);
+            CHECK_5SIGMA("tokens of long words masked", long_masked, want * R, want_var * R);
+        }
+        mask_close(&m);
+    }
+    gsl_rng_free(r);
+    free(imp), free(ids), free(masked), free(weight), free(a), free(p), free(len);
+}
+
 static void check_loss_mode(const fixture *f)
 {
     mask_settings s;
@@ -231,6 +321,7 @@ void test_importance(void)
     fixture f;
     fixture_build(&f, 150, 8, 512);
     check_bent_corruption(&f);
+    check_bent_units(&f);
     check_loss_mode(&f);
     fixture_free(&f);
     check_rules_and_stats();
