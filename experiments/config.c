@@ -3,6 +3,7 @@
  * the embedded experiments/sweeps/reference.ini, so the file and the code cannot drift. */
 #include "config.h"
 #include "cli.h"
+#include "mask.h"
 #include "reference_ini.h"
 
 #include <ctype.h>
@@ -90,6 +91,8 @@ static const struct key keys[] = {
     {"train", "threads", K_INT, 1, 256, NULL, V(train.threads), 1},
     {"score", "max_tokens", K_INT, 0, 1e12, NULL, V(score.max_tokens), 0},
     {"score", "t_samples", K_INT, 2, 64, NULL, V(score.t_samples), 0},
+    {"score", "replicates", K_INT, 2, 64, NULL, V(score.replicates), 0},
+    {"score", "schedule", K_STR, 0, 0, NULL, V(score.schedule), 0},
     {"score", "seed", K_INT, 0, 4294967295.0, NULL, V(score.seed), 0},
     {"score", "buckets", K_INT, 1, 100, NULL, V(score.buckets), 0},
     {"score", "samples", K_INT, 0, 10000, NULL, V(score.samples), 0},
@@ -796,6 +799,19 @@ int config_finish(struct config *c, char err[CONFIG_ERR_MAX])
     if (v->mask.t_lo >= v->mask.t_hi)
         return relation_error(c, config_key_index("mask.t_hi"), err,
                               "%g must exceed mask.t_lo = %g", v->mask.t_hi, v->mask.t_lo);
+    if (v->score.t_samples % v->score.replicates)
+        return relation_error(c, config_key_index("score.replicates"), err,
+                              "%ld must divide score.t_samples = %ld", v->score.replicates,
+                              v->score.t_samples);
+    mask_schedule sch;
+    char why[256];
+    if (mask_schedule_parse(&sch, v->score.schedule, why, sizeof why))
+        return relation_error(c, config_key_index("score.schedule"), err, "%s", why);
+    if (sch.lo != 0 || sch.hi != 1 || !(fabs(mask_schedule_alpha(&sch, 1.0)) < 1e-12))
+        return relation_error(c, config_key_index("score.schedule"), err,
+                              "'%s' does not integrate over all of [0, 1] with alpha(1) = 0, "
+                              "as the NELBO needs",
+                              v->score.schedule);
     if (v->model.d % v->model.heads)
         return relation_error(c, config_key_index("model.heads"), err,
                               "%ld does not divide model.d = %ld", v->model.heads, v->model.d);

@@ -58,7 +58,8 @@ struct config_values {
         long seed, log_every, threads;
     } train;
     struct {
-        long max_tokens, t_samples, seed, buckets, samples, sample_steps;
+        long max_tokens, t_samples, replicates, seed, buckets, samples, sample_steps;
+        const char *schedule; /* the canonical score's schedule (libmask spec) */
         const char *sample_strategy;
     } score;
 };
