@@ -93,6 +93,7 @@ static const struct key keys[] = {
     {"score", "t_samples", K_INT, 2, 64, NULL, V(score.t_samples), 0},
     {"score", "replicates", K_INT, 2, 64, NULL, V(score.replicates), 0},
     {"score", "schedule", K_STR, 0, 0, NULL, V(score.schedule), 0},
+    {"score", "time_density", K_STR, 0, 0, NULL, V(score.time_density), 0},
     {"score", "seed", K_INT, 0, 4294967295.0, NULL, V(score.seed), 0},
     {"score", "buckets", K_INT, 1, 100, NULL, V(score.buckets), 0},
     {"score", "samples", K_INT, 0, 10000, NULL, V(score.samples), 0},
@@ -736,6 +737,23 @@ static int relation_error(const struct config *c, int k, char err[CONFIG_ERR_MAX
     return config_fail(err, "%s: %s.%s: %s", where, keys[k].section, keys[k].name, why);
 }
 
+int score_time_density(const struct config_values *v, double *c)
+{
+    const char *d = v->score.time_density;
+    char *end;
+    double k = 0;
+    if (strcmp(d, "uniform")) {
+        if (strncmp(d, "sqrt:", 5))
+            return -1;
+        k = strtod(d + 5, &end);
+        if (end == d + 5 || *end || !(k > 0 && k < 1e6))
+            return -1;
+    }
+    if (c)
+        *c = k / (double)v->model.seq_len;
+    return 0;
+}
+
 int config_finish(struct config *c, char err[CONFIG_ERR_MAX])
 {
     struct config_values *v = &c->v;
@@ -812,6 +830,10 @@ int config_finish(struct config *c, char err[CONFIG_ERR_MAX])
                               "'%s' does not integrate over all of [0, 1] with alpha(1) = 0, "
                               "as the NELBO needs",
                               v->score.schedule);
+    if (score_time_density(v, NULL))
+        return relation_error(c, config_key_index("score.time_density"), err,
+                              "'%s' is neither uniform nor sqrt:K with K > 0",
+                              v->score.time_density);
     if (v->model.d % v->model.heads)
         return relation_error(c, config_key_index("model.heads"), err,
                               "%ld does not divide model.d = %ld", v->model.heads, v->model.d);

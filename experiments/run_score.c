@@ -68,6 +68,10 @@ int run_evaluate(struct runlog *rl, int64_t id, model *m, const struct run_ctx *
                             .step = step,
                             .buckets = (int)v->score.buckets,
                             .unigram_logp = ulogp};
+    if (score_time_density(v, &so.t_sqrt)) {
+        free(ulogp);
+        return config_fail(err, "score.time_density: '%s'", v->score.time_density);
+    }
     struct score_result canon, own;
     unsigned canon_reveals, own_reveals;
     /* the canonical corruption: token masking, score.schedule, the run's mask types; it also

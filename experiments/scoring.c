@@ -91,6 +91,28 @@ static void acc_final(const struct acc_sums *s, double *acc, double *se)
     *se = sqrt(v > 0 ? v : 0);
 }
 
+/* The time of uniform u under the density q(t) = sqrt(1 + c / t) / G(1) on (0, 1], where
+ * G(t) = sqrt(t (t + c)) + c asinh(sqrt(t / c)) is its integral (inverted by bisection), and
+ * q(t) into *dens; c <= 0: the uniform density. */
+static double time_from_uniform(double u, double c, double *dens)
+{
+    if (!(c > 0)) {
+        *dens = 1;
+        return u;
+    }
+    double g1 = sqrt(1 + c) + c * asinh(sqrt(1 / c)), lo = 0, hi = 1;
+    for (int i = 0; i < 64; i++) {
+        double t = 0.5 * (lo + hi);
+        if ((sqrt(t * (t + c)) + c * asinh(sqrt(t / c))) / g1 < u)
+            lo = t;
+        else
+            hi = t;
+    }
+    double t = 0.5 * (lo + hi);
+    *dens = t > 0 ? sqrt(1 + c / t) / g1 : HUGE_VAL;
+    return t;
+}
+
 int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_opts *o,
                 struct score_result *res, char err[CONFIG_ERR_MAX])
 {
@@ -112,14 +134,15 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
     uint8_t *msk = malloc(BT);
     float *wt = malloc(BT * sizeof *wt), *lp = malloc(BT * sizeof *lp);
     double *tt = malloc((size_t)B * sizeof *tt), *loss = malloc((size_t)B * sizeof *loss);
+    double *dens = malloc((size_t)B * sizeof *dens);
     double *wc = malloc((size_t)R * NB * sizeof *wc), *wm = malloc((size_t)R * NB * sizeof *wm);
     struct acc_sums *acc = calloc((size_t)NB, sizeof *acc);
     const double *ulogp = o->unigram_logp;
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937), *rs = gsl_rng_alloc(gsl_rng_mt19937);
     struct window win;
     int rc = 0, have_win = 0;
-    if (!in || !tgt || !pred || !msk || !wt || !lp || !tt || !loss || !wc || !wm || !acc ||
-        !r || !rs) {
+    if (!in || !tgt || !pred || !msk || !wt || !lp || !tt || !loss || !dens || !wc || !wm ||
+        !acc || !r || !rs) {
         rc = config_fail(err, "out of memory");
         goto done;
     }
@@ -145,6 +168,8 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
                 res->unigram_nats -= ulogp[seq->ids[i]];
             for (int g = 0; g < R; g++) /* R independent antithetic sets of k times */
                 mask_sample_times(tt + a * S + g * k, k, &sched, MASK_TIME_ANTITHETIC, r);
+            for (int j = 0; j < S; j++)
+                tt[a * S + j] = time_from_uniform(tt[a * S + j], o->t_sqrt, &dens[a * S + j]);
             for (int j = 0; j < S && !rc; j++) {
                 size_t b = (size_t)(a * S + j);
                 mask_out out = {in + b * T, msk + b * T, wt + b * T, NULL, 0};
@@ -174,7 +199,7 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
                 if (msk[p])
                     l -= (double)wt[p] * (double)lp[p];
             }
-            loss[b] = l;
+            loss[b] = l / dens[b];
         }
         for (int a = 0; a < nw; a++) {
             double g[SCORE_MAX_T_SAMPLES], mean = 0, ss = 0;
@@ -211,7 +236,7 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
                     double ratio = mask_schedule_mask_prob(&sched, tt[b]);
                     /* the density of the mask ratio under this schedule is 1 / (dm/dt):
                      * weighting by dm/dt makes the ratio uniform on [0, 1] */
-                    double omega = -mask_schedule_dalpha(&sched, tt[b]);
+                    double omega = -mask_schedule_dalpha(&sched, tt[b]) / dens[b];
                     int kb = (int)(ratio * buckets);
                     kb = kb < 0 ? 0 : kb >= buckets ? buckets - 1 : kb;
                     long nm = 0, nc = 0;
@@ -255,6 +280,7 @@ done:
     free(wt);
     free(lp);
     free(tt);
+    free(dens);
     free(loss);
     free(wc);
     free(wm);

@@ -17,6 +17,10 @@ struct score_opts {
     long step;                  /* curriculum step whose schedule is scored */
     int buckets;                /* accuracy buckets over the mask ratio; 0 = no accuracy */
     const double *unigram_logp; /* score_unigram_logp's table, or NULL: no unigram_nats */
+    double t_sqrt;              /* > 0: importance sampling of t, from the density
+                                 * q(t) ~ sqrt(1 + t_sqrt / t), each draw's estimate divided
+                                 * by q(t); 0: t uniform (antithetic in the uniform u either
+                                 * way) */
     mask_side *side;            /* the corruption's side code (score_side_fit), or NULL */
     double *replicate_nats;     /* NULL, or (score_windows() x R): each replicate's NELBO
                                  * estimate of each window in nats, without the side code

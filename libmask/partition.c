@@ -23,7 +23,7 @@ struct mask_side {
     int K;
     double *type_count; /* (K) */
     int nparts;
-    side_part *part; /* (n_levels + 1) */
+    side_part *part;         /* (n_levels + 1) */
     int cap;                 /* tokens the buffers hold */
     uint8_t *start, *bstart; /* (cap) 1 where a unit / a base unit starts */
     int *unit_start;         /* (cap + 1) regex units */

@@ -48,9 +48,9 @@ static void script_set(void *vs, unsigned long seed)
     (void)seed;
     memset(vs, 0, sizeof(struct script));
 }
-static const gsl_rng_type script_type = {"script",       0xffffffffUL,     0,
-                                         sizeof(struct script), script_set, script_get,
-                                         script_get_double};
+static const gsl_rng_type script_type = {
+    "script",   0xffffffffUL,     0, sizeof(struct script), script_set,
+    script_get, script_get_double};
 
 /* ---- the source ----------------------------------------------------------------------- */
 
@@ -71,8 +71,7 @@ static void make_seq(int x, int prompt, struct seqbuf *b)
         b->text[i] = tok_text[b->ids[i]][0];
         b->offsets[i] = i;
         b->lv[0][i] = i == 0 ? 0 : b->lv[0][i - 1] + (b->ids[i] != b->ids[i - 1]);
-        b->lv[1][i] =
-            i == 0 ? 0 : b->lv[1][i - 1] + ((b->ids[i] == 2) != (b->ids[i - 1] == 2));
+        b->lv[1][i] = i == 0 ? 0 : b->lv[1][i - 1] + ((b->ids[i] == 2) != (b->ids[i - 1] == 2));
     }
     b->text[N] = 0;
     b->unit_of[0] = b->lv[0];
@@ -144,8 +143,8 @@ struct setup {
 
 /* Enumerates the masks of one sequence given the structure's own draws `pre` (probability
  * `pp`): the units come from mask_units with the same draws. */
-static int enum_masks(mask *m, struct enumeration *en, struct seqbuf *b, int x, const double *pre,
-                      int npre, double pp, gsl_rng *r)
+static int enum_masks(mask *m, struct enumeration *en, struct seqbuf *b, int x,
+                      const double *pre, int npre, double pp, gsl_rng *r)
 {
     struct script *sc = r->state;
     int us[N + 1], U;
@@ -419,10 +418,10 @@ int main(void)
         mask_structure st;
         int unit_level;
     } structures[] = {
-        {"token", MASK_STRUCT_TOKEN, 0},  {"span", MASK_STRUCT_SPAN, 0},
+        {"token", MASK_STRUCT_TOKEN, 0},     {"span", MASK_STRUCT_SPAN, 0},
         {"span/units", MASK_STRUCT_SPAN, 1}, {"unit:1", MASK_STRUCT_UNIT, 1},
-        {"unit:2", MASK_STRUCT_UNIT, 2},  {"regex", MASK_STRUCT_REGEX, 0},
-        {"block", MASK_STRUCT_BLOCK, 0},  {"response", MASK_STRUCT_RESPONSE, 0},
+        {"unit:2", MASK_STRUCT_UNIT, 2},     {"regex", MASK_STRUCT_REGEX, 0},
+        {"block", MASK_STRUCT_BLOCK, 0},     {"response", MASK_STRUCT_RESPONSE, 0},
     };
     static const mask_type_policy policies[] = {MASK_TYPES_SINGLE, MASK_TYPES_LEVEL,
                                                 MASK_TYPES_CLASS, MASK_TYPES_LENGTH,

@@ -84,11 +84,20 @@ static void fix_close(struct fix *f)
     config_free(&f->c);
 }
 
-/* The canonical corruption of f under `schedule` (a libmask spec). */
+static double t_sqrt; /* of the scores below: set by open_canon */
+
+/* The canonical corruption of f under `schedule`: a libmask spec, or SPEC+sqrt:K for times
+ * drawn from the density ~ sqrt(1 + K / (T t)) (setting t_sqrt), as score.time_density. */
 static mask *open_canon(struct fix *f, const char *schedule)
 {
     struct config_values v = *f->x.v;
-    v.score.schedule = schedule;
+    char spec[64];
+    snprintf(spec, sizeof spec, "%s", schedule);
+    char *plus = strstr(spec, "+sqrt:");
+    t_sqrt = plus ? atof(plus + 6) / f->x.T : 0;
+    if (plus)
+        *plus = 0;
+    v.score.schedule = spec;
     struct run_ctx y = f->x;
     y.v = &v;
     mask *mk = NULL;
@@ -98,11 +107,23 @@ static mask *open_canon(struct fix *f, const char *schedule)
     return rc ? NULL : mk;
 }
 
+/* The canonical estimator of the reference config, in open_canon's notation. */
+static const char *canonical(const struct fix *f)
+{
+    static char buf[128];
+    const struct config_values *v = f->x.v;
+    snprintf(buf, sizeof buf, "%s%s%s", v->score.schedule,
+             strcmp(v->score.time_density, "uniform") ? "+" : "",
+             strcmp(v->score.time_density, "uniform") ? v->score.time_density : "");
+    return buf;
+}
+
 static int score(struct fix *f, mask *mk, unsigned long seed, int S, int R, long max_tokens,
                  struct score_result *r, double *reps)
 {
     char err[CONFIG_ERR_MAX];
     struct score_opts so = {.max_tokens = max_tokens,
+                            .t_sqrt = t_sqrt,
                             .t_samples = S,
                             .replicates = R,
                             .seed = seed,
@@ -117,16 +138,37 @@ static int score(struct fix *f, mask *mk, unsigned long seed, int S, int R, long
 enum { EXACT_T = 8, NMASKS = 1 << EXACT_T };
 
 /* A window's cross-entropy sums over the masks with k masked tokens: C[k] = sum of CE(M),
- * D[k] = sum of CE(M)^2, with the schedule of the estimator. */
+ * D[k] = sum of CE(M)^2, with the schedule of the estimator and the constant c of its time
+ * density q(t) = sqrt(1 + c / t) / G(1) (0: uniform). */
 struct window_exact {
     double C[EXACT_T + 1], D[EXACT_T + 1];
     const mask_schedule *s;
+    double c;
 };
 
-/* E[estimate | t] (second = 0) or E[estimate^2 | t] (second = 1) of one draw at t. */
-static double cond_moment(const struct window_exact *e, double t, int second)
+/* The time of uniform u and its density: G(t) / G(1) = u with G(t) = sqrt(t (t + c)) +
+ * c asinh(sqrt(t / c)), by bisection (written here apart from the scorer's). */
+static double time_of(double u, double c, double *q)
 {
-    double m = mask_schedule_mask_prob(e->s, t), w = mask_schedule_weight(e->s, t), sum = 0;
+    double lo = 0, hi = 1, g1 = c > 0 ? sqrt(1 + c) + c * asinh(sqrt(1 / c)) : 1;
+    for (int i = 0; i < 200 && c > 0; i++) {
+        double mid = 0.5 * (lo + hi);
+        if ((sqrt(mid * (mid + c)) + c * asinh(sqrt(mid / c))) / g1 < u)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    double t = c > 0 ? 0.5 * (lo + hi) : u;
+    *q = c > 0 ? sqrt(1 + c / t) / g1 : 1;
+    return t;
+}
+
+/* E[estimate | u] (second = 0) or E[estimate^2 | u] (second = 1) of one draw at uniform u:
+ * at t = time_of(u), weight times cross-entropy divided by the density of t. */
+static double cond_moment(const struct window_exact *e, double u, int second)
+{
+    double q, t = time_of(u, e->c, &q);
+    double m = mask_schedule_mask_prob(e->s, t), w = mask_schedule_weight(e->s, t) / q, sum = 0;
     if (!(m > 0))
         return 0;
     for (int k = 1; k <= EXACT_T; k++)
@@ -152,8 +194,7 @@ static double f_corr(double t, void *p)
     return cond_moment(a->e, t, 0) * cond_moment(a->e, fmod(t + a->shift, 1.0), 0);
 }
 
-static double integrate(double (*fn)(double, void *), void *arg, double lo, double hi,
-                        int *ok)
+static double integrate(double (*fn)(double, void *), void *arg, double lo, double hi, int *ok)
 {
     gsl_integration_workspace *ws = gsl_integration_workspace_alloc(1000);
     gsl_function F = {fn, arg};
@@ -166,7 +207,8 @@ static double integrate(double (*fn)(double, void *), void *arg, double lo, doub
 }
 
 /* The exact NELBO of a window (nats) and the exact variance of the tool's window estimate:
- * R independent sets of k = S/R antithetic draws t_j = (u + j/k) mod 1. */
+ * R independent sets of k = S/R antithetic uniforms u_j = (u + j/k) mod 1 (HUGE_VAL when
+ * the variance diverges). */
 static void window_moments(const struct window_exact *e, int S, int R, double *mean,
                            double *var, double *closed)
 {
@@ -188,7 +230,8 @@ static void window_moments(const struct window_exact *e, int S, int R, double *m
 }
 
 /* Cross-entropy sums of every window scored with max_tokens = W * 8. */
-static int exact_windows(struct fix *f, int W, const mask_schedule *s, struct window_exact *e)
+static int exact_windows(struct fix *f, int W, const mask_schedule *s, double c,
+                         struct window_exact *e)
 {
     const int V = f->x.V;
     int32_t *in = malloc((size_t)NMASKS * EXACT_T * sizeof *in);
@@ -205,6 +248,7 @@ static int exact_windows(struct fix *f, int W, const mask_schedule *s, struct wi
         rc = model_score(f->m, in, tgt, NMASKS, EXACT_T, lp);
         memset(&e[w], 0, sizeof e[w]);
         e[w].s = s;
+        e[w].c = c;
         for (int M = 1; M < NMASKS && !rc; M++) {
             double ce = 0;
             int k = 0;
@@ -228,9 +272,10 @@ static const char exact_ini[] = "max_bytes = 200000\n"
                                 "[train]\nsteps = 300\nbatch = 32\nlr = 0.01\nlog_every = 100\n"
                                 "[score]\nsamples = 0\n";
 
-/* Over `seeds` seeds: the mean estimate within 3 standard errors of the exact NELBO, the 95%
- * intervals (1.96 reported SE) covering it 90-99% of the time, and the reported variance
- * unbiased for the exact one. */
+/* Over `seeds` seeds, for each estimator of finite variance: the mean estimate within 3
+ * standard errors of the exact NELBO, the 95% intervals (1.96 reported SE) covering it 90-99%
+ * of the time, and the reported variance unbiased for the exact one. Prints every
+ * estimator's exact standard deviation (linear's diverges as t -> 0). */
 static void test_exact(int seeds)
 {
     struct fix f;
@@ -241,13 +286,16 @@ static void test_exact(int seeds)
     enum { W = 64, S = 8, R = 2 };
     CHECK_INT(EXACT_T, f.x.T);
     CHECK(f.x.valid.n >= (size_t)W * EXACT_T, "only %zu held-out tokens", f.x.valid.n);
-    const char *schedules[] = {"poly:2", "cosine"};
-    for (int si = 0; si < 2 && f.x.valid.n >= (size_t)W * EXACT_T; si++) {
+    const char *schedules[] = {"linear",        "cosine-md4", "cosine",        "poly:1.5",
+                               "poly:2",        "poly:3",     "linear+sqrt:1", "linear+sqrt:2",
+                               "linear+sqrt:4", canonical(&f)};
+    enum { NS = sizeof schedules / sizeof *schedules };
+    for (int si = 0; si < NS && f.x.valid.n >= (size_t)W * EXACT_T; si++) {
         mask *mk = open_canon(&f, schedules[si]);
         if (!mk)
             continue;
         struct window_exact e[W];
-        if (exact_windows(&f, W, mask_get_schedule(mk), e)) {
+        if (exact_windows(&f, W, mask_get_schedule(mk), t_sqrt, e)) {
             mask_close(&mk);
             continue;
         }
@@ -259,7 +307,14 @@ static void test_exact(int seeds)
             exact += mean;
             var += v;
         }
-        CHECK(isfinite(var) && var > 0, "%s: exact variance %g", schedules[si], var);
+        if (!isfinite(var)) {
+            printf("%-16s exact %.6f nats, variance infinite\n", schedules[si], exact);
+            /* 1 - alpha(t) ~ t at 0 with t uniform: the weight ~ 1/t diverges */
+            CHECK(!strcmp(schedules[si], "linear") || !strcmp(schedules[si], "cosine-md4"),
+                  "%s: infinite variance", schedules[si]);
+            mask_close(&mk);
+            continue;
+        }
         double sum = 0, sum_var = 0;
         int covered = 0;
         for (int s = 1; s <= seeds; s++) {
@@ -272,18 +327,23 @@ static void test_exact(int seeds)
         }
         double mean = sum / seeds, se_mean = sqrt(sum_var / seeds / seeds);
         double cover = (double)covered / seeds, ratio = sum_var / seeds / var;
-        printf("%-8s exact %.6f nats, mean of %d seeds %.6f (%.2f SE), coverage %.3f, "
-               "reported/exact variance %.3f\n",
-               schedules[si], exact, seeds, mean, (mean - exact) / se_mean, cover, ratio);
+        printf("%-16s exact %.6f nats, sd %.4f; mean of %d seeds %.6f (%.2f SE), coverage "
+               "%.3f, reported/exact variance %.3f\n",
+               schedules[si], exact, sqrt(var), seeds, mean, (mean - exact) / se_mean, cover,
+               ratio);
         CHECK(fabs(mean - exact) <= 3 * se_mean,
               "%s: mean estimate %.6f, exact %.6f: more than 3 standard errors (%.6f) apart",
               schedules[si], mean, exact, se_mean);
         CHECK(cover >= 0.90 && cover <= 0.99, "%s: the 95%% intervals cover %.3f of %d seeds",
               schedules[si], cover, seeds);
         /* the mean of `seeds` reported variances, each with about W (R - 1) degrees of
-         * freedom: within 5 of its relative standard errors sqrt(2 / (W seeds)) */
+         * freedom: within 5 of its relative standard errors sqrt(2 / (W seeds)). Checked for
+         * the canonical estimator, cosine and poly:2; poly:1.5's variance estimates are too
+         * heavy-tailed for this tolerance (their own variance diverges faster at t -> 0). */
         double tol = 5 * sqrt(2.0 / ((double)W * (R - 1) * seeds));
-        CHECK(fabs(ratio - 1) <= tol,
+        int strict = !strcmp(schedules[si], canonical(&f)) ||
+                     !strcmp(schedules[si], "cosine") || !strcmp(schedules[si], "poly:2");
+        CHECK(!strict || fabs(ratio - 1) <= tol,
               "%s: mean reported variance / exact variance = %.3f, expected 1 +- %.3f",
               schedules[si], ratio, tol);
         mask_close(&mk);
@@ -383,10 +443,12 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Scores the quickstart's model `seeds` times per schedule (16384 tokens, 4 draws in 2
- * replicates, as the quickstart): the true spread of the estimate (sd over seeds), the mean
- * reported standard error, and the tail. Asserts that the canonical schedule (the reference
- * default) is calibrated and has a smaller spread than linear. */
+/* Scores the quickstart's model `seeds` times per estimator (16384 tokens; 4 draws in 2
+ * replicates as the quickstart, 4 in 4, 8 in 2): the true spread of the estimate (sd over
+ * seeds), the mean reported standard error, and the tail. Asserts that the canonical
+ * estimator (the reference defaults) spreads less than cosine and every poly, at most 1.2
+ * times linear's (whose variance is infinite, bounded only by the generator's 2^-32), and
+ * that its reported errors match its spread. */
 static void test_variance(int seeds)
 {
     struct fix f;
@@ -394,13 +456,14 @@ static void test_variance(int seeds)
         fix_close(&f);
         return;
     }
-    const char *schedules[] = {"linear", "cosine-md4", "cosine", "poly:1.5",
-                               "poly:2", "poly:3",     "poly:4"};
+    const char *schedules[] = {"linear",        "cosine-md4",    "cosine",
+                               "poly:1.5",      "poly:2",        "poly:3",
+                               "linear+sqrt:1", "linear+sqrt:2", "linear+sqrt:4"};
     enum { NS = sizeof schedules / sizeof *schedules };
     const int setups[][2] = {{4, 2}, {4, 4}, {8, 2}};
     double *est = malloc((size_t)seeds * sizeof *est), *z = malloc((size_t)seeds * sizeof *z);
     double sd_of[NS] = {0}, se_of[NS] = {0};
-    const char *canon = f.x.v->score.schedule;
+    const char *canon = canonical(&f);
     printf("schedule    S/R   mean bpb   sd(est)  mean SE  SE/sd  max|z|  P(|z|>3)  "
            "kurtosis\n");
     for (int u = 0; u < 3; u++)
@@ -437,14 +500,22 @@ static void test_variance(int seeds)
             if (u == 0)
                 sd_of[i] = sd, se_of[i] = se;
         }
+    int ci = -1, li = 0;
     for (int i = 0; i < NS; i++)
-        if (!strcmp(schedules[i], canon)) {
-            CHECK(sd_of[i] < sd_of[0], "the canonical %s spreads %g, linear %g", canon,
-                  sd_of[i], sd_of[0]);
-            CHECK(se_of[i] > 0.8 * sd_of[i] && se_of[i] < 1.25 * sd_of[i],
-                  "the canonical %s: mean reported SE %g vs spread %g", canon, se_of[i],
-                  sd_of[i]);
-        }
+        ci = !strcmp(schedules[i], canon) ? i : ci;
+    CHECK(ci >= 0, "the canonical estimator %s is not among the measured", canon);
+    for (int i = 0; ci >= 0 && i < NS; i++) {
+        if (!strcmp(schedules[i], "cosine") || !strncmp(schedules[i], "poly:", 5))
+            CHECK(sd_of[ci] < sd_of[i], "the canonical %s spreads %g, %s %g", canon, sd_of[ci],
+                  schedules[i], sd_of[i]);
+    }
+    if (ci >= 0) {
+        CHECK(sd_of[ci] < 1.2 * sd_of[li], "the canonical %s spreads %g, linear %g", canon,
+              sd_of[ci], sd_of[li]);
+        CHECK(se_of[ci] > 0.8 * sd_of[ci] && se_of[ci] < 1.25 * sd_of[ci],
+              "the canonical %s: mean reported SE %g vs spread %g", canon, se_of[ci],
+              sd_of[ci]);
+    }
     free(est);
     free(z);
     fix_close(&f);

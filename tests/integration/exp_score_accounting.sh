@@ -33,7 +33,6 @@ prior_bias = false
 max_tokens = 256
 t_samples = 4
 replicates = 2
-schedule = poly:2
 buckets = 4
 EOT
 seeds=20
@@ -51,8 +50,10 @@ expect "score runs" $seeds "$(wc -l < logged.csv | tr -d ' ')"
 
 "$P" vocab encode -p "$pyr" --level 1 valid.txt > ids.txt
 "$P" vocab encode -p "$pyr" --level 1 --offsets valid.txt > offsets.txt
-# 256 tokens = 32 windows of 8; 4 draws of t in 2 replicates; poly:2
-exact=$("$CHECKER" "$ckpt" ids.txt offsets.txt "$(wc -c < valid.txt)" 32 4 2 2) ||
+# 256 tokens = 32 windows of 8; 4 draws of t in 2 replicates; the default estimator
+est="$(sql "SELECT value FROM params p JOIN runs r USING (run_id) WHERE r.kind = 'score' AND p.key = 'score.schedule' LIMIT 1")+$(sql "SELECT value FROM params p JOIN runs r USING (run_id) WHERE r.kind = 'score' AND p.key = 'score.time_density' LIMIT 1")"
+expect "default estimator" "linear+sqrt:2" "$est"
+exact=$("$CHECKER" "$ckpt" ids.txt offsets.txt "$(wc -c < valid.txt)" 32 4 2 "$est") ||
     { echo "FAIL score_check" >&2; exit 1; }
 echo "exact (nelbo_bpb sd bytes tokens): $exact"
 verdict=$(awk -F, -v e="$exact" -v seeds=$seeds '
