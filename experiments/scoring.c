@@ -1,6 +1,7 @@
 /* scoring.c: the Monte Carlo NELBO of validation windows (per window: R independent sets of
- * antithetic times, one corruption each, weight times cross-entropy), the side code of what
- * the corruption reveals, the standard error from the replicates, and accuracy. */
+ * antithetic times, importance-sampled, one corruption each, weight times cross-entropy over
+ * the time density), the side code of what the corruption reveals, the standard error from
+ * the replicates, and accuracy. */
 #include "scoring.h"
 
 #include <gsl/gsl_rng.h>
