@@ -42,6 +42,24 @@ expect "schedule invariance" ok "$verdict"
 expect "canonical score shared" 1 "$(sql "SELECT count(DISTINCT s.value) FROM scores s JOIN runs r USING (run_id) JOIN params p ON p.run_id = r.run_id AND p.key = 'score.seed' WHERE r.kind = 'score' AND s.metric = 'nelbo_bpb' AND p.value = '101'")"
 expect "canonical scores differ by seed" 3 "$(sql "SELECT count(DISTINCT s.value) FROM scores s JOIN runs r USING (run_id) WHERE r.kind = 'score' AND s.metric = 'nelbo_bpb'")"
 
+# the names of what is a bound and what is not: importance-bent masks leave a conditional
+# NELBO (its own name, no nelbo_bpb_sched); loss-mode weights are not scored (the same
+# corruption with the mode off gives the very same score); what level types reveal is paid
+score_q() { # SET...: the run_id of a score run with these settings
+    "$P" score -c tiny.ini --checkpoint "$ckpt" --set score.seed=5 "$@" 2>err.txt ||
+        { cat err.txt >&2; fail=1; }
+    sql "SELECT max(run_id) FROM runs"
+}
+metric() { sql "SELECT value FROM scores WHERE run_id = $1 AND metric = '$2'"; }
+id=$(score_q --set mask.importance=idf --set mask.importance_mode=schedule)
+expect "conditional NELBO logged" 1 "$(sql "SELECT count(*) FROM scores WHERE run_id = $id AND metric = 'nelbo_bpb_sched_cond'")"
+expect "no bound claimed" 0 "$(sql "SELECT count(*) FROM scores WHERE run_id = $id AND metric = 'nelbo_bpb_sched'")"
+off=$(score_q --set mask.importance=idf --set mask.structure=unit)
+loss=$(score_q --set mask.importance=idf --set mask.structure=unit --set mask.importance_mode=loss)
+expect "loss mode scored as its corruption" "$(metric $off nelbo_bpb_sched)" "$(metric $loss nelbo_bpb_sched)"
+verdict=$(awk -v p="$(metric $off part_bpb_sched)" 'BEGIN { print (p > 0.05 ? "ok" : "part_bpb_sched " p) }')
+expect "unit structure pays for its partition" ok "$verdict"
+
 # sampling and infilling
 out=$("$P" sample --checkpoint "$ckpt" -n 2 --steps 4)
 expect "generated" 2 "$(printf '%s\n' "$out" | grep -c '^--- generated')"
