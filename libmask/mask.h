@@ -511,8 +511,10 @@ int mask_prior_export(mask *m, float *logp);
  * the next finer level), left to right, each gap a boundary with the hazard h(L) of the run of
  * L base units since the last boundary (a renewal prior, L capped at 32; h estimated on the
  * training sequences with the Krichevsky-Trofimov rule (b + 1/2) / (n + 1)). The sequence's
- * first token starts a unit. A constant hazard would be the Bernoulli prior; the renewal one
- * fits the lengths of coarse units better at no cost to the bound.
+ * first token starts a unit. A constant hazard would be the Bernoulli prior; on the
+ * quickstart's data (64-token windows) the renewal one codes regex word units in 0.396 bits
+ * per byte instead of 0.433, level-2 units in 0.341 instead of 0.343, and level types' two
+ * partitions in 0.543 instead of 0.546.
  * ========================================================================================== */
 
 enum {
