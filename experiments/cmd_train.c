@@ -29,7 +29,7 @@ static const char score_usage[] =
     "\n"
     "Scores the corruption of CONFIG ([mask], [score], [data]) against the denoiser in CKPT\n"
     "without training, and logs it as a run of kind 'score' with nelbo_bpb (the canonical\n"
-    "corruption: token masking, linear schedule), nelbo_bpb_sched (CONFIG's corruption) and\n"
+    "corruption: token masking, score.schedule), nelbo_bpb_sched (CONFIG's corruption) and\n"
     "the masked-token accuracy. The tokenizer and model keys come from the checkpoint.\n"
     "\n"
     "  -c, --config FILE   the configuration\n"

@@ -144,6 +144,9 @@ static const struct key keys[] = {
     {"train", "threads", K_INT, 1, 256, NULL, V(train.threads), 1},
     {"score", "max_tokens", K_INT, 0, 1e12, NULL, V(score.max_tokens), 0},
     {"score", "t_samples", K_INT, 2, 64, NULL, V(score.t_samples), 0},
+    {"score", "replicates", K_INT, 2, 64, NULL, V(score.replicates), 0},
+    {"score", "schedule", K_STR, 0, 0, NULL, V(score.schedule), 0},
+    {"score", "time_density", K_STR, 0, 0, NULL, V(score.time_density), 0},
     {"score", "seed", K_INT, 0, 4294967295.0, NULL, V(score.seed), 0},
     {"score", "buckets", K_INT, 1, 100, NULL, V(score.buckets), 0},
     {"score", "samples", K_INT, 0, 10000, NULL, V(score.samples), 0},
@@ -798,6 +801,23 @@ static int relation_error(const struct config *c, int k, char err[CONFIG_ERR_MAX
     return config_fail(err, "%s: %s.%s: %s", where, keys[k].section, keys[k].name, why);
 }
 
+int score_time_density(const struct config_values *v, double *c)
+{
+    const char *d = v->score.time_density;
+    char *end;
+    double k = 0;
+    if (strcmp(d, "uniform")) {
+        if (strncmp(d, "sqrt:", 5))
+            return -1;
+        k = strtod(d + 5, &end);
+        if (end == d + 5 || *end || !(k > 0 && k < 1e6))
+            return -1;
+    }
+    if (c)
+        *c = k / (double)v->model.seq_len;
+    return 0;
+}
+
 int config_finish(struct config *c, char err[CONFIG_ERR_MAX])
 {
     struct config_values *v = &c->v;
@@ -861,6 +881,23 @@ int config_finish(struct config *c, char err[CONFIG_ERR_MAX])
     if (v->mask.t_lo >= v->mask.t_hi)
         return relation_error(c, config_key_index("mask.t_hi"), err,
                               "%g must exceed mask.t_lo = %g", v->mask.t_hi, v->mask.t_lo);
+    if (v->score.t_samples % v->score.replicates)
+        return relation_error(c, config_key_index("score.replicates"), err,
+                              "%ld must divide score.t_samples = %ld", v->score.replicates,
+                              v->score.t_samples);
+    mask_schedule sch;
+    char why[256];
+    if (mask_schedule_parse(&sch, v->score.schedule, why, sizeof why))
+        return relation_error(c, config_key_index("score.schedule"), err, "%s", why);
+    if (sch.lo != 0 || sch.hi != 1 || !(fabs(mask_schedule_alpha(&sch, 1.0)) < 1e-12))
+        return relation_error(c, config_key_index("score.schedule"), err,
+                              "'%s' does not integrate over all of [0, 1] with alpha(1) = 0, "
+                              "as the NELBO needs",
+                              v->score.schedule);
+    if (score_time_density(v, NULL))
+        return relation_error(c, config_key_index("score.time_density"), err,
+                              "'%s' is neither uniform nor sqrt:K with K > 0",
+                              v->score.time_density);
     if (v->model.d % v->model.heads)
         return relation_error(c, config_key_index("model.heads"), err,
                               "%ld does not divide model.d = %ld", v->model.heads, v->model.d);

@@ -58,7 +58,9 @@ struct config_values {
         long seed, log_every, threads;
     } train;
     struct {
-        long max_tokens, t_samples, seed, buckets, samples, sample_steps;
+        long max_tokens, t_samples, replicates, seed, buckets, samples, sample_steps;
+        const char *schedule;     /* the canonical score's schedule (libmask spec) */
+        const char *time_density; /* "uniform" or "sqrt:K" */
         const char *sample_strategy;
     } score;
 };
@@ -113,6 +115,9 @@ int config_load_string(struct config *c, const char *text, const char *name,
  * typed values. Returns 0 or -1 with err. */
 int config_finish(struct config *c, char err[CONFIG_ERR_MAX]);
 const struct config_values *config_values(const struct config *c);
+/* score.time_density as the scorer's constant c = K / model.seq_len of the density
+ * q(t) ~ sqrt(1 + c / t) (0 for uniform). Returns 0, or -1 for a bad value. */
+int score_time_density(const struct config_values *v, double *c);
 
 /* Iteration over keys in reference order: "section.key", canonical value, doc line. */
 int config_nkeys(void);

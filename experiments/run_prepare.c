@@ -69,7 +69,7 @@ int run_mask_open(mask **out, const struct run_ctx *x, int canonical, int K,
     run_schedule_spec(v, spec, sizeof spec);
     s.vocab_size = x->V;
     s.n_types = K;
-    s.schedule = canonical ? "linear" : spec;
+    s.schedule = canonical ? v->score.schedule : spec;
     if (mask_time_sampler_parse(v->mask.time, &s.sampler, why, sizeof why) ||
         mask_structure_parse(canonical ? "token" : v->mask.structure, &s.structure, why,
                              sizeof why) ||

@@ -35,7 +35,7 @@ int run_prepare(struct run_ctx *x, const struct config *c, const char *cache_dir
 void run_ctx_free(struct run_ctx *x);
 
 /* Opens a corruption handle for this run: its own (canonical = 0) or the canonical one
- * (canonical = 1: token structure, linear schedule, the run's mask-type policy), with
+ * (canonical = 1: token structure, score.schedule, the run's mask-type policy), with
  * exactly K types, its corpus statistics fed. Returns 0 or -1 with err. */
 int run_mask_open(mask **out, const struct run_ctx *x, int canonical, int K,
                   char err[CONFIG_ERR_MAX]);

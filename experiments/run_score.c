@@ -9,6 +9,51 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Opens a corruption handle for scoring (canonical or the run's own) with its side code
+ * fitted. The run's own corruption in importance_mode loss is scored with the mode off: the
+ * masks are the same, and the loss-mode weights are not the ELBO's. */
+static int open_scored(mask **mk, mask_side **side, const struct run_ctx *x, int canonical,
+                       char err[CONFIG_ERR_MAX])
+{
+    struct run_ctx y = *x;
+    struct config_values v = *x->v;
+    if (!canonical && !strcmp(v.mask.importance_mode, "loss")) {
+        v.mask.importance_mode = "off";
+        y.v = &v;
+    }
+    *mk = NULL;
+    *side = NULL;
+    if (run_mask_open(mk, &y, canonical, x->K, err))
+        return -1;
+    if (mask_side_open(side, *mk)) {
+        config_fail(err, "side code: %s", mask_errmsg(*mk));
+        mask_close(mk);
+        return -1;
+    }
+    if (score_side_fit(*side, *mk, &y, err)) {
+        mask_side_close(side);
+        mask_close(mk);
+        return -1;
+    }
+    return 0;
+}
+
+static int score_with(model *m, const struct run_ctx *x, int canonical, struct score_opts *so,
+                      struct score_result *r, unsigned *reveals, char err[CONFIG_ERR_MAX])
+{
+    mask *mk;
+    mask_side *side;
+    if (open_scored(&mk, &side, x, canonical, err))
+        return -1;
+    *reveals = mask_side_reveals(side);
+    so->side = side;
+    int rc = score_nelbo(m, mk, x, so, r, err);
+    so->side = NULL;
+    mask_side_close(&side);
+    mask_close(&mk);
+    return rc;
+}
+
 int run_evaluate(struct runlog *rl, int64_t id, model *m, const struct run_ctx *x, long step,
                  char err[CONFIG_ERR_MAX])
 {
@@ -16,27 +61,34 @@ int run_evaluate(struct runlog *rl, int64_t id, model *m, const struct run_ctx *
     double *ulogp = score_unigram_logp(x);
     if (!ulogp)
         return config_fail(err, "out of memory");
-    struct score_opts so = {v->score.max_tokens,          (int)v->score.t_samples,
-                            (unsigned long)v->score.seed, step,
-                            (int)v->score.buckets,        ulogp};
+    struct score_opts so = {.max_tokens = v->score.max_tokens,
+                            .t_samples = (int)v->score.t_samples,
+                            .replicates = (int)v->score.replicates,
+                            .seed = (unsigned long)v->score.seed,
+                            .step = step,
+                            .buckets = (int)v->score.buckets,
+                            .unigram_logp = ulogp};
+    if (score_time_density(v, &so.t_sqrt)) {
+        free(ulogp);
+        return config_fail(err, "score.time_density: '%s'", v->score.time_density);
+    }
     struct score_result canon, own;
-    mask *cm = NULL;
-    /* the canonical corruption: token masking, linear schedule, the run's mask types;
-     * it also gives the unigram code length of the same tokens */
-    int rc = run_mask_open(&cm, x, 1, x->K, err);
-    if (!rc)
-        rc = score_nelbo(m, cm, x, &so, &canon, err);
-    mask_close(&cm);
+    unsigned canon_reveals, own_reveals;
+    /* the canonical corruption: token masking, score.schedule, the run's mask types; it also
+     * gives the unigram code length of the same tokens and the accuracy */
+    int rc = score_with(m, x, 1, &so, &canon, &canon_reveals, err);
     free(ulogp);
     if (rc)
         return -1;
     so.buckets = 0;
     so.unigram_logp = NULL;
-    if (score_nelbo(m, x->mask, x, &so, &own, err))
+    if (score_with(m, x, 0, &so, &own, &own_reveals, err))
         return -1;
     const double ln2 = log(2.0);
     double bytes = canon.bytes;
-    long total_m = 0, total_c = 0;
+    /* a NELBO conditional on what it does not pay for is not a bound: another name */
+    const char *sched_name =
+        own_reveals & MASK_REVEALS_RATES ? "nelbo_bpb_sched_cond" : "nelbo_bpb_sched";
     int bad =
         runlog_score(rl, id, "valid", "nelbo_bpb", canon.nats / ln2 / bytes,
                      canon.se / ln2 / bytes, canon.tokens) ||
@@ -44,8 +96,14 @@ int run_evaluate(struct runlog *rl, int64_t id, model *m, const struct run_ctx *
                      canon.se / ln2 / (double)canon.tokens, canon.tokens) ||
         runlog_score(rl, id, "valid", "type_bpb", canon.type_nats / ln2 / bytes, NAN,
                      canon.tokens) ||
-        runlog_score(rl, id, "valid", "nelbo_bpb_sched", own.nats / ln2 / own.bytes,
+        runlog_score(rl, id, "valid", "part_bpb", canon.part_nats / ln2 / bytes, NAN,
+                     canon.tokens) ||
+        runlog_score(rl, id, "valid", sched_name, own.nats / ln2 / own.bytes,
                      own.se / ln2 / own.bytes, own.tokens) ||
+        runlog_score(rl, id, "valid", "type_bpb_sched", own.type_nats / ln2 / own.bytes, NAN,
+                     own.tokens) ||
+        runlog_score(rl, id, "valid", "part_bpb_sched", own.part_nats / ln2 / own.bytes, NAN,
+                     own.tokens) ||
         runlog_score(rl, id, "valid", "bytes_per_token", bytes / (double)canon.tokens, NAN,
                      canon.tokens) ||
         runlog_score(rl, id, "valid", "unigram_bpb", canon.unigram_nats / ln2 / bytes, NAN,
@@ -53,17 +111,12 @@ int run_evaluate(struct runlog *rl, int64_t id, model *m, const struct run_ctx *
     for (int k = 0; !bad && k < (int)v->score.buckets && k < SCORE_MAX_BUCKETS; k++) {
         char name[32];
         snprintf(name, sizeof name, "masked_acc_b%d", k + 1);
-        total_m += canon.masked[k];
-        total_c += canon.correct[k];
-        double acc = canon.masked[k] ? (double)canon.correct[k] / (double)canon.masked[k] : NAN;
-        double se = canon.masked[k] ? sqrt(acc * (1 - acc) / (double)canon.masked[k]) : NAN;
-        bad = runlog_score(rl, id, "valid", name, acc, se, canon.masked[k]);
+        bad = runlog_score(rl, id, "valid", name, canon.bucket_acc[k], canon.bucket_se[k],
+                           canon.bucket_masked[k]);
     }
-    if (!bad && total_m) {
-        double acc = (double)total_c / (double)total_m;
-        bad = runlog_score(rl, id, "valid", "masked_acc", acc,
-                           sqrt(acc * (1 - acc) / (double)total_m), total_m);
-    }
+    if (!bad && canon.masked)
+        bad =
+            runlog_score(rl, id, "valid", "masked_acc", canon.acc, canon.acc_se, canon.masked);
     if (bad) {
         snprintf(err, CONFIG_ERR_MAX, "%s", runlog_errmsg(rl));
         return -1;

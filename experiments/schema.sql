@@ -63,7 +63,15 @@ CREATE TABLE IF NOT EXISTS metrics (
     PRIMARY KEY (run_id, key, step)
 ) WITHOUT ROWID;
 
--- Final scores. The canonical one is split 'valid', metric 'nelbo_bpb'.
+-- Final scores. The canonical one is split 'valid', metric 'nelbo_bpb': an upper bound on
+-- the held-out code length in bits per byte (token masking under score.schedule, the run's
+-- mask types, plus type_bpb and part_bpb, the code of what the types reveal). Every metric
+-- named nelbo_* is such a bound, comparable across runs; nelbo_bpb_sched is the same under
+-- the run's own corruption (its components type_bpb_sched, part_bpb_sched). A NELBO that
+-- does not pay for what its corruption reveals (importance_mode = schedule) is logged as
+-- nelbo_bpb_sched_cond instead: conditional, not a bound, never ranked with the others.
+-- stderr of a Monte Carlo score comes from score.replicates independent replicates per
+-- window: the error given the held-out text (windows add their variances).
 CREATE TABLE IF NOT EXISTS scores (
     run_id INTEGER NOT NULL REFERENCES runs(run_id),
     split  TEXT NOT NULL,                    -- 'valid' (or 'train')

@@ -1,5 +1,7 @@
-/* scoring.c: the Monte Carlo NELBO of validation windows (per window: t_samples antithetic
- * times, one corruption each, weight times cross-entropy), its error, and accuracy. */
+/* scoring.c: the Monte Carlo NELBO of validation windows (per window: R independent sets of
+ * antithetic times, importance-sampled, one corruption each, weight times cross-entropy over
+ * the time density), the side code of what the corruption reveals, the standard error from
+ * the replicates, and accuracy. */
 #include "scoring.h"
 
 #include <gsl/gsl_rng.h>
@@ -9,51 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { WINDOWS_PER_CALL = 8, TYPE_WINDOWS = 512 };
-
-/* log p(type) of the types revealed at t = 1, from training windows (add-one smoothed).
- * When every masked token gets the same type this codes nothing (log 1 = 0). */
-static int type_logp(mask *mk, const struct run_ctx *x, gsl_rng *r, double *logp, int K)
-{
-    double *count = calloc((size_t)K, sizeof *count);
-    struct window w;
-    int32_t *ids = malloc((size_t)x->T * sizeof *ids);
-    uint8_t *masked = malloc((size_t)x->T);
-    float *weight = malloc((size_t)x->T * sizeof *weight);
-    int8_t *type = malloc((size_t)x->T);
-    int rc = !count || !ids || !masked || !weight || !type
-                 ? -1
-                 : window_alloc(&w, x->T, x->nlevels, x->prompt);
-    size_t nw = x->train.n / (size_t)x->T;
-    nw = nw > TYPE_WINDOWS ? TYPE_WINDOWS : nw;
-    for (size_t i = 0; !rc && i < nw; i++) {
-        mask_seq seq;
-        mask_out out = {ids, masked, weight, type, 0, NULL, NULL};
-        dataset_window(&x->train, i * (size_t)x->T, &w, &seq);
-        rc = mask_corrupt(mk, &seq, 1.0, r, &out);
-        for (int j = 0; !rc && j < x->T; j++)
-            if (type[j] >= 0 && type[j] < K)
-                count[type[j]] += 1;
-    }
-    if (!rc) {
-        double total = 0;
-        for (int k = 0; k < K; k++)
-            total += count[k] + 1;
-        int used = 0;
-        for (int k = 0; k < K; k++)
-            used += count[k] > 0;
-        for (int k = 0; k < K; k++)
-            logp[k] = used <= 1 && count[k] > 0 ? 0.0 : log((count[k] + 1) / total);
-    }
-    if (count)
-        window_free(&w);
-    free(count);
-    free(ids);
-    free(masked);
-    free(weight);
-    free(type);
-    return rc;
-}
+enum { WINDOWS_PER_CALL = 8, SIDE_WINDOWS = 4096 };
 
 double *score_unigram_logp(const struct run_ctx *x)
 {
@@ -70,83 +28,165 @@ double *score_unigram_logp(const struct run_ctx *x)
     return logp;
 }
 
+long score_windows(const struct run_ctx *x, const struct score_opts *o)
+{
+    size_t T = (size_t)x->T, W = x->valid.n / T;
+    if (o->max_tokens > 0 && (size_t)o->max_tokens / T < W)
+        W = (size_t)o->max_tokens / T;
+    return W < 1 ? 1 : (long)W;
+}
+
+int score_side_fit(mask_side *side, mask *mk, const struct run_ctx *x, char err[CONFIG_ERR_MAX])
+{
+    if (!mask_side_reveals(side))
+        return 0;
+    struct window w;
+    if (window_alloc(&w, x->T, x->nlevels, x->prompt))
+        return config_fail(err, "out of memory");
+    size_t nw = x->train.n / (size_t)x->T;
+    nw = nw > SIDE_WINDOWS ? SIDE_WINDOWS : nw;
+    int rc = 0;
+    for (size_t i = 0; i < nw && !rc; i++) {
+        mask_seq seq;
+        dataset_window(&x->train, i * (size_t)x->T, &w, &seq);
+        rc = mask_side_add(side, &seq);
+    }
+    window_free(&w);
+    return rc ? config_fail(err, "side code: %s", mask_errmsg(mk)) : 0;
+}
+
+/* Accuracy sums of one bucket (or of all): over windows, the replicate means of the weighted
+ * correct and masked counts, and their within-window (co)variances divided by R. */
+struct acc_sums {
+    double c, m;          /* sums of the windows' replicate means */
+    double scc, scm, smm; /* sums of the variances and covariance of those means */
+    long n;               /* masked tokens, unweighted */
+};
+
+static void acc_window(struct acc_sums *s, const double *wc, const double *wm, int R,
+                       int stride)
+{
+    double c = 0, m = 0;
+    for (int r = 0; r < R; r++)
+        c += wc[r * stride], m += wm[r * stride];
+    c /= R, m /= R;
+    double cc = 0, cm = 0, mm = 0;
+    for (int r = 0; r < R; r++) {
+        double dc = wc[r * stride] - c, dm = wm[r * stride] - m;
+        cc += dc * dc, cm += dc * dm, mm += dm * dm;
+    }
+    double d = (double)R * (R - 1);
+    s->c += c, s->m += m;
+    s->scc += cc / d, s->scm += cm / d, s->smm += mm / d;
+}
+
+/* The ratio estimate c / m and its delta-method standard error. */
+static void acc_final(const struct acc_sums *s, double *acc, double *se)
+{
+    if (!(s->m > 0) || s->n == 0) {
+        *acc = *se = NAN;
+        return;
+    }
+    double a = s->c / s->m, v = (s->scc - 2 * a * s->scm + a * a * s->smm) / (s->m * s->m);
+    *acc = a;
+    *se = sqrt(v > 0 ? v : 0);
+}
+
+/* The time of uniform u under the density q(t) = sqrt(1 + c / t) / G(1) on (0, 1], where
+ * G(t) = sqrt(t (t + c)) + c asinh(sqrt(t / c)) is its integral (inverted by bisection), and
+ * q(t) into *dens; c <= 0: the uniform density. */
+static double time_from_uniform(double u, double c, double *dens)
+{
+    if (!(c > 0)) {
+        *dens = 1;
+        return u;
+    }
+    double g1 = sqrt(1 + c) + c * asinh(sqrt(1 / c)), lo = 0, hi = 1;
+    for (int i = 0; i < 64; i++) {
+        double t = 0.5 * (lo + hi);
+        if ((sqrt(t * (t + c)) + c * asinh(sqrt(t / c))) / g1 < u)
+            lo = t;
+        else
+            hi = t;
+    }
+    double t = 0.5 * (lo + hi);
+    *dens = t > 0 ? sqrt(1 + c / t) / g1 : HUGE_VAL;
+    return t;
+}
+
 int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_opts *o,
                 struct score_result *res, char err[CONFIG_ERR_MAX])
 {
     memset(res, 0, sizeof *res);
-    const int T = x->T, S = o->t_samples, K = mask_n_types(mk);
-    size_t W = x->valid.n / (size_t)T;
-    if (o->max_tokens > 0 && (size_t)o->max_tokens / (size_t)T < W)
-        W = (size_t)o->max_tokens / (size_t)T;
-    if (W < 1)
-        W = 1;
+    const int T = x->T, S = o->t_samples, R = o->replicates;
+    if (R < 2 || S < R || S % R || S > SCORE_MAX_T_SAMPLES)
+        return config_fail(err,
+                           "scoring: %d draws of t in %d replicates: the replicates must be "
+                           "at least 2 and divide the draws (at most %d)",
+                           S, R, SCORE_MAX_T_SAMPLES);
+    const int k = S / R; /* antithetic draws per replicate */
+    const size_t W = (size_t)score_windows(x, o);
     const int B = WINDOWS_PER_CALL * S;
+    const int buckets = o->buckets > SCORE_MAX_BUCKETS ? SCORE_MAX_BUCKETS : o->buckets;
+    const int NB = buckets + 1; /* the buckets, then all of them */
     size_t BT = (size_t)B * (size_t)T;
     int32_t *in = malloc(BT * sizeof *in), *tgt = malloc(BT * sizeof *tgt);
     int32_t *pred = malloc(BT * sizeof *pred);
     uint8_t *msk = malloc(BT);
     float *wt = malloc(BT * sizeof *wt), *lp = malloc(BT * sizeof *lp);
-    int8_t *typ = malloc(BT), *t1_t = malloc((size_t)T);
-    int32_t *t1_ids = malloc((size_t)T * sizeof *t1_ids);
-    uint8_t *t1_m = malloc((size_t)T);
-    float *t1_w = malloc((size_t)T * sizeof *t1_w);
-    double *tt = malloc((size_t)S * sizeof *tt), *loss = malloc((size_t)B * sizeof *loss);
-    double *tlogp = malloc((size_t)(K > 0 ? K : 1) * sizeof *tlogp);
+    double *tt = malloc((size_t)B * sizeof *tt), *loss = malloc((size_t)B * sizeof *loss);
+    double *dens = malloc((size_t)B * sizeof *dens);
+    double *wc = malloc((size_t)R * NB * sizeof *wc), *wm = malloc((size_t)R * NB * sizeof *wm);
+    struct acc_sums *acc = calloc((size_t)NB, sizeof *acc);
     const double *ulogp = o->unigram_logp;
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937), *rs = gsl_rng_alloc(gsl_rng_mt19937);
     struct window win;
     int rc = 0, have_win = 0;
-    if (!in || !tgt || !pred || !msk || !wt || !lp || !typ || !t1_t || !t1_ids || !t1_m ||
-        !t1_w || !tt || !loss || !tlogp || !r || !rs ||
-        window_alloc(&win, T, x->nlevels, x->prompt)) {
+    if (!in || !tgt || !pred || !msk || !wt || !lp || !tt || !loss || !dens || !wc || !wm ||
+        !acc || !r || !rs) {
+        rc = config_fail(err, "out of memory");
+        goto done;
+    }
+    if (window_alloc(&win, T, x->nlevels, x->prompt)) {
         rc = config_fail(err, "out of memory");
         goto done;
     }
     have_win = 1;
     gsl_rng_set(r, o->seed);
-    gsl_rng_set(rs, o->seed + 1);
+    gsl_rng_set(rs, o->seed + 1); /* the accuracy's proposals: never the masks' draws */
     mask_set_step(mk, o->step);
     mask_schedule sched = *mask_get_schedule(mk);
     sched.lo = 0; /* scoring integrates over all of [0, 1] */
     sched.hi = 1;
-    /* the type statistics draw from their own stream: the times and masks of the scored
-     * windows are the same draws for every run (common random numbers) */
-    if (K > 1 && type_logp(mk, x, rs, tlogp, K)) {
-        rc = config_fail(err, "scoring: %s", mask_errmsg(mk));
-        goto done;
-    }
-    int buckets = o->buckets > SCORE_MAX_BUCKETS ? SCORE_MAX_BUCKETS : o->buckets;
     for (size_t w0 = 0; w0 < W && !rc; w0 += WINDOWS_PER_CALL) {
         int nw = (int)(W - w0 < WINDOWS_PER_CALL ? W - w0 : WINDOWS_PER_CALL), nb = nw * S;
-        double tbits[WINDOWS_PER_CALL] = {0};
-        double tvals[WINDOWS_PER_CALL * SCORE_MAX_T_SAMPLES];
+        double side[WINDOWS_PER_CALL] = {0};
         for (int a = 0; a < nw && !rc; a++) {
-            mask_seq seq;
-            size_t start = (w0 + (size_t)a) * (size_t)T;
-            dataset_window(&x->valid, start, &win, &seq);
-            res->bytes += (double)seq.text_len;
+            mask_seq sq, *seq = &sq;
+            dataset_window(&x->valid, (w0 + (size_t)a) * (size_t)T, &win, seq);
+            res->bytes += (double)seq->text_len;
             for (int i = 0; ulogp && i < T; i++)
-                res->unigram_nats -= ulogp[seq.ids[i]];
-            mask_sample_times(tt, S, &sched, MASK_TIME_ANTITHETIC, r);
+                res->unigram_nats -= ulogp[seq->ids[i]];
+            for (int g = 0; g < R; g++) /* R independent antithetic sets of k times */
+                mask_sample_times(tt + a * S + g * k, k, &sched, MASK_TIME_ANTITHETIC, r);
+            for (int j = 0; j < S; j++)
+                tt[a * S + j] = time_from_uniform(tt[a * S + j], o->t_sqrt, &dens[a * S + j]);
             for (int j = 0; j < S && !rc; j++) {
                 size_t b = (size_t)(a * S + j);
-                mask_out out = {in + b * T, msk + b * T, wt + b * T, typ + b * T,
-                                0,          NULL,        NULL};
-                rc = mask_corrupt(mk, &seq, tt[j], r, &out);
-                memcpy(tgt + b * T, seq.ids, (size_t)T * sizeof *tgt);
-                tvals[b] = tt[j];
+                mask_out out = {in + b * T, msk + b * T, wt + b * T, NULL, 0, NULL, NULL};
+                rc = mask_corrupt(mk, seq, tt[b], r, &out);
+                memcpy(tgt + b * T, seq->ids, (size_t)T * sizeof *tgt);
             }
-            if (!rc && K > 1) { /* the types revealed at t = 1, coded by their unigram */
-                mask_out out = {t1_ids, t1_m, t1_w, t1_t, 0, NULL, NULL};
-                rc = mask_corrupt(mk, &seq, 1.0, rs, &out);
-                for (int i = 0; !rc && i < T; i++)
-                    if (t1_t[i] >= 0 && t1_t[i] < K)
-                        tbits[a] -= tlogp[t1_t[i]];
+            if (!rc && o->side) {
+                double tn, pn;
+                rc = mask_side_nats(o->side, seq, &tn, &pn);
+                res->type_nats += tn;
+                res->part_nats += pn;
+                side[a] = tn + pn;
             }
         }
         if (rc) {
-            config_fail(err, "scoring: %s",
-                        mask_errmsg(mk)[0] ? mask_errmsg(mk) : mask_strerror(rc));
+            config_fail(err, "scoring: %s", mask_errmsg(mk));
             break;
         }
         if ((rc = model_score(m, in, tgt, nb, T, lp))) {
@@ -160,18 +200,24 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
                 if (msk[p])
                     l -= (double)wt[p] * (double)lp[p];
             }
-            loss[b] = l;
+            loss[b] = l / dens[b];
         }
         for (int a = 0; a < nw; a++) {
-            double mean = 0, ss = 0;
-            for (int j = 0; j < S; j++)
-                mean += loss[a * S + j];
-            mean /= S;
-            for (int j = 0; j < S; j++)
-                ss += (loss[a * S + j] - mean) * (loss[a * S + j] - mean);
-            res->nats += mean + tbits[a];
-            res->type_nats += tbits[a];
-            res->se += ss / (S - 1) / S; /* variance of the window's mean, summed */
+            double g[SCORE_MAX_T_SAMPLES], mean = 0, ss = 0;
+            for (int q = 0; q < R; q++) {
+                g[q] = 0;
+                for (int j = 0; j < k; j++)
+                    g[q] += loss[a * S + q * k + j];
+                g[q] /= k;
+                mean += g[q];
+                if (o->replicate_nats)
+                    o->replicate_nats[(w0 + (size_t)a) * (size_t)R + (size_t)q] = g[q];
+            }
+            mean /= R;
+            for (int q = 0; q < R; q++)
+                ss += (g[q] - mean) * (g[q] - mean);
+            res->nats += mean + side[a];
+            res->var += ss / (R - 1) / R; /* the variance of the window's mean */
         }
         if (buckets > 0) { /* argmax proposals for every mask in one step */
             model_sample_settings ss;
@@ -184,23 +230,48 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
                 config_fail(err, "scoring: %s", model_errmsg(m));
                 break;
             }
-            for (int b = 0; b < nb; b++) {
-                double ratio = mask_schedule_mask_prob(&sched, tvals[b]);
-                int k = (int)(ratio * buckets);
-                k = k < 0 ? 0 : k >= buckets ? buckets - 1 : k;
-                for (int i = 0; i < T; i++) {
-                    size_t p = (size_t)b * T + (size_t)i;
-                    if (msk[p]) {
-                        res->masked[k]++;
-                        res->correct[k] += pred[p] == tgt[p];
+            for (int a = 0; a < nw; a++) {
+                memset(wc, 0, (size_t)R * NB * sizeof *wc);
+                memset(wm, 0, (size_t)R * NB * sizeof *wm);
+                for (int j = 0; j < S; j++) {
+                    int b = a * S + j, q = j / k;
+                    double ratio = mask_schedule_mask_prob(&sched, tt[b]);
+                    /* the density of the mask ratio under this schedule is 1 / (dm/dt):
+                     * weighting by dm/dt makes the ratio uniform on [0, 1] */
+                    double omega = -mask_schedule_dalpha(&sched, tt[b]) / dens[b];
+                    int kb = (int)(ratio * buckets);
+                    kb = kb < 0 ? 0 : kb >= buckets ? buckets - 1 : kb;
+                    long nm = 0, nc = 0;
+                    for (int i = 0; i < T; i++) {
+                        size_t p = (size_t)b * T + (size_t)i;
+                        if (msk[p]) {
+                            nm++;
+                            nc += pred[p] == tgt[p];
+                        }
                     }
+                    acc[kb].n += nm;
+                    acc[buckets].n += nm;
+                    wc[q * NB + kb] += omega * (double)nc / k;
+                    wm[q * NB + kb] += omega * (double)nm / k;
+                    wc[q * NB + buckets] += omega * (double)nc / k;
+                    wm[q * NB + buckets] += omega * (double)nm / k;
                 }
+                for (int kb = 0; kb < NB; kb++)
+                    acc_window(&acc[kb], wc + kb, wm + kb, R, NB);
             }
         }
         res->windows += nw;
         res->tokens += (long)nw * T;
     }
-    res->se = sqrt(res->se);
+    res->se = sqrt(res->var);
+    for (int kb = 0; kb < buckets; kb++) {
+        acc_final(&acc[kb], &res->bucket_acc[kb], &res->bucket_se[kb]);
+        res->bucket_masked[kb] = acc[kb].n;
+    }
+    if (buckets > 0) {
+        acc_final(&acc[buckets], &res->acc, &res->acc_se);
+        res->masked = acc[buckets].n;
+    }
 done:
     if (have_win)
         window_free(&win);
@@ -210,14 +281,12 @@ done:
     free(msk);
     free(wt);
     free(lp);
-    free(typ);
-    free(t1_t);
-    free(t1_ids);
-    free(t1_m);
-    free(t1_w);
     free(tt);
+    free(dens);
     free(loss);
-    free(tlogp);
+    free(wc);
+    free(wm);
+    free(acc);
     gsl_rng_free(r);
     gsl_rng_free(rs);
     return rc ? -1 : 0;

@@ -1,5 +1,6 @@
 /* scoring.h: held-out scores of a denoiser under a corruption: the NELBO by Monte Carlo
- * over t (antithetic) with its standard error, and masked-token accuracy by mask ratio. */
+ * over t in independent antithetic replicates, its standard error from them, the code length
+ * of what the corruption reveals (libmask's side code), and masked-token accuracy. */
 #ifndef PYRAMASK_SCORING_H
 #define PYRAMASK_SCORING_H
 
@@ -10,27 +11,53 @@ enum { SCORE_MAX_BUCKETS = 100, SCORE_MAX_T_SAMPLES = 64 };
 
 struct score_opts {
     long max_tokens;            /* validation tokens scored (0 = all) */
-    int t_samples;              /* draws of t per window (antithetic) */
+    int t_samples;              /* draws of t per window, S */
+    int replicates;             /* R >= 2 independent antithetic sets of S / R draws each */
     unsigned long seed;         /* the same for every run: common random numbers */
     long step;                  /* curriculum step whose schedule is scored */
     int buckets;                /* accuracy buckets over the mask ratio; 0 = no accuracy */
     const double *unigram_logp; /* score_unigram_logp's table, or NULL: no unigram_nats */
+    double t_sqrt;              /* > 0: importance sampling of t, from the density
+                                 * q(t) ~ sqrt(1 + t_sqrt / t), each draw's estimate divided
+                                 * by q(t); 0: t uniform (antithetic in the uniform u either
+                                 * way) */
+    mask_side *side;            /* the corruption's side code (score_side_fit), or NULL */
+    double *replicate_nats;     /* NULL, or (score_windows() x R): each replicate's NELBO
+                                 * estimate of each window in nats, without the side code
+                                 * (for paired comparisons of two corruptions) */
 };
 
 struct score_result {
-    double nats, se;     /* NELBO of the scored tokens (nats) and its Monte Carlo error */
-    double type_nats;    /* the part that codes the mask types revealed at t = 1 */
+    /* NELBO of the scored tokens (nats): the sum over windows of the mean of the window's
+     * R replicates, plus the side code. var: its Monte Carlo variance given the text, the sum
+     * over windows of s^2(replicates) / R; se = sqrt(var). */
+    double nats, var, se;
+    double type_nats;    /* the part of nats that codes the revealed types */
+    double part_nats;    /* the part of nats that codes the revealed partitions */
     double unigram_nats; /* the scored tokens coded by the training split's token
-                           * frequencies: the NELBO of a denoiser that learned nothing
-                           * else (the plateau training starts on) */
+                          * frequencies: the NELBO of a denoiser that learned nothing
+                          * else (the plateau training starts on) */
     long windows, tokens;
     double bytes;
-    long masked[SCORE_MAX_BUCKETS], correct[SCORE_MAX_BUCKETS];
+    /* masked-token accuracy with the mask ratio uniform on [0, 1] (each draw weighted by
+     * d(1 - alpha)/dt, so the value does not depend on the scored schedule), overall and per
+     * mask-ratio bucket, with standard errors from the replicates (delta method); NAN where
+     * nothing was masked. masked: the masked tokens behind each (not weighted). */
+    double acc, acc_se, bucket_acc[SCORE_MAX_BUCKETS], bucket_se[SCORE_MAX_BUCKETS];
+    long masked, bucket_masked[SCORE_MAX_BUCKETS];
 };
 
 /* log p(v) of the model-level ids under the training split's frequencies (add one half):
  * V values to free(), or NULL when out of memory. */
 double *score_unigram_logp(const struct run_ctx *x);
+
+/* The number of windows score_nelbo scores with these options. */
+long score_windows(const struct run_ctx *x, const struct score_opts *o);
+
+/* Fits the side code of corruption mk (libmask's mask_side) on x's training windows (at most
+ * 4096 of them). Returns 0 or -1 with err. */
+int score_side_fit(mask_side *side, mask *mk, const struct run_ctx *x,
+                   char err[CONFIG_ERR_MAX]);
 
 /* Scores model m on x's validation split under corruption mk. Returns 0 or -1 with err. */
 int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_opts *o,

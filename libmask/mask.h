@@ -200,9 +200,15 @@ void mask_sample_times(double *t, int B, const mask_schedule *s, mask_time_sampl
  *             blocks); 0 on the later blocks, which are masked context, not targets.
  *   response  only positions >= prompt_len are units (tokens); the prompt is never masked.
  *
- * For the data-dependent partitions (unit, regex) the weight gives the ELBO of a reverse
- * process that knows the partition (it is a function of the coarse tokenization) and decodes
- * a unit as a product over its tokens.
+ * What the structures reveal (see "Side information and the bound rule" below): token, block
+ * and response cut x into the same units whatever x is; span draws its lengths from the
+ * generator, independently of x (the reverse process can draw the same partition itself), so
+ * with unit_level = 0 it reveals nothing either. unit, regex, and span with unit_level > 0
+ * cut x by a partition that is a function of x (its coarse tokenization, its regex matches):
+ * at an intermediate t the mask pattern shows where hidden units begin and end. For them the
+ * weight gives the ELBO of a reverse process that knows the partition and decodes a unit as a
+ * product over its tokens, a bound on -log p(x | partition) only; mask_side_nats gives the
+ * code length of the partition that turns it into a bound on -log p(x).
  * ========================================================================================== */
 
 typedef enum mask_structure {
@@ -234,6 +240,20 @@ typedef enum mask_structure {
  *               type = number of importance_edges <= a_i / mean(a) (edges ascending, default
  *               0.5, 1, 2). Needs K >= n_importance_edges + 1.
  * settings.n_types = 0 picks the K the policy needs; a smaller K fails with MASK_E_K.
+ *
+ * What the types reveal (see "Side information and the bound rule" below):
+ *   single      nothing.
+ *   class       a function of x (the rules see the token's context through lookarounds), not
+ *               of the mask: every maskable position's type is shown at t = 1. Coded once,
+ *               at every maskable position, under the training split's type frequencies.
+ *   importance  a function of x (a_i relative to the sequence's mean): as class.
+ *   level       a function of the mask AND of how x's tokens group into the coarser levels: at
+ *               t = 1 every token has the top type and nothing shows, but at an intermediate
+ *               t "[L1][L0][L1*2]" tells where hidden coarse units begin and end. Coded as the
+ *               partitions of every coarser level, once.
+ *   length      a function of the mask and of the structure's units: the structure's partition
+ *               (nothing for token, block, response; the random spans of span; the partition
+ *               of unit and regex, coded for the structure) tells it all; nothing more.
  * ========================================================================================== */
 
 typedef enum mask_type_policy {
@@ -580,6 +600,71 @@ int mask_prior_add(mask *m, const mask_seq *seq, gsl_rng *r);
  *   log((count[k][v] + prior_alpha) / (total[k] + prior_alpha * V)),
  * each row a distribution over the V ids (exp sums to 1). */
 int mask_prior_export(mask *m, float *logp);
+
+/* ==========================================================================================
+ * Side information and the bound rule
+ *
+ * The rule: a corruption's NELBO (weight times cross-entropy, integrated over t) is an upper
+ * bound on -log p(x) only if everything the corrupted sequence z_t shows besides clean tokens
+ * is either drawn independently of x (span lengths, the block index) or paid for. A
+ * deterministic function S(x) (types, partitions) is paid for by coding it up front under a
+ * fixed prior q that never looks at the scored x (here: estimated on training sequences):
+ *     -log p(x) <= -log q(S(x)) + NELBO(x | S(x)),
+ * because drawing S from q and then x from the reverse process given S is a generative model
+ * whose probability of x is at least q(S(x)) p(x | S(x)) (the pair is a sub-probability over
+ * x). What each policy and structure reveals is listed in their sections above; in short:
+ *   MASK_REVEALS_TYPES    class and importance types: each maskable position's type, coded
+ *                         under the types' frequencies (add-1/2), the same whatever the mask.
+ *   MASK_REVEALS_LEVELS   level types: the partitions of the coarser levels 1..n_levels, each
+ *                         given the one below (level 1 given the tokens).
+ *   MASK_REVEALS_UNITS    unit, regex, and span with unit_level > 0: the structure's partition
+ *                         (not coded again when the levels are).
+ *   MASK_REVEALS_RATES    importance_mode schedule with a nonzero strength: the per-unit rates
+ *                         depend on x and the mask pattern shows them. Not coded: the NELBO is
+ *                         conditional on the rates (GenMD4's rate term is missing; see
+ *                         Importance), so it is not a bound on -log p(x) and a scorer must not
+ *                         report it as one.
+ * importance_mode loss weights the loss on purpose: its weights are not the ELBO's, and a
+ * scorer scores the same corruption with the mode off (the masks do not depend on it).
+ * single, token, block, response and span with unit_level = 0 reveal nothing.
+ *
+ * A partition is coded as its boundaries among the gaps of its base partition (the tokens, or
+ * the next finer level), left to right, each gap a boundary with the hazard h(L) of the run of
+ * L base units since the last boundary (a renewal prior, L capped at 32; h estimated on the
+ * training sequences with the Krichevsky-Trofimov rule (b + 1/2) / (n + 1)). The sequence's
+ * first token starts a unit. A constant hazard would be the Bernoulli prior; on the
+ * quickstart's data (64-token windows) the renewal one codes regex word units in 0.396 bits
+ * per byte instead of 0.433, level-2 units in 0.341 instead of 0.343, and level types' two
+ * partitions in 0.543 instead of 0.546.
+ * ========================================================================================== */
+
+enum {
+    MASK_REVEALS_TYPES = 1,
+    MASK_REVEALS_LEVELS = 2,
+    MASK_REVEALS_UNITS = 4,
+    MASK_REVEALS_RATES = 8
+};
+
+/* The MASK_REVEALS_* flags of the handle's corruption (0: it reveals nothing but tokens). */
+unsigned mask_reveals(const mask *m);
+
+/* The prior over a corruption's side information (its type and partition statistics).
+ * Borrows the handle m, which must outlive it; errors are recorded on m (mask_errmsg). */
+typedef struct mask_side mask_side;
+
+/* Opens the side code of m's corruption (*out NULL on error). */
+int mask_side_open(mask_side **out, mask *m);
+/* Frees it; NULL-safe, sets *s = NULL. */
+void mask_side_close(mask_side **s);
+/* The MASK_REVEALS_* flags it codes (RATES is reported, never coded). */
+unsigned mask_side_reveals(const mask_side *s);
+/* Adds one training sequence's types and partitions to the statistics. Errors:
+ * MASK_E_INPUT (bad sequence; levels that do not nest), MASK_E_NOMEM. */
+int mask_side_add(mask_side *s, const mask_seq *seq);
+/* The code length in nats of seq's side information under the statistics so far: the types
+ * (MASK_REVEALS_TYPES) into *type_nats and the partitions (LEVELS, UNITS) into *part_nats,
+ * each 0 when not revealed. Deterministic: no random draw. */
+int mask_side_nats(mask_side *s, const mask_seq *seq, double *type_nats, double *part_nats);
 
 /* ==========================================================================================
  * Names (for configs and messages)

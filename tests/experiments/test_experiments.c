@@ -69,6 +69,29 @@ static void test_errors(void)
 {
     const char *e = load_error("[model]\nd = 64\nbogus = 1\n");
     CHECK(strstr(e, "c.ini:3: unknown key 'model.bogus'"), "got '%s'", e);
+    /* the score's estimator: replicates divide the draws; a full-range schedule; a density */
+    e = load_error("[score]\nreplicates = 3\n");
+    CHECK(strstr(e, "c.ini:2: score.replicates: 3 must divide score.t_samples = 4"), "got '%s'",
+          e);
+    e = load_error("[score]\nt_samples = 6\nreplicates = 3\n");
+    CHECK(!*e, "got '%s'", e);
+    e = load_error("[score]\nschedule = loglinear\n");
+    CHECK(strstr(e, "c.ini:2: score.schedule: 'loglinear' does not integrate"), "got '%s'", e);
+    e = load_error("[score]\nschedule = cosine[0.1,1]\n");
+    CHECK(strstr(e, "c.ini:2: score.schedule: 'cosine[0.1,1]' does not integrate"), "got '%s'",
+          e);
+    e = load_error("[score]\nschedule = spam\n");
+    CHECK(strstr(e, "c.ini:2: score.schedule: schedule 'spam': unknown schedule"), "got '%s'",
+          e);
+    e = load_error("[score]\nschedule = poly:3\ntime_density = uniform\n");
+    CHECK(!*e, "got '%s'", e);
+    const char *bad[] = {"sqrt:0", "sqrt:", "sqrt:2x", "cube:2", "sqrt:-1"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char text[64];
+        snprintf(text, sizeof text, "[score]\ntime_density = %s\n", bad[i]);
+        e = load_error(text);
+        CHECK(strstr(e, "c.ini:2: score.time_density:"), "%s: got '%s'", bad[i], e);
+    }
     e = load_error("[nosuch]\nx = 1\n");
     CHECK(strstr(e, "c.ini:2: unknown key 'nosuch.x'"), "got '%s'", e);
     e = load_error("[train]\n\nsteps = many\n");
