@@ -9,6 +9,8 @@
 #include <string.h>
 
 enum { MAX_THREADS = 64 };
+/* Multiply-adds below which a loop runs on the calling thread alone. */
+#define MIN_THREAD_WORK 4e6
 
 void tok_default_cluster_settings(tok_cluster_settings *s)
 {
@@ -213,8 +215,9 @@ done:
 
 /* ---- parallel loops over the points ---- */
 
-/* fn(ctx, lo, hi, scratch) over [0, m) in contiguous blocks, one per thread; each point's
- * result depends on nothing but the point, so the thread count never changes a result. */
+/* fn(ctx, lo, hi, scratch) over [0, m) in contiguous blocks, one per thread (one thread for
+ * less than MIN_THREAD_WORK multiply-adds); each point's result depends on nothing but the
+ * point, so the thread count never changes a result. */
 typedef void (*range_fn)(void *ctx, int32_t lo, int32_t hi, double *scratch);
 
 struct range_job {
@@ -231,12 +234,14 @@ static void *range_run(void *arg)
     return NULL;
 }
 
-static void parallel_for(range_fn fn, void *ctx, int32_t m, int nt, double *scratch,
-                         size_t scratch_per_thread)
+static void parallel_for(range_fn fn, void *ctx, int32_t m, int nt, double work,
+                         double *scratch, size_t scratch_per_thread)
 {
     struct range_job jobs[MAX_THREADS];
     pthread_t th[MAX_THREADS];
     int started[MAX_THREADS] = {0};
+    if (work < MIN_THREAD_WORK) /* a thread costs more than it saves */
+        nt = 1;
     if (nt > m)
         nt = m > 0 ? m : 1;
     for (int k = 0; k < nt; k++) {
@@ -371,7 +376,8 @@ static double try_candidate(kmeans *km, int32_t c)
     for (size_t q = e->row[c]; q < e->row[c + 1]; q++)
         km->dense[e->col[q]] = e->val[q];
     km->cand_norm2 = e->norm2[c];
-    parallel_for(trial_range, km, km->m, km->nt, km->scratch, (size_t)km->k);
+    parallel_for(trial_range, km, km->m, km->nt, (double)km->e->nnz, km->scratch,
+                 (size_t)km->k);
     for (size_t q = e->row[c]; q < e->row[c + 1]; q++)
         km->dense[e->col[q]] = 0;
     double pot = 0;
@@ -504,7 +510,8 @@ static int kmeans_run(kmeans *km, uint64_t seed, const tok_cluster_settings *s,
     for (int32_t p = 0; p < km->m; p++)
         km->assign[p] = -1;
     for (int it = 1; it <= s->max_iter; it++) {
-        parallel_for(assign_range, km, km->m, km->nt, km->scratch, (size_t)km->k);
+        parallel_for(assign_range, km, km->m, km->nt, (double)km->e->nnz * km->k, km->scratch,
+                     (size_t)km->k);
         fill_empty(km);
         int64_t moved = 0;
         double obj = 0;

@@ -258,7 +258,8 @@ const uint8_t *tok_prefix_piece_bytes(const tok *t, int piece_level, int32_t d, 
 typedef struct tok_cluster_settings {
     int32_t features; /* F: context ids, the F most frequent ids of the corpus (512) */
     int max_iter;     /* bound on the Lloyd iterations, >= 1 (100) */
-    int nthreads;     /* threads for the k-means steps (1); the result does not depend on it */
+    int nthreads;     /* threads for the Lloyd steps (1), used from 4e6 multiply-adds (non-zeros
+                       * x C) a step; the result does not depend on it */
     /* Optional report after each Lloyd assignment step: its number (1, 2, ...), the k-means
      * objective after it and how many ids changed cluster (all of them at step 1). */
     void (*progress)(void *ctx, int iteration, double objective, int64_t moved);
@@ -311,8 +312,9 @@ typedef struct tok_cluster_stats {
  * per Lloyd step (nnz: the embedding's non-zeros, a few dozen per id); memory 8 n bytes while
  * counting, then O(nnz + 2F C). On the shipped prose (4.4 MB: 1.14 M ids of a 4096-token
  * level, 3764 ids embedded, 133 k non-zeros), one thread of a 2-core EPYC shared with other
- * work: 0.08 s for C = 16 (31 steps), 0.14 s for 64 (20), 0.25 s for 256 (12), 0.73 s for
- * 1024 (4). tests/bench/bench_coarsen measures it. */
+ * work (load 1 to 7): 0.1 to 0.3 s for C = 16 (31 steps) and 64 (20), 0.25 to 0.8 s for 256
+ * (12), 0.7 to 2 s for 1024 (4 steps; the seeding is three quarters of it).
+ * tests/bench/bench_coarsen measures it: meson test --benchmark coarsen -v. */
 int tok_cluster_map(const int32_t *ids, size_t n, int32_t alphabet, int32_t nclusters,
                     uint64_t seed, const tok_cluster_settings *s, int32_t *map,
                     tok_cluster_stats *stats, tok_err *err);

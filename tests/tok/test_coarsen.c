@@ -459,6 +459,7 @@ static void record(void *ctx, int iteration, double objective, int64_t moved)
  * and any thread count, another seed another map, max_iter a bound. */
 static void test_real(void)
 {
+    enum { NC = 160 }; /* enough work per step for threads to be used */
     const tok *t = prose_pyramid();
     blob text = prose_text();
     tok_ids ids = {0};
@@ -474,7 +475,7 @@ static void test_real(void)
         s.nthreads = nt;
         s.progress = record;
         s.progress_ctx = &tr[nt - 1];
-        CHECK_OK(tok_cluster_map(ids.ids, ids.n, V, 48, 11, &s, nt == 1 ? map : other,
+        CHECK_OK(tok_cluster_map(ids.ids, ids.n, V, NC, 11, &s, nt == 1 ? map : other,
                                  nt == 1 ? &st : &st2, &e),
                  e);
         if (nt > 1) {
@@ -484,11 +485,14 @@ static void test_real(void)
                   "%d threads: another objective trace", nt);
         }
     }
-    int32_t used[48] = {0}, nonempty = 0;
+    int32_t used[NC] = {0}, nonempty = 0;
     for (int32_t v = 0; v < V; v++)
-        if (map[v] >= 0 && map[v] < 48 && !used[map[v]]++)
+        if (map[v] >= 0 && map[v] < NC && !used[map[v]]++)
             nonempty++;
-    CHECK_INT(48, nonempty);
+    CHECK_INT(NC, nonempty);
+    /* coarsen_cluster.c runs a step on one thread below 4e6 multiply-adds (nnz x C) */
+    CHECK((double)st.nonzeros * NC >= 4e6, "%lld non-zeros: the steps run on one thread",
+          (long long)st.nonzeros);
     CHECK(st.embedded > V / 2 && st.converged && tr[0].n == st.iterations && tr[0].n >= 3,
           "%d embedded of %d, converged %d after %d steps, %d reported", st.embedded, V,
           st.converged, st.iterations, tr[0].n);
@@ -505,11 +509,11 @@ static void test_real(void)
     /* seeds */
     s.nthreads = 2;
     s.progress = NULL;
-    CHECK_OK(tok_cluster_map(ids.ids, ids.n, V, 48, 11, &s, other, NULL, &e), e);
+    CHECK_OK(tok_cluster_map(ids.ids, ids.n, V, NC, 11, &s, other, NULL, &e), e);
     CHECK(!memcmp(map, other, (size_t)V * sizeof *map), "seed 11 twice: two maps");
     int differ = 0;
     for (uint64_t seed = 12; seed < 15; seed++) {
-        CHECK_OK(tok_cluster_map(ids.ids, ids.n, V, 48, seed, &s, other, NULL, &e), e);
+        CHECK_OK(tok_cluster_map(ids.ids, ids.n, V, NC, seed, &s, other, NULL, &e), e);
         differ += memcmp(map, other, (size_t)V * sizeof *map) != 0;
     }
     CHECK(differ > 0, "seeds 12..14 all give seed 11's map");
@@ -520,7 +524,7 @@ static void test_real(void)
         nonzero += other[v] != 0;
     CHECK_INT(0, nonzero);
     s.max_iter = 2;
-    CHECK_OK(tok_cluster_map(ids.ids, ids.n, V, 48, 11, &s, other, &st2, &e), e);
+    CHECK_OK(tok_cluster_map(ids.ids, ids.n, V, NC, 11, &s, other, &st2, &e), e);
     CHECK(st2.iterations == 2 && !st2.converged && st2.objective >= st.objective,
           "max_iter 2: %d steps, converged %d, objective %g (converged: %g)", st2.iterations,
           st2.converged, st2.objective, st.objective);
