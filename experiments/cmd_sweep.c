@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,12 +38,21 @@ static const char usage_text[] =
     "  --shard I/N   only cells with index % N == I-1, for cluster array jobs; give each\n"
     "                shard its own --db and combine them with `pyramask db merge`\n"
     "  --db FILE     the run log (default $PYRAMASK_DB, else pyramask.db)\n"
-    "  --set k=v     override a config key that is not a factor\n";
+    "  --set k=v     override a config key that is not a factor\n"
+    "\n"
+    "Where stderr is not a terminal, run prints a progress line every 30 s (and so do\n"
+    "its workers: training step, loss, tokens/s, ETA); $PYRAMASK_PROGRESS_SECONDS sets\n"
+    "the period (0 turns the lines off).\n";
 
 static volatile sig_atomic_t stop_signal;
 static void on_signal(int sig)
 {
     stop_signal = sig;
+}
+/* SIGALRM: only wakes waitpid up, so that the progress line is printed on time */
+static void on_alarm(int sig)
+{
+    (void)sig;
 }
 
 struct args {
@@ -140,6 +150,7 @@ static int worker(const struct sweep *s, long i, const char *db, int64_t sweep_i
     }
     cell_label(s, c, cell, sizeof cell);
     snprintf(label, sizeof label, "sweep %s: %s", s->name, cell);
+    progress_context(label); /* this worker's progress lines, told apart from the others' */
     struct run_opts o = {.db_path = db, .sweep_id = sweep_id, .quiet = 1, .label = label};
     int status = run_train(c, &o);
     config_free(&c);
@@ -202,7 +213,17 @@ static int run_sweep(const struct sweep *s, const struct args *a)
     struct progress pr;
     char title[128];
     snprintf(title, sizeof title, "sweep %s", s->name);
-    progress_start(&pr, title, ntodo);
+    progress_start(&pr, title, "cells", ntodo);
+    /* a timer wakes the wait for workers: the terminal's clock each second, a plain line
+     * every pr.every seconds (children do not inherit it) */
+    struct sigaction sa_alarm = {.sa_handler = on_alarm}, old_alarm;
+    sigemptyset(&sa_alarm.sa_mask);
+    sigaction(SIGALRM, &sa_alarm, &old_alarm);
+    double tick = pr.tty ? 1.0 : pr.every;
+    struct timeval tv = {(time_t)tick, (suseconds_t)(1e6 * (tick - (double)(time_t)tick))};
+    struct itimerval timer = {tv, tv};
+    if (tick > 0)
+        setitimer(ITIMER_REAL, &timer, NULL);
     long next = 0, running = 0, done = 0, failed = 0;
     pid_t parent = getpid();
     while (pids && (next < ntodo || running > 0)) {
@@ -257,6 +278,9 @@ static int run_sweep(const struct sweep *s, const struct args *a)
         if (WIFSIGNALED(wst) && !stop_signal)
             cli_error("sweep", "a worker was killed by signal %d", WTERMSIG(wst));
     }
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    sigaction(SIGALRM, &old_alarm, NULL);
     progress_end(&pr);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
