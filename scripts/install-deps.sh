@@ -1,13 +1,15 @@
 #!/bin/sh
 # Installs the Debian packages pyramask needs, and only those that are missing.
 # Usage: scripts/install-deps.sh [build|test|bench|fuzz|slow|lint|slurm]...   (default: build)
-# slurm brings Slurm and munge for tests/slurm (the test starts and stops its own daemons;
+# test brings PyTorch (Debian's python3-torch: 299 packages, 220 MB to fetch besides the
+# rest of build and test) so that libmodel is checked against it by default; slurm
+# brings Slurm and munge for tests/slurm (the test starts and stops its own daemons;
 # no service is configured here).
 set -eu
 
 build_pkgs="gcc pkg-config meson ninja-build libpcre2-dev libsqlite3-dev libgsl-dev
             libopenblas-dev libinih-dev"
-test_pkgs="sqlite3 python3 python3-nbformat jupyter-nbconvert"
+test_pkgs="sqlite3 python3 python3-nbformat jupyter-nbconvert python3-torch"
 fuzz_pkgs="clang libclang-rt-dev"
 slow_pkgs="valgrind chromium"
 lint_pkgs="clang-format"
