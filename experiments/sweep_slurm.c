@@ -521,9 +521,9 @@ int sweep_status(const struct sweep *s, const struct sweep_slurm_opts *o)
         else if (!strcmp(m->reason, "DependencyNeverSatisfied"))
             printf(sweep_slurm_live(m)
                        ? "pending, and it never will run: a task did not succeed "
-                         "(DependencyNeverSatisfied); cancel it with `scancel %ld` "
-                         "(a cluster with SchedulerParameters=kill_invalid_depend "
-                         "cancels such jobs itself)\n"
+                         "(DependencyNeverSatisfied); `pyramask sweep submit` cancels "
+                         "it (or `scancel %ld`; a cluster with SchedulerParameters="
+                         "kill_invalid_depend cancels such jobs itself)\n"
                        : "cancelled: a task did not succeed (DependencyNeverSatisfied)\n",
                    S->merge);
         else if (!strcmp(m->state, "PENDING"))

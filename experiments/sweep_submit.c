@@ -275,9 +275,22 @@ static int submit_locked(const struct sweep *s, const struct sweep_slurm_opts *o
                 live_arrays[nlive_arrays++] = h.subs[i].array;
                 break;
             }
+        /* a merge job whose array failed waits forever where the cluster does not cancel
+         * it (no kill_invalid_depend, no --kill-on-invalid-dep): this submission's merge
+         * job takes over its shards */
+        const struct slurm_job *m = sweep_slurm_job(&v, h.subs[i].merge, -1, mname);
+        char cerr[SLURM_ERR_MAX];
+        if (sweep_slurm_live(m) && !strcmp(m->reason, "DependencyNeverSatisfied")) {
+            if (slurm_scancel(m->job, -1, cerr))
+                cli_error("sweep", "cancelling merge job %ld: %s", m->job, cerr);
+            else
+                printf("merge job %ld of submission %ld cancelled: a task it waited for did "
+                       "not succeed, so it could never run\n",
+                       m->job, h.subs[i].n);
+            m = NULL;
+        }
         if (i == h.n - 1)
-            latest_merge_live =
-                sweep_slurm_live(sweep_slurm_job(&v, h.subs[i].merge, -1, mname));
+            latest_merge_live = sweep_slurm_live(m);
     }
     int need_merge = ntodo > 0 || ((nunmerged > 0 || nlive_arrays > 0) && !latest_merge_live);
     printf("sweep %s: %ld cells: %ld finished (%ld in the run log), %ld queued or running, "

@@ -121,6 +121,23 @@ st=$("$P" sweep status bad.ini --db "$DB" 2>&1)
 contains "bad: status" "2 cells: 1 finished (0 in the run log), 1 failed, 0 running, 0 queued, 0 not run" "$st"
 contains "bad: the error" "cell 0 (data.corpus=$T/missing.txt seed=1): failed in task 0 of submission 1: $T/bad.ini:4: data.corpus: cannot read" "$st"
 contains "bad: the merge job" "merge job ${ids#*,} cancelled" "$st"
+# a merge job the cluster leaves pending (as one without kill_invalid_depend does, had the
+# job not asked to be cancelled): status says it will never run, submit cancels it
+stuck=$(sbatch --parsable --job-name=pyramask-merge-bad --dependency="afterok:${ids%,*}" \
+    -o /dev/null --wrap true)
+sed "s/^1 ${ids%,*} ${ids#*,} 2\$/1 ${ids%,*} $stuck 2/" logs/pyramask-slurm/bad/submissions > sub.tmp &&
+    cat sub.tmp > logs/pyramask-slurm/bad/submissions
+i=0
+while [ "$(squeue -h -j "$stuck" -o %r)" != DependencyNeverSatisfied ] && [ $i -lt 100 ]; do
+    sleep 0.1; i=$((i + 1))
+done
+st=$("$P" sweep status bad.ini --db "$DB" 2>&1)
+contains "bad: a merge job that waits forever" "merge job $stuck pending, and it never will run: a task did not succeed (DependencyNeverSatisfied)" "$st"
+out=$("$P" sweep submit bad.ini --db "$DB" 2>&1)
+contains "bad: submit cancels it" "merge job $stuck of submission 1 cancelled" "$out"
+expect "bad: it is cancelled" CANCELLED "$(squeue -h -t all -j "$stuck" -o %T)"
+contains "bad: the failed cell submitted again" "1 to submit" "$out"
+wait_jobs "$(jobs_of bad 2)"
 
 # ---- the merge job cancelled by hand: submitting again submits a merge job alone ----
 cat > one.ini <<EOT
