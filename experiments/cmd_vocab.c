@@ -1,6 +1,7 @@
 /* cmd_vocab.c: `pyramask vocab build|encode|decode|stats|import-tiktoken`, the command-line
  * face of libtok: build and inspect vocabulary pyramids, encode and decode text with them. */
 #include "cli.h"
+#include "progress.h"
 #include "tok.h"
 
 #include <errno.h>
@@ -92,34 +93,6 @@ static int write_out(const char *cmd, const void *p, size_t n)
         return CLI_FAIL;
     }
     return CLI_OK;
-}
-
-/* ---- progress on a terminal ---- */
-
-struct progress {
-    double t0, last;
-};
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void show_progress(void *ctx, const char *phase, double done, double total)
-{
-    struct progress *p = ctx;
-    double t = now();
-    if (t - p->last < 0.2 && done < total)
-        return;
-    p->last = t;
-    double frac = total > 0 ? done / total : 0, el = t - p->t0;
-    fprintf(stderr, "\r%-18s %5.1f%%  %6.1fs elapsed", phase, 100 * frac, el);
-    if (frac > 0.01)
-        fprintf(stderr, ", ETA %5.1fs", el / frac - el);
-    fputs("   ", stderr);
-    fflush(stderr);
 }
 
 /* ---- build ---- */
@@ -235,16 +208,14 @@ static int vocab_build(int argc, char **argv)
         cli_usage(cmd, "no output file (-o OUT.pyr)");
         goto usage;
     }
-    struct progress pr = {now(), 0};
-    if (cli_isatty(2)) {
-        ts.progress = show_progress;
-        ts.progress_ctx = &pr;
-    }
+    struct progress pr; /* on a terminal, or a plain line every ~30 s */
+    progress_start(&pr, "vocab build", NULL, 0);
+    ts.progress = progress_phase;
+    ts.progress_ctx = &pr;
     tok *t = NULL;
     tok_err e = {0};
     int rc = tok_train_files(&t, &ts, corpus, ncorpus, &e);
-    if (ts.progress)
-        fputc('\n', stderr);
+    progress_end(&pr);
     free(corpus);
     if (rc)
         return fail(cmd, rc, &e);

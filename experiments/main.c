@@ -31,7 +31,7 @@ static const struct command commands[] = {
     {"score", cmd_score, "score a corruption against an existing checkpoint, logged"},
     {"sample", cmd_sample, "generate or infill text with a checkpoint"},
     {"mask", cmd_mask, "preview a corruption of a text"},
-    {"sweep", cmd_sweep, "run or show a sweep (an ablation grid times seeds)"},
+    {"sweep", cmd_sweep, "run, show, submit to Slurm or follow a sweep (a grid times seeds)"},
     {"sql", cmd_sql, "query the run log"},
     {"db", cmd_db, "merge run logs"},
     {"vocab", cmd_vocab, "build, inspect and apply vocabulary pyramids"},

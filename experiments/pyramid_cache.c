@@ -1,6 +1,7 @@
 /* pyramid_cache.c: opening tokenizer.pyramid, or training one with libtok on the training
  * documents and caching it by content hash, with a file lock so one process builds it. */
 #include "pyramid_cache.h"
+#include "progress.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -108,9 +109,14 @@ int pyramid_get(tok **out, const struct config *c, const struct corpus *corp,
             s.levels[i] = v->tokenizer.levels[i];
         s.superword = (int32_t)v->tokenizer.superword;
         s.nthreads = (int)v->train.threads;
+        struct progress pr; /* plain lines in batch logs; the caller's line on a terminal */
+        progress_start_lines(&pr, "building the pyramid", NULL, 0);
+        s.progress = progress_phase;
+        s.progress_ctx = &pr;
         const void *texts[1] = {corp->train};
         size_t lens[1] = {n};
         rc = tok_train_buffers(out, &s, texts, lens, 1, &te);
+        progress_end(&pr);
         if (rc)
             rc = config_fail(err, "%s: building the pyramid: %s",
                              config_where(c, config_key_index("tokenizer.levels")),

@@ -100,7 +100,8 @@ static int train_loop(struct trainer *tr, const struct run_ctx *x, struct runlog
     opt.warmup_steps = v->train.warmup < v->train.steps ? v->train.warmup : v->train.steps;
     opt.total_steps = v->train.steps;
     struct progress pr;
-    progress_start(&pr, "train", v->train.steps);
+    progress_start(&pr, "train", "step", v->train.steps);
+    pr.unit_tokens = (double)B * T;
     if (quiet)
         pr.tty = 0;
     double t0 = progress_now(), beat = t0, since = t0, loss_sum = 0;

@@ -412,3 +412,14 @@ bad:
     config_free(&c);
     return NULL;
 }
+
+void sweep_cell_label(const struct sweep *s, const struct config *c, char *out, size_t n)
+{
+    size_t used = 0;
+    out[0] = 0;
+    for (int f = 0; f < s->nfactors && used < n; f++)
+        used += (size_t)snprintf(out + used, n - used, "%s=%s ", s->factors[f].key,
+                                 config_value(c, config_key_index(s->factors[f].key)));
+    if (used < n)
+        snprintf(out + used, n - used, "seed=%ld", config_values(c)->train.seed);
+}

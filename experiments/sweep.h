@@ -39,4 +39,7 @@ long sweep_ncells(const struct sweep *s);
  * last varying fastest, seeds innermost. Returns NULL with err on failure. */
 struct config *sweep_cell(const struct sweep *s, long i, char err[CONFIG_ERR_MAX]);
 
+/* Cell c's factor levels and seed as "key=level key=level seed=S" into out (cut to n). */
+void sweep_cell_label(const struct sweep *s, const struct config *c, char *out, size_t n);
+
 #endif

@@ -1,14 +1,19 @@
 #!/bin/sh
 # Installs the Debian packages pyramask needs, and only those that are missing.
-# Usage: scripts/install-deps.sh [build|test|bench|fuzz|slow|lint]...   (default: build)
+# Usage: scripts/install-deps.sh [build|test|bench|fuzz|slow|lint|slurm]...   (default: build)
+# test brings PyTorch (Debian's python3-torch: 299 packages, 220 MB to fetch besides the
+# rest of build and test) so that libmodel is checked against it by default; slurm
+# brings Slurm and munge for tests/slurm (the test starts and stops its own daemons;
+# no service is configured here).
 set -eu
 
 build_pkgs="gcc pkg-config meson ninja-build libpcre2-dev libsqlite3-dev libgsl-dev
             libopenblas-dev libinih-dev"
-test_pkgs="sqlite3 python3 python3-nbformat jupyter-nbconvert"
+test_pkgs="sqlite3 python3 python3-nbformat jupyter-nbconvert python3-torch"
 fuzz_pkgs="clang libclang-rt-dev"
 slow_pkgs="valgrind chromium"
 lint_pkgs="clang-format"
+slurm_pkgs="slurmctld slurmd slurm-client munge"
 bench_pkgs="sentencepiece python3-torch nodejs npm bible-kjv wordnet-base python3.11-doc
             sqlite3-doc postgresql-doc-15 libpython3.11-stdlib golang-1.19-src linux-libc-dev time"
 
@@ -22,7 +27,8 @@ for group in "$@"; do
         fuzz)  want="$want $build_pkgs $fuzz_pkgs" ;;
         slow)  want="$want $build_pkgs $test_pkgs $slow_pkgs" ;;
         lint)  want="$want $lint_pkgs" ;;
-        *) echo "pyramask: install-deps: unknown group '$group' (build, test, bench, fuzz, slow, lint)" >&2; exit 2 ;;
+        slurm) want="$want $build_pkgs $slurm_pkgs" ;;
+        *) echo "pyramask: install-deps: unknown group '$group' (build, test, bench, fuzz, slow, lint, slurm)" >&2; exit 2 ;;
     esac
 done
 
