@@ -231,27 +231,74 @@ void test_chain_flat(void)
     model_close(&a);
     model_close(&b);
 
-    /* with descriptions in the batch, the same bits for 1 and 3 threads */
-    model *m1 = chain_model(&f, 16, 2, 2, T, 1, 46), *m3 = chain_model(&f, 16, 2, 2, T, 3, 46);
-    for (int n = 0; n < B * T; n++) {
-        int32_t x = tgt[n];
+    gsl_rng_free(r);
+
+    /* with descriptions in the batch, the same bits for 1 and 4 threads: a layout of 1024
+     * tokens in 8 stage-2 descriptions (ids first: the big groups start first) and 256
+     * stage-1 ones, whose wout rows the backward adds one colour (stage) at a time; groups
+     * of one pass that shared a row would race */
+    enum { BV = 1024, BD1 = 16, BD2 = 4, BB = 8, BT = 64, BN = BB * BT };
+    static int32_t start[BD1 + BD2 + 1], members[2 * BV], in[BN], tg[BN];
+    static float wt[BN];
+    for (int e = 0; e <= BD2; e++)
+        start[e] = e * (BV / BD2);
+    for (int e = 1; e <= BD1; e++)
+        start[BD2 + e] = BV + e * (BV / BD1);
+    for (int v = 0; v < BV; v++)
+        members[v] = members[BV + v] = v;
+    model_settings s;
+    model_default_settings(&s);
+    s.config = (model_config){.vocab = BV,
+                              .n_mask = 1,
+                              .d = 128,
+                              .layers = 1,
+                              .heads = 2,
+                              .seq_len = BT,
+                              .n_desc = BD1 + BD2};
+    model *m1 = NULL, *m4 = NULL;
+    r = test_rng(46);
+    s.threads = 1;
+    CHECK_RC(m1, model_open(&m1, &s, r), MODEL_OK);
+    s.threads = 8;
+    gsl_rng_set(r, 46);
+    CHECK_RC(m4, model_open(&m4, &s, r), MODEL_OK);
+    CHECK_RC(m1, model_set_layout(m1, start, members), MODEL_OK);
+    CHECK_RC(m4, model_set_layout(m4, start, members), MODEL_OK);
+    /* the colours: one per stage, and no two descriptions of one colour share a token */
+    CHECK(m4->lay_colours == 2, "%d colours for a two-stage layout", m4->lay_colours);
+    static int owner[2][BV];
+    memset(owner, 0xff, sizeof owner);
+    int shared = 0;
+    for (int e = 0; e < BD1 + BD2; e++)
+        for (int k = start[e]; k < start[e + 1]; k++) {
+            int *o = &owner[m4->lay_colour[e] & 1][members[k]];
+            shared += *o >= 0;
+            *o = e;
+        }
+    CHECK(shared == 0, "%d tokens are shared by two descriptions of one colour", shared);
+    const int32_t VK1 = BV + 1;
+    for (int n = 0; n < BN; n++) {
+        int32_t x = (int32_t)gsl_rng_uniform_int(r, BV);
+        int32_t states[4] = {x, VK1 + BD2 + x / (BV / BD1), VK1 + x / (BV / BD2), BV};
         int level = (int)gsl_rng_uniform_int(r, 4);
-        int32_t states[4] = {x, f.d1[x], f.d2[x], f.V + n % f.K};
-        inp[n] = states[level];
-        tgt[n] = states[level ? level - 1 : 0];
+        in[n] = states[level];
+        tg[n] = states[level ? level - 1 : 0];
+        wt[n] = (float)(0.5 + gsl_rng_uniform(r));
     }
-    float l1, l3;
+    float l1, l4;
     CHECK_RC(m1, model_zero_grad(m1), MODEL_OK);
-    CHECK_RC(m3, model_zero_grad(m3), MODEL_OK);
-    CHECK_RC(m1, model_forward(m1, inp, tgt, w, B, T, &l1, NULL), MODEL_OK);
-    CHECK_RC(m3, model_forward(m3, inp, tgt, w, B, T, &l3, NULL), MODEL_OK);
+    CHECK_RC(m1, model_forward(m1, in, tg, wt, BB, BT, &l1, NULL), MODEL_OK);
     CHECK_RC(m1, model_backward(m1), MODEL_OK);
-    CHECK_RC(m3, model_backward(m3), MODEL_OK);
-    CHECK(l1 == l3, "loss %.9g on 1 thread, %.9g on 3", (double)l1, (double)l3);
-    CHECK(!memcmp(m1->grads_mem, m3->grads_mem, m1->num_params * sizeof(float)),
-          "gradients differ between 1 and 3 threads");
+    for (int rep = 0; rep < 24; rep++) {
+        CHECK_RC(m4, model_zero_grad(m4), MODEL_OK);
+        CHECK_RC(m4, model_forward(m4, in, tg, wt, BB, BT, &l4, NULL), MODEL_OK);
+        CHECK_RC(m4, model_backward(m4), MODEL_OK);
+        CHECK(l1 == l4, "loss %.9g on 1 thread, %.9g on 8", (double)l1, (double)l4);
+        CHECK(!memcmp(m1->grads_mem, m4->grads_mem, m1->num_params * sizeof(float)),
+              "repetition %d: gradients differ between 1 and 8 threads", rep);
+    }
     model_close(&m1);
-    model_close(&m3);
+    model_close(&m4);
     gsl_rng_free(r);
 }
 

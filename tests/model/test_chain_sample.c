@@ -333,35 +333,49 @@ void test_chain_confidence(void)
                     B, T, 84 + c, &t2);
         CHECK(!memcmp(tok, tok2, sizeof tok), "%s: two runs with one seed differ", what);
     }
-    /* the most confident proposals go first: at the first step (3 steps, all at mask),
-     * the positions moved are those whose proposed stage-2 description is most probable */
-    for (int n = 0; n < N; n++)
-        start[n] = f.V;
-    memcpy(tok, start, sizeof tok);
-    run_checked("chain-confidence from masks", m, &f, MODEL_SAMPLE_CHAIN_CONFIDENCE, NULL, 6,
-                0.0f, tok, B, T, 90, &t);
+    /* the most confident proposals go first: at the first step, from every position at a
+     * mask (proposing stage-2 descriptions) or at a stage-2 description (proposing stage-1
+     * ones), the positions moved are those whose most probable finer state is most
+     * probable (from model_score) */
     float *lp = malloc(N * sizeof *lp);
-    int32_t tg[N];
-    double conf[N];
-    for (int d2 = 0; d2 < f.D2; d2++) { /* p(stage-2 description) at each masked position */
+    for (int from = 3; from >= 2; from--) {
         for (int n = 0; n < N; n++)
-            tg[n] = f.stage_first[1] + d2;
-        CHECK_RC(m, model_score(m, start, tg, B, T, lp), MODEL_OK);
+            start[n] = from == 3 ? f.V : f.d2[(n * 7) % f.V];
+        memcpy(tok, start, sizeof tok);
+        run_checked("chain-confidence, first step", m, &f, MODEL_SAMPLE_CHAIN_CONFIDENCE, NULL,
+                    6, 0.0f, tok, B, T, 90, &t);
+        int32_t tg[N];
+        double conf[N];
+        const int32_t first = f.stage_first[from == 3 ? 1 : 0];
+        const int size = from == 3 ? f.D2 : f.D1;
         for (int n = 0; n < N; n++)
-            conf[n] = d2 == 0 || exp(lp[n]) > conf[n] ? exp(lp[n]) : conf[n];
-    }
-    for (int b = 0; b < B; b++) {
-        double lo_moved = 1, hi_kept = 0;
-        for (int p = 0; p < T; p++) {
-            int n = b * T + p;
-            if (t.hist[1][n] != t.hist[0][n])
-                lo_moved = conf[n] < lo_moved ? conf[n] : lo_moved;
-            else
-                hi_kept = conf[n] > hi_kept ? conf[n] : hi_kept;
+            conf[n] = 0;
+        for (int d = 0; d < size; d++) { /* p(finer state d) at each position */
+            for (int n = 0; n < N; n++)
+                tg[n] = first + d;
+            CHECK_RC(m, model_score(m, start, tg, B, T, lp), MODEL_OK);
+            for (int n = 0; n < N; n++)
+                conf[n] = exp(lp[n]) > conf[n] ? exp(lp[n]) : conf[n];
         }
-        CHECK(lo_moved >= hi_kept - 1e-6,
-              "sequence %d: a position with confidence %.6f moved before one with %.6f", b,
-              lo_moved, hi_kept);
+        int moved_total = 0;
+        for (int b = 0; b < B; b++) {
+            double lo_moved = 1, hi_kept = 0;
+            for (int p = 0; p < T; p++) {
+                int n = b * T + p;
+                int moved = t.hist[1][n] != t.hist[0][n];
+                moved_total += moved;
+                if (moved)
+                    lo_moved = conf[n] < lo_moved ? conf[n] : lo_moved;
+                else
+                    hi_kept = conf[n] > hi_kept ? conf[n] : hi_kept;
+            }
+            CHECK(lo_moved >= hi_kept - 1e-6,
+                  "from level %d, sequence %d: a position with confidence %.6f moved before "
+                  "one with %.6f",
+                  from, b, lo_moved, hi_kept);
+        }
+        CHECK(moved_total == B * (from == 3 ? 6 : 4),
+              "from level %d: %d positions moved at the first step", from, moved_total);
     }
     free(lp);
     model_close(&m);
