@@ -205,21 +205,21 @@ int model_score(model *m, const int32_t *inputs, const int32_t *targets, int B, 
 /* ---- sampling ---- */
 typedef enum model_strategy {
     MODEL_SAMPLE_RANDOM,           /* ancestral (MDLM/MD4), linear schedule: at step i of N
-                              * (counting down i = N..1) each masked position is revealed
-                              * with probability 1/i, drawn from the model */
+                                    * (counting down i = N..1) each masked position is revealed
+                                    * with probability 1/i, drawn from the model */
     MODEL_SAMPLE_CONFIDENCE,       /* LLaDA low-confidence remasking: each step reveals a fixed
-                              * share of the masks, those whose proposed token has the
-                              * highest probability */
+                                    * share of the masks, those whose proposed token has the
+                                    * highest probability */
     MODEL_SAMPLE_BLOCK,            /* semi-autoregressive: CONFIDENCE within blocks of block_len
-                              * positions, left to right, the steps split between blocks */
+                                    * positions, left to right, the steps split between blocks */
     MODEL_SAMPLE_CHAIN,            /* coarse-to-fine ancestral through a chain's levels (below,
-                              * settings.chain): each step draws every position's new level
-                              * from the step's level-transition table, and a position that
-                              * moves finer draws its new state from the model */
+                                    * settings.chain): each step draws every position's new level
+                                    * from the step's level-transition table, and a position that
+                                    * moves finer draws its new state from the model */
     MODEL_SAMPLE_CHAIN_CONFIDENCE, /* coarse-to-fine by confidence: each step moves the
-                              * positions whose proposed finer state is most probable one
-                              * level finer, as many per step as spreads every position's
-                              * remaining levels evenly over the steps left */
+                                    * positions whose proposed finer state is most probable one
+                                    * level finer, as many per step as spreads every position's
+                                    * remaining levels evenly over the steps left */
     MODEL_SAMPLE_COUNT             /* the number of strategies */
 } model_strategy;
 

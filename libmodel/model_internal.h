@@ -164,12 +164,12 @@ struct model {
     int *grp_first;   /* (N+1) its rows are [grp_first[g], grp_first[g+1]) */
     int have_forward; /* 1 after a training forward, until backward */
 
-    /* the membership layout (model_set_layout); lay_start NULL without one */
+    /* the membership layout (model_set_layout); lay_start NULL without one. Colours: the
+     * descriptions of one colour have disjoint members, so the backward adds their rows of
+     * the wout gradient in parallel without a race, one colour after the other. */
     int32_t *lay_start;       /* (D+1) */
     int32_t *lay_members;     /* (lay_start[D]) token ids, increasing per description */
-    int32_t *lay_order;       /* (D) the descriptions by (colour, id): the descriptions of one
-                             * colour have disjoint members, so their gradient rows of wout
-                             * are added in parallel without a race, colour after colour */
+    int32_t *lay_order;       /* (D) the descriptions by (colour, id) */
     int32_t *lay_rank;        /* (D) the position of description e in lay_order */
     int32_t *lay_colour;      /* (D) */
     int32_t *lay_count;       /* (D+1) scratch of the batch's counting sort */
