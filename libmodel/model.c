@@ -464,13 +464,14 @@ int model_set_layout(model *m, const int32_t *start, const int32_t *members)
     if (!m)
         return MODEL_EINVAL;
     model_clear_error(m);
-    if (!start && !members) {
+    if (!start != !members)
+        return model_fail(m, MODEL_EINVAL, "layout: %s without %s", start ? "start" : "members",
+                          start ? "members" : "start");
+    m->have_forward = 0; /* the last forward's rows point into the layout in force */
+    if (!start) {
         model_layout_free(m);
         return MODEL_OK;
     }
-    if (!start || !members)
-        return model_fail(m, MODEL_EINVAL, "layout: %s without %s", start ? "start" : "members",
-                          start ? "members" : "start");
     return model_layout_install(m, start, members);
 }
 

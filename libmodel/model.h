@@ -147,8 +147,9 @@ int model_set_prior(model *m, const float *log_prior);
  * cannot then be an input). In a chain, the descriptions of one stage are disjoint and
  * every description's members lie inside one description of each coarser stage; the model
  * does not rely on either. start == NULL and members == NULL remove the layout. A batch
- * with a description id (input or target) needs a layout: MODEL_ESTATE without one.
- * MODEL_EINVAL names the first bad entry. Checking and copying are O(D + members). */
+ * with a description id (input or target) needs a layout: MODEL_ESTATE without one; a
+ * backward needs a forward after the last call. MODEL_EINVAL names the first bad entry
+ * (the layout in force stays). Checking and copying are O(D + members). */
 int model_set_layout(model *m, const int32_t *start, const int32_t *members);
 /* The layout in force: 1 and borrowed arrays (valid until the next model_set_layout or
  * model_close) when there is one, else 0 and NULLs. start and members may be NULL. */

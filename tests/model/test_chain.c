@@ -364,6 +364,12 @@ void test_chain_errors(void)
     CHECK(model_get_layout(m, &gs, NULL) && !memcmp(gs, f.start, (f.D + 1) * sizeof *gs),
           "a refused layout replaced the one in force");
     CHECK_RC(m, model_set_layout(m, f.start, NULL), MODEL_EINVAL);
+    CHECK_RC(m, model_set_layout(m, NULL, f.members), MODEL_EINVAL);
+    /* a backward after a new layout would read the old batch's groups into it */
+    int32_t fi[4] = {f.d2[0], f.d1[3], 16, 7}, ft[4] = {f.d1[0], 3, 2, 7};
+    CHECK_RC(m, model_forward(m, fi, ft, NULL, 1, 4, NULL, NULL), MODEL_OK);
+    CHECK_RC(m, model_set_layout(m, f.start, f.members), MODEL_OK);
+    CHECK_RC(m, model_backward(m), MODEL_ESTATE);
     /* batches */
     int32_t inp[4] = {V, f.d1[4], f.d2[9], 3}, tgt[4] = {1, 4, f.d1[9], 3};
     float lp[4];
