@@ -11,10 +11,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define CKPT_MAGIC       "PYRMODEL"
-#define CKPT_VERSION     2u /* 2: relative positions (RoPE, ALiBi), no wpe table */
-#define CKPT_HEADER      32 /* magic[8] version u32, flags u32, payload_len u64, crc u32, pad u32 */
-#define CKPT_CONFIG_INTS 9 /* V K d L H seq_len causal has_prior has_optim */
+#define CKPT_MAGIC   "PYRMODEL"
+#define CKPT_VERSION 3u /* 3: descriptions (n_desc, the membership layout) */
+#define CKPT_FLAT    2u /* 2: relative positions (RoPE, ALiBi), no wpe table; no descriptions */
+#define CKPT_HEADER  32 /* magic[8] version u32, flags u32, payload_len u64, crc u32, pad u32 */
+/* version 2: V K d L H seq_len causal has_prior has_optim; version 3 adds n_desc and
+ * n_members (the layout's member count, -1 without a layout) */
+#define CKPT_CONFIG_INTS    9
+#define CKPT_CONFIG_INTS_V3 11
 
 static uint32_t crc_table[256];
 
@@ -86,10 +90,14 @@ int model_save(model *m, const char *path, const char *meta, int with_optim)
     }
     sink s = {.f = f};
     const model_config *c = &m->cfg;
-    int32_t cfg[CKPT_CONFIG_INTS] = {c->vocab,  c->n_mask,        c->d,
-                                     c->layers, c->heads,         c->seq_len,
-                                     c->causal, m->prior != NULL, !!with_optim};
-    put(&s, cfg, sizeof cfg);
+    /* a model without descriptions is written as version 2, the bytes it always had */
+    const uint32_t version = c->n_desc > 0 ? CKPT_VERSION : CKPT_FLAT;
+    const int32_t n_members = m->lay_start ? m->lay_start[c->n_desc] : -1;
+    int32_t cfg[CKPT_CONFIG_INTS_V3] = {c->vocab,     c->n_mask,  c->d,      c->layers,
+                                        c->heads,     c->seq_len, c->causal, m->prior != NULL,
+                                        !!with_optim, c->n_desc,  n_members};
+    put(&s, cfg,
+        (version == CKPT_FLAT ? CKPT_CONFIG_INTS : CKPT_CONFIG_INTS_V3) * sizeof(int32_t));
     int64_t step = m->step;
     put(&s, &step, sizeof step);
     uint32_t ml = (uint32_t)meta_len;
@@ -98,11 +106,15 @@ int model_save(model *m, const char *path, const char *meta, int with_optim)
     put(&s, m->params_mem, m->num_params * sizeof(float));
     if (m->prior)
         put(&s, m->prior, (size_t)c->n_mask * c->vocab * sizeof(float));
+    if (n_members >= 0) {
+        put(&s, m->lay_start, ((size_t)c->n_desc + 1) * sizeof(int32_t));
+        put(&s, m->lay_members, (size_t)n_members * sizeof(int32_t));
+    }
     if (with_optim) {
         put(&s, m->m_mem, m->num_params * sizeof(float));
         put(&s, m->v_mem, m->num_params * sizeof(float));
     }
-    uint32_t version = CKPT_VERSION, flags = 0;
+    uint32_t flags = 0;
     memcpy(header, CKPT_MAGIC, 8);
     memcpy(header + 8, &version, 4);
     memcpy(header + 12, &flags, 4);
@@ -183,9 +195,9 @@ int model_load(model **out, const char *path, int threads, char **meta)
     memcpy(&version, buf + 8, 4);
     memcpy(&plen, buf + 16, 8);
     memcpy(&crc, buf + 24, 4);
-    if (version != CKPT_VERSION) {
-        snprintf(why, sizeof why, "checkpoint version %u, this build reads version %u", version,
-                 CKPT_VERSION);
+    if (version != CKPT_VERSION && version != CKPT_FLAT) {
+        snprintf(why, sizeof why, "checkpoint version %u, this build reads versions %u and %u",
+                 version, CKPT_FLAT, CKPT_VERSION);
         goto fail;
     }
     if (plen != len - CKPT_HEADER) {
@@ -201,15 +213,17 @@ int model_load(model **out, const char *path, int threads, char **meta)
         snprintf(why, sizeof why, "corrupt: checksum mismatch");
         goto fail;
     }
-    int32_t cfg[CKPT_CONFIG_INTS];
+    int32_t cfg[CKPT_CONFIG_INTS_V3] = {0};
+    const size_t cfg_len =
+        (version == CKPT_FLAT ? CKPT_CONFIG_INTS : CKPT_CONFIG_INTS_V3) * sizeof(int32_t);
     int64_t step;
     uint32_t ml;
-    if ((size_t)(end - p) < sizeof cfg + sizeof step + sizeof ml) {
+    if ((size_t)(end - p) < cfg_len + sizeof step + sizeof ml) {
         snprintf(why, sizeof why, "corrupt: payload too short for its config");
         goto fail;
     }
-    memcpy(cfg, p, sizeof cfg);
-    p += sizeof cfg;
+    memcpy(cfg, p, cfg_len);
+    p += cfg_len;
     memcpy(&step, p, sizeof step);
     p += sizeof step;
     memcpy(&ml, p, sizeof ml);
@@ -220,14 +234,24 @@ int model_load(model **out, const char *path, int threads, char **meta)
                       .layers = cfg[3],
                       .heads = cfg[4],
                       .seq_len = cfg[5],
-                      .causal = cfg[6]};
+                      .causal = cfg[6],
+                      .n_desc = cfg[9]};
     int has_prior = cfg[7], has_optim = cfg[8];
+    int32_t n_members = version == CKPT_FLAT ? -1 : cfg[10];
     if (model_check_config(&c, why, sizeof why) != 0 || (has_prior & ~1) || (has_optim & ~1) ||
         step < 0)
         goto fail;
+    if (version == CKPT_VERSION && (c.n_desc < 1 || n_members < -1 || n_members > 1 << 28)) {
+        snprintf(why, sizeof why,
+                 "corrupt: a version %u checkpoint with n_desc %d and %d layout members "
+                 "(n_desc >= 1, members -1..2^28)",
+                 version, c.n_desc, n_members);
+        goto fail;
+    }
     size_t sizes[NUM_PARAM_TENSORS];
     size_t np = model_param_layout(&c, sizes);
-    size_t need = ml + np * 4 + (has_prior ? (size_t)c.n_mask * c.vocab * 4 : 0) +
+    size_t lay = n_members >= 0 ? ((size_t)c.n_desc + 1 + (size_t)n_members) * 4 : 0;
+    size_t need = ml + np * 4 + (has_prior ? (size_t)c.n_mask * c.vocab * 4 : 0) + lay +
                   (has_optim ? 2 * np * 4 : 0);
     if ((size_t)(end - p) != need) {
         snprintf(why, sizeof why,
@@ -268,6 +292,35 @@ int model_load(model **out, const char *path, int threads, char **meta)
         }
         memcpy(m->prior, p, n * 4);
         p += n * 4;
+    }
+    if (n_members >= 0) {
+        /* aligned copies for the checks (the payload's offsets need not be) */
+        size_t ns = (size_t)c.n_desc + 1;
+        int32_t *start = malloc(ns * 4), *members = malloc(((size_t)n_members + 1) * 4);
+        if (!start || !members) {
+            free(start);
+            free(members);
+            free(buf);
+            return model_fail(m, MODEL_ENOMEM, "out of memory");
+        }
+        memcpy(start, p, ns * 4);
+        memcpy(members, p + ns * 4, (size_t)n_members * 4);
+        p += lay;
+        rc = start[c.n_desc] == n_members ? model_layout_install(m, start, members)
+                                          : MODEL_EINVAL;
+        if (rc == MODEL_EINVAL && start[c.n_desc] != n_members)
+            model_fail(m, rc, "layout: %d members announced, start[%d] = %d", n_members,
+                       c.n_desc, start[c.n_desc]);
+        free(start);
+        free(members);
+        if (rc) {
+            free(buf);
+            if (rc == MODEL_ENOMEM)
+                return rc;
+            char msg[sizeof m->errmsg];
+            snprintf(msg, sizeof msg, "%s", model_errmsg(m));
+            return model_fail(m, MODEL_EFORMAT, "%s: corrupt: %s", path, msg);
+        }
     }
     if (has_optim) {
         m->m_mem = malloc(np * 4);

@@ -1,5 +1,6 @@
 /* classifier.c: the SUBS output layer: projection of the masked rows onto the vocabulary,
- * per-type log-prior bias, fused log-softmax / cross-entropy and its backward. */
+ * per-type log-prior bias, fused log-softmax / cross-entropy and its backward; the rows of
+ * description inputs go to restricted.c. */
 #include "layers.h"
 
 #include "fastmath.h"
@@ -8,13 +9,22 @@
 #include <string.h>
 
 typedef struct cls_ctx {
-    float *h, *logits, *lse, *logp, *dlnf, *dbout;
-    const float *lnf, *wout, *bout, *prior, *scale, *clse, *dh;
+    float *h, *logits, *lse, *logp, *tlse, *dlnf, *dbout;
+    const float *lnf, *wout, *bout, *prior, *scale, *clse, *ctlse, *dh;
     const int *rows;
     const int32_t *inp, *targets;
+    const model_desc_rows *d;
     int M, C, V;
     atomic_long next; /* dynamic chunks (model_pool_chunk) */
 } cls_ctx;
+
+/* The members of a description target (d is set whenever a target can be one). */
+static const int32_t *target_set(const model_desc_rows *d, int32_t tg, int *n)
+{
+    int e = tg - d->first_id;
+    *n = d->start[e + 1] - d->start[e];
+    return d->members + d->start[e];
+}
 
 /* h = lnf[rows] */
 KERNEL_BODY classifier_gather_part_body(void *arg, int tid, int nth)
@@ -30,7 +40,8 @@ KERNEL_BODY classifier_gather_part_body(void *arg, int tid, int nth)
 }
 MODEL_KERNEL(classifier_gather_part)
 
-/* logits += bout + prior[k], then the row's log-sum-exp and the target's log-prob */
+/* logits += bout + prior[k], then the row's log-sum-exp and the target's log-prob (a
+ * description target: the log-sum-exp of its members, less the row's) */
 KERNEL_BODY classifier_softmax_part_body(void *arg, int tid, int nth)
 {
     cls_ctx *c = arg;
@@ -54,17 +65,28 @@ KERNEL_BODY classifier_softmax_part_body(void *arg, int tid, int nth)
             float sum = vec_expsum(NULL, l, V, mx);
             float lse = mx + logf(sum);
             c->lse[r] = lse;
-            if (c->logp)
-                c->logp[r] = l[c->targets[c->rows[r]]] - lse;
+            if (c->logp) {
+                int32_t tg = c->targets[c->rows[r]];
+                if ((size_t)tg < V) {
+                    c->logp[r] = l[tg] - lse;
+                } else {
+                    int n;
+                    const int32_t *A = target_set(c->d, tg, &n);
+                    float tl = model_lse_at(l, A, n);
+                    c->tlse[r] = tl;
+                    c->logp[r] = tl - lse;
+                }
+            }
         }
     }
 }
 MODEL_KERNEL(classifier_softmax_part)
 
-void model_classifier_forward(float *h, float *logits, float *lse, float *logp,
+void model_classifier_forward(float *h, float *logits, float *lse, float *logp, float *tlse,
                               const float *lnf, const int *rows, const int32_t *inp,
                               const int32_t *targets, const float *wout, const float *bout,
-                              const float *prior, int M, int C, int V, pool *p)
+                              const float *prior, const model_desc_rows *d, int M, int Mf,
+                              int C, int V, pool *p)
 {
     if (M == 0)
         return;
@@ -72,6 +94,7 @@ void model_classifier_forward(float *h, float *logits, float *lse, float *logp,
                  .logits = logits,
                  .lse = lse,
                  .logp = targets ? logp : NULL,
+                 .tlse = tlse,
                  .lnf = lnf,
                  .rows = rows,
                  .inp = inp,
@@ -79,21 +102,26 @@ void model_classifier_forward(float *h, float *logits, float *lse, float *logp,
                  .wout = wout,
                  .bout = bout,
                  .prior = prior,
+                 .d = d,
                  .M = M,
                  .C = C,
                  .V = V};
     model_pool_run(p, classifier_gather_part(), &c);
-    model_gemm(0, 1, M, V, C, 1.0f, h, C, wout, C, 0.0f, logits, V, p);
-    atomic_store(&c.next, 0);
-    model_pool_run(p, classifier_softmax_part(), &c);
+    if (Mf > 0) {
+        c.M = Mf;
+        model_gemm(0, 1, Mf, V, C, 1.0f, h, C, wout, C, 0.0f, logits, V, p);
+        atomic_store(&c.next, 0);
+        model_pool_run(p, classifier_softmax_part(), &c);
+    }
+    model_restricted_forward(logits, lse, logp, tlse, h, rows, targets, wout, bout, d, C, V, p);
 }
 
-/* dlogits = scale * (softmax - onehot(target)), in place */
+/* dlogits = scale * (softmax - onehot(target)), in place; a description target A:
+ * scale * (softmax - softmax_A 1[A]) */
 KERNEL_BODY classifier_dlogits_part_body(void *arg, int tid, int nth)
 {
     cls_ctx *c = arg;
     size_t lo, hi;
-    (void)tid;
     while (model_pool_chunk(&c->next, (size_t)c->M, nth, 1, &lo, &hi)) {
         const size_t V = (size_t)c->V;
         for (size_t r = lo; r < hi; r++) {
@@ -103,9 +131,22 @@ KERNEL_BODY classifier_dlogits_part_body(void *arg, int tid, int nth)
                 memset(l, 0, V * sizeof(float));
                 continue;
             }
+            int32_t tg = c->targets[c->rows[r]];
+            if ((size_t)tg < V) {
+                for (size_t j = 0; j < V; j++)
+                    l[j] = g * fast_expf(l[j] - lse);
+                l[tg] -= g;
+                continue;
+            }
+            int n;
+            const int32_t *A = target_set(c->d, tg, &n);
+            float *saved = c->d->scratch + (size_t)tid * c->d->stride;
+            for (int i = 0; i < n; i++)
+                saved[i] = l[A[i]];
             for (size_t j = 0; j < V; j++)
                 l[j] = g * fast_expf(l[j] - lse);
-            l[c->targets[c->rows[r]]] -= g;
+            for (int i = 0; i < n; i++)
+                l[A[i]] -= g * fast_expf(saved[i] - c->ctlse[r]);
         }
     }
 }
@@ -128,27 +169,35 @@ static void classifier_scatter_part(void *arg, int tid, int nth)
 }
 
 void model_classifier_backward(float *dlnf, float *dwout, float *dbout, float *dh,
-                               float *logits, const float *lse, const float *h, const int *rows,
-                               const int32_t *targets, const float *scale, const float *wout,
-                               int M, int C, int V, pool *p)
+                               float *logits, const float *lse, const float *tlse,
+                               const float *h, const int *rows, const int32_t *targets,
+                               const float *scale, const float *wout, const model_desc_rows *d,
+                               int M, int Mf, int C, int V, pool *p)
 {
     if (M == 0)
         return;
     cls_ctx c = {.logits = logits,
                  .clse = lse,
+                 .ctlse = tlse,
                  .rows = rows,
                  .targets = targets,
                  .scale = scale,
                  .dbout = dbout,
                  .dlnf = dlnf,
                  .dh = dh,
-                 .M = M,
+                 .d = d,
+                 .M = Mf,
                  .C = C,
                  .V = V};
-    model_pool_run(p, classifier_dlogits_part(), &c);
-    model_bias_backward(dbout, logits, M, V, p);
-    model_gemm(0, 0, M, C, V, 1.0f, logits, V, wout, C, 0.0f, dh, C, p);
-    model_gemm(1, 0, V, C, M, 1.0f, logits, V, h, C, 1.0f, dwout, C, p);
+    if (Mf > 0) {
+        model_pool_run(p, classifier_dlogits_part(), &c);
+        model_bias_backward(dbout, logits, Mf, V, p);
+        model_gemm(0, 0, Mf, C, V, 1.0f, logits, V, wout, C, 0.0f, dh, C, p);
+        model_gemm(1, 0, V, C, Mf, 1.0f, logits, V, h, C, 1.0f, dwout, C, p);
+    }
+    model_restricted_backward(dwout, dbout, dh, logits, lse, tlse, h, rows, targets, scale,
+                              wout, d, C, V, p);
+    c.M = M;
     atomic_store(&c.next, 0);
     model_pool_run(p, classifier_scatter_part, &c);
 }

@@ -77,21 +77,78 @@ void model_init_blas(void);
 void model_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                 const float *B, int ldb, float beta, float *C, int ldc, pool *p);
 
-/* The output layer over compacted rows (SUBS: only rows whose input is a mask id; causal
- * mode: all). rows (M): positions in 0..N-1; inp (N): their input ids (a mask id V+k
- * picks prior row k, an ordinary id no prior).
- * h (M, C) = lnf[rows]; logits (M, V) = h @ wout^T + bout + prior[k]; lse (M) the row
- * log-sum-exp; logp (M) = logits[target] - lse (targets NULL: not computed). */
-void model_classifier_forward(float *h, float *logits, float *lse, float *logp,
+/* The index of x in the increasing a[0..n), or -1 (binary search). */
+static inline int model_find(const int32_t *a, int n, int32_t x)
+{
+    int lo = 0, hi = n;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (a[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && a[lo] == x ? lo : -1;
+}
+
+/* The indices k into the increasing s[0..ns) whose s[k] is in the increasing a[0..na),
+ * increasing, into idx (room for min(na, ns)); returns how many. */
+int model_intersect(int32_t *idx, const int32_t *a, int na, const int32_t *s, int ns);
+/* log sum_i exp(l[idx[i]]), -inf for none (or all -inf) */
+float model_lse_at(const float *l, const int32_t *idx, int n);
+
+/* The membership layout and the batch's description rows, for the output layers. A target
+ * id >= first_id is description (id - first_id), whose members are
+ * members[start[e] .. start[e+1]). The description rows come in groups: group g holds the
+ * rows [grp_first[g], grp_first[g+1]) whose input is description grp_desc[g], their logits
+ * (|members| each) at logits + row_off[r], the groups in (colour, description) order, the
+ * descriptions of one colour disjoint. */
+typedef struct model_desc_rows {
+    int32_t first_id; /* V + K */
+    const int32_t *start, *members, *colour;
+    int max; /* the largest member set */
+    int n_groups;
+    const int *grp_desc, *grp_first;
+    const size_t *row_off;
+    float *scratch; /* (threads, stride): 2 max C + 2 max floats each */
+    size_t stride;
+} model_desc_rows;
+
+/* The output layer over compacted rows (SUBS: only rows whose input is a mask id or a
+ * description; causal mode: all). rows (M): positions in 0..N-1; inp (N): their input ids
+ * (a mask id V+k picks prior row k). Rows 0..Mf-1 (mask ids) go through the full product,
+ * rows Mf..M-1 (descriptions, d) through model_restricted_forward.
+ * h (M, C) = lnf[rows]; logits (Mf, V) = h @ wout^T + bout + prior[k]; lse (M) the row
+ * log-sum-exp over its state set; logp (M) = log p(target) (targets NULL: not computed):
+ * logits[target] - lse for a token, and for a description target the log-sum-exp of its
+ * members' logits (kept in tlse (M)) - lse. d may be NULL without a layout. */
+void model_classifier_forward(float *h, float *logits, float *lse, float *logp, float *tlse,
                               const float *lnf, const int *rows, const int32_t *inp,
                               const int32_t *targets, const float *wout, const float *bout,
-                              const float *prior, int M, int C, int V, pool *p);
+                              const float *prior, const model_desc_rows *d, int M, int Mf,
+                              int C, int V, pool *p);
 /* Gradient of sum_r scale[r] * (-logp[r]): dlogits written in place of logits, then
  * dwout += dlogits^T h, dbout += sum dlogits, dlnf[rows] += dlogits @ wout (dh: M x C
- * scratch). */
+ * scratch); the description rows through model_restricted_backward. */
 void model_classifier_backward(float *dlnf, float *dwout, float *dbout, float *dh,
-                               float *logits, const float *lse, const float *h, const int *rows,
-                               const int32_t *targets, const float *scale, const float *wout,
-                               int M, int C, int V, pool *p);
+                               float *logits, const float *lse, const float *tlse,
+                               const float *h, const int *rows, const int32_t *targets,
+                               const float *scale, const float *wout, const model_desc_rows *d,
+                               int M, int Mf, int C, int V, pool *p);
+
+/* The description rows' restricted output: per group, logits (rows, |S|) = h[rows] wout[S]^T
+ * + bout[S] with S its members (one sgemm on a gathered copy of wout[S]), lse over S, and
+ * with targets logp = lse of (target's set n S) - lse (tlse: the former). */
+void model_restricted_forward(float *logits, float *lse, float *logp, float *tlse,
+                              const float *h, const int *rows, const int32_t *targets,
+                              const float *wout, const float *bout, const model_desc_rows *d,
+                              int C, int V, pool *p);
+/* Its gradient for sum_r scale[r] (-logp[r]): dlogits in place, dh (rows) overwritten,
+ * dwout[S] and dbout[S] accumulated, one colour of groups at a time (deterministic). */
+void model_restricted_backward(float *dwout, float *dbout, float *dh, float *logits,
+                               const float *lse, const float *tlse, const float *h,
+                               const int *rows, const int32_t *targets, const float *scale,
+                               const float *wout, const model_desc_rows *d, int C, int V,
+                               pool *p);
 
 #endif

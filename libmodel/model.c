@@ -73,7 +73,8 @@ void model_default_settings(model_settings *s)
                    .layers = 4,
                    .heads = 4,
                    .seq_len = 128,
-                   .causal = 0},
+                   .causal = 0,
+                   .n_desc = 0},
         .threads = 0,
     };
 }
@@ -192,14 +193,23 @@ int model_check_config(const model_config *c, char *msg, size_t len)
         snprintf(msg, len, "causal must be 0 or 1, not %d", c->causal);
         return MODEL_EINVAL;
     }
+    if (c->n_desc < 0 || c->n_desc > limit) {
+        snprintf(msg, len, "n_desc %d must be in 0..%ld", c->n_desc, limit);
+        return MODEL_EINVAL;
+    }
+    if (c->n_desc > 0 && c->causal) {
+        snprintf(msg, len, "n_desc %d: descriptions need the bidirectional model (causal 0)",
+                 c->n_desc);
+        return MODEL_EINVAL;
+    }
     return MODEL_OK;
 }
 
 size_t model_param_layout(const model_config *c, size_t s[NUM_PARAM_TENSORS])
 {
     size_t V = (size_t)c->vocab, K = (size_t)c->n_mask, C = (size_t)c->d;
-    size_t L = (size_t)c->layers;
-    s[P_WTE] = (V + K) * C;
+    size_t L = (size_t)c->layers, D = (size_t)c->n_desc;
+    s[P_WTE] = (V + K + D) * C;
     s[P_LN1W] = L * C;
     s[P_LN1B] = L * C;
     s[P_QKVW] = L * 3 * C * C;
@@ -312,6 +322,12 @@ void model_close(model **pm)
     free(m->targets);
     free(m->scale);
     free(m->rows);
+    free(m->row_of);
+    free(m->row_off);
+    free(m->tlse);
+    free(m->grp_desc);
+    free(m->grp_first);
+    model_layout_free(m);
     free(m);
     *pm = NULL;
 }
@@ -338,6 +354,144 @@ int model_set_prior(model *m, const float *log_prior)
     }
     memcpy(m->prior, log_prior, n * sizeof(float));
     return MODEL_OK;
+}
+
+void model_layout_free(model *m)
+{
+    free(m->lay_start);
+    free(m->lay_members);
+    free(m->lay_order);
+    free(m->lay_rank);
+    free(m->lay_colour);
+    free(m->lay_count);
+    free(m->lay_scratch);
+    m->lay_start = m->lay_members = m->lay_order = m->lay_rank = m->lay_colour = NULL;
+    m->lay_count = NULL;
+    m->lay_scratch = NULL;
+    m->lay_colours = m->lay_max = 0;
+    m->lay_stride = 0;
+}
+
+int model_layout_install(model *m, const int32_t *start, const int32_t *members)
+{
+    const int D = m->cfg.n_desc, V = m->cfg.vocab;
+    if (D < 1)
+        return model_fail(m, MODEL_EINVAL, "layout: the model has no descriptions (n_desc 0)");
+    if (start[0] != 0)
+        return model_fail(m, MODEL_EINVAL, "layout: start[0] is %d, not 0", start[0]);
+    for (int e = 0; e < D; e++)
+        if (start[e + 1] < start[e] || start[e + 1] > (1 << 28))
+            return model_fail(m, MODEL_EINVAL,
+                              "layout: start[%d] = %d after start[%d] = %d (must not "
+                              "decrease, at most 2^28)",
+                              e + 1, start[e + 1], e, start[e]);
+    const size_t total = (size_t)start[D];
+    int most = 0;
+    for (int e = 0; e < D; e++) {
+        int n = start[e + 1] - start[e];
+        most = n > most ? n : most;
+        for (int i = start[e]; i < start[e + 1]; i++) {
+            if (members[i] < 0 || members[i] >= V)
+                return model_fail(m, MODEL_EINVAL,
+                                  "layout: description %d has member %d, outside 0..%d", e,
+                                  members[i], V - 1);
+            if (i > start[e] && members[i] <= members[i - 1])
+                return model_fail(m, MODEL_EINVAL,
+                                  "layout: description %d's members are not increasing (%d "
+                                  "after %d)",
+                                  e, members[i], members[i - 1]);
+        }
+    }
+    model_layout_free(m);
+    const size_t C = (size_t)m->cfg.d;
+    m->lay_stride = (2 * (size_t)most * C + 2 * (size_t)most + 15) / 16 * 16;
+    m->lay_start = malloc(((size_t)D + 1) * sizeof(int32_t));
+    m->lay_members = malloc((total ? total : 1) * sizeof(int32_t));
+    m->lay_order = malloc((size_t)D * sizeof(int32_t));
+    m->lay_rank = malloc((size_t)D * sizeof(int32_t));
+    m->lay_colour = malloc((size_t)D * sizeof(int32_t));
+    m->lay_count = malloc(((size_t)D + 1) * sizeof(int32_t));
+    m->lay_scratch = m->lay_stride
+                         ? aligned_alloc(64, (size_t)m->threads * m->lay_stride * sizeof(float))
+                         : NULL;
+    int32_t *last = malloc((size_t)V * sizeof(int32_t));
+    if (!m->lay_start || !m->lay_members || !m->lay_order || !m->lay_rank || !m->lay_colour ||
+        !m->lay_count || (m->lay_stride && !m->lay_scratch) || !last) {
+        free(last);
+        model_layout_free(m);
+        return model_fail(m, MODEL_ENOMEM, "layout: cannot allocate %zu members", total);
+    }
+    memcpy(m->lay_start, start, ((size_t)D + 1) * sizeof(int32_t));
+    memcpy(m->lay_members, members, total * sizeof(int32_t));
+    m->lay_max = most;
+    /* colours: each description one above the last colour of any of its members, so the
+     * descriptions holding a token get increasing colours (a chain: stage l is colour l-1) */
+    for (int v = 0; v < V; v++)
+        last[v] = -1;
+    int colours = 0;
+    for (int e = 0; e < D; e++) {
+        int c = 0;
+        for (int i = start[e]; i < start[e + 1]; i++)
+            c = last[members[i]] + 1 > c ? last[members[i]] + 1 : c;
+        for (int i = start[e]; i < start[e + 1]; i++)
+            last[members[i]] = c;
+        m->lay_colour[e] = c;
+        colours = c + 1 > colours ? c + 1 : colours;
+    }
+    free(last);
+    m->lay_colours = colours;
+    /* order by (colour, id): a counting sort */
+    int32_t *first = calloc((size_t)colours + 1, sizeof(int32_t));
+    if (!first) {
+        model_layout_free(m);
+        return model_fail(m, MODEL_ENOMEM, "layout: out of memory");
+    }
+    for (int e = 0; e < D; e++)
+        first[m->lay_colour[e] + 1]++;
+    for (int c = 0; c < colours; c++)
+        first[c + 1] += first[c];
+    for (int e = 0; e < D; e++) {
+        int r = first[m->lay_colour[e]]++;
+        m->lay_order[r] = e;
+        m->lay_rank[e] = r;
+    }
+    free(first);
+    return MODEL_OK;
+}
+
+int model_set_layout(model *m, const int32_t *start, const int32_t *members)
+{
+    if (!m)
+        return MODEL_EINVAL;
+    model_clear_error(m);
+    if (!start != !members)
+        return model_fail(m, MODEL_EINVAL, "layout: %s without %s", start ? "start" : "members",
+                          start ? "members" : "start");
+    m->have_forward = 0; /* the last forward's rows point into the layout in force */
+    if (!start) {
+        model_layout_free(m);
+        return MODEL_OK;
+    }
+    return model_layout_install(m, start, members);
+}
+
+int model_get_layout(const model *m, const int32_t **start, const int32_t **members)
+{
+    int have = m && m->lay_start;
+    if (start)
+        *start = have ? m->lay_start : NULL;
+    if (members)
+        *members = have ? m->lay_members : NULL;
+    return have;
+}
+
+float model_carry_logprob(const model *m, int32_t input, int32_t target)
+{
+    if (target < m->cfg.vocab)
+        return input == target ? 0.0f : -INFINITY;
+    int n;
+    const int32_t *mem = model_members(m, target, &n);
+    return model_find(mem, n, input) >= 0 ? 0.0f : -INFINITY;
 }
 
 long model_first_nonfinite(const float *x, size_t n)

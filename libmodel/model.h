@@ -15,7 +15,8 @@ extern "C" {
 /*
  * The architecture (one for every run):
  *
- *   x   = wte[input]                          wte: (V+K, d): V vocabulary ids, then K mask ids
+ *   x   = wte[input]                          wte: (V+K+D, d): V vocabulary ids, K mask ids,
+ *                                             then D description ids (chains, below)
  *   L x { x += proj(MHSA(LN1(x)));            bidirectional, or causal when config.causal
  *         x += fcproj(GELU(fc(LN2(x)))) }     GELU tanh form, hidden width 4d
  *   h   = LNf(x)
@@ -31,9 +32,9 @@ extern "C" {
  *
  * SUBS parameterization: a mask id is never predicted (the logits cover ids 0..V-1), and
  * at a position whose input is an ordinary id v < V the output is v itself with log-prob 0
- * (any other target has log-prob -inf). Only positions whose input is a mask id V+k go
- * through the output projection; there, when a prior is set, the log-prior row k
- * (prior[k*V .. k*V+V-1]) is added to the logits.
+ * (any other target has log-prob -inf). Only positions whose input is a mask id V+k (or a
+ * description, below) go through the output projection; at a mask id, when a prior is
+ * set, the log-prior row k (prior[k*V .. k*V+V-1]) is added to the logits.
  *
  * Causal mode (config.causal = 1) is the autoregressive baseline on the same data: the
  * same code with a causal attention mask, and every position is predicted (no SUBS
@@ -43,7 +44,29 @@ extern "C" {
  * The output projection is untied from the input embedding: the embedding carries K
  * extra mask rows and a tied head would have to skip them; untied keeps both simple.
  *
- * Token ids are int32_t: 0..V-1 are vocabulary ids, V..V+K-1 are the K mask ids.
+ * Token ids are int32_t: 0..V-1 are vocabulary ids, V..V+K-1 are the K mask ids, and
+ * V+K..V+K+D-1 the D description ids (config.n_desc, 0 by default).
+ *
+ * Descriptions and restricted outputs (coarse-to-fine chains). A description stands for a
+ * set of tokens, its members (the tokens with a given first piece, class or cluster): the
+ * membership layout (model_set_layout) lists them. Every input id i has a state set S(i)
+ * of the tokens it is consistent with: all V ids for a mask id, members(e) for description
+ * e, {v} for a token v. A target is a token t or a description d, standing for the event
+ * A = {t} or A = members(d), and
+ *     log p(target | input) = logsumexp_{j in A n S} l_j - logsumexp_{j in S} l_j,
+ * the probability of A under the model's distribution restricted to S and renormalised
+ * (SUBS carry-over is the case S = {v}: 0 if v is in A, else -inf; a flat mask position
+ * predicting a description gets the summed probability of its tokens). The chain's
+ * targets (the state one level finer) always have A inside S, and the model does not
+ * check it: a target outside S has log-prob -inf, a partly inside one the probability of
+ * its part. The logits l are the output layer's; a mask id adds its prior row, a
+ * description adds none (its position has no mask type). The gradient of -log p is
+ *     dl_j = softmax_S(j) 1[j in S] - softmax_{A n S}(j) 1[j in A n S].
+ * Cost: mask positions go through one (M, V) product as without descriptions; the
+ * positions holding description e share one small product with the |members(e)| rows of
+ * wout, so a description position costs |members| / V of a mask position, and nothing of
+ * size V x V exists anywhere.
+ *
  * Every call returns 0 or a negative MODEL_E* code; model_errmsg() gives the details.
  *
  * Threads: a handle owns a small pthread pool whose workers sleep on a condition variable
@@ -77,6 +100,7 @@ typedef struct model_config {
     int seq_len; /* the longest sequence (rows of the position table) */
     int causal;  /* 1: causal attention, every position predicted (autoregressive
                    * baseline), 0: bidirectional with SUBS outputs */
+    int n_desc;  /* D >= 0: description ids V+K..V+K+D-1 (0 in causal mode) */
 } model_config;
 
 typedef struct model_settings {
@@ -85,7 +109,7 @@ typedef struct model_settings {
 } model_settings;
 
 /* Fills *s with the defaults: V=256, K=1, d=128, L=4, H=4, seq_len=128, bidirectional,
- * threads 0. */
+ * no descriptions, threads 0. */
 void model_default_settings(model_settings *s);
 
 typedef struct model model;
@@ -116,13 +140,31 @@ long model_step(const model *m);
  * NULL removes it. Values must be finite or -INFINITY (a banned token). */
 int model_set_prior(model *m, const float *log_prior);
 
+/* Sets the membership layout of the D = config.n_desc descriptions, copied (and saved in
+ * checkpoints): description e (input id V+K+e) has the members
+ * members[start[e] .. start[e+1]-1], token ids in 0..V-1, strictly increasing; start has
+ * D+1 entries, start[0] = 0, never decreasing. A description may have no members (it
+ * cannot then be an input). In a chain, the descriptions of one stage are disjoint and
+ * every description's members lie inside one description of each coarser stage; the model
+ * does not rely on either. start == NULL and members == NULL remove the layout. A batch
+ * with a description id (input or target) needs a layout: MODEL_ESTATE without one; a
+ * backward needs a forward after the last call. MODEL_EINVAL names the first bad entry
+ * (the layout in force stays). Checking and copying are O(D + members). */
+int model_set_layout(model *m, const int32_t *start, const int32_t *members);
+/* The layout in force: 1 and borrowed arrays (valid until the next model_set_layout or
+ * model_close) when there is one, else 0 and NULLs. start and members may be NULL. */
+int model_get_layout(const model *m, const int32_t **start, const int32_t **members);
+
 /* ---- training ----
  * inputs, targets: (B, T) ids; weights: (B, T) per-position loss weights (libmask's ELBO
- * weights; NULL = all 1). T <= seq_len. Targets must be < V.
+ * weights; NULL = all 1). T <= seq_len. Targets are tokens (< V) or description ids, never
+ * mask ids (MODEL_ERANGE).
  * loss = (1/(B*T)) * sum over positions of weight * (-log p(target)).
  * logprobs (B, T), may be NULL: log p(target) at every position (0 or -inf where the input
- * is not a mask id). Activations are sized once per (B, T).
- * A non-finite loss is MODEL_ENONFINITE, naming the first tensor that went non-finite. */
+ * is a token). Activations are sized once per (B, T).
+ * A non-finite loss is MODEL_ENONFINITE, naming the first position whose target is
+ * impossible (outside its input's state set, or banned by the prior), else the first
+ * tensor that went non-finite. */
 int model_forward(model *m, const int32_t *inputs, const int32_t *targets, const float *weights,
                   int B, int T, float *loss, float *logprobs);
 int model_zero_grad(model *m);
@@ -163,29 +205,67 @@ int model_score(model *m, const int32_t *inputs, const int32_t *targets, int B, 
 
 /* ---- sampling ---- */
 typedef enum model_strategy {
-    MODEL_SAMPLE_RANDOM,     /* ancestral (MDLM/MD4), linear schedule: at step i of N
-                              * (counting down i = N..1) each masked position is revealed
-                              * with probability 1/i, drawn from the model */
-    MODEL_SAMPLE_CONFIDENCE, /* LLaDA low-confidence remasking: each step reveals a fixed
-                              * share of the masks, those whose proposed token has the
-                              * highest probability */
-    MODEL_SAMPLE_BLOCK,      /* semi-autoregressive: CONFIDENCE within blocks of block_len
-                              * positions, left to right, the steps split between blocks */
-    MODEL_SAMPLE_COUNT       /* the number of strategies */
+    MODEL_SAMPLE_RANDOM,           /* ancestral (MDLM/MD4), linear schedule: at step i of N
+                                    * (counting down i = N..1) each masked position is revealed
+                                    * with probability 1/i, drawn from the model */
+    MODEL_SAMPLE_CONFIDENCE,       /* LLaDA low-confidence remasking: each step reveals a fixed
+                                    * share of the masks, those whose proposed token has the
+                                    * highest probability */
+    MODEL_SAMPLE_BLOCK,            /* semi-autoregressive: CONFIDENCE within blocks of block_len
+                                    * positions, left to right, the steps split between blocks */
+    MODEL_SAMPLE_CHAIN,            /* coarse-to-fine ancestral through a chain's levels (below,
+                                    * settings.chain): each step draws every position's new level
+                                    * from the step's level-transition table, and a position that
+                                    * moves finer draws its new state from the model */
+    MODEL_SAMPLE_CHAIN_CONFIDENCE, /* coarse-to-fine by confidence: each step moves the
+                                    * positions whose proposed finer state is most probable one
+                                    * level finer, as many per step as spreads every position's
+                                    * remaining levels evenly over the steps left */
+    MODEL_SAMPLE_COUNT             /* the number of strategies */
 } model_strategy;
 
-/* Names: "random", "confidence", "block" (for configs and messages); NULL out of range, so
- * a list of choices is for (s = 0; model_strategy_name(s); s++). Static strings. */
+/* Names: "random", "confidence", "block", "chain", "chain-confidence" (for configs and
+ * messages); NULL out of range, so a list of choices is for (s = 0; model_strategy_name(s);
+ * s++). Static strings. */
 const char *model_strategy_name(model_strategy s);
 /* Parses a name back. MODEL_EINVAL for an unknown one, with `err` (may be NULL) reading
- * "unknown strategy 'spam' (random, confidence, block)". */
+ * "unknown strategy 'spam' (random, confidence, block, chain, chain-confidence)". */
 int model_strategy_parse(const char *name, model_strategy *out, char *err, size_t errlen);
+
+/* A chain for the CHAIN samplers, as plain arrays (libmask's chain, seen from the model).
+ * A position's level: 0 a token, l = 1..m a stage-l description, m+1 a mask id. Stage l's
+ * description ids are [stage_first[l-1], stage_first[l]) (inside V+K..V+K+D-1, in order);
+ * describe[j-1][v] is token v's stage-j description id (j = 1..m); the layout's members of
+ * a description are the tokens it describes. kernel: (steps, m+2, m+2) level-transition
+ * tables, kernel[(i * (m+2) + l) * (m+2) + j] = P(level j after step i | level l before),
+ * i = 0..steps-1 in the order the steps are taken (from t = 1 down to t = 0: libmask's
+ * reverse-step kernel between the step's two times); each row sums to 1 and is 0 above the
+ * diagonal (levels only get finer). At the last step every position goes to level 0,
+ * whatever its table says (the table of a step that ends at t = 0 does already).
+ * CHAIN_CONFIDENCE reads no kernel (it may be NULL). With m = 0 (stage_first and describe
+ * NULL) a chain is flat masking: CHAIN with kernel[i][1][0] = 1/(steps - i) is RANDOM, and
+ * CHAIN_CONFIDENCE is CONFIDENCE, draw for draw.
+ * A row is trained to predict its state one level finer, which fixes how much probability
+ * each finer state gets but not how a finer state's probability splits among its own
+ * members: a position that moves two or more levels in one step (CHAIN) draws that split
+ * untrained. The step grid decides how often: with m = 2, gamma = 1/2 and 32 steps, a grid
+ * uniform in t moves 19% of the positions two levels or more at once (18% at the last
+ * step, which sends everything to level 0), a grid uniform in F_1 = p^(a_1) 7% (about
+ * 2/steps, at the first steps). CHAIN_CONFIDENCE moves one level per step. */
+typedef struct model_chain {
+    int length;                     /* m >= 0 description stages */
+    const int32_t *stage_first;     /* (m+1), NULL when m = 0 */
+    const int32_t *const *describe; /* (m) arrays of V, NULL when m = 0 */
+    const double *kernel;           /* (steps, m+2, m+2); CHAIN only */
+} model_chain;
 
 typedef struct model_sample_settings {
     model_strategy strategy;
     int steps;         /* N >= 1 model calls (BLOCK: at least one per block) */
     int block_len;     /* BLOCK only */
-    float temperature; /* 0: argmax proposals (CONFIDENCE/BLOCK); RANDOM samples at 1 if 0 */
+    float temperature; /* 0: argmax proposals (CONFIDENCE, BLOCK, CHAIN_CONFIDENCE); RANDOM
+                        * and CHAIN sample at 1 if 0 */
+    const model_chain *chain; /* CHAIN and CHAIN_CONFIDENCE only (borrowed during the call) */
     /* Called after each step with the tokens so far (B, T), may be NULL: progress display,
      * or watching the order of unmasking. step counts 1..steps. */
     void (*on_step)(void *arg, int step, int steps, const int32_t *tokens);
@@ -193,18 +273,26 @@ typedef struct model_sample_settings {
 } model_sample_settings;
 
 /* Fills *s with the defaults: CONFIDENCE, 64 steps, block_len 32, temperature 0 (argmax),
- * no on_step. */
+ * no chain, no on_step. */
 void model_default_sample_settings(model_sample_settings *s);
-/* tokens (B, T), in and out: positions holding a mask id are generated, all others are
- * given and never changed. After the call no mask id remains. */
+/* tokens (B, T), in and out: positions holding a token are given and never changed; the
+ * others (mask ids, and description ids: their token is drawn among the members) are
+ * generated. After the call every position holds a token. The flat strategies reveal
+ * tokens at once; the CHAIN strategies pass through the chain's descriptions, a mask to
+ * stage m, ..., stage 1 to a token (a given description starts at its level), each state
+ * drawn from the model restricted to the current one's members. CHAIN_CONFIDENCE needs
+ * steps >= the highest level present (m+1 with a mask). */
 int model_sample(model *m, int32_t *tokens, int B, int T, const model_sample_settings *s,
                  gsl_rng *rng);
 
 /* ---- checkpoints ----
  * One file: magic "PYRMODEL", version, payload length, CRC-32 of the payload; the payload
  * holds the config, step, the caller's metadata string (e.g. config text, tokenizer hash),
- * the parameters, the prior if set, and the AdamW moments if with_optim. Written to a
- * temporary file in the same directory, fsynced, then renamed into place. Little-endian. */
+ * the parameters, the prior if set, the membership layout if set, and the AdamW moments if
+ * with_optim. Version 3 carries descriptions (n_desc and the layout); a model without
+ * descriptions is written as version 2, byte for byte as before, so older builds read it,
+ * and a version-3 file must have n_desc >= 1. Both versions load. Written to a temporary
+ * file in the same directory, fsynced, then renamed into place. Little-endian. */
 int model_save(model *m, const char *path, const char *meta, int with_optim);
 /* Opens a model from a checkpoint (threads: as in settings, 0 = online CPUs). A truncated,
  * corrupt, foreign or other-version file is MODEL_EFORMAT. *meta (may be NULL) gets a copy

@@ -97,9 +97,11 @@ typedef struct act_tensors {
     float *lnf;       /* (N, C) */
     float *lnf_mean;  /* (N) */
     float *lnf_rstd;  /* (N) */
-    float *h;         /* (N, C) the masked rows of lnf */
-    float *logits;    /* (N, V) rows 0..M-1 used; dlogits after backward */
-    float *lse;       /* (N) */
+    float *h;         /* (N, C) the predicted rows of lnf (rows, below) */
+    float *logits;    /* (N, V) the full rows 0..Mf-1 (Mf, V), then the description rows'
+                       * restricted logits, |members| each (row_off); dlogits after
+                       * backward */
+    float *lse;       /* (N) per row: log-sum-exp over its state set */
 } act_tensors;
 
 /* The backward scratch buffers in their order in the scratch buffer (grad_scratch and the
@@ -147,10 +149,33 @@ struct model {
     act_tensors acts;
     grad_scratch gs;
     int32_t *inputs, *targets; /* (N) copies of the last forward's batch */
-    float *scale;              /* (N) per masked row: log p(target), then weight / N */
-    int *rows;                 /* (N) masked positions, M of them */
-    int M;
+    float *scale;              /* (N) per predicted row: log p(target), then weight / N */
+    /* The predicted rows, M of them: rows[0..Mf) the positions holding a mask id (every
+     * position in causal mode), in order, through the full (Mf, V) product; then the
+     * positions holding a description, grouped by description (groups in layout order,
+     * below), in order within a group. */
+    int *rows;       /* (N) position of each row */
+    int *row_of;     /* (N) row of each position, -1 where none (a token: carry-over) */
+    size_t *row_off; /* (N) per row: where its logits start in acts.logits */
+    float *tlse;     /* (N) per row: log-sum-exp of the target's set (description targets) */
+    int M, Mf;
+    int n_groups;     /* description groups of the batch */
+    int *grp_desc;    /* (N) the description (0..D-1) of group g */
+    int *grp_first;   /* (N+1) its rows are [grp_first[g], grp_first[g+1]) */
     int have_forward; /* 1 after a training forward, until backward */
+
+    /* the membership layout (model_set_layout); lay_start NULL without one. Colours: the
+     * descriptions of one colour have disjoint members, so the backward adds their rows of
+     * the wout gradient in parallel without a race, one colour after the other. */
+    int32_t *lay_start;       /* (D+1) */
+    int32_t *lay_members;     /* (lay_start[D]) token ids, increasing per description */
+    int32_t *lay_order;       /* (D) the descriptions by (colour, id) */
+    int32_t *lay_rank;        /* (D) the position of description e in lay_order */
+    int32_t *lay_colour;      /* (D) */
+    int32_t *lay_count;       /* (D+1) scratch of the batch's counting sort */
+    int lay_colours, lay_max; /* colours; the largest member set */
+    float *lay_scratch;       /* (threads, lay_stride) gather buffers of the description rows */
+    size_t lay_stride;        /* floats per thread: 2 lay_max C + 2 lay_max, rounded to 16 */
 };
 
 /* Records rc and its message (formatted into m->errmsg) and returns rc. Every failure on a
@@ -183,11 +208,28 @@ int model_check_config(const model_config *c, char *msg, size_t len);
 /* Allocates a handle with parameter (and gradient) storage, uninitialized values. */
 int model_alloc(model **out, const model_config *c, int threads);
 
-/* Forward to the logits of the masked rows (acts.logits, rows, M); with targets, their
+/* Forward to the logits of the predicted rows (acts.logits, rows, M); with targets, their
  * log-probs go to m->scale (rows 0..M-1); targets may be NULL. keep: store every layer's
  * activations for a backward; 0 (scoring, sampling): reuse one layer's buffers. */
 int model_run_forward(model *m, const int32_t *inputs, const int32_t *targets, int B, int T,
                       int keep);
+
+/* The members of description id `id` (V+K+e): *n of them, borrowed from the layout. */
+static inline const int32_t *model_members(const model *m, int32_t id, int *n)
+{
+    int e = id - m->cfg.vocab - m->cfg.n_mask;
+    *n = m->lay_start[e + 1] - m->lay_start[e];
+    return m->lay_members + m->lay_start[e];
+}
+
+/* log p(target | input) at a position whose input is a token (SUBS carry-over): 0 when the
+ * input is the target or one of its members, else -inf. */
+float model_carry_logprob(const model *m, int32_t input, int32_t target);
+
+/* Checks and copies a layout into the handle (model_set_layout without clearing the
+ * error); model_layout_free drops it. */
+int model_layout_install(model *m, const int32_t *start, const int32_t *members);
+void model_layout_free(model *m);
 
 /* Index of the first non-finite value in x[0..n), or -1. */
 long model_first_nonfinite(const float *x, size_t n);

@@ -1,5 +1,6 @@
 /* sampler.c: iterative unmasking: ancestral random order (MDLM/MD4), LLaDA's low-confidence
- * remasking, and its semi-autoregressive block form, all from the model's SUBS logits. */
+ * remasking, its semi-autoregressive block form, and the coarse-to-fine chain samplers
+ * (ancestral and by confidence), all from the model's SUBS (restricted) logits. */
 #include "model_internal.h"
 
 #include <math.h>
@@ -11,6 +12,8 @@ static const char *const strategy_names[MODEL_SAMPLE_COUNT] = {
     [MODEL_SAMPLE_RANDOM] = "random",
     [MODEL_SAMPLE_CONFIDENCE] = "confidence",
     [MODEL_SAMPLE_BLOCK] = "block",
+    [MODEL_SAMPLE_CHAIN] = "chain",
+    [MODEL_SAMPLE_CHAIN_CONFIDENCE] = "chain-confidence",
 };
 
 const char *model_strategy_name(model_strategy s)
@@ -36,7 +39,7 @@ int model_strategy_parse(const char *name, model_strategy *out, char *err, size_
     return MODEL_EINVAL;
 }
 
-/* Draws from softmax(logits / temp) by inverse CDF. */
+/* Draws from softmax(logits / temp) by inverse CDF: an index into l[0..V). */
 static int32_t draw(const float *l, int V, float temp, gsl_rng *rng)
 {
     float mx = -INFINITY;
@@ -58,8 +61,8 @@ static int32_t draw(const float *l, int V, float temp, gsl_rng *rng)
     return last;
 }
 
-/* The proposal of a masked row: argmax of logits + temp * Gumbel noise; *conf = its
- * probability under the (untempered) softmax, as in LLaDA. */
+/* The proposal of a masked row: argmax of logits + temp * Gumbel noise (an index into
+ * l[0..V)); *conf = its probability under the (untempered) softmax, as in LLaDA. */
 static int32_t propose(const float *l, int V, float temp, gsl_rng *rng, double *conf)
 {
     int best = 0;
@@ -83,21 +86,47 @@ static int32_t propose(const float *l, int V, float temp, gsl_rng *rng, double *
     return best;
 }
 
+/* A predicted row's distribution: logits l[0..n) over the token ids ids[0..n) (NULL: the
+ * ids 0..n-1, a mask row), from the last forward. */
+typedef struct row_dist {
+    const float *l;
+    const int32_t *ids;
+    int n;
+    float lse; /* log-sum-exp of l */
+} row_dist;
+
+static row_dist dist_of(const model *m, int r)
+{
+    row_dist d = {
+        .l = m->acts.logits + m->row_off[r], .n = m->cfg.vocab, .lse = m->acts.lse[r]};
+    if (r >= m->Mf)
+        d.ids = model_members(m, m->inputs[m->rows[r]], &d.n);
+    return d;
+}
+
+static int32_t id_at(const row_dist *d, int k)
+{
+    return d->ids ? d->ids[k] : k;
+}
+
 typedef struct cand {
     double conf;
     int pos;
     int32_t tok;
+    int forced;
 } cand;
 
 static int cand_cmp(const void *a, const void *b)
 {
     const cand *x = a, *y = b;
+    if (x->forced != y->forced)
+        return x->forced > y->forced ? -1 : 1;
     if (x->conf != y->conf)
         return x->conf > y->conf ? -1 : 1;
     return x->pos - y->pos;
 }
 
-/* One forward on the current tokens; rows/logits of the masked positions follow. */
+/* One forward on the current tokens; rows/logits of the predicted positions follow. */
 static int run(model *m, const int32_t *tokens, int B, int T)
 {
     int rc = model_run_forward(m, tokens, NULL, B, T, 0);
@@ -123,12 +152,13 @@ static int sample_random(model *m, int32_t *tok, int B, int T, const model_sampl
             dirty = 0;
         }
         /* from t = i/N to s = (i-1)/N a masked token is revealed with prob (t-s)/t = 1/i */
-        for (int r = 0; r < m->M; r++) {
-            int n = m->rows[r];
-            if (tok[n] < V)
+        for (int n = 0; n < B * T; n++) {
+            int r = m->row_of[n];
+            if (r < 0 || tok[n] < V)
                 continue;
             if (i == 1 || gsl_rng_uniform(rng) * i < 1.0) {
-                tok[n] = draw(m->acts.logits + (size_t)r * V, V, temp, rng);
+                row_dist d = dist_of(m, r);
+                tok[n] = id_at(&d, draw(d.l, d.n, temp, rng));
                 dirty = 1;
             }
         }
@@ -180,11 +210,12 @@ static int sample_confidence(model *m, int32_t *tok, int B, int T, int block_len
             rc = run(m, tok, B, T);
             if (rc)
                 break;
-            for (int r = 0; r < m->M; r++) {
-                int n = m->rows[r], t = n % T;
-                if (t < lo || t >= hi)
+            for (int n = 0; n < B * T; n++) {
+                int r = m->row_of[n], t = n % T;
+                if (r < 0 || t < lo || t >= hi)
                     continue;
-                prop[n] = propose(m->acts.logits + (size_t)r * V, V, temp, rng, &conf[n]);
+                row_dist d = dist_of(m, r);
+                prop[n] = id_at(&d, propose(d.l, d.n, temp, rng, &conf[n]));
             }
             for (int b = 0; b < B; b++) {
                 /* LLaDA's get_num_transfer_tokens: base + 1 for the first (remainder) steps */
@@ -194,7 +225,7 @@ static int sample_confidence(model *m, int32_t *tok, int B, int T, int block_len
                 for (int t = lo; t < hi; t++) {
                     size_t n = (size_t)b * T + t;
                     if (tok[n] >= V)
-                        cands[nc++] = (cand){conf[n], t, prop[n]};
+                        cands[nc++] = (cand){conf[n], t, prop[n], 0};
                 }
                 qsort(cands, (size_t)nc, sizeof *cands, cand_cmp);
                 if (k > nc)
@@ -214,6 +245,286 @@ static int sample_confidence(model *m, int32_t *tok, int B, int T, int block_len
     return rc;
 }
 
+/* ---- coarse-to-fine chains ---- */
+
+/* The level of input id `id` in chain ch: 0 a token, l a stage-l description, m+1 a mask
+ * id; -1 for a description id in no stage. */
+static int chain_level(const model *m, const model_chain *ch, int32_t id)
+{
+    const int32_t V = m->cfg.vocab, VK = V + m->cfg.n_mask;
+    if (id < V)
+        return 0;
+    if (id < VK)
+        return ch->length + 1;
+    for (int l = 1; l <= ch->length; l++)
+        if (id < ch->stage_first[l])
+            return id >= ch->stage_first[l - 1] ? l : -1;
+    return -1;
+}
+
+/* Checks the chain's arrays against the model and the tokens. */
+static int check_chain(model *m, const model_chain *ch, const int32_t *tok, int B, int T,
+                       const model_sample_settings *s)
+{
+    const char *name = model_strategy_name(s->strategy);
+    if (!ch)
+        return model_fail(m, MODEL_EINVAL, "sample: the %s strategy needs settings.chain",
+                          name);
+    const int mm = ch->length, V = m->cfg.vocab, VK = V + m->cfg.n_mask;
+    if (mm < 0 || mm > 64)
+        return model_fail(m, MODEL_EINVAL, "sample: chain length %d outside 0..64", mm);
+    if (mm > 0) {
+        if (!ch->stage_first || !ch->describe)
+            return model_fail(m, MODEL_EINVAL,
+                              "sample: a chain of %d stages needs stage_first "
+                              "and describe",
+                              mm);
+        if (!m->lay_start)
+            return model_fail(m, MODEL_ESTATE,
+                              "sample: a chain of %d stages needs the model's membership "
+                              "layout (model_set_layout)",
+                              mm);
+        for (int l = 0; l <= mm; l++)
+            if (ch->stage_first[l] < (l ? ch->stage_first[l - 1] : VK) ||
+                ch->stage_first[l] > VK + m->cfg.n_desc)
+                return model_fail(m, MODEL_EINVAL,
+                                  "sample: chain stage_first[%d] = %d: the stages must be "
+                                  "in order inside the description ids %d..%d",
+                                  l, ch->stage_first[l], VK, VK + m->cfg.n_desc - 1);
+        for (int j = 1; j <= mm; j++) {
+            if (!ch->describe[j - 1])
+                return model_fail(m, MODEL_EINVAL, "sample: chain describe[%d] is NULL", j - 1);
+            for (int v = 0; v < V; v++) {
+                int32_t d = ch->describe[j - 1][v];
+                if (d < ch->stage_first[j - 1] || d >= ch->stage_first[j])
+                    return model_fail(m, MODEL_EINVAL,
+                                      "sample: token %d's stage-%d description %d is not a "
+                                      "stage-%d id (%d..%d)",
+                                      v, j, d, j, ch->stage_first[j - 1],
+                                      ch->stage_first[j] - 1);
+            }
+        }
+    }
+    int top = 0;
+    for (size_t n = 0; n < (size_t)B * T; n++) {
+        int l = chain_level(m, ch, tok[n]);
+        if (l < 0)
+            return model_fail(m, MODEL_ERANGE,
+                              "sample: description id %d at batch %zu position %zu is in no "
+                              "stage of the chain",
+                              tok[n], n / T, n % T);
+        top = l > top ? l : top;
+    }
+    if (s->strategy == MODEL_SAMPLE_CHAIN_CONFIDENCE && top > s->steps)
+        return model_fail(m, MODEL_EINVAL,
+                          "sample: chain-confidence moves a position one level per step: "
+                          "%d steps for level %d",
+                          s->steps, top);
+    if (s->strategy != MODEL_SAMPLE_CHAIN)
+        return MODEL_OK;
+    if (!ch->kernel)
+        return model_fail(m, MODEL_EINVAL, "sample: the chain strategy needs chain.kernel");
+    const int W = mm + 2;
+    for (int i = 0; i < s->steps; i++)
+        for (int l = 0; l < W; l++) {
+            const double *row = ch->kernel + ((size_t)i * W + l) * W;
+            double sum = 0.0;
+            for (int j = 0; j < W; j++) {
+                if (!(row[j] >= 0.0 && row[j] <= 1.0 + 1e-9) || (j > l && row[j] > 1e-9))
+                    return model_fail(m, MODEL_EINVAL,
+                                      "sample: chain kernel step %d, level %d to %d is %g "
+                                      "(in [0, 1], 0 above the diagonal)",
+                                      i, l, j, row[j]);
+                sum += row[j];
+            }
+            if (fabs(sum - 1.0) > 1e-6)
+                return model_fail(m, MODEL_EINVAL,
+                                  "sample: chain kernel step %d, level %d sums to %.9g, not 1",
+                                  i, l, sum);
+        }
+    return MODEL_OK;
+}
+
+/* The new state of a position whose token x (drawn from its row, whose input is `cur` at
+ * level l) moves to level j < l: x's stage-j description, x itself at j = 0. The chain
+ * must agree with the layout: x's stage-l description is cur. */
+static int chain_state(model *m, const model_chain *ch, int32_t cur, int l, int j, int32_t x,
+                       int32_t *out)
+{
+    if (l <= ch->length && ch->describe[l - 1][x] != cur)
+        return model_fail(m, MODEL_EINVAL,
+                          "sample: token %d is a member of description %d in the layout, "
+                          "and of %d in the chain's stage-%d map",
+                          x, cur, ch->describe[l - 1][x], l);
+    *out = j ? ch->describe[j - 1][x] : x;
+    return MODEL_OK;
+}
+
+/* Ancestral: at step i every position at level l >= 1 draws its new level j from
+ * kernel[i][l]; moving (j < l), it draws a token x from its restricted distribution and
+ * takes x's stage-j state. The last step sends every position to level 0. */
+static int sample_chain(model *m, int32_t *tok, int B, int T, const model_sample_settings *s,
+                        gsl_rng *rng)
+{
+    const model_chain *ch = s->chain;
+    const int W = ch->length + 2;
+    const float temp = s->temperature > 0.0f ? s->temperature : 1.0f;
+    int dirty = 1;
+    for (int i = 0; i < s->steps; i++) {
+        const int last = i == s->steps - 1;
+        if (dirty) { /* the logits only change when a state did */
+            int rc = run(m, tok, B, T);
+            if (rc)
+                return rc;
+            dirty = 0;
+        }
+        for (int n = 0; n < B * T; n++) {
+            int l = chain_level(m, ch, tok[n]), j = 0;
+            if (l == 0)
+                continue;
+            if (!last) {
+                const double *row = ch->kernel + ((size_t)i * W + l) * W;
+                double u = gsl_rng_uniform(rng), acc = 0.0;
+                for (j = 0; j < l; j++) {
+                    acc += row[j];
+                    if (u < acc)
+                        break;
+                }
+                if (j == l)
+                    continue;
+            }
+            row_dist d = dist_of(m, m->row_of[n]);
+            int32_t x = id_at(&d, draw(d.l, d.n, temp, rng));
+            int rc = chain_state(m, ch, tok[n], l, j, x, &tok[n]);
+            if (rc)
+                return rc;
+            dirty = 1;
+        }
+        if (s->on_step)
+            s->on_step(s->on_step_arg, i + 1, s->steps, tok);
+    }
+    return MODEL_OK;
+}
+
+/* The proposed stage-j state of a row and its probability: for j = 0 the proposed token
+ * (propose); for j >= 1 the stage-j description whose members within the row's state set
+ * carry the most probability (with temp > 0, after Gumbel noise of scale temp on the log
+ * of the summed probabilities). acc: (stage size) zeros, left zero; touched: room for
+ * d->n entries. */
+static int32_t propose_stage(const model_chain *ch, const row_dist *d, int j, float temp,
+                             gsl_rng *rng, double *acc, int32_t *touched, double *conf)
+{
+    if (j == 0)
+        return id_at(d, propose(d->l, d->n, temp, rng, conf));
+    const int32_t *map = ch->describe[j - 1], base = ch->stage_first[j - 1];
+    int nt = 0;
+    for (int k = 0; k < d->n; k++) {
+        int32_t b = map[id_at(d, k)] - base; /* check_chain: in 0..stage size - 1 */
+        double p = exp((double)d->l[k] - d->lse);
+        if (acc[b] == 0.0)
+            touched[nt++] = b;
+        acc[b] += p;
+    }
+    int32_t best = touched[0];
+    double bestv = -INFINITY;
+    for (int i = 0; i < nt; i++) {
+        int32_t b = touched[i];
+        double v = log(acc[b]);
+        if (temp > 0.0f && v > -INFINITY)
+            v -= temp * log(-log(gsl_rng_uniform_pos(rng)));
+        if (v > bestv) {
+            bestv = v;
+            best = b;
+        }
+    }
+    *conf = acc[best];
+    for (int i = 0; i < nt; i++)
+        acc[touched[i]] = 0.0;
+    return base + best;
+}
+
+/* By confidence: each step, in every sequence, the positions whose proposed finer state is
+ * most probable move one level finer; ceil(left levels / steps left) of them, and at least
+ * every position with as many levels left as steps (so the last step ends clean). */
+static int sample_chain_confidence(model *m, int32_t *tok, int B, int T,
+                                   const model_sample_settings *s, gsl_rng *rng)
+{
+    const model_chain *ch = s->chain;
+    const size_t N = (size_t)B * T;
+    int stage_max = 1;
+    for (int j = 1; j <= ch->length; j++) {
+        int size = ch->stage_first[j] - ch->stage_first[j - 1];
+        stage_max = size > stage_max ? size : stage_max;
+    }
+    cand *cands = malloc((size_t)T * sizeof *cands);
+    long *plan = malloc((size_t)B * sizeof *plan);
+    int32_t *prop = malloc(N * sizeof *prop);
+    double *conf = malloc(N * sizeof *conf);
+    double *acc = calloc((size_t)stage_max, sizeof *acc);
+    int32_t *touched = malloc((size_t)m->cfg.vocab * sizeof *touched);
+    int rc = MODEL_OK;
+    if (!cands || !plan || !prop || !conf || !acc || !touched) {
+        rc = model_fail(m, MODEL_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int b = 0; b < B; b++) {
+        plan[b] = 0;
+        for (int t = 0; t < T; t++)
+            plan[b] += chain_level(m, ch, tok[(size_t)b * T + t]);
+    }
+    for (int i = 0; i < s->steps; i++) {
+        const int left = s->steps - i;
+        long any = 0;
+        for (int b = 0; b < B; b++)
+            any |= plan[b];
+        if (!any)
+            break;
+        if ((rc = run(m, tok, B, T)))
+            goto done;
+        for (size_t n = 0; n < N; n++) {
+            int l = chain_level(m, ch, tok[n]);
+            if (l == 0)
+                continue;
+            row_dist d = dist_of(m, m->row_of[n]);
+            int32_t x =
+                propose_stage(ch, &d, l - 1, s->temperature, rng, acc, touched, &conf[n]);
+            /* a proposed token must lie in the current description (a proposed description
+             * is the map of such tokens) */
+            if (l == 1 && (rc = chain_state(m, ch, tok[n], 1, 0, x, &x)))
+                goto done;
+            prop[n] = x;
+        }
+        for (int b = 0; b < B; b++) {
+            int nc = 0, forced = 0;
+            for (int t = 0; t < T; t++) {
+                size_t n = (size_t)b * T + t;
+                int l = chain_level(m, ch, tok[n]);
+                if (l == 0)
+                    continue;
+                cands[nc] = (cand){conf[n], t, prop[n], l >= left};
+                forced += cands[nc++].forced;
+            }
+            long k = plan[b] / left + (plan[b] % left ? 1 : 0);
+            k = k < forced ? forced : k;
+            k = k > nc ? nc : k;
+            qsort(cands, (size_t)nc, sizeof *cands, cand_cmp);
+            for (int c = 0; c < k; c++)
+                tok[(size_t)b * T + cands[c].pos] = cands[c].tok;
+            plan[b] -= k;
+        }
+        if (s->on_step)
+            s->on_step(s->on_step_arg, i + 1, s->steps, tok);
+    }
+done:
+    free(cands);
+    free(plan);
+    free(prop);
+    free(conf);
+    free(acc);
+    free(touched);
+    return rc;
+}
+
 int model_sample(model *m, int32_t *tokens, int B, int T, const model_sample_settings *s,
                  gsl_rng *rng)
 {
@@ -227,7 +538,7 @@ int model_sample(model *m, int32_t *tokens, int B, int T, const model_sample_set
     if (!(s->temperature >= 0.0f) || !isfinite(s->temperature))
         return model_fail(m, MODEL_EINVAL, "sample: bad temperature %g",
                           (double)s->temperature);
-    const int32_t nin = m->cfg.vocab + m->cfg.n_mask;
+    const int32_t nin = m->cfg.vocab + m->cfg.n_mask + m->cfg.n_desc;
     for (size_t n = 0; n < (size_t)B * T; n++)
         if (tokens[n] < 0 || tokens[n] >= nin)
             return model_fail(m, MODEL_ERANGE,
@@ -244,6 +555,15 @@ int model_sample(model *m, int32_t *tokens, int B, int T, const model_sample_set
             return model_fail(m, MODEL_EINVAL, "sample: block_len must be >= 1, not %d",
                               s->block_len);
         return sample_confidence(m, tokens, B, T, s->block_len, s, rng);
+    case MODEL_SAMPLE_CHAIN:
+    case MODEL_SAMPLE_CHAIN_CONFIDENCE: {
+        int rc = check_chain(m, s->chain, tokens, B, T, s);
+        if (rc)
+            return rc;
+        return s->strategy == MODEL_SAMPLE_CHAIN
+                   ? sample_chain(m, tokens, B, T, s, rng)
+                   : sample_chain_confidence(m, tokens, B, T, s, rng);
+    }
     default:
         return model_fail(m, MODEL_EINVAL, "sample: unknown strategy %d", (int)s->strategy);
     }

@@ -1,5 +1,6 @@
-/* transformer.c: the whole-model passes: activations sized per (B, T), the forward to
- * the SUBS log-probs and weighted loss, the backward, and the scoring entry. */
+/* transformer.c: the whole-model passes: activations sized per (B, T), the predicted rows
+ * of a batch, the forward to the SUBS log-probs and weighted loss, the backward, and the
+ * scoring entry. */
 #include "model_internal.h"
 
 #include <math.h>
@@ -113,11 +114,24 @@ static int size_activations(model *m, int B, int T)
         free(m->targets);
         free(m->scale);
         free(m->rows);
+        free(m->row_of);
+        free(m->row_off);
+        free(m->tlse);
+        free(m->grp_desc);
+        free(m->grp_first);
         m->inputs = malloc(N * sizeof *m->inputs);
         m->targets = malloc(N * sizeof *m->targets);
         m->scale = malloc(N * sizeof *m->scale);
         m->rows = malloc(N * sizeof *m->rows);
-        m->rows_cap = (m->inputs && m->targets && m->scale && m->rows) ? N : 0;
+        m->row_of = malloc(N * sizeof *m->row_of);
+        m->row_off = malloc(N * sizeof *m->row_off);
+        m->tlse = malloc(N * sizeof *m->tlse);
+        m->grp_desc = malloc(N * sizeof *m->grp_desc);
+        m->grp_first = malloc((N + 1) * sizeof *m->grp_first);
+        m->rows_cap = (m->inputs && m->targets && m->scale && m->rows && m->row_of &&
+                       m->row_off && m->tlse && m->grp_desc && m->grp_first)
+                          ? N
+                          : 0;
     }
     if (!m->acts_mem || !m->scratch_mem || !m->rows_cap) {
         m->B = m->T = 0;
@@ -140,8 +154,9 @@ static int size_activations(model *m, int B, int T)
     return MODEL_OK;
 }
 
-/* Checks the batch and copies it; builds the list of predicted rows (masked positions,
- * or every position in causal mode). */
+/* Checks the batch and copies it; builds the list of predicted rows: the positions holding
+ * a mask id (every position in causal mode), then those holding a description, grouped by
+ * description in the layout's (colour, id) order. */
 static int take_batch(model *m, const int32_t *inputs, const int32_t *targets, int B, int T)
 {
     const model_config *c = &m->cfg;
@@ -152,19 +167,43 @@ static int take_batch(model *m, const int32_t *inputs, const int32_t *targets, i
                           c->seq_len);
     if ((size_t)B * T > (size_t)1 << 28)
         return model_fail(m, MODEL_EINVAL, "batch B=%d T=%d is too large", B, T);
-    const int32_t nin = c->vocab + c->n_mask;
+    const int32_t V = c->vocab, VK = c->vocab + c->n_mask, nin = VK + c->n_desc;
     const size_t N = (size_t)B * T;
+    size_t n_desc_in = 0;
     for (size_t n = 0; n < N; n++) {
         if (inputs[n] < 0 || inputs[n] >= nin)
             return model_fail(m, MODEL_ERANGE,
                               "input id %d at batch %zu position %zu is "
                               "outside 0..%d",
                               inputs[n], n / T, n % T, nin - 1);
-        if (targets && (targets[n] < 0 || targets[n] >= c->vocab))
+        if (targets &&
+            (targets[n] < 0 || targets[n] >= nin || (targets[n] >= V && targets[n] < VK))) {
+            if (nin == VK)
+                return model_fail(m, MODEL_ERANGE,
+                                  "target id %d at batch %zu position %zu is "
+                                  "outside 0..%d",
+                                  targets[n], n / T, n % T, V - 1);
             return model_fail(m, MODEL_ERANGE,
-                              "target id %d at batch %zu position %zu is "
-                              "outside 0..%d",
-                              targets[n], n / T, n % T, c->vocab - 1);
+                              "target id %d at batch %zu position %zu is neither a token "
+                              "(0..%d) nor a description (%d..%d)",
+                              targets[n], n / T, n % T, V - 1, VK, nin - 1);
+        }
+        int desc_in = inputs[n] >= VK, desc_tg = targets && targets[n] >= VK;
+        if ((desc_in || desc_tg) && !m->lay_start)
+            return model_fail(m, MODEL_ESTATE,
+                              "%s id %d at batch %zu position %zu is a description, and the "
+                              "model has no membership layout (model_set_layout)",
+                              desc_in ? "input" : "target", desc_in ? inputs[n] : targets[n],
+                              n / T, n % T);
+        if (desc_in) {
+            int e = inputs[n] - VK;
+            if (m->lay_start[e + 1] == m->lay_start[e])
+                return model_fail(m, MODEL_EINVAL,
+                                  "input description %d at batch %zu position %zu has no "
+                                  "members",
+                                  inputs[n], n / T, n % T);
+            n_desc_in++;
+        }
     }
     int rc = size_activations(m, B, T);
     if (rc)
@@ -173,11 +212,72 @@ static int take_batch(model *m, const int32_t *inputs, const int32_t *targets, i
     if (targets)
         memcpy(m->targets, targets, N * sizeof *targets);
     int M = 0;
-    for (size_t n = 0; n < N; n++)
-        if (inputs[n] >= c->vocab || c->causal) /* causal: every position is predicted */
+    for (size_t n = 0; n < N; n++) {
+        m->row_of[n] = -1;
+        if ((inputs[n] >= V && inputs[n] < VK) || c->causal) { /* causal: every position */
+            m->row_of[n] = M;
+            m->row_off[M] = (size_t)M * V;
             m->rows[M++] = (int)n;
+        }
+    }
+    m->Mf = M;
+    m->n_groups = 0;
+    if (n_desc_in > 0) {
+        /* a counting sort by the description's rank in (colour, id) order */
+        const int D = c->n_desc;
+        int32_t *first = m->lay_count;
+        memset(first, 0, ((size_t)D + 1) * sizeof *first);
+        for (size_t n = 0; n < N; n++)
+            if (inputs[n] >= VK)
+                first[m->lay_rank[inputs[n] - VK] + 1]++;
+        int g = 0;
+        size_t off = (size_t)M * V;
+        for (int r = 0; r < D; r++) {
+            int count = first[r + 1];
+            first[r + 1] = first[r] + count; /* first[r]: the rank's first row after M */
+            if (count == 0)
+                continue;
+            int e = m->lay_order[r], size = m->lay_start[e + 1] - m->lay_start[e];
+            m->grp_desc[g] = e;
+            m->grp_first[g] = M + first[r];
+            for (int i = 0; i < count; i++) {
+                m->row_off[M + first[r] + i] = off;
+                off += (size_t)size;
+            }
+            g++;
+        }
+        m->grp_first[g] = M + (int)n_desc_in;
+        m->n_groups = g;
+        for (size_t n = 0; n < N; n++)
+            if (inputs[n] >= VK) {
+                int r = M + first[m->lay_rank[inputs[n] - VK]]++;
+                m->rows[r] = (int)n;
+                m->row_of[n] = r;
+            }
+        M += (int)n_desc_in;
+    }
     m->M = M;
     return MODEL_OK;
+}
+
+/* The layout and the batch's description rows for the output layers; NULL without a
+ * layout. */
+static const model_desc_rows *desc_rows(model *m, model_desc_rows *d)
+{
+    if (!m->lay_start)
+        return NULL;
+    *d = (model_desc_rows){.first_id = m->cfg.vocab + m->cfg.n_mask,
+                           .start = m->lay_start,
+                           .members = m->lay_members,
+                           .colour = m->lay_colour,
+                           .max = m->lay_max,
+                           .n_groups = m->n_groups,
+                           .grp_desc = m->grp_desc,
+                           .grp_first = m->grp_first,
+                           .row_off = m->row_off,
+                           .scratch = m->lay_scratch,
+                           .stride = m->lay_stride};
+    return d;
 }
 
 int model_run_forward(model *m, const int32_t *inputs, const int32_t *targets, int B, int T,
@@ -223,9 +323,10 @@ int model_run_forward(model *m, const int32_t *inputs, const int32_t *targets, i
         res = res3;
     }
     model_layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, res, w->lnfw, w->lnfb, N, C, p);
-    model_classifier_forward(a->h, a->logits, a->lse, m->scale, a->lnf, m->rows, m->inputs,
-                             targets ? m->targets : NULL, w->wout, w->bout, m->prior, m->M, C,
-                             V, p);
+    model_desc_rows dr;
+    model_classifier_forward(a->h, a->logits, a->lse, m->scale, m->tlse, a->lnf, m->rows,
+                             m->inputs, targets ? m->targets : NULL, w->wout, w->bout, m->prior,
+                             desc_rows(m, &dr), m->M, m->Mf, C, V, p);
     return MODEL_OK;
 }
 
@@ -268,8 +369,11 @@ static int report_nonfinite_forward(model *m, const char *what)
         return model_fail(m, MODEL_ENONFINITE, "step %ld: %s: %s is not finite", m->step, what,
                           act_report_names[A_LNF]);
     for (int r = 0; r < m->M; r++) {
-        const float *row = a->logits + (size_t)r * V;
-        for (int j = 0; j < V; j++)
+        const float *row = a->logits + m->row_off[r];
+        int n = V;
+        if (r >= m->Mf)
+            model_members(m, m->inputs[m->rows[r]], &n);
+        for (int j = 0; j < n; j++)
             if (isnan(row[j]) || row[j] == INFINITY)
                 return model_fail(m, MODEL_ENONFINITE, "step %ld: %s: logits are not finite",
                                   m->step, what);
@@ -294,24 +398,21 @@ int model_forward(model *m, const int32_t *inputs, const int32_t *targets, const
     int rc = model_run_forward(m, inputs, targets, B, T, 1);
     if (rc)
         return rc;
-    const float *logp_rows = m->scale; /* log p(target) of the masked rows */
-    const int V = m->cfg.vocab;
+    const float *logp_rows = m->scale; /* log p(target) of the predicted rows */
+    const int V = m->cfg.vocab, VK = V + m->cfg.n_mask;
     double sum = 0.0;
-    int r = 0;
-    long bad = -1;
+    long bad = -1; /* the first impossible target that weighs */
     for (size_t n = 0; n < N; n++) {
-        float lp;
-        if (r < m->M && (size_t)m->rows[r] == n)
-            lp = logp_rows[r++];
-        else
-            lp = inputs[n] == targets[n] ? 0.0f : -INFINITY;
-        if (inputs[n] < V && !m->cfg.causal && lp != 0.0f && bad < 0)
-            bad = (long)n;
+        int r = m->row_of[n];
+        float lp = r >= 0 ? logp_rows[r] : model_carry_logprob(m, inputs[n], targets[n]);
         if (logprobs)
             logprobs[n] = lp;
         float wgt = weights ? weights[n] : 1.0f;
-        if (wgt != 0.0f)
+        if (wgt != 0.0f) {
             sum += (double)wgt * -lp;
+            if (lp == -INFINITY && bad < 0)
+                bad = (long)n;
+        }
     }
     /* the backward's per-row loss scale: weight / N */
     for (int i = 0; i < m->M; i++)
@@ -320,11 +421,19 @@ int model_forward(model *m, const int32_t *inputs, const int32_t *targets, const
     if (loss)
         *loss = l;
     if (!isfinite(l)) {
-        if (bad >= 0 && (weights ? weights[bad] : 1.0f) != 0.0f)
+        if (bad >= 0 && inputs[bad] < V && !m->cfg.causal)
             return model_fail(m, MODEL_ENONFINITE,
                               "step %ld: loss: target %d at batch %ld "
-                              "position %ld differs from its unmasked input %d (log-prob "
+                              "position %ld %s its unmasked input %d (log-prob "
                               "-inf under SUBS)",
+                              m->step, targets[bad], bad / T, bad % T,
+                              targets[bad] < V ? "differs from" : "is a description without",
+                              inputs[bad]);
+        if (bad >= 0 && inputs[bad] >= VK)
+            return model_fail(m, MODEL_ENONFINITE,
+                              "step %ld: loss: target %d at batch %ld position %ld lies "
+                              "outside the members of its input description %d (log-prob "
+                              "-inf)",
                               m->step, targets[bad], bad / T, bad % T, inputs[bad]);
         rc = report_nonfinite_forward(m, "forward");
         if (rc)
@@ -382,8 +491,10 @@ int model_backward(model *m)
 
     /* output layer, then the final layernorm into the residual gradient */
     memset(s->dln, 0, NC * sizeof(float));
-    model_classifier_backward(s->dln, g->wout, g->bout, s->datty, a->logits, a->lse, a->h,
-                              m->rows, m->targets, m->scale, w->wout, m->M, C, V, p);
+    model_desc_rows dr;
+    model_classifier_backward(s->dln, g->wout, g->bout, s->datty, a->logits, a->lse, m->tlse,
+                              a->h, m->rows, m->targets, m->scale, w->wout, desc_rows(m, &dr),
+                              m->M, m->Mf, C, V, p);
     memset(s->dres, 0, NC * sizeof(float));
     model_layernorm_backward(s->dres, g->lnfw, g->lnfb, s->dln,
                              a->residual3 + (size_t)(L - 1) * NC, w->lnfw, a->lnf_mean,
@@ -432,12 +543,9 @@ int model_score(model *m, const int32_t *inputs, const int32_t *targets, int B, 
     int rc = model_run_forward(m, inputs, targets, B, T, 0);
     if (rc)
         return rc;
-    int r = 0;
     for (size_t n = 0; n < (size_t)B * T; n++) {
-        if (r < m->M && (size_t)m->rows[r] == n)
-            logprobs[n] = m->scale[r++];
-        else
-            logprobs[n] = inputs[n] == targets[n] ? 0.0f : -INFINITY;
+        int r = m->row_of[n];
+        logprobs[n] = r >= 0 ? m->scale[r] : model_carry_logprob(m, inputs[n], targets[n]);
     }
     for (int i = 0; i < m->M; i++)
         if (isnan(m->scale[i]) || m->scale[i] == INFINITY) {

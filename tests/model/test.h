@@ -24,6 +24,30 @@ void test_scale_params(model *m, double sd, unsigned long seed);
 /* A gsl_rng (mt19937) at seed: free with gsl_rng_free. */
 gsl_rng *test_rng(unsigned long seed);
 
+/* A two-stage chain over V tokens (V <= CHAIN_MAXV): stage 1 = v / 3, stage 2 = stage 1 / 3,
+ * as input ids after the K mask ids, with its membership layout and the arrays of a
+ * model_chain (kernel left NULL). */
+enum { CHAIN_MAXV = 64 };
+typedef struct chain_fixture {
+    int V, K, D1, D2, D; /* D = D1 + D2 */
+    int32_t start[CHAIN_MAXV + 1], members[2 * CHAIN_MAXV];
+    int32_t d1[CHAIN_MAXV], d2[CHAIN_MAXV]; /* token -> stage-1, stage-2 description id */
+    int32_t stage_first[3];
+    const int32_t *describe[2];
+    model_chain chain;
+} chain_fixture;
+void chain_fixture_init(chain_fixture *f, int V, int K);
+/* The level of input id `id`: 0 token, 1, 2 descriptions, 3 mask. */
+int chain_fixture_level(const chain_fixture *f, int32_t id);
+/* 1 when token x is the state id or one of its members (a mask id holds every token). */
+int chain_fixture_holds(const chain_fixture *f, int32_t id, int32_t x);
+/* A model of the fixture's shape (n_desc = D, its layout set), parameters drawn at seed. */
+model *chain_model(const chain_fixture *f, int d, int L, int H, int T, int threads,
+                   unsigned long seed);
+/* The reverse-step level kernel (m+2) x (m+2) of the chain's forward process, from masking
+ * probability p_t back to p_s <= p_t: F_l = p^(gamma^(m+1-l)), as libmask's. */
+void chain_kernel(int mm, double gamma, double p_s, double p_t, double *kernel);
+
 /* test files */
 void test_grad_ops(void);
 void test_grad_model(void);
@@ -45,6 +69,13 @@ void test_strategy_names(void);
 void test_atomic_file(void);
 void test_defaults(void);
 void test_positions(void);
+void test_chain_outputs(void);
+void test_chain_flat(void);
+void test_chain_errors(void);
+void test_chain_checkpoint(void);
+void test_chain_sampler(void);
+void test_chain_confidence(void);
+void test_chain_trained(void);
 int test_torch(void); /* 77: skipped */
 int test_text(void);  /* 77: skipped */
 void test_sample_quality(void);

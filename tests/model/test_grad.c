@@ -363,8 +363,9 @@ typedef struct {
 static double cls_probe(void *v)
 {
     cls_t *c = v;
-    model_classifier_forward(c->h, c->logits, c->lse, c->logp, c->lnf, c->rows, c->inp,
-                             c->targets, c->wout, c->bout, c->prior, c->M, c->C, c->V, c->p);
+    model_classifier_forward(c->h, c->logits, c->lse, c->logp, NULL, c->lnf, c->rows, c->inp,
+                             c->targets, c->wout, c->bout, c->prior, NULL, c->M, c->M, c->C,
+                             c->V, c->p);
     double s = 0;
     for (int i = 0; i < c->M; i++)
         s += c->scale[i] * -(double)c->logp[i];
@@ -402,8 +403,8 @@ static void check_classifier(pool *p, gsl_rng *r)
     cls_probe(&c);
     float *dlnf = calloc(N * C, 4), *dw = calloc(V * C, 4), *db = calloc(V, 4);
     float *dh = malloc(N * C * 4);
-    model_classifier_backward(dlnf, dw, db, dh, c.logits, c.lse, c.h, c.rows, c.targets,
-                              c.scale, c.wout, M, C, V, p);
+    model_classifier_backward(dlnf, dw, db, dh, c.logits, c.lse, NULL, c.h, c.rows, c.targets,
+                              c.scale, c.wout, NULL, M, M, C, V, p);
     fd_compare("classifier dlnf", c.lnf, dlnf, NULL, N * C, cls_probe, &c);
     fd_compare("classifier dwout", c.wout, dw, NULL, V * C, cls_probe, &c);
     fd_compare("classifier dbout", c.bout, db, NULL, V, cls_probe, &c);
@@ -429,6 +430,168 @@ static void check_classifier(pool *p, gsl_rng *r)
     free(dh);
 }
 
+/* ---- restricted outputs (descriptions) ----
+ * A two-stage chain over V = 11 tokens: stage 1 (descriptions 0..4) cuts the tokens into
+ * runs, stage 2 (descriptions 5, 6) joins stage-1 descriptions. */
+enum { RV = 11, RK = 2, RD = 7 };
+static const int32_t r_start[RD + 1] = {0, 3, 5, 6, 9, 11, 17, 22};
+static const int32_t r_members[22] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, /* stage 1 */
+                                      0, 1, 2, 3, 4, 5, /* stage 2: stage-1 0, 1, 2 */
+                                      6, 7, 8, 9, 10};  /* stage 2: stage-1 3, 4 */
+static const int32_t r_colour[RD] = {0, 0, 0, 0, 0, 1, 1};
+
+typedef struct {
+    float *h, *logits, *lse, *logp, *tlse, *lnf, *wout, *bout, *prior, *scale;
+    int *rows;
+    int32_t *inp, *targets;
+    model_desc_rows *d;
+    int M, Mf, C, V;
+    pool *p;
+} rst_t;
+static double rst_probe(void *v)
+{
+    rst_t *c = v;
+    model_classifier_forward(c->h, c->logits, c->lse, c->logp, c->tlse, c->lnf, c->rows, c->inp,
+                             c->targets, c->wout, c->bout, c->prior, c->d, c->M, c->Mf, c->C,
+                             c->V, c->p);
+    double s = 0;
+    for (int i = 0; i < c->M; i++)
+        s += c->scale[i] * -(double)c->logp[i];
+    return s;
+}
+
+/* The output layer with mask rows predicting tokens and descriptions, and description rows
+ * (stage 2 and stage 1) predicting the state one level finer, against central differences;
+ * and the log-probs against log-softmax over the state set computed here in double. */
+static void check_restricted(pool *p, gsl_rng *r)
+{
+    enum { N = 14, C = 6, V = RV, K = RK, VK = RV + RK };
+    /* position: input, target (ids: tokens 0..10, masks 11, 12, descriptions 13..19) */
+    static const int32_t inp[N] = {11,     11,     VK + 5, VK + 1, 3,      12, VK + 6,
+                                   VK + 5, VK + 0, VK + 6, 11,     VK + 3, 7,  12};
+    static const int32_t tgt[N] = {4, VK + 6, VK + 1, 4,      3, VK + 0, 9,
+                                   0, 2,      VK + 4, VK + 5, 8, 7,      10};
+    float *lnf = randvec(N * C, 1, r);
+    rst_t c = {.h = malloc(N * C * 4),
+               .logits = malloc(N * V * 4),
+               .lse = malloc(N * 4),
+               .logp = malloc(N * 4),
+               .tlse = malloc(N * 4),
+               .lnf = lnf,
+               .wout = randvec(V * C, 1, r),
+               .bout = randvec(V, 1, r),
+               .prior = randvec(K * V, 2, r),
+               .scale = randvec(N, 1, r),
+               .rows = malloc(N * sizeof(int)),
+               .inp = (int32_t *)inp,
+               .targets = (int32_t *)tgt,
+               .C = C,
+               .V = V,
+               .p = p};
+    /* the rows as take_batch orders them: mask rows, then description rows grouped by
+     * description in (colour, id) order (here: id order) */
+    int M = 0, grp_desc[N], grp_first[N + 1], ng = 0;
+    size_t row_off[N];
+    for (int n = 0; n < N; n++)
+        if (inp[n] >= V && inp[n] < VK) {
+            row_off[M] = (size_t)M * V;
+            c.rows[M++] = n;
+        }
+    c.Mf = M;
+    size_t off = (size_t)M * V;
+    for (int e = 0; e < RD; e++) {
+        int first = M;
+        for (int n = 0; n < N; n++)
+            if (inp[n] == VK + e) {
+                row_off[M] = off;
+                off += (size_t)(r_start[e + 1] - r_start[e]);
+                c.rows[M++] = n;
+            }
+        if (M > first) {
+            grp_desc[ng] = e;
+            grp_first[ng++] = first;
+        }
+    }
+    grp_first[ng] = M;
+    c.M = M;
+    size_t stride = (2 * 6 * C + 2 * 6 + 15) / 16 * 16;
+    float *scratch = aligned_alloc(64, (size_t)model_pool_size(p) * stride * 4);
+    model_desc_rows d = {.first_id = VK,
+                         .start = r_start,
+                         .members = r_members,
+                         .colour = r_colour,
+                         .max = 6,
+                         .n_groups = ng,
+                         .grp_desc = grp_desc,
+                         .grp_first = grp_first,
+                         .row_off = row_off,
+                         .scratch = scratch,
+                         .stride = stride};
+    c.d = &d;
+    rst_probe(&c);
+    /* log p(target) = lse over (target set n S) - lse over S, in double from lnf */
+    for (int i = 0; i < M; i++) {
+        int n = c.rows[i];
+        double l[V];
+        for (int j = 0; j < V; j++) {
+            l[j] = c.bout[j];
+            for (int k = 0; k < C; k++)
+                l[j] += (double)lnf[n * C + k] * c.wout[j * C + k];
+            if (inp[n] < VK)
+                l[j] += c.prior[(inp[n] - V) * V + j];
+        }
+        int inS[V], inA[V];
+        for (int j = 0; j < V; j++) {
+            inS[j] = inp[n] < VK;
+            inA[j] = tgt[n] == j;
+        }
+        for (int e = 0; e < RD; e++)
+            for (int k = r_start[e]; k < r_start[e + 1]; k++) {
+                if (inp[n] == VK + e)
+                    inS[r_members[k]] = 1;
+                if (tgt[n] == VK + e)
+                    inA[r_members[k]] = 1;
+            }
+        double zs = 0, za = 0;
+        for (int j = 0; j < V; j++) {
+            zs += inS[j] ? exp(l[j]) : 0;
+            za += inS[j] && inA[j] ? exp(l[j]) : 0;
+        }
+        double want = log(za) - log(zs);
+        CHECK(fabs(c.logp[i] - want) < 1e-5 * (1 + fabs(want)),
+              "row %d (input %d, target %d): log-prob %.7g, expected %.7g", i, inp[n], tgt[n],
+              (double)c.logp[i], want);
+    }
+    float *dlnf = calloc(N * C, 4), *dw = calloc(V * C, 4), *db = calloc(V, 4);
+    float *dh = malloc(N * C * 4);
+    model_classifier_backward(dlnf, dw, db, dh, c.logits, c.lse, c.tlse, c.h, c.rows, c.targets,
+                              c.scale, c.wout, &d, M, c.Mf, C, V, p);
+    fd_compare("restricted dlnf", c.lnf, dlnf, NULL, N * C, rst_probe, &c);
+    fd_compare("restricted dwout", c.wout, dw, NULL, V * C, rst_probe, &c);
+    fd_compare("restricted dbout", c.bout, db, NULL, V, rst_probe, &c);
+    for (int n = 0; n < N; n++)
+        if (inp[n] < V)
+            for (int i = 0; i < C; i++)
+                CHECK(dlnf[n * C + i] == 0.0f, "token row %d got gradient %g", n,
+                      (double)dlnf[n * C + i]);
+    free(c.h);
+    free(c.logits);
+    free(c.lse);
+    free(c.logp);
+    free(c.tlse);
+    free(c.lnf);
+    free(c.wout);
+    free(c.bout);
+    free(c.prior);
+    free(c.scale);
+    free(c.rows);
+    free(scratch);
+    free(dlnf);
+    free(dw);
+    free(db);
+    free(dh);
+}
+
 void test_grad_ops(void)
 {
     for (int threads = 1; threads <= 2; threads++) {
@@ -447,6 +610,7 @@ void test_grad_ops(void)
         check_attention(p, r, 0);
         check_attention(p, r, 1);
         check_classifier(p, r);
+        check_restricted(p, r);
         gsl_rng_free(r);
         model_pool_close(&p);
     }
@@ -526,11 +690,82 @@ static void check_whole(int causal, int K, int with_prior)
     model_close(&m);
 }
 
+/* The whole model with descriptions: positions at every level of r_start's chain (token,
+ * stage 1, stage 2, mask), each predicting the state one level finer. */
+static void check_whole_chain(int with_prior)
+{
+    enum { V = RV, K = RK, VK = RV + RK, D = 8, L = 2, H = 2, B = 2, T = 7 };
+    model_settings ms;
+    model_default_settings(&ms);
+    ms.config = (model_config){
+        .vocab = V, .n_mask = K, .d = D, .layers = L, .heads = H, .seq_len = T, .n_desc = RD};
+    ms.threads = 2;
+    gsl_rng *r = test_rng(19);
+    model *m = NULL;
+    CHECK_RC(m, model_open(&m, &ms, r), MODEL_OK);
+    CHECK_RC(m, model_set_layout(m, r_start, r_members), MODEL_OK);
+    test_scale_params(m, 0.5, 18);
+    if (with_prior) {
+        float *prior = randvec((size_t)K * V, 1.5, r);
+        CHECK_RC(m, model_set_prior(m, prior), MODEL_OK);
+        free(prior);
+    }
+    /* stage-1 and stage-2 description of each token */
+    int32_t d1[V], d2[V];
+    for (int e = 0; e < RD; e++)
+        for (int k = r_start[e]; k < r_start[e + 1]; k++)
+            (e < 5 ? d1 : d2)[r_members[k]] = VK + e;
+    whole_t c = {.m = m,
+                 .inp = malloc(B * T * 4),
+                 .tgt = malloc(B * T * 4),
+                 .w = malloc(B * T * 4),
+                 .lp = malloc(B * T * 4),
+                 .B = B,
+                 .T = T};
+    for (int n = 0; n < B * T; n++) {
+        int32_t x = (int32_t)gsl_rng_uniform_int(r, V);
+        int level = n % 4; /* 0 token, 1 stage 1, 2 stage 2, 3 mask */
+        int32_t states[4] = {x, d1[x], d2[x], V + (int32_t)gsl_rng_uniform_int(r, K)};
+        c.inp[n] = states[level];
+        c.tgt[n] = states[level ? level - 1 : 0];
+        c.w[n] = (float)(0.5 + gsl_rng_uniform(r) * 2);
+    }
+    model_zero_grad(m);
+    CHECK_RC(m, model_forward(m, c.inp, c.tgt, c.w, B, T, NULL, NULL), MODEL_OK);
+    CHECK_RC(m, model_backward(m), MODEL_OK);
+    float *grads = malloc(m->num_params * 4);
+    memcpy(grads, m->grads_mem, m->num_params * 4);
+    size_t start = 0;
+    for (int t = 0; t < NUM_PARAM_TENSORS; t++) {
+        size_t n = m->param_sizes[t], k = n < 24 ? n : 24;
+        size_t idx[24];
+        for (size_t j = 0; j < k; j++)
+            idx[j] = start + (k == n ? j : gsl_rng_uniform_int(r, n));
+        if (t == P_WTE) /* rows the batch uses: descriptions among them */
+            for (size_t j = 0; j < k; j++)
+                idx[j] = (size_t)c.inp[(j * 5) % (B * T)] * D + j % D;
+        char what[80];
+        snprintf(what, sizeof what, "model with descriptions%s loss d%s",
+                 with_prior ? " (prior)" : "", model_param_names[t]);
+        fd_compare(what, m->params_mem, grads, idx, k, whole_probe, &c);
+        start += n;
+    }
+    free(grads);
+    free(c.inp);
+    free(c.tgt);
+    free(c.w);
+    free(c.lp);
+    gsl_rng_free(r);
+    model_close(&m);
+}
+
 void test_grad_model(void)
 {
     check_whole(0, 2, 0);
     check_whole(1, 1, 0);
     check_whole(0, 3, 1);
+    check_whole_chain(0);
+    check_whole_chain(1);
 }
 
 /* ---- the vectorizable exp behind softmax and GELU ---- */

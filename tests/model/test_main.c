@@ -2,6 +2,7 @@
  * and holds the shared helpers. */
 #include "test.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,111 @@ void test_scale_params(model *m, double sd, unsigned long seed)
     gsl_rng_free(r);
 }
 
+void chain_fixture_init(chain_fixture *f, int V, int K)
+{
+    memset(f, 0, sizeof *f);
+    f->V = V;
+    f->K = K;
+    f->D1 = (V + 2) / 3;
+    f->D2 = (f->D1 + 2) / 3;
+    f->D = f->D1 + f->D2;
+    const int32_t VK = V + K;
+    int n = 0;
+    for (int e = 0; e < f->D1; e++) { /* stage 1: the tokens v with v / 3 = e */
+        f->start[e] = n;
+        for (int v = 0; v < V; v++)
+            if (v / 3 == e)
+                f->members[n++] = v;
+    }
+    for (int e = 0; e < f->D2; e++) { /* stage 2: the tokens v with v / 9 = e */
+        f->start[f->D1 + e] = n;
+        for (int v = 0; v < V; v++)
+            if (v / 9 == e)
+                f->members[n++] = v;
+    }
+    f->start[f->D] = n;
+    for (int v = 0; v < V; v++) {
+        f->d1[v] = VK + v / 3;
+        f->d2[v] = VK + f->D1 + v / 9;
+    }
+    f->stage_first[0] = VK;
+    f->stage_first[1] = VK + f->D1;
+    f->stage_first[2] = VK + f->D;
+    f->describe[0] = f->d1;
+    f->describe[1] = f->d2;
+    f->chain =
+        (model_chain){.length = 2, .stage_first = f->stage_first, .describe = f->describe};
+}
+
+int chain_fixture_level(const chain_fixture *f, int32_t id)
+{
+    if (id < f->V)
+        return 0;
+    if (id < f->V + f->K)
+        return 3;
+    return id < f->stage_first[1] ? 1 : 2;
+}
+
+int chain_fixture_holds(const chain_fixture *f, int32_t id, int32_t x)
+{
+    switch (chain_fixture_level(f, id)) {
+    case 0:
+        return id == x;
+    case 1:
+        return f->d1[x] == id;
+    case 2:
+        return f->d2[x] == id;
+    default:
+        return 1;
+    }
+}
+
+model *chain_model(const chain_fixture *f, int d, int L, int H, int T, int threads,
+                   unsigned long seed)
+{
+    model_settings s;
+    model_default_settings(&s);
+    s.config = (model_config){.vocab = f->V,
+                              .n_mask = f->K,
+                              .d = d,
+                              .layers = L,
+                              .heads = H,
+                              .seq_len = T,
+                              .n_desc = f->D};
+    s.threads = threads;
+    gsl_rng *r = test_rng(seed);
+    model *m = NULL;
+    int rc = model_open(&m, &s, r);
+    gsl_rng_free(r);
+    if (!rc)
+        rc = model_set_layout(m, f->start, f->members);
+    if (rc) {
+        fprintf(stderr, "chain_model: %s: %s\n", model_strerror(rc), model_errmsg(m));
+        exit(1);
+    }
+    return m;
+}
+
+void chain_kernel(int mm, double gamma, double p_s, double p_t, double *kernel)
+{
+    const int W = mm + 2;
+    double Fs[W + 1], Ft[W + 1]; /* F_0 = 1, F_l = p^(a_l), F_{m+2} = 0 */
+    Fs[0] = Ft[0] = 1.0;
+    Fs[W] = Ft[W] = 0.0;
+    for (int l = 1; l <= mm + 1; l++) {
+        double a = pow(gamma, mm + 1 - l);
+        Fs[l] = pow(p_s, a);
+        Ft[l] = pow(p_t, a);
+    }
+    for (int l = 0; l < W; l++) {
+        double P = Ft[l] - Ft[l + 1];
+        for (int j = 0; j < W; j++) {
+            double lo = fmax(Fs[j + 1], Ft[l + 1]), hi = fmin(Fs[j], Ft[l]);
+            kernel[l * W + j] = P > 0 ? fmax(0.0, hi - lo) / P : j == l;
+        }
+    }
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
@@ -76,6 +182,13 @@ static const struct {
     {"atomic-file", test_atomic_file},
     {"defaults", test_defaults},
     {"positions", test_positions},
+    {"chain-outputs", test_chain_outputs},
+    {"chain-flat", test_chain_flat},
+    {"chain-errors", test_chain_errors},
+    {"chain-checkpoint", test_chain_checkpoint},
+    {"chain-sampler", test_chain_sampler},
+    {"chain-confidence", test_chain_confidence},
+    {"chain-trained", test_chain_trained},
 };
 
 /* longer checks, run only when named (meson suite `slow`) */
