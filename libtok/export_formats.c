@@ -271,9 +271,8 @@ int tok_export_check(const tok *t, int level, tok_format format, tok_err *err)
     tok_err_clear(err);
     if (format != TOK_FORMAT_HF && format != TOK_FORMAT_TIKTOKEN)
         return tok_fail(err, TOK_EINVAL, "unknown export format %d", (int)format);
-    int rc = check_common(t, level,
-                          format == TOK_FORMAT_HF ? "a tokenizer.json BPE model" : "tiktoken",
-                          err);
+    int rc = check_common(
+        t, level, format == TOK_FORMAT_HF ? "a tokenizer.json BPE model" : "tiktoken", err);
     if (rc)
         return rc;
     if (format == TOK_FORMAT_TIKTOKEN)
@@ -294,9 +293,8 @@ static void byte_chars(uint32_t map[256])
 {
     uint32_t next = 256;
     for (int b = 0; b < 256; b++)
-        map[b] = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE
-                     ? (uint32_t)b
-                     : next++;
+        map[b] = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE ? (uint32_t)b
+                                                                                 : next++;
 }
 
 static void put_bytelevel(struct out *o, const tok *t, int32_t id, const uint32_t map[256])
@@ -413,9 +411,7 @@ int tok_export(const tok *t, int level, tok_format format, const char *path, tok
 
 const char *tok_format_name(tok_format format)
 {
-    return format == TOK_FORMAT_HF         ? "hf"
-           : format == TOK_FORMAT_TIKTOKEN ? "tiktoken"
-                                           : NULL;
+    return format == TOK_FORMAT_HF ? "hf" : format == TOK_FORMAT_TIKTOKEN ? "tiktoken" : NULL;
 }
 
 int tok_format_parse(const char *name, tok_format *out)
