@@ -4,7 +4,8 @@
 # Skips (77) where pytest is missing (scripts/install-deps.sh test installs python3-pytest).
 set -u
 py=$1 build=$2 tests=$3
-export PYRAMASK_EXE=$4 PYRAMASK_DATA=$5
+case $4 in /*) exe=$4 ;; *) exe=$(pwd)/$4 ;; esac
+export PYRAMASK_EXE=$exe PYRAMASK_DATA=$5
 "$py" -c 'import pytest' 2>/dev/null || { echo "SKIP: pytest is missing for $py (python3-pytest)"; exit 77; }
 export PYTHONPATH="$build${PYTHONPATH:+:$PYTHONPATH}"
 cd "$tests" || exit 1

@@ -98,27 +98,48 @@ static int check_ndim(PyArrayObject *a, int mind, int maxd, const char *what)
 
 PyArrayObject *pyr_int32_array(PyObject *o, int mind, int maxd, const char *what)
 {
-    PyArrayObject *a = (PyArrayObject *)PyArray_FromAny(
-        o, PyArray_DescrFromType(NPY_INT64), 0, 0, NPY_ARRAY_CARRAY, NULL);
-    if (!a) {
-        PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "%s: expected an array of integers", what);
+    PyArrayObject *a = (PyArrayObject *)PyArray_FROM_O(o);
+    if (!a)
+        return NULL;
+    if (PyArray_SIZE(a) > 0 && !PyArray_ISINTEGER(a) && !PyArray_ISBOOL(a)) {
+        PyErr_Format(PyExc_TypeError, "%s: expected integers, got an array of %s", what,
+                     PyArray_DESCR(a)->typeobj->tp_name);
+        Py_DECREF(a);
         return NULL;
     }
     if (check_ndim(a, mind, maxd, what)) {
         Py_DECREF(a);
         return NULL;
     }
-    npy_intp n = PyArray_SIZE(a);
-    const int64_t *v = PyArray_DATA(a);
-    for (npy_intp i = 0; i < n; i++)
-        if (v[i] < INT32_MIN || v[i] > INT32_MAX) {
-            PyErr_Format(PyExc_ValueError, "%s: value %lld at flat index %zd does not fit in "
-                                           "32 bits",
-                         what, (long long)v[i], (Py_ssize_t)i);
+    /* every value must fit: compared in the widest type of its signedness */
+    int uns = PyArray_ISUNSIGNED(a);
+    PyArrayObject *w = (PyArrayObject *)PyArray_FromAny(
+        (PyObject *)a, PyArray_DescrFromType(uns ? NPY_UINT64 : NPY_INT64), 0, 0,
+        NPY_ARRAY_CARRAY | NPY_ARRAY_FORCECAST, NULL);
+    if (!w) {
+        Py_DECREF(a);
+        return NULL;
+    }
+    npy_intp n = PyArray_SIZE(w);
+    for (npy_intp i = 0; i < n; i++) {
+        int64_t v;
+        if (uns) {
+            uint64_t u = ((const uint64_t *)PyArray_DATA(w))[i];
+            v = u > INT32_MAX ? (int64_t)INT32_MAX + 1 : (int64_t)u;
+        } else {
+            v = ((const int64_t *)PyArray_DATA(w))[i];
+        }
+        if (v < INT32_MIN || v > INT32_MAX) {
+            PyErr_Format(PyExc_ValueError,
+                         "%s: the value at flat index %zd does not fit in "
+                         "32 bits",
+                         what, (Py_ssize_t)i);
+            Py_DECREF(w);
             Py_DECREF(a);
             return NULL;
         }
+    }
+    Py_DECREF(w);
     PyArrayObject *b = (PyArrayObject *)PyArray_FromAny(
         (PyObject *)a, PyArray_DescrFromType(NPY_INT32), 0, 0,
         NPY_ARRAY_CARRAY | NPY_ARRAY_FORCECAST | NPY_ARRAY_ENSURECOPY, NULL);
@@ -227,9 +248,15 @@ PyTypeObject pyr_rng_type = {
 /* ---- the module ---- */
 
 static struct PyModuleDef module_def = {
-    PyModuleDef_HEAD_INIT, "pyramask._pyramask",
-    "pyramask's C core: vocabulary pyramids (libtok) and corruptions (libmask).", -1, NULL,
-    NULL, NULL, NULL, NULL};
+    PyModuleDef_HEAD_INIT,
+    "pyramask._pyramask",
+    "pyramask's C core: vocabulary pyramids (libtok) and corruptions (libmask).",
+    -1,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL};
 
 PyMODINIT_FUNC PyInit__pyramask(void)
 {

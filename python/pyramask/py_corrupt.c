@@ -90,15 +90,15 @@ static int corruption_init(pyr_corruption *self, PyObject *args, PyObject *kw)
     mask_settings s;
     mask_default_settings(&s);
     const char *schedule = NULL, *sampler = NULL, *structure = NULL, *regex = NULL,
-               *types = NULL, *class_rules = NULL, *importance = NULL,
-               *importance_rules = NULL, *importance_mode = NULL;
+               *types = NULL, *class_rules = NULL, *importance = NULL, *importance_rules = NULL,
+               *importance_mode = NULL;
     PyObject *edges = Py_None, *chain = Py_None;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kw, "i|$izzziidizizizOzzzddOd", kwlist, &s.vocab_size, &s.n_types,
-            &schedule, &sampler, &structure, &s.n_levels, &s.unit_level, &s.span_p,
-            &s.span_max, &regex, &s.block_size, &types, &class_rules, &s.length_buckets,
-            &edges, &importance, &importance_rules, &importance_mode, &s.importance_strength,
-            &s.prior_alpha, &chain, &s.chain_shape))
+            args, kw, "i|$izzziidizizziOzzzddOd", kwlist, &s.vocab_size, &s.n_types, &schedule,
+            &sampler, &structure, &s.n_levels, &s.unit_level, &s.span_p, &s.span_max, &regex,
+            &s.block_size, &types, &class_rules, &s.length_buckets, &edges, &importance,
+            &importance_rules, &importance_mode, &s.importance_strength, &s.prior_alpha, &chain,
+            &s.chain_shape))
         return -1;
     corruption_clear(self);
     if (parse_name(sampler, (name_parser)mask_time_sampler_parse, &s.sampler) ||
@@ -286,8 +286,8 @@ static int batch_get(struct batch *b, PyObject *ids, PyObject *unit_of, PyObject
         }
     }
     b->texts = calloc((size_t)b->B, sizeof *b->texts);
-    b->unit_ptrs = calloc((size_t)b->B * (size_t)(b->n_levels ? b->n_levels : 1),
-                          sizeof *b->unit_ptrs);
+    b->unit_ptrs =
+        calloc((size_t)b->B * (size_t)(b->n_levels ? b->n_levels : 1), sizeof *b->unit_ptrs);
     b->seqs = calloc((size_t)b->B, sizeof *b->seqs);
     if (!b->texts || !b->unit_ptrs || !b->seqs) {
         PyErr_NoMemory();
@@ -341,8 +341,8 @@ static int batch_get(struct batch *b, PyObject *ids, PyObject *unit_of, PyObject
         if (b->importance)
             q->importance = (const float *)PyArray_DATA(b->importance) + row;
         if (b->prompt)
-            q->prompt_len = ((const int32_t *)PyArray_DATA(b->prompt))
-                [PyArray_NDIM(b->prompt) ? i : 0];
+            q->prompt_len =
+                ((const int32_t *)PyArray_DATA(b->prompt))[PyArray_NDIM(b->prompt) ? i : 0];
     }
     return 0;
 }
@@ -431,7 +431,7 @@ static PyObject *corruption_corrupt(pyr_corruption *self, PyObject *args, PyObje
 {
     static char *kwlist[] = {"ids", "t", "rng", SEQ_KWARGS, NULL};
     PyObject *ids, *t_o, *rng_o, *unit_of = NULL, *text = NULL, *offsets = NULL,
-                                  *importance = NULL, *prompt = NULL;
+                                 *importance = NULL, *prompt = NULL;
     if (!ready(self) ||
         !PyArg_ParseTupleAndKeywords(args, kw, "OOO|$OOOOO", kwlist, &ids, &t_o, &rng_o,
                                      &unit_of, &text, &offsets, &importance, &prompt))
@@ -633,9 +633,9 @@ static PyObject *corruption_importance(pyr_corruption *self, PyObject *args, PyO
     static char *kwlist[] = {"ids", SEQ_KWARGS, NULL};
     PyObject *ids, *unit_of = NULL, *text = NULL, *offsets = NULL, *importance = NULL,
                    *prompt = NULL;
-    if (!ready(self) || !PyArg_ParseTupleAndKeywords(args, kw, "O|$OOOOO", kwlist, &ids,
-                                                     &unit_of, &text, &offsets, &importance,
-                                                     &prompt))
+    if (!ready(self) ||
+        !PyArg_ParseTupleAndKeywords(args, kw, "O|$OOOOO", kwlist, &ids, &unit_of, &text,
+                                     &offsets, &importance, &prompt))
         return NULL;
     struct batch b;
     if (batch_get(&b, ids, unit_of, text, offsets, importance, prompt)) {
@@ -730,8 +730,7 @@ static PyObject *corruption_level_range(pyr_corruption *self, PyObject *args)
     int l;
     if (stage_arg(self, args, 0, self->chain + 1, &l))
         return NULL;
-    return Py_BuildValue("(ii)", mask_level_first_id(self->m, l),
-                         mask_level_size(self->m, l));
+    return Py_BuildValue("(ii)", mask_level_first_id(self->m, l), mask_level_size(self->m, l));
 }
 
 static PyObject *chain_table(pyr_corruption *self, PyObject *args, int composed)
@@ -739,7 +738,8 @@ static PyObject *chain_table(pyr_corruption *self, PyObject *args, int composed)
     int l;
     if (stage_arg(self, args, 1, self->chain, &l))
         return NULL;
-    const int32_t *p = composed ? mask_chain_descriptions(self->m, l) : mask_chain_map(self->m, l);
+    const int32_t *p =
+        composed ? mask_chain_descriptions(self->m, l) : mask_chain_map(self->m, l);
     npy_intp n = composed || l == 1 ? self->V : mask_level_size(self->m, l - 1);
     PyObject *a = PyArray_SimpleNew(1, &n, NPY_INT32);
     if (a)
@@ -762,7 +762,8 @@ static PyObject *corruption_chain_weights(pyr_corruption *self, PyObject *args)
     if (!ready(self) || !PyArg_ParseTuple(args, "dd", &p, &dp))
         return NULL;
     npy_intp n = self->chain + 1;
-    PyObject *w = PyArray_SimpleNew(1, &n, NPY_FLOAT64), *F = PyArray_SimpleNew(1, &n, NPY_FLOAT64);
+    PyObject *w = PyArray_SimpleNew(1, &n, NPY_FLOAT64),
+             *F = PyArray_SimpleNew(1, &n, NPY_FLOAT64);
     int rc = w && F ? mask_chain_weights(self->m, p, dp, PyArray_DATA((PyArrayObject *)w))
                     : MASK_E_NOMEM;
     if (!rc)
@@ -785,8 +786,8 @@ static PyObject *corruption_chain_kernel(pyr_corruption *self, PyObject *args)
         return NULL;
     npy_intp d[2] = {self->chain + 2, self->chain + 2};
     PyObject *k = PyArray_SimpleNew(2, d, NPY_FLOAT64);
-    int rc = k ? mask_chain_kernel(self->m, ps, pt, PyArray_DATA((PyArrayObject *)k))
-               : MASK_E_NOMEM;
+    int rc =
+        k ? mask_chain_kernel(self->m, ps, pt, PyArray_DATA((PyArrayObject *)k)) : MASK_E_NOMEM;
     if (rc) {
         Py_XDECREF(k);
         return pyr_mask_error(rc, self->m, NULL);
@@ -846,10 +847,10 @@ static PyObject *get_type_names(pyr_corruption *self, void *c)
     return t;
 }
 
-#define INT_GETTER(name, expr)                                    \
-    static PyObject *get_##name(pyr_corruption *self, void *c)    \
-    {                                                             \
-        (void)c;                                                  \
+#define INT_GETTER(name, expr)                                     \
+    static PyObject *get_##name(pyr_corruption *self, void *c)     \
+    {                                                              \
+        (void)c;                                                   \
         return ready(self) ? PyLong_FromLong((long)(expr)) : NULL; \
     }
 INT_GETTER(vocab_size, self->V)

@@ -58,8 +58,8 @@ static int ready(const pyr_pyramid *self)
 
 static PyObject *pyramid_build(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"levels", "corpus", "texts", "superword", "pretok", "threads",
-                             NULL};
+    static char *kwlist[] = {"levels", "corpus",  "texts", "superword",
+                             "pretok", "threads", NULL};
     PyObject *levels, *corpus = Py_None, *texts = Py_None;
     long superword = 0, threads = 1;
     const char *pretok = "cl100k";
@@ -81,8 +81,8 @@ static PyObject *pyramid_build(PyTypeObject *type, PyObject *args, PyObject *kw)
     Py_ssize_t nl = PySequence_Fast_GET_SIZE(lv);
     if (nl < 1 || nl > TOK_MAX_LEVELS) {
         Py_DECREF(lv);
-        return PyErr_Format(PyExc_ValueError, "levels: 1 to %d sizes, got %zd",
-                            TOK_MAX_LEVELS, nl);
+        return PyErr_Format(PyExc_ValueError, "levels: 1 to %d sizes, got %zd", TOK_MAX_LEVELS,
+                            nl);
     }
     s.nlevels = (int)nl;
     for (Py_ssize_t i = 0; i < nl; i++) {
@@ -100,8 +100,8 @@ static PyObject *pyramid_build(PyTypeObject *type, PyObject *args, PyObject *kw)
         return PyErr_Format(PyExc_TypeError, "give corpus (file paths) or texts, not %s",
                             corpus == Py_None ? "neither" : "both");
     int from_files = corpus != Py_None;
-    PyObject *seq = PySequence_Fast(from_files ? corpus : texts,
-                                    "corpus and texts must be sequences");
+    PyObject *seq =
+        PySequence_Fast(from_files ? corpus : texts, "corpus and texts must be sequences");
     if (!seq)
         return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
@@ -132,12 +132,13 @@ static PyObject *pyramid_build(PyTypeObject *type, PyObject *args, PyObject *kw)
     tok_err e = {0};
     int rc;
     PyThreadState *ts = PyEval_SaveThread();
-    rc =
-        from_files ? tok_train_files(&t, &s, (const char *const *)bufs, (int)n, &e)
-                   : tok_train_buffers(&t, &s, bufs, lens, (int)n, &e);
+    rc = from_files ? tok_train_files(&t, &s, (const char *const *)bufs, (int)n, &e)
+                    : tok_train_buffers(&t, &s, bufs, lens, (int)n, &e);
     PyEval_RestoreThread(ts);
-    if (rc) pyr_tok_error(rc, &e);
-    else result = (PyObject *)pyramid_wrap(type, t);
+    if (rc)
+        pyr_tok_error(rc, &e);
+    else
+        result = (PyObject *)pyramid_wrap(type, t);
 done:
     for (Py_ssize_t i = 0; i < got; i++) {
         Py_XDECREF(held ? held[i] : NULL);
@@ -204,8 +205,9 @@ static PyObject *pyramid_export(pyr_pyramid *self, PyObject *args, PyObject *kw)
     int level;
     const char *fmt;
     tok_format f;
-    if (!ready(self) || !PyArg_ParseTupleAndKeywords(args, kw, "O&is", kwlist,
-                                                     PyUnicode_FSConverter, &path, &level, &fmt))
+    if (!ready(self) ||
+        !PyArg_ParseTupleAndKeywords(args, kw, "O&is", kwlist, PyUnicode_FSConverter, &path,
+                                     &level, &fmt))
         return NULL;
     if (parse_format(fmt, &f)) {
         Py_DECREF(path);
@@ -236,7 +238,8 @@ static PyObject *pyramid_export_check(pyr_pyramid *self, PyObject *args, PyObjec
     PyThreadState *ts = PyEval_SaveThread();
     rc = tok_export_check(self->t, level, f, &e);
     PyEval_RestoreThread(ts);
-    if (rc) return pyr_tok_error(rc, &e);
+    if (rc)
+        return pyr_tok_error(rc, &e);
     Py_RETURN_NONE;
 }
 
@@ -297,8 +300,7 @@ static PyObject *pyramid_encode(pyr_pyramid *self, PyObject *args, PyObject *kw)
     tok_ids ids = {0};
     int rc;
     PyThreadState *ts = PyEval_SaveThread();
-    rc = tok_encode_parallel(self->t, level, tx.view.buf,
-                                                    (size_t)tx.view.len, threads, &ids);
+    rc = tok_encode_parallel(self->t, level, tx.view.buf, (size_t)tx.view.len, threads, &ids);
     PyEval_RestoreThread(ts);
     pyr_text_release(&tx);
     if (rc) {
@@ -325,16 +327,17 @@ static PyObject *pyramid_decode(pyr_pyramid *self, PyObject *args, PyObject *kw)
     if (!ready(self) || !PyArg_ParseTupleAndKeywords(args, kw, "O|i", kwlist, &ids_o, &level))
         return NULL;
     if (level < -1 || level > tok_nlevels(self->t))
-        return pyr_raisef("tok", TOK_ERANGE, "level %d: the pyramid has levels 0..%d (or -1: any)",
-                          level, tok_nlevels(self->t));
+        return pyr_raisef("tok", TOK_ERANGE,
+                          "level %d: the pyramid has levels 0..%d (or -1: any)", level,
+                          tok_nlevels(self->t));
     PyArrayObject *a = pyr_int32_array(ids_o, 1, 1, "ids");
     if (!a)
         return NULL;
     uint8_t *out = NULL;
     size_t outlen = 0;
     tok_err e = {0};
-    int rc = tok_decode(self->t, level, PyArray_DATA(a), (size_t)PyArray_SIZE(a), &out,
-                        &outlen, &e);
+    int rc =
+        tok_decode(self->t, level, PyArray_DATA(a), (size_t)PyArray_SIZE(a), &out, &outlen, &e);
     Py_DECREF(a);
     if (rc)
         return pyr_tok_error(rc, &e);
@@ -377,8 +380,7 @@ static PyObject *pyramid_align(pyr_pyramid *self, PyObject *args, PyObject *kw)
     int rc = tok_encoder_open(&enc, self->t);
     if (!rc) {
         PyThreadState *ts = PyEval_SaveThread();
-        rc =
-            tok_encode_aligned(enc, lo, hi, tx.view.buf, (size_t)tx.view.len, &al);
+        rc = tok_encode_aligned(enc, lo, hi, tx.view.buf, (size_t)tx.view.len, &al);
         PyEval_RestoreThread(ts);
     }
     tok_encoder_close(&enc);
@@ -418,8 +420,8 @@ static int token_arg(const pyr_pyramid *self, PyObject *args, int32_t *id)
     if (!ready(self) || !PyArg_ParseTuple(args, "l", &v))
         return -1;
     if (v < 0 || v >= tok_ntokens(self->t)) {
-        pyr_raisef("tok", TOK_ERANGE, "token id %ld out of range (the pyramid has ids 0..%d)", v,
-                   tok_ntokens(self->t) - 1);
+        pyr_raisef("tok", TOK_ERANGE, "token id %ld out of range (the pyramid has ids 0..%d)",
+                   v, tok_ntokens(self->t) - 1);
         return -1;
     }
     *id = (int32_t)v;
@@ -464,7 +466,7 @@ static PyObject *pyramid_token_parts(pyr_pyramid *self, PyObject *args)
     int32_t id, l, r;
     if (token_arg(self, args, &id))
         return NULL;
-    if (tok_token_parts(self->t, id, &l, &r) < 0)
+    if (tok_token_parts(self->t, id, &l, &r) < 0 || l < 0)
         Py_RETURN_NONE;
     return Py_BuildValue("(ii)", l, r);
 }
@@ -526,7 +528,8 @@ static PyGetSetDef pyramid_getset[] = {
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PyMethodDef pyramid_methods[] = {
-    {"build", (PyCFunction)(void (*)(void))pyramid_build, METH_VARARGS | METH_KEYWORDS | METH_CLASS,
+    {"build", (PyCFunction)(void (*)(void))pyramid_build,
+     METH_VARARGS | METH_KEYWORDS | METH_CLASS,
      "build(levels, *, corpus=None, texts=None, superword=0, pretok='cl100k', threads=1)\n"
      "-> Pyramid: trains a pyramid on files (corpus: paths) or on texts (str or bytes),\n"
      "as `pyramask vocab build`; the result does not depend on threads."},
