@@ -141,9 +141,9 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         void (*run)(void);
-    } tests[] = {{"pretok", test_pretok}, {"encode", test_encode}, {"align", test_align},
-                 {"train", test_train},   {"files", test_files},   {"tiktoken", test_tiktoken},
-                 {"errors", test_errors}};
+    } tests[] = {{"pretok", test_pretok}, {"encode", test_encode},  {"align", test_align},
+                 {"train", test_train},   {"files", test_files},    {"tiktoken", test_tiktoken},
+                 {"errors", test_errors}, {"coarsen", test_coarsen}};
     int passed = 0, failed = 0;
     for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
         if (argc > 4 && strcmp(argv[4], tests[i].name))

@@ -36,5 +36,6 @@ void test_train(void);
 void test_files(void);
 void test_tiktoken(void);
 void test_errors(void);
+void test_coarsen(void);
 
 #endif
