@@ -32,10 +32,11 @@ from ._pyramask import (  # noqa: F401
     Error,
     Pyramid,
     Rng,
+    cluster_map,
 )
 from ._pyramask import Corruption as _Corruption
 
-__all__ = ["Error", "Pyramid", "Rng", "Corruption", "Encoded", "render"]
+__all__ = ["Error", "Pyramid", "Rng", "Corruption", "Encoded", "render", "cluster_map"]
 
 
 class Corruption(_Corruption):

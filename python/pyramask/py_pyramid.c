@@ -412,6 +412,101 @@ static PyObject *pyramid_align(pyr_pyramid *self, PyObject *args, PyObject *kw)
     return res;
 }
 
+/* ---- coarsening maps ---- */
+
+static PyObject *pyramid_prefix_map(pyr_pyramid *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"level", "piece_level", NULL};
+    int level, piece;
+    if (!ready(self) || !PyArg_ParseTupleAndKeywords(args, kw, "ii", kwlist, &level, &piece))
+        return NULL;
+    int32_t v = tok_vocab_size(self->t, level);
+    if (v < 0 || level < 1)
+        return pyr_raisef("tok", TOK_ERANGE, "level %d: the pyramid has levels 1..%d", level,
+                          tok_nlevels(self->t));
+    npy_intp n = v;
+    PyObject *a = PyArray_SimpleNew(1, &n, NPY_INT32);
+    if (!a)
+        return NULL;
+    tok_err e = {0};
+    int rc = tok_prefix_map(self->t, level, piece, PyArray_DATA((PyArrayObject *)a), &e);
+    if (rc) {
+        Py_DECREF(a);
+        return pyr_tok_error(rc, &e);
+    }
+    return a;
+}
+
+static PyObject *pyramid_prefix_piece_bytes(pyr_pyramid *self, PyObject *args)
+{
+    int piece;
+    long d;
+    if (!ready(self) || !PyArg_ParseTuple(args, "il", &piece, &d))
+        return NULL;
+    size_t n;
+    const uint8_t *p =
+        d < 0 || d > INT32_MAX ? NULL : tok_prefix_piece_bytes(self->t, piece, (int32_t)d, &n);
+    if (!p)
+        return pyr_raisef("tok", TOK_ERANGE, "%ld is not a description of prefix:%d", d, piece);
+    return PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)n);
+}
+
+static PyObject *cluster_map(PyObject *module, PyObject *args, PyObject *kw)
+{
+    (void)module;
+    static char *kwlist[] = {"ids",      "alphabet", "nclusters", "seed",
+                             "features", "max_iter", "threads",   NULL};
+    PyObject *ids_o;
+    int alphabet, nclusters, features = 0, max_iter = 0, threads = 1;
+    unsigned long long seed = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "Oii|K$iii", kwlist, &ids_o, &alphabet,
+                                     &nclusters, &seed, &features, &max_iter, &threads))
+        return NULL;
+    tok_cluster_settings s;
+    tok_default_cluster_settings(&s);
+    if (features)
+        s.features = features;
+    if (max_iter)
+        s.max_iter = max_iter;
+    if (threads < 1 || threads > 64)
+        return PyErr_Format(PyExc_ValueError, "threads: %d is not in 1..64", threads);
+    s.nthreads = threads;
+    PyArrayObject *ids = pyr_int32_array(ids_o, 1, 1, "ids");
+    if (!ids)
+        return NULL;
+    npy_intp n = alphabet > 0 ? alphabet : 1;
+    PyObject *map = PyArray_SimpleNew(1, &n, NPY_INT32), *res = NULL;
+    tok_cluster_stats st = {0};
+    tok_err e = {0};
+    int rc = TOK_ENOMEM;
+    if (map) {
+        PyThreadState *ts = PyEval_SaveThread();
+        rc = tok_cluster_map(PyArray_DATA(ids), (size_t)PyArray_SIZE(ids), alphabet, nclusters,
+                             (uint64_t)seed, &s, PyArray_DATA((PyArrayObject *)map), &st, &e);
+        PyEval_RestoreThread(ts);
+    }
+    Py_DECREF(ids);
+    if (rc) {
+        Py_XDECREF(map);
+        return map ? pyr_tok_error(rc, &e) : NULL;
+    }
+    res = Py_BuildValue("(O{s:i,s:i,s:i,s:i,s:O,s:d,s:L})", map, "present", st.present,
+                        "embedded", st.embedded, "features", st.features, "iterations",
+                        st.iterations, "converged", st.converged ? Py_True : Py_False,
+                        "objective", st.objective, "nonzeros", (long long)st.nonzeros);
+    Py_DECREF(map);
+    return res;
+}
+
+static PyMethodDef tok_functions[] = {
+    {"cluster_map", (PyCFunction)(void (*)(void))cluster_map, METH_VARARGS | METH_KEYWORDS,
+     "cluster_map(ids, alphabet, nclusters, seed=1, *, features=512, max_iter=100,\n"
+     "threads=1) -> (map, stats): cluster:C, a coarsening map of the ids 0..alphabet-1\n"
+     "into nclusters clusters of ids that occur in similar contexts in the corpus `ids`\n"
+     "(negative ids are boundaries), k-means on PPMI context vectors (tok_cluster_map).\n"
+     "The map is a chain map for Corruption(chain=[...])."},
+    {NULL, NULL, 0, NULL}};
+
 /* ---- what the pyramid holds ---- */
 
 static int token_arg(const pyr_pyramid *self, PyObject *args, int32_t *id)
@@ -556,6 +651,13 @@ static PyMethodDef pyramid_methods[] = {
      "nest: 'ids'[k] (n[k]), 'start'[k] (n[k] + 1 byte offsets), for k > lo 'unit'[k]\n"
      "(n[lo]: the level-k token holding each level-lo token) and 'first'[k] (n[k] + 1:\n"
      "the first level-lo token of each level-k token), 'lo', 'hi', 'len'."},
+    {"prefix_map", (PyCFunction)(void (*)(void))pyramid_prefix_map,
+     METH_VARARGS | METH_KEYWORDS,
+     "prefix_map(level, piece_level) -> int32 array: prefix:N, each token of `level` as\n"
+     "its first piece at level piece_level (a token id of that level; tok_prefix_map),\n"
+     "a chain map for Corruption(chain=[...])."},
+    {"prefix_piece_bytes", (PyCFunction)pyramid_prefix_piece_bytes, METH_VARARGS,
+     "prefix_piece_bytes(piece_level, d) -> the bytes of description d of prefix:N"},
     {"vocab_size", (PyCFunction)pyramid_vocab_size, METH_VARARGS,
      "vocab_size(level) -> tokens at that level."},
     {"token_bytes", (PyCFunction)pyramid_token_bytes, METH_VARARGS, "token_bytes(id) -> bytes"},
@@ -591,5 +693,5 @@ int pyr_add_pyramid(PyObject *module)
         Py_DECREF(&pyr_pyramid_type);
         return -1;
     }
-    return 0;
+    return PyModule_AddFunctions(module, tok_functions);
 }
