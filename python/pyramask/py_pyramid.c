@@ -21,6 +21,10 @@ static int pyramid_init(pyr_pyramid *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"path", NULL};
     PyObject *path;
+    if (self->t) { /* other threads may be reading it without the GIL */
+        PyErr_SetString(PyExc_RuntimeError, "the Pyramid is already open");
+        return -1;
+    }
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O&", kwlist, PyUnicode_FSConverter, &path))
         return -1;
     tok *t = NULL;
@@ -34,7 +38,6 @@ static int pyramid_init(pyr_pyramid *self, PyObject *args, PyObject *kw)
         pyr_tok_error(rc, &e);
         return -1;
     }
-    tok_close(&self->t);
     self->t = t;
     return 0;
 }

@@ -29,6 +29,28 @@ def err(match, code=None):
     return Check()
 
 
+def p_path(p):
+    return "unused.pyr"
+
+
+def test_threads(p, corpus):
+    """Encoding runs without the GIL: threads encoding one pyramid at once agree with one."""
+    import threading
+    text = corpus.read_bytes()[:200000]
+    want = p.encode(text, 3)
+    got = [None] * 4
+
+    def work(i):
+        got[i] = p.encode(text, 3)
+
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert all(np.array_equal(g, want) for g in got)
+
+
 def test_pyramid_errors(p, work):
     with err("No such file", -3):
         pyramask.Pyramid(work / "missing.pyr")
@@ -83,6 +105,9 @@ def test_pyramid_errors(p, work):
         pyramask.Pyramid.build([300], corpus=[str(work / "none.txt")])
     with err("expected 'base64-token rank'|no tokens|missing.tiktoken|No such"):
         pyramask.Pyramid.import_tiktoken(str(work / "missing.tiktoken"))
+    # a pyramid is never replaced under readers
+    with pytest.raises(RuntimeError, match="already open"):
+        p.__init__(p_path(p))
     # an object made without __init__ says so instead of crashing
     raw = pyramask.Pyramid.__new__(pyramask.Pyramid)
     with pytest.raises(ValueError, match="not opened"):

@@ -6,7 +6,8 @@
 # format cannot express are refused with the reason and leave no file.
 # Usage: vocab_export.sh PYRAMASK DATA_DIR BENCH_DIR [full]
 #   BENCH_DIR holds package.json (npm install runs there when its node_modules lack the
-#   packages, as tests/bench/run.sh does); `full` checks every level and o200k as well.
+#   packages, as tests/bench/run.sh does); `full` checks every level, the code and
+#   whitespace presets, imported o200k, and cl100k on the whole text as well.
 # Skips (77) where node, npm or the packages cannot be had.
 set -u
 exe=$1 data=$2 bench=$3 full=${4:-}
@@ -82,9 +83,12 @@ if [ "$full" = full ]; then
     check "$work/gpt2.pyr" 1 "$t6" "$uni"
 fi
 
-# every other preset: a small pyramid, its top level on the code points and a slice of text
+# the other presets: a small pyramid, its top level on the code points and a slice of text
+# (code and whitespace in the full run)
 head -c 100000 "$t6" > "$work/small.txt"
-for p in cl100k o200k code whitespace; do
+presets="cl100k o200k"
+[ "$full" = full ] && presets="cl100k o200k code whitespace"
+for p in $presets; do
     "$exe" vocab build --corpus "$work/small.txt" --levels 300,1000 --pretok $p \
         -o "$work/$p.pyr" > /dev/null || err "build $p: exit $?"
     check "$work/$p.pyr" 2 "$uni" "$work/small.txt"
