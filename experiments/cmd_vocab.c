@@ -1,5 +1,6 @@
-/* cmd_vocab.c: `pyramask vocab build|encode|decode|stats|import-tiktoken`, the command-line
- * face of libtok: build and inspect vocabulary pyramids, encode and decode text with them. */
+/* cmd_vocab.c: `pyramask vocab build|encode|decode|stats|import-tiktoken|export`, the
+ * command-line face of libtok: build, inspect, import and export vocabulary pyramids, encode
+ * and decode text with them. */
 #include "cli.h"
 #include "progress.h"
 #include "tok.h"
@@ -618,16 +619,99 @@ static int vocab_import(int argc, char **argv)
     return CLI_OK;
 }
 
+/* ---- export ---- */
+
+static const char export_help[] =
+    "usage: pyramask vocab export PYR --level N --format hf|tiktoken -o FILE\n"
+    "\n"
+    "Writes level N of the pyramid as a file another tokenizer loads, with the same ids:\n"
+    "  hf        a tokenizer.json for HuggingFace tokenizers (Tokenizer.from_file)\n"
+    "  tiktoken  a tiktoken rank file; give tiktoken the pattern printed on the second line\n"
+    "            as pat_str, and no special tokens\n"
+    "Both encode every valid UTF-8 text to exactly the ids of `pyramask vocab encode --level\n"
+    "N`. A level that a format cannot express is refused with the reason (a superword level;\n"
+    "a custom pre-tokenizer regex; for tiktoken, a token that its own bytes do not encode to;\n"
+    "for hf from an imported rank file, a token tiktoken does not make by a merge).\n"
+    "  --level N          0 (bytes) .. L (default: the top level)\n"
+    "  --format F         hf or tiktoken\n"
+    "  -o FILE            the file, written atomically\n";
+
+static int vocab_export(int argc, char **argv)
+{
+    static const struct option opts[] = {{"level", required_argument, 0, 'l'},
+                                         {"format", required_argument, 0, 'f'},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *cmd = "vocab export", *outp = NULL, *fmt = NULL;
+    long level = -1;
+    int c;
+    while ((c = getopt_long(argc, argv, "l:f:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l':
+            if (parse_int(cmd, "--level", optarg, 0, TOK_MAX_LEVELS, &level))
+                return CLI_USAGE;
+            break;
+        case 'f':
+            fmt = optarg;
+            break;
+        case 'o':
+            outp = optarg;
+            break;
+        case 'h':
+            fputs(export_help, stdout);
+            return CLI_OK;
+        default:
+            return cli_usage(cmd, "bad option");
+        }
+    }
+    if (optind != argc - 1)
+        return cli_usage(cmd, "give exactly one pyramid file");
+    tok_format format;
+    if (!fmt)
+        return cli_usage(cmd, "no --format given (hf or tiktoken)");
+    if (tok_format_parse(fmt, &format))
+        return cli_usage(cmd, "--format: unknown format '%s' (hf, tiktoken)", fmt);
+    if (!outp)
+        return cli_usage(cmd, "no output file (-o FILE)");
+    tok *t;
+    int rc = open_pyr(cmd, argv[optind], &t);
+    if (rc)
+        return rc;
+    if (check_level_opt(cmd, t, level)) {
+        tok_close(&t);
+        return CLI_USAGE;
+    }
+    int k = level < 0 ? tok_nlevels(t) : (int)level;
+    tok_err e = {0};
+    if ((rc = tok_export_check(t, k, format, &e))) {
+        char what[64];
+        snprintf(what, sizeof what, "%s: level %d as %s", cmd, k, fmt);
+        rc = fail(what, rc, &e);
+    } else if ((rc = tok_export(t, k, format, outp, &e))) {
+        fail(cmd, rc, &e);
+        rc = CLI_FAIL; /* the output could not be written: not a fault of the input */
+    } else {
+        printf("%s: level %d, %d tokens, pre-tokenizer %s, as %s\n", outp, k,
+               tok_vocab_size(t, k), tok_pretok_name(t), fmt);
+        if (format == TOK_FORMAT_TIKTOKEN)
+            printf("pat_str: %s\n", tok_pretok(t));
+    }
+    tok_close(&t);
+    return rc;
+}
+
 /* ---- dispatch ---- */
 
 static const char vocab_help[] =
-    "usage: pyramask vocab <build|encode|decode|stats|import-tiktoken> [options]\n"
+    "usage: pyramask vocab <build|encode|decode|stats|import-tiktoken|export> [options]\n"
     "\n"
     "  build            train a vocabulary pyramid on a corpus\n"
     "  encode           text -> token ids at one level\n"
     "  decode           token ids -> text\n"
     "  stats            bytes per token and vocabulary use per level on a corpus\n"
     "  import-tiktoken  a tiktoken rank file as a pyramid\n"
+    "  export           one level as a tokenizer.json or a tiktoken rank file\n"
     "\n'pyramask vocab <sub> --help' describes each.\n";
 
 int cmd_vocab(int argc, char **argv)
@@ -635,11 +719,9 @@ int cmd_vocab(int argc, char **argv)
     static const struct {
         const char *name;
         int (*run)(int, char **);
-    } subs[] = {{"build", vocab_build},
-                {"encode", vocab_encode},
-                {"decode", vocab_decode},
-                {"stats", vocab_stats},
-                {"import-tiktoken", vocab_import}};
+    } subs[] = {
+        {"build", vocab_build}, {"encode", vocab_encode},          {"decode", vocab_decode},
+        {"stats", vocab_stats}, {"import-tiktoken", vocab_import}, {"export", vocab_export}};
     if (argc < 2) {
         fputs(vocab_help, stderr);
         return CLI_USAGE;

@@ -1,5 +1,6 @@
 /* tok.h: libtok, vocabulary pyramids: nested byte-level BPE vocabularies (train, load, save,
- * import tiktoken rank files), byte-exact encode/decode at any level and the joint alignment.
+ * import tiktoken rank files, export a level for tokenizers and tiktoken), byte-exact
+ * encode/decode at any level and the joint alignment.
  *
  * PYRAMID. Level 0 is the 256 single bytes. Levels 1..L are cut points in one merge order,
  * each given by its vocabulary size (bytes included), so V0 < V1 < ... < VL as sets. Merges
@@ -221,6 +222,43 @@ typedef struct tok_align {
 int tok_encode_aligned(tok_encoder *e, int lo, int hi, const void *buf, size_t n,
                        tok_align *out);
 void tok_align_free(tok_align *a); /* frees the arrays and zeroes *a; NULL-safe */
+
+/* ---- exports: one level as files other tokenizers load ---- */
+
+/* TOK_FORMAT_HF: a HuggingFace tokenizer.json (a Split pre-tokenizer with the pyramid's
+ * regex, ByteLevel, a BPE model with the level's tokens as its vocabulary, ids kept, and its
+ * merges in rank order), loaded by the tokenizers library. TOK_FORMAT_TIKTOKEN: a tiktoken
+ * rank file ("base64-token rank" per line, rank = libtok id), loaded by tiktoken with the
+ * pattern tok_pretok(t) as pat_str and no special tokens.
+ * An export encodes every valid UTF-8 text (what those libraries take) to exactly the ids of
+ * tok_encode at that level, or it is refused with TOK_EINVAL and the reason in err:
+ *   - a superword level (either format): its merges join pre-tokens after each pre-token's
+ *     own merges, where both libraries merge inside one pre-token only;
+ *   - a custom pre-tokenizer regex (either format): only the presets are checked (by the
+ *     tests, on every code point) to split the same in PCRE2, Oniguruma and fancy-regex;
+ *   - tiktoken, trained pyramid: a token that its own bytes do not encode to at that level
+ *     (tiktoken gives a pre-token that is a token that token, and merges any two parts whose
+ *     concatenation is a token); when every token encodes to itself the two rules agree on
+ *     every text (export_formats.c has the argument), which is what trained subword levels
+ *     show in practice;
+ *   - hf, imported tiktoken pyramid: a token that tiktoken's rule does not make from two
+ *     tokens of lower rank (the merge list has one merge per token: the one tiktoken makes),
+ *     or a token those merges do not encode its bytes to.
+ * Level 0 (the bytes) is always exportable. Strings differ from the ids only in what the
+ * libraries do to invalid UTF-8 (which they cannot be given). */
+typedef enum tok_format { TOK_FORMAT_HF, TOK_FORMAT_TIKTOKEN, TOK_FORMAT_COUNT } tok_format;
+
+/* "hf", "tiktoken" (NULL out of range), and back (TOK_EINVAL for another name). */
+const char *tok_format_name(tok_format format);
+int tok_format_parse(const char *name, tok_format *out);
+
+/* Checks that `level` can be written in `format` (see above): 0, TOK_ERANGE (no such level),
+ * TOK_EINVAL with the reason in err, TOK_ENOMEM. */
+int tok_export_check(const tok *t, int level, tok_format format, tok_err *err);
+
+/* Writes level `level` in `format` to path, atomically (as tok_save); the same refusals as
+ * tok_export_check, and TOK_EIO when the file cannot be written. */
+int tok_export(const tok *t, int level, tok_format format, const char *path, tok_err *err);
 
 /* ---- coarsening maps ----
  *

@@ -9,7 +9,8 @@ set -eu
 
 build_pkgs="gcc pkg-config meson ninja-build libpcre2-dev libsqlite3-dev libgsl-dev
             libopenblas-dev libinih-dev"
-test_pkgs="sqlite3 python3 python3-nbformat jupyter-nbconvert python3-torch"
+test_pkgs="sqlite3 python3 python3-nbformat jupyter-nbconvert python3-torch python3-dev
+           python3-numpy python3-pytest"
 fuzz_pkgs="clang libclang-rt-dev"
 slow_pkgs="valgrind chromium"
 lint_pkgs="clang-format"
