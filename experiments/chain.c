@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t n, const char *fmt, ...)
 {
     va_list ap;
@@ -40,17 +41,23 @@ static int parse_count(const char *s, int *out)
     return 0;
 }
 
+int chain_flat(const char *text)
+{
+    return !text || !*text || !strcmp(text, "none");
+}
+
 int chain_parse(const char *text, int model_level, const int *level_size, int top,
                 int n_classes, struct chain_spec *out, char *why, size_t n)
 {
     memset(out, 0, sizeof *out);
-    char *copy = strdup(text ? text : "");
+    if (chain_flat(text))
+        return 0;
+    char *copy = strdup(text);
     if (!copy)
         return fail(why, n, "out of memory");
     /* the alphabet before the first map: the model level's tokens */
-    struct chain_stage cur = {.alphabet = CHAIN_ALPHA_TOKENS,
-                              .level = model_level,
-                              .size = level_size[model_level]};
+    struct chain_stage cur = {
+        .alphabet = CHAIN_ALPHA_TOKENS, .level = model_level, .size = level_size[model_level]};
     char *save = NULL, buf[64];
     int rc = 0, count = 0;
     /* strtok_r skips empty items: find them first */
@@ -87,19 +94,19 @@ int chain_parse(const char *text, int model_level, const int *level_size, int to
             }
             if (cur.alphabet != CHAIN_ALPHA_TOKENS) {
                 rc = fail(why, n,
-                              "'%s' cannot follow %s (a prefix needs byte strings: the "
-                              "model's tokens or prefix pieces)",
-                              p, alphabet_name(&cur, buf, sizeof buf));
+                          "'%s' cannot follow %s (a prefix needs byte strings: the "
+                          "model's tokens or prefix pieces)",
+                          p, alphabet_name(&cur, buf, sizeof buf));
                 break;
             }
             if (arg > top) {
-                rc = fail(why, n, "'%s': the pyramid has no level %d (levels 0..%d)", p,
-                              arg, top);
+                rc = fail(why, n, "'%s': the pyramid has no level %d (levels 0..%d)", p, arg,
+                          top);
                 break;
             }
             if (arg >= cur.level) {
-                rc = fail(why, n, "'%s': level %d is not below the alphabet's level %d", p,
-                              arg, cur.level);
+                rc = fail(why, n, "'%s': level %d is not below the alphabet's level %d", p, arg,
+                          cur.level);
                 break;
             }
             st = (struct chain_stage){CHAIN_PREFIX, arg, CHAIN_ALPHA_TOKENS, arg,
@@ -107,9 +114,9 @@ int chain_parse(const char *text, int model_level, const int *level_size, int to
         } else if (!strcmp(p, "class")) {
             if (cur.alphabet != CHAIN_ALPHA_TOKENS) {
                 rc = fail(why, n,
-                              "'class' cannot follow %s (classes are of byte strings: the "
-                              "model's tokens or prefix pieces)",
-                              alphabet_name(&cur, buf, sizeof buf));
+                          "'class' cannot follow %s (classes are of byte strings: the "
+                          "model's tokens or prefix pieces)",
+                          alphabet_name(&cur, buf, sizeof buf));
                 break;
             }
             st = (struct chain_stage){CHAIN_CLASS, 0, CHAIN_ALPHA_CLASSES, 0, n_classes};
@@ -120,8 +127,8 @@ int chain_parse(const char *text, int model_level, const int *level_size, int to
             }
             if (arg > cur.size) {
                 rc = fail(why, n,
-                              "'%s': %d clusters are more than the %d ids of the alphabet (%s)",
-                              p, arg, cur.size, alphabet_name(&cur, buf, sizeof buf));
+                          "'%s': %d clusters are more than the %d ids of the alphabet (%s)", p,
+                          arg, cur.size, alphabet_name(&cur, buf, sizeof buf));
                 break;
             }
             st = (struct chain_stage){CHAIN_CLUSTER, arg, CHAIN_ALPHA_CLUSTERS, 0, arg};
@@ -156,7 +163,7 @@ static int alphabet_corpus(const struct chain_maps *cm, const struct chain_spec 
         int rc = tok_encode_parallel(t, s->stage[l].level, text, len, 1, &enc);
         if (rc)
             return fail(err, errlen, "encoding at level %d: %s", s->stage[l].level,
-                            tok_strerror(rc));
+                        tok_strerror(rc));
         *ids = malloc((enc.n ? enc.n : 1) * sizeof **ids);
         if (*ids)
             memcpy(*ids, enc.ids, enc.n * sizeof **ids);
@@ -178,10 +185,10 @@ static int alphabet_corpus(const struct chain_maps *cm, const struct chain_spec 
     return 0;
 }
 
-int chain_build(struct chain_maps *cm, const struct chain_spec *s, const tok *t, int model_level,
-                mask *classifier, const int32_t *train_ids, size_t n_train,
-                const char *train_text, size_t train_len, unsigned long cluster_seed,
-                char *err, size_t errlen)
+int chain_build(struct chain_maps *cm, const struct chain_spec *s, const tok *t,
+                int model_level, mask *classifier, const int32_t *train_ids, size_t n_train,
+                const char *train_text, size_t train_len, unsigned long cluster_seed, char *err,
+                size_t errlen)
 {
     memset(cm, 0, sizeof *cm);
     /* the alphabet a map reads: kind, pyramid level and size */
@@ -200,12 +207,12 @@ int chain_build(struct chain_maps *cm, const struct chain_spec *s, const tok *t,
             int e = tok_prefix_map(t, level, st->arg, map, &te);
             if (e)
                 rc = fail(err, errlen, "prefix:%d: %s", st->arg,
-                              te.msg[0] ? te.msg : tok_strerror(e));
+                          te.msg[0] ? te.msg : tok_strerror(e));
         } else if (st->kind == CHAIN_CLASS) {
             for (int i = 0; i < size && !rc; i++) {
                 size_t len = 0;
                 const uint8_t *b = l == 0 ? tok_token_bytes(t, i, &len)
-                                       : tok_prefix_piece_bytes(t, level, i, &len);
+                                          : tok_prefix_piece_bytes(t, level, i, &len);
                 int k = mask_classify(classifier, b ? (const char *)b : "", b ? len : 0);
                 if (k < 0)
                     rc = fail(err, errlen, "class: %s", mask_errmsg(classifier));
@@ -222,7 +229,7 @@ int chain_build(struct chain_maps *cm, const struct chain_spec *s, const tok *t,
                                         &te);
                 if (e)
                     rc = fail(err, errlen, "cluster:%d: %s", st->arg,
-                                  te.msg[0] ? te.msg : tok_strerror(e));
+                              te.msg[0] ? te.msg : tok_strerror(e));
             }
             free(ids);
         }
@@ -298,8 +305,8 @@ int chain_sampler_open(struct chain_sampler *cs, const model *m, const struct ch
         return 0;
     if (mc->n_desc != D || !model_get_layout(m, &start, &members))
         return fail(err, errlen,
-                        "the checkpoint has %d descriptions%s; its mask.chain gives %d",
-                        mc->n_desc, mc->n_desc ? "" : " (a flat model)", D);
+                    "the checkpoint has %d descriptions%s; its mask.chain gives %d", mc->n_desc,
+                    mc->n_desc ? "" : " (a flat model)", D);
     int32_t *maps[MASK_MAX_CHAIN] = {0};
     int rc = 0;
     cs->n = M;
@@ -321,8 +328,8 @@ int chain_sampler_open(struct chain_sampler *cs, const model *m, const struct ch
                 d[members[j]] = V + K + e;
         for (int v = 0; v < V && !rc; v++)
             if (d[v] < 0)
-                rc = fail(err, errlen, "the checkpoint's layout leaves token %d out of stage %d",
-                              v, l + 1);
+                rc = fail(err, errlen,
+                          "the checkpoint's layout leaves token %d out of stage %d", v, l + 1);
         /* map from the previous stage: through any member of each description */
         for (int v = 0; v < V && !rc; v++) {
             int from = l ? cs->describe[l - 1][v] - cs->stage_first[l - 1] : v;
@@ -378,7 +385,7 @@ int chain_sampler_open(struct chain_sampler *cs, const model *m, const struct ch
             snprintf(err, errlen, "out of memory");
         return rc;
     }
-    cs->chain = (model_chain){M, cs->stage_first, (const int32_t *const *)cs->describe,
-                              cs->kernel};
+    cs->chain =
+        (model_chain){M, cs->stage_first, (const int32_t *const *)cs->describe, cs->kernel};
     return 0;
 }

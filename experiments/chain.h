@@ -19,7 +19,8 @@
  *   cluster:C  C clusters of the alphabet (k-means on co-occurrence statistics of the
  *              training split written in the alphabet, seed mask.cluster_seed); any alphabet,
  *              C at most its size
- * So after a class or a cluster (descriptions without bytes) only cluster:C can follow. */
+ * So after a class or a cluster (descriptions without bytes) only cluster:C can follow.
+ * Empty or `none`: no chain (flat masking). */
 enum chain_kind { CHAIN_PREFIX, CHAIN_CLASS, CHAIN_CLUSTER };
 
 enum { CHAIN_ALPHA_TOKENS, CHAIN_ALPHA_CLASSES, CHAIN_ALPHA_CLUSTERS };
@@ -34,6 +35,9 @@ struct chain_spec {
         int size;     /* D: its number of descriptions */
     } stage[MASK_MAX_CHAIN];
 };
+
+/* Whether a mask.chain value is flat: empty or "none". */
+int chain_flat(const char *text);
 
 /* Parses and checks a chain for a model at `model_level` of a pyramid whose level l has
  * level_size[l] tokens (l = 0..top), with n_classes classes (1 + rules). Returns 0, or -1 with
@@ -52,10 +56,10 @@ struct chain_maps {
 /* Builds the maps: prefix maps from the pyramid, class maps with classifier's class rules
  * (mask_classify), cluster maps from the training text (train_ids: its model-level ids,
  * train_text: its bytes, to encode at a prefix's level). Returns 0 or -1 with err. */
-int chain_build(struct chain_maps *cm, const struct chain_spec *s, const tok *t, int model_level,
-                mask *classifier, const int32_t *train_ids, size_t n_train,
-                const char *train_text, size_t train_len, unsigned long cluster_seed,
-                char *err, size_t errlen);
+int chain_build(struct chain_maps *cm, const struct chain_spec *s, const tok *t,
+                int model_level, mask *classifier, const int32_t *train_ids, size_t n_train,
+                const char *train_text, size_t train_len, unsigned long cluster_seed, char *err,
+                size_t errlen);
 void chain_maps_free(struct chain_maps *cm);
 
 /* The model's membership layout of mask handle m's chain: description e (input id V+K+e)

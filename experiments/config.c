@@ -833,7 +833,7 @@ int score_time_density(const struct config_values *v, double *c)
 static int check_chain(const struct config *c, struct config_values *v, int top,
                        char err[CONFIG_ERR_MAX])
 {
-    if (!*v->mask.chain) {
+    if (chain_flat(v->mask.chain)) {
         if (v->score.samples > 0 && !strncmp(v->score.sample_strategy, "chain", 5))
             return relation_error(c, config_key_index("score.sample_strategy"), err,
                                   "'%s' needs mask.chain (a flat run has no chain to sample "

@@ -126,7 +126,7 @@ int run_chain_spec(struct run_ctx *x, char err[CONFIG_ERR_MAX])
 {
     const struct config_values *v = x->v;
     memset(&x->chain, 0, sizeof x->chain);
-    if (!*v->mask.chain)
+    if (chain_flat(v->mask.chain))
         return 0;
     int top = tok_nlevels(x->tok), size[TOK_MAX_LEVELS + 2], n_classes = 0;
     for (int l = 0; l <= top; l++)
