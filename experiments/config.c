@@ -159,6 +159,7 @@ static const struct key keys[] = {
     {"score", "sample_strategy", K_ENUM, 0, 0, strategy_choice, V(score.sample_strategy), 0},
     {"score", "curve_every", K_INT, 0, 1e9, NULL, V(score.curve_every), 2},
     {"score", "curve_tokens", K_INT, 0, 1e12, NULL, V(score.curve_tokens), 2},
+    {"score", "chain_schedule", K_STR, 0, 0, NULL, V(score.chain_schedule), 2},
 };
 #undef V
 enum { NKEYS = sizeof keys / sizeof keys[0] };
@@ -858,6 +859,21 @@ static int check_chain(const struct config *c, struct config_values *v, int top,
     if (chain_parse(v->mask.chain, (int)v->tokenizer.model_level, size, top, n_classes, &spec,
                     why, sizeof why))
         return relation_error(c, k, err, "%s", why);
+    if (strcmp(v->score.chain_schedule, "auto")) {
+        /* a finite-variance estimator: sinpow:k, k > 1 / a_1 (mask.h, Chains: Variance) */
+        mask_schedule sch;
+        double a1 = pow(v->mask.chain_shape, spec.n);
+        int ks = config_key_index("score.chain_schedule");
+        if (mask_schedule_parse(&sch, v->score.chain_schedule, why, sizeof why))
+            return relation_error(c, ks, err, "%s", why);
+        if (strcmp(sch.type->name, "sinpow") || !(sch.param > 1 / a1) || sch.lo != 0 ||
+            sch.hi != 1)
+            return relation_error(c, ks, err,
+                                  "'%s' gives the chain's estimator an infinite variance: "
+                                  "sinpow:k over [0, 1] with k > 1 / gamma^m = %g has a finite "
+                                  "one (auto: k = %g)",
+                                  v->score.chain_schedule, 1 / a1, 2 / a1);
+    }
     const char *t = v->mask.types, *st = v->mask.structure;
     if (!strcmp(t, "level") || (!strcmp(t, "length") && strcmp(st, "token") &&
                                 strcmp(st, "block") && strcmp(st, "response")))

@@ -66,6 +66,7 @@ struct config_values {
         const char *time_density; /* "uniform" or "sqrt:K" */
         const char *sample_strategy;
         long curve_every, curve_tokens;
+        const char *chain_schedule; /* "auto" or a libmask schedule spec */
     } score;
 };
 

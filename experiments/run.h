@@ -38,7 +38,8 @@ int run_load_checkpoint(model **m, const char *path, int threads, char **meta,
 /* Scores model m on x's validation split and logs the scores of run `id`: nelbo_bpb (the
  * canonical corruption), nelbo_bpt, type_bpb, part_bpb, nelbo_bpb_sched (the run's own; or
  * nelbo_bpb_sched_cond when it is conditional), type_bpb_sched, part_bpb_sched, masked_acc
- * and masked_acc_b1..bN. Returns 0 or -1 with err. */
+ * and masked_acc_b1..bN; a chain run records its scoring schedule as the params row
+ * score.chain_schedule_used. Returns 0 or -1 with err. */
 int run_evaluate(struct runlog *rl, int64_t id, model *m, const struct run_ctx *x, long step,
                  char err[CONFIG_ERR_MAX]);
 

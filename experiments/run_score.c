@@ -13,7 +13,8 @@
  * fitted. The run's own corruption in importance_mode loss is scored with the mode off: the
  * masks are the same, and the loss-mode weights are not the ELBO's. A chain's own corruption
  * is scored under libmask's scoring schedule for it (a finite-variance estimator; the bound
- * does not depend on the base schedule), whose spec goes into `sched` (else ""). */
+ * does not depend on the base schedule) or score.chain_schedule, whose spec goes into `sched`
+ * (else ""). */
 static int open_scored(mask **mk, mask_side **side, const struct run_ctx *x, int canonical,
                        char sched[64], char err[CONFIG_ERR_MAX])
 {
@@ -30,7 +31,10 @@ static int open_scored(mask **mk, mask_side **side, const struct run_ctx *x, int
         return -1;
     if (!canonical && mask_chain_length(*mk) > 0) {
         mask_schedule s = mask_chain_scoring_schedule(*mk);
-        snprintf(sched, 64, "%s:%.17g", s.type->name, s.param);
+        if (strcmp(v.score.chain_schedule, "auto"))
+            snprintf(sched, 64, "%s", v.score.chain_schedule);
+        else
+            snprintf(sched, 64, "%s:%.17g", s.type->name, s.param);
         mask_close(mk);
         if (run_mask_open_sched(mk, &y, 0, x->K, sched, err))
             return -1;
@@ -153,7 +157,7 @@ int run_evaluate(struct runlog *rl, int64_t id, model *m, const struct run_ctx *
     const double ln2 = log(2.0);
     double bytes = canon.bytes;
     int bad =
-        (own_schedule[0] && runlog_param(rl, id, "score.chain_schedule", own_schedule)) ||
+        (own_schedule[0] && runlog_param(rl, id, "score.chain_schedule_used", own_schedule)) ||
         runlog_score(rl, id, "valid", "nelbo_bpb", canon.nats / ln2 / bytes,
                      canon.se / ln2 / bytes, canon.tokens) ||
         runlog_score(rl, id, "valid", "nelbo_bpt", canon.nats / ln2 / (double)canon.tokens,
