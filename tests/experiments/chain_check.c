@@ -30,8 +30,8 @@ static double F(int l, double p)
 }
 
 struct arg {
-    int level;              /* the predicting position's level */
-    int count[MAXM + 2];    /* the other positions' levels */
+    int level;           /* the predicting position's level */
+    int count[MAXM + 2]; /* the other positions' levels */
 };
 
 /* The integrand in u = p^(a_1) (p = u^k, k = 1 / a_1), smooth where the one in p is not:
@@ -120,8 +120,9 @@ int main(int argc, char **argv)
         Dsum += D[l];
     if (T > MAXT || n != no || n < W * T || mc->n_desc != Dsum ||
         !model_get_layout(m, &start, &members)) {
-        fprintf(stderr, "chain_check: T = %d, %ld ids, %ld offsets, %ld windows, %d descriptions\n",
-                T, n, no, W, mc->n_desc);
+        fprintf(stderr,
+                "chain_check: T = %d, %ld ids, %ld offsets, %ld windows, %d descriptions\n", T,
+                n, no, W, mc->n_desc);
         return 1;
     }
     /* desc[l][v]: the input id of token v's stage-(l+1) description */
@@ -138,7 +139,8 @@ int main(int argc, char **argv)
     int ns = 1;
     for (int i = 0; i < T; i++)
         ns *= L;
-    int32_t *in = malloc((size_t)ns * T * sizeof *in), *tgt = malloc((size_t)ns * T * sizeof *tgt);
+    int32_t *in = malloc((size_t)ns * T * sizeof *in),
+            *tgt = malloc((size_t)ns * T * sizeof *tgt);
     float *lp = malloc((size_t)ns * T * sizeof *lp);
     int8_t *lev = malloc((size_t)ns * T);
     double nats = 0;
