@@ -113,8 +113,8 @@ const char export_sql_heldout[] =
                                    "       m.step, avg(m.value) AS bpb, count(*) AS runs\n"
                                    "FROM v_final f JOIN metrics m ON m.run_id = f.run_id\n"
                                    "WHERE f.sweep IS :sweep AND f.status = 'finished'\n"
-                                   "  AND m.key LIKE 'curve\\_%' ESCAPE '\\' AND m.key NOT "
-                                   "LIKE '%\\_se' ESCAPE '\\'\n"
+                                   "  AND substr(m.key, 1, 6) = 'curve_' AND substr(m.key, -3) "
+                                   "<> '_se'\n"
                                    "GROUP BY m.key, f.config_hash, m.step ORDER BY m.key, "
                                    "min(f.run_id), m.step";
 

@@ -129,8 +129,8 @@ static void test_layout_and_sampler(void)
     ms.threads = 1;
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     model *m = NULL;
-    CHECK(model_open(&m, &ms, r) == 0 && model_set_layout(m, start, members) == 0,
-          "model: %s", model_errmsg(m));
+    CHECK(model_open(&m, &ms, r) == 0 && model_set_layout(m, start, members) == 0, "model: %s",
+          model_errmsg(m));
     struct chain_spec spec = {2,
                               {{CHAIN_CLUSTER, D1, CHAIN_ALPHA_CLUSTERS, 0, D1},
                                {CHAIN_CLUSTER, D2, CHAIN_ALPHA_CLUSTERS, 0, D2}}};
