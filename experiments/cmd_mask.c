@@ -18,10 +18,12 @@ static const char usage_text[] =
     "\n"
     "Corrupts the text of FILE ('-' = standard input; none = the start of the validation\n"
     "split) at time T (default 0.5) with the config's [mask] section and prints it with\n"
-    "each masked run shown as [type] or [type*n] (n tokens), coloured on a terminal; the\n"
-    "last line is `masked K/N tokens`. It reads the [data], [tokenizer] and [mask] keys\n"
-    "and builds the pyramid from data.corpus with tokenizer.levels when tokenizer.pyramid\n"
-    "is empty (cached under pyramask-cache/ beside the run log, --db).\n";
+    "each masked run shown as [type] or [type*n] (n tokens), coloured on a terminal; with\n"
+    "mask.chain, a position at a description shows it: a prefix piece as {bytes}, a class\n"
+    "as <name>, a cluster as <#n>. The last line is `masked K/N tokens` (K: the positions\n"
+    "not clean). It reads the [data], [tokenizer] and [mask] keys and builds the pyramid\n"
+    "from data.corpus with tokenizer.levels when tokenizer.pyramid is empty (cached under\n"
+    "pyramask-cache/ beside the run log, --db).\n";
 
 static int preview(const struct config *c, const char *file, double t, long seed,
                    const char *db)

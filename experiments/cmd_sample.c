@@ -12,14 +12,18 @@
 
 static const char usage_text[] =
     "usage: pyramask sample --checkpoint CKPT [--steps N] [--strategy "
-    "random|confidence|block]\n"
+    "random|confidence|block|chain|chain-confidence]\n"
     "                       [-n COUNT] [--seed S] [--block B] [--infill FILE|-]\n"
     "\n"
     "Prints COUNT generated sequences (default 1) of the model's length, unmasked in N\n"
     "steps (default 32); with --infill, fills the holes of a text instead: each [MASK] is\n"
     "one token to fill and [MASK:n] is n tokens, the rest is kept as written.\n"
     "Strategies: random (ancestral), confidence (low-confidence remasking, LLaDA),\n"
-    "block (semi-autoregressive blocks of B tokens, default 16).\n";
+    "block (semi-autoregressive blocks of B tokens, default 16); for a checkpoint trained\n"
+    "with mask.chain: chain (coarse to fine, each step draws the positions' next levels from\n"
+    "the forward process's reverse kernels; the header tells how many positions jump two\n"
+    "levels or more in a step), chain-confidence (coarse to fine, one level per step, most\n"
+    "confident first).\n";
 
 int cmd_sample(int argc, char **argv)
 {
@@ -32,7 +36,7 @@ int cmd_sample(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *ckpt = NULL, *infill = NULL;
-    struct sample_opts so = {0, 32, "confidence", 16};
+    struct sample_opts so = {0, 32, "confidence", 16, NULL, 0.5};
     long n = 1, seed = 1;
     int o;
     optind = 1;
@@ -95,6 +99,20 @@ int cmd_sample(int argc, char **argv)
                   config_values(c)->tokenizer.pyramid, te.msg[0] ? te.msg : tok_strerror(rc));
         status = CLI_USAGE;
     }
+    /* the checkpoint's chain: its stages from mask.chain and the pyramid */
+    struct run_ctx x = {0};
+    if (!status) {
+        x.c = c;
+        x.v = config_values(c);
+        x.tok = t;
+        snprintf(x.pyramid_path, sizeof x.pyramid_path, "%s", x.v->tokenizer.pyramid);
+        if (run_chain_spec(&x, err)) {
+            cli_error("sample", "%s: metadata: %s", ckpt, err);
+            status = CLI_USAGE;
+        }
+        so.chain = &x.chain;
+        so.shape = x.v->mask.chain_shape;
+    }
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     if (!status && r) {
         gsl_rng_set(r, (unsigned long)seed);
@@ -117,7 +135,7 @@ int cmd_sample(int argc, char **argv)
             free(text);
         } else if ((rc = samples_generate(m, t, &so, (int)n, r, stdout, err, sizeof err))) {
             cli_error("sample", "%s", err);
-            status = CLI_FAIL;
+            status = rc == -1 ? CLI_USAGE : CLI_FAIL;
         }
     }
     gsl_rng_free(r);

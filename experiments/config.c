@@ -2,6 +2,7 @@
  * file:line errors, canonical values, and the config hash. Defaults and docs come from
  * the embedded experiments/sweeps/reference.ini, so the file and the code cannot drift. */
 #include "config.h"
+#include "chain.h"
 #include "cli.h"
 #include "corpus.h"
 #include "mask.h"
@@ -40,7 +41,8 @@ struct key {
     double lo, hi;
     choice_fn choice; /* for K_ENUM and K_ENUM_OR_PATH */
     size_t off;       /* into struct config_values */
-    int nohash;       /* left out of the config hash */
+    int nohash;       /* left out of the config hash: 1 always, 2 at its default (keys added
+                       * later, so that the configs before them keep their hashes) */
 };
 
 static const char *schedule_choice(int i)
@@ -126,6 +128,9 @@ static const struct key keys[] = {
     {"mask", "importance_mode", K_ENUM, 0, 0, importance_mode_choice, V(mask.importance_mode),
      0},
     {"mask", "importance_strength", K_FLOAT, -100, 100, NULL, V(mask.importance_strength), 0},
+    {"mask", "chain", K_STR, 0, 0, NULL, V(mask.chain), 2},
+    {"mask", "chain_shape", K_FLOAT, 0.001, 0.999, NULL, V(mask.chain_shape), 2},
+    {"mask", "cluster_seed", K_INT, 0, 4294967295.0, NULL, V(mask.cluster_seed), 2},
     {"model", "d", K_INT, 4, 4096, NULL, V(model.d), 0},
     {"model", "layers", K_INT, 1, 64, NULL, V(model.layers), 0},
     {"model", "heads", K_INT, 1, 64, NULL, V(model.heads), 0},
@@ -152,6 +157,9 @@ static const struct key keys[] = {
     {"score", "samples", K_INT, 0, 10000, NULL, V(score.samples), 0},
     {"score", "sample_steps", K_INT, 1, 1 << 16, NULL, V(score.sample_steps), 0},
     {"score", "sample_strategy", K_ENUM, 0, 0, strategy_choice, V(score.sample_strategy), 0},
+    {"score", "curve_every", K_INT, 0, 1e9, NULL, V(score.curve_every), 2},
+    {"score", "curve_tokens", K_INT, 0, 1e12, NULL, V(score.curve_tokens), 2},
+    {"score", "chain_schedule", K_STR, 0, 0, NULL, V(score.chain_schedule), 2},
 };
 #undef V
 enum { NKEYS = sizeof keys / sizeof keys[0] };
@@ -163,7 +171,8 @@ struct config {
     struct config_values v;
 };
 
-static char *docs[NKEYS]; /* filled once from the reference */
+static char *docs[NKEYS];     /* filled once from the reference */
+static char *defaults[NKEYS]; /* the reference's values, for keys hashed off their default */
 static char reference_error[CONFIG_ERR_MAX];
 static char *names[NKEYS];
 
@@ -582,6 +591,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
     if (L->reference) {
         free(L->c->where[k]);
         L->c->where[k] = strdup("default");
+        if (!defaults[k])
+            defaults[k] = strdup(L->c->text[k]);
     }
     return 1;
 }
@@ -818,6 +829,64 @@ int score_time_density(const struct config_values *v, double *c)
     return 0;
 }
 
+/* mask.chain against the pyramid's levels (from tokenizer.levels), the class rules and the
+ * mask types libmask can combine with a chain. */
+static int check_chain(const struct config *c, struct config_values *v, int top,
+                       char err[CONFIG_ERR_MAX])
+{
+    if (chain_flat(v->mask.chain)) {
+        if (v->score.samples > 0 && !strncmp(v->score.sample_strategy, "chain", 5))
+            return relation_error(c, config_key_index("score.sample_strategy"), err,
+                                  "'%s' needs mask.chain (a flat run has no chain to sample "
+                                  "through)",
+                                  v->score.sample_strategy);
+        return 0;
+    }
+    int size[CONFIG_MAX_LEVELS + 2], n_classes = 6, k = config_key_index("mask.chain");
+    size[0] = 256;
+    for (int l = 1; l <= v->tokenizer.nlevels; l++)
+        size[l] = v->tokenizer.levels[l - 1];
+    if (v->tokenizer.superword)
+        size[top] = (int)v->tokenizer.superword;
+    char why[1024];
+    if (strstr(v->mask.chain, "class") && strcmp(v->mask.classes, "default")) {
+        int rules = 0;
+        if (mask_rules_check(v->mask.classes, MASK_RULES_CLASS, &rules, why, sizeof why))
+            return relation_error(c, config_key_index("mask.classes"), err, "%s", why);
+        n_classes = 1 + rules;
+    }
+    struct chain_spec spec;
+    if (chain_parse(v->mask.chain, (int)v->tokenizer.model_level, size, top, n_classes, &spec,
+                    why, sizeof why))
+        return relation_error(c, k, err, "%s", why);
+    if (strcmp(v->score.chain_schedule, "auto")) {
+        /* a finite-variance estimator: sinpow:k, k > 1 / a_1 (mask.h, Chains: Variance) */
+        mask_schedule sch;
+        double a1 = pow(v->mask.chain_shape, spec.n);
+        int ks = config_key_index("score.chain_schedule");
+        if (mask_schedule_parse(&sch, v->score.chain_schedule, why, sizeof why))
+            return relation_error(c, ks, err, "%s", why);
+        if (strcmp(sch.type->name, "sinpow") || !(sch.param > 1 / a1) || sch.lo != 0 ||
+            sch.hi != 1)
+            return relation_error(c, ks, err,
+                                  "'%s' gives the chain's estimator an infinite variance: "
+                                  "sinpow:k over [0, 1] with k > 1 / gamma^m = %g has a finite "
+                                  "one (auto: k = %g)",
+                                  v->score.chain_schedule, 1 / a1, 2 / a1);
+    }
+    const char *t = v->mask.types, *st = v->mask.structure;
+    if (!strcmp(t, "level") || (!strcmp(t, "length") && strcmp(st, "token") &&
+                                strcmp(st, "block") && strcmp(st, "response")))
+        return relation_error(c, config_key_index("mask.types"), err,
+                              "'%s'%s%s cannot be combined with mask.chain = %s: a [MASK]'s "
+                              "type must be fixed by its own token before the corruption "
+                              "(single, class, importance; length with token, block or "
+                              "response units)",
+                              t, strcmp(t, "length") ? "" : " with mask.structure = ",
+                              strcmp(t, "length") ? "" : st, v->mask.chain);
+    return 0;
+}
+
 int config_finish(struct config *c, char err[CONFIG_ERR_MAX])
 {
     struct config_values *v = &c->v;
@@ -905,7 +974,7 @@ int config_finish(struct config *c, char err[CONFIG_ERR_MAX])
         return relation_error(c, config_key_index("mask.importance_mode"), err,
                               "'%s' needs mask.importance (idf, surprisal or a rule file)",
                               v->mask.importance_mode);
-    return 0;
+    return check_chain(c, v, top, err);
 }
 
 char *config_text(const struct config *c, int with_docs)
@@ -934,7 +1003,8 @@ void config_hash(const struct config *c, char out[17])
 {
     uint64_t h = CONFIG_FNV_SEED;
     for (int k = 0; k < NKEYS; k++) {
-        if (keys[k].nohash)
+        if (keys[k].nohash == 1 ||
+            (keys[k].nohash == 2 && defaults[k] && !strcmp(c->text[k], defaults[k])))
             continue;
         const char *name = config_key_name(k);
         h = config_fnv(h, name, strlen(name));

@@ -45,6 +45,9 @@ struct config_values {
         const char *importance; /* none, idf, surprisal or a resolved file */
         const char *importance_mode;
         double importance_strength;
+        const char *chain; /* "" = flat */
+        double chain_shape;
+        long cluster_seed;
     } mask;
     struct {
         long d, layers, heads, seq_len;
@@ -62,6 +65,8 @@ struct config_values {
         const char *schedule;     /* the canonical score's schedule (libmask spec) */
         const char *time_density; /* "uniform" or "sqrt:K" */
         const char *sample_strategy;
+        long curve_every, curve_tokens;
+        const char *chain_schedule; /* "auto" or a libmask schedule spec */
     } score;
 };
 

@@ -14,10 +14,47 @@ const char *preview_valid_text(const struct run_ctx *x, size_t max, size_t *len)
     return x->corpus.valid;
 }
 
-/* Writes the corrupted tokens: unmasked ones as their bytes, masked runs as their type. */
+/* A chain's description at level l (1..m) of input id `id`: a prefix piece as {bytes} (a
+ * newline, tab, brace or backslash inside written \n, \t, \{, \}, \\), a class as <name>,
+ * a cluster as <#number>. */
+static void render_description(const struct run_ctx *x, int l, int32_t id, int color, FILE *out)
+{
+    const struct chain_stage *st = &x->chain.stage[l - 1];
+    int32_t d = id - mask_level_first_id(x->mask, l);
+    if (color)
+        fprintf(out, "\033[4;%dm", 34 + (l - 1) % 3);
+    if (st->alphabet == CHAIN_ALPHA_TOKENS) {
+        size_t len = 0;
+        const uint8_t *b = tok_prefix_piece_bytes(x->tok, st->level, d, &len);
+        fputc('{', out);
+        for (size_t i = 0; b && i < len; i++) {
+            const char *esc = b[i] == '\n'   ? "\\n"
+                              : b[i] == '\t' ? "\\t"
+                              : b[i] == '{'  ? "\\{"
+                              : b[i] == '}'  ? "\\}"
+                              : b[i] == '\\' ? "\\\\"
+                                             : NULL;
+            if (esc)
+                fputs(esc, out);
+            else
+                fputc(b[i], out);
+        }
+        fputc('}', out);
+    } else if (st->alphabet == CHAIN_ALPHA_CLASSES) {
+        const char *name = mask_class_name(x->mask, d);
+        fprintf(out, "<%s>", name ? name : "?");
+    } else {
+        fprintf(out, "<#%d>", (int)d);
+    }
+    if (color)
+        fputs("\033[0m", out);
+}
+
+/* Writes the corrupted tokens: unmasked ones as their bytes, masked runs as their type, a
+ * chain's descriptions one by one (level: NULL without a chain). */
 static void render(const struct run_ctx *x, const char *text, const struct dataset *d,
-                   const uint8_t *masked, const int8_t *type, int color, FILE *out,
-                   struct preview_count *count)
+                   const int32_t *ids, const uint8_t *masked, const int8_t *type,
+                   const int8_t *level, int color, FILE *out, struct preview_count *count)
 {
     const size_t *st = d->align.start[d->lo];
     int n = (int)d->n, newline = 1;
@@ -30,8 +67,16 @@ static void render(const struct run_ctx *x, const char *text, const struct datas
             i++;
             continue;
         }
+        int top = mask_chain_length(x->mask) + 1;
+        if (level && level[i] < top) { /* a description: one position */
+            render_description(x, level[i], ids[i], color, out);
+            count->masked++;
+            newline = 0;
+            i++;
+            continue;
+        }
         int j = i;
-        while (j < n && masked[j] && type[j] == type[i])
+        while (j < n && masked[j] && type[j] == type[i] && (!level || level[j] == top))
             j++;
         count->masked += j - i;
         const char *name = mask_type_name(x->mask, type[i] >= 0 ? type[i] : 0);
@@ -68,8 +113,11 @@ int preview_render(struct run_ctx *x, const char *text, size_t len, double t,
     uint8_t *masked = malloc((size_t)n);
     float *weight = malloc((size_t)n * sizeof *weight);
     int8_t *type = malloc((size_t)n);
+    int chain = mask_chain_length(x->mask) > 0;
+    int32_t *target = chain ? malloc((size_t)n * sizeof *target) : NULL;
+    int8_t *level = chain ? malloc((size_t)n) : NULL;
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    if (!r || !ids || !masked || !weight || !type ||
+    if (!r || !ids || !masked || !weight || !type || (chain && (!target || !level)) ||
         window_alloc(&w, n, x->nlevels, x->prompt)) {
         config_fail(err, "out of memory");
         status = -2;
@@ -78,20 +126,22 @@ int preview_render(struct run_ctx *x, const char *text, size_t len, double t,
     gsl_rng_set(r, seed);
     mask_seq seq;
     dataset_window(&d, 0, &w, &seq);
-    mask_out mo = {ids, masked, weight, type, 0, NULL, NULL};
+    mask_out mo = {ids, masked, weight, type, 0, target, level};
     rc = mask_corrupt(x->mask, &seq, t, r, &mo);
     if (rc) {
         config_fail(err, "%s", mask_errmsg(x->mask));
         status = rc == MASK_E_RANGE || rc == MASK_E_INPUT ? -1 : -2;
         goto done;
     }
-    render(x, text, &d, masked, type, color, out, count);
+    render(x, text, &d, ids, masked, type, level, color, out, count);
 done:
     window_free(&w);
     free(ids);
     free(masked);
     free(weight);
     free(type);
+    free(target);
+    free(level);
     gsl_rng_free(r);
     dataset_free(&d);
     return status;

@@ -9,6 +9,7 @@
 #include "model.h"
 #include "run_prepare.h"
 #include "runlog.h"
+#include "scoring.h"
 
 /* Exit status of a run that was not started because it is finished or running elsewhere. */
 enum { RUN_SKIPPED = 3, RUN_INTERRUPTED = 130 };
@@ -37,9 +38,39 @@ int run_load_checkpoint(model **m, const char *path, int threads, char **meta,
 /* Scores model m on x's validation split and logs the scores of run `id`: nelbo_bpb (the
  * canonical corruption), nelbo_bpt, type_bpb, part_bpb, nelbo_bpb_sched (the run's own; or
  * nelbo_bpb_sched_cond when it is conditional), type_bpb_sched, part_bpb_sched, masked_acc
- * and masked_acc_b1..bN. Returns 0 or -1 with err. */
+ * and masked_acc_b1..bN; a chain run records its scoring schedule as the params row
+ * score.chain_schedule_used. Returns 0 or -1 with err. */
 int run_evaluate(struct runlog *rl, int64_t id, model *m, const struct run_ctx *x, long step,
                  char err[CONFIG_ERR_MAX]);
+
+/* Both scored corruptions of a run (canonical, own), opened once for several scorings (the
+ * learning curve's points), with the training split's unigram table. own_schedule: the
+ * chain's scoring schedule ("" without a chain). */
+struct run_evaluator {
+    mask *mk[2];
+    mask_side *side[2];
+    unsigned reveals[2];
+    double *ulogp;
+    char own_schedule[64];
+};
+int run_evaluator_open(struct run_evaluator *e, const struct run_ctx *x,
+                       char err[CONFIG_ERR_MAX]);
+void run_evaluator_close(struct run_evaluator *e);
+/* Scores m at training `step` on the first max_tokens held-out tokens (0: all) under both,
+ * with the accuracy (canonical) when `accuracy`. Returns 0 or -1 with err. */
+int run_evaluator_score(struct run_evaluator *e, model *m, const struct run_ctx *x, long step,
+                        long max_tokens, int accuracy, struct score_result *canon,
+                        struct score_result *own, char err[CONFIG_ERR_MAX]);
+
+/* Learning curves: held-out scores at points of training, logged as metrics (run_id, step,
+ * curve_NAME) and (run_id, step, curve_NAME_se), NAME the score's name (nelbo_bpb, ...); any
+ * kind of run can log its own; the report plots every curve_* metric. Returns 0 or -1. */
+int run_curve_point(struct runlog *rl, int64_t id, long step, const char *name, double value,
+                    double se);
+/* One point of a diffusion run's curve: nelbo_bpb and the run's own bound (nelbo_bpb_sched)
+ * on score.curve_tokens held-out tokens. Returns 0 or -1 with err. */
+int run_curve_evaluate(struct runlog *rl, int64_t id, struct run_evaluator *e, model *m,
+                       const struct run_ctx *x, long step, char err[CONFIG_ERR_MAX]);
 
 /* Records what run `id`'s inputs look like (for reports): its pyramid's levels on the
  * validation split, the schedule's alpha(t), the start of the validation split corrupted at

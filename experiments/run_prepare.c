@@ -62,6 +62,12 @@ static int feed(mask *m, const struct run_ctx *x, int corpus, int priors,
 int run_mask_open(mask **out, const struct run_ctx *x, int canonical, int K,
                   char err[CONFIG_ERR_MAX])
 {
+    return run_mask_open_sched(out, x, canonical, K, NULL, err);
+}
+
+int run_mask_open_sched(mask **out, const struct run_ctx *x, int canonical, int K,
+                        const char *schedule, char err[CONFIG_ERR_MAX])
+{
     const struct config_values *v = x->v;
     mask_settings s;
     mask_default_settings(&s);
@@ -69,7 +75,7 @@ int run_mask_open(mask **out, const struct run_ctx *x, int canonical, int K,
     run_schedule_spec(v, spec, sizeof spec);
     s.vocab_size = x->V;
     s.n_types = K;
-    s.schedule = canonical ? v->score.schedule : spec;
+    s.schedule = schedule ? schedule : canonical ? v->score.schedule : spec;
     if (mask_time_sampler_parse(v->mask.time, &s.sampler, why, sizeof why) ||
         mask_structure_parse(canonical ? "token" : v->mask.structure, &s.structure, why,
                              sizeof why) ||
@@ -97,6 +103,14 @@ int run_mask_open(mask **out, const struct run_ctx *x, int canonical, int K,
         return config_fail(err, "%s", why);
     s.importance_strength = v->mask.importance_strength;
     s.prior_alpha = v->mask.prior_alpha;
+    if (!canonical && x->maps.n) {
+        s.chain_length = x->maps.n;
+        s.chain_shape = v->mask.chain_shape;
+        for (int l = 0; l < x->maps.n; l++) {
+            s.chain_map[l] = x->maps.map[l];
+            s.chain_size[l] = x->maps.size[l];
+        }
+    }
     int rc = mask_open(out, &s);
     if (rc) {
         config_fail(err, "%s: mask: %s",
@@ -106,6 +120,65 @@ int run_mask_open(mask **out, const struct run_ctx *x, int canonical, int K,
         return -1;
     }
     return feed(*out, x, 1, 0, err) ? (mask_close(out), -1) : 0;
+}
+
+int run_chain_spec(struct run_ctx *x, char err[CONFIG_ERR_MAX])
+{
+    const struct config_values *v = x->v;
+    memset(&x->chain, 0, sizeof x->chain);
+    if (chain_flat(v->mask.chain))
+        return 0;
+    int top = tok_nlevels(x->tok), size[TOK_MAX_LEVELS + 2], n_classes = 0;
+    for (int l = 0; l <= top; l++)
+        size[l] = tok_vocab_size(x->tok, l);
+    mask_settings s;
+    mask_default_settings(&s);
+    s.vocab_size = 1;
+    s.class_rules = strcmp(v->mask.classes, "default") ? v->mask.classes : NULL;
+    mask *mk = NULL;
+    int rc = mask_open(&mk, &s);
+    if (!rc && (n_classes = mask_n_classes(mk)) < 0)
+        rc = n_classes;
+    if (rc) {
+        config_fail(err, "%s: mask.classes: %s",
+                    config_where(x->c, config_key_index("mask.classes")), mask_errmsg(mk));
+        mask_close(&mk);
+        return -1;
+    }
+    mask_close(&mk);
+    char why[1024];
+    if (chain_parse(v->mask.chain, (int)v->tokenizer.model_level, size, top, n_classes,
+                    &x->chain, why, sizeof why))
+        return config_fail(err, "%s: mask.chain: %s (with the pyramid %s)",
+                           config_where(x->c, config_key_index("mask.chain")), why,
+                           x->pyramid_path);
+    return 0;
+}
+
+/* Builds the chain's maps and the model's layout (nothing for a flat run). */
+static int chain_prepare(struct run_ctx *x, char err[CONFIG_ERR_MAX])
+{
+    const struct config_values *v = x->v;
+    if (run_chain_spec(x, err))
+        return -1;
+    if (!x->chain.n)
+        return 0;
+    mask_settings s;
+    mask_default_settings(&s);
+    s.vocab_size = x->V;
+    s.class_rules = strcmp(v->mask.classes, "default") ? v->mask.classes : NULL;
+    mask *classifier = NULL;
+    int rc = mask_open(&classifier, &s);
+    if (rc) {
+        config_fail(err, "mask.classes: %s", mask_errmsg(classifier));
+        mask_close(&classifier);
+        return -1;
+    }
+    rc = chain_build(&x->maps, &x->chain, x->tok, (int)v->tokenizer.model_level, classifier,
+                     x->train.ids, x->train.n, x->corpus.train, x->corpus.train_len,
+                     (unsigned long)v->mask.cluster_seed, err, CONFIG_ERR_MAX);
+    mask_close(&classifier);
+    return rc ? -2 : 0;
 }
 
 int run_prepare(struct run_ctx *x, const struct config *c, const char *cache_dir, int K_min,
@@ -134,6 +207,8 @@ int run_prepare(struct run_ctx *x, const struct config *c, const char *cache_dir
             "%s: data.corpus: %zu training and %zu validation tokens, fewer than "
             "model.seq_len = %d (more data, or a shorter model.seq_len)",
             config_where(c, config_key_index("data.corpus")), x->train.n, x->valid.n, x->T);
+    if ((rc = chain_prepare(x, err)))
+        return rc;
     /* the run's corruption: K from its policy unless a checkpoint fixes more */
     if (run_mask_open(&x->mask, x, 0, 0, err))
         return -1;
@@ -151,6 +226,8 @@ int run_prepare(struct run_ctx *x, const struct config *c, const char *cache_dir
         return config_fail(err, "out of memory"), -2;
     if ((rc = mask_prior_export(x->mask, x->prior)))
         return config_fail(err, "mask priors: %s", mask_errmsg(x->mask)), -2;
+    if (x->maps.n && chain_layout(x->mask, &x->layout_start, &x->members, &x->n_desc))
+        return config_fail(err, "out of memory"), -2;
     return 0;
 }
 
@@ -158,6 +235,9 @@ void run_ctx_free(struct run_ctx *x)
 {
     mask_close(&x->mask);
     free(x->prior);
+    chain_maps_free(&x->maps);
+    free(x->layout_start);
+    free(x->members);
     dataset_free(&x->train);
     dataset_free(&x->valid);
     tok_close(&x->tok);

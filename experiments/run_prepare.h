@@ -5,6 +5,7 @@
 
 #include <limits.h>
 
+#include "chain.h"
 #include "config.h"
 #include "corpus.h"
 #include "dataset.h"
@@ -26,6 +27,11 @@ struct run_ctx {
     int prompt;   /* mask.prompt for the response structure, else 0 */
     mask *mask;   /* the run's corruption */
     float *prior; /* (K, V) log-priors of the run's mask types */
+    /* the coarse-to-fine chain (mask.chain; spec.n = 0: flat) and the model's layout */
+    struct chain_spec chain;
+    struct chain_maps maps;
+    int n_desc;                      /* descriptions, D */
+    int32_t *layout_start, *members; /* model_set_layout's arrays */
 };
 
 /* Builds everything; K_min > 0 forces at least that many mask types (a checkpoint's).
@@ -39,6 +45,13 @@ void run_ctx_free(struct run_ctx *x);
  * exactly K types, its corpus statistics fed. Returns 0 or -1 with err. */
 int run_mask_open(mask **out, const struct run_ctx *x, int canonical, int K,
                   char err[CONFIG_ERR_MAX]);
+/* The same with the schedule string `schedule` instead of the config's (NULL: as above). The
+ * run's own corruption carries the chain. */
+int run_mask_open_sched(mask **out, const struct run_ctx *x, int canonical, int K,
+                        const char *schedule, char err[CONFIG_ERR_MAX]);
+/* The chain's level sizes from the pyramid x->tok and mask.classes, then parsed (into
+ * x->chain). Returns 0 or -1 with err. */
+int run_chain_spec(struct run_ctx *x, char err[CONFIG_ERR_MAX]);
 
 /* The libmask schedule (curriculum) string of the config. */
 void run_schedule_spec(const struct config_values *v, char *out, size_t n);

@@ -11,9 +11,12 @@
 
 /* Opens a corruption handle for scoring (canonical or the run's own) with its side code
  * fitted. The run's own corruption in importance_mode loss is scored with the mode off: the
- * masks are the same, and the loss-mode weights are not the ELBO's. */
+ * masks are the same, and the loss-mode weights are not the ELBO's. A chain's own corruption
+ * is scored under libmask's scoring schedule for it (a finite-variance estimator; the bound
+ * does not depend on the base schedule) or score.chain_schedule, whose spec goes into `sched`
+ * (else ""). */
 static int open_scored(mask **mk, mask_side **side, const struct run_ctx *x, int canonical,
-                       char err[CONFIG_ERR_MAX])
+                       char sched[64], char err[CONFIG_ERR_MAX])
 {
     struct run_ctx y = *x;
     struct config_values v = *x->v;
@@ -23,8 +26,19 @@ static int open_scored(mask **mk, mask_side **side, const struct run_ctx *x, int
     }
     *mk = NULL;
     *side = NULL;
+    sched[0] = 0;
     if (run_mask_open(mk, &y, canonical, x->K, err))
         return -1;
+    if (!canonical && mask_chain_length(*mk) > 0) {
+        mask_schedule s = mask_chain_scoring_schedule(*mk);
+        if (strcmp(v.score.chain_schedule, "auto"))
+            snprintf(sched, 64, "%s", v.score.chain_schedule);
+        else
+            snprintf(sched, 64, "%s:%.17g", s.type->name, s.param);
+        mask_close(mk);
+        if (run_mask_open_sched(mk, &y, 0, x->K, sched, err))
+            return -1;
+    }
     if (mask_side_open(side, *mk)) {
         config_fail(err, "side code: %s", mask_errmsg(*mk));
         mask_close(mk);
@@ -38,58 +52,112 @@ static int open_scored(mask **mk, mask_side **side, const struct run_ctx *x, int
     return 0;
 }
 
-static int score_with(model *m, const struct run_ctx *x, int canonical, struct score_opts *so,
-                      struct score_result *r, unsigned *reveals, char err[CONFIG_ERR_MAX])
+void run_evaluator_close(struct run_evaluator *e)
 {
-    mask *mk;
-    mask_side *side;
-    if (open_scored(&mk, &side, x, canonical, err))
+    for (int i = 0; i < 2; i++) {
+        mask_side_close(&e->side[i]);
+        mask_close(&e->mk[i]);
+    }
+    free(e->ulogp);
+    memset(e, 0, sizeof *e);
+}
+
+int run_evaluator_open(struct run_evaluator *e, const struct run_ctx *x,
+                       char err[CONFIG_ERR_MAX])
+{
+    memset(e, 0, sizeof *e);
+    char sched[64];
+    if (!(e->ulogp = score_unigram_logp(x)))
+        return config_fail(err, "out of memory");
+    /* the canonical corruption: token masking, score.schedule, the run's mask types; it also
+     * gives the unigram code length of the same tokens and the accuracy */
+    for (int i = 0; i < 2; i++) {
+        if (open_scored(&e->mk[i], &e->side[i], x, i == 0, i ? e->own_schedule : sched, err)) {
+            run_evaluator_close(e);
+            return -1;
+        }
+        e->reveals[i] = mask_side_reveals(e->side[i]);
+    }
+    return 0;
+}
+
+int run_evaluator_score(struct run_evaluator *e, model *m, const struct run_ctx *x, long step,
+                        long max_tokens, int accuracy, struct score_result *canon,
+                        struct score_result *own, char err[CONFIG_ERR_MAX])
+{
+    const struct config_values *v = x->v;
+    struct score_opts so = {.max_tokens = max_tokens,
+                            .t_samples = (int)v->score.t_samples,
+                            .replicates = (int)v->score.replicates,
+                            .seed = (unsigned long)v->score.seed,
+                            .step = step,
+                            .buckets = accuracy ? (int)v->score.buckets : 0,
+                            .unigram_logp = e->ulogp};
+    if (score_time_density(v, &so.t_sqrt))
+        return config_fail(err, "score.time_density: '%s'", v->score.time_density);
+    so.side = e->side[0];
+    if (score_nelbo(m, e->mk[0], x, &so, canon, err))
         return -1;
-    *reveals = mask_side_reveals(side);
-    so->side = side;
-    int rc = score_nelbo(m, mk, x, so, r, err);
-    so->side = NULL;
-    mask_side_close(&side);
-    mask_close(&mk);
-    return rc;
+    so.buckets = 0;
+    so.unigram_logp = NULL;
+    so.side = e->side[1];
+    return score_nelbo(m, e->mk[1], x, &so, own, err);
+}
+
+/* The name of the run's own bound: a NELBO conditional on what it does not pay for is not a
+ * bound, and gets another name. */
+static const char *own_name(const struct run_evaluator *e)
+{
+    return e->reveals[1] & MASK_REVEALS_RATES ? "nelbo_bpb_sched_cond" : "nelbo_bpb_sched";
+}
+
+int run_curve_point(struct runlog *rl, int64_t id, long step, const char *name, double value,
+                    double se)
+{
+    char key[96];
+    snprintf(key, sizeof key, "curve_%s", name);
+    if (runlog_metric(rl, id, step, key, value))
+        return -1;
+    snprintf(key, sizeof key, "curve_%s_se", name);
+    return runlog_metric(rl, id, step, key, se);
+}
+
+int run_curve_evaluate(struct runlog *rl, int64_t id, struct run_evaluator *e, model *m,
+                       const struct run_ctx *x, long step, char err[CONFIG_ERR_MAX])
+{
+    const struct config_values *v = x->v;
+    struct score_result canon, own;
+    long budget = v->score.curve_tokens ? v->score.curve_tokens : v->score.max_tokens;
+    if (run_evaluator_score(e, m, x, step, budget, 0, &canon, &own, err))
+        return -1;
+    const double ln2 = log(2.0);
+    if (run_curve_point(rl, id, step, "nelbo_bpb", canon.nats / ln2 / canon.bytes,
+                        canon.se / ln2 / canon.bytes) ||
+        run_curve_point(rl, id, step, own_name(e), own.nats / ln2 / own.bytes,
+                        own.se / ln2 / own.bytes))
+        return config_fail(err, "%s", runlog_errmsg(rl));
+    return 0;
 }
 
 int run_evaluate(struct runlog *rl, int64_t id, model *m, const struct run_ctx *x, long step,
                  char err[CONFIG_ERR_MAX])
 {
     const struct config_values *v = x->v;
-    double *ulogp = score_unigram_logp(x);
-    if (!ulogp)
-        return config_fail(err, "out of memory");
-    struct score_opts so = {.max_tokens = v->score.max_tokens,
-                            .t_samples = (int)v->score.t_samples,
-                            .replicates = (int)v->score.replicates,
-                            .seed = (unsigned long)v->score.seed,
-                            .step = step,
-                            .buckets = (int)v->score.buckets,
-                            .unigram_logp = ulogp};
-    if (score_time_density(v, &so.t_sqrt)) {
-        free(ulogp);
-        return config_fail(err, "score.time_density: '%s'", v->score.time_density);
-    }
+    struct run_evaluator e;
     struct score_result canon, own;
-    unsigned canon_reveals, own_reveals;
-    /* the canonical corruption: token masking, score.schedule, the run's mask types; it also
-     * gives the unigram code length of the same tokens and the accuracy */
-    int rc = score_with(m, x, 1, &so, &canon, &canon_reveals, err);
-    free(ulogp);
-    if (rc)
+    if (run_evaluator_open(&e, x, err))
         return -1;
-    so.buckets = 0;
-    so.unigram_logp = NULL;
-    if (score_with(m, x, 0, &so, &own, &own_reveals, err))
+    int rc = run_evaluator_score(&e, m, x, step, v->score.max_tokens, 1, &canon, &own, err);
+    const char *sched_name = own_name(&e);
+    char own_schedule[64];
+    snprintf(own_schedule, sizeof own_schedule, "%s", e.own_schedule);
+    run_evaluator_close(&e);
+    if (rc)
         return -1;
     const double ln2 = log(2.0);
     double bytes = canon.bytes;
-    /* a NELBO conditional on what it does not pay for is not a bound: another name */
-    const char *sched_name =
-        own_reveals & MASK_REVEALS_RATES ? "nelbo_bpb_sched_cond" : "nelbo_bpb_sched";
     int bad =
+        (own_schedule[0] && runlog_param(rl, id, "score.chain_schedule_used", own_schedule)) ||
         runlog_score(rl, id, "valid", "nelbo_bpb", canon.nats / ln2 / bytes,
                      canon.se / ln2 / bytes, canon.tokens) ||
         runlog_score(rl, id, "valid", "nelbo_bpt", canon.nats / ln2 / (double)canon.tokens,
@@ -126,9 +194,9 @@ int run_evaluate(struct runlog *rl, int64_t id, model *m, const struct run_ctx *
 
 /* Keys the checkpoint fixes: what the denoiser was built and trained on. */
 static const char *const fixed_keys[] = {
-    "tokenizer.pyramid", "tokenizer.levels",      "tokenizer.superword",
-    "tokenizer.pretok",  "tokenizer.model_level", "model.d",
-    "model.layers",      "model.heads",           "model.seq_len"};
+    "tokenizer.pyramid",     "tokenizer.levels", "tokenizer.superword", "tokenizer.pretok",
+    "tokenizer.model_level", "model.d",          "model.layers",        "model.heads",
+    "model.seq_len",         "mask.chain",       "mask.cluster_seed"};
 
 int run_load_checkpoint(model **m, const char *path, int threads, char **meta,
                         const char *label)
@@ -205,11 +273,11 @@ int run_score(const struct config *c, const char *checkpoint, const struct run_o
     struct run_ctx x;
     const model_config *mc = model_get_config(m);
     rc = run_prepare(&x, sc, cache, mc->n_mask, err);
-    if (!rc && (x.V != mc->vocab || x.K != mc->n_mask)) {
+    if (!rc && (x.V != mc->vocab || x.K != mc->n_mask || x.n_desc != mc->n_desc)) {
         snprintf(err, sizeof err,
-                 "%s: the checkpoint has %d tokens and %d mask types; this config gives %d and "
-                 "%d (mask.types)",
-                 checkpoint, mc->vocab, mc->n_mask, x.V, x.K);
+                 "%s: the checkpoint has %d tokens, %d mask types and %d descriptions; this "
+                 "config gives %d, %d and %d (mask.types, mask.chain)",
+                 checkpoint, mc->vocab, mc->n_mask, mc->n_desc, x.V, x.K, x.n_desc);
         rc = -1;
     }
     if (!rc) {

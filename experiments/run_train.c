@@ -57,6 +57,7 @@ struct trainer {
     model *m;
     int32_t *inputs, *targets; /* (B, T) */
     uint8_t *masked;
+    int8_t *level; /* (B, T) chain levels; NULL for a flat run */
     float *weights;
     mask_seq *seqs; /* (B) */
     mask_out *outs;
@@ -72,6 +73,7 @@ static void trainer_free(struct trainer *tr)
     free(tr->inputs);
     free(tr->targets);
     free(tr->masked);
+    free(tr->level);
     free(tr->weights);
     free(tr->seqs);
     free(tr->outs);
@@ -80,7 +82,8 @@ static void trainer_free(struct trainer *tr)
 
 /* The training loop. Returns 0, 1 when stopped by a signal, -1 with err on failure. */
 static int train_loop(struct trainer *tr, const struct run_ctx *x, struct runlog *rl,
-                      int64_t id, int quiet, char err[CONFIG_ERR_MAX])
+                      int64_t id, int quiet, struct run_evaluator *curve,
+                      char err[CONFIG_ERR_MAX])
 {
     const struct config_values *v = x->v;
     const int B = tr->B, T = x->T;
@@ -159,6 +162,12 @@ static int train_loop(struct trainer *tr, const struct run_ctx *x, struct runlog
             loss_n = 0;
             since = now;
         }
+        long every = v->train.steps ? v->score.curve_every : 0;
+        if (curve && every && ((step + 1) % every == 0 || step + 1 == v->train.steps) &&
+            run_curve_evaluate(rl, id, curve, tr->m, x, step + 1, err)) {
+            rc = -1;
+            break;
+        }
         if (now - beat > HEARTBEAT_SECONDS) {
             runlog_heartbeat(rl, id);
             beat = now;
@@ -188,8 +197,10 @@ static int trainer_open(struct trainer *tr, const struct run_ctx *x, char err[CO
     tr->seqs = calloc((size_t)B, sizeof *tr->seqs);
     tr->outs = calloc((size_t)B, sizeof *tr->outs);
     tr->wins = calloc((size_t)B, sizeof *tr->wins);
+    if (x->n_desc)
+        tr->level = malloc(BT);
     if (!tr->inputs || !tr->targets || !tr->masked || !tr->weights || !tr->seqs || !tr->outs ||
-        !tr->wins)
+        !tr->wins || (x->n_desc && !tr->level))
         return snprintf(err, CONFIG_ERR_MAX, "out of memory"), -1;
     for (int b = 0; b < B; b++) {
         if (window_alloc(&tr->wins[b], T, x->nlevels, x->prompt))
@@ -201,6 +212,10 @@ static int trainer_open(struct trainer *tr, const struct run_ctx *x, char err[CO
                                  0,
                                  NULL,
                                  NULL};
+        if (tr->level) { /* a chain's loss target: the state one level finer */
+            tr->outs[b].target = tr->targets + (size_t)b * T;
+            tr->outs[b].level = tr->level + (size_t)b * T;
+        }
     }
     model_settings ms;
     model_default_settings(&ms);
@@ -211,6 +226,7 @@ static int trainer_open(struct trainer *tr, const struct run_ctx *x, char err[CO
     ms.config.heads = (int)v->model.heads;
     ms.config.seq_len = T;
     ms.config.causal = 0;
+    ms.config.n_desc = x->n_desc;
     ms.threads = (int)v->train.threads;
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     if (!r)
@@ -220,6 +236,8 @@ static int trainer_open(struct trainer *tr, const struct run_ctx *x, char err[CO
     gsl_rng_free(r);
     if (rc)
         return snprintf(err, CONFIG_ERR_MAX, "model: %s", model_errmsg(tr->m)), -1;
+    if (x->n_desc && (rc = model_set_layout(tr->m, x->layout_start, x->members)))
+        return snprintf(err, CONFIG_ERR_MAX, "model layout: %s", model_errmsg(tr->m)), -1;
     if (v->model.prior_bias && (rc = model_set_prior(tr->m, x->prior)))
         return snprintf(err, CONFIG_ERR_MAX, "model prior: %s", model_errmsg(tr->m)), -1;
     return 0;
@@ -293,7 +311,13 @@ int run_train(const struct config *c, const struct run_opts *o)
         trainer_free(&tr);
     } else {
         runlog_metric(rl, id, 0, "params", (double)model_num_params(tr.m));
-        rc = train_loop(&tr, &x, rl, id, o->quiet, err);
+        struct run_evaluator curve;
+        int curves = x.v->score.curve_every > 0;
+        rc = curves && run_evaluator_open(&curve, &x, err) ? -1 : 0;
+        if (!rc)
+            rc = train_loop(&tr, &x, rl, id, o->quiet, curves ? &curve : NULL, err);
+        if (curves)
+            run_evaluator_close(&curve);
         if (rc == 1) {
             status = RUN_INTERRUPTED;
             snprintf(err, sizeof err, "interrupted by signal %d at a training step",

@@ -501,6 +501,22 @@ struct claim {
     int result;
 };
 
+int runlog_param(struct runlog *rl, int64_t run_id, const char *key, const char *value)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(rl->db,
+                           "INSERT OR REPLACE INTO params(run_id, key, value) "
+                           "VALUES (?, ?, ?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(rl, "writing params");
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(rl, "writing params");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static int write_params(struct runlog *rl, int64_t run_id, const struct config *c)
 {
     sqlite3_stmt *st;

@@ -49,6 +49,9 @@ int runlog_status(struct runlog *rl, int64_t sweep_id, const char *config_hash, 
                   char status[16]);
 
 int runlog_metric(struct runlog *rl, int64_t run_id, long step, const char *key, double value);
+/* One more params row, for what a run derives from its config (e.g. the chain's scoring
+ * schedule); keys that are not config keys. */
+int runlog_param(struct runlog *rl, int64_t run_id, const char *key, const char *value);
 int runlog_score(struct runlog *rl, int64_t run_id, const char *split, const char *metric,
                  double value, double stderr_, long n);
 int runlog_artifact(struct runlog *rl, int64_t run_id, const char *kind, const char *path);

@@ -26,6 +26,28 @@ int samples_strategy_parse(const char *name, model_strategy *out)
     return name && model_strategy_parse(name, out, NULL, 0) == 0 ? 0 : -1;
 }
 
+static int is_chain_strategy(model_strategy s)
+{
+    return s == MODEL_SAMPLE_CHAIN || s == MODEL_SAMPLE_CHAIN_CONFIDENCE;
+}
+
+/* A header's note on the sampler: for the chain strategy, the share of positions that move
+ * two levels or more in one step. */
+static void sampler_note(model *m, const struct sample_opts *o, char *note, size_t n)
+{
+    model_strategy st;
+    note[0] = 0;
+    if (samples_strategy_parse(o->strategy, &st) || st != MODEL_SAMPLE_CHAIN || !o->chain ||
+        !o->chain->n)
+        return;
+    struct chain_sampler cs;
+    char err[256];
+    if (chain_sampler_open(&cs, m, o->chain, o->shape, o->steps, err, sizeof err))
+        return;
+    snprintf(note, n, ", %.1f%% of positions jump two levels or more in a step", 100 * cs.jump);
+    chain_sampler_free(&cs);
+}
+
 static int run_sampler(model *m, const struct sample_opts *o, int32_t *ids, int B, int T,
                        gsl_rng *r, char *err, size_t errlen)
 {
@@ -44,7 +66,22 @@ static int run_sampler(model *m, const struct sample_opts *o, int32_t *ids, int 
         if (s.steps < nb)
             s.steps = nb;
     }
+    struct chain_sampler cs = {0};
+    if (is_chain_strategy(s.strategy)) {
+        if (!o->chain || !o->chain->n) {
+            snprintf(err, errlen,
+                     "strategy '%s' needs a checkpoint trained with a chain (its mask.chain is "
+                     "empty)",
+                     o->strategy);
+            return -1;
+        }
+        int rc = chain_sampler_open(&cs, m, o->chain, o->shape, s.steps, err, errlen);
+        if (rc)
+            return rc;
+        s.chain = &cs.chain;
+    }
     int rc = model_sample(m, ids, B, T, &s, r);
+    chain_sampler_free(&cs);
     if (rc) {
         snprintf(err, errlen, "sampling: %s", model_errmsg(m));
         return -2;
@@ -83,8 +120,11 @@ int samples_generate(model *m, const tok *t, const struct sample_opts *o, int n,
     for (size_t i = 0; i < (size_t)n * (size_t)T; i++)
         ids[i] = mc->vocab; /* mask id 0 */
     int rc = run_sampler(m, o, ids, n, T, r, err, errlen);
+    char note[96];
+    sampler_note(m, o, note, sizeof note);
     for (int b = 0; b < n && !rc; b++) {
-        fprintf(out, "--- generated %d (%s, %d steps) ---\n", b + 1, o->strategy, o->steps);
+        fprintf(out, "--- generated %d (%s, %d steps%s) ---\n", b + 1, o->strategy, o->steps,
+                note);
         rc = print_ids(t, o->level, ids + (size_t)b * T, T, out, err, errlen);
     }
     free(ids);
@@ -149,7 +189,9 @@ int samples_infill(model *m, const tok *t, const struct sample_opts *o, const ch
     if (!rc)
         rc = run_sampler(m, o, ids, 1, n, r, err, errlen);
     if (!rc) {
-        fprintf(out, "--- infilled (%s, %d steps) ---\n", o->strategy, o->steps);
+        char note[96];
+        sampler_note(m, o, note, sizeof note);
+        fprintf(out, "--- infilled (%s, %d steps%s) ---\n", o->strategy, o->steps, note);
         rc = print_ids(t, o->level, ids, n, out, err, errlen);
     }
     tok_ids_free(&enc);
@@ -177,8 +219,12 @@ int samples_write_run(model *m, const struct run_ctx *x, const char *path, char 
         return -2;
     }
     gsl_rng_set(r, (unsigned long)v->train.seed + 101u);
-    struct sample_opts o = {(int)v->tokenizer.model_level, (int)v->score.sample_steps,
-                            v->score.sample_strategy, (int)v->mask.block};
+    struct sample_opts o = {(int)v->tokenizer.model_level,
+                            (int)v->score.sample_steps,
+                            v->score.sample_strategy,
+                            (int)v->mask.block,
+                            &x->chain,
+                            v->mask.chain_shape};
     int rc = samples_generate(m, x->tok, &o, (int)v->score.samples, r, f, err, errlen);
     /* infill: a validation window, its middle half masked */
     const struct dataset *d = &x->valid;

@@ -21,9 +21,18 @@ int samples_strategy_parse(const char *name, model_strategy *out);
 struct sample_opts {
     int level;            /* the model level of the pyramid */
     int steps;            /* unmasking steps */
-    const char *strategy; /* random, confidence, block */
+    const char *strategy; /* random, confidence, block, chain, chain-confidence */
     int block;            /* block length for the block strategy */
+    /* the checkpoint's chain (NULL or n = 0: flat) and shape, for the chain strategies */
+    const struct chain_spec *chain;
+    double shape;
 };
+
+/* The chain strategies draw through the chain's levels with kernel tables for a step grid
+ * uniform in F_1 = p^(a_1) (libmask's hop probability of the coarsest description): with
+ * `chain` a position that moves two levels or more in one step draws the split among a
+ * description's members untrained (see model.h); the grid keeps that share low (printed in the
+ * header line). A chain strategy without a chain is an error (-1). */
 
 /* Generates n sequences of the model's seq_len tokens from all-[MASK] and prints each
  * under a "--- generated i ---" line. Returns 0 or -1 with err. */

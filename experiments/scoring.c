@@ -133,6 +133,8 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
     int32_t *in = malloc(BT * sizeof *in), *tgt = malloc(BT * sizeof *tgt);
     int32_t *pred = malloc(BT * sizeof *pred);
     uint8_t *msk = malloc(BT);
+    const int chain = mask_chain_length(mk) > 0;
+    int8_t *lvl = chain ? malloc(BT) : NULL; /* a chain's levels (msk: level > 0) */
     float *wt = malloc(BT * sizeof *wt), *lp = malloc(BT * sizeof *lp);
     double *tt = malloc((size_t)B * sizeof *tt), *loss = malloc((size_t)B * sizeof *loss);
     double *dens = malloc((size_t)B * sizeof *dens);
@@ -143,7 +145,7 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
     struct window win;
     int rc = 0, have_win = 0;
     if (!in || !tgt || !pred || !msk || !wt || !lp || !tt || !loss || !dens || !wc || !wm ||
-        !acc || !r || !rs) {
+        !acc || !r || !rs || (chain && !lvl)) {
         rc = config_fail(err, "out of memory");
         goto done;
     }
@@ -174,8 +176,12 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
             for (int j = 0; j < S && !rc; j++) {
                 size_t b = (size_t)(a * S + j);
                 mask_out out = {in + b * T, msk + b * T, wt + b * T, NULL, 0, NULL, NULL};
-                rc = mask_corrupt(mk, seq, tt[b], r, &out);
                 memcpy(tgt + b * T, seq->ids, (size_t)T * sizeof *tgt);
+                if (chain) { /* the target: the state one level finer */
+                    out.target = tgt + b * T;
+                    out.level = lvl + b * T;
+                }
+                rc = mask_corrupt(mk, seq, tt[b], r, &out);
             }
             if (!rc && o->side) {
                 double tn, pn;
@@ -279,6 +285,7 @@ done:
     free(tgt);
     free(pred);
     free(msk);
+    free(lvl);
     free(wt);
     free(lp);
     free(tt);

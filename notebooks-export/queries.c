@@ -106,6 +106,18 @@ const char export_sql_curve_means[] =
                               "WHERE f.sweep IS :sweep\n"
                               "GROUP BY f.config_hash, m.step ORDER BY min(f.run_id), m.step";
 
+const char export_sql_heldout[] =
+    "SELECT m.key AS metric, m.key || ' ' || f.config_hash AS series, f.config_hash,\n"
+    "       " LABEL(
+        "f", "'run ' || f.run_id") " AS configuration,\n"
+                                   "       m.step, avg(m.value) AS bpb, count(*) AS runs\n"
+                                   "FROM v_final f JOIN metrics m ON m.run_id = f.run_id\n"
+                                   "WHERE f.sweep IS :sweep AND f.status = 'finished'\n"
+                                   "  AND substr(m.key, 1, 6) = 'curve_' AND substr(m.key, -3) "
+                                   "<> '_se'\n"
+                                   "GROUP BY m.key, f.config_hash, m.step ORDER BY m.key, "
+                                   "min(f.run_id), m.step";
+
 const char export_sql_schedules[] =
     "SELECT CASE WHEN c.name = 'alpha' THEN c.label\n"
     "            ELSE c.label || ' at step ' || substr(c.name, 7) END AS schedule,\n"
@@ -278,6 +290,29 @@ const char export_py_cells[] =
     "    ax.set_title(FACTORS)\n"
     "    plt.show()\n"
     "cells\n";
+
+const char export_py_heldout[] =
+    "charts = {}\n"
+    "for r in records(q(\"\"\"%s\"\"\")):\n"
+    "    line = charts.setdefault(r[\"metric\"], {}).setdefault(\n"
+    "        r[\"config_hash\"], {\"label\": r[\"configuration\"], \"x\": [], \"y\": []})\n"
+    "    line[\"x\"].append(r[\"step\"])\n"
+    "    line[\"y\"].append(num(r[\"bpb\"]))\n"
+    "for metric, lines in charts.items():\n"
+    "    if plt is None:\n"
+    "        for line in lines.values():\n"
+    "            print(metric, line[\"label\"], list(zip(line[\"x\"], line[\"y\"])))\n"
+    "        continue\n"
+    "    fig, ax = plt.subplots(figsize=(9, 4.5))\n"
+    "    for h, line in lines.items():  # the mean over the configuration's seeds\n"
+    "        ax.plot(line[\"x\"], line[\"y\"], lw=2, marker=\"o\", ms=3, "
+    "label=line[\"label\"],\n"
+    "                **style(h))\n"
+    "    ax.set_xlabel(\"step\")\n"
+    "    ax.set_ylabel(metric[6:] + \" (held-out bits/byte)\")\n"
+    "    ax.legend(title=FACTORS or None, loc=\"upper left\", bbox_to_anchor=(1.01, 1),\n"
+    "              fontsize=\"small\")\n"
+    "    plt.show()\n";
 
 const char export_py_curves[] =
     "runs, means = {}, {}\n"

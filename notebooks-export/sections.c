@@ -423,6 +423,60 @@ static int curves(struct report *r, const struct xtable *configs)
     return rc;
 }
 
+/* Learning curves: every curve_* metric (held-out scores at points of training), one chart
+ * each, a line per configuration (the mean over its finished seeds). */
+static int heldout(struct report *r, const struct xtable *configs)
+{
+    struct section *s =
+        section(r, "learning", "Learning curves",
+                "Held-out bits per byte at points of training (the runs' curve_* metrics, "
+                "each scored on score.curve_tokens held-out tokens, fewer than the final "
+                "scores): for each configuration the mean over its finished seeds, so that "
+                "where one configuration overtakes another shows.",
+                export_sql_heldout);
+    if (code(s, sqlite3_mprintf(export_py_heldout, export_sql_heldout)))
+        return -2;
+    struct xtable t;
+    int rc = export_xt_query(r, export_sql_heldout, &t);
+    if (rc)
+        return rc;
+    if (!t.nrows) {
+        export_xt_free(&t);
+        return note(s, "%s",
+                    "No learning curves: no finished run logged held-out scores during "
+                    "training (score.curve_every).");
+    }
+    struct series_set ss = {0};
+    rc = series_from(&ss, &t, "series", "step", "bpb", "configuration");
+    for (int i = 0; !rc && i < ss.n;) {
+        const char *metric = export_xt_text(&t, (int)(ss.s[i].x - ss.xy), "metric");
+        int j = i;
+        while (j < ss.n &&
+               !strcmp(metric, export_xt_text(&t, (int)(ss.s[j].x - ss.xy), "metric")))
+            j++;
+        for (int k = i; k < j; k++)
+            config_look(&ss.s[k],
+                        config_style(configs, export_xt_text(&t, (int)(ss.s[k].x - ss.xy),
+                                                             "config_hash")));
+        char *title = sqlite3_mprintf("%s", metric + 6),
+             *ylabel = sqlite3_mprintf("%s (held-out bits/byte)", metric + 6);
+        if (!title || !ylabel) {
+            rc = -2;
+        } else {
+            sqlite3_str *svg = sqlite3_str_new(NULL);
+            svg_line_opts o = {title, "step", ylabel, r->factors, NAN, NAN, NAN, NAN, 0, 400};
+            export_svg_line_chart(svg, &o, ss.s + i, j - i);
+            rc = add(s, BLOCK_SVG, NULL, export_mk_finish(svg), NULL);
+        }
+        sqlite3_free(title);
+        sqlite3_free(ylabel);
+        i = j;
+    }
+    series_free(&ss);
+    export_xt_free(&t);
+    return rc;
+}
+
 /* The note of a section whose table came with schema version 2. */
 static int needs_v2(struct report *r, struct section *s, const char *what)
 {
@@ -636,6 +690,8 @@ int export_report_build(struct report *r)
         rc = cells(r, &configs);
     if (!rc)
         rc = curves(r, &configs);
+    if (!rc)
+        rc = heldout(r, &configs);
     if (!rc)
         rc = schedules(r);
     if (!rc)
