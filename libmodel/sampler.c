@@ -129,7 +129,7 @@ static int cand_cmp(const void *a, const void *b)
 /* One forward on the current tokens; rows/logits of the predicted positions follow. */
 static int run(model *m, const int32_t *tokens, int B, int T)
 {
-    int rc = model_run_forward(m, tokens, NULL, B, T, 0);
+    int rc = model_run_forward(m, tokens, NULL, NULL, B, T, 0);
     if (rc)
         return rc;
     for (int r = 0; r < m->M; r++)
