@@ -95,8 +95,12 @@ void model_default_optim(model_optim *o)
 
 void model_default_sample_settings(model_sample_settings *s)
 {
-    *s = (model_sample_settings){
-        .strategy = MODEL_SAMPLE_CONFIDENCE, .steps = 64, .block_len = 32, .temperature = 0.0f};
+    *s = (model_sample_settings){.strategy = MODEL_SAMPLE_CONFIDENCE,
+                                 .steps = 64,
+                                 .block_len = 32,
+                                 .temperature = 0.0f,
+                                 .top_p = 0.0f,
+                                 .cache = MODEL_CACHE_EXACT};
 }
 
 const char *model_strerror(int rc)

@@ -312,12 +312,30 @@ typedef struct model_chain {
     const double *kernel;           /* (steps, m+2, m+2); CHAIN only */
 } model_chain;
 
+/* How a sampler reuses keys and values (model_sample_settings.cache; the cache API below). */
+enum {
+    MODEL_CACHE_NONE = 0,  /* every model call recomputes every position it needs */
+    MODEL_CACHE_EXACT = 1, /* AR and block: keep the finished tokens' (blocks') keys and
+                            * values; the logits are those of a full recomputation. A
+                            * diffusion model has no exact cache and runs as NONE. */
+    MODEL_CACHE_DUAL = 2,  /* diffusion, BLOCK strategy only, approximate (Fast-dLLM's dual
+                            * cache): at each block's first step one full pass keeps every
+                            * position's keys and values; the block's later steps recompute
+                            * only the block's positions against the kept ones of all the
+                            * others (stale by what the block has revealed since). AR and
+                            * block models run it as EXACT. */
+};
+
 typedef struct model_sample_settings {
     model_strategy strategy;
-    int steps;         /* N >= 1 model calls (BLOCK: at least one per block) */
-    int block_len;     /* BLOCK only */
-    float temperature; /* 0: argmax proposals (CONFIDENCE, BLOCK, CHAIN_CONFIDENCE); RANDOM
-                        * and CHAIN sample at 1 if 0 */
+    int steps;                /* N >= 1 model calls (BLOCK: at least one per block) */
+    int block_len;            /* BLOCK only */
+    float temperature;        /* 0: argmax proposals (CONFIDENCE, BLOCK, CHAIN_CONFIDENCE; AR:
+                        * greedy); RANDOM and CHAIN sample at 1 if 0 */
+    float top_p;              /* AR only: nucleus sampling, draw among the most probable tokens
+                        * whose probabilities (at the temperature) first reach top_p;
+                        * 0 or >= 1: off */
+    int cache;                /* MODEL_CACHE_*: NONE, EXACT (the default), DUAL */
     const model_chain *chain; /* CHAIN and CHAIN_CONFIDENCE only (borrowed during the call) */
     /* Called after each step with the tokens so far (B, T), may be NULL: progress display,
      * or watching the order of unmasking. step counts 1..steps. */
@@ -326,7 +344,7 @@ typedef struct model_sample_settings {
 } model_sample_settings;
 
 /* Fills *s with the defaults: CONFIDENCE, 64 steps, block_len 32, temperature 0 (argmax),
- * no chain, no on_step. */
+ * top_p off, the exact cache (MODEL_CACHE_EXACT), no chain, no on_step. */
 void model_default_sample_settings(model_sample_settings *s);
 /* tokens (B, T), in and out: positions holding a token are given and never changed; the
  * others (mask ids, and description ids: their token is drawn among the members) are
@@ -334,9 +352,62 @@ void model_default_sample_settings(model_sample_settings *s);
  * tokens at once; the CHAIN strategies pass through the chain's descriptions, a mask to
  * stage m, ..., stage 1 to a token (a given description starts at its level), each state
  * drawn from the model restricted to the current one's members. CHAIN_CONFIDENCE needs
- * steps >= the highest level present (m+1 with a mask). */
+ * steps >= the highest level present (m+1 with a mask).
+ * By mode:
+ * - diffusion: as above (cache DUAL: the BLOCK strategy on the dual cache).
+ * - AR: left to right, one position per model call: a position holding a mask id is drawn
+ *   from p(. | the tokens before it) at the temperature (0: greedy) and top_p, a token is
+ *   kept (a prompt, or given tokens anywhere); the first position of every sequence must
+ *   be a token (nothing predicts it: MODEL_EINVAL). strategy, steps and block_len are not
+ *   read; on_step is called after every position (steps = the positions generated).
+ * - block: blocks of config.block left to right (T a multiple of it), each denoised with
+ *   the flat strategy inside the block (RANDOM; CONFIDENCE or BLOCK: LLaDA's confidence
+ *   order; chains are not supported: MODEL_EINVAL) conditioned on the clean blocks before
+ *   it; steps are split between the blocks as BLOCK's (at least one per block). With the
+ *   exact cache a block's first model call also commits the blocks finished since the last
+ *   one, so the calls are as many as without it.
+ * model_calls counts the model calls. */
 int model_sample(model *m, int32_t *tokens, int B, int T, const model_sample_settings *s,
                  gsl_rng *rng);
+
+/* ---- decoding with a key/value cache ----
+ * A cache holds, for B sequences of up to config.seq_len positions, every layer's rotated
+ * keys and values of the positions run so far (model_cache_len of them: 0..len-1). A step
+ * runs n new rows of every sequence at positions pos..pos+n-1 against them and each other:
+ * - AR: pos must be len; row p attends to positions <= p;
+ * - block: pos must be len, pos, n and keep whole blocks; row p attends to every position
+ *   of its block and of the blocks before it (the decoding view of model_forward_block);
+ * - diffusion (approximate decoding): pos <= len; every row attends to every position held
+ *   (len after the step), bidirectionally. Rows inside the held range replace those
+ *   positions' keys and values; the others are what the step that ran them computed, from
+ *   the tokens of that time (a dual cache: refill with a step over all T, then steps over
+ *   the block being decoded).
+ * For AR and block the logits equal those of a full recomputation (model_score, or
+ * model_score_block on the same tokens) up to float rounding: the keys and values of a
+ * finished position never depend on a later one. Memory: 2 L B seq_len d floats for the
+ * keys and values, and per-step buffers for B seq_len rows. */
+typedef struct model_cache model_cache;
+/* A cache for B sequences of model m, empty. m is borrowed (close the cache first) and must
+ * not change its parameters while the cache holds positions. Failures are on m (*out
+ * NULL). */
+int model_cache_open(model *m, model_cache **out, int B);
+/* Frees it; NULL-safe; sets *c = NULL. */
+void model_cache_close(model_cache **c);
+/* Positions held (0 for NULL). */
+int model_cache_len(const model_cache *c);
+/* Forgets every position: the next step starts at 0. */
+void model_cache_reset(model_cache *c);
+/* One model call. tokens (B, n), tokens or mask ids (MODEL_ERANGE otherwise; no
+ * descriptions). keep: the first keep rows stay in the cache (AR, block: len = pos + keep;
+ * the rows after them are scratch, e.g. a block's denoising steps); diffusion: len =
+ * max(len, pos + keep). logits (B, nout, V), may be NULL when nout is 0: the output logits
+ * of rows out..out+nout-1 of every sequence, h wout^T + bout (+ the prior row at a mask id),
+ * as the training pass computes them: at AR row p the next token's (position p+1), at a
+ * block or diffusion mask row the SUBS distribution of its own position. Errors (bad
+ * positions for the mode, ...) are MODEL_EINVAL on the model's handle, the cache unchanged;
+ * a non-finite logit is MODEL_ENONFINITE after the cache moved. */
+int model_cache_step(model_cache *c, const int32_t *tokens, int pos, int n, int keep, int out,
+                     int nout, float *logits);
 
 /* ---- checkpoints ----
  * One file: magic "PYRMODEL", version, payload length, CRC-32 of the payload; the payload

@@ -56,6 +56,7 @@ void test_grad_block(void);
 void test_block_modes(void);
 void test_block_checkpoint(void);
 void test_block_errors(void);
+void test_cache(void);
 void test_fastmath(void);
 void test_subs(void);
 void test_causal(void);

@@ -163,6 +163,7 @@ static const struct {
     {"block-modes", test_block_modes},
     {"block-checkpoint", test_block_checkpoint},
     {"block-errors", test_block_errors},
+    {"cache", test_cache},
     {"fastmath", test_fastmath},
     {"subs", test_subs},
     {"causal", test_causal},
