@@ -237,6 +237,19 @@ float model_carry_logprob(const model *m, int32_t input, int32_t target);
 int model_layout_install(model *m, const int32_t *start, const int32_t *members);
 void model_layout_free(model *m);
 
+/* The samplers' draws (sampler.c): a token from softmax(l / temp) by inverse CDF; the
+ * proposal argmax(l + temp * Gumbel noise) with its untempered probability in *conf. */
+int32_t model_sample_draw(const float *l, int V, float temp, gsl_rng *rng);
+int32_t model_sample_propose(const float *l, int V, float temp, gsl_rng *rng, double *conf);
+/* Left-to-right decoding on the key/value cache (decode.c), model_sample by mode: AR, block,
+ * and diffusion's dual-cache BLOCK strategy. Arguments checked by model_sample. */
+int model_decode_ar(model *m, int32_t *tok, int B, int T, const model_sample_settings *s,
+                    gsl_rng *rng);
+int model_decode_block(model *m, int32_t *tok, int B, int T, const model_sample_settings *s,
+                       gsl_rng *rng);
+int model_decode_dual(model *m, int32_t *tok, int B, int T, const model_sample_settings *s,
+                      gsl_rng *rng);
+
 /* Index of the first non-finite value in x[0..n), or -1. */
 long model_first_nonfinite(const float *x, size_t n);
 

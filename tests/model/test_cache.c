@@ -253,3 +253,152 @@ void test_cache(void)
     check_block_cache();
     check_diffusion_cache();
 }
+
+/* runs model_sample at seed, returns the model calls it made */
+static long sample_at(model *m, int32_t *tok, int B, int T, const model_sample_settings *s,
+                      unsigned long seed)
+{
+    gsl_rng *r = test_rng(seed);
+    long before = model_calls(m);
+    int rc = model_sample(m, tok, B, T, s, r);
+    CHECK_RC(m, rc, MODEL_OK);
+    gsl_rng_free(r);
+    return model_calls(m) - before;
+}
+
+static void check_ar_sampler(void)
+{
+    enum { V = 19, B = 3, T = 16, P = 4 };
+    model *m = cache_model(V, 1, T, MODEL_AR, 0, 231);
+    int32_t init[B * T], a[B * T], b[B * T];
+    for (int n = 0; n < B * T; n++)
+        init[n] = n % T < P + n / T ? (int32_t)(n * 7 % V) : V; /* prompts of 4, 5, 6 */
+    init[T + 9] = 3;                                            /* a given token inside */
+    model_sample_settings s;
+    model_default_sample_settings(&s);
+    s.temperature = 1.0f;
+    s.top_p = 0.9f;
+    for (int cache = MODEL_CACHE_NONE; cache <= MODEL_CACHE_EXACT; cache++) {
+        s.cache = cache;
+        memcpy(cache ? b : a, init, sizeof init);
+        long calls = sample_at(m, cache ? b : a, B, T, &s, 232);
+        CHECK_INT(T - P, calls); /* one per position from the first masked one */
+    }
+    CHECK(!memcmp(a, b, sizeof a), "AR: the cache changed the tokens drawn");
+    int ok = 1;
+    for (int n = 0; n < B * T; n++)
+        ok &= b[n] < V && (init[n] >= V || b[n] == init[n]);
+    CHECK(ok, "AR: a mask left, or a given token changed");
+    /* a nucleus this small is the greedy choice; greedy is the argmax of model_score */
+    s.top_p = 1e-6f;
+    memcpy(a, init, sizeof init);
+    sample_at(m, a, B, T, &s, 233);
+    s.temperature = 0.0f;
+    memcpy(b, init, sizeof init);
+    sample_at(m, b, B, T, &s, 234);
+    CHECK(!memcmp(a, b, sizeof a), "AR: top_p 1e-6 differs from greedy decoding");
+    static float lp[V][B * T];
+    int32_t tgt[B * T];
+    for (int v = 0; v < V; v++) {
+        for (int n = 0; n < B * T; n++)
+            tgt[n] = v;
+        CHECK_RC(m, model_score(m, b, tgt, B, T, lp[v]), MODEL_OK);
+    }
+    int greedy = 1;
+    for (int n = 0; n < B * T; n++) {
+        if (init[n] < V)
+            continue;
+        for (int v = 0; v < V; v++)
+            greedy &= lp[v][n - 1] <= lp[b[n]][n - 1];
+    }
+    CHECK(greedy, "AR: greedy decoding did not pick the most probable next token");
+    init[T] = V; /* nothing predicts position 0 */
+    gsl_rng *r = test_rng(235);
+    CHECK_RC(m, model_sample(m, init, B, T, &s, r), MODEL_EINVAL);
+    gsl_rng_free(r);
+    model_close(&m);
+}
+
+static void check_block_sampler(void)
+{
+    enum { V = 19, K = 2, B = 2, T = 16, BK = 4 };
+    model *m = cache_model(V, K, T, MODEL_BLOCK, BK, 241);
+    int32_t init[B * T], a[B * T], b[B * T];
+    for (int n = 0; n < B * T; n++)
+        init[n] = n % T < 5 || n % 7 == 0 ? (int32_t)(n * 5 % V) : V + n % K;
+    model_sample_settings s;
+    model_default_sample_settings(&s);
+    s.steps = 10;
+    model_strategy strat[] = {MODEL_SAMPLE_CONFIDENCE, MODEL_SAMPLE_RANDOM};
+    for (int i = 0; i < 2; i++) {
+        s.strategy = strat[i];
+        s.temperature = (float)i;
+        long calls[2];
+        for (int cache = MODEL_CACHE_NONE; cache <= MODEL_CACHE_EXACT; cache++) {
+            s.cache = cache;
+            memcpy(cache ? b : a, init, sizeof init);
+            calls[cache] = sample_at(m, cache ? b : a, B, T, &s, 242);
+        }
+        CHECK(!memcmp(a, b, sizeof a), "block %s: the cache changed the tokens",
+              model_strategy_name(s.strategy));
+        CHECK(calls[0] == calls[1] && calls[0] >= T / BK - 1 && calls[0] <= s.steps,
+              "block %s: %ld calls without the cache, %ld with",
+              model_strategy_name(s.strategy), calls[0], calls[1]);
+        int ok = 1;
+        for (int n = 0; n < B * T; n++)
+            ok &= b[n] < V && (init[n] >= V || b[n] == init[n]);
+        CHECK(ok, "block %s: a mask left, or a given token changed",
+              model_strategy_name(s.strategy));
+    }
+    s.strategy = MODEL_SAMPLE_CHAIN;
+    gsl_rng *r = test_rng(243);
+    memcpy(a, init, sizeof init);
+    CHECK_RC(m, model_sample(m, a, B, T, &s, r), MODEL_EINVAL);
+    s.strategy = MODEL_SAMPLE_CONFIDENCE;
+    s.steps = 3; /* fewer than the 4 blocks */
+    CHECK_RC(m, model_sample(m, a, B, T, &s, r), MODEL_EINVAL);
+    gsl_rng_free(r);
+    model_close(&m);
+}
+
+/* the dual cache with one block spanning the sequence recomputes everything every step:
+ * the BLOCK sampler's tokens exactly; with smaller blocks it runs and fills every mask */
+static void check_dual_sampler(void)
+{
+    enum { V = 19, B = 2, T = 16 };
+    model *m = cache_model(V, 1, T, MODEL_DIFFUSION, 0, 251);
+    int32_t init[B * T], a[B * T], b[B * T];
+    for (int n = 0; n < B * T; n++)
+        init[n] = n % 5 == 0 ? (int32_t)(n % V) : V;
+    model_sample_settings s;
+    model_default_sample_settings(&s);
+    s.strategy = MODEL_SAMPLE_BLOCK;
+    s.steps = 8;
+    s.block_len = T;
+    s.cache = MODEL_CACHE_NONE;
+    memcpy(a, init, sizeof init);
+    sample_at(m, a, B, T, &s, 252);
+    s.cache = MODEL_CACHE_DUAL;
+    memcpy(b, init, sizeof init);
+    CHECK_INT(8, sample_at(m, b, B, T, &s, 252));
+    CHECK(!memcmp(a, b, sizeof a), "dual cache, one block: tokens differ from exact decoding");
+    s.block_len = 4;
+    memcpy(b, init, sizeof init);
+    CHECK_INT(8, sample_at(m, b, B, T, &s, 253));
+    int ok = 1;
+    for (int n = 0; n < B * T; n++)
+        ok &= b[n] < V && (init[n] >= V || b[n] == init[n]);
+    CHECK(ok, "dual cache: a mask left, or a given token changed");
+    s.strategy = MODEL_SAMPLE_CONFIDENCE;
+    gsl_rng *r = test_rng(254);
+    CHECK_RC(m, model_sample(m, b, B, T, &s, r), MODEL_EINVAL);
+    gsl_rng_free(r);
+    model_close(&m);
+}
+
+void test_cache_sampler(void)
+{
+    check_ar_sampler();
+    check_block_sampler();
+    check_dual_sampler();
+}

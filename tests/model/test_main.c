@@ -164,6 +164,7 @@ static const struct {
     {"block-checkpoint", test_block_checkpoint},
     {"block-errors", test_block_errors},
     {"cache", test_cache},
+    {"cache-sampler", test_cache_sampler},
     {"fastmath", test_fastmath},
     {"subs", test_subs},
     {"causal", test_causal},
