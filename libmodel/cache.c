@@ -210,7 +210,9 @@ int model_cache_step(model_cache *c, const int32_t *tokens, int pos, int n, int 
     m->calls++;
     const int N = B * n, held = pos + n > c->len ? pos + n : c->len;
     const param_tensors *w = &m->params;
-    pool *p = m->pool;
+    /* a step of a few rows (AR's one token) runs on the calling thread: waking the pool
+     * for each of its ~15 small kernels per layer costs more than the work */
+    pool *p = N <= 4 ? NULL : m->pool;
     model_encoder_forward(c->x, tokens, w->wte, N, C, p);
     for (int l = 0; l < L; l++) {
         model_layernorm_forward(c->ln, c->mean, c->rstd, c->x, w->ln1w + l * C, w->ln1b + l * C,

@@ -133,7 +133,7 @@ const char *model_mode_name(int mode);
  * "unknown mode 'spam' (diffusion, ar, block)". */
 int model_mode_parse(const char *name, int *mode, char *err, size_t errlen);
 /* 0 when the model is of this mode (and, for MODEL_BLOCK, this block size); else
- * MODEL_EINVAL with model_errmsg saying both, e.g. "the model is a block model (block 4),
+ * MODEL_EINVAL with model_errmsg saying both, e.g. "the model is a block (block 4) model,
  * not ar": a checkpoint of one mode scored or sampled as another. */
 int model_expect_mode(model *m, int mode, int block);
 
