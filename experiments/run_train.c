@@ -225,7 +225,7 @@ static int trainer_open(struct trainer *tr, const struct run_ctx *x, char err[CO
     ms.config.layers = (int)v->model.layers;
     ms.config.heads = (int)v->model.heads;
     ms.config.seq_len = T;
-    ms.config.causal = 0;
+    ms.config.mode = MODEL_DIFFUSION;
     ms.config.n_desc = x->n_desc;
     ms.threads = (int)v->train.threads;
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);

@@ -171,3 +171,199 @@ void model_attention_backward(float *dqkv, float *scratch, const float *dout, co
                  .H = H};
     model_pool_run(p, attention_backward_part(), &c);
 }
+
+/* ---- block-sparse attention (block mode) ---- */
+
+size_t model_att_head_size(const model_att_mask *mk, int R)
+{
+    switch (mk->kind) {
+    case MODEL_ATT_BLOCK:
+        return (size_t)mk->T * (mk->T + mk->blk) / 2;
+    case MODEL_ATT_PAIR:
+        return (size_t)mk->T * (mk->T + mk->blk);
+    default:
+        return (size_t)R * R;
+    }
+}
+
+int model_att_groups(const model_att_mask *mk)
+{
+    int nb = mk->T / mk->blk;
+    return mk->kind == MODEL_ATT_PAIR ? 2 * nb : nb;
+}
+
+model_att_group model_att_group_of(const model_att_mask *mk, int g)
+{
+    const int T = mk->T, Bk = mk->blk, nb = T / Bk, k = g % nb;
+    /* the groups before block k of a half hold Bk rows of (i+1) Bk keys each, i < k */
+    const size_t tri = (size_t)Bk * Bk * k * (k + 1) / 2;
+    model_att_group a = {.r0 = k * Bk, .nr = Bk, .nrange = 1, .off = tri};
+    if (mk->kind == MODEL_ATT_BLOCK) {
+        a.k0[0] = 0; /* its own block and every block before it */
+        a.nk[0] = (k + 1) * Bk;
+    } else if (g < nb) { /* a noisy block: the clean blocks before it, then itself */
+        a.nrange = 2;
+        a.k0[0] = T;
+        a.nk[0] = k * Bk;
+        a.k0[1] = k * Bk;
+        a.nk[1] = Bk;
+    } else { /* a clean block: the clean blocks up to and including it */
+        a.r0 = T + k * Bk;
+        a.k0[0] = T;
+        a.nk[0] = (k + 1) * Bk;
+        a.off = (size_t)T * (T + Bk) / 2 + tri;
+    }
+    return a;
+}
+
+typedef struct blk_ctx {
+    float *out, *att, *dqkv, *scratch;
+    const float *qkv, *dout, *catt;
+    const model_att_mask *mk;
+    int B, R, C, H, keep;
+    size_t head; /* floats of att per (batch, head) */
+    atomic_long next;
+} blk_ctx;
+
+/* ALiBi and the softmax on the rows of S (nr, w) of group a: column j of range r is key
+ * row k0[r] + j, its position that row modulo T (a clean row shares its noisy twin's) */
+static void blk_softmax(float *S, const model_att_group *a, int T, float slope)
+{
+    const int w = a->nk[0] + a->nk[1];
+    for (int i = 0; i < a->nr; i++) {
+        float *row = S + (size_t)i * w;
+        int qp = (a->r0 + i) % T, col = 0;
+        for (int r = 0; r < a->nrange; r++)
+            for (int j = 0; j < a->nk[r]; j++) {
+                int kp = (a->k0[r] + j) % T;
+                row[col++] -= slope * (float)(kp > qp ? kp - qp : qp - kp);
+            }
+        float mx = vec_max(row, (size_t)w);
+        float inv = 1.0f / vec_expsum(row, row, (size_t)w, mx);
+        for (int j = 0; j < w; j++)
+            row[j] *= inv;
+    }
+}
+
+KERNEL_BODY blk_forward_part_body(void *arg, int tid, int nth)
+{
+    blk_ctx *c = arg;
+    const int R = c->R, C = c->C, H = c->H, hs = C / H, C3 = 3 * C, T = c->mk->T;
+    const int ng = model_att_groups(c->mk);
+    const float scale = 1.0f / sqrtf((float)hs);
+    (void)nth;
+    for (long i; (i = model_pool_next(&c->next, (long)c->B * H)) >= 0;) {
+        size_t bh = (size_t)i, b = bh / H, h = bh % H;
+        const float *q = c->qkv + b * R * C3 + h * hs, *k = q + C, *v = q + 2 * C;
+        const float slope = model_alibi_slope((int)h);
+        for (int g = 0; g < ng; g++) {
+            model_att_group a = model_att_group_of(c->mk, g);
+            const int w = a.nk[0] + a.nk[1];
+            float *S =
+                c->keep ? c->att + bh * c->head + a.off : c->scratch + (size_t)tid * R * R;
+            /* only the allowed keys: scores of each key range, side by side in S (nr, w) */
+            for (int r = 0, col = 0; r < a.nrange; col += a.nk[r], r++)
+                if (a.nk[r] > 0)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, a.nr, a.nk[r], hs,
+                                scale, q + (size_t)a.r0 * C3, C3, k + (size_t)a.k0[r] * C3, C3,
+                                0.0f, S + col, w);
+            blk_softmax(S, &a, T, slope);
+            float *y = c->out + (b * R + a.r0) * C + h * hs;
+            float beta = 0.0f;
+            for (int r = 0, col = 0; r < a.nrange; col += a.nk[r], r++)
+                if (a.nk[r] > 0) {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, a.nr, hs, a.nk[r],
+                                1.0f, S + col, w, v + (size_t)a.k0[r] * C3, C3, beta, y, C);
+                    beta = 1.0f;
+                }
+        }
+    }
+}
+MODEL_KERNEL(blk_forward_part)
+
+void model_attention_blocked_forward(float *out, float *att, const float *qkv, int B, int R,
+                                     int C, int H, const model_att_mask *mk, int keep, pool *p)
+{
+    blk_ctx c = {.out = out,
+                 .att = att,
+                 .scratch = att,
+                 .qkv = qkv,
+                 .mk = mk,
+                 .B = B,
+                 .R = R,
+                 .C = C,
+                 .H = H,
+                 .keep = keep,
+                 .head = model_att_head_size(mk, R)};
+    model_pool_run(p, blk_forward_part(), &c);
+}
+
+KERNEL_BODY blk_backward_part_body(void *arg, int tid, int nth)
+{
+    blk_ctx *c = arg;
+    const int R = c->R, C = c->C, H = c->H, hs = C / H, C3 = 3 * C;
+    const int ng = model_att_groups(c->mk);
+    const float scale = 1.0f / sqrtf((float)hs);
+    float *dS = c->scratch + (size_t)tid * R * R;
+    (void)nth;
+    for (long i; (i = model_pool_next(&c->next, (long)c->B * H)) >= 0;) {
+        size_t bh = (size_t)i, b = bh / H, h = bh % H;
+        size_t base = b * R * C3 + h * hs;
+        const float *q = c->qkv + base, *k = q + C, *v = q + 2 * C;
+        float *dq = c->dqkv + base, *dk = dq + C, *dv = dq + 2 * C;
+        for (int t = 0; t < R; t++) /* the groups accumulate into the head's dq, dk, dv */
+            for (int part = 0; part < 3; part++)
+                memset(dq + (size_t)t * C3 + (size_t)part * C, 0, (size_t)hs * sizeof(float));
+        for (int g = 0; g < ng; g++) {
+            model_att_group a = model_att_group_of(c->mk, g);
+            const int w = a.nk[0] + a.nk[1];
+            const float *A = c->catt + bh * c->head + a.off;
+            const float *dy = c->dout + (b * R + a.r0) * C + h * hs;
+            const size_t qo = (size_t)a.r0 * C3;
+            /* datt = dy v^T; dv += att^T dy, per key range */
+            for (int r = 0, col = 0; r < a.nrange; col += a.nk[r], r++)
+                if (a.nk[r] > 0) {
+                    size_t ko = (size_t)a.k0[r] * C3;
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, a.nr, a.nk[r], hs,
+                                1.0f, dy, C, v + ko, C3, 0.0f, dS + col, w);
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, a.nk[r], hs, a.nr,
+                                1.0f, A + col, w, dy, C, 1.0f, dv + ko, C3);
+                }
+            for (int t = 0; t < a.nr; t++) {
+                const float *at = A + (size_t)t * w;
+                float *gr = dS + (size_t)t * w;
+                float dot = vec_dot(at, gr, (size_t)w);
+                for (int j = 0; j < w; j++)
+                    gr[j] = at[j] * (gr[j] - dot) * scale;
+            }
+            /* dq += dS k; dk += dS^T q */
+            for (int r = 0, col = 0; r < a.nrange; col += a.nk[r], r++)
+                if (a.nk[r] > 0) {
+                    size_t ko = (size_t)a.k0[r] * C3;
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, a.nr, hs, a.nk[r],
+                                1.0f, dS + col, w, k + ko, C3, 1.0f, dq + qo, C3);
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, a.nk[r], hs, a.nr,
+                                1.0f, dS + col, w, q + qo, C3, 1.0f, dk + ko, C3);
+                }
+        }
+    }
+}
+MODEL_KERNEL(blk_backward_part)
+
+void model_attention_blocked_backward(float *dqkv, float *scratch, const float *dout,
+                                      const float *qkv, const float *att, int B, int R, int C,
+                                      int H, const model_att_mask *mk, pool *p)
+{
+    blk_ctx c = {.dqkv = dqkv,
+                 .scratch = scratch,
+                 .dout = dout,
+                 .qkv = qkv,
+                 .catt = att,
+                 .mk = mk,
+                 .B = B,
+                 .R = R,
+                 .C = C,
+                 .H = H,
+                 .head = model_att_head_size(mk, R)};
+    model_pool_run(p, blk_backward_part(), &c);
+}

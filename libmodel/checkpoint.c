@@ -12,13 +12,23 @@
 #include <sys/stat.h>
 
 #define CKPT_MAGIC   "PYRMODEL"
+#define CKPT_BLOCK   4u /* 4: block mode (the block size) */
 #define CKPT_VERSION 3u /* 3: descriptions (n_desc, the membership layout) */
 #define CKPT_FLAT    2u /* 2: relative positions (RoPE, ALiBi), no wpe table; no descriptions */
 #define CKPT_HEADER  32 /* magic[8] version u32, flags u32, payload_len u64, crc u32, pad u32 */
-/* version 2: V K d L H seq_len causal has_prior has_optim; version 3 adds n_desc and
- * n_members (the layout's member count, -1 without a layout) */
+/* version 2: V K d L H seq_len mode has_prior has_optim, mode 0 (diffusion) or 1 (ar, the
+ * old causal flag); version 3 adds n_desc and n_members (the layout's member count, -1
+ * without a layout); version 4 (mode 2, block) adds the block size after them, any n_desc */
 #define CKPT_CONFIG_INTS    9
 #define CKPT_CONFIG_INTS_V3 11
+#define CKPT_CONFIG_INTS_V4 12
+
+static size_t config_ints(uint32_t version)
+{
+    return version == CKPT_FLAT      ? CKPT_CONFIG_INTS
+           : version == CKPT_VERSION ? CKPT_CONFIG_INTS_V3
+                                     : CKPT_CONFIG_INTS_V4;
+}
 
 static uint32_t crc_table[256];
 
@@ -91,13 +101,14 @@ int model_save(model *m, const char *path, const char *meta, int with_optim)
     sink s = {.f = f};
     const model_config *c = &m->cfg;
     /* a model without descriptions is written as version 2, the bytes it always had */
-    const uint32_t version = c->n_desc > 0 ? CKPT_VERSION : CKPT_FLAT;
+    const uint32_t version = c->mode == MODEL_BLOCK ? CKPT_BLOCK
+                             : c->n_desc > 0        ? CKPT_VERSION
+                                                    : CKPT_FLAT;
     const int32_t n_members = m->lay_start ? m->lay_start[c->n_desc] : -1;
-    int32_t cfg[CKPT_CONFIG_INTS_V3] = {c->vocab,     c->n_mask,  c->d,      c->layers,
-                                        c->heads,     c->seq_len, c->causal, m->prior != NULL,
-                                        !!with_optim, c->n_desc,  n_members};
-    put(&s, cfg,
-        (version == CKPT_FLAT ? CKPT_CONFIG_INTS : CKPT_CONFIG_INTS_V3) * sizeof(int32_t));
+    int32_t cfg[CKPT_CONFIG_INTS_V4] = {c->vocab,     c->n_mask,  c->d,      c->layers,
+                                        c->heads,     c->seq_len, c->mode,   m->prior != NULL,
+                                        !!with_optim, c->n_desc,  n_members, c->block};
+    put(&s, cfg, config_ints(version) * sizeof(int32_t));
     int64_t step = m->step;
     put(&s, &step, sizeof step);
     uint32_t ml = (uint32_t)meta_len;
@@ -195,9 +206,9 @@ int model_load(model **out, const char *path, int threads, char **meta)
     memcpy(&version, buf + 8, 4);
     memcpy(&plen, buf + 16, 8);
     memcpy(&crc, buf + 24, 4);
-    if (version != CKPT_VERSION && version != CKPT_FLAT) {
-        snprintf(why, sizeof why, "checkpoint version %u, this build reads versions %u and %u",
-                 version, CKPT_FLAT, CKPT_VERSION);
+    if (version != CKPT_VERSION && version != CKPT_FLAT && version != CKPT_BLOCK) {
+        snprintf(why, sizeof why, "checkpoint version %u, this build reads versions %u to %u",
+                 version, CKPT_FLAT, CKPT_BLOCK);
         goto fail;
     }
     if (plen != len - CKPT_HEADER) {
@@ -213,9 +224,8 @@ int model_load(model **out, const char *path, int threads, char **meta)
         snprintf(why, sizeof why, "corrupt: checksum mismatch");
         goto fail;
     }
-    int32_t cfg[CKPT_CONFIG_INTS_V3] = {0};
-    const size_t cfg_len =
-        (version == CKPT_FLAT ? CKPT_CONFIG_INTS : CKPT_CONFIG_INTS_V3) * sizeof(int32_t);
+    int32_t cfg[CKPT_CONFIG_INTS_V4] = {0};
+    const size_t cfg_len = config_ints(version) * sizeof(int32_t);
     int64_t step;
     uint32_t ml;
     if ((size_t)(end - p) < cfg_len + sizeof step + sizeof ml) {
@@ -234,13 +244,25 @@ int model_load(model **out, const char *path, int threads, char **meta)
                       .layers = cfg[3],
                       .heads = cfg[4],
                       .seq_len = cfg[5],
-                      .causal = cfg[6],
+                      .mode = cfg[6],
+                      .block = cfg[11],
                       .n_desc = cfg[9]};
     int has_prior = cfg[7], has_optim = cfg[8];
     int32_t n_members = version == CKPT_FLAT ? -1 : cfg[10];
     if (model_check_config(&c, why, sizeof why) != 0 || (has_prior & ~1) || (has_optim & ~1) ||
         step < 0)
         goto fail;
+    if ((version == CKPT_BLOCK) != (c.mode == MODEL_BLOCK)) {
+        snprintf(why, sizeof why, "corrupt: a version %u checkpoint of mode %d", version,
+                 c.mode);
+        goto fail;
+    }
+    if (version == CKPT_BLOCK &&
+        (n_members < -1 || n_members > 1 << 28 || (n_members >= 0 && c.n_desc < 1))) {
+        snprintf(why, sizeof why, "corrupt: n_desc %d with %d layout members", c.n_desc,
+                 n_members);
+        goto fail;
+    }
     if (version == CKPT_VERSION && (c.n_desc < 1 || n_members < -1 || n_members > 1 << 28)) {
         snprintf(why, sizeof why,
                  "corrupt: a version %u checkpoint with n_desc %d and %d layout members "

@@ -70,6 +70,41 @@ void model_attention_forward(float *out, float *att, const float *qkv, int B, in
 void model_attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
                               const float *att, int B, int T, int C, int H, pool *p);
 
+/* Block-sparse attention patterns of block mode (blocks of blk positions, T positions):
+ * - MODEL_ATT_BLOCK, one sequence of R = T rows: a row of block k attends to the rows of
+ *   blocks 0..k (decoding: the clean blocks before the block being denoised, and itself);
+ * - MODEL_ATT_PAIR, R = 2T rows [x_t ; x_0] (BD3-LM's training pass): a noisy row of block k
+ *   attends to the clean rows of blocks < k and the noisy rows of block k; a clean row of
+ *   block k to the clean rows of blocks <= k. Row t and row T + t share position t (RoPE
+ *   angle, ALiBi distance).
+ * The rows of a block form a group whose allowed keys are one or two contiguous ranges of
+ * rows; only those scores are computed (sgemm per range) and stored, compactly: per
+ * (batch, head), group g's probabilities are an (nr, nk[0] + nk[1]) matrix at off. */
+enum { MODEL_ATT_FULL, MODEL_ATT_CAUSAL, MODEL_ATT_BLOCK, MODEL_ATT_PAIR };
+typedef struct model_att_mask {
+    int kind; /* MODEL_ATT_* */
+    int T;    /* positions per sequence */
+    int blk;  /* block size, dividing T (BLOCK and PAIR) */
+} model_att_mask;
+typedef struct model_att_group {
+    int r0, nr;               /* its query rows [r0, r0 + nr) */
+    int nrange, k0[2], nk[2]; /* key rows [k0[r], k0[r] + nk[r]), r < nrange (nk may be 0) */
+    size_t off;               /* where its probabilities start in the head's att */
+} model_att_group;
+/* floats of att per (batch, head) for R rows per sequence */
+size_t model_att_head_size(const model_att_mask *mk, int R);
+/* the number of query groups (BLOCK and PAIR) and group g */
+int model_att_groups(const model_att_mask *mk);
+model_att_group model_att_group_of(const model_att_mask *mk, int g);
+/* As model_attention_forward on qkv (B, R, 3C) with a BLOCK or PAIR pattern; att: B H
+ * model_att_head_size floats with keep, else model_pool_size(p) x R x R scratch. */
+void model_attention_blocked_forward(float *out, float *att, const float *qkv, int B, int R,
+                                     int C, int H, const model_att_mask *mk, int keep, pool *p);
+/* Its gradient: dqkv (B, R, 3C) overwritten; scratch model_pool_size(p) x R x R floats. */
+void model_attention_blocked_backward(float *dqkv, float *scratch, const float *dout,
+                                      const float *qkv, const float *att, int B, int R, int C,
+                                      int H, const model_att_mask *mk, pool *p);
+
 /* OpenBLAS runs single-threaded; the pool does the parallel work (see model_gemm). */
 void model_init_blas(void);
 /* C (M, N) = alpha op(A) op(B) + beta C, row-major, op = transpose when ta/tb; on the

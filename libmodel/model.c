@@ -73,7 +73,8 @@ void model_default_settings(model_settings *s)
                    .layers = 4,
                    .heads = 4,
                    .seq_len = 128,
-                   .causal = 0,
+                   .mode = MODEL_DIFFUSION,
+                   .block = 0,
                    .n_desc = 0},
         .threads = 0,
     };
@@ -94,8 +95,12 @@ void model_default_optim(model_optim *o)
 
 void model_default_sample_settings(model_sample_settings *s)
 {
-    *s = (model_sample_settings){
-        .strategy = MODEL_SAMPLE_CONFIDENCE, .steps = 64, .block_len = 32, .temperature = 0.0f};
+    *s = (model_sample_settings){.strategy = MODEL_SAMPLE_CONFIDENCE,
+                                 .steps = 64,
+                                 .block_len = 32,
+                                 .temperature = 0.0f,
+                                 .top_p = 0.0f,
+                                 .cache = MODEL_CACHE_EXACT};
 }
 
 const char *model_strerror(int rc)
@@ -165,9 +170,53 @@ size_t model_num_params(const model *m)
     return m->num_params;
 }
 
+long model_calls(const model *m)
+{
+    return m ? m->calls : 0;
+}
+
 long model_step(const model *m)
 {
     return m->step;
+}
+
+static const char *const mode_names[MODEL_MODE_COUNT] = {
+    [MODEL_DIFFUSION] = "diffusion", [MODEL_AR] = "ar", [MODEL_BLOCK] = "block"};
+
+const char *model_mode_name(int mode)
+{
+    return mode >= 0 && mode < MODEL_MODE_COUNT ? mode_names[mode] : NULL;
+}
+
+int model_mode_parse(const char *name, int *mode, char *err, size_t errlen)
+{
+    for (int i = 0; name && i < MODEL_MODE_COUNT; i++)
+        if (!strcmp(name, mode_names[i])) {
+            *mode = i;
+            return MODEL_OK;
+        }
+    if (err && errlen > 0)
+        snprintf(err, errlen, "unknown mode '%s' (diffusion, ar, block)",
+                 name ? name : "(null)");
+    return MODEL_EINVAL;
+}
+
+int model_expect_mode(model *m, int mode, int block)
+{
+    if (!m)
+        return MODEL_EINVAL;
+    model_clear_error(m);
+    const model_config *c = &m->cfg;
+    if (c->mode == mode && (mode != MODEL_BLOCK || c->block == block))
+        return MODEL_OK;
+    char have[48], want[48];
+    snprintf(have, sizeof have, c->mode == MODEL_BLOCK ? "%s (block %d)" : "%s",
+             model_mode_name(c->mode), c->block);
+    if (mode == MODEL_BLOCK)
+        snprintf(want, sizeof want, "block (block %d)", block);
+    else
+        snprintf(want, sizeof want, "%s", model_mode_name(mode) ? model_mode_name(mode) : "?");
+    return model_fail(m, MODEL_EINVAL, "the model is a %s model, not %s", have, want);
 }
 
 int model_check_config(const model_config *c, char *msg, size_t len)
@@ -189,16 +238,25 @@ int model_check_config(const model_config *c, char *msg, size_t len)
         snprintf(msg, len, "d %d is not divisible by heads %d", c->d, c->heads);
         return MODEL_EINVAL;
     }
-    if (c->causal != 0 && c->causal != 1) {
-        snprintf(msg, len, "causal must be 0 or 1, not %d", c->causal);
+    if (!model_mode_name(c->mode)) {
+        snprintf(msg, len, "mode %d is none of 0 (diffusion), 1 (ar), 2 (block)", c->mode);
+        return MODEL_EINVAL;
+    }
+    if (c->mode == MODEL_BLOCK && (c->block < 1 || c->seq_len % c->block != 0)) {
+        snprintf(msg, len, "block %d must be >= 1 and divide seq_len %d", c->block, c->seq_len);
+        return MODEL_EINVAL;
+    }
+    if (c->mode != MODEL_BLOCK && c->block != 0) {
+        snprintf(msg, len, "block %d: only the block mode has blocks (mode %s)", c->block,
+                 model_mode_name(c->mode));
         return MODEL_EINVAL;
     }
     if (c->n_desc < 0 || c->n_desc > limit) {
         snprintf(msg, len, "n_desc %d must be in 0..%ld", c->n_desc, limit);
         return MODEL_EINVAL;
     }
-    if (c->n_desc > 0 && c->causal) {
-        snprintf(msg, len, "n_desc %d: descriptions need the bidirectional model (causal 0)",
+    if (c->n_desc > 0 && c->mode == MODEL_AR) {
+        snprintf(msg, len, "n_desc %d: descriptions need a denoiser (mode diffusion or block)",
                  c->n_desc);
         return MODEL_EINVAL;
     }

@@ -17,7 +17,7 @@ extern "C" {
  *
  *   x   = wte[input]                          wte: (V+K+D, d): V vocabulary ids, K mask ids,
  *                                             then D description ids (chains, below)
- *   L x { x += proj(MHSA(LN1(x)));            bidirectional, or causal when config.causal
+ *   L x { x += proj(MHSA(LN1(x)));            bidirectional, causal or block-causal by mode
  *         x += fcproj(GELU(fc(LN2(x)))) }     GELU tanh form, hidden width 4d
  *   h   = LNf(x)
  *   logits = h wout^T + bout (+ prior[k])     over the V vocabulary only, untied: wout (V, d)
@@ -36,10 +36,24 @@ extern "C" {
  * description, below) go through the output projection; at a mask id, when a prior is
  * set, the log-prior row k (prior[k*V .. k*V+V-1]) is added to the logits.
  *
- * Causal mode (config.causal = 1) is the autoregressive baseline on the same data: the
- * same code with a causal attention mask, and every position is predicted (no SUBS
- * carry-over), so with targets[t] = inputs[t+1] (weight 0 at the last position) the loss
- * is the next-token cross-entropy.
+ * Modes (config.mode), one per model, recorded in its checkpoints:
+ * - MODEL_DIFFUSION: bidirectional attention with the SUBS outputs above (the default).
+ * - MODEL_AR, the autoregressive baseline on the same data: the same code with a causal
+ *   attention mask, and every position is predicted (no SUBS carry-over), so with
+ *   targets[t] = inputs[t+1] (weight 0 at the last position) the loss is the next-token
+ *   cross-entropy. No descriptions.
+ * - MODEL_BLOCK, block diffusion (BD3-LM): the sequence is cut into blocks of
+ *   config.block = Bk positions; each block is denoised (SUBS, as diffusion) conditioned on
+ *   the clean blocks before it. Training sees the noisy and the clean sequence together,
+ *   2T rows [x_t ; x_0] in one pass (model_forward_block): a noisy row of block k attends
+ *   to the noisy rows of block k and the clean rows of blocks < k, a clean row of block k
+ *   to the clean rows of blocks <= k; a noisy row and its clean twin share their position
+ *   (rotary angle, ALiBi distance). The loss is taken at the noisy rows only. Attention
+ *   computes only the allowed blocks of scores (block-sparse: about T (T + Bk) scores per
+ *   head for the 2T rows, against T^2 for a diffusion pass over T rows). Bk = T is
+ *   diffusion (the clean half is then seen by nobody); Bk = 1 predicts each masked token
+ *   from the clean prefix before it. Decoding uses the one-sequence view (clean = NULL
+ *   below): a row of block k attends to the rows of blocks <= k.
  *
  * The output projection is untied from the input embedding: the embedding carries K
  * extra mask rows and a tied head would have to skip them; untied keeps both simple.
@@ -91,6 +105,15 @@ enum {
     MODEL_ESTATE = -7,     /* call out of order (backward without forward, ...) */
 };
 
+typedef enum model_mode {
+    MODEL_DIFFUSION = 0, /* bidirectional masked diffusion, SUBS outputs */
+    MODEL_AR = 1,        /* causal attention, next-token prediction */
+    MODEL_BLOCK = 2,     /* block diffusion: blocks of config.block, block-causal */
+    MODEL_MODE_COUNT
+} model_mode;
+
+typedef struct model model;
+
 typedef struct model_config {
     int vocab;   /* V: ordinary ids 0..V-1, the only ones ever predicted */
     int n_mask;  /* K >= 1: mask ids V..V+K-1 */
@@ -98,21 +121,30 @@ typedef struct model_config {
     int layers;  /* L */
     int heads;   /* H */
     int seq_len; /* the longest sequence (rows of the position table) */
-    int causal;  /* 1: causal attention, every position predicted (autoregressive
-                   * baseline), 0: bidirectional with SUBS outputs */
-    int n_desc;  /* D >= 0: description ids V+K..V+K+D-1 (0 in causal mode) */
+    int mode;    /* model_mode, above: MODEL_DIFFUSION, MODEL_AR or MODEL_BLOCK */
+    int block;   /* MODEL_BLOCK: Bk >= 1 positions per block, dividing seq_len; every T
+                  * of a call must be a multiple of it. 0 in the other modes. */
+    int n_desc;  /* D >= 0: description ids V+K..V+K+D-1 (0 in AR mode) */
 } model_config;
+
+/* "diffusion", "ar", "block" (configs, messages); NULL out of range. Static strings. */
+const char *model_mode_name(int mode);
+/* Parses a name back; MODEL_EINVAL for an unknown one, with `err` (may be NULL) reading
+ * "unknown mode 'spam' (diffusion, ar, block)". */
+int model_mode_parse(const char *name, int *mode, char *err, size_t errlen);
+/* 0 when the model is of this mode (and, for MODEL_BLOCK, this block size); else
+ * MODEL_EINVAL with model_errmsg saying both, e.g. "the model is a block (block 4) model,
+ * not ar": a checkpoint of one mode scored or sampled as another. */
+int model_expect_mode(model *m, int mode, int block);
 
 typedef struct model_settings {
     model_config config;
     int threads; /* worker threads, the caller's included; 0 = the online CPUs */
 } model_settings;
 
-/* Fills *s with the defaults: V=256, K=1, d=128, L=4, H=4, seq_len=128, bidirectional,
- * no descriptions, threads 0. */
+/* Fills *s with the defaults: V=256, K=1, d=128, L=4, H=4, seq_len=128, diffusion (block
+ * 0), no descriptions, threads 0. */
 void model_default_settings(model_settings *s);
-
-typedef struct model model;
 
 /* Builds a model with freshly initialized parameters drawn from `rng` (normal, sd 0.02;
  * the two residual projections of each layer sd 0.02/sqrt(2L); LN weights 1, biases 0).
@@ -167,6 +199,21 @@ int model_get_layout(const model *m, const int32_t **start, const int32_t **memb
  * tensor that went non-finite. */
 int model_forward(model *m, const int32_t *inputs, const int32_t *targets, const float *weights,
                   int B, int T, float *loss, float *logprobs);
+/* Block mode's training pass (model_forward is MODEL_EINVAL there, and this in the other
+ * modes): inputs (B, T) the noisy sequences x_t, each block corrupted by the caller; clean
+ * (B, T) the clean sequences x_0 (tokens < V, else MODEL_ERANGE); targets, weights, loss and
+ * logprobs as model_forward, at the noisy positions (the clean half carries no loss: the
+ * weights of each block, e.g. its own time's ELBO weight, are the caller's). One forward
+ * over the 2T rows of every sequence with the block-causal mask (the top of this file),
+ * never one per block; model_backward follows it as any forward. T must be a multiple of
+ * config.block (MODEL_EINVAL).
+ * clean = NULL is the decoding view, one sequence of T rows: a row of block k attends to
+ * every row of blocks 0..k, so with the blocks before k clean (given tokens), block k's
+ * log-probs are those the 2T pass gives it; a block with masks among blocks before k is
+ * context that training never shows. */
+int model_forward_block(model *m, const int32_t *inputs, const int32_t *clean,
+                        const int32_t *targets, const float *weights, int B, int T, float *loss,
+                        float *logprobs);
 int model_zero_grad(model *m);
 /* Accumulates (+=) the gradient of the last forward's loss into the gradients. */
 int model_backward(model *m);
@@ -202,6 +249,12 @@ int model_update(model *m, const model_optim *o, float *grad_norm);
  * Forward only: logprobs (B, T) gets log p(target) at every position, as model_forward. */
 int model_score(model *m, const int32_t *inputs, const int32_t *targets, int B, int T,
                 float *logprobs);
+/* Block mode's scoring, with the clean half (or NULL) as model_forward_block. */
+int model_score_block(model *m, const int32_t *inputs, const int32_t *clean,
+                      const int32_t *targets, int B, int T, float *logprobs);
+/* Model calls so far on this handle: every forward pass over the network (training,
+ * scoring, each step of a sampler, each cache step), whatever its number of rows. */
+long model_calls(const model *m);
 
 /* ---- sampling ---- */
 typedef enum model_strategy {
@@ -259,12 +312,30 @@ typedef struct model_chain {
     const double *kernel;           /* (steps, m+2, m+2); CHAIN only */
 } model_chain;
 
+/* How a sampler reuses keys and values (model_sample_settings.cache; the cache API below). */
+enum {
+    MODEL_CACHE_NONE = 0,  /* every model call recomputes every position it needs */
+    MODEL_CACHE_EXACT = 1, /* AR and block: keep the finished tokens' (blocks') keys and
+                            * values; the logits are those of a full recomputation. A
+                            * diffusion model has no exact cache and runs as NONE. */
+    MODEL_CACHE_DUAL = 2,  /* diffusion, BLOCK strategy only, approximate (Fast-dLLM's dual
+                            * cache): at each block's first step one full pass keeps every
+                            * position's keys and values; the block's later steps recompute
+                            * only the block's positions against the kept ones of all the
+                            * others (stale by what the block has revealed since). AR and
+                            * block models run it as EXACT. */
+};
+
 typedef struct model_sample_settings {
     model_strategy strategy;
-    int steps;         /* N >= 1 model calls (BLOCK: at least one per block) */
-    int block_len;     /* BLOCK only */
-    float temperature; /* 0: argmax proposals (CONFIDENCE, BLOCK, CHAIN_CONFIDENCE); RANDOM
-                        * and CHAIN sample at 1 if 0 */
+    int steps;                /* N >= 1 model calls (BLOCK: at least one per block) */
+    int block_len;            /* BLOCK only */
+    float temperature;        /* 0: argmax proposals (CONFIDENCE, BLOCK, CHAIN_CONFIDENCE; AR:
+                        * greedy); RANDOM and CHAIN sample at 1 if 0 */
+    float top_p;              /* AR only: nucleus sampling, draw among the most probable tokens
+                        * whose probabilities (at the temperature) first reach top_p;
+                        * 0 or >= 1: off */
+    int cache;                /* MODEL_CACHE_*: NONE, EXACT (the default), DUAL */
     const model_chain *chain; /* CHAIN and CHAIN_CONFIDENCE only (borrowed during the call) */
     /* Called after each step with the tokens so far (B, T), may be NULL: progress display,
      * or watching the order of unmasking. step counts 1..steps. */
@@ -273,7 +344,7 @@ typedef struct model_sample_settings {
 } model_sample_settings;
 
 /* Fills *s with the defaults: CONFIDENCE, 64 steps, block_len 32, temperature 0 (argmax),
- * no chain, no on_step. */
+ * top_p off, the exact cache (MODEL_CACHE_EXACT), no chain, no on_step. */
 void model_default_sample_settings(model_sample_settings *s);
 /* tokens (B, T), in and out: positions holding a token are given and never changed; the
  * others (mask ids, and description ids: their token is drawn among the members) are
@@ -281,17 +352,73 @@ void model_default_sample_settings(model_sample_settings *s);
  * tokens at once; the CHAIN strategies pass through the chain's descriptions, a mask to
  * stage m, ..., stage 1 to a token (a given description starts at its level), each state
  * drawn from the model restricted to the current one's members. CHAIN_CONFIDENCE needs
- * steps >= the highest level present (m+1 with a mask). */
+ * steps >= the highest level present (m+1 with a mask).
+ * By mode:
+ * - diffusion: as above (cache DUAL: the BLOCK strategy on the dual cache).
+ * - AR: left to right, one position per model call: a position holding a mask id is drawn
+ *   from p(. | the tokens before it) at the temperature (0: greedy) and top_p, a token is
+ *   kept (a prompt, or given tokens anywhere); the first position of every sequence must
+ *   be a token (nothing predicts it: MODEL_EINVAL). strategy, steps and block_len are not
+ *   read; on_step is called after every position (steps = the positions generated).
+ * - block: blocks of config.block left to right (T a multiple of it), each denoised with
+ *   the flat strategy inside the block (RANDOM; CONFIDENCE or BLOCK: LLaDA's confidence
+ *   order; chains are not supported: MODEL_EINVAL) conditioned on the clean blocks before
+ *   it; steps are split between the blocks as BLOCK's (at least one per block). With the
+ *   exact cache a block's first model call also commits the blocks finished since the last
+ *   one, so the calls are as many as without it.
+ * model_calls counts the model calls. */
 int model_sample(model *m, int32_t *tokens, int B, int T, const model_sample_settings *s,
                  gsl_rng *rng);
+
+/* ---- decoding with a key/value cache ----
+ * A cache holds, for B sequences of up to config.seq_len positions, every layer's rotated
+ * keys and values of the positions run so far (model_cache_len of them: 0..len-1). A step
+ * runs n new rows of every sequence at positions pos..pos+n-1 against them and each other:
+ * - AR: pos must be len; row p attends to positions <= p;
+ * - block: pos must be len, pos, n and keep whole blocks; row p attends to every position
+ *   of its block and of the blocks before it (the decoding view of model_forward_block);
+ * - diffusion (approximate decoding): pos <= len; every row attends to every position held
+ *   (len after the step), bidirectionally. Rows inside the held range replace those
+ *   positions' keys and values; the others are what the step that ran them computed, from
+ *   the tokens of that time (a dual cache: refill with a step over all T, then steps over
+ *   the block being decoded).
+ * For AR and block the logits equal those of a full recomputation (model_score, or
+ * model_score_block on the same tokens) up to float rounding: the keys and values of a
+ * finished position never depend on a later one. Memory: 2 L B seq_len d floats for the
+ * keys and values, and per-step buffers for B seq_len rows. */
+typedef struct model_cache model_cache;
+/* A cache for B sequences of model m, empty. m is borrowed (close the cache first) and must
+ * not change its parameters while the cache holds positions. Failures are on m (*out
+ * NULL). */
+int model_cache_open(model *m, model_cache **out, int B);
+/* Frees it; NULL-safe; sets *c = NULL. */
+void model_cache_close(model_cache **c);
+/* Positions held (0 for NULL). */
+int model_cache_len(const model_cache *c);
+/* Forgets every position: the next step starts at 0. */
+void model_cache_reset(model_cache *c);
+/* One model call. tokens (B, n), tokens or mask ids (MODEL_ERANGE otherwise; no
+ * descriptions). keep: the first keep rows stay in the cache (AR, block: len = pos + keep;
+ * the rows after them are scratch, e.g. a block's denoising steps); diffusion: len =
+ * max(len, pos + keep). logits (B, nout, V), may be NULL when nout is 0: the output logits
+ * of rows out..out+nout-1 of every sequence, h wout^T + bout (+ the prior row at a mask id),
+ * as the training pass computes them: at AR row p the next token's (position p+1), at a
+ * block or diffusion mask row the SUBS distribution of its own position. Errors (bad
+ * positions for the mode, ...) are MODEL_EINVAL on the model's handle, the cache unchanged;
+ * a non-finite logit is MODEL_ENONFINITE after the cache moved. */
+int model_cache_step(model_cache *c, const int32_t *tokens, int pos, int n, int keep, int out,
+                     int nout, float *logits);
 
 /* ---- checkpoints ----
  * One file: magic "PYRMODEL", version, payload length, CRC-32 of the payload; the payload
  * holds the config, step, the caller's metadata string (e.g. config text, tokenizer hash),
  * the parameters, the prior if set, the membership layout if set, and the AdamW moments if
- * with_optim. Version 3 carries descriptions (n_desc and the layout); a model without
- * descriptions is written as version 2, byte for byte as before, so older builds read it,
- * and a version-3 file must have n_desc >= 1. Both versions load. Written to a temporary
+ * with_optim. The config records the mode (the int that older files call causal: 0
+ * diffusion, 1 ar). Version 3 carries descriptions (n_desc and the layout); a diffusion or
+ * AR model without descriptions is written as version 2, byte for byte as before, so older
+ * builds read it, and a version-3 file must have n_desc >= 1. Version 4 is a block model:
+ * version 3's config and the block size. All three load; a file loads in its own mode
+ * (model_expect_mode tells a caller who wanted another). Written to a temporary
  * file in the same directory, fsynced, then renamed into place. Little-endian. */
 int model_save(model *m, const char *path, const char *meta, int with_optim);
 /* Opens a model from a checkpoint (threads: as in settings, 0 = online CPUs). A truncated,

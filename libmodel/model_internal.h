@@ -3,6 +3,7 @@
 #ifndef PYRAMASK_MODEL_INTERNAL_H
 #define PYRAMASK_MODEL_INTERNAL_H
 
+#include "layers.h"
 #include "model.h"
 #include "pool.h"
 
@@ -141,7 +142,10 @@ struct model {
     float *rope;  /* (maxT, hs/2, 2) cos, sin of the rotary angles (not a parameter) */
     long step;
 
-    int B, T; /* what the activations are laid out for (0: none yet) */
+    int B, T; /* what the activations are laid out for, T rows per sequence (0: none yet) */
+    int seqT; /* positions per sequence of the last batch: T, or T/2 with the clean half */
+    model_att_mask attn; /* the last batch's attention pattern */
+    long calls;          /* forward passes so far (model_calls) */
     size_t acts_cap, scratch_cap, rows_cap;
     size_t act_sizes[NUM_ACT_TENSORS];      /* floats per tensor, for (B, T) */
     size_t scratch_sizes[NUM_GRAD_SCRATCH]; /* floats per scratch buffer */
@@ -208,11 +212,13 @@ int model_check_config(const model_config *c, char *msg, size_t len);
 /* Allocates a handle with parameter (and gradient) storage, uninitialized values. */
 int model_alloc(model **out, const model_config *c, int threads);
 
-/* Forward to the logits of the predicted rows (acts.logits, rows, M); with targets, their
+/* Forward to the logits of the predicted rows (acts.logits, rows, M); clean (B, T): block
+ * mode's clean half (2T rows per sequence, noisy rows first), NULL: one sequence of T rows
+ * (block-causal in block mode); with targets, their
  * log-probs go to m->scale (rows 0..M-1); targets may be NULL. keep: store every layer's
  * activations for a backward; 0 (scoring, sampling): reuse one layer's buffers. */
-int model_run_forward(model *m, const int32_t *inputs, const int32_t *targets, int B, int T,
-                      int keep);
+int model_run_forward(model *m, const int32_t *inputs, const int32_t *clean,
+                      const int32_t *targets, int B, int T, int keep);
 
 /* The members of description id `id` (V+K+e): *n of them, borrowed from the layout. */
 static inline const int32_t *model_members(const model *m, int32_t id, int *n)
@@ -230,6 +236,19 @@ float model_carry_logprob(const model *m, int32_t input, int32_t target);
  * error); model_layout_free drops it. */
 int model_layout_install(model *m, const int32_t *start, const int32_t *members);
 void model_layout_free(model *m);
+
+/* The samplers' draws (sampler.c): a token from softmax(l / temp) by inverse CDF; the
+ * proposal argmax(l + temp * Gumbel noise) with its untempered probability in *conf. */
+int32_t model_sample_draw(const float *l, int V, float temp, gsl_rng *rng);
+int32_t model_sample_propose(const float *l, int V, float temp, gsl_rng *rng, double *conf);
+/* Left-to-right decoding on the key/value cache (decode.c), model_sample by mode: AR, block,
+ * and diffusion's dual-cache BLOCK strategy. Arguments checked by model_sample. */
+int model_decode_ar(model *m, int32_t *tok, int B, int T, const model_sample_settings *s,
+                    gsl_rng *rng);
+int model_decode_block(model *m, int32_t *tok, int B, int T, const model_sample_settings *s,
+                       gsl_rng *rng);
+int model_decode_dual(model *m, int32_t *tok, int B, int T, const model_sample_settings *s,
+                      gsl_rng *rng);
 
 /* Index of the first non-finite value in x[0..n), or -1. */
 long model_first_nonfinite(const float *x, size_t n);

@@ -40,7 +40,7 @@ int model_strategy_parse(const char *name, model_strategy *out, char *err, size_
 }
 
 /* Draws from softmax(logits / temp) by inverse CDF: an index into l[0..V). */
-static int32_t draw(const float *l, int V, float temp, gsl_rng *rng)
+int32_t model_sample_draw(const float *l, int V, float temp, gsl_rng *rng)
 {
     float mx = -INFINITY;
     for (int j = 0; j < V; j++)
@@ -63,7 +63,7 @@ static int32_t draw(const float *l, int V, float temp, gsl_rng *rng)
 
 /* The proposal of a masked row: argmax of logits + temp * Gumbel noise (an index into
  * l[0..V)); *conf = its probability under the (untempered) softmax, as in LLaDA. */
-static int32_t propose(const float *l, int V, float temp, gsl_rng *rng, double *conf)
+int32_t model_sample_propose(const float *l, int V, float temp, gsl_rng *rng, double *conf)
 {
     int best = 0;
     double bestv = -INFINITY, mx = -INFINITY;
@@ -129,7 +129,7 @@ static int cand_cmp(const void *a, const void *b)
 /* One forward on the current tokens; rows/logits of the predicted positions follow. */
 static int run(model *m, const int32_t *tokens, int B, int T)
 {
-    int rc = model_run_forward(m, tokens, NULL, B, T, 0);
+    int rc = model_run_forward(m, tokens, NULL, NULL, B, T, 0);
     if (rc)
         return rc;
     for (int r = 0; r < m->M; r++)
@@ -158,7 +158,7 @@ static int sample_random(model *m, int32_t *tok, int B, int T, const model_sampl
                 continue;
             if (i == 1 || gsl_rng_uniform(rng) * i < 1.0) {
                 row_dist d = dist_of(m, r);
-                tok[n] = id_at(&d, draw(d.l, d.n, temp, rng));
+                tok[n] = id_at(&d, model_sample_draw(d.l, d.n, temp, rng));
                 dirty = 1;
             }
         }
@@ -215,7 +215,7 @@ static int sample_confidence(model *m, int32_t *tok, int B, int T, int block_len
                 if (r < 0 || t < lo || t >= hi)
                     continue;
                 row_dist d = dist_of(m, r);
-                prop[n] = id_at(&d, propose(d.l, d.n, temp, rng, &conf[n]));
+                prop[n] = id_at(&d, model_sample_propose(d.l, d.n, temp, rng, &conf[n]));
             }
             for (int b = 0; b < B; b++) {
                 /* LLaDA's get_num_transfer_tokens: base + 1 for the first (remainder) steps */
@@ -394,7 +394,7 @@ static int sample_chain(model *m, int32_t *tok, int B, int T, const model_sample
                     continue;
             }
             row_dist d = dist_of(m, m->row_of[n]);
-            int32_t x = id_at(&d, draw(d.l, d.n, temp, rng));
+            int32_t x = id_at(&d, model_sample_draw(d.l, d.n, temp, rng));
             int rc = chain_state(m, ch, tok[n], l, j, x, &tok[n]);
             if (rc)
                 return rc;
@@ -415,7 +415,7 @@ static int32_t propose_stage(const model_chain *ch, const row_dist *d, int j, fl
                              gsl_rng *rng, double *acc, int32_t *touched, double *conf)
 {
     if (j == 0)
-        return id_at(d, propose(d->l, d->n, temp, rng, conf));
+        return id_at(d, model_sample_propose(d->l, d->n, temp, rng, conf));
     const int32_t *map = ch->describe[j - 1], base = ch->stage_first[j - 1];
     int nt = 0;
     for (int k = 0; k < d->n; k++) {
@@ -545,6 +545,23 @@ int model_sample(model *m, int32_t *tokens, int B, int T, const model_sample_set
                               "sample: id %d at batch %zu position %zu is "
                               "outside 0..%d",
                               tokens[n], n / T, n % T, nin - 1);
+    if (s->cache < MODEL_CACHE_NONE || s->cache > MODEL_CACHE_DUAL)
+        return model_fail(m, MODEL_EINVAL, "sample: unknown cache %d", s->cache);
+    if (m->cfg.mode == MODEL_AR)
+        return model_decode_ar(m, tokens, B, T, s, rng);
+    if (m->cfg.mode == MODEL_BLOCK)
+        return model_decode_block(m, tokens, B, T, s, rng);
+    if (s->cache == MODEL_CACHE_DUAL) {
+        if (s->strategy != MODEL_SAMPLE_BLOCK)
+            return model_fail(
+                m, MODEL_EINVAL,
+                "sample: the dual cache decodes by blocks (strategy block), not %s",
+                model_strategy_name(s->strategy) ? model_strategy_name(s->strategy) : "?");
+        if (s->block_len < 1)
+            return model_fail(m, MODEL_EINVAL, "sample: block_len must be >= 1, not %d",
+                              s->block_len);
+        return model_decode_dual(m, tokens, B, T, s, rng);
+    }
     switch (s->strategy) {
     case MODEL_SAMPLE_RANDOM:
         return sample_random(m, tokens, B, T, s, rng);

@@ -154,10 +154,13 @@ static int size_activations(model *m, int B, int T)
     return MODEL_OK;
 }
 
-/* Checks the batch and copies it; builds the list of predicted rows: the positions holding
- * a mask id (every position in causal mode), then those holding a description, grouped by
- * description in the layout's (colour, id) order. */
-static int take_batch(model *m, const int32_t *inputs, const int32_t *targets, int B, int T)
+/* Checks the batch and copies it (block mode with clean: per sequence the T noisy rows,
+ * then the T clean rows, targets the same with the clean tokens as their own targets);
+ * builds the list of predicted rows: the positions holding a mask id (every position in AR
+ * mode), then those holding a description, grouped by description in the layout's
+ * (colour, id) order; sets the attention pattern. */
+static int take_batch(model *m, const int32_t *inputs, const int32_t *clean,
+                      const int32_t *targets, int B, int T)
 {
     const model_config *c = &m->cfg;
     if (!inputs || B < 1 || T < 1)
@@ -165,8 +168,16 @@ static int take_batch(model *m, const int32_t *inputs, const int32_t *targets, i
     if (T > c->seq_len)
         return model_fail(m, MODEL_EINVAL, "sequence length %d exceeds the model's %d", T,
                           c->seq_len);
-    if ((size_t)B * T > (size_t)1 << 28)
+    if ((size_t)B * T > (size_t)1 << 27)
         return model_fail(m, MODEL_EINVAL, "batch B=%d T=%d is too large", B, T);
+    if (clean && c->mode != MODEL_BLOCK)
+        return model_fail(m, MODEL_EINVAL,
+                          "a clean sequence is for the block mode; this is a %s model",
+                          model_mode_name(c->mode));
+    if (c->mode == MODEL_BLOCK && T % c->block != 0)
+        return model_fail(m, MODEL_EINVAL, "sequence length %d is not a multiple of block %d",
+                          T, c->block);
+    const int R = clean ? 2 * T : T; /* rows per sequence */
     const int32_t V = c->vocab, VK = c->vocab + c->n_mask, nin = VK + c->n_desc;
     const size_t N = (size_t)B * T;
     size_t n_desc_in = 0;
@@ -205,16 +216,38 @@ static int take_batch(model *m, const int32_t *inputs, const int32_t *targets, i
             n_desc_in++;
         }
     }
-    int rc = size_activations(m, B, T);
+    for (size_t n = 0; clean && n < N; n++)
+        if (clean[n] < 0 || clean[n] >= V)
+            return model_fail(m, MODEL_ERANGE,
+                              "clean id %d at batch %zu position %zu is not a token (0..%d)",
+                              clean[n], n / T, n % T, V - 1);
+    int rc = size_activations(m, B, R);
     if (rc)
         return rc;
-    memcpy(m->inputs, inputs, N * sizeof *inputs);
-    if (targets)
-        memcpy(m->targets, targets, N * sizeof *targets);
+    for (int b = 0; b < B; b++) {
+        size_t at = (size_t)b * R, from = (size_t)b * T;
+        memcpy(m->inputs + at, inputs + from, (size_t)T * sizeof *inputs);
+        if (targets)
+            memcpy(m->targets + at, targets + from, (size_t)T * sizeof *targets);
+        if (clean) {
+            memcpy(m->inputs + at + T, clean + from, (size_t)T * sizeof *clean);
+            memcpy(m->targets + at + T, clean + from, (size_t)T * sizeof *clean);
+        }
+    }
+    m->seqT = T;
+    m->attn = (model_att_mask){.kind = c->mode == MODEL_AR      ? MODEL_ATT_CAUSAL
+                                       : c->mode != MODEL_BLOCK ? MODEL_ATT_FULL
+                                       : clean                  ? MODEL_ATT_PAIR
+                                                                : MODEL_ATT_BLOCK,
+                               .T = T,
+                               .blk = c->block};
+    inputs = m->inputs;
+    const size_t NR = (size_t)B * R;
+    const int ar = c->mode == MODEL_AR;
     int M = 0;
-    for (size_t n = 0; n < N; n++) {
+    for (size_t n = 0; n < NR; n++) {
         m->row_of[n] = -1;
-        if ((inputs[n] >= V && inputs[n] < VK) || c->causal) { /* causal: every position */
+        if ((inputs[n] >= V && inputs[n] < VK) || ar) { /* AR: every position */
             m->row_of[n] = M;
             m->row_off[M] = (size_t)M * V;
             m->rows[M++] = (int)n;
@@ -227,7 +260,7 @@ static int take_batch(model *m, const int32_t *inputs, const int32_t *targets, i
         const int D = c->n_desc;
         int32_t *first = m->lay_count;
         memset(first, 0, ((size_t)D + 1) * sizeof *first);
-        for (size_t n = 0; n < N; n++)
+        for (size_t n = 0; n < NR; n++)
             if (inputs[n] >= VK)
                 first[m->lay_rank[inputs[n] - VK] + 1]++;
         int g = 0;
@@ -248,7 +281,7 @@ static int take_batch(model *m, const int32_t *inputs, const int32_t *targets, i
         }
         m->grp_first[g] = M + (int)n_desc_in;
         m->n_groups = g;
-        for (size_t n = 0; n < N; n++)
+        for (size_t n = 0; n < NR; n++)
             if (inputs[n] >= VK) {
                 int r = M + first[m->lay_rank[inputs[n] - VK]]++;
                 m->rows[r] = (int)n;
@@ -280,15 +313,17 @@ static const model_desc_rows *desc_rows(model *m, model_desc_rows *d)
     return d;
 }
 
-int model_run_forward(model *m, const int32_t *inputs, const int32_t *targets, int B, int T,
-                      int keep)
+int model_run_forward(model *m, const int32_t *inputs, const int32_t *clean,
+                      const int32_t *targets, int B, int T, int keep)
 {
-    int rc = take_batch(m, inputs, targets, B, T);
+    int rc = take_batch(m, inputs, clean, targets, B, T);
     if (rc)
         return rc;
     m->have_forward = 0;
+    m->calls++;
+    T = m->T; /* rows per sequence: 2T with the clean half */
     const int L = m->cfg.layers, C = m->cfg.d, H = m->cfg.heads, V = m->cfg.vocab;
-    const int N = B * T;
+    const int N = B * T, nseq = N / m->seqT;
     const size_t NC = (size_t)N * C;
     param_tensors *w = &m->params;
     act_tensors *a = &m->acts;
@@ -309,8 +344,12 @@ int model_run_forward(model *m, const int32_t *inputs, const int32_t *targets, i
                                 w->ln1w + l * C, w->ln1b + l * C, N, C, p);
         model_matmul_forward(qkv, NULL, ln1, w->qkvw + (size_t)l * 3 * C * C,
                              w->qkvb + l * 3 * C, N, C, 3 * C, p);
-        model_rope_forward(qkv, m->rope, B, T, C, H, p);
-        model_attention_forward(atty, att, qkv, B, T, C, H, m->cfg.causal, keep, p);
+        model_rope_forward(qkv, m->rope, nseq, m->seqT, C, H, p); /* twins share positions */
+        if (m->attn.kind >= MODEL_ATT_BLOCK)
+            model_attention_blocked_forward(atty, att, qkv, B, T, C, H, &m->attn, keep, p);
+        else
+            model_attention_forward(atty, att, qkv, B, T, C, H,
+                                    m->attn.kind == MODEL_ATT_CAUSAL, keep, p);
         model_matmul_forward(res2, res, atty, w->attprojw + (size_t)l * C * C,
                              w->attprojb + l * C, N, C, C, p);
         model_layernorm_forward(ln2, a->ln2_mean + s * N, a->ln2_rstd + s * N, res2,
@@ -359,8 +398,10 @@ static int report_nonfinite_forward(model *m, const char *what)
         for (int i = 0; i < NUM_ACT_TENSORS; i++) {
             if (!act_is_layered(i) || !act_report_names[i])
                 continue;
-            size_t n = m->act_sizes[i] / (size_t)L;
-            if (model_first_nonfinite(*act_slot(a, i) + (size_t)l * n, n) >= 0)
+            size_t n = m->act_sizes[i] / (size_t)L, used = n;
+            if (i == A_ATT && m->attn.kind >= MODEL_ATT_BLOCK) /* compact: only the allowed */
+                used = (size_t)m->B * m->cfg.heads * model_att_head_size(&m->attn, m->T);
+            if (model_first_nonfinite(*act_slot(a, i) + (size_t)l * n, used) >= 0)
                 return model_fail(m, MODEL_ENONFINITE,
                                   "step %ld: %s: layer %d %s is not finite", m->step, what, l,
                                   act_report_names[i]);
@@ -381,12 +422,27 @@ static int report_nonfinite_forward(model *m, const char *what)
     return MODEL_OK;
 }
 
-int model_forward(model *m, const int32_t *inputs, const int32_t *targets, const float *weights,
-                  int B, int T, float *loss, float *logprobs)
+/* The internal row of the caller's position n of (B, T): noisy rows come first in each
+ * sequence of R rows. */
+static size_t row_index(const model *m, size_t n)
 {
-    if (!m)
-        return MODEL_EINVAL;
-    model_clear_error(m);
+    size_t T = (size_t)m->seqT;
+    return n / T * (size_t)m->T + n % T;
+}
+
+/* model_forward in block mode without the clean sequence: a call for model_forward_block */
+static int block_only(model *m, const char *what)
+{
+    return model_fail(m, MODEL_EINVAL,
+                      "%s: a block model (block %d) is trained and scored with "
+                      "model_%s_block and the clean sequence",
+                      what, m->cfg.block, what);
+}
+
+static int forward_impl(model *m, const int32_t *inputs, const int32_t *clean,
+                        const int32_t *targets, const float *weights, int B, int T, float *loss,
+                        float *logprobs)
+{
     if (!targets)
         return model_fail(m, MODEL_EINVAL, "forward needs targets");
     if (weights)
@@ -395,7 +451,7 @@ int model_forward(model *m, const int32_t *inputs, const int32_t *targets, const
                 return model_fail(m, MODEL_EINVAL, "weight at batch %zu position %zu is %g",
                                   n / T, n % T, (double)weights[n]);
     const size_t N = (size_t)B * T;
-    int rc = model_run_forward(m, inputs, targets, B, T, 1);
+    int rc = model_run_forward(m, inputs, clean, targets, B, T, 1);
     if (rc)
         return rc;
     const float *logp_rows = m->scale; /* log p(target) of the predicted rows */
@@ -403,7 +459,7 @@ int model_forward(model *m, const int32_t *inputs, const int32_t *targets, const
     double sum = 0.0;
     long bad = -1; /* the first impossible target that weighs */
     for (size_t n = 0; n < N; n++) {
-        int r = m->row_of[n];
+        int r = m->row_of[row_index(m, n)];
         float lp = r >= 0 ? logp_rows[r] : model_carry_logprob(m, inputs[n], targets[n]);
         if (logprobs)
             logprobs[n] = lp;
@@ -415,13 +471,15 @@ int model_forward(model *m, const int32_t *inputs, const int32_t *targets, const
         }
     }
     /* the backward's per-row loss scale: weight / N */
-    for (int i = 0; i < m->M; i++)
-        m->scale[i] = (weights ? weights[m->rows[i]] : 1.0f) / (float)N;
+    for (int i = 0; i < m->M; i++) { /* predicted rows are never clean ones */
+        size_t n = (size_t)m->rows[i], R = (size_t)m->T;
+        m->scale[i] = (weights ? weights[n / R * (size_t)T + n % R] : 1.0f) / (float)N;
+    }
     float l = (float)(sum / (double)N);
     if (loss)
         *loss = l;
     if (!isfinite(l)) {
-        if (bad >= 0 && inputs[bad] < V && !m->cfg.causal)
+        if (bad >= 0 && inputs[bad] < V && m->cfg.mode != MODEL_AR)
             return model_fail(m, MODEL_ENONFINITE,
                               "step %ld: loss: target %d at batch %ld "
                               "position %ld %s its unmasked input %d (log-prob "
@@ -445,6 +503,30 @@ int model_forward(model *m, const int32_t *inputs, const int32_t *targets, const
     }
     m->have_forward = 1;
     return MODEL_OK;
+}
+
+int model_forward(model *m, const int32_t *inputs, const int32_t *targets, const float *weights,
+                  int B, int T, float *loss, float *logprobs)
+{
+    if (!m)
+        return MODEL_EINVAL;
+    model_clear_error(m);
+    if (m->cfg.mode == MODEL_BLOCK)
+        return block_only(m, "forward");
+    return forward_impl(m, inputs, NULL, targets, weights, B, T, loss, logprobs);
+}
+
+int model_forward_block(model *m, const int32_t *inputs, const int32_t *clean,
+                        const int32_t *targets, const float *weights, int B, int T, float *loss,
+                        float *logprobs)
+{
+    if (!m)
+        return MODEL_EINVAL;
+    model_clear_error(m);
+    if (m->cfg.mode != MODEL_BLOCK)
+        return model_fail(m, MODEL_EINVAL, "forward_block: this is a %s model, not block",
+                          model_mode_name(m->cfg.mode));
+    return forward_impl(m, inputs, clean, targets, weights, B, T, loss, logprobs);
 }
 
 typedef struct zero_ctx {
@@ -482,7 +564,7 @@ int model_backward(model *m)
         return model_fail(m, MODEL_ESTATE, "backward needs a successful model_forward first");
     m->have_forward = 0;
     const int L = m->cfg.layers, C = m->cfg.d, H = m->cfg.heads, V = m->cfg.vocab;
-    const int B = m->B, T = m->T, N = B * T;
+    const int B = m->B, T = m->T, N = B * T, nseq = N / m->seqT; /* T: rows per sequence */
     const size_t NC = (size_t)N * C;
     param_tensors *w = &m->params, *g = &m->grads;
     act_tensors *a = &m->acts;
@@ -519,8 +601,12 @@ int model_backward(model *m)
         /* attention: dres is now d(residual2) and flows on to d(residual) */
         model_matmul_backward(s->datty, g->attprojw + (size_t)l * C * C, g->attprojb + l * C,
                               s->dres, atty, w->attprojw + (size_t)l * C * C, N, C, C, 0.0f, p);
-        model_attention_backward(s->dqkv, s->datt, s->datty, qkv, att, B, T, C, H, p);
-        model_rope_backward(s->dqkv, m->rope, B, T, C, H, p);
+        if (m->attn.kind >= MODEL_ATT_BLOCK)
+            model_attention_blocked_backward(s->dqkv, s->datt, s->datty, qkv, att, B, T, C, H,
+                                             &m->attn, p);
+        else
+            model_attention_backward(s->dqkv, s->datt, s->datty, qkv, att, B, T, C, H, p);
+        model_rope_backward(s->dqkv, m->rope, nseq, m->seqT, C, H, p);
         model_matmul_backward(s->dln, g->qkvw + (size_t)l * 3 * C * C, g->qkvb + l * 3 * C,
                               s->dqkv, ln1, w->qkvw + (size_t)l * 3 * C * C, N, C, 3 * C, 0.0f,
                               p);
@@ -532,26 +618,46 @@ int model_backward(model *m)
     return MODEL_OK;
 }
 
+static int score_impl(model *m, const int32_t *inputs, const int32_t *clean,
+                      const int32_t *targets, int B, int T, float *logprobs)
+{
+    if (!targets || !logprobs)
+        return model_fail(m, MODEL_EINVAL, "score needs targets and logprobs");
+    int rc = model_run_forward(m, inputs, clean, targets, B, T, 0);
+    if (rc)
+        return rc;
+    for (size_t n = 0; n < (size_t)B * T; n++) {
+        int r = m->row_of[row_index(m, n)];
+        logprobs[n] = r >= 0 ? m->scale[r] : model_carry_logprob(m, inputs[n], targets[n]);
+    }
+    for (int i = 0; i < m->M; i++)
+        if (isnan(m->scale[i]) || m->scale[i] == INFINITY) {
+            /* again, keeping every layer's activations, to say where it went wrong */
+            rc = model_run_forward(m, inputs, clean, targets, B, T, 1);
+            return rc ? rc : report_nonfinite_forward(m, "score");
+        }
+    return MODEL_OK;
+}
+
 int model_score(model *m, const int32_t *inputs, const int32_t *targets, int B, int T,
                 float *logprobs)
 {
     if (!m)
         return MODEL_EINVAL;
     model_clear_error(m);
-    if (!targets || !logprobs)
-        return model_fail(m, MODEL_EINVAL, "score needs targets and logprobs");
-    int rc = model_run_forward(m, inputs, targets, B, T, 0);
-    if (rc)
-        return rc;
-    for (size_t n = 0; n < (size_t)B * T; n++) {
-        int r = m->row_of[n];
-        logprobs[n] = r >= 0 ? m->scale[r] : model_carry_logprob(m, inputs[n], targets[n]);
-    }
-    for (int i = 0; i < m->M; i++)
-        if (isnan(m->scale[i]) || m->scale[i] == INFINITY) {
-            /* again, keeping every layer's activations, to say where it went wrong */
-            rc = model_run_forward(m, inputs, targets, B, T, 1);
-            return rc ? rc : report_nonfinite_forward(m, "score");
-        }
-    return MODEL_OK;
+    if (m->cfg.mode == MODEL_BLOCK)
+        return block_only(m, "score");
+    return score_impl(m, inputs, NULL, targets, B, T, logprobs);
+}
+
+int model_score_block(model *m, const int32_t *inputs, const int32_t *clean,
+                      const int32_t *targets, int B, int T, float *logprobs)
+{
+    if (!m)
+        return MODEL_EINVAL;
+    model_clear_error(m);
+    if (m->cfg.mode != MODEL_BLOCK)
+        return model_fail(m, MODEL_EINVAL, "score_block: this is a %s model, not block",
+                          model_mode_name(m->cfg.mode));
+    return score_impl(m, inputs, clean, targets, B, T, logprobs);
 }

@@ -16,8 +16,9 @@
     CHECK((rc) == (want), "expected %d (%s), got %d (%s): %s", (want), model_strerror(want), \
           (rc), model_strerror(rc), model_errmsg(m))
 
-/* A model of the given shape with parameters drawn at seed; aborts the test on failure. */
-model *test_model(int V, int K, int d, int L, int H, int T, int causal, int threads,
+/* A model of the given shape and mode (MODEL_DIFFUSION, MODEL_AR: 0, 1) with parameters
+ * drawn at seed; aborts the test on failure. */
+model *test_model(int V, int K, int d, int L, int H, int T, int mode, int threads,
                   unsigned long seed);
 /* Replaces every parameter by N(0, sd) (larger weights make gradient checks sensitive). */
 void test_scale_params(model *m, double sd, unsigned long seed);
@@ -51,6 +52,12 @@ void chain_kernel(int mm, double gamma, double p_s, double p_t, double *kernel);
 /* test files */
 void test_grad_ops(void);
 void test_grad_model(void);
+void test_grad_block(void);
+void test_block_modes(void);
+void test_block_checkpoint(void);
+void test_block_errors(void);
+void test_cache(void);
+void test_cache_sampler(void);
 void test_fastmath(void);
 void test_subs(void);
 void test_causal(void);

@@ -316,14 +316,14 @@ void test_chain_errors(void)
                               .layers = 1,
                               .heads = 2,
                               .seq_len = 4,
-                              .causal = 1,
+                              .mode = MODEL_AR,
                               .n_desc = 3};
     gsl_rng *r = test_rng(51);
     model *m = NULL;
     CHECK_RC(m, model_open(&m, &s, r), MODEL_EINVAL);
-    CHECK(strstr(model_errmsg(m), "causal"), "message: %s", model_errmsg(m));
+    CHECK(strstr(model_errmsg(m), "mode diffusion or block"), "message: %s", model_errmsg(m));
     model_close(&m);
-    s.config.causal = 0;
+    s.config.mode = MODEL_DIFFUSION;
     s.config.n_desc = -1;
     CHECK_RC(m, model_open(&m, &s, r), MODEL_EINVAL);
     model_close(&m);
@@ -494,7 +494,7 @@ void test_chain_checkpoint(void)
     CHECK(version == 3, "a checkpoint with descriptions has version %u, expected 3", version);
     char msg[256];
     if (buf && len > 100) {
-        /* config ints at 32: V K d L H seq_len causal prior optim n_desc n_members */
+        /* config ints at 32: V K d L H seq_len mode prior optim n_desc n_members */
         unsigned char *c = malloc(len);
         int32_t v;
         memcpy(c, buf, len);

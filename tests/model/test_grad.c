@@ -325,6 +325,53 @@ static double att_probe(void *v)
     return dot(c->out, c->r, (size_t)c->B * c->T * c->C);
 }
 
+/* the block-sparse patterns: R = T rows (BLOCK) or 2T (PAIR), blocks of blk */
+typedef struct {
+    float *out, *att, *qkv, *r;
+    int B, R, C, H;
+    model_att_mask mk;
+    pool *p;
+} blk_att_t;
+static double blk_att_probe(void *v)
+{
+    blk_att_t *c = v;
+    model_attention_blocked_forward(c->out, c->att, c->qkv, c->B, c->R, c->C, c->H, &c->mk, 1,
+                                    c->p);
+    return dot(c->out, c->r, (size_t)c->B * c->R * c->C);
+}
+
+static void check_blocked_attention(pool *p, gsl_rng *r, int kind, int blk)
+{
+    enum { B = 2, T = 6, C = 8, H = 2 };
+    const int R = kind == MODEL_ATT_PAIR ? 2 * T : T;
+    blk_att_t c = {.qkv = randvec((size_t)B * R * 3 * C, 1.5, r),
+                   .r = randvec((size_t)B * R * C, 1, r),
+                   .B = B,
+                   .R = R,
+                   .C = C,
+                   .H = H,
+                   .mk = {.kind = kind, .T = T, .blk = blk},
+                   .p = p};
+    c.out = malloc((size_t)B * R * C * 4);
+    c.att = malloc((size_t)B * H * model_att_head_size(&c.mk, R) * 4);
+    blk_att_probe(&c);
+    float *dqkv = malloc((size_t)B * R * 3 * C * 4);
+    for (int i = 0; i < B * R * 3 * C; i++)
+        dqkv[i] = NAN; /* every entry is written */
+    float *scratch = malloc((size_t)model_pool_size(p) * R * R * 4);
+    model_attention_blocked_backward(dqkv, scratch, c.r, c.qkv, c.att, B, R, C, H, &c.mk, p);
+    char what[64];
+    snprintf(what, sizeof what, "%s attention (block %d) dqkv",
+             kind == MODEL_ATT_PAIR ? "pair" : "block-causal", blk);
+    fd_compare(what, c.qkv, dqkv, NULL, (size_t)B * R * 3 * C, blk_att_probe, &c);
+    free(c.out);
+    free(c.att);
+    free(c.qkv);
+    free(c.r);
+    free(dqkv);
+    free(scratch);
+}
+
 static void check_attention(pool *p, gsl_rng *r, int causal)
 {
     enum { B = 2, T = 5, C = 8, H = 2 };
@@ -609,6 +656,10 @@ void test_grad_ops(void)
         check_gelu(p, r);
         check_attention(p, r, 0);
         check_attention(p, r, 1);
+        for (int blk = 1; blk <= 6; blk *= 2 + (blk == 2)) { /* 1, 2, 6 */
+            check_blocked_attention(p, r, MODEL_ATT_PAIR, blk);
+            check_blocked_attention(p, r, MODEL_ATT_BLOCK, blk);
+        }
         check_classifier(p, r);
         check_restricted(p, r);
         gsl_rng_free(r);
@@ -757,6 +808,92 @@ static void check_whole_chain(int with_prior)
     free(c.lp);
     gsl_rng_free(r);
     model_close(&m);
+}
+
+/* The block mode's 2T pass: the loss of the noisy rows through the block-causal mask */
+typedef struct {
+    model *m;
+    int32_t *inp, *clean, *tgt;
+    float *w, *lp;
+    int B, T;
+} whole_block_t;
+static double whole_block_probe(void *v)
+{
+    whole_block_t *c = v;
+    int rc = model_forward_block(c->m, c->inp, c->clean, c->tgt, c->w, c->B, c->T, NULL, c->lp);
+    if (rc)
+        return NAN;
+    double s = 0;
+    for (int n = 0; n < c->B * c->T; n++)
+        s += (double)c->w[n] * -(double)c->lp[n];
+    return s / (c->B * c->T);
+}
+
+static void check_whole_block(int blk)
+{
+    enum { V = 13, K = 2, D = 8, L = 2, H = 2, B = 2, T = 6 };
+    model_settings ms;
+    model_default_settings(&ms);
+    ms.config = (model_config){.vocab = V,
+                               .n_mask = K,
+                               .d = D,
+                               .layers = L,
+                               .heads = H,
+                               .seq_len = T,
+                               .mode = MODEL_BLOCK,
+                               .block = blk};
+    ms.threads = 2;
+    gsl_rng *r = test_rng(29);
+    model *m = NULL;
+    CHECK_RC(m, model_open(&m, &ms, r), MODEL_OK);
+    test_scale_params(m, 0.5, 28);
+    whole_block_t c = {.m = m,
+                       .inp = malloc(B * T * 4),
+                       .clean = malloc(B * T * 4),
+                       .tgt = malloc(B * T * 4),
+                       .w = malloc(B * T * 4),
+                       .lp = malloc(B * T * 4),
+                       .B = B,
+                       .T = T};
+    for (int n = 0; n < B * T; n++) {
+        c.clean[n] = c.tgt[n] = (int32_t)gsl_rng_uniform_int(r, V);
+        int masked = gsl_rng_uniform(r) < 0.6;
+        c.inp[n] = masked ? V + (int32_t)gsl_rng_uniform_int(r, K) : c.tgt[n];
+        c.w[n] = (float)(0.5 + gsl_rng_uniform(r) * 2);
+    }
+    model_zero_grad(m);
+    CHECK_RC(m, model_forward_block(m, c.inp, c.clean, c.tgt, c.w, B, T, NULL, NULL), MODEL_OK);
+    CHECK_RC(m, model_backward(m), MODEL_OK);
+    float *grads = malloc(m->num_params * 4);
+    memcpy(grads, m->grads_mem, m->num_params * 4);
+    size_t start = 0;
+    for (int t = 0; t < NUM_PARAM_TENSORS; t++) {
+        size_t n = m->param_sizes[t], k = n < 24 ? n : 24;
+        size_t idx[24];
+        for (size_t j = 0; j < k; j++)
+            idx[j] = start + (k == n ? j : gsl_rng_uniform_int(r, n));
+        if (t == 0) /* wte: probe rows the batch uses, clean ones included */
+            for (size_t j = 0; j < k; j++)
+                idx[j] = (size_t)(j % 2 ? c.clean : c.inp)[j % (B * T)] * D + j % D;
+        char what[80];
+        snprintf(what, sizeof what, "model (block %d) loss d%s", blk, model_param_names[t]);
+        fd_compare(what, m->params_mem, grads, idx, k, whole_block_probe, &c);
+        start += n;
+    }
+    free(grads);
+    free(c.inp);
+    free(c.clean);
+    free(c.tgt);
+    free(c.w);
+    free(c.lp);
+    gsl_rng_free(r);
+    model_close(&m);
+}
+
+void test_grad_block(void)
+{
+    check_whole_block(2);
+    check_whole_block(3);
 }
 
 void test_grad_model(void)

@@ -21,18 +21,13 @@ gsl_rng *test_rng(unsigned long seed)
     return r;
 }
 
-model *test_model(int V, int K, int d, int L, int H, int T, int causal, int threads,
+model *test_model(int V, int K, int d, int L, int H, int T, int mode, int threads,
                   unsigned long seed)
 {
     model_settings s;
     model_default_settings(&s);
-    s.config = (model_config){.vocab = V,
-                              .n_mask = K,
-                              .d = d,
-                              .layers = L,
-                              .heads = H,
-                              .seq_len = T,
-                              .causal = causal};
+    s.config = (model_config){
+        .vocab = V, .n_mask = K, .d = d, .layers = L, .heads = H, .seq_len = T, .mode = mode};
     s.threads = threads;
     gsl_rng *r = test_rng(seed);
     model *m = NULL;
@@ -164,6 +159,12 @@ static const struct {
 } tests[] = {
     {"grad-ops", test_grad_ops},
     {"grad-model", test_grad_model},
+    {"grad-block", test_grad_block},
+    {"block-modes", test_block_modes},
+    {"block-checkpoint", test_block_checkpoint},
+    {"block-errors", test_block_errors},
+    {"cache", test_cache},
+    {"cache-sampler", test_cache_sampler},
     {"fastmath", test_fastmath},
     {"subs", test_subs},
     {"causal", test_causal},

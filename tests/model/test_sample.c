@@ -369,10 +369,10 @@ void test_defaults(void)
     model_default_settings(&s);
     CHECK(s.config.vocab == 256 && s.config.n_mask == 1 && s.config.d == 128 &&
               s.config.layers == 4 && s.config.heads == 4 && s.config.seq_len == 128 &&
-              s.config.causal == 0 && s.threads == 0,
-          "settings: V %d K %d d %d L %d H %d seq_len %d causal %d threads %d", s.config.vocab,
+              s.config.mode == MODEL_DIFFUSION && s.config.block == 0 && s.threads == 0,
+          "settings: V %d K %d d %d L %d H %d seq_len %d mode %d threads %d", s.config.vocab,
           s.config.n_mask, s.config.d, s.config.layers, s.config.heads, s.config.seq_len,
-          s.config.causal, s.threads);
+          s.config.mode, s.threads);
     model_optim o;
     memset(&o, 0xA5, sizeof o);
     model_default_optim(&o);
