@@ -16,7 +16,7 @@ n=$(grep -c "$step_re" err.txt)
 # the steps only go forward, and stay within the run
 steps=$(grep "$step_re" err.txt | sed 's|^train: step \([0-9]*\)/.*|\1|' | tr '\n' ' ')
 expect "train: steps increase" "" "$(echo "$steps" | awk '{ for (i = 2; i <= NF; i++) if ($i + 0 <= $(i - 1) + 0) print "step " $i " after " $(i - 1) }')"
-expect "train: the last line" "train: done in 0:00" "$(grep '^train: done' err.txt)"
+expect "train: the last line" "train: done in M:SS" "$(tail -n 1 err.txt | sed 's/ [0-9]*:[0-9][0-9]$/ M:SS/')"
 contains "train: the pyramid's build" "building the pyramid: " "$(cat err.txt)"
 expect "train: pyramid lines" "" "$(grep '^building the pyramid: ' err.txt | grep -v '^building the pyramid: \(\(counting\|merges\) [0-9.]*%, elapsed [0-9]*:[0-9][0-9], eta of \(counting\|merges\) \([0-9]*:[0-9][0-9]\|?\)\|done in [0-9]*:[0-9][0-9]\)$')"
 expect "train: every stderr line is progress" "" "$(grep -v -e "$step_re" -e '^train: done in' -e '^building the pyramid: ' err.txt)"
