@@ -91,7 +91,8 @@ static void test_unit_blocks(const struct run_ctx *x, mask *mk)
 {
     model *m = open_model(x, MODEL_BLOCK, 1);
     const long max_tokens = 16 * T;
-    int32_t *in = malloc((size_t)T * T * sizeof *in), *tgt = malloc((size_t)T * T * sizeof *tgt);
+    int32_t *in = malloc((size_t)T * T * sizeof *in),
+            *tgt = malloc((size_t)T * T * sizeof *tgt);
     float *lp = malloc((size_t)T * T * sizeof *lp);
     struct window w;
     window_alloc(&w, T, x->nlevels, 0);
