@@ -841,7 +841,8 @@ static int at_default(const struct config *c, int k)
 /* model.mode and model.block, and the keys each mode cannot take: an ar run has no
  * corruption (every mask.* key and the score's schedule keys have no meaning for it); a
  * block run corrupts each block on its own, which a chain (sampling inside a block has
- * none) and the response structure (a prompt across blocks) do not do. */
+ * none), the response structure (a prompt across blocks) and mask types (coded over whole
+ * windows) do not do. */
 static int check_mode(const struct config *c, struct config_values *v, char err[CONFIG_ERR_MAX])
 {
     int km = config_key_index("model.mode"), kb = config_key_index("model.block");
@@ -896,6 +897,11 @@ static int check_mode(const struct config *c, struct config_values *v, char err[
             return relation_error(c, config_key_index("mask.chain"), err,
                                   "'%s' does not work inside blocks (block diffusion is flat)",
                                   v->mask.chain);
+        if (strcmp(v->mask.types, "single"))
+            return relation_error(c, config_key_index("mask.types"), err,
+                                  "'%s' does not work inside blocks (its types are coded over "
+                                  "whole windows, a block's NELBO cannot pay for them)",
+                                  v->mask.types);
         if (!strcmp(v->mask.structure, "response"))
             return relation_error(c, config_key_index("mask.structure"), err,
                                   "response does not work inside blocks (the prompt is the "

@@ -343,6 +343,18 @@ int run_train(const struct config *c, const struct run_opts *o)
         run_ctx_free(&x);
         return end_run(rl, id, label, rc == -1 ? CLI_USAGE : CLI_FAIL, err);
     }
+    if (x.v->model.mode_id == MODEL_BLOCK && mask_reveals(x.mask)) {
+        /* a partition or rates coded over whole windows: no block's NELBO pays for them */
+        int k =
+            config_key_index(mask_reveals(x.mask) & MASK_REVEALS_RATES ? "mask.importance_mode"
+                                                                       : "mask.structure");
+        snprintf(err, sizeof err,
+                 "%s: %s: '%s' reveals what per-block corruption cannot code (its partition or "
+                 "rates span whole windows): not with model.mode = block",
+                 config_where(c, k), config_key_name(k), config_value(c, k));
+        run_ctx_free(&x);
+        return end_run(rl, id, label, CLI_USAGE, err);
+    }
     int status = CLI_OK;
     const char *why = NULL;
     struct trainer tr;

@@ -36,7 +36,17 @@ contains "ar score schedule" "bad.ini:4: score.schedule: has no meaning for mode
 printf '[mask]\nchain = class\n[model]\nmode = block:8\nseq_len = 32\n' > bad.ini
 err "$P" train -c bad.ini
 contains "block chain" "bad.ini:2: mask.chain: 'class' does not work inside blocks" "$err"
+printf '[mask]\ntypes = class\n[model]\nmode = block:8\nseq_len = 32\n' > bad.ini
+err "$P" train -c bad.ini
+contains "block types" "bad.ini:2: mask.types: 'class' does not work inside blocks" "$err"
 [ ! -e pyramask.db ] || { echo "FAIL a bad config created the run log" >&2; fail=1; }
+
+# a structure whose partition spans whole windows: exit 2 before training
+printf '[mask]\nstructure = regex\n' > rx.ini
+cat tiny.ini rx.ini > block-regex.ini
+err "$P" train -c block-regex.ini --set model.mode=block:8 --db regex.db
+expect "block regex exit" 2 "$rc"
+contains "block regex" "block-regex.ini:$(wc -l < block-regex.ini): mask.structure: 'regex' reveals" "$err"
 
 # the new keys at their defaults leave a diffusion config's hash alone
 expect "hash" "$("$P" config hash -c tiny.ini)" \
