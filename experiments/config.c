@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "corpus.h"
 #include "mask.h"
+#include "model.h"
 #include "reference_ini.h"
 #include "samples.h"
 
@@ -136,6 +137,8 @@ static const struct key keys[] = {
     {"model", "heads", K_INT, 1, 64, NULL, V(model.heads), 0},
     {"model", "seq_len", K_INT, 4, 8192, NULL, V(model.seq_len), 0},
     {"model", "prior_bias", K_BOOL, 0, 0, NULL, V(model.prior_bias), 0},
+    {"model", "mode", K_STR, 0, 0, NULL, V(model.mode), 2},
+    {"model", "block", K_INT, 0, 8192, NULL, V(model.block), 2},
     {"train", "steps", K_INT, 0, 1e9, NULL, V(train.steps), 0},
     {"train", "batch", K_INT, 1, 1 << 16, NULL, V(train.batch), 0},
     {"train", "lr", K_FLOAT, 0, 10, NULL, V(train.lr), 0},
@@ -829,6 +832,84 @@ int score_time_density(const struct config_values *v, double *c)
     return 0;
 }
 
+/* Whether key k holds its reference value. */
+static int at_default(const struct config *c, int k)
+{
+    return defaults[k] && c->text[k] && !strcmp(c->text[k], defaults[k]);
+}
+
+/* model.mode and model.block, and the keys each mode cannot take: an ar run has no
+ * corruption (every mask.* key and the score's schedule keys have no meaning for it); a
+ * block run corrupts each block on its own, which a chain (sampling inside a block has
+ * none), the response structure (a prompt across blocks) and mask types (coded over whole
+ * windows) do not do. */
+static int check_mode(const struct config *c, struct config_values *v, char err[CONFIG_ERR_MAX])
+{
+    int km = config_key_index("model.mode"), kb = config_key_index("model.block");
+    char name[32], why[256];
+    const char *colon = strchr(v->model.mode, ':');
+    size_t n = colon ? (size_t)(colon - v->model.mode) : strlen(v->model.mode);
+    snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1),
+             v->model.mode);
+    if (model_mode_parse(name, &v->model.mode_id, why, sizeof why))
+        return relation_error(c, km, err, "%s (or block:B)", why);
+    if (colon) {
+        char *end;
+        long b = strtol(colon + 1, &end, 10);
+        if (v->model.mode_id != MODEL_BLOCK || end == colon + 1 || *end || b < 1 || b > 8192)
+            return relation_error(c, km, err,
+                                  "'%s': only block takes a size, block:B with B in [1, 8192]",
+                                  v->model.mode);
+        if (v->model.block && v->model.block != b)
+            return relation_error(c, kb, err, "%ld disagrees with model.mode = %s",
+                                  v->model.block, v->model.mode);
+        v->model.block = b;
+    }
+    if (v->model.mode_id != MODEL_BLOCK) {
+        if (v->model.block)
+            return relation_error(c, kb, err, "%ld is only for model.mode = block, not %s",
+                                  v->model.block, v->model.mode);
+    } else if (v->model.block < 1) {
+        return relation_error(c, km, err, "block needs a block size (model.block = B)");
+    } else if (v->model.seq_len % v->model.block) {
+        int k = colon ? km : kb;
+        return relation_error(c, k, err, "block size %ld does not divide model.seq_len = %ld",
+                              v->model.block, v->model.seq_len);
+    }
+    if (v->model.mode_id == MODEL_AR) {
+        static const char *const no_meaning[] = {"score.schedule", "score.time_density",
+                                                 "score.chain_schedule"};
+        for (int k = 0; k < NKEYS; k++)
+            if (!strcmp(keys[k].section, "mask") && !at_default(c, k))
+                return relation_error(c, k, err,
+                                      "has no meaning for model.mode = ar (no "
+                                      "corruption: next-token prediction)");
+        for (size_t i = 0; i < sizeof no_meaning / sizeof *no_meaning; i++) {
+            int k = config_key_index(no_meaning[i]);
+            if (!at_default(c, k))
+                return relation_error(c, k, err,
+                                      "has no meaning for model.mode = ar (its "
+                                      "score is the exact likelihood)");
+        }
+    }
+    if (v->model.mode_id == MODEL_BLOCK) {
+        if (!chain_flat(v->mask.chain))
+            return relation_error(c, config_key_index("mask.chain"), err,
+                                  "'%s' does not work inside blocks (block diffusion is flat)",
+                                  v->mask.chain);
+        if (strcmp(v->mask.types, "single"))
+            return relation_error(c, config_key_index("mask.types"), err,
+                                  "'%s' does not work inside blocks (its types are coded over "
+                                  "whole windows, a block's NELBO cannot pay for them)",
+                                  v->mask.types);
+        if (!strcmp(v->mask.structure, "response"))
+            return relation_error(c, config_key_index("mask.structure"), err,
+                                  "response does not work inside blocks (the prompt is the "
+                                  "clean blocks before each block)");
+    }
+    return 0;
+}
+
 /* mask.chain against the pyramid's levels (from tokenizer.levels), the class rules and the
  * mask types libmask can combine with a chain. */
 static int check_chain(const struct config *c, struct config_values *v, int top,
@@ -974,6 +1055,8 @@ int config_finish(struct config *c, char err[CONFIG_ERR_MAX])
         return relation_error(c, config_key_index("mask.importance_mode"), err,
                               "'%s' needs mask.importance (idf, surprisal or a rule file)",
                               v->mask.importance_mode);
+    if (check_mode(c, v, err))
+        return -1;
     return check_chain(c, v, top, err);
 }
 

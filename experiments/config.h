@@ -52,6 +52,10 @@ struct config_values {
     struct {
         long d, layers, heads, seq_len;
         int prior_bias;
+        const char *mode; /* "diffusion", "ar", "block" or "block:B" (as the text says) */
+        long block;       /* block positions of a block run (from "block:B" or model.block);
+                           * 0 in the other modes */
+        int mode_id;      /* libmodel's model_mode: MODEL_DIFFUSION, MODEL_AR, MODEL_BLOCK */
     } model;
     struct {
         long steps, batch;

@@ -176,7 +176,9 @@ int run_evaluate(struct runlog *rl, int64_t id, model *m, const struct run_ctx *
                      canon.tokens) ||
         runlog_score(rl, id, "valid", "unigram_bpb", canon.unigram_nats / ln2 / bytes, NAN,
                      canon.tokens);
-    for (int k = 0; !bad && k < (int)v->score.buckets && k < SCORE_MAX_BUCKETS; k++) {
+    /* accuracy: a diffusion model's (an ar or block model's score has none) */
+    int buckets = model_get_config(m)->mode == MODEL_DIFFUSION ? (int)v->score.buckets : 0;
+    for (int k = 0; !bad && k < buckets && k < SCORE_MAX_BUCKETS; k++) {
         char name[32];
         snprintf(name, sizeof name, "masked_acc_b%d", k + 1);
         bad = runlog_score(rl, id, "valid", name, canon.bucket_acc[k], canon.bucket_se[k],
@@ -246,6 +248,13 @@ int run_score(const struct config *c, const char *checkpoint, const struct run_o
     }
     config_free(&trained);
     free(meta);
+    if (!status) { /* a checkpoint of one mode scored as another */
+        const struct config_values *v = config_values(sc);
+        if (model_expect_mode(m, v->model.mode_id, (int)v->model.block)) {
+            cli_error(label, "%s: %s (model.mode)", checkpoint, model_errmsg(m));
+            status = CLI_USAGE;
+        }
+    }
     if (status) {
         config_free(&sc);
         model_close(&m);

@@ -63,6 +63,9 @@ struct trainer {
     mask_out *outs;
     struct window *wins;
     int B;
+    double *times;  /* block: (B, T / block) each block's time */
+    int32_t *clean; /* block: (B, T) the clean sequences */
+    void *scratch;  /* block: score_block_corrupt's */
 };
 
 static void trainer_free(struct trainer *tr)
@@ -77,7 +80,32 @@ static void trainer_free(struct trainer *tr)
     free(tr->weights);
     free(tr->seqs);
     free(tr->outs);
+    free(tr->times);
+    free(tr->clean);
+    free(tr->scratch);
     model_close(&tr->m);
+}
+
+/* Block diffusion's batch: B * T / block times from the run's sampler and its schedule at
+ * `step`, then each block corrupted at its own (score_block_corrupt); the weights are each
+ * block's ELBO weights. Returns mask_corrupt's code. */
+static int block_corrupt_batch(struct trainer *tr, const struct run_ctx *x, long step,
+                               gsl_rng *r)
+{
+    const int T = x->T, Bk = (int)x->v->model.block, nblk = T / Bk;
+    mask_time_sampler how;
+    if (mask_time_sampler_parse(x->v->mask.time, &how, NULL, 0))
+        how = MASK_TIME_STRATIFIED;
+    mask_set_step(x->mask, step);
+    mask_sample_times(tr->times, tr->B * nblk, mask_get_schedule(x->mask), how, r);
+    for (int b = 0; b < tr->B; b++) {
+        memcpy(tr->clean + (size_t)b * T, tr->seqs[b].ids, (size_t)T * sizeof *tr->clean);
+        int rc = score_block_corrupt(x->mask, &tr->seqs[b], Bk, tr->times + (size_t)b * nblk, r,
+                                     &tr->outs[b], tr->scratch);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 /* The training loop. Returns 0, 1 when stopped by a signal, -1 with err on failure. */
@@ -86,7 +114,7 @@ static int train_loop(struct trainer *tr, const struct run_ctx *x, struct runlog
                       char err[CONFIG_ERR_MAX])
 {
     const struct config_values *v = x->v;
-    const int B = tr->B, T = x->T;
+    const int B = tr->B, T = x->T, mode = v->model.mode_id;
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     if (!r)
         return snprintf(err, CONFIG_ERR_MAX, "out of memory"), -1;
@@ -121,7 +149,19 @@ static int train_loop(struct trainer *tr, const struct run_ctx *x, struct runlog
             dataset_window(&x->train, start, &tr->wins[b], &tr->seqs[b]);
             memcpy(tr->targets + (size_t)b * T, tr->seqs[b].ids, (size_t)T * sizeof(int32_t));
         }
-        int mrc = mask_corrupt_batch(x->mask, tr->seqs, B, step, r, tr->outs);
+        int mrc = 0;
+        if (mode == MODEL_AR) /* row i predicts token i + 1: weights 1, 0 on the last row */
+            for (int b = 0; b < B; b++)
+                for (int i = 0; i < T; i++) {
+                    size_t p = (size_t)b * T + (size_t)i;
+                    tr->inputs[p] = tr->seqs[b].ids[i];
+                    tr->targets[p] = i + 1 < T ? tr->seqs[b].ids[i + 1] : 0;
+                    tr->weights[p] = i + 1 < T;
+                }
+        else if (mode == MODEL_BLOCK) /* each block at its own time, the run's sampler */
+            mrc = block_corrupt_batch(tr, x, step, r);
+        else
+            mrc = mask_corrupt_batch(x->mask, tr->seqs, B, step, r, tr->outs);
         if (mrc) {
             snprintf(err, CONFIG_ERR_MAX, "step %ld: corruption: %s", step,
                      mask_errmsg(x->mask));
@@ -130,7 +170,10 @@ static int train_loop(struct trainer *tr, const struct run_ctx *x, struct runlog
         }
         float loss, gnorm = 0;
         int e = model_zero_grad(tr->m);
-        if (!e)
+        if (!e && mode == MODEL_BLOCK)
+            e = model_forward_block(tr->m, tr->inputs, tr->clean, tr->targets, tr->weights, B,
+                                    T, &loss, NULL);
+        else if (!e)
             e = model_forward(tr->m, tr->inputs, tr->targets, tr->weights, B, T, &loss, NULL);
         if (!e)
             e = model_backward(tr->m);
@@ -199,6 +242,13 @@ static int trainer_open(struct trainer *tr, const struct run_ctx *x, char err[CO
     tr->wins = calloc((size_t)B, sizeof *tr->wins);
     if (x->n_desc)
         tr->level = malloc(BT);
+    if (v->model.mode_id == MODEL_BLOCK) {
+        tr->times = malloc((size_t)B * (size_t)(T / v->model.block) * sizeof *tr->times);
+        tr->clean = malloc(BT * sizeof *tr->clean);
+        tr->scratch = malloc((size_t)T * 9 + 16);
+        if (!tr->times || !tr->clean || !tr->scratch)
+            return snprintf(err, CONFIG_ERR_MAX, "out of memory"), -1;
+    }
     if (!tr->inputs || !tr->targets || !tr->masked || !tr->weights || !tr->seqs || !tr->outs ||
         !tr->wins || (x->n_desc && !tr->level))
         return snprintf(err, CONFIG_ERR_MAX, "out of memory"), -1;
@@ -225,7 +275,8 @@ static int trainer_open(struct trainer *tr, const struct run_ctx *x, char err[CO
     ms.config.layers = (int)v->model.layers;
     ms.config.heads = (int)v->model.heads;
     ms.config.seq_len = T;
-    ms.config.mode = MODEL_DIFFUSION;
+    ms.config.mode = v->model.mode_id;
+    ms.config.block = v->model.mode_id == MODEL_BLOCK ? (int)v->model.block : 0;
     ms.config.n_desc = x->n_desc;
     ms.threads = (int)v->train.threads;
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
@@ -291,6 +342,18 @@ int run_train(const struct config *c, const struct run_opts *o)
     if (rc) {
         run_ctx_free(&x);
         return end_run(rl, id, label, rc == -1 ? CLI_USAGE : CLI_FAIL, err);
+    }
+    if (x.v->model.mode_id == MODEL_BLOCK && mask_reveals(x.mask)) {
+        /* a partition or rates coded over whole windows: no block's NELBO pays for them */
+        int k =
+            config_key_index(mask_reveals(x.mask) & MASK_REVEALS_RATES ? "mask.importance_mode"
+                                                                       : "mask.structure");
+        snprintf(err, sizeof err,
+                 "%s: %s: '%s' reveals what per-block corruption cannot code (its partition or "
+                 "rates span whole windows): not with model.mode = block",
+                 config_where(c, k), config_key_name(k), config_value(c, k));
+        run_ctx_free(&x);
+        return end_run(rl, id, label, CLI_USAGE, err);
     }
     int status = CLI_OK;
     const char *why = NULL;

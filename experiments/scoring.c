@@ -114,11 +114,115 @@ static double time_from_uniform(double u, double c, double *dens)
     return t;
 }
 
+int score_block_corrupt(mask *mk, const mask_seq *seq, int Bk, const double *t, gsl_rng *r,
+                        mask_out *out, void *scratch)
+{
+    const int n = seq->n;
+    int32_t *ids = scratch;
+    float *wt = (float *)(ids + n);
+    uint8_t *msk = (uint8_t *)(wt + n);
+    for (int k = 0; k * Bk < n; k++) {
+        mask_out o = {ids, msk, wt, NULL, 0, NULL, NULL};
+        int rc = mask_corrupt(mk, seq, t[k], r, &o);
+        if (rc)
+            return rc;
+        size_t a = (size_t)k * (size_t)Bk, len = (size_t)(n - (int)a < Bk ? n - (int)a : Bk);
+        memcpy(out->ids + a, ids + a, len * sizeof *ids);
+        memcpy(out->masked + a, msk + a, len);
+        memcpy(out->weight + a, wt + a, len * sizeof *wt);
+        out->t = t[k];
+    }
+    return 0;
+}
+
+/* The exact score of an autoregressive model (scoring.h). */
+static int score_ar(model *m, const struct run_ctx *x, const struct score_opts *o,
+                    struct score_result *res, char err[CONFIG_ERR_MAX])
+{
+    const int T = x->T, R = o->replicates, WB = 64;
+    const size_t W = (size_t)score_windows(x, o);
+    double *own = o->unigram_logp ? NULL : score_unigram_logp(x);
+    const double *ulogp = o->unigram_logp ? o->unigram_logp : own;
+    int32_t *in = malloc((size_t)WB * T * sizeof *in),
+            *tgt = malloc((size_t)WB * T * sizeof *tgt);
+    float *wt = malloc((size_t)WB * T * sizeof *wt), *lp = malloc((size_t)WB * T * sizeof *lp);
+    double *nll = malloc(W * sizeof *nll);
+    struct window win;
+    int rc = 0, have_win = 0;
+    if (!ulogp || !in || !tgt || !wt || !lp || !nll || window_alloc(&win, T, x->nlevels, 0)) {
+        rc = config_fail(err, "out of memory");
+        goto done;
+    }
+    have_win = 1;
+    for (size_t w0 = 0; w0 < W && !rc; w0 += (size_t)WB) {
+        int nw = (int)(W - w0 < (size_t)WB ? W - w0 : (size_t)WB);
+        for (int a = 0; a < nw; a++) {
+            mask_seq seq;
+            dataset_window(&x->valid, (w0 + (size_t)a) * (size_t)T, &win, &seq);
+            res->bytes += (double)seq.text_len;
+            int32_t *ib = in + (size_t)a * T, *tb = tgt + (size_t)a * T;
+            memcpy(ib, seq.ids, (size_t)T * sizeof *ib);
+            for (int i = 0; i < T; i++) { /* row i predicts token i + 1 */
+                tb[i] = i + 1 < T ? seq.ids[i + 1] : 0;
+                wt[(size_t)a * T + (size_t)i] = i + 1 < T;
+                if (o->unigram_logp)
+                    res->unigram_nats -= ulogp[seq.ids[i]];
+            }
+            nll[w0 + (size_t)a] = -ulogp[seq.ids[0]];
+        }
+        if ((rc = model_score(m, in, tgt, nw, T, lp))) {
+            config_fail(err, "scoring: %s", model_errmsg(m));
+            break;
+        }
+        for (int a = 0; a < nw; a++) {
+            double l = 0;
+            for (int i = 0; i + 1 < T; i++)
+                l -= (double)lp[(size_t)a * T + (size_t)i];
+            nll[w0 + (size_t)a] += l;
+            res->nats += nll[w0 + (size_t)a];
+            for (int q = 0; o->replicate_nats && q < R; q++)
+                o->replicate_nats[(w0 + (size_t)a) * (size_t)R + (size_t)q] =
+                    nll[w0 + (size_t)a];
+        }
+        res->windows += nw;
+        res->tokens += (long)nw * T;
+    }
+    if (!rc && W > 1) {
+        double mean = res->nats / (double)W, ss = 0;
+        for (size_t w = 0; w < W; w++)
+            ss += (nll[w] - mean) * (nll[w] - mean);
+        res->var = (double)W * ss / (double)(W - 1);
+    }
+    res->se = sqrt(res->var);
+    res->acc = res->acc_se = NAN;
+done:
+    if (have_win)
+        window_free(&win);
+    free(own);
+    free(in);
+    free(tgt);
+    free(wt);
+    free(lp);
+    free(nll);
+    return rc ? -1 : 0;
+}
+
 int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_opts *o,
                 struct score_result *res, char err[CONFIG_ERR_MAX])
 {
     memset(res, 0, sizeof *res);
+    const model_config *mc = model_get_config(m);
+    if (mc->mode == MODEL_AR)
+        return score_ar(m, x, o, res, err);
     const int T = x->T, S = o->t_samples, R = o->replicates;
+    /* block: nblk blocks of Bk positions, each with its own times; diffusion: one of T */
+    const int block = mc->mode == MODEL_BLOCK, Bk = block ? mc->block : T, nblk = T / Bk;
+    if (block &&
+        (T % Bk || mask_chain_length(mk) > 0 || (o->side && mask_side_reveals(o->side))))
+        return config_fail(err,
+                           "scoring a block model: the corruption must be flat, reveal "
+                           "nothing, and the blocks of %d must divide the windows of %d",
+                           Bk, T);
     if (R < 2 || S < R || S % R || S > SCORE_MAX_T_SAMPLES)
         return config_fail(err,
                            "scoring: %d draws of t in %d replicates: the replicates must be "
@@ -127,7 +231,9 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
     const int k = S / R; /* antithetic draws per replicate */
     const size_t W = (size_t)score_windows(x, o);
     const int B = WINDOWS_PER_CALL * S;
-    const int buckets = o->buckets > SCORE_MAX_BUCKETS ? SCORE_MAX_BUCKETS : o->buckets;
+    const int buckets = block                            ? 0
+                        : o->buckets > SCORE_MAX_BUCKETS ? SCORE_MAX_BUCKETS
+                                                         : o->buckets;
     const int NB = buckets + 1; /* the buckets, then all of them */
     size_t BT = (size_t)B * (size_t)T;
     int32_t *in = malloc(BT * sizeof *in), *tgt = malloc(BT * sizeof *tgt);
@@ -136,8 +242,13 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
     const int chain = mask_chain_length(mk) > 0;
     int8_t *lvl = chain ? malloc(BT) : NULL; /* a chain's levels (msk: level > 0) */
     float *wt = malloc(BT * sizeof *wt), *lp = malloc(BT * sizeof *lp);
-    double *tt = malloc((size_t)B * sizeof *tt), *loss = malloc((size_t)B * sizeof *loss);
-    double *dens = malloc((size_t)B * sizeof *dens);
+    /* times and densities: (B, nblk), draw b's block kb at b * nblk + kb */
+    double *tt = malloc((size_t)B * nblk * sizeof *tt),
+           *loss = malloc((size_t)B * sizeof *loss);
+    double *dens = malloc((size_t)B * nblk * sizeof *dens);
+    double *tk = malloc((size_t)S * sizeof *tk);
+    int32_t *clean = block ? malloc(BT * sizeof *clean) : NULL;
+    void *scratch = block ? malloc((size_t)T * 9 + 16) : NULL;
     double *wc = malloc((size_t)R * NB * sizeof *wc), *wm = malloc((size_t)R * NB * sizeof *wm);
     struct acc_sums *acc = calloc((size_t)NB, sizeof *acc);
     const double *ulogp = o->unigram_logp;
@@ -145,7 +256,7 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
     struct window win;
     int rc = 0, have_win = 0;
     if (!in || !tgt || !pred || !msk || !wt || !lp || !tt || !loss || !dens || !wc || !wm ||
-        !acc || !r || !rs || (chain && !lvl)) {
+        !acc || !r || !rs || (chain && !lvl) || !tk || (block && (!clean || !scratch))) {
         rc = config_fail(err, "out of memory");
         goto done;
     }
@@ -169,10 +280,15 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
             res->bytes += (double)seq->text_len;
             for (int i = 0; ulogp && i < T; i++)
                 res->unigram_nats -= ulogp[seq->ids[i]];
-            for (int g = 0; g < R; g++) /* R independent antithetic sets of k times */
-                mask_sample_times(tt + a * S + g * k, k, &sched, MASK_TIME_ANTITHETIC, r);
-            for (int j = 0; j < S; j++)
-                tt[a * S + j] = time_from_uniform(tt[a * S + j], o->t_sqrt, &dens[a * S + j]);
+            /* per block, R independent antithetic sets of k times (one block: diffusion) */
+            for (int kb = 0; kb < nblk; kb++) {
+                for (int g = 0; g < R; g++)
+                    mask_sample_times(tk + g * k, k, &sched, MASK_TIME_ANTITHETIC, r);
+                for (int j = 0; j < S; j++) {
+                    size_t p = (size_t)(a * S + j) * nblk + (size_t)kb;
+                    tt[p] = time_from_uniform(tk[j], o->t_sqrt, &dens[p]);
+                }
+            }
             for (int j = 0; j < S && !rc; j++) {
                 size_t b = (size_t)(a * S + j);
                 mask_out out = {in + b * T, msk + b * T, wt + b * T, NULL, 0, NULL, NULL};
@@ -181,7 +297,12 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
                     out.target = tgt + b * T;
                     out.level = lvl + b * T;
                 }
-                rc = mask_corrupt(mk, seq, tt[b], r, &out);
+                if (block) {
+                    memcpy(clean + b * T, seq->ids, (size_t)T * sizeof *clean);
+                    rc = score_block_corrupt(mk, seq, Bk, tt + b * nblk, r, &out, scratch);
+                } else {
+                    rc = mask_corrupt(mk, seq, tt[b], r, &out);
+                }
             }
             if (!rc && o->side) {
                 double tn, pn;
@@ -195,18 +316,23 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
             config_fail(err, "scoring: %s", mask_errmsg(mk));
             break;
         }
-        if ((rc = model_score(m, in, tgt, nb, T, lp))) {
+        rc = block ? model_score_block(m, in, clean, tgt, nb, T, lp)
+                   : model_score(m, in, tgt, nb, T, lp);
+        if (rc) {
             config_fail(err, "scoring: %s", model_errmsg(m));
             break;
         }
-        for (int b = 0; b < nb; b++) {
-            double l = 0;
-            for (int i = 0; i < T; i++) {
-                size_t p = (size_t)b * T + (size_t)i;
-                if (msk[p])
-                    l -= (double)wt[p] * (double)lp[p];
+        for (int b = 0; b < nb; b++) { /* the sum over blocks of each block's estimate */
+            loss[b] = 0;
+            for (int kb = 0; kb < nblk; kb++) {
+                double l = 0;
+                for (int i = kb * Bk; i < (kb + 1) * Bk; i++) {
+                    size_t p = (size_t)b * T + (size_t)i;
+                    if (msk[p])
+                        l -= (double)wt[p] * (double)lp[p];
+                }
+                loss[b] += l / dens[(size_t)b * nblk + (size_t)kb];
             }
-            loss[b] = l / dens[b];
         }
         for (int a = 0; a < nw; a++) {
             double g[SCORE_MAX_T_SAMPLES], mean = 0, ss = 0;
@@ -289,6 +415,9 @@ done:
     free(wt);
     free(lp);
     free(tt);
+    free(tk);
+    free(clean);
+    free(scratch);
     free(dens);
     free(loss);
     free(wc);

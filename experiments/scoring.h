@@ -6,6 +6,7 @@
 
 #include "model.h"
 #include "run_prepare.h"
+#include <gsl/gsl_rng.h>
 
 enum { SCORE_MAX_BUCKETS = 100, SCORE_MAX_T_SAMPLES = 64 };
 
@@ -59,7 +60,28 @@ long score_windows(const struct run_ctx *x, const struct score_opts *o);
 int score_side_fit(mask_side *side, mask *mk, const struct run_ctx *x,
                    char err[CONFIG_ERR_MAX]);
 
-/* Scores model m on x's validation split under corruption mk. Returns 0 or -1 with err. */
+/* Block diffusion's corruption: block k of seq (positions k*Bk .. k*Bk+Bk-1) is the same
+ * positions of mask_corrupt(mk, seq, t[k]), the whole sequence corrupted at the block's own
+ * time (so structures, spans and units, keep their shape inside the block); seq->n / Bk
+ * corruptions in that order from r. out as mask_corrupt's (type, target and level NULL);
+ * scratch: 9 * seq->n bytes, 4-aligned. Returns mask_corrupt's code. With Bk = seq->n this
+ * is mask_corrupt itself, draw for draw. */
+int score_block_corrupt(mask *mk, const mask_seq *seq, int Bk, const double *t, gsl_rng *r,
+                        mask_out *out, void *scratch);
+
+/* Scores model m on x's validation split under corruption mk. Returns 0 or -1 with err.
+ * By the model's mode:
+ * - diffusion: the Monte Carlo NELBO above;
+ * - block: the sum over blocks of each block's NELBO, each block with its own times (S per
+ *   window, in R antithetic replicates per block as diffusion's), corrupted by
+ *   score_block_corrupt and scored conditioned on the clean blocks before it (one
+ *   model_score_block over the noisy and clean sequence); no accuracy, and a corruption
+ *   whose side code reveals anything is an error;
+ * - ar: no corruption (mk is not read): the exact negative log-likelihood of every window,
+ *   its first token coded by the training split's token frequencies (o->unigram_logp, or
+ *   computed) and each later token by the model given the tokens before it in the window;
+ *   var is the sampling variance of the total over windows (W times the windows' sample
+ *   variance), replicate_nats gets the window's value in every replicate, no accuracy. */
 int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_opts *o,
                 struct score_result *r, char err[CONFIG_ERR_MAX]);
 
