@@ -48,11 +48,43 @@ static void sampler_note(model *m, const struct sample_opts *o, char *note, size
     chain_sampler_free(&cs);
 }
 
+void samples_opts_from_config(struct sample_opts *o, const struct config_values *v)
+{
+    o->temperature = v->sample.temperature;
+    o->top_p = v->sample.top_p;
+    o->threshold = v->sample.threshold;
+    o->factor = v->sample.factor;
+    o->eta = v->sample.eta;
+    o->t_on = v->sample.t_on;
+    o->t_off = v->sample.t_off;
+    o->alpha_on = v->sample.alpha_on;
+    o->remdm_schedule = v->sample.remdm_schedule;
+    if (v->sample.block > 0)
+        o->block = (int)v->sample.block;
+}
+
 static int run_sampler(model *m, const struct sample_opts *o, int32_t *ids, int B, int T,
                        gsl_rng *r, char *err, size_t errlen)
 {
     model_sample_settings s;
     model_default_sample_settings(&s);
+    s.temperature = (float)o->temperature;
+    s.top_p = (float)o->top_p;
+    s.threshold = (float)o->threshold;
+    s.factor = (float)o->factor;
+    s.eta = (float)o->eta;
+    s.t_on = (float)o->t_on;
+    s.t_off = (float)o->t_off;
+    s.alpha_on = (float)o->alpha_on;
+    s.remdm_schedule = -1;
+    for (int i = 0; model_remdm_schedule_name(i); i++)
+        if (o->remdm_schedule && !strcmp(o->remdm_schedule, model_remdm_schedule_name(i)))
+            s.remdm_schedule = i;
+    if (s.remdm_schedule < 0) {
+        snprintf(err, errlen, "unknown remdm schedule '%s' (cap, rescale, conf, loop)",
+                 o->remdm_schedule ? o->remdm_schedule : "");
+        return -1;
+    }
     if (samples_strategy_parse(o->strategy, &s.strategy)) {
         char list[128];
         snprintf(err, errlen, "unknown strategy '%s' (%s)", o->strategy,
@@ -84,7 +116,7 @@ static int run_sampler(model *m, const struct sample_opts *o, int32_t *ids, int 
     chain_sampler_free(&cs);
     if (rc) {
         snprintf(err, errlen, "sampling: %s", model_errmsg(m));
-        return -2;
+        return rc == MODEL_EINVAL ? -1 : -2; /* settings the sampler refuses: bad usage */
     }
     return 0;
 }
@@ -119,6 +151,24 @@ int samples_generate(model *m, const tok *t, const struct sample_opts *o, int n,
     }
     for (size_t i = 0; i < (size_t)n * (size_t)T; i++)
         ids[i] = mc->vocab; /* mask id 0 */
+    if (mc->mode == MODEL_AR) {
+        /* nothing predicts an ar model's first position: every sequence starts at a line
+         * break (the first id of "\n" at the model level) */
+        tok_encoder *e = NULL;
+        tok_ids nl = {0};
+        int erc = tok_encoder_open(&e, t) ? -1 : tok_encode(e, o->level, "\n", 1, &nl);
+        if (erc || nl.n < 1 || nl.ids[0] >= mc->vocab) {
+            tok_ids_free(&nl);
+            tok_encoder_close(&e);
+            free(ids);
+            snprintf(err, errlen, "ar decoding: cannot encode a line break to start from");
+            return -2;
+        }
+        for (int b = 0; b < n; b++)
+            ids[(size_t)b * T] = nl.ids[0];
+        tok_ids_free(&nl);
+        tok_encoder_close(&e);
+    }
     int rc = run_sampler(m, o, ids, n, T, r, err, errlen);
     char note[96];
     sampler_note(m, o, note, sizeof note);
@@ -219,12 +269,13 @@ int samples_write_run(model *m, const struct run_ctx *x, const char *path, char 
         return -2;
     }
     gsl_rng_set(r, (unsigned long)v->train.seed + 101u);
-    struct sample_opts o = {(int)v->tokenizer.model_level,
-                            (int)v->score.sample_steps,
-                            v->score.sample_strategy,
-                            (int)v->mask.block,
-                            &x->chain,
-                            v->mask.chain_shape};
+    struct sample_opts o = {.level = (int)v->tokenizer.model_level,
+                            .steps = (int)v->score.sample_steps,
+                            .strategy = v->score.sample_strategy,
+                            .block = (int)v->mask.block,
+                            .chain = &x->chain,
+                            .shape = v->mask.chain_shape};
+    samples_opts_from_config(&o, v);
     int rc = samples_generate(m, x->tok, &o, (int)v->score.samples, r, f, err, errlen);
     /* infill: a validation window, its middle half masked */
     const struct dataset *d = &x->valid;

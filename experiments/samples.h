@@ -26,7 +26,14 @@ struct sample_opts {
     /* the checkpoint's chain (NULL or n = 0: flat) and shape, for the chain strategies */
     const struct chain_spec *chain;
     double shape;
+    /* the [sample] parameters (config.h; model.h's model_sample_settings) */
+    double temperature, top_p, threshold, factor, eta, t_on, t_off, alpha_on;
+    const char *remdm_schedule; /* cap, rescale, conf, loop */
 };
+
+/* o's sampler parameters from a config's [sample] section (o->block from sample.block
+ * when it is set, else kept). */
+void samples_opts_from_config(struct sample_opts *o, const struct config_values *v);
 
 /* The chain strategies draw through the chain's levels with kernel tables for a step grid
  * uniform in F_1 = p^(a_1) (libmask's hop probability of the coarsest description): with
