@@ -84,7 +84,7 @@ static void check_ranks(void)
               model_sample_rank(a, 2, MODEL_SAMPLE_MARGIN, 0),
           "margin must rank B before A");
     CHECK(model_sample_rank(a, 2, MODEL_SAMPLE_ENTROPY, 0) >
-              model_sample_rank(c, 3, MODEL_SAMPLE_ENTROPY, 0) &&
+                  model_sample_rank(c, 3, MODEL_SAMPLE_ENTROPY, 0) &&
               model_sample_rank(c, 3, MODEL_SAMPLE_ENTROPY, 0) >
                   model_sample_rank(b, 7, MODEL_SAMPLE_ENTROPY, 0),
           "entropy must rank A, C, B");
@@ -171,8 +171,9 @@ static void check_threshold(model *m)
             CHECK(sum >= 1, "threshold %g factor %g: step %d committed nothing", thr, factor,
                   i);
         }
-        CHECK(w.steps <= most, "threshold %g: %d calls, more than the %d of one commit per call",
-              thr, w.steps, most);
+        CHECK(w.steps <= most,
+              "threshold %g: %d calls, more than the %d of one commit per call", thr, w.steps,
+              most);
         if (pass == 0) { /* exactly one per call: as many calls as the longest sequence */
             CHECK_INT(most, w.steps);
             for (int i = 1; i <= w.steps; i++)
@@ -222,8 +223,9 @@ static void check_remdm_zero(model *m)
             CHECK_RC(m, model_sample(m, b, QB, QT, &s, r), MODEL_OK);
             long cb = model_calls(m) - c0;
             gsl_rng_free(r);
-            CHECK(!memcmp(a, b, sizeof a), "remdm %s eta 0, %d steps: not the random sampler's "
-                                           "tokens",
+            CHECK(!memcmp(a, b, sizeof a),
+                  "remdm %s eta 0, %d steps: not the random sampler's "
+                  "tokens",
                   model_remdm_schedule_name(sched), steps);
             CHECK_INT(cb, ca);
         }
@@ -337,8 +339,8 @@ static void check_params(model *m, model *blk)
         s.remdm_schedule = bad[i].sched;
         int rc = model_sample(m, tok, QB, QT, &s, r);
         CHECK(rc == MODEL_EINVAL && strstr(model_errmsg(m), bad[i].says),
-              "bad parameters %zu: expected MODEL_EINVAL naming %s, got %d: %s", i,
-              bad[i].says, rc, model_errmsg(m));
+              "bad parameters %zu: expected MODEL_EINVAL naming %s, got %d: %s", i, bad[i].says,
+              rc, model_errmsg(m));
         CHECK_INT(1, masks_left(tok) > 0); /* nothing sampled */
     }
     /* a block model: margin and entropy decode, threshold and remdm are refused */
