@@ -1,6 +1,38 @@
 #!/bin/sh
 # exp_decoding_cli.sh: pyramask sample with every flat strategy and its parameters (flags
 # override the checkpoint's [sample] section), the [sample] keys in a run, and parameters
+# out of range: exit 2 with the reason, nothing printed as a sample.
+. "$(dirname "$0")/exp_lib.sh" "$1" "$2"
+
+"$P" train -c tiny.ini --set sample.remdm_schedule=rescale --set sample.eta=0.5 \
+    --set score.sample_strategy=remdm 2>err.txt || { cat err.txt >&2; fail=1; }
+ckpt=$(sql "SELECT path FROM artifacts WHERE run_id = 1 AND kind = 'checkpoint'")
+samples=$(sql "SELECT path FROM artifacts WHERE run_id = 1 AND kind = 'samples'")
+contains "remdm samples artifact" "--- generated 1 (remdm, 4 steps" "$(head -1 "$samples")"
+contains "config keeps [sample]" "remdm_schedule = rescale" "$("$P" config show -c tiny.ini \
+    --set sample.remdm_schedule=rescale)"
+
+for s in random confidence margin entropy block threshold remdm; do
+    out=$("$P" sample --checkpoint "$ckpt" --strategy $s --steps 8 -n 2 2>&1) || {
+        echo "FAIL sample --strategy $s: $out" >&2
+        fail=1
+    }
+    contains "sample $s" "--- generated 2 ($s, 8 steps" "$out"
+done
+out=$("$P" sample --checkpoint "$ckpt" --strategy threshold --threshold 0.5 --block 8 2>&1) ||
+    fail=1
+contains "threshold flags" "--- generated 1 (threshold" "$out"
+out=$("$P" sample --checkpoint "$ckpt" --strategy threshold --factor 1 2>&1) || fail=1
+contains "factor flag" "--- generated 1 (threshold" "$out"
+for sch in cap rescale conf loop; do
+    out=$("$P" sample --checkpoint "$ckpt" --strategy remdm --remdm-schedule $sch --eta 0.3 \
+        --steps 16 --temperature 0.8 2>&1) || { echo "FAIL remdm $sch: $out" >&2; fail=1; }
+    contains "remdm $sch" "--- generated 1 (remdm, 16 steps" "$out"
+done
+out=$(echo "In the beginning [MASK:6] the earth." |
+    "$P" sample --checkpoint "$ckpt" --strategy margin --infill - 2>&1) || fail=1
+contains "margin infill" "--- infilled (margin" "$out"
+
 # out of range: exit 2, why, no sample (bad runs in this shell: its checks count)
 bad() {
     want=$1
