@@ -3,8 +3,10 @@
 #include "samples.h"
 #include "safe_file.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 const char *samples_strategy_name(int i)
 {
@@ -121,6 +123,17 @@ static int run_sampler(model *m, const struct sample_opts *o, int32_t *ids, int 
     return 0;
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Generates o's n sequences into ids (n, T) and prints them, measuring q (NULL: not). */
+static int generate(model *m, const tok *t, const struct sample_opts *o, int n, gsl_rng *r,
+                    FILE *out, int32_t *ids, struct quality *q, char *err, size_t errlen);
+
 static int print_ids(const tok *t, int level, const int32_t *ids, int n, FILE *out, char *err,
                      size_t errlen)
 {
@@ -143,12 +156,21 @@ int samples_generate(model *m, const tok *t, const struct sample_opts *o, int n,
                      FILE *out, char *err, size_t errlen)
 {
     const model_config *mc = model_get_config(m);
-    int T = mc->seq_len;
-    int32_t *ids = malloc((size_t)n * (size_t)T * sizeof *ids);
+    int32_t *ids = malloc((size_t)n * (size_t)mc->seq_len * sizeof *ids);
     if (!ids) {
         snprintf(err, errlen, "out of memory");
         return -2;
     }
+    int rc = generate(m, t, o, n, r, out, ids, NULL, err, errlen);
+    free(ids);
+    return rc;
+}
+
+static int generate(model *m, const tok *t, const struct sample_opts *o, int n, gsl_rng *r,
+                    FILE *out, int32_t *ids, struct quality *q, char *err, size_t errlen)
+{
+    const model_config *mc = model_get_config(m);
+    int T = mc->seq_len;
     for (size_t i = 0; i < (size_t)n * (size_t)T; i++)
         ids[i] = mc->vocab; /* mask id 0 */
     if (mc->mode == MODEL_AR) {
@@ -160,7 +182,6 @@ int samples_generate(model *m, const tok *t, const struct sample_opts *o, int n,
         if (erc || nl.n < 1 || nl.ids[0] >= mc->vocab) {
             tok_ids_free(&nl);
             tok_encoder_close(&e);
-            free(ids);
             snprintf(err, errlen, "ar decoding: cannot encode a line break to start from");
             return -2;
         }
@@ -169,7 +190,14 @@ int samples_generate(model *m, const tok *t, const struct sample_opts *o, int n,
         tok_ids_free(&nl);
         tok_encoder_close(&e);
     }
+    long calls0 = model_calls(m);
+    double t0 = now_s();
     int rc = run_sampler(m, o, ids, n, T, r, err, errlen);
+    if (q) {
+        double dt = now_s() - t0;
+        q->model_calls = model_calls(m) - calls0;
+        q->tokens_per_s = dt > 0 ? (double)n * T / dt : NAN;
+    }
     char note[96];
     sampler_note(m, o, note, sizeof note);
     for (int b = 0; b < n && !rc; b++) {
@@ -177,7 +205,6 @@ int samples_generate(model *m, const tok *t, const struct sample_opts *o, int n,
                 note);
         rc = print_ids(t, o->level, ids + (size_t)b * T, T, out, err, errlen);
     }
-    free(ids);
     return rc;
 }
 
@@ -250,8 +277,31 @@ int samples_infill(model *m, const tok *t, const struct sample_opts *o, const ch
     return rc;
 }
 
-int samples_write_run(model *m, const struct run_ctx *x, const char *path, char *err,
-                      size_t errlen)
+int samples_log_quality(struct runlog *rl, int64_t run_id, const struct quality *q, char *err,
+                        size_t errlen)
+{
+    const struct {
+        const char *name;
+        double v;
+    } rows[] = {{"sample_entropy", q->entropy},
+                {"sample_distinct_1", q->distinct[0]},
+                {"sample_distinct_2", q->distinct[1]},
+                {"sample_distinct_3", q->distinct[2]},
+                {"sample_repetition", q->repetition},
+                {"sample_js2", q->js2 >= 0 ? q->js2 : NAN},
+                {"sample_nfe", (double)q->model_calls},
+                {"sample_tokens_per_s", q->tokens_per_s},
+                {"sample_length", q->length}};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        if (runlog_score(rl, run_id, "samples", rows[i].name, rows[i].v, NAN, q->n)) {
+            snprintf(err, errlen, "%s", runlog_errmsg(rl));
+            return -1;
+        }
+    return 0;
+}
+
+int samples_write_run(model *m, const struct run_ctx *x, const char *path, struct quality *q,
+                      char *err, size_t errlen)
 {
     const struct config_values *v = x->v;
     const int T = x->T;
@@ -276,7 +326,18 @@ int samples_write_run(model *m, const struct run_ctx *x, const char *path, char 
                             .chain = &x->chain,
                             .shape = v->mask.chain_shape};
     samples_opts_from_config(&o, v);
-    int rc = samples_generate(m, x->tok, &o, (int)v->score.samples, r, f, err, errlen);
+    int32_t *gen = malloc((size_t)v->score.samples * (size_t)T * sizeof *gen);
+    int rc = gen ? generate(m, x->tok, &o, (int)v->score.samples, r, f, gen, q, err, errlen)
+                 : (snprintf(err, errlen, "out of memory"), -2);
+    if (!rc && q) {
+        long nref = (long)(x->valid.n < (size_t)1 << 20 ? x->valid.n : (size_t)1 << 20);
+        struct quality meas;
+        quality_measure(&meas, gen, (int)v->score.samples, T, x->valid.ids, (size_t)nref);
+        meas.model_calls = q->model_calls;
+        meas.tokens_per_s = q->tokens_per_s;
+        *q = meas;
+    }
+    free(gen);
     /* infill: a validation window, its middle half masked */
     const struct dataset *d = &x->valid;
     const size_t *at = d->align.start[d->lo];

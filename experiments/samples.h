@@ -8,7 +8,9 @@
 #include <gsl/gsl_rng.h>
 
 #include "model.h"
+#include "quality.h"
 #include "run_prepare.h"
+#include "runlog.h"
 #include "tok.h"
 
 /* Sampling strategies by name (pyramask sample --strategy, score.sample_strategy): the
@@ -56,7 +58,15 @@ int samples_infill(model *m, const tok *t, const struct sample_opts *o, const ch
  * middle half masked, each after the original with the hidden part in [[ ]]. The sampler
  * settings are the run's (score.sample_steps, score.sample_strategy, mask.block) and its
  * random numbers come from train.seed. Returns 0, or -2 with err. */
-int samples_write_run(model *m, const struct run_ctx *x, const char *path, char *err,
-                      size_t errlen);
+int samples_write_run(model *m, const struct run_ctx *x, const char *path, struct quality *q,
+                      char *err, size_t errlen);
+
+/* The measures of a run's generated samples (q, from samples_write_run) into the run log's
+ * scores table, split 'samples': sample_entropy, sample_distinct_1..3, sample_repetition,
+ * sample_js2 (against the validation text), sample_nfe, sample_tokens_per_s,
+ * sample_length, each with n = the samples; the sampler's settings are the run's config
+ * (score.sample_*, [sample]). Returns 0 or -1 with err. */
+int samples_log_quality(struct runlog *rl, int64_t run_id, const struct quality *q, char *err,
+                        size_t errlen);
 
 #endif
