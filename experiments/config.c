@@ -176,6 +176,7 @@ static const struct key keys[] = {
     {"sample", "t_on", K_FLOAT, 0, 1, NULL, V(sample.t_on), 2},
     {"sample", "t_off", K_FLOAT, 0, 1, NULL, V(sample.t_off), 2},
     {"sample", "alpha_on", K_FLOAT, 1e-6, 0.999999, NULL, V(sample.alpha_on), 2},
+    {"sample", "reference", K_PATHS, 0, 0, NULL, V(sample.reference), 2},
 };
 #undef V
 enum { NKEYS = sizeof keys / sizeof keys[0] };

@@ -74,6 +74,7 @@ struct config_values {
         double threshold, factor;
         const char *remdm_schedule;
         double eta, t_on, t_off, alpha_on;
+        const char *reference; /* an ar checkpoint of the same tokenizer, or "" */
     } sample;
 };
 

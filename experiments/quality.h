@@ -30,6 +30,7 @@ struct quality {
     double js2;          /* JS divergence (bits) of the bigrams of all samples vs ref */
     long model_calls;    /* NFE of the whole set */
     double tokens_per_s; /* generated tokens per second of decoding */
+    double gen_bpb;      /* bits per byte under sample.reference (NaN: none) */
 };
 /* Fills q from n samples of T tokens (x, n*T) and the reference ref[0..nref). */
 void quality_measure(struct quality *q, const int32_t *x, int n, int T, const int32_t *ref,

@@ -1,6 +1,7 @@
 /* samples.c: iterative unmasking through libmodel's samplers, decoding with libtok; the
  * infill input is plain text with [MASK] / [MASK:n] holes; a trained run's samples file. */
 #include "samples.h"
+#include "config.h"
 #include "safe_file.h"
 
 #include <math.h>
@@ -283,21 +284,100 @@ int samples_log_quality(struct runlog *rl, int64_t run_id, const struct quality 
     const struct {
         const char *name;
         double v;
-    } rows[] = {{"sample_entropy", q->entropy},
-                {"sample_distinct_1", q->distinct[0]},
-                {"sample_distinct_2", q->distinct[1]},
-                {"sample_distinct_3", q->distinct[2]},
-                {"sample_repetition", q->repetition},
-                {"sample_js2", q->js2 >= 0 ? q->js2 : NAN},
-                {"sample_nfe", (double)q->model_calls},
-                {"sample_tokens_per_s", q->tokens_per_s},
-                {"sample_length", q->length}};
+    } rows[] = {
+        {"sample_entropy", q->entropy},         {"sample_distinct_1", q->distinct[0]},
+        {"sample_distinct_2", q->distinct[1]},  {"sample_distinct_3", q->distinct[2]},
+        {"sample_repetition", q->repetition},   {"sample_js2", q->js2 >= 0 ? q->js2 : NAN},
+        {"sample_nfe", (double)q->model_calls}, {"sample_tokens_per_s", q->tokens_per_s},
+        {"sample_length", q->length},           {"sample_gen_bpb", q->gen_bpb}};
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
-        if (runlog_score(rl, run_id, "samples", rows[i].name, rows[i].v, NAN, q->n)) {
+        if ((i + 1 < sizeof rows / sizeof rows[0] || !isnan(rows[i].v)) &&
+            runlog_score(rl, run_id, "samples", rows[i].name, rows[i].v, NAN, q->n)) {
             snprintf(err, errlen, "%s", runlog_errmsg(rl));
             return -1;
         }
     return 0;
+}
+
+/* Bits per byte of n sequences (n, T) under the ar checkpoint `path`: each sequence's tokens
+ * 1..T-1 predicted from the ones before, over the bytes they decode to. The checkpoint must
+ * be an ar model of the run's tokenizer (the same pyramid file and model level). Returns 0,
+ * or -1 with err. */
+static int gen_bpb(const char *path, const struct run_ctx *x, const int32_t *ids, int n, int T,
+                   double *bpb, char *err, size_t errlen)
+{
+    model *ref = NULL;
+    char *meta = NULL, cerr[CONFIG_ERR_MAX];
+    int rc = -1;
+    struct config *c = NULL;
+    int32_t *tgt = malloc((size_t)T * sizeof *tgt);
+    float *lp = malloc((size_t)T * sizeof *lp);
+    if (!tgt || !lp) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    if (model_load(&ref, path, 0, &meta)) {
+        snprintf(err, errlen, "sample.reference %s: %s", path, model_errmsg(ref));
+        goto done;
+    }
+    const model_config *mc = model_get_config(ref);
+    if (mc->mode != MODEL_AR) {
+        snprintf(err, errlen, "sample.reference %s: a %s model, not ar", path,
+                 model_mode_name(mc->mode));
+        goto done;
+    }
+    c = config_new();
+    if (!c || config_load_string(c, meta ? meta : "", path, cerr) || config_finish(c, cerr)) {
+        snprintf(err, errlen, "sample.reference %s: metadata: %s", path,
+                 c ? cerr : "out of memory");
+        goto done;
+    }
+    const struct config_values *rv = config_values(c);
+    if (strcmp(rv->tokenizer.pyramid, x->pyramid_path) ||
+        rv->tokenizer.model_level != x->v->tokenizer.model_level || mc->vocab != x->V) {
+        snprintf(err, errlen,
+                 "sample.reference %s: another tokenizer (pyramid %s level %ld, %d ids), not "
+                 "the run's (pyramid %s level %ld, %d ids)",
+                 path, rv->tokenizer.pyramid, rv->tokenizer.model_level, mc->vocab,
+                 x->pyramid_path, x->v->tokenizer.model_level, x->V);
+        goto done;
+    }
+    if (mc->seq_len < T) {
+        snprintf(err, errlen, "sample.reference %s: %d positions, the samples have %d", path,
+                 mc->seq_len, T);
+        goto done;
+    }
+    double bits = 0.0, bytes = 0.0;
+    for (int b = 0; b < n; b++) {
+        const int32_t *s = ids + (size_t)b * T;
+        memcpy(tgt, s + 1, (size_t)(T - 1) * sizeof *tgt);
+        tgt[T - 1] = s[0]; /* the last row predicts past the sample: not counted */
+        if (model_score(ref, s, tgt, 1, T, lp)) {
+            snprintf(err, errlen, "sample.reference %s: %s", path, model_errmsg(ref));
+            goto done;
+        }
+        for (int t = 0; t + 1 < T; t++)
+            bits -= lp[t] / M_LN2;
+        uint8_t *txt;
+        size_t len;
+        tok_err te = {0};
+        if (tok_decode(x->tok, (int)x->v->tokenizer.model_level, s + 1, (size_t)(T - 1), &txt,
+                       &len, &te)) {
+            snprintf(err, errlen, "decoding: %s", te.msg);
+            goto done;
+        }
+        bytes += (double)len;
+        free(txt);
+    }
+    *bpb = bytes > 0 ? bits / bytes : NAN;
+    rc = 0;
+done:
+    config_free(&c);
+    free(meta);
+    free(tgt);
+    free(lp);
+    model_close(&ref);
+    return rc;
 }
 
 int samples_write_run(model *m, const struct run_ctx *x, const char *path, struct quality *q,
@@ -335,7 +415,11 @@ int samples_write_run(model *m, const struct run_ctx *x, const char *path, struc
         quality_measure(&meas, gen, (int)v->score.samples, T, x->valid.ids, (size_t)nref);
         meas.model_calls = q->model_calls;
         meas.tokens_per_s = q->tokens_per_s;
+        meas.gen_bpb = NAN;
         *q = meas;
+        if (v->sample.reference && v->sample.reference[0])
+            rc = gen_bpb(v->sample.reference, x, gen, (int)v->score.samples, T, &q->gen_bpb,
+                         err, errlen);
     }
     free(gen);
     /* infill: a validation window, its middle half masked */

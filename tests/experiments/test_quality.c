@@ -45,7 +45,7 @@ int main(void)
     quality_measure(&q, set, 2, 4, ref, 4);
     CHECK_INT(2, q.n);
     CHECK_NEAR(4.0, q.length, 0);
-    CHECK_NEAR(0.75, q.entropy, 1e-12);                /* (1.5 + 0) / 2 */
+    CHECK_NEAR(0.75, q.entropy, 1e-12); /* (1.5 + 0) / 2 */
     CHECK_NEAR((0.75 + 0.25) / 2, q.distinct[0], 1e-12);
     CHECK_NEAR((1.0 / 3 + 1.0) / 2, q.repetition, 1e-12); /* a: 1/3, 4444: 1 */
     printf("%s: quality\n", check_failures ? "FAIL" : "ok");

@@ -2,6 +2,7 @@
 # exp_decoding_cli.sh: pyramask sample with every flat strategy and its parameters (flags
 # override the checkpoint's [sample] section), the [sample] keys in a run, and parameters
 # out of range: exit 2 with the reason, nothing printed as a sample.
+AR_REF=$(cd "$(dirname "$3")" && pwd)/$(basename "$3")
 . "$(dirname "$0")/exp_lib.sh" "$1" "$2"
 
 "$P" train -c tiny.ini --set sample.remdm_schedule=rescale --set sample.eta=0.5 \
@@ -16,6 +17,18 @@ expect "measures in range" 1 "$(sql "SELECT min(value >= 0) FROM scores WHERE ru
     metric IN ('sample_entropy', 'sample_distinct_1', 'sample_repetition', 'sample_js2')")"
 expect "length" 32 "$(sql "SELECT value FROM scores WHERE run_id = 1 AND metric = 'sample_length'")"
 contains "settings beside it" "eta = 0.5" "$(sql "SELECT config FROM runs WHERE run_id = 1")"
+expect "no reference, no gen_bpb" 0 "$(sql "SELECT count(*) FROM scores WHERE metric = 'sample_gen_bpb'")"
+
+# generative bits per byte under an ar reference of the same tokenizer (fresh parameters:
+# near log2(V) bits per token); a diffusion checkpoint as reference is refused
+"$AR_REF" "$ckpt" ar.ckpt || fail=1
+"$P" train -c tiny.ini --set sample.reference="$T/ar.ckpt" 2>err.txt || { cat err.txt >&2; fail=1; }
+expect "gen_bpb logged" 1 "$(sql "SELECT value > 0.5 AND value < 20 FROM scores WHERE run_id = 2
+    AND metric = 'sample_gen_bpb'")"
+"$P" train -c tiny.ini --set sample.reference="$ckpt" --set train.seed=5 2>err.txt
+expect "diffusion reference exit" 1 "$?"
+contains "diffusion reference" "a diffusion model, not ar" "$(cat err.txt)"
+
 contains "config keeps [sample]" "remdm_schedule = rescale" "$("$P" config show -c tiny.ini \
     --set sample.remdm_schedule=rescale)"
 
