@@ -11,8 +11,8 @@
 enum { ORACLE_MAX_A = 64 };
 
 struct oracle {
-    int A;                              /* alphabet size, 2..ORACLE_MAX_A */
-    double pi[ORACLE_MAX_A];            /* initial distribution */
+    int A;                                 /* alphabet size, 2..ORACLE_MAX_A */
+    double pi[ORACLE_MAX_A];               /* initial distribution */
     double P[ORACLE_MAX_A * ORACLE_MAX_A]; /* P[a * A + b] = p(next b | a), rows sum to 1 */
 };
 

@@ -355,7 +355,7 @@ int run_train(const struct config *c, const struct run_opts *o)
             if (samples_write_run(tr.m, &x, path, &q, err, sizeof err))
                 status = CLI_FAIL;
             else if (runlog_artifact(rl, id, "samples", path) ||
-                     samples_log_quality(rl, id, &q, err, sizeof err)) {
+                     samples_log_quality(rl, id, x.v->train.steps, &q, err, sizeof err)) {
                 snprintf(err, sizeof err, "%s", runlog_errmsg(rl));
                 status = CLI_FAIL;
             }

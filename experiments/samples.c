@@ -278,8 +278,8 @@ int samples_infill(model *m, const tok *t, const struct sample_opts *o, const ch
     return rc;
 }
 
-int samples_log_quality(struct runlog *rl, int64_t run_id, const struct quality *q, char *err,
-                        size_t errlen)
+int samples_log_quality(struct runlog *rl, int64_t run_id, long step, const struct quality *q,
+                        char *err, size_t errlen)
 {
     const struct {
         const char *name;
@@ -288,14 +288,19 @@ int samples_log_quality(struct runlog *rl, int64_t run_id, const struct quality 
         {"sample_entropy", q->entropy},         {"sample_distinct_1", q->distinct[0]},
         {"sample_distinct_2", q->distinct[1]},  {"sample_distinct_3", q->distinct[2]},
         {"sample_repetition", q->repetition},   {"sample_js2", q->js2 >= 0 ? q->js2 : NAN},
-        {"sample_nfe", (double)q->model_calls}, {"sample_tokens_per_s", q->tokens_per_s},
-        {"sample_length", q->length},           {"sample_gen_bpb", q->gen_bpb}};
+        {"sample_nfe", (double)q->model_calls}, {"sample_length", q->length},
+        {"sample_gen_bpb", q->gen_bpb}};
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         if ((i + 1 < sizeof rows / sizeof rows[0] || !isnan(rows[i].v)) &&
             runlog_score(rl, run_id, "samples", rows[i].name, rows[i].v, NAN, q->n)) {
             snprintf(err, errlen, "%s", runlog_errmsg(rl));
             return -1;
         }
+    /* a timing, not a score: the metrics table's, as the training throughput */
+    if (runlog_metric(rl, run_id, step, "sample_tokens_per_s", q->tokens_per_s)) {
+        snprintf(err, errlen, "%s", runlog_errmsg(rl));
+        return -1;
+    }
     return 0;
 }
 

@@ -63,10 +63,12 @@ int samples_write_run(model *m, const struct run_ctx *x, const char *path, struc
 
 /* The measures of a run's generated samples (q, from samples_write_run) into the run log's
  * scores table, split 'samples': sample_entropy, sample_distinct_1..3, sample_repetition,
- * sample_js2 (against the validation text), sample_nfe, sample_tokens_per_s,
- * sample_length, each with n = the samples; the sampler's settings are the run's config
- * (score.sample_*, [sample]). Returns 0 or -1 with err. */
-int samples_log_quality(struct runlog *rl, int64_t run_id, const struct quality *q, char *err,
-                        size_t errlen);
+ * sample_js2 (against the validation text), sample_nfe, sample_length and, with
+ * sample.reference, sample_gen_bpb, each with n = the samples; the decoding speed as the
+ * metric sample_tokens_per_s at `step` (a timing, so not a score: scores repeat to the
+ * bit). The sampler's settings are the run's config (score.sample_*, [sample]). Returns 0
+ * or -1 with err. */
+int samples_log_quality(struct runlog *rl, int64_t run_id, long step, const struct quality *q,
+                        char *err, size_t errlen);
 
 #endif

@@ -86,8 +86,8 @@ static void check_nelbo(const struct oracle *o, gsl_rng *r, int cosine)
     double nll = oracle_nll(o, x, L);
     CHECK(fabs(mean - nll) < 4 * se, "%s NELBO %.4f +- %.4f, exact NLL %.4f",
           cosine ? "cosine" : "linear", mean, se, nll);
-    printf("  %s: NELBO %.4f +- %.4f nats, exact NLL %.4f\n", cosine ? "cosine" : "linear", mean,
-           se, nll);
+    printf("  %s: NELBO %.4f +- %.4f nats, exact NLL %.4f\n", cosine ? "cosine" : "linear",
+           mean, se, nll);
 }
 
 /* KL(generated || true) of the bigram statistics over all positions, nats */

@@ -11,10 +11,11 @@ ckpt=$(sql "SELECT path FROM artifacts WHERE run_id = 1 AND kind = 'checkpoint'"
 samples=$(sql "SELECT path FROM artifacts WHERE run_id = 1 AND kind = 'samples'")
 contains "remdm samples artifact" "--- generated 1 (remdm, 4 steps" "$(head -1 "$samples")"
 # the samples' quality in the run log, beside the sampler's settings
-expect "quality rows" 9 "$(sql "SELECT count(*) FROM scores WHERE run_id = 1 AND split = 'samples'")"
+expect "quality rows" 8 "$(sql "SELECT count(*) FROM scores WHERE run_id = 1 AND split = 'samples'")"
 expect "nfe logged" 1 "$(sql "SELECT value > 0 AND value <= 4 FROM scores WHERE run_id = 1 AND metric = 'sample_nfe'")"
 expect "measures in range" 1 "$(sql "SELECT min(value >= 0) FROM scores WHERE run_id = 1 AND
     metric IN ('sample_entropy', 'sample_distinct_1', 'sample_repetition', 'sample_js2')")"
+expect "decode speed" 1 "$(sql "SELECT value > 0 FROM metrics WHERE run_id = 1 AND key = 'sample_tokens_per_s'")"
 expect "length" 32 "$(sql "SELECT value FROM scores WHERE run_id = 1 AND metric = 'sample_length'")"
 contains "settings beside it" "eta = 0.5" "$(sql "SELECT config FROM runs WHERE run_id = 1")"
 expect "no reference, no gen_bpb" 0 "$(sql "SELECT count(*) FROM scores WHERE metric = 'sample_gen_bpb'")"
