@@ -93,6 +93,12 @@ static const char *strategy_choice(int i)
     return samples_strategy_name(i);
 }
 
+/* ReMDM's remasking schedules */
+static const char *remdm_choice(int i)
+{
+    return model_remdm_schedule_name(i);
+}
+
 #define V(f) offsetof(struct config_values, f)
 static const struct key keys[] = {
     {"data", "corpus", K_PATHS, 0, 0, NULL, V(data.corpus), 0},
@@ -163,6 +169,17 @@ static const struct key keys[] = {
     {"score", "curve_every", K_INT, 0, 1e9, NULL, V(score.curve_every), 2},
     {"score", "curve_tokens", K_INT, 0, 1e12, NULL, V(score.curve_tokens), 2},
     {"score", "chain_schedule", K_STR, 0, 0, NULL, V(score.chain_schedule), 2},
+    {"sample", "temperature", K_FLOAT, 0, 100, NULL, V(sample.temperature), 2},
+    {"sample", "top_p", K_FLOAT, 0, 1, NULL, V(sample.top_p), 2},
+    {"sample", "block", K_INT, 0, 1 << 16, NULL, V(sample.block), 2},
+    {"sample", "threshold", K_FLOAT, 1e-6, 0.999999, NULL, V(sample.threshold), 2},
+    {"sample", "factor", K_FLOAT, 0, 1e6, NULL, V(sample.factor), 2},
+    {"sample", "remdm_schedule", K_ENUM, 0, 0, remdm_choice, V(sample.remdm_schedule), 2},
+    {"sample", "eta", K_FLOAT, 0, 1e6, NULL, V(sample.eta), 2},
+    {"sample", "t_on", K_FLOAT, 0, 1, NULL, V(sample.t_on), 2},
+    {"sample", "t_off", K_FLOAT, 0, 1, NULL, V(sample.t_off), 2},
+    {"sample", "alpha_on", K_FLOAT, 1e-6, 0.999999, NULL, V(sample.alpha_on), 2},
+    {"sample", "reference", K_PATHS, 0, 0, NULL, V(sample.reference), 2},
 };
 #undef V
 enum { NKEYS = sizeof keys / sizeof keys[0] };

@@ -72,6 +72,14 @@ struct config_values {
         long curve_every, curve_tokens;
         const char *chain_schedule; /* "auto" or a libmask schedule spec */
     } score;
+    struct { /* sampler parameters (the strategy and steps are score.sample_*) */
+        double temperature, top_p;
+        long block;
+        double threshold, factor;
+        const char *remdm_schedule;
+        double eta, t_on, t_off, alpha_on;
+        const char *reference; /* an ar checkpoint of the same tokenizer, or "" */
+    } sample;
 };
 
 struct config;

@@ -414,9 +414,11 @@ int run_train(const struct config *c, const struct run_opts *o)
             status = run_stop_signal ? RUN_INTERRUPTED : CLI_FAIL;
         if (!status && x.v->score.samples > 0) {
             snprintf(path, sizeof path, "%s/samples.txt", dir);
-            if (samples_write_run(tr.m, &x, path, err, sizeof err))
+            struct quality q;
+            if (samples_write_run(tr.m, &x, path, &q, err, sizeof err))
                 status = CLI_FAIL;
-            else if (runlog_artifact(rl, id, "samples", path)) {
+            else if (runlog_artifact(rl, id, "samples", path) ||
+                     samples_log_quality(rl, id, x.v->train.steps, &q, err, sizeof err)) {
                 snprintf(err, sizeof err, "%s", runlog_errmsg(rl));
                 status = CLI_FAIL;
             }

@@ -1,10 +1,13 @@
 /* samples.c: iterative unmasking through libmodel's samplers, decoding with libtok; the
  * infill input is plain text with [MASK] / [MASK:n] holes; a trained run's samples file. */
 #include "samples.h"
+#include "config.h"
 #include "safe_file.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 const char *samples_strategy_name(int i)
 {
@@ -48,11 +51,43 @@ static void sampler_note(model *m, const struct sample_opts *o, char *note, size
     chain_sampler_free(&cs);
 }
 
+void samples_opts_from_config(struct sample_opts *o, const struct config_values *v)
+{
+    o->temperature = v->sample.temperature;
+    o->top_p = v->sample.top_p;
+    o->threshold = v->sample.threshold;
+    o->factor = v->sample.factor;
+    o->eta = v->sample.eta;
+    o->t_on = v->sample.t_on;
+    o->t_off = v->sample.t_off;
+    o->alpha_on = v->sample.alpha_on;
+    o->remdm_schedule = v->sample.remdm_schedule;
+    if (v->sample.block > 0)
+        o->block = (int)v->sample.block;
+}
+
 static int run_sampler(model *m, const struct sample_opts *o, int32_t *ids, int B, int T,
                        gsl_rng *r, char *err, size_t errlen)
 {
     model_sample_settings s;
     model_default_sample_settings(&s);
+    s.temperature = (float)o->temperature;
+    s.top_p = (float)o->top_p;
+    s.threshold = (float)o->threshold;
+    s.factor = (float)o->factor;
+    s.eta = (float)o->eta;
+    s.t_on = (float)o->t_on;
+    s.t_off = (float)o->t_off;
+    s.alpha_on = (float)o->alpha_on;
+    s.remdm_schedule = -1;
+    for (int i = 0; model_remdm_schedule_name(i); i++)
+        if (o->remdm_schedule && !strcmp(o->remdm_schedule, model_remdm_schedule_name(i)))
+            s.remdm_schedule = i;
+    if (s.remdm_schedule < 0) {
+        snprintf(err, errlen, "unknown remdm schedule '%s' (cap, rescale, conf, loop)",
+                 o->remdm_schedule ? o->remdm_schedule : "");
+        return -1;
+    }
     if (samples_strategy_parse(o->strategy, &s.strategy)) {
         char list[128];
         snprintf(err, errlen, "unknown strategy '%s' (%s)", o->strategy,
@@ -84,10 +119,21 @@ static int run_sampler(model *m, const struct sample_opts *o, int32_t *ids, int 
     chain_sampler_free(&cs);
     if (rc) {
         snprintf(err, errlen, "sampling: %s", model_errmsg(m));
-        return -2;
+        return rc == MODEL_EINVAL ? -1 : -2; /* settings the sampler refuses: bad usage */
     }
     return 0;
 }
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Generates o's n sequences into ids (n, T) and prints them, measuring q (NULL: not). */
+static int generate(model *m, const tok *t, const struct sample_opts *o, int n, gsl_rng *r,
+                    FILE *out, int32_t *ids, struct quality *q, char *err, size_t errlen);
 
 static int print_ids(const tok *t, int level, const int32_t *ids, int n, FILE *out, char *err,
                      size_t errlen)
@@ -111,15 +157,48 @@ int samples_generate(model *m, const tok *t, const struct sample_opts *o, int n,
                      FILE *out, char *err, size_t errlen)
 {
     const model_config *mc = model_get_config(m);
-    int T = mc->seq_len;
-    int32_t *ids = malloc((size_t)n * (size_t)T * sizeof *ids);
+    int32_t *ids = malloc((size_t)n * (size_t)mc->seq_len * sizeof *ids);
     if (!ids) {
         snprintf(err, errlen, "out of memory");
         return -2;
     }
+    int rc = generate(m, t, o, n, r, out, ids, NULL, err, errlen);
+    free(ids);
+    return rc;
+}
+
+static int generate(model *m, const tok *t, const struct sample_opts *o, int n, gsl_rng *r,
+                    FILE *out, int32_t *ids, struct quality *q, char *err, size_t errlen)
+{
+    const model_config *mc = model_get_config(m);
+    int T = mc->seq_len;
     for (size_t i = 0; i < (size_t)n * (size_t)T; i++)
         ids[i] = mc->vocab; /* mask id 0 */
+    if (mc->mode == MODEL_AR) {
+        /* nothing predicts an ar model's first position: every sequence starts at a line
+         * break (the first id of "\n" at the model level) */
+        tok_encoder *e = NULL;
+        tok_ids nl = {0};
+        int erc = tok_encoder_open(&e, t) ? -1 : tok_encode(e, o->level, "\n", 1, &nl);
+        if (erc || nl.n < 1 || nl.ids[0] >= mc->vocab) {
+            tok_ids_free(&nl);
+            tok_encoder_close(&e);
+            snprintf(err, errlen, "ar decoding: cannot encode a line break to start from");
+            return -2;
+        }
+        for (int b = 0; b < n; b++)
+            ids[(size_t)b * T] = nl.ids[0];
+        tok_ids_free(&nl);
+        tok_encoder_close(&e);
+    }
+    long calls0 = model_calls(m);
+    double t0 = now_s();
     int rc = run_sampler(m, o, ids, n, T, r, err, errlen);
+    if (q) {
+        double dt = now_s() - t0;
+        q->model_calls = model_calls(m) - calls0;
+        q->tokens_per_s = dt > 0 ? (double)n * T / dt : NAN;
+    }
     char note[96];
     sampler_note(m, o, note, sizeof note);
     for (int b = 0; b < n && !rc; b++) {
@@ -127,7 +206,6 @@ int samples_generate(model *m, const tok *t, const struct sample_opts *o, int n,
                 note);
         rc = print_ids(t, o->level, ids + (size_t)b * T, T, out, err, errlen);
     }
-    free(ids);
     return rc;
 }
 
@@ -200,8 +278,115 @@ int samples_infill(model *m, const tok *t, const struct sample_opts *o, const ch
     return rc;
 }
 
-int samples_write_run(model *m, const struct run_ctx *x, const char *path, char *err,
-                      size_t errlen)
+int samples_log_quality(struct runlog *rl, int64_t run_id, long step, const struct quality *q,
+                        char *err, size_t errlen)
+{
+    const struct {
+        const char *name;
+        double v;
+    } rows[] = {
+        {"sample_entropy", q->entropy},         {"sample_distinct_1", q->distinct[0]},
+        {"sample_distinct_2", q->distinct[1]},  {"sample_distinct_3", q->distinct[2]},
+        {"sample_repetition", q->repetition},   {"sample_js2", q->js2 >= 0 ? q->js2 : NAN},
+        {"sample_nfe", (double)q->model_calls}, {"sample_length", q->length},
+        {"sample_gen_bpb", q->gen_bpb}};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        if ((i + 1 < sizeof rows / sizeof rows[0] || !isnan(rows[i].v)) &&
+            runlog_score(rl, run_id, "samples", rows[i].name, rows[i].v, NAN, q->n)) {
+            snprintf(err, errlen, "%s", runlog_errmsg(rl));
+            return -1;
+        }
+    /* a timing, not a score: the metrics table's, as the training throughput */
+    if (runlog_metric(rl, run_id, step, "sample_tokens_per_s", q->tokens_per_s)) {
+        snprintf(err, errlen, "%s", runlog_errmsg(rl));
+        return -1;
+    }
+    return 0;
+}
+
+/* Bits per byte of n sequences (n, T) under the ar checkpoint `path`: each sequence's tokens
+ * 1..T-1 predicted from the ones before, over the bytes they decode to. The checkpoint must
+ * be an ar model of the run's tokenizer (the same pyramid file and model level). Returns 0,
+ * or -1 with err. */
+static int gen_bpb(const char *path, const struct run_ctx *x, const int32_t *ids, int n, int T,
+                   double *bpb, char *err, size_t errlen)
+{
+    model *ref = NULL;
+    char *meta = NULL, cerr[CONFIG_ERR_MAX];
+    int rc = -1;
+    struct config *c = NULL;
+    int32_t *tgt = malloc((size_t)T * sizeof *tgt);
+    float *lp = malloc((size_t)T * sizeof *lp);
+    if (!tgt || !lp) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    if (model_load(&ref, path, 0, &meta)) {
+        snprintf(err, errlen, "sample.reference %s: %s", path, model_errmsg(ref));
+        goto done;
+    }
+    const model_config *mc = model_get_config(ref);
+    if (mc->mode != MODEL_AR) {
+        snprintf(err, errlen, "sample.reference %s: a %s model, not ar", path,
+                 model_mode_name(mc->mode));
+        goto done;
+    }
+    c = config_new();
+    if (!c || config_load_string(c, meta ? meta : "", path, cerr) || config_finish(c, cerr)) {
+        snprintf(err, errlen, "sample.reference %s: metadata: %s", path,
+                 c ? cerr : "out of memory");
+        goto done;
+    }
+    const struct config_values *rv = config_values(c);
+    if (strcmp(rv->tokenizer.pyramid, x->pyramid_path) ||
+        rv->tokenizer.model_level != x->v->tokenizer.model_level || mc->vocab != x->V) {
+        snprintf(err, errlen,
+                 "sample.reference %s: another tokenizer (pyramid %s level %ld, %d ids), not "
+                 "the run's (pyramid %s level %ld, %d ids)",
+                 path, rv->tokenizer.pyramid, rv->tokenizer.model_level, mc->vocab,
+                 x->pyramid_path, x->v->tokenizer.model_level, x->V);
+        goto done;
+    }
+    if (mc->seq_len < T) {
+        snprintf(err, errlen, "sample.reference %s: %d positions, the samples have %d", path,
+                 mc->seq_len, T);
+        goto done;
+    }
+    double bits = 0.0, bytes = 0.0;
+    for (int b = 0; b < n; b++) {
+        const int32_t *s = ids + (size_t)b * T;
+        memcpy(tgt, s + 1, (size_t)(T - 1) * sizeof *tgt);
+        tgt[T - 1] = s[0]; /* the last row predicts past the sample: not counted */
+        if (model_score(ref, s, tgt, 1, T, lp)) {
+            snprintf(err, errlen, "sample.reference %s: %s", path, model_errmsg(ref));
+            goto done;
+        }
+        for (int t = 0; t + 1 < T; t++)
+            bits -= lp[t] / M_LN2;
+        uint8_t *txt;
+        size_t len;
+        tok_err te = {0};
+        if (tok_decode(x->tok, (int)x->v->tokenizer.model_level, s + 1, (size_t)(T - 1), &txt,
+                       &len, &te)) {
+            snprintf(err, errlen, "decoding: %s", te.msg);
+            goto done;
+        }
+        bytes += (double)len;
+        free(txt);
+    }
+    *bpb = bytes > 0 ? bits / bytes : NAN;
+    rc = 0;
+done:
+    config_free(&c);
+    free(meta);
+    free(tgt);
+    free(lp);
+    model_close(&ref);
+    return rc;
+}
+
+int samples_write_run(model *m, const struct run_ctx *x, const char *path, struct quality *q,
+                      char *err, size_t errlen)
 {
     const struct config_values *v = x->v;
     const int T = x->T;
@@ -219,13 +404,29 @@ int samples_write_run(model *m, const struct run_ctx *x, const char *path, char 
         return -2;
     }
     gsl_rng_set(r, (unsigned long)v->train.seed + 101u);
-    struct sample_opts o = {(int)v->tokenizer.model_level,
-                            (int)v->score.sample_steps,
-                            v->score.sample_strategy,
-                            (int)v->mask.block,
-                            &x->chain,
-                            v->mask.chain_shape};
-    int rc = samples_generate(m, x->tok, &o, (int)v->score.samples, r, f, err, errlen);
+    struct sample_opts o = {.level = (int)v->tokenizer.model_level,
+                            .steps = (int)v->score.sample_steps,
+                            .strategy = v->score.sample_strategy,
+                            .block = (int)v->mask.block,
+                            .chain = &x->chain,
+                            .shape = v->mask.chain_shape};
+    samples_opts_from_config(&o, v);
+    int32_t *gen = malloc((size_t)v->score.samples * (size_t)T * sizeof *gen);
+    int rc = gen ? generate(m, x->tok, &o, (int)v->score.samples, r, f, gen, q, err, errlen)
+                 : (snprintf(err, errlen, "out of memory"), -2);
+    if (!rc && q) {
+        long nref = (long)(x->valid.n < (size_t)1 << 20 ? x->valid.n : (size_t)1 << 20);
+        struct quality meas;
+        quality_measure(&meas, gen, (int)v->score.samples, T, x->valid.ids, (size_t)nref);
+        meas.model_calls = q->model_calls;
+        meas.tokens_per_s = q->tokens_per_s;
+        meas.gen_bpb = NAN;
+        *q = meas;
+        if (v->sample.reference && v->sample.reference[0])
+            rc = gen_bpb(v->sample.reference, x, gen, (int)v->score.samples, T, &q->gen_bpb,
+                         err, errlen);
+    }
+    free(gen);
     /* infill: a validation window, its middle half masked */
     const struct dataset *d = &x->valid;
     const size_t *at = d->align.start[d->lo];

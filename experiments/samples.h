@@ -8,7 +8,9 @@
 #include <gsl/gsl_rng.h>
 
 #include "model.h"
+#include "quality.h"
 #include "run_prepare.h"
+#include "runlog.h"
 #include "tok.h"
 
 /* Sampling strategies by name (pyramask sample --strategy, score.sample_strategy): the
@@ -26,7 +28,14 @@ struct sample_opts {
     /* the checkpoint's chain (NULL or n = 0: flat) and shape, for the chain strategies */
     const struct chain_spec *chain;
     double shape;
+    /* the [sample] parameters (config.h; model.h's model_sample_settings) */
+    double temperature, top_p, threshold, factor, eta, t_on, t_off, alpha_on;
+    const char *remdm_schedule; /* cap, rescale, conf, loop */
 };
+
+/* o's sampler parameters from a config's [sample] section (o->block from sample.block
+ * when it is set, else kept). */
+void samples_opts_from_config(struct sample_opts *o, const struct config_values *v);
 
 /* The chain strategies draw through the chain's levels with kernel tables for a step grid
  * uniform in F_1 = p^(a_1) (libmask's hop probability of the coarsest description): with
@@ -49,7 +58,17 @@ int samples_infill(model *m, const tok *t, const struct sample_opts *o, const ch
  * middle half masked, each after the original with the hidden part in [[ ]]. The sampler
  * settings are the run's (score.sample_steps, score.sample_strategy, mask.block) and its
  * random numbers come from train.seed. Returns 0, or -2 with err. */
-int samples_write_run(model *m, const struct run_ctx *x, const char *path, char *err,
-                      size_t errlen);
+int samples_write_run(model *m, const struct run_ctx *x, const char *path, struct quality *q,
+                      char *err, size_t errlen);
+
+/* The measures of a run's generated samples (q, from samples_write_run) into the run log's
+ * scores table, split 'samples': sample_entropy, sample_distinct_1..3, sample_repetition,
+ * sample_js2 (against the validation text), sample_nfe, sample_length and, with
+ * sample.reference, sample_gen_bpb, each with n = the samples; the decoding speed as the
+ * metric sample_tokens_per_s at `step` (a timing, so not a score: scores repeat to the
+ * bit). The sampler's settings are the run's config (score.sample_*, [sample]). Returns 0
+ * or -1 with err. */
+int samples_log_quality(struct runlog *rl, int64_t run_id, long step, const struct quality *q,
+                        char *err, size_t errlen);
 
 #endif

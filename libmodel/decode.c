@@ -169,7 +169,7 @@ static void reveal(blockwork *w, int32_t *tok, int left, const model_sample_sett
             }
             double conf;
             int32_t prop = model_sample_propose(l, V, s->temperature, rng, &conf);
-            w->cands[nc++] = (cand){conf, i, prop};
+            w->cands[nc++] = (cand){model_sample_rank(l, V, s->strategy, conf), i, prop};
         }
         if (s->strategy == MODEL_SAMPLE_RANDOM)
             continue;
@@ -235,10 +235,11 @@ int model_decode_block(model *m, int32_t *tok, int B, int T, const model_sample_
         return model_fail(m, MODEL_EINVAL, "sample: length %d is not a multiple of block %d", T,
                           Bk);
     if (s->strategy != MODEL_SAMPLE_RANDOM && s->strategy != MODEL_SAMPLE_CONFIDENCE &&
-        s->strategy != MODEL_SAMPLE_BLOCK)
+        s->strategy != MODEL_SAMPLE_BLOCK && s->strategy != MODEL_SAMPLE_MARGIN &&
+        s->strategy != MODEL_SAMPLE_ENTROPY)
         return model_fail(m, MODEL_EINVAL,
-                          "sample: a block model decodes with random, confidence or block, "
-                          "not %s",
+                          "sample: a block model decodes with random, confidence, block, "
+                          "margin or entropy, not %s",
                           model_strategy_name(s->strategy) ? model_strategy_name(s->strategy)
                                                            : "?");
     const int nb = T / Bk;

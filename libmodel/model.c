@@ -100,7 +100,13 @@ void model_default_sample_settings(model_sample_settings *s)
                                  .block_len = 32,
                                  .temperature = 0.0f,
                                  .top_p = 0.0f,
-                                 .cache = MODEL_CACHE_EXACT};
+                                 .cache = MODEL_CACHE_EXACT,
+                                 .threshold = 0.9f,
+                                 .remdm_schedule = MODEL_REMDM_CAP,
+                                 .eta = 0.02f,
+                                 .t_on = 0.55f,
+                                 .t_off = 0.05f,
+                                 .alpha_on = 0.9f};
 }
 
 const char *model_strerror(int rc)

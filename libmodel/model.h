@@ -274,11 +274,26 @@ typedef enum model_strategy {
                                     * positions whose proposed finer state is most probable one
                                     * level finer, as many per step as spreads every position's
                                     * remaining levels evenly over the steps left */
+    MODEL_SAMPLE_MARGIN,           /* as CONFIDENCE (the same number revealed per step), ranked
+                                    * by the margin p1 - p2 between the two most probable tokens */
+    MODEL_SAMPLE_ENTROPY,          /* as CONFIDENCE, ranked by the lowest entropy of the row */
+    MODEL_SAMPLE_THRESHOLD,        /* Fast-dLLM's parallel decoding, blocks of block_len left to
+                                    * right (block_len < 1 or >= T: one block): each model call
+                                    * commits every proposal whose probability exceeds
+                                    * `threshold`, and always the most confident one; with
+                                    * factor > 0 the factor rule instead: sorting the proposals'
+                                    * probabilities c_1 >= c_2 >= ..., the longest prefix n with
+                                    * (k + 1) (1 - c_k) < factor for k = 2..n (at least 1). The
+                                    * calls adapt: steps is not read (at most one call per mask) */
+    MODEL_SAMPLE_REMDM,            /* ReMDM: ancestral sampling (RANDOM's draws, linear schedule
+                                    * alpha_t = 1 - t over steps) whose posterior may also remask
+                                    * a generated token with probability sigma_t (remdm_schedule,
+                                    * eta; below). eta = 0 is RANDOM, draw for draw */
     MODEL_SAMPLE_COUNT             /* the number of strategies */
 } model_strategy;
 
-/* Names: "random", "confidence", "block", "chain", "chain-confidence" (for configs and
- * messages); NULL out of range, so a list of choices is for (s = 0; model_strategy_name(s);
+/* Names: "random", "confidence", "block", "chain", "chain-confidence", "margin",
+ * "entropy", "threshold", "remdm" (for configs and messages); NULL out of range, so a list of choices is for (s = 0; model_strategy_name(s);
  * s++). Static strings. */
 const char *model_strategy_name(model_strategy s);
 /* Parses a name back. MODEL_EINVAL for an unknown one, with `err` (may be NULL) reading
@@ -326,6 +341,28 @@ enum {
                             * block models run it as EXACT. */
 };
 
+/* ReMDM's remasking schedules (model_sample_settings.remdm_schedule). With alpha_s, alpha_t
+ * the schedule at the step's two times (s < t) and sigma_max = min(1, (1 - alpha_s) /
+ * alpha_t), a generated token is remasked with probability sigma, and a mask is revealed
+ * with probability (alpha_s - (1 - sigma) alpha_t) / (1 - alpha_t), drawn from the model:
+ * - CAP: sigma = min(eta, sigma_max);
+ * - RESCALE: sigma = eta sigma_max (eta in [0, 1]);
+ * - CONF: sigma = eta sigma_max w, w the softmax of -psi over the sequence's generated
+ *   tokens, psi a token's probability when it was drawn (the least confident go first);
+ * - LOOP: alpha_t = alpha_on (1 - t) / (1 - t_on) for t >= t_on, alpha_on on
+ *   [t_off, t_on], then rising linearly to 1 at t = 0; plain ancestral outside the loop,
+ *   and inside it (both times in [t_off, t_on]) sigma = min(eta, sigma_max), so tokens are
+ *   remasked and redrawn at a constant alpha (0 <= t_off < t_on <= 1, 0 < alpha_on < 1). */
+enum {
+    MODEL_REMDM_CAP = 0,
+    MODEL_REMDM_RESCALE = 1,
+    MODEL_REMDM_CONF = 2,
+    MODEL_REMDM_LOOP = 3,
+    MODEL_REMDM_COUNT
+};
+/* "cap", "rescale", "conf", "loop"; NULL out of range. Static strings. */
+const char *model_remdm_schedule_name(int schedule);
+
 typedef struct model_sample_settings {
     model_strategy strategy;
     int steps;                /* N >= 1 model calls (BLOCK: at least one per block) */
@@ -337,6 +374,11 @@ typedef struct model_sample_settings {
                         * 0 or >= 1: off */
     int cache;                /* MODEL_CACHE_*: NONE, EXACT (the default), DUAL */
     const model_chain *chain; /* CHAIN and CHAIN_CONFIDENCE only (borrowed during the call) */
+    float threshold;          /* THRESHOLD: in (0, 1) */
+    float factor;             /* THRESHOLD: > 0 the factor rule (replaces threshold) */
+    int remdm_schedule;       /* REMDM: MODEL_REMDM_* */
+    float eta;                /* REMDM: >= 0 (RESCALE, CONF: <= 1) */
+    float t_on, t_off, alpha_on; /* REMDM's LOOP schedule */
     /* Called after each step with the tokens so far (B, T), may be NULL: progress display,
      * or watching the order of unmasking. step counts 1..steps. */
     void (*on_step)(void *arg, int step, int steps, const int32_t *tokens);
@@ -344,9 +386,12 @@ typedef struct model_sample_settings {
 } model_sample_settings;
 
 /* Fills *s with the defaults: CONFIDENCE, 64 steps, block_len 32, temperature 0 (argmax),
- * top_p off, the exact cache (MODEL_CACHE_EXACT), no chain, no on_step. */
+ * top_p off, the exact cache (MODEL_CACHE_EXACT), no chain, no on_step; threshold 0.9,
+ * factor 0 (off); ReMDM CAP with eta 0.02, loop t_on 0.55, t_off 0.05, alpha_on 0.9 (the
+ * ReMDM paper's). Parameters out of range are MODEL_EINVAL naming them. */
 void model_default_sample_settings(model_sample_settings *s);
-/* tokens (B, T), in and out: positions holding a token are given and never changed; the
+/* tokens (B, T), in and out: positions holding a token are given and never changed (REMDM
+ * remasks only the tokens it generated); the
  * others (mask ids, and description ids: their token is drawn among the members) are
  * generated. After the call every position holds a token. The flat strategies reveal
  * tokens at once; the CHAIN strategies pass through the chain's descriptions, a mask to
@@ -362,7 +407,8 @@ void model_default_sample_settings(model_sample_settings *s);
  *   read; on_step is called after every position (steps = the positions generated).
  * - block: blocks of config.block left to right (T a multiple of it), each denoised with
  *   the flat strategy inside the block (RANDOM; CONFIDENCE or BLOCK: LLaDA's confidence
- *   order; chains are not supported: MODEL_EINVAL) conditioned on the clean blocks before
+ *   order; MARGIN, ENTROPY: theirs; chains, THRESHOLD and REMDM are not supported:
+ *   MODEL_EINVAL) conditioned on the clean blocks before
  *   it; steps are split between the blocks as BLOCK's (at least one per block). With the
  *   exact cache a block's first model call also commits the blocks finished since the last
  *   one, so the calls are as many as without it.

@@ -241,6 +241,10 @@ void model_layout_free(model *m);
  * proposal argmax(l + temp * Gumbel noise) with its untempered probability in *conf. */
 int32_t model_sample_draw(const float *l, int V, float temp, gsl_rng *rng);
 int32_t model_sample_propose(const float *l, int V, float temp, gsl_rng *rng, double *conf);
+/* The rank of a proposal under an ordering strategy (higher is revealed first): its
+ * probability conf for CONFIDENCE, BLOCK and THRESHOLD; p1 - p2 for MARGIN; minus the
+ * row's entropy (nats) for ENTROPY. l: the row's n logits. */
+double model_sample_rank(const float *l, int n, int strategy, double conf);
 /* Left-to-right decoding on the key/value cache (decode.c), model_sample by mode: AR, block,
  * and diffusion's dual-cache BLOCK strategy. Arguments checked by model_sample. */
 int model_decode_ar(model *m, int32_t *tok, int B, int T, const model_sample_settings *s,

@@ -14,7 +14,23 @@ static const char *const strategy_names[MODEL_SAMPLE_COUNT] = {
     [MODEL_SAMPLE_BLOCK] = "block",
     [MODEL_SAMPLE_CHAIN] = "chain",
     [MODEL_SAMPLE_CHAIN_CONFIDENCE] = "chain-confidence",
+    [MODEL_SAMPLE_MARGIN] = "margin",
+    [MODEL_SAMPLE_ENTROPY] = "entropy",
+    [MODEL_SAMPLE_THRESHOLD] = "threshold",
+    [MODEL_SAMPLE_REMDM] = "remdm",
 };
+
+static const char *const remdm_names[MODEL_REMDM_COUNT] = {
+    [MODEL_REMDM_CAP] = "cap",
+    [MODEL_REMDM_RESCALE] = "rescale",
+    [MODEL_REMDM_CONF] = "conf",
+    [MODEL_REMDM_LOOP] = "loop",
+};
+
+const char *model_remdm_schedule_name(int schedule)
+{
+    return schedule >= 0 && schedule < MODEL_REMDM_COUNT ? remdm_names[schedule] : NULL;
+}
 
 const char *model_strategy_name(model_strategy s)
 {
@@ -84,6 +100,30 @@ int32_t model_sample_propose(const float *l, int V, float temp, gsl_rng *rng, do
         sum += exp(l[j] - mx);
     *conf = exp(l[best] - mx) / sum;
     return best;
+}
+
+double model_sample_rank(const float *l, int n, int strategy, double conf)
+{
+    if (strategy != MODEL_SAMPLE_MARGIN && strategy != MODEL_SAMPLE_ENTROPY)
+        return conf;
+    double mx = -INFINITY, sum = 0.0;
+    for (int j = 0; j < n; j++)
+        mx = l[j] > mx ? l[j] : mx;
+    for (int j = 0; j < n; j++)
+        sum += exp((double)l[j] - mx);
+    double p1 = 0.0, p2 = 0.0, h = 0.0;
+    for (int j = 0; j < n; j++) {
+        double p = exp((double)l[j] - mx) / sum;
+        if (p > p1) {
+            p2 = p1;
+            p1 = p;
+        } else if (p > p2) {
+            p2 = p;
+        }
+        if (p > 0.0)
+            h -= p * log(p);
+    }
+    return strategy == MODEL_SAMPLE_MARGIN ? p1 - p2 : -h;
 }
 
 /* A predicted row's distribution: logits l[0..n) over the token ids ids[0..n) (NULL: the
@@ -168,8 +208,24 @@ static int sample_random(model *m, int32_t *tok, int B, int T, const model_sampl
     return MODEL_OK;
 }
 
+/* How many of the nc sorted candidates a THRESHOLD step commits: those above the
+ * threshold, or the factor rule's prefix; at least one. */
+static int threshold_count(const cand *c, int nc, const model_sample_settings *s)
+{
+    int k = 1;
+    if (s->factor > 0.0f)
+        while (k < nc && (k + 2) * (1.0 - c[k].conf) < s->factor)
+            k++;
+    else
+        while (k < nc && c[k].conf > s->threshold)
+            k++;
+    return nc < k ? nc : k;
+}
+
 /* LLaDA: blocks of block_len; in block j, steps_j forwards, each revealing the planned
- * number of masks of every sequence: those with the most confident proposals. */
+ * number of masks of every sequence: those with the best-ranked proposals (confidence,
+ * margin or entropy). THRESHOLD: as many forwards per block as it takes, each committing
+ * threshold_count of them. */
 static int sample_confidence(model *m, int32_t *tok, int B, int T, int block_len,
                              const model_sample_settings *s, gsl_rng *rng)
 {
@@ -178,7 +234,8 @@ static int sample_confidence(model *m, int32_t *tok, int B, int T, int block_len
     int done = 0;
     const int V = m->cfg.vocab;
     int nblocks = (T + block_len - 1) / block_len;
-    if (steps < nblocks)
+    const int thr = s->strategy == MODEL_SAMPLE_THRESHOLD;
+    if (steps < nblocks && !thr)
         return model_fail(m, MODEL_EINVAL, "%d steps for %d blocks: need one per block", steps,
                           nblocks);
     cand *cands = malloc((size_t)T * sizeof *cands);
@@ -195,7 +252,7 @@ static int sample_confidence(model *m, int32_t *tok, int B, int T, int block_len
     int rc = MODEL_OK;
     for (int j = 0; j < nblocks && !rc; j++) {
         int lo = j * block_len, hi = lo + block_len < T ? lo + block_len : T;
-        int sj = steps / nblocks + (j < steps % nblocks);
+        int sj = thr ? hi - lo : steps / nblocks + (j < steps % nblocks);
         for (int b = 0; b < B; b++) {
             plan[b] = 0;
             for (int t = lo; t < hi; t++)
@@ -216,6 +273,7 @@ static int sample_confidence(model *m, int32_t *tok, int B, int T, int block_len
                     continue;
                 row_dist d = dist_of(m, r);
                 prop[n] = id_at(&d, model_sample_propose(d.l, d.n, temp, rng, &conf[n]));
+                conf[n] = model_sample_rank(d.l, d.n, s->strategy, conf[n]);
             }
             for (int b = 0; b < B; b++) {
                 /* LLaDA's get_num_transfer_tokens: base + 1 for the first (remainder) steps */
@@ -228,6 +286,8 @@ static int sample_confidence(model *m, int32_t *tok, int B, int T, int block_len
                         cands[nc++] = (cand){conf[n], t, prop[n], 0};
                 }
                 qsort(cands, (size_t)nc, sizeof *cands, cand_cmp);
+                if (thr)
+                    k = threshold_count(cands, nc, s);
                 if (k > nc)
                     k = nc;
                 for (int c = 0; c < k; c++)
@@ -235,7 +295,7 @@ static int sample_confidence(model *m, int32_t *tok, int B, int T, int block_len
                 plan[b] -= k;
             }
             if (s->on_step)
-                s->on_step(s->on_step_arg, ++done, steps, tok);
+                s->on_step(s->on_step_arg, ++done, thr ? 0 : steps, tok);
         }
     }
     free(cands);
@@ -243,6 +303,138 @@ static int sample_confidence(model *m, int32_t *tok, int B, int T, int block_len
     free(prop);
     free(conf);
     return rc;
+}
+
+/* ---- ReMDM ---- */
+
+/* The schedule alpha at time t: 1 - t, or LOOP's three pieces. */
+static double remdm_alpha(const model_sample_settings *s, double t)
+{
+    if (s->remdm_schedule != MODEL_REMDM_LOOP)
+        return 1.0 - t;
+    const double on = s->t_on, off = s->t_off, a = s->alpha_on;
+    if (t >= on)
+        return a * (1.0 - t) / (1.0 - on);
+    if (t >= off)
+        return a;
+    return a + (1.0 - a) * (off - t) / off;
+}
+
+/* ReMDM's sampler (model.h): at step i of N, from t = i/N to s = (i-1)/N, every mask is
+ * revealed with probability (alpha_s - (1 - sigma) alpha_t) / (1 - alpha_t) and every
+ * generated token remasked (to its original mask id) with probability sigma. Each position
+ * decides from the state at the step's start. With sigma = 0 the random numbers are drawn
+ * as sample_random draws them. */
+static int sample_remdm(model *m, int32_t *tok, int B, int T, const model_sample_settings *s,
+                        gsl_rng *rng)
+{
+    const int V = m->cfg.vocab, N = s->steps;
+    const size_t BT = (size_t)B * T;
+    const float temp = s->temperature > 0.0f ? s->temperature : 1.0f;
+    int32_t *orig = malloc(BT * sizeof *orig);
+    double *psi = malloc(BT * sizeof *psi), *w = malloc(BT * sizeof *w);
+    if (!orig || !psi || !w) {
+        free(orig);
+        free(psi);
+        free(w);
+        return model_fail(m, MODEL_ENOMEM, "out of memory");
+    }
+    memcpy(orig, tok, BT * sizeof *orig);
+    int rc = MODEL_OK, dirty = 1;
+    for (int i = N; i >= 1 && !rc; i--) {
+        const double t = (double)i / N, sp = (double)(i - 1) / N;
+        const double at = remdm_alpha(s, t), as = remdm_alpha(s, sp);
+        double smax = at > 0.0 ? fmin(1.0, (1.0 - as) / at) : 0.0;
+        double sigma = 0.0;
+        switch (s->remdm_schedule) {
+        case MODEL_REMDM_CAP:
+            sigma = fmin(s->eta, smax);
+            break;
+        case MODEL_REMDM_RESCALE:
+        case MODEL_REMDM_CONF:
+            sigma = s->eta * smax;
+            break;
+        case MODEL_REMDM_LOOP:
+            sigma = t <= s->t_on + 1e-12 && sp >= s->t_off - 1e-12 ? fmin(s->eta, smax) : 0.0;
+            break;
+        }
+        /* CONF: each generated token's share of sigma, softmax(-psi) over the sequence */
+        for (int b = 0; b < B; b++) {
+            double z = 0.0;
+            for (int u = 0; u < T; u++) {
+                size_t n = (size_t)b * T + u;
+                int gen = orig[n] >= V && tok[n] < V;
+                w[n] = !gen ? 0.0 : s->remdm_schedule == MODEL_REMDM_CONF ? exp(-psi[n]) : 1.0;
+                z += s->remdm_schedule == MODEL_REMDM_CONF ? w[n] : 0.0;
+            }
+            for (int u = 0; u < T && z > 0.0; u++)
+                w[(size_t)b * T + u] /= z;
+        }
+        if (dirty) { /* the logits only change when a token did */
+            if ((rc = run(m, tok, B, T)))
+                break;
+            dirty = 0;
+        }
+        for (size_t n = 0; n < BT; n++) {
+            if (tok[n] < V) {
+                double sg = sigma * w[n];
+                if (sg > 0.0 && gsl_rng_uniform(rng) < sg) {
+                    tok[n] = orig[n];
+                    dirty = 1;
+                }
+                continue;
+            }
+            int r = m->row_of[n];
+            if (r < 0)
+                continue;
+            double pu = at < 1.0 ? (as - (1.0 - sigma) * at) / (1.0 - at) : 1.0;
+            if (pu >= 1.0 || gsl_rng_uniform(rng) < pu) {
+                row_dist d = dist_of(m, r);
+                int k = model_sample_draw(d.l, d.n, temp, rng);
+                tok[n] = id_at(&d, k);
+                psi[n] = exp((double)d.l[k] - d.lse);
+                dirty = 1;
+            }
+        }
+        if (s->on_step)
+            s->on_step(s->on_step_arg, N - i + 1, N, tok);
+    }
+    free(orig);
+    free(psi);
+    free(w);
+    return rc;
+}
+
+/* Parameters of the THRESHOLD and REMDM strategies, checked before any work. */
+static int check_params(model *m, const model_sample_settings *s)
+{
+    if (s->strategy == MODEL_SAMPLE_THRESHOLD) {
+        if (!(s->factor >= 0.0f) || !isfinite(s->factor))
+            return model_fail(m, MODEL_EINVAL, "sample: factor %g must be >= 0",
+                              (double)s->factor);
+        if (s->factor == 0.0f && !(s->threshold > 0.0f && s->threshold < 1.0f))
+            return model_fail(m, MODEL_EINVAL, "sample: threshold %g outside (0, 1)",
+                              (double)s->threshold);
+    }
+    if (s->strategy != MODEL_SAMPLE_REMDM)
+        return MODEL_OK;
+    if (!model_remdm_schedule_name(s->remdm_schedule))
+        return model_fail(m, MODEL_EINVAL, "sample: unknown remdm schedule %d",
+                          s->remdm_schedule);
+    int unit =
+        s->remdm_schedule == MODEL_REMDM_RESCALE || s->remdm_schedule == MODEL_REMDM_CONF;
+    if (!(s->eta >= 0.0f) || !isfinite(s->eta) || (unit && s->eta > 1.0f))
+        return model_fail(m, MODEL_EINVAL, "sample: eta %g outside [0, %s] for schedule %s",
+                          (double)s->eta, unit ? "1" : "inf",
+                          model_remdm_schedule_name(s->remdm_schedule));
+    if (s->remdm_schedule == MODEL_REMDM_LOOP &&
+        !(s->t_off >= 0.0f && s->t_off < s->t_on && s->t_on <= 1.0f && s->alpha_on > 0.0f &&
+          s->alpha_on < 1.0f))
+        return model_fail(m, MODEL_EINVAL,
+                          "sample: loop schedule t_on %g, t_off %g, alpha_on %g: need "
+                          "0 <= t_off < t_on <= 1 and 0 < alpha_on < 1",
+                          (double)s->t_on, (double)s->t_off, (double)s->alpha_on);
+    return MODEL_OK;
 }
 
 /* ---- coarse-to-fine chains ---- */
@@ -547,6 +739,9 @@ int model_sample(model *m, int32_t *tokens, int B, int T, const model_sample_set
                               tokens[n], n / T, n % T, nin - 1);
     if (s->cache < MODEL_CACHE_NONE || s->cache > MODEL_CACHE_DUAL)
         return model_fail(m, MODEL_EINVAL, "sample: unknown cache %d", s->cache);
+    int prc = check_params(m, s);
+    if (prc)
+        return prc;
     if (m->cfg.mode == MODEL_AR)
         return model_decode_ar(m, tokens, B, T, s, rng);
     if (m->cfg.mode == MODEL_BLOCK)
@@ -566,7 +761,20 @@ int model_sample(model *m, int32_t *tokens, int B, int T, const model_sample_set
     case MODEL_SAMPLE_RANDOM:
         return sample_random(m, tokens, B, T, s, rng);
     case MODEL_SAMPLE_CONFIDENCE:
+    case MODEL_SAMPLE_MARGIN:
+    case MODEL_SAMPLE_ENTROPY:
         return sample_confidence(m, tokens, B, T, T, s, rng);
+    case MODEL_SAMPLE_THRESHOLD:
+        return sample_confidence(
+            m, tokens, B, T, s->block_len >= 1 && s->block_len < T ? s->block_len : T, s, rng);
+    case MODEL_SAMPLE_REMDM:
+        for (size_t n = 0; n < (size_t)B * T; n++)
+            if (tokens[n] >= m->cfg.vocab + m->cfg.n_mask)
+                return model_fail(m, MODEL_EINVAL,
+                                  "sample: remdm takes tokens and mask ids only, not "
+                                  "description id %d",
+                                  tokens[n]);
+        return sample_remdm(m, tokens, B, T, s, rng);
     case MODEL_SAMPLE_BLOCK:
         if (s->block_len < 1)
             return model_fail(m, MODEL_EINVAL, "sample: block_len must be >= 1, not %d",

@@ -58,6 +58,7 @@ void test_block_checkpoint(void);
 void test_block_errors(void);
 void test_cache(void);
 void test_cache_sampler(void);
+void test_sampler_strategies(void);
 void test_fastmath(void);
 void test_subs(void);
 void test_causal(void);

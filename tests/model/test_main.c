@@ -165,6 +165,7 @@ static const struct {
     {"block-errors", test_block_errors},
     {"cache", test_cache},
     {"cache-sampler", test_cache_sampler},
+    {"sampler-strategies", test_sampler_strategies},
     {"fastmath", test_fastmath},
     {"subs", test_subs},
     {"causal", test_causal},

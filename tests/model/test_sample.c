@@ -333,7 +333,11 @@ void test_strategy_names(void)
                 {MODEL_SAMPLE_CONFIDENCE, "confidence"},
                 {MODEL_SAMPLE_BLOCK, "block"},
                 {MODEL_SAMPLE_CHAIN, "chain"},
-                {MODEL_SAMPLE_CHAIN_CONFIDENCE, "chain-confidence"}};
+                {MODEL_SAMPLE_CHAIN_CONFIDENCE, "chain-confidence"},
+                {MODEL_SAMPLE_MARGIN, "margin"},
+                {MODEL_SAMPLE_ENTROPY, "entropy"},
+                {MODEL_SAMPLE_THRESHOLD, "threshold"},
+                {MODEL_SAMPLE_REMDM, "remdm"}};
     const int n = (int)(sizeof want / sizeof want[0]);
     CHECK_INT(n, MODEL_SAMPLE_COUNT);
     for (int i = 0; i < n; i++) {
@@ -349,12 +353,14 @@ void test_strategy_names(void)
     model_strategy got = MODEL_SAMPLE_BLOCK;
     char err[128] = "";
     CHECK_INT(MODEL_EINVAL, model_strategy_parse("spam", &got, err, sizeof err));
-    CHECK_STR("unknown strategy 'spam' (random, confidence, block, chain, chain-confidence)",
+    CHECK_STR("unknown strategy 'spam' (random, confidence, block, chain, chain-confidence, "
+              "margin, entropy, threshold, remdm)",
               err);
     CHECK_INT(MODEL_SAMPLE_BLOCK, got); /* untouched on failure */
     CHECK_INT(MODEL_EINVAL, model_strategy_parse("Random", &got, NULL, 0));
     CHECK_INT(MODEL_EINVAL, model_strategy_parse(NULL, &got, err, sizeof err));
-    CHECK_STR("unknown strategy '(null)' (random, confidence, block, chain, chain-confidence)",
+    CHECK_STR("unknown strategy '(null)' (random, confidence, block, chain, chain-confidence, "
+              "margin, entropy, threshold, remdm)",
               err);
     char small[12];
     CHECK_INT(MODEL_EINVAL, model_strategy_parse("spam", &got, small, sizeof small));
