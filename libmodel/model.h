@@ -249,6 +249,12 @@ int model_update(model *m, const model_optim *o, float *grad_norm);
  * Forward only: logprobs (B, T) gets log p(target) at every position, as model_forward. */
 int model_score(model *m, const int32_t *inputs, const int32_t *targets, int B, int T,
                 float *logprobs);
+/* model_score, and in the same forward pass argmax (B, T): at every predicted position
+ * (an input that is a mask) the token of the largest logit, the first of ties (what
+ * model_sample's confidence strategy proposes at temperature 0 on these inputs), the input
+ * elsewhere. One forward serves a score and its masked-token accuracy. */
+int model_score_argmax(model *m, const int32_t *inputs, const int32_t *targets, int B, int T,
+                       float *logprobs, int32_t *argmax);
 /* Block mode's scoring, with the clean half (or NULL) as model_forward_block. */
 int model_score_block(model *m, const int32_t *inputs, const int32_t *clean,
                       const int32_t *targets, int B, int T, float *logprobs);

@@ -650,6 +650,48 @@ int model_score(model *m, const int32_t *inputs, const int32_t *targets, int B, 
     return score_impl(m, inputs, NULL, targets, B, T, logprobs);
 }
 
+/* The first index of the largest of l[0..n) (model_sample_propose's choice at temperature
+ * 0). */
+static int first_argmax(const float *l, int n)
+{
+    int best = 0;
+    for (int j = 1; j < n; j++)
+        if (l[j] > l[best])
+            best = j;
+    return best;
+}
+
+int model_score_argmax(model *m, const int32_t *inputs, const int32_t *targets, int B, int T,
+                       float *logprobs, int32_t *argmax)
+{
+    if (!m)
+        return MODEL_EINVAL;
+    model_clear_error(m);
+    if (m->cfg.mode == MODEL_BLOCK)
+        return block_only(m, "score");
+    if (!argmax)
+        return model_fail(m, MODEL_EINVAL, "score_argmax needs argmax");
+    int rc = score_impl(m, inputs, NULL, targets, B, T, logprobs);
+    if (rc)
+        return rc;
+    for (size_t n = 0; n < (size_t)B * T; n++) {
+        int r = m->row_of[row_index(m, n)];
+        if (r < 0) {
+            argmax[n] = inputs[n];
+            continue;
+        }
+        const float *l = m->acts.logits + m->row_off[r];
+        if (r < m->Mf) {
+            argmax[n] = first_argmax(l, m->cfg.vocab);
+        } else { /* a restricted row: logits over its members only */
+            int k;
+            const int32_t *ids = model_members(m, m->inputs[m->rows[r]], &k);
+            argmax[n] = ids[first_argmax(l, k)];
+        }
+    }
+    return MODEL_OK;
+}
+
 int model_score_block(model *m, const int32_t *inputs, const int32_t *clean,
                       const int32_t *targets, int B, int T, float *logprobs)
 {

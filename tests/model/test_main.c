@@ -191,6 +191,7 @@ static const struct {
     {"chain-sampler", test_chain_sampler},
     {"chain-confidence", test_chain_confidence},
     {"chain-trained", test_chain_trained},
+    {"score-argmax", test_score_argmax},
 };
 
 /* longer checks, run only when named (meson suite `slow`) */
