@@ -32,8 +32,8 @@ static void check_argmax(int threads)
     CHECK(masks > 0, "no masks drawn");
     CHECK_RC(m, model_score(m, inp, tgt, AB, AT, lp), MODEL_OK);
     CHECK_RC(m, model_score_argmax(m, inp, tgt, AB, AT, lp2, amax), MODEL_OK);
-    CHECK(!memcmp(lp, lp2, sizeof lp), "%d threads: score_argmax's log-probs differ from score's",
-          threads);
+    CHECK(!memcmp(lp, lp2, sizeof lp),
+          "%d threads: score_argmax's log-probs differ from score's", threads);
     memcpy(samp, inp, sizeof samp);
     model_sample_settings s;
     model_default_sample_settings(&s);
