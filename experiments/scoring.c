@@ -252,11 +252,11 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
     double *wc = malloc((size_t)R * NB * sizeof *wc), *wm = malloc((size_t)R * NB * sizeof *wm);
     struct acc_sums *acc = calloc((size_t)NB, sizeof *acc);
     const double *ulogp = o->unigram_logp;
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937), *rs = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     struct window win;
     int rc = 0, have_win = 0;
     if (!in || !tgt || !pred || !msk || !wt || !lp || !tt || !loss || !dens || !wc || !wm ||
-        !acc || !r || !rs || (chain && !lvl) || !tk || (block && (!clean || !scratch))) {
+        !acc || !r || (chain && !lvl) || !tk || (block && (!clean || !scratch))) {
         rc = config_fail(err, "out of memory");
         goto done;
     }
@@ -266,7 +266,6 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
     }
     have_win = 1;
     gsl_rng_set(r, o->seed);
-    gsl_rng_set(rs, o->seed + 1); /* the accuracy's proposals: never the masks' draws */
     mask_set_step(mk, o->step);
     mask_schedule sched = *mask_get_schedule(mk);
     sched.lo = 0; /* scoring integrates over all of [0, 1] */
@@ -316,8 +315,11 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
             config_fail(err, "scoring: %s", mask_errmsg(mk));
             break;
         }
-        rc = block ? model_score_block(m, in, clean, tgt, nb, T, lp)
-                   : model_score(m, in, tgt, nb, T, lp);
+        /* with accuracy buckets, the same forward pass also gives the argmax proposal at
+         * every mask (what a one-step temperature-0 confidence sampler would reveal) */
+        rc = block         ? model_score_block(m, in, clean, tgt, nb, T, lp)
+             : buckets > 0 ? model_score_argmax(m, in, tgt, nb, T, lp, pred)
+                           : model_score(m, in, tgt, nb, T, lp);
         if (rc) {
             config_fail(err, "scoring: %s", model_errmsg(m));
             break;
@@ -351,17 +353,7 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
             res->nats += mean + side[a];
             res->var += ss / (R - 1) / R; /* the variance of the window's mean */
         }
-        if (buckets > 0) { /* argmax proposals for every mask in one step */
-            model_sample_settings ss;
-            model_default_sample_settings(&ss);
-            ss.strategy = MODEL_SAMPLE_CONFIDENCE;
-            ss.steps = 1;
-            ss.temperature = 0;
-            memcpy(pred, in, (size_t)nb * T * sizeof *pred);
-            if ((rc = model_sample(m, pred, nb, T, &ss, rs))) {
-                config_fail(err, "scoring: %s", model_errmsg(m));
-                break;
-            }
+        if (buckets > 0) { /* the accuracy of the argmax proposals, bucketed by mask ratio */
             for (int a = 0; a < nw; a++) {
                 memset(wc, 0, (size_t)R * NB * sizeof *wc);
                 memset(wm, 0, (size_t)R * NB * sizeof *wm);
@@ -424,6 +416,5 @@ done:
     free(wm);
     free(acc);
     gsl_rng_free(r);
-    gsl_rng_free(rs);
     return rc ? -1 : 0;
 }

@@ -222,7 +222,8 @@ int model_expect_mode(model *m, int mode, int block)
         snprintf(want, sizeof want, "block (block %d)", block);
     else
         snprintf(want, sizeof want, "%s", model_mode_name(mode) ? model_mode_name(mode) : "?");
-    return model_fail(m, MODEL_EINVAL, "the model is a %s model, not %s", have, want);
+    return model_fail(m, MODEL_EINVAL, "the model is %s %s model, not %s",
+                      c->mode == MODEL_AR ? "an" : "a", have, want);
 }
 
 int model_check_config(const model_config *c, char *msg, size_t len)

@@ -172,7 +172,7 @@ static int take_batch(model *m, const int32_t *inputs, const int32_t *clean,
         return model_fail(m, MODEL_EINVAL, "batch B=%d T=%d is too large", B, T);
     if (clean && c->mode != MODEL_BLOCK)
         return model_fail(m, MODEL_EINVAL,
-                          "a clean sequence is for the block mode; this is a %s model",
+                          "a clean sequence is for the block mode; the model's mode is %s",
                           model_mode_name(c->mode));
     if (c->mode == MODEL_BLOCK && T % c->block != 0)
         return model_fail(m, MODEL_EINVAL, "sequence length %d is not a multiple of block %d",
@@ -524,7 +524,7 @@ int model_forward_block(model *m, const int32_t *inputs, const int32_t *clean,
         return MODEL_EINVAL;
     model_clear_error(m);
     if (m->cfg.mode != MODEL_BLOCK)
-        return model_fail(m, MODEL_EINVAL, "forward_block: this is a %s model, not block",
+        return model_fail(m, MODEL_EINVAL, "forward_block: the model's mode is %s, not block",
                           model_mode_name(m->cfg.mode));
     return forward_impl(m, inputs, clean, targets, weights, B, T, loss, logprobs);
 }
@@ -699,7 +699,7 @@ int model_score_block(model *m, const int32_t *inputs, const int32_t *clean,
         return MODEL_EINVAL;
     model_clear_error(m);
     if (m->cfg.mode != MODEL_BLOCK)
-        return model_fail(m, MODEL_EINVAL, "score_block: this is a %s model, not block",
+        return model_fail(m, MODEL_EINVAL, "score_block: the model's mode is %s, not block",
                           model_mode_name(m->cfg.mode));
     return score_impl(m, inputs, clean, targets, B, T, logprobs);
 }
