@@ -118,6 +118,24 @@ const char export_sql_heldout[] =
                                    "GROUP BY m.key, f.config_hash, m.step ORDER BY m.key, "
                                    "min(f.run_id), m.step";
 
+/* A sampler's label: the factor levels but the number of sampling steps, which is the
+ * frontier's x axis (through the model calls it costs). */
+#define SAMPLER(alias)                                                                         \
+    "coalesce((SELECT group_concat(j.value, ' · ') FROM json_each(" alias ".factors_json) j\n" \
+    "          WHERE j.key NOT IN ('score.sample_steps', 'sample.steps')), 'all runs')"
+
+const char export_sql_frontier[] = "WITH q AS (SELECT f.run_id, f.config_hash, " SAMPLER(
+    "f") " AS sampler,\n"
+         "                  (SELECT value FROM scores WHERE run_id = f.run_id AND split = "
+         "'samples'\n"
+         "                      AND metric = 'sample_nfe') AS nfe\n"
+         "             FROM v_final f WHERE f.sweep IS :sweep AND f.status = 'finished')\n"
+         "SELECT s.metric, s.metric || ' ' || q.sampler AS series, q.sampler, q.config_hash,\n"
+         "       avg(q.nfe) AS nfe, avg(s.value) AS value, count(*) AS runs\n"
+         "FROM q JOIN scores s ON s.run_id = q.run_id AND s.split = 'samples'\n"
+         "WHERE q.nfe IS NOT NULL AND s.metric NOT IN ('sample_nfe', 'sample_length')\n"
+         "GROUP BY s.metric, q.config_hash ORDER BY s.metric, q.sampler, avg(q.nfe)";
+
 const char export_sql_schedules[] =
     "SELECT CASE WHEN c.name = 'alpha' THEN c.label\n"
     "            ELSE c.label || ' at step ' || substr(c.name, 7) END AS schedule,\n"

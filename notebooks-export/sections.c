@@ -477,6 +477,55 @@ static int heldout(struct report *r, const struct xtable *configs)
     return rc;
 }
 
+/* Sample quality against model calls: every quality score of the runs' samples (split
+ * `samples`, all but the calls and the length), one chart each, a line per sampler (the
+ * factor levels but the number of steps) through its step counts, each point the mean over
+ * the configuration's seeds at its mean number of model calls. */
+static int frontier(struct report *r)
+{
+    struct section *s =
+        section(r, "frontier", "Sample quality against model calls",
+                "Each quality score of the generated samples (split samples) against the "
+                "model calls a sample took (sample_nfe): for each sampler, its settings "
+                "but the number of steps, a line through its step counts, each point the "
+                "mean over a configuration's finished seeds. Where one sampler's line lies "
+                "below or above another's at equal calls is the frontier.",
+                export_sql_frontier);
+    if (code(s, sqlite3_mprintf(export_py_frontier, export_sql_frontier)))
+        return -2;
+    struct xtable t;
+    int rc = export_xt_query(r, export_sql_frontier, &t);
+    if (rc)
+        return rc;
+    if (!t.nrows) {
+        export_xt_free(&t);
+        return note(s, "%s",
+                    "No sample quality: no finished run of this sweep logged scores of its "
+                    "samples (score.samples).");
+    }
+    struct series_set ss = {0};
+    rc = series_from(&ss, &t, "series", "nfe", "value", "sampler");
+    for (int i = 0; !rc && i < ss.n;) {
+        const char *metric = export_xt_text(&t, (int)(ss.s[i].x - ss.xy), "metric");
+        int j = i;
+        while (j < ss.n &&
+               !strcmp(metric, export_xt_text(&t, (int)(ss.s[j].x - ss.xy), "metric")))
+            j++;
+        for (int k = i; k < j; k++)
+            config_look(&ss.s[k], k - i);
+        sqlite3_str *svg = sqlite3_str_new(NULL);
+        svg_line_opts o = {
+            metric, "model calls per sample (NFE)", metric, "sampler", NAN, NAN, NAN, NAN, 0,
+            400};
+        export_svg_line_chart(svg, &o, ss.s + i, j - i);
+        rc = add(s, BLOCK_SVG, NULL, export_mk_finish(svg), NULL);
+        i = j;
+    }
+    series_free(&ss);
+    export_xt_free(&t);
+    return rc;
+}
+
 /* The note of a section whose table came with schema version 2. */
 static int needs_v2(struct report *r, struct section *s, const char *what)
 {
@@ -692,6 +741,8 @@ int export_report_build(struct report *r)
         rc = curves(r, &configs);
     if (!rc)
         rc = heldout(r, &configs);
+    if (!rc)
+        rc = frontier(r);
     if (!rc)
         rc = schedules(r);
     if (!rc)

@@ -4,8 +4,10 @@
 #include "check.h"
 #include "export.h"
 #include "markup.h"
+#include "queries.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -178,6 +180,7 @@ static void test_html(void)
           "the page loads nothing");
     CHECK_INT(count(doc, "<svg"), count(doc, "</svg>"));
     CHECK_INT(5, count(doc, "<svg")); /* ablation, cells, curves, schedules, pyramid */
+    CHECK(strstr(doc, "No sample quality"), "no samples' scores: the frontier says so");
     CHECK(strstr(doc, "<mark class=\"m0\">[mask*2]</mark> [i]"),
           "mask markers highlighted, other brackets left alone");
     CHECK(strstr(doc, "boom &lt;b&gt;\xEF\xBF\xBD\xEF\xBF\xBD"),
@@ -225,9 +228,9 @@ static void test_notebook(void)
         CHECK_INT(4, sqlite3_column_int(st, 1));
         CHECK_INT(5, sqlite3_column_int(st, 2));
         CHECK(sqlite3_column_int(st, 3) == 1, "the sweep's name survives the JSON round trip");
-        CHECK_INT(22, sqlite3_column_int(st, 4)); /* title, setup, 10 sections x 2 */
-        CHECK_INT(11, sqlite3_column_int(st, 5));
-        CHECK_INT(22, sqlite3_column_int(st, 6)); /* unique cell ids */
+        CHECK_INT(24, sqlite3_column_int(st, 4)); /* title, setup, 11 sections x 2 */
+        CHECK_INT(12, sqlite3_column_int(st, 5));
+        CHECK_INT(24, sqlite3_column_int(st, 6)); /* unique cell ids */
         CHECK(sqlite3_column_int(st, 7) == 1, "the setup cell sets SWEEP as a Python literal");
         CHECK_INT(5, sqlite3_column_int(st, 8)); /* every figure as SVG and as an <img> */
         CHECK_INT(6, sqlite3_column_int(st, 9)); /* the tables: overview, factors, ablation,
@@ -287,6 +290,73 @@ static void test_hostile_types(void)
           "the markers of a type named x<y&z highlighted and escaped, an unknown one escaped");
     CHECK(!strstr(doc, "x<y"), "a type's name got into the page unescaped");
     CHECK(clean_text(doc), "the page is not clean UTF-8");
+    free(doc);
+}
+
+/* The sample-quality frontier: two samplers (strategy) at 1, 2, 4, 8 and 16 steps, two
+ * seeds each (run 20 failed); each point is a configuration's mean over its finished seeds
+ * at its mean model calls, a line per sampler labelled without the steps, the length left
+ * out, one chart per quality score. */
+static void test_frontier(void)
+{
+    const char *db = variant(
+        "frontier.db",
+        "DELETE FROM factors; DELETE FROM params WHERE key LIKE 'mask.%';"
+        "INSERT INTO factors VALUES (1, 'score.sample_strategy', 0,"
+        "  json_array('random', 'confidence')),"
+        " (1, 'score.sample_steps', 1, json_array('1', '2', '4', '8', '16'));"
+        "INSERT INTO params SELECT run_id, 'score.sample_strategy',"
+        "  CASE WHEN (run_id - 1) / 2 < 5 THEN 'random' ELSE 'confidence' END"
+        "  FROM runs WHERE sweep_id = 1;"
+        "INSERT INTO params SELECT run_id, 'score.sample_steps', 1 << ((run_id - 1) / 2 % 5)"
+        "  FROM runs WHERE sweep_id = 1;"
+        "INSERT INTO scores SELECT run_id, 'samples', 'sample_nfe',"
+        "  (1 << ((run_id - 1) / 2 % 5)) + seed - 1, NULL, 64 FROM runs;"
+        "INSERT INTO scores SELECT run_id, 'samples', 'sample_length', 64, NULL, 64 FROM runs;"
+        "INSERT INTO scores SELECT run_id, 'samples', 'sample_js2',"
+        "  1.0 / (1 << ((run_id - 1) / 2 % 5)) + seed / 100.0, NULL, 64 FROM runs;"
+        "INSERT INTO scores SELECT run_id, 'samples', 'sample_entropy', run_id, NULL, 64"
+        "  FROM runs;");
+    CHECK(db != NULL, "the frontier log");
+    if (!db)
+        return;
+    sqlite3 *h;
+    sqlite3_stmt *st = NULL;
+    sqlite3_open(db, &h);
+    int rc = sqlite3_prepare_v2(h, export_sql_frontier, -1, &st, NULL);
+    CHECK(rc == SQLITE_OK, "frontier query: %s", sqlite3_errmsg(h));
+    sqlite3_bind_text(st, 1, hostile, -1, SQLITE_STATIC);
+    int n = 0;
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        const char *metric = (const char *)sqlite3_column_text(st, 0);
+        const char *sampler = (const char *)sqlite3_column_text(st, 2);
+        double nfe = sqlite3_column_double(st, 4), v = sqlite3_column_double(st, 5);
+        int runs = sqlite3_column_int(st, 6);
+        /* rows: entropy then js2; confidence then random; calls 1.5, 2.5, ..., 16.5 */
+        int k = n % 10, steps = 1 << (k % 5), conf = k < 5;
+        CHECK(!strcmp(metric, n < 10 ? "sample_entropy" : "sample_js2"), "row %d: %s", n,
+              metric);
+        CHECK(!strcmp(sampler, conf ? "confidence" : "random"), "row %d: sampler %s", n,
+              sampler);
+        double want_nfe = steps + (conf && steps == 16 ? 0 : 0.5);
+        CHECK(fabs(nfe - want_nfe) < 1e-12, "row %d: nfe %g, want %g", n, nfe, want_nfe);
+        CHECK_INT(conf && steps == 16 ? 1 : 2, runs);
+        if (n >= 10) {
+            double want = 1.0 / steps + (conf && steps == 16 ? 0.01 : 0.015);
+            CHECK(fabs(v - want) < 1e-12, "row %d: js2 %g, want %g", n, v, want);
+        }
+        n++;
+    }
+    CHECK_INT(20, n);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    char *doc = NULL, msg[1024];
+    rc = render(db, NULL, EXPORT_HTML, &doc, msg, sizeof msg);
+    CHECK(rc == EXPORT_OK, "render: %s", msg);
+    if (rc)
+        return;
+    CHECK_INT(7, count(doc, "<svg")); /* and a chart for each of the two quality scores */
+    CHECK(!strstr(doc, "No sample quality"), "the frontier section has charts");
     free(doc);
 }
 
@@ -421,6 +491,7 @@ void test_report(void)
     }
     test_lone_runs();
     test_hostile_types();
+    test_frontier();
     test_version1();
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
