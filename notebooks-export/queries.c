@@ -332,6 +332,27 @@ const char export_py_heldout[] =
     "              fontsize=\"small\")\n"
     "    plt.show()\n";
 
+const char export_py_frontier[] =
+    "charts = {}\n"
+    "for r in records(q(\"\"\"%s\"\"\")):\n"
+    "    line = charts.setdefault(r[\"metric\"], {}).setdefault(\n"
+    "        r[\"sampler\"], {\"x\": [], \"y\": []})\n"
+    "    line[\"x\"].append(num(r[\"nfe\"]))\n"
+    "    line[\"y\"].append(num(r[\"value\"]))\n"
+    "for metric, lines in charts.items():\n"
+    "    if plt is None:\n"
+    "        for sampler, line in lines.items():\n"
+    "            print(metric, sampler, list(zip(line[\"x\"], line[\"y\"])))\n"
+    "        continue\n"
+    "    fig, ax = plt.subplots(figsize=(9, 4.5))\n"
+    "    for i, (sampler, line) in enumerate(lines.items()):  # means over seeds\n"
+    "        ax.plot(line[\"x\"], line[\"y\"], lw=2, marker=\"o\", ms=3, label=sampler,\n"
+    "                **style(i))\n"
+    "    ax.set_xlabel(\"model calls per sample (NFE)\")\n"
+    "    ax.set_ylabel(metric)\n"
+    "    ax.legend(loc=\"upper left\", bbox_to_anchor=(1.01, 1), fontsize=\"small\")\n"
+    "    plt.show()\n";
+
 const char export_py_curves[] =
     "runs, means = {}, {}\n"
     "for r in records(q(\"\"\"%s\"\"\")):\n"
