@@ -52,6 +52,7 @@ struct run_evaluator {
     unsigned reveals[2];
     double *ulogp;
     char own_schedule[64];
+    int own_is_canon; /* the run's own corruption is the canonical one: scored once */
 };
 int run_evaluator_open(struct run_evaluator *e, const struct run_ctx *x,
                        char err[CONFIG_ERR_MAX]);

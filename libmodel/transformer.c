@@ -654,11 +654,23 @@ int model_score(model *m, const int32_t *inputs, const int32_t *targets, int B, 
  * 0). */
 static int first_argmax(const float *l, int n)
 {
-    int best = 0;
-    for (int j = 1; j < n; j++)
-        if (l[j] > l[best])
-            best = j;
-    return best;
+    /* the largest value with eight running maxima (the loop vectorizes), then its first
+     * index: the same index as a scan keeping the first strict improvement (finite logits) */
+    float acc[8];
+    int j = 0;
+    for (int k = 0; k < 8; k++)
+        acc[k] = l[0];
+    for (; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++)
+            acc[k] = l[j + k] > acc[k] ? l[j + k] : acc[k];
+    float best = acc[0];
+    for (int k = 1; k < 8; k++)
+        best = acc[k] > best ? acc[k] : best;
+    for (; j < n; j++)
+        best = l[j] > best ? l[j] : best;
+    for (j = 0; j < n - 1 && l[j] != best; j++)
+        ;
+    return j;
 }
 
 int model_score_argmax(model *m, const int32_t *inputs, const int32_t *targets, int B, int T,

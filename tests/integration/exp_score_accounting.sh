@@ -73,4 +73,25 @@ verdict=$(awk -F, -v e="$exact" -v seeds=$seeds '
         print "ok"
     }' logged.csv)
 expect "accounting" ok "$verdict"
+
+# the run's own corruption: scored once when it is the canonical one (here poly:2 on both
+# sides), apart otherwise ("poly" is the same schedule under another spec), bit for bit the
+# same; a span corruption differs from the canonical one, which stays as it was
+for c in "poly:2 poly" "poly poly" "poly:2 poly span"; do
+    set -- $c
+    "$P" score -c score.ini --checkpoint "$ckpt" --set score.seed=1 --set score.schedule=$1 \
+        --set mask.schedule=$2 --set mask.structure=${3:-token} 2>err.txt ||
+        { cat err.txt >&2; fail=1; }
+    rid=$(sql "SELECT max(run_id) FROM runs")
+    sql "SELECT printf('%.17g %.17g', c.value, o.value) FROM scores c JOIN scores o
+         ON o.run_id = c.run_id AND o.metric = 'nelbo_bpb_sched'
+         WHERE c.run_id = $rid AND c.metric = 'nelbo_bpb'" > "own-$3$1.txt"
+done
+read -r once_c once_o < own-poly:2.txt
+read -r apart_c apart_o < own-poly.txt
+read -r span_c span_o < own-spanpoly:2.txt
+expect "own = canonical, scored once" "$once_c" "$once_o"
+expect "own scored apart = scored once" "$once_o" "$apart_o"
+expect "canonical beside a span corruption" "$once_c" "$span_c"
+[ "$span_o" != "$span_c" ] || { echo "FAIL span scored as the canonical corruption" >&2; fail=1; }
 exit $fail
