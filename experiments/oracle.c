@@ -1,6 +1,7 @@
 /* oracle.c: forward-backward over a first-order chain with masked (unobserved) positions. */
 #include "oracle.h"
 
+#include <gsl/gsl_randist.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,4 +109,121 @@ int oracle_sample(const struct oracle *o, gsl_rng *r, int *x, int L, int steps)
     free(post);
     free(next);
     return rc;
+}
+
+void oracle_chain(struct oracle *o, int A, double conc, gsl_rng *r)
+{
+    memset(o, 0, sizeof *o);
+    o->A = A;
+    for (int a = 0; a < A; a++) {
+        double z = 0.0;
+        for (int b = 0; b < A; b++)
+            z += o->P[a * A + b] = gsl_ran_gamma(r, conc, 1.0) + 1e-300;
+        for (int b = 0; b < A; b++)
+            o->P[a * A + b] /= z;
+    }
+    /* the stationary law by power iteration from uniform */
+    double next[ORACLE_MAX_A];
+    for (int a = 0; a < A; a++)
+        o->pi[a] = 1.0 / A;
+    for (int it = 0; it < 10000; it++) {
+        double diff = 0.0;
+        for (int b = 0; b < A; b++) {
+            next[b] = 0.0;
+            for (int a = 0; a < A; a++)
+                next[b] += o->pi[a] * o->P[a * A + b];
+        }
+        for (int b = 0; b < A; b++) {
+            diff += fabs(next[b] - o->pi[b]);
+            o->pi[b] = 0.5 * (o->pi[b] + next[b]); /* lazy: converges on periodic chains */
+        }
+        if (diff < 1e-15)
+            break;
+    }
+}
+
+int oracle_score(const struct oracle *o, const int32_t *in, const int32_t *tgt, int B, int T,
+                 float *lp, int32_t *pred)
+{
+    const int A = o->A;
+    int *x = malloc((size_t)T * sizeof *x);
+    double *post = malloc((size_t)T * A * sizeof *post);
+    int rc = x && post ? 0 : -1;
+    for (int b = 0; b < B && !rc; b++) {
+        const int32_t *row = in + (size_t)b * T;
+        for (int i = 0; i < T; i++)
+            x[i] = row[i] >= 0 && row[i] < A ? row[i] : -1;
+        if ((rc = oracle_posterior(o, x, T, post)))
+            break;
+        for (int i = 0; i < T; i++) {
+            const double *p = post + (size_t)i * A;
+            int32_t y = tgt[(size_t)b * T + i];
+            lp[(size_t)b * T + i] = y >= 0 && y < A ? (float)log(p[y]) : -INFINITY;
+            if (pred) {
+                int best = 0;
+                for (int a = 1; a < A; a++)
+                    if (p[a] > p[best])
+                        best = a;
+                pred[(size_t)b * T + i] = best;
+            }
+        }
+    }
+    free(x);
+    free(post);
+    return rc;
+}
+
+int oracle_dataset(struct dataset *d, char **text, const struct oracle *o, gsl_rng *r,
+                   size_t nw, int T)
+{
+    memset(d, 0, sizeof *d);
+    size_t n = nw * (size_t)T;
+    int32_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    size_t *start = malloc((n + 1) * sizeof *start);
+    int *x = malloc((size_t)T * sizeof *x);
+    char *s = malloc(n + 1);
+    if (!ids || !start || !x || !s) {
+        free(ids);
+        free(start);
+        free(x);
+        free(s);
+        return -1;
+    }
+    for (size_t w = 0; w < nw; w++) {
+        oracle_draw(o, r, x, T);
+        for (int i = 0; i < T; i++) {
+            size_t p = w * (size_t)T + (size_t)i;
+            ids[p] = x[i];
+            s[p] = (char)(x[i] < 26 ? 'a' + x[i] : '0' + x[i] % 10);
+        }
+    }
+    for (size_t p = 0; p <= n; p++)
+        start[p] = p;
+    s[n] = '\0';
+    free(x);
+    d->text = s;
+    d->len = n;
+    d->lo = d->hi = 0;
+    d->align.lo = d->align.hi = 0;
+    d->align.len = n;
+    d->align.n[0] = n;
+    d->align.ids[0] = ids;
+    d->align.start[0] = start;
+    d->n = n;
+    d->ids = ids;
+    *text = s;
+    return 0;
+}
+
+double oracle_dataset_nll(const struct oracle *o, const struct dataset *d, size_t nw, int T)
+{
+    int *x = malloc((size_t)T * sizeof *x);
+    double nll = x ? 0.0 : NAN;
+    for (size_t w = 0; x && w < nw; w++) {
+        for (int i = 0; i < T; i++)
+            x[i] = d->ids[w * (size_t)T + (size_t)i];
+        nll += oracle_nll(o, x, T);
+    }
+    free(x);
+    return nll;
 }
