@@ -177,7 +177,8 @@ int run_evaluate(struct runlog *rl, int64_t id, model *m, const struct run_ctx *
         runlog_score(rl, id, "valid", "unigram_bpb", canon.unigram_nats / ln2 / bytes, NAN,
                      canon.tokens);
     /* accuracy: a diffusion model's (an ar or block model's score has none) */
-    int buckets = model_get_config(m)->mode == MODEL_DIFFUSION ? (int)v->score.buckets : 0;
+    int buckets =
+        !m || model_get_config(m)->mode == MODEL_DIFFUSION ? (int)v->score.buckets : 0;
     for (int k = 0; !bad && k < buckets && k < SCORE_MAX_BUCKETS; k++) {
         char name[32];
         snprintf(name, sizeof name, "masked_acc_b%d", k + 1);

@@ -437,7 +437,10 @@ done:
 int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_opts *o,
                 struct score_result *res, char err[CONFIG_ERR_MAX])
 {
-    return score_mc(m, NULL, mk, x, o, res, err);
+    if (!m && !x->oracle)
+        return config_fail(err, "scoring: no denoiser");
+    return m ? score_mc(m, NULL, mk, x, o, res, err)
+             : score_mc(NULL, x->oracle, mk, x, o, res, err);
 }
 
 int score_nelbo_oracle(const struct oracle *orc, mask *mk, const struct run_ctx *x,

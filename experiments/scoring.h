@@ -71,7 +71,7 @@ int score_block_corrupt(mask *mk, const mask_seq *seq, int Bk, const double *t, 
                         mask_out *out, void *scratch);
 
 /* Scores model m on x's validation split under corruption mk. Returns 0 or -1 with err.
- * By the model's mode:
+ * m NULL: the data source's exact oracle x->oracle (score_nelbo_oracle). By the model's mode:
  * - diffusion: the Monte Carlo NELBO above;
  * - block: the sum over blocks of each block's NELBO, each block with its own times (S per
  *   window, in R antithetic replicates per block as diffusion's), corrupted by

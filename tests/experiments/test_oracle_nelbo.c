@@ -18,8 +18,8 @@ int check_count, check_failures;
 
 enum { A = 5, T = 16, NW = 2000, PROMPT = 5 };
 
-static const char *const schedules[] = {"linear", "cosine", "cosine-md4", "poly:2",
-                                        "poly:0.5", "sinpow:3"};
+static const char *const schedules[] = {"linear", "cosine",   "cosine-md4",
+                                        "poly:2", "poly:0.5", "sinpow:3"};
 static const char *const structures[] = {"token", "span", "block", "response"};
 
 static void check_one(const struct oracle *orc, struct run_ctx *x, const char *sched,
@@ -35,8 +35,8 @@ static void check_one(const struct oracle *orc, struct run_ctx *x, const char *s
     mask *mk = NULL;
     CHECK_INT(0, mask_open(&mk, &s));
     x->prompt = !strcmp(structure, "response") ? PROMPT : 0;
-    struct score_opts o = {.t_samples = 16, .replicates = 4, .seed = 5, .buckets = buckets,
-                          .t_sqrt = 2.0 / T};
+    struct score_opts o = {
+        .t_samples = 16, .replicates = 4, .seed = 5, .buckets = buckets, .t_sqrt = 2.0 / T};
     struct score_result r;
     int rc = score_nelbo_oracle(orc, mk, x, &o, &r, err);
     CHECK(rc == 0, "%s", err);
@@ -47,8 +47,8 @@ static void check_one(const struct oracle *orc, struct run_ctx *x, const char *s
         CHECK(z > 4.0, "%s span: NELBO %.3f +- %.3f nats, exact NLL %.3f (%+.1f SE)", sched,
               r.nats, r.se, exact, z);
     else
-        CHECK(fabs(z) < 4.0, "%s %s: NELBO %.3f +- %.3f nats, exact NLL %.3f (%+.1f SE)",
-              sched, structure, r.nats, r.se, exact, z);
+        CHECK(fabs(z) < 4.0, "%s %s: NELBO %.3f +- %.3f nats, exact NLL %.3f (%+.1f SE)", sched,
+              structure, r.nats, r.se, exact, z);
     printf("  %-10s %-8s NELBO %9.3f +- %6.3f  exact %9.3f  (%+.2f SE)\n", sched, structure,
            r.nats, r.se, exact, z);
     if (buckets)
