@@ -988,6 +988,20 @@ static int check_markov(const struct config *c, const struct config_values *v,
     if (strcmp(v->mask.importance, "none"))
         return relation_error(c, config_key_index("mask.importance"), err,
                               "'%s' with data.source = markov: only none", v->mask.importance);
+    static const char *const oracle_samplers[] = {"random", "confidence", "margin", "entropy",
+                                                  "threshold"};
+    int known = 0;
+    for (size_t i = 0; i < sizeof oracle_samplers / sizeof *oracle_samplers; i++)
+        known |= !strcmp(v->score.sample_strategy, oracle_samplers[i]);
+    if (v->score.samples > 0 && !known)
+        return relation_error(c, config_key_index("score.sample_strategy"), err,
+                              "'%s' is not among the oracle's samplers (random, confidence, "
+                              "margin, entropy, threshold)",
+                              v->score.sample_strategy);
+    if (*v->sample.reference)
+        return relation_error(c, config_key_index("sample.reference"), err,
+                              "has no meaning with model.kind = oracle (its samples are "
+                              "measured exactly under the chain)");
     if (v->data.markov_valid < v->model.seq_len || v->data.markov_train < v->model.seq_len)
         return relation_error(c, config_key_index("data.markov_valid_tokens"), err,
                               "both splits need at least model.seq_len = %ld tokens",

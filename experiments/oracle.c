@@ -227,3 +227,82 @@ double oracle_dataset_nll(const struct oracle *o, const struct dataset *d, size_
     free(x);
     return nll;
 }
+
+struct ranked {
+    double score;
+    int pos, tok;
+};
+
+static int ranked_cmp(const void *a, const void *b)
+{
+    const struct ranked *x = a, *y = b;
+    return x->score > y->score ? -1 : x->score < y->score ? 1 : x->pos - y->pos;
+}
+
+int oracle_sample_ranked(const struct oracle *o, gsl_rng *r, int *x, int L, int steps,
+                         enum oracle_rank rank, double threshold, long *nfe)
+{
+    const int A = o->A;
+    double *post = malloc((size_t)L * A * sizeof *post);
+    struct ranked *c = malloc((size_t)L * sizeof *c);
+    int rc = post && c ? 0 : -1, masked = 0;
+    for (int t = 0; t < L; t++)
+        masked += x[t] < 0;
+    if (rank == ORACLE_RANK_THRESHOLD)
+        steps = masked;
+    for (int i = 0; i < steps && masked > 0 && !rc; i++) {
+        if ((rc = oracle_posterior(o, x, L, post)))
+            break;
+        ++*nfe;
+        int nc = 0;
+        for (int t = 0; t < L; t++) {
+            if (x[t] >= 0)
+                continue;
+            const double *p = post + (size_t)t * A;
+            int y = draw_from(p, A, r);
+            double s = p[y], p1 = 0, p2 = 0, h = 0;
+            for (int a = 0; a < A; a++) {
+                if (p[a] > p1)
+                    p2 = p1, p1 = p[a];
+                else if (p[a] > p2)
+                    p2 = p[a];
+                h -= p[a] > 0 ? p[a] * log(p[a]) : 0;
+            }
+            if (rank == ORACLE_RANK_MARGIN)
+                s = p1 - p2;
+            else if (rank == ORACLE_RANK_ENTROPY)
+                s = -h;
+            c[nc++] = (struct ranked){s, t, y};
+        }
+        qsort(c, (size_t)nc, sizeof *c, ranked_cmp);
+        int left = steps - i, k = masked / left + (masked % left ? 1 : 0);
+        if (rank == ORACLE_RANK_THRESHOLD)
+            for (k = 1; k < nc && c[k].score > threshold;)
+                k++;
+        k = k > nc ? nc : k;
+        for (int j = 0; j < k; j++)
+            x[c[j].pos] = c[j].tok;
+        masked -= k;
+    }
+    free(post);
+    free(c);
+    return rc;
+}
+
+void oracle_bigrams(const struct oracle *o, int L, double *big)
+{
+    const int A = o->A;
+    double marg[ORACLE_MAX_A], nm[ORACLE_MAX_A];
+    memset(big, 0, (size_t)A * A * sizeof *big);
+    memcpy(marg, o->pi, sizeof marg);
+    for (int t = 0; t + 1 < L; t++) {
+        for (int b = 0; b < A; b++)
+            nm[b] = 0.0;
+        for (int a = 0; a < A; a++)
+            for (int b = 0; b < A; b++) {
+                big[a * A + b] += marg[a] * o->P[a * A + b] / (L - 1);
+                nm[b] += marg[a] * o->P[a * A + b];
+            }
+        memcpy(marg, nm, sizeof marg);
+    }
+}

@@ -33,6 +33,27 @@ int oracle_posterior(const struct oracle *o, const int *x, int L, double *post);
  * visible at the step's start. Returns 0, -1 on out of memory. */
 int oracle_sample(const struct oracle *o, gsl_rng *r, int *x, int L, int steps);
 
+/* Ranked samplers with the oracle as denoiser, as libmodel's (model.h): every step proposes a
+ * token at each masked position (x < 0) from its exact posterior given the visible ones, ranks
+ * the proposals and commits the best. ORACLE_RANK_CONFIDENCE (the proposal's probability),
+ * _MARGIN (top-2 margin of the row), _ENTROPY (lowest entropy first) commit as many per step as
+ * spread the masks evenly over the steps left (LLaDA's count: ceil(masked / steps left));
+ * _THRESHOLD (Fast-dLLM, one block) commits every proposal with probability > threshold and
+ * always the most confident, steps not read. *nfe: the posterior computations. Returns 0, -1
+ * on out of memory or impossible visible symbols. */
+enum oracle_rank {
+    ORACLE_RANK_CONFIDENCE,
+    ORACLE_RANK_MARGIN,
+    ORACLE_RANK_ENTROPY,
+    ORACLE_RANK_THRESHOLD
+};
+int oracle_sample_ranked(const struct oracle *o, gsl_rng *r, int *x, int L, int steps,
+                         enum oracle_rank rank, double threshold, long *nfe);
+
+/* The expected bigram statistics of the chain over L positions: big[a * A + b] = the mean
+ * over t = 0..L-2 of p(x_t = a, x_t+1 = b) (sums to 1). */
+void oracle_bigrams(const struct oracle *o, int L, double *big);
+
 /* A chain over A symbols (2..ORACLE_MAX_A): each row of P drawn from a symmetric Dirichlet of
  * parameter conc > 0 (small: peaked, predictable rows), pi the chain's stationary law. */
 void oracle_chain(struct oracle *o, int A, double conc, gsl_rng *r);

@@ -367,7 +367,8 @@ int run_train(const struct config *c, const struct run_opts *o)
             runlog_metric(rl, id, 0, "params", 0)) {
             snprintf(err, sizeof err, "%s", runlog_errmsg(rl));
             status = CLI_FAIL;
-        } else if (run_oracle_evaluate(rl, id, &x, err)) {
+        } else if (run_oracle_evaluate(rl, id, &x, err) ||
+                   (x.v->score.samples > 0 && run_oracle_samples(rl, id, &x, err))) {
             status = run_stop_signal ? RUN_INTERRUPTED : CLI_FAIL;
         }
     } else if (runlog_pyramid(rl, x.pyramid_hash, x.pyramid_path, x.v->data.corpus,

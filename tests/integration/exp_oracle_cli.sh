@@ -35,4 +35,18 @@ for m in nelbo_bpb nelbo_bpb_sched; do
         from scores a, scores b where a.metric = '$m' and b.metric = 'exact_nll_bpb'")"
 done
 
+# the samplers on the oracle: the exact bigram KL of the ancestral sampler falls with its
+# steps; an unsupported sampler is a config error
+err "$P" train -c o.ini --set score.samples=4 --set score.sample_strategy=remdm
+contains "oracle remdm" "score.sample_strategy: 'remdm' is not among the oracle's samplers" "$err"
+for steps in 1 32; do
+    "$P" train -c o.ini --db s$steps.db --set score.samples=200 \
+        --set score.sample_steps=$steps --set score.sample_strategy=random >/dev/null 2>&1
+    expect "samples $steps" 0 "$?"
+done
+kl1=$("$P" sql --db s1.db --csv "select value from scores where metric = 'sample_kl_bigram'" | tail -1)
+kl32=$("$P" sql --db s32.db --csv "select value from scores where metric = 'sample_kl_bigram'" | tail -1)
+expect "KL falls with the steps ($kl1, $kl32)" 1 "$(awk -v a="$kl1" -v b="$kl32" 'BEGIN { print (b < a / 10) }')"
+expect "sample_nfe" 6400 "$("$P" sql --db s32.db --csv "select cast(value as int) from scores where metric = 'sample_nfe'" | tail -1)"
+
 exit $fail
