@@ -31,7 +31,7 @@ page=$(cat report.html)
 contains "the sweep's page" "<h1>Sweep <code>tiny</code></h1>" "$page"
 expect "five figures" 5 "$(grep -c '^<svg ' report.html)"
 case "$page" in *"<script"*) echo "FAIL a script in the page" >&2; fail=1 ;; esac
-expect "the notebook is JSON: title, setup, 10 sections x 2 cells" "1|4|22" \
+expect "the notebook is JSON: title, setup, 11 sections x 2 cells" "1|4|24" \
     "$(sqlite3 :memory: "SELECT json_valid(readfile('report.ipynb')), readfile('report.ipynb') ->> 'nbformat', json_array_length(readfile('report.ipynb'), '\$.cells')" | tr , '|')"
 
 # errors: exit 2, "pyramask: export: why", no output, nothing left behind
