@@ -221,6 +221,11 @@ int run_score(const struct config *c, const char *checkpoint, const struct run_o
     char err[CONFIG_ERR_MAX];
     model *m = NULL;
     char *meta = NULL;
+    if (!strcmp(config_values(c)->data.source, "markov")) {
+        cli_error(label, "data.source = markov: no checkpoint is scored on it (pyramask train "
+                         "with model.kind = oracle scores the oracle)");
+        return CLI_USAGE;
+    }
     int rc =
         run_load_checkpoint(&m, checkpoint, (int)config_values(c)->train.threads, &meta, label);
     if (rc)

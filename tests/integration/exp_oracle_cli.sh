@@ -23,6 +23,11 @@ err "$P" train -c o.ini --set model.kind=transformer
 contains "markov transformer" "o.ini:2: data.source: markov data go with model.kind = oracle" "$err"
 err "$P" train -c o.ini --set data.markov_alphabet=65
 expect "alphabet range exit" 2 "$rc"
+err "$P" score -c o.ini --checkpoint none.ckpt
+expect "score on markov exit" 2 "$rc"
+contains "score on markov" "data.source = markov: no checkpoint is scored on it" "$err"
+err "$P" mask preview -c o.ini
+expect "preview on markov exit" 2 "$rc"
 [ ! -e pyramask.db ] || { echo "FAIL a bad config created the run log" >&2; fail=1; }
 
 "$P" train -c o.ini --set mask.schedule=cosine --set mask.structure=block \
