@@ -31,6 +31,11 @@ static int preview(const struct config *c, const char *file, double t, long seed
     char err[CONFIG_ERR_MAX], cache[4096], runs[4096];
     run_dirs(db, cache, runs);
     struct run_ctx x;
+    if (!strcmp(config_values(c)->data.source, "markov")) {
+        cli_error("mask preview", "data.source = markov: a preview needs a corpus and its "
+                                  "pyramid");
+        return CLI_USAGE;
+    }
     int rc = run_prepare(&x, c, cache, 0, err);
     if (rc) {
         cli_error("mask preview", "%s", err);

@@ -7,6 +7,7 @@
 #include "corpus.h"
 #include "mask.h"
 #include "model.h"
+#include "oracle.h"
 #include "reference_ini.h"
 #include "samples.h"
 
@@ -99,6 +100,18 @@ static const char *remdm_choice(int i)
     return model_remdm_schedule_name(i);
 }
 
+/* where the data come from, and what denoises them */
+static const char *source_choice(int i)
+{
+    static const char *const names[] = {"corpus", "markov", NULL};
+    return i >= 0 && i < 2 ? names[i] : NULL;
+}
+static const char *kind_choice(int i)
+{
+    static const char *const names[] = {"transformer", "oracle", NULL};
+    return i >= 0 && i < 2 ? names[i] : NULL;
+}
+
 #define V(f) offsetof(struct config_values, f)
 static const struct key keys[] = {
     {"data", "corpus", K_PATHS, 0, 0, NULL, V(data.corpus), 0},
@@ -107,6 +120,12 @@ static const struct key keys[] = {
     {"data", "max_bytes", K_INT, 0, 1e15, NULL, V(data.max_bytes), 0},
     {"data", "valid_fraction", K_FLOAT, 0.001, 0.9, NULL, V(data.valid_fraction), 0},
     {"data", "split_seed", K_INT, 0, 4294967295.0, NULL, V(data.split_seed), 0},
+    {"data", "source", K_ENUM, 0, 0, source_choice, V(data.source), 2},
+    {"data", "markov_alphabet", K_INT, 2, ORACLE_MAX_A, NULL, V(data.markov_alphabet), 2},
+    {"data", "markov_concentration", K_FLOAT, 1e-3, 1e3, NULL, V(data.markov_conc), 2},
+    {"data", "markov_seed", K_INT, 0, 4294967295.0, NULL, V(data.markov_seed), 2},
+    {"data", "markov_train_tokens", K_INT, 1, 1e9, NULL, V(data.markov_train), 2},
+    {"data", "markov_valid_tokens", K_INT, 1, 1e9, NULL, V(data.markov_valid), 2},
     {"tokenizer", "pyramid", K_PATHS, 0, 0, NULL, V(tokenizer.pyramid), 0},
     {"tokenizer", "levels", K_INTS, 257, 1 << 20, NULL, V(tokenizer.levels), 0},
     {"tokenizer", "superword", K_INT, 0, 1 << 20, NULL, V(tokenizer.superword), 0},
@@ -145,6 +164,7 @@ static const struct key keys[] = {
     {"model", "prior_bias", K_BOOL, 0, 0, NULL, V(model.prior_bias), 0},
     {"model", "mode", K_STR, 0, 0, NULL, V(model.mode), 2},
     {"model", "block", K_INT, 0, 8192, NULL, V(model.block), 2},
+    {"model", "kind", K_ENUM, 0, 0, kind_choice, V(model.kind), 2},
     {"train", "steps", K_INT, 0, 1e9, NULL, V(train.steps), 0},
     {"train", "batch", K_INT, 1, 1 << 16, NULL, V(train.batch), 0},
     {"train", "lr", K_FLOAT, 0, 10, NULL, V(train.lr), 0},
@@ -927,6 +947,68 @@ static int check_mode(const struct config *c, struct config_values *v, char err[
     return 0;
 }
 
+/* The markov source and the oracle: the oracle denoises only the chain it knows, in
+ * diffusion mode over a flat corruption; the source has no pyramid, so no structure or type
+ * that reads coarser levels or text, and nothing that reveals side information. */
+static int check_markov(const struct config *c, const struct config_values *v,
+                        char err[CONFIG_ERR_MAX])
+{
+    int markov = !strcmp(v->data.source, "markov"), oracle = !strcmp(v->model.kind, "oracle");
+    if (oracle && !markov)
+        return relation_error(c, config_key_index("model.kind"), err,
+                              "oracle needs data.source = markov (it knows only that "
+                              "chain's law)");
+    if (markov && !oracle)
+        return relation_error(c, config_key_index("data.source"), err,
+                              "markov data go with model.kind = oracle (no transformer "
+                              "trains on them yet)");
+    if (!markov)
+        return 0;
+    if (!at_default(c, config_key_index("data.corpus")))
+        return relation_error(c, config_key_index("data.corpus"), err,
+                              "has no meaning with data.source = markov (the chain draws "
+                              "the data)");
+    if (v->model.mode_id != MODEL_DIFFUSION)
+        return relation_error(c, config_key_index("model.mode"), err,
+                              "'%s': the oracle is a diffusion denoiser (model.mode = "
+                              "diffusion)",
+                              v->model.mode);
+    if (!chain_flat(v->mask.chain))
+        return relation_error(c, config_key_index("mask.chain"), err,
+                              "'%s' needs a pyramid; the markov source has one level",
+                              v->mask.chain);
+    if (!strcmp(v->mask.structure, "unit") || !strcmp(v->mask.structure, "regex"))
+        return relation_error(c, config_key_index("mask.structure"), err,
+                              "%s cuts by coarser levels or text; the markov source has "
+                              "neither (token, span, block or response)",
+                              v->mask.structure);
+    if (strcmp(v->mask.types, "single"))
+        return relation_error(c, config_key_index("mask.types"), err,
+                              "'%s' with data.source = markov: only single", v->mask.types);
+    if (strcmp(v->mask.importance, "none"))
+        return relation_error(c, config_key_index("mask.importance"), err,
+                              "'%s' with data.source = markov: only none", v->mask.importance);
+    static const char *const oracle_samplers[] = {"random", "confidence", "margin", "entropy",
+                                                  "threshold"};
+    int known = 0;
+    for (size_t i = 0; i < sizeof oracle_samplers / sizeof *oracle_samplers; i++)
+        known |= !strcmp(v->score.sample_strategy, oracle_samplers[i]);
+    if (v->score.samples > 0 && !known)
+        return relation_error(c, config_key_index("score.sample_strategy"), err,
+                              "'%s' is not among the oracle's samplers (random, confidence, "
+                              "margin, entropy, threshold)",
+                              v->score.sample_strategy);
+    if (*v->sample.reference)
+        return relation_error(c, config_key_index("sample.reference"), err,
+                              "has no meaning with model.kind = oracle (its samples are "
+                              "measured exactly under the chain)");
+    if (v->data.markov_valid < v->model.seq_len || v->data.markov_train < v->model.seq_len)
+        return relation_error(c, config_key_index("data.markov_valid_tokens"), err,
+                              "both splits need at least model.seq_len = %ld tokens",
+                              v->model.seq_len);
+    return 0;
+}
+
 /* mask.chain against the pyramid's levels (from tokenizer.levels), the class rules and the
  * mask types libmask can combine with a chain. */
 static int check_chain(const struct config *c, struct config_values *v, int top,
@@ -1072,7 +1154,7 @@ int config_finish(struct config *c, char err[CONFIG_ERR_MAX])
         return relation_error(c, config_key_index("mask.importance_mode"), err,
                               "'%s' needs mask.importance (idf, surprisal or a rule file)",
                               v->mask.importance_mode);
-    if (check_mode(c, v, err))
+    if (check_mode(c, v, err) || check_markov(c, v, err))
         return -1;
     return check_chain(c, v, top, err);
 }

@@ -19,6 +19,11 @@ struct config_values {
         long max_bytes;
         double valid_fraction;
         long split_seed;
+        const char *source;              /* corpus, markov */
+        long markov_alphabet;            /* symbols of the chain */
+        double markov_conc;              /* Dirichlet concentration of its rows */
+        long markov_seed;                /* draws the chain and both splits */
+        long markov_train, markov_valid; /* tokens of each split */
     } data;
     struct {
         const char *pyramid; /* "" = build from data.corpus */
@@ -56,6 +61,7 @@ struct config_values {
         long block;       /* block positions of a block run (from "block:B" or model.block);
                            * 0 in the other modes */
         int mode_id;      /* libmodel's model_mode: MODEL_DIFFUSION, MODEL_AR, MODEL_BLOCK */
+        const char *kind; /* transformer, oracle (the exact denoiser of a markov source) */
     } model;
     struct {
         long steps, batch;

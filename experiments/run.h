@@ -35,7 +35,8 @@ int run_score(const struct config *c, const char *checkpoint, const struct run_o
 int run_load_checkpoint(model **m, const char *path, int threads, char **meta,
                         const char *label);
 
-/* Scores model m on x's validation split and logs the scores of run `id`: nelbo_bpb (the
+/* Scores model m (NULL: the markov source's oracle, x->oracle) on x's validation split and
+ * logs the scores of run `id`: nelbo_bpb (the
  * canonical corruption), nelbo_bpt, type_bpb, part_bpb, nelbo_bpb_sched (the run's own; or
  * nelbo_bpb_sched_cond when it is conditional), type_bpb_sched, part_bpb_sched, masked_acc
  * and masked_acc_b1..bN; a chain run records its scoring schedule as the params row

@@ -181,6 +181,31 @@ static int chain_prepare(struct run_ctx *x, char err[CONFIG_ERR_MAX])
     return rc ? -2 : 0;
 }
 
+/* data.source = markov: the chain from markov_seed, then the training and held-out splits
+ * as independent windows of model.seq_len symbols drawn from it. */
+static int markov_prepare(struct run_ctx *x, char err[CONFIG_ERR_MAX])
+{
+    const struct config_values *v = x->v;
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!r)
+        return config_fail(err, "out of memory"), -2;
+    gsl_rng_set(r, (unsigned long)v->data.markov_seed);
+    oracle_chain(&x->markov, (int)v->data.markov_alphabet, v->data.markov_conc, r);
+    size_t T = (size_t)x->T;
+    int rc = oracle_dataset(&x->train, &x->markov_text[0], &x->markov, r,
+                            (size_t)v->data.markov_train / T, x->T) ||
+             oracle_dataset(&x->valid, &x->markov_text[1], &x->markov, r,
+                            (size_t)v->data.markov_valid / T, x->T);
+    gsl_rng_free(r);
+    if (rc)
+        return config_fail(err, "out of memory"), -2;
+    x->oracle = &x->markov;
+    x->V = x->markov.A;
+    x->nlevels = 0;
+    snprintf(x->pyramid_path, sizeof x->pyramid_path, "markov");
+    return 0;
+}
+
 int run_prepare(struct run_ctx *x, const struct config *c, const char *cache_dir, int K_min,
                 char err[CONFIG_ERR_MAX])
 {
@@ -189,18 +214,25 @@ int run_prepare(struct run_ctx *x, const struct config *c, const char *cache_dir
     x->v = config_values(c);
     x->T = (int)x->v->model.seq_len;
     x->prompt = !strcmp(x->v->mask.structure, "response") ? (int)x->v->mask.prompt : 0;
-    int rc = corpus_load(&x->corpus, c, err);
-    if (rc)
-        return rc;
-    rc = pyramid_get(&x->tok, c, &x->corpus, cache_dir, x->pyramid_path, x->pyramid_hash, err);
-    if (rc)
-        return rc;
-    int lo = (int)x->v->tokenizer.model_level;
-    x->V = tok_vocab_size(x->tok, lo);
-    x->nlevels = tok_nlevels(x->tok) - lo;
-    if ((rc = dataset_encode(&x->train, x->tok, lo, x->corpus.train, x->corpus.train_len)) ||
-        (rc = dataset_encode(&x->valid, x->tok, lo, x->corpus.valid, x->corpus.valid_len)))
-        return config_fail(err, "encoding the corpus: %s", tok_strerror(rc)), -2;
+    int rc;
+    if (!strcmp(x->v->data.source, "markov")) {
+        if ((rc = markov_prepare(x, err)))
+            return rc;
+    } else {
+        if ((rc = corpus_load(&x->corpus, c, err)))
+            return rc;
+        rc = pyramid_get(&x->tok, c, &x->corpus, cache_dir, x->pyramid_path, x->pyramid_hash,
+                         err);
+        if (rc)
+            return rc;
+        int lo = (int)x->v->tokenizer.model_level;
+        x->V = tok_vocab_size(x->tok, lo);
+        x->nlevels = tok_nlevels(x->tok) - lo;
+        if ((rc =
+                 dataset_encode(&x->train, x->tok, lo, x->corpus.train, x->corpus.train_len)) ||
+            (rc = dataset_encode(&x->valid, x->tok, lo, x->corpus.valid, x->corpus.valid_len)))
+            return config_fail(err, "encoding the corpus: %s", tok_strerror(rc)), -2;
+    }
     if (x->train.n < (size_t)x->T + 1 || x->valid.n < (size_t)x->T)
         return config_fail(
             err,
@@ -240,6 +272,8 @@ void run_ctx_free(struct run_ctx *x)
     free(x->members);
     dataset_free(&x->train);
     dataset_free(&x->valid);
+    free(x->markov_text[0]);
+    free(x->markov_text[1]);
     tok_close(&x->tok);
     corpus_free(&x->corpus);
     memset(x, 0, sizeof *x);

@@ -10,6 +10,7 @@
 #include "corpus.h"
 #include "dataset.h"
 #include "mask.h"
+#include "oracle.h"
 #include "tok.h"
 
 struct run_ctx {
@@ -32,9 +33,15 @@ struct run_ctx {
     struct chain_maps maps;
     int n_desc;                      /* descriptions, D */
     int32_t *layout_start, *members; /* model_set_layout's arrays */
+    /* data.source = markov: the chain that drew both splits (identity tokenizer, no
+     * pyramid: tok NULL), the law the oracle denoiser knows; NULL for a corpus */
+    const struct oracle *oracle;
+    struct oracle markov;
+    char *markov_text[2]; /* the splits' bytes */
 };
 
-/* Builds everything; K_min > 0 forces at least that many mask types (a checkpoint's).
+/* Builds everything (for data.source = markov: the chain and its drawn splits instead of a
+ * corpus and a pyramid); K_min > 0 forces at least that many mask types (a checkpoint's).
  * Returns 0, -1 for bad input or -2 for other failures, with err. */
 int run_prepare(struct run_ctx *x, const struct config *c, const char *cache_dir, int K_min,
                 char err[CONFIG_ERR_MAX]);

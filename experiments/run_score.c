@@ -199,7 +199,8 @@ int run_evaluate(struct runlog *rl, int64_t id, model *m, const struct run_ctx *
         runlog_score(rl, id, "valid", "unigram_bpb", canon.unigram_nats / ln2 / bytes, NAN,
                      canon.tokens);
     /* accuracy: a diffusion model's (an ar or block model's score has none) */
-    int buckets = model_get_config(m)->mode == MODEL_DIFFUSION ? (int)v->score.buckets : 0;
+    int buckets =
+        !m || model_get_config(m)->mode == MODEL_DIFFUSION ? (int)v->score.buckets : 0;
     for (int k = 0; !bad && k < buckets && k < SCORE_MAX_BUCKETS; k++) {
         char name[32];
         snprintf(name, sizeof name, "masked_acc_b%d", k + 1);
@@ -242,6 +243,11 @@ int run_score(const struct config *c, const char *checkpoint, const struct run_o
     char err[CONFIG_ERR_MAX];
     model *m = NULL;
     char *meta = NULL;
+    if (!strcmp(config_values(c)->data.source, "markov")) {
+        cli_error(label, "data.source = markov: no checkpoint is scored on it (pyramask train "
+                         "with model.kind = oracle scores the oracle)");
+        return CLI_USAGE;
+    }
     int rc =
         run_load_checkpoint(&m, checkpoint, (int)config_values(c)->train.threads, &meta, label);
     if (rc)

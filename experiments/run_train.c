@@ -4,6 +4,7 @@
 #include "progress.h"
 #include "pyramid_cache.h"
 #include "run.h"
+#include "run_oracle.h"
 #include "samples.h"
 
 #include <errno.h>
@@ -358,13 +359,26 @@ int run_train(const struct config *c, const struct run_opts *o)
     int status = CLI_OK;
     const char *why = NULL;
     struct trainer tr;
-    if (runlog_pyramid(rl, x.pyramid_hash, x.pyramid_path, x.v->data.corpus,
-                       config_value(c, config_key_index("tokenizer.levels")),
-                       x.v->tokenizer.superword, x.v->tokenizer.pretok) ||
-        runlog_artifact(rl, id, "pyramid", x.pyramid_path) ||
-        runlog_metric(rl, id, 0, "train_tokens", (double)x.train.n) ||
-        runlog_metric(rl, id, 0, "valid_tokens", (double)x.valid.n) ||
-        runlog_metric(rl, id, 0, "vocab", x.V) || runlog_metric(rl, id, 0, "mask_types", x.K)) {
+    if (x.oracle) { /* model.kind = oracle: nothing to train */
+        if (runlog_metric(rl, id, 0, "train_tokens", (double)x.train.n) ||
+            runlog_metric(rl, id, 0, "valid_tokens", (double)x.valid.n) ||
+            runlog_metric(rl, id, 0, "vocab", x.V) ||
+            runlog_metric(rl, id, 0, "mask_types", x.K) ||
+            runlog_metric(rl, id, 0, "params", 0)) {
+            snprintf(err, sizeof err, "%s", runlog_errmsg(rl));
+            status = CLI_FAIL;
+        } else if (run_oracle_evaluate(rl, id, &x, err) ||
+                   (x.v->score.samples > 0 && run_oracle_samples(rl, id, &x, err))) {
+            status = run_stop_signal ? RUN_INTERRUPTED : CLI_FAIL;
+        }
+    } else if (runlog_pyramid(rl, x.pyramid_hash, x.pyramid_path, x.v->data.corpus,
+                              config_value(c, config_key_index("tokenizer.levels")),
+                              x.v->tokenizer.superword, x.v->tokenizer.pretok) ||
+               runlog_artifact(rl, id, "pyramid", x.pyramid_path) ||
+               runlog_metric(rl, id, 0, "train_tokens", (double)x.train.n) ||
+               runlog_metric(rl, id, 0, "valid_tokens", (double)x.valid.n) ||
+               runlog_metric(rl, id, 0, "vocab", x.V) ||
+               runlog_metric(rl, id, 0, "mask_types", x.K)) {
         snprintf(err, sizeof err, "%s", runlog_errmsg(rl));
         status = CLI_FAIL;
     } else if (run_describe(rl, id, &x, err)) {

@@ -207,16 +207,23 @@ done:
     return rc ? -1 : 0;
 }
 
-int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_opts *o,
-                struct score_result *res, char err[CONFIG_ERR_MAX])
+/* The Monte Carlo NELBO with denoiser m, or the oracle orc when m is NULL. */
+static int score_mc(model *m, const struct oracle *orc, mask *mk, const struct run_ctx *x,
+                    const struct score_opts *o, struct score_result *res,
+                    char err[CONFIG_ERR_MAX])
 {
     memset(res, 0, sizeof *res);
-    const model_config *mc = model_get_config(m);
-    if (mc->mode == MODEL_AR)
+    const model_config *mc = m ? model_get_config(m) : NULL;
+    if (mc && mc->mode == MODEL_AR)
         return score_ar(m, x, o, res, err);
+    if (orc && (mask_chain_length(mk) > 0 || orc->A != x->V))
+        return config_fail(err,
+                           "scoring the oracle: the corruption must be flat over the "
+                           "chain's %d symbols (vocabulary %d)",
+                           orc->A, x->V);
     const int T = x->T, S = o->t_samples, R = o->replicates;
     /* block: nblk blocks of Bk positions, each with its own times; diffusion: one of T */
-    const int block = mc->mode == MODEL_BLOCK, Bk = block ? mc->block : T, nblk = T / Bk;
+    const int block = mc && mc->mode == MODEL_BLOCK, Bk = block ? mc->block : T, nblk = T / Bk;
     if (block &&
         (T % Bk || mask_chain_length(mk) > 0 || (o->side && mask_side_reveals(o->side))))
         return config_fail(err,
@@ -317,12 +324,20 @@ int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_
         }
         /* with accuracy buckets, the same forward pass also gives the argmax proposal at
          * every mask (what a one-step temperature-0 confidence sampler would reveal) */
-        rc = block         ? model_score_block(m, in, clean, tgt, nb, T, lp)
-             : buckets > 0 ? model_score_argmax(m, in, tgt, nb, T, lp, pred)
-                           : model_score(m, in, tgt, nb, T, lp);
-        if (rc) {
-            config_fail(err, "scoring: %s", model_errmsg(m));
-            break;
+        if (orc) {
+            if ((rc = oracle_score(orc, in, tgt, nb, T, lp, buckets > 0 ? pred : NULL))) {
+                config_fail(err, "scoring the oracle: visible symbols impossible under the "
+                                 "chain, or out of memory");
+                break;
+            }
+        } else {
+            rc = block         ? model_score_block(m, in, clean, tgt, nb, T, lp)
+                 : buckets > 0 ? model_score_argmax(m, in, tgt, nb, T, lp, pred)
+                               : model_score(m, in, tgt, nb, T, lp);
+            if (rc) {
+                config_fail(err, "scoring: %s", model_errmsg(m));
+                break;
+            }
         }
         for (int b = 0; b < nb; b++) { /* the sum over blocks of each block's estimate */
             loss[b] = 0;
@@ -417,4 +432,20 @@ done:
     free(acc);
     gsl_rng_free(r);
     return rc ? -1 : 0;
+}
+
+int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_opts *o,
+                struct score_result *res, char err[CONFIG_ERR_MAX])
+{
+    if (!m && !x->oracle)
+        return config_fail(err, "scoring: no denoiser");
+    return m ? score_mc(m, NULL, mk, x, o, res, err)
+             : score_mc(NULL, x->oracle, mk, x, o, res, err);
+}
+
+int score_nelbo_oracle(const struct oracle *orc, mask *mk, const struct run_ctx *x,
+                       const struct score_opts *o, struct score_result *res,
+                       char err[CONFIG_ERR_MAX])
+{
+    return score_mc(NULL, orc, mk, x, o, res, err);
 }

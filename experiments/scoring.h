@@ -5,6 +5,7 @@
 #define PYRAMASK_SCORING_H
 
 #include "model.h"
+#include "oracle.h"
 #include "run_prepare.h"
 #include <gsl/gsl_rng.h>
 
@@ -70,7 +71,7 @@ int score_block_corrupt(mask *mk, const mask_seq *seq, int Bk, const double *t, 
                         mask_out *out, void *scratch);
 
 /* Scores model m on x's validation split under corruption mk. Returns 0 or -1 with err.
- * By the model's mode:
+ * m NULL: the data source's exact oracle x->oracle (score_nelbo_oracle). By the model's mode:
  * - diffusion: the Monte Carlo NELBO above;
  * - block: the sum over blocks of each block's NELBO, each block with its own times (S per
  *   window, in R antithetic replicates per block as diffusion's), corrupted by
@@ -84,5 +85,12 @@ int score_block_corrupt(mask *mk, const mask_seq *seq, int Bk, const double *t, 
  *   variance), replicate_nats gets the window's value in every replicate, no accuracy. */
 int score_nelbo(model *m, mask *mk, const struct run_ctx *x, const struct score_opts *o,
                 struct score_result *r, char err[CONFIG_ERR_MAX]);
+/* The same diffusion NELBO, draw for draw, with the exact oracle as the denoiser (its
+ * posteriors given the visible ids are the log-probs; ids >= x->V are masks): with exact
+ * conditionals the bound is tight, so the estimate equals the exact NLL of the windows up to
+ * its standard error wherever the corruption reveals nothing. A chain is an error. */
+int score_nelbo_oracle(const struct oracle *orc, mask *mk, const struct run_ctx *x,
+                       const struct score_opts *o, struct score_result *r,
+                       char err[CONFIG_ERR_MAX]);
 
 #endif

@@ -427,3 +427,27 @@ const char export_py_previews[] = "for r in records(q(\"\"\"%s\"\"\", t=%g, limi
                                   "{r[\"masked\"]} of {r[\"tokens\"]} '\n"
                                   "          'tokens masked)')\n"
                                   "    print(r[\"text\"])\n";
+
+const char export_sql_samples[] = "SELECT " LABEL(
+    "k",
+    "'all runs'") " AS configuration,\n"
+                  "       k.n,\n"
+                  "       (SELECT round(b.mean, 1) FROM v_cells b WHERE b.sweep = k.sweep\n"
+                  "           AND b.config_hash = k.config_hash AND b.split = 'samples'\n"
+                  "           AND b.metric = 'sample_nfe') AS nfe,\n"
+                  "       (SELECT round(b.mean, 4) FROM v_cells b WHERE b.sweep = k.sweep\n"
+                  "           AND b.config_hash = k.config_hash AND b.split = 'samples'\n"
+                  "           AND b.metric = 'sample_kl_bigram') AS kl_bigram,\n"
+                  "       (SELECT round(b.mean, 4) FROM v_cells b WHERE b.sweep = k.sweep\n"
+                  "           AND b.config_hash = k.config_hash AND b.split = 'samples'\n"
+                  "           AND b.metric = 'sample_true_nll_bpb') AS true_nll_bpb,\n"
+                  "       (SELECT round(b.mean, 4) FROM v_cells b WHERE b.sweep = k.sweep\n"
+                  "           AND b.config_hash = k.config_hash AND b.split = 'samples'\n"
+                  "           AND b.metric = 'sample_gen_bpb') AS gen_bpb,\n"
+                  "       round(k.mean, 4) AS js2,\n"
+                  "       (SELECT round(b.mean, 4) FROM v_cells b WHERE b.sweep = k.sweep\n"
+                  "           AND b.config_hash = k.config_hash AND b.split = 'samples'\n"
+                  "           AND b.metric = 'sample_entropy') AS entropy\n"
+                  "FROM v_cells k\n"
+                  "WHERE k.sweep = :sweep AND k.split = 'samples' AND k.metric = 'sample_js2'\n"
+                  "ORDER BY nfe, configuration";

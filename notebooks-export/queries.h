@@ -11,6 +11,9 @@ extern const char export_sql_factors[];
 extern const char export_sql_runs[];
 extern const char export_sql_ablation[];
 extern const char export_sql_cells[];
+/* Per configuration, over the seeds: the samples' model calls and quality scores (split
+ * samples; the exact errors of an oracle run, kl_bigram and true_nll_bpb, NULL otherwise). */
+extern const char export_sql_samples[];
 extern const char export_sql_curves[];
 extern const char export_sql_curve_means[];
 extern const char export_sql_heldout[];

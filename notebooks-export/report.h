@@ -44,7 +44,7 @@ struct section {
     int nblocks;
 };
 
-enum { REPORT_MAX_SECTIONS = 12 };
+enum { REPORT_MAX_SECTIONS = 16 };
 struct report {
     sqlite3 *db;           /* the run log, read-only (borrowed) */
     const char *sweep;     /* the sweep's name, NULL = the lone runs */

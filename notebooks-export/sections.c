@@ -526,6 +526,28 @@ static int frontier(struct report *r)
     return rc;
 }
 
+/* The generated samples per configuration: calls, the oracle's exact errors, the reference
+ * scores. */
+static int samples(struct report *r)
+{
+    struct section *s =
+        section(r, "samples", "Samples",
+                "The generated samples of each configuration, means over the seeds: model "
+                "calls per sample set (nfe), and for an oracle run the exact errors "
+                "(kl_bigram: KL in nats of the samples' bigrams from the chain's; "
+                "true_nll_bpb: their exact NLL under the chain), beside gen_bpb (under "
+                "sample.reference), js2 (bigram JS divergence from the held-out text, bits) "
+                "and the mean unigram entropy (bits).",
+                export_sql_samples);
+    struct xtable *t;
+    int rc = rows_or_note(r, s, export_sql_samples, "No run of this sweep logged samples.", &t);
+    if (rc < 0)
+        return rc;
+    if (t && (rc = add(s, BLOCK_TABLE, t, NULL, NULL)))
+        return rc;
+    return code(s, sqlite3_mprintf(export_py_table, export_sql_samples));
+}
+
 /* The note of a section whose table came with schema version 2. */
 static int needs_v2(struct report *r, struct section *s, const char *what)
 {
@@ -743,6 +765,8 @@ int export_report_build(struct report *r)
         rc = heldout(r, &configs);
     if (!rc)
         rc = frontier(r);
+    if (!rc)
+        rc = samples(r);
     if (!rc)
         rc = schedules(r);
     if (!rc)

@@ -90,8 +90,16 @@ static void check_nelbo(const struct oracle *o, gsl_rng *r, int cosine)
            mean, se, nll);
 }
 
-/* KL(generated || true) of the bigram statistics over all positions, nats */
+/* KL(generated || true) of the bigram statistics over all positions, nats; rank < 0: the
+ * ancestral sampler, else oracle_sample_ranked with that ranking */
+static double sampler_kl_ranked(const struct oracle *o, gsl_rng *r, int L, int steps, int n,
+                                int rank);
 static double sampler_kl(const struct oracle *o, gsl_rng *r, int L, int steps, int n)
+{
+    return sampler_kl_ranked(o, r, L, steps, n, -1);
+}
+static double sampler_kl_ranked(const struct oracle *o, gsl_rng *r, int L, int steps, int n,
+                                int rank)
 {
     const int A = o->A;
     double emp[ORACLE_MAX_A * ORACLE_MAX_A] = {0}, tru[ORACLE_MAX_A * ORACLE_MAX_A] = {0};
@@ -111,7 +119,13 @@ static double sampler_kl(const struct oracle *o, gsl_rng *r, int L, int steps, i
     for (int s = 0; s < n; s++) {
         for (int t = 0; t < L; t++)
             x[t] = -1;
-        CHECK_INT(0, oracle_sample(o, r, x, L, steps));
+        long nfe = 0;
+        if (rank < 0)
+            CHECK_INT(0, oracle_sample(o, r, x, L, steps));
+        else
+            CHECK_INT(
+                0, oracle_sample_ranked(o, r, x, L, steps, (enum oracle_rank)rank, 0.9, &nfe));
+        CHECK(rank < 0 || nfe == (steps < L ? steps : L), "%ld calls in %d steps", nfe, steps);
         for (int t = 0; t + 1 < L; t++)
             emp[x[t] * A + x[t + 1]] += 1.0 / ((double)n * (L - 1));
     }
@@ -148,6 +162,17 @@ int main(void)
     CHECK(kl[0] > kl[1] && kl[1] > kl[2] && kl[2] > kl[3], "KL must fall with the steps");
     CHECK(kl[3] < 5 * noise, "64 steps: KL %.5f above 5x the noise %.5f", kl[3], noise);
     CHECK(kl[0] > 50 * noise, "1 step: KL %.5f hardly above the noise %.5f", kl[0], noise);
+    /* the ranked samplers, one position per call: margin and entropy rank by the visible
+     * symbols only, so they sample the joint exactly; confidence ranks by the drawn symbol's
+     * probability, a selection on the draw, and stays biased */
+    double km = sampler_kl_ranked(&o, r, L, L, N, ORACLE_RANK_MARGIN);
+    double ke = sampler_kl_ranked(&o, r, L, L, N, ORACLE_RANK_ENTROPY);
+    double kc = sampler_kl_ranked(&o, r, L, L, N, ORACLE_RANK_CONFIDENCE);
+    printf("  ranked, one per call: margin %.5f, entropy %.5f, confidence %.5f nats\n", km, ke,
+           kc);
+    CHECK(km < 5 * noise && ke < 5 * noise, "margin %.5f, entropy %.5f above 5x noise %.5f", km,
+          ke, noise);
+    CHECK(kc > 20 * noise, "confidence %.5f hardly above the noise %.5f", kc, noise);
     gsl_rng_free(r);
     printf("%s: oracle\n", check_failures ? "FAIL" : "ok");
     return check_failures != 0;

@@ -228,9 +228,9 @@ static void test_notebook(void)
         CHECK_INT(4, sqlite3_column_int(st, 1));
         CHECK_INT(5, sqlite3_column_int(st, 2));
         CHECK(sqlite3_column_int(st, 3) == 1, "the sweep's name survives the JSON round trip");
-        CHECK_INT(24, sqlite3_column_int(st, 4)); /* title, setup, 11 sections x 2 */
-        CHECK_INT(12, sqlite3_column_int(st, 5));
-        CHECK_INT(24, sqlite3_column_int(st, 6)); /* unique cell ids */
+        CHECK_INT(26, sqlite3_column_int(st, 4)); /* title, setup, 12 sections x 2 */
+        CHECK_INT(13, sqlite3_column_int(st, 5));
+        CHECK_INT(26, sqlite3_column_int(st, 6)); /* unique cell ids */
         CHECK(sqlite3_column_int(st, 7) == 1, "the setup cell sets SWEEP as a Python literal");
         CHECK_INT(5, sqlite3_column_int(st, 8)); /* every figure as SVG and as an <img> */
         CHECK_INT(6, sqlite3_column_int(st, 9)); /* the tables: overview, factors, ablation,

@@ -23,15 +23,18 @@ sqlite3 "$PYRAMASK_DB" "SELECT rtrim(text, char(10)) FROM previews p JOIN params
 "$P" mask preview -c tiny.ini --set mask.structure=span --t 0.5 --seed 1 | sed '$d' > shown.txt
 cmp -s stored.txt shown.txt || { echo "FAIL the stored preview differs from mask preview:" >&2; diff stored.txt shown.txt >&2; fail=1; }
 
+# the samples' quality scores, each a chart of the frontier
+quality=$(sql "SELECT count(DISTINCT metric) FROM scores WHERE split = 'samples' AND metric NOT IN ('sample_nfe', 'sample_length')")
 "$P" export -o report.html; rc=$?
 expect "export html" 0 "$rc"
 "$P" export --sweep tiny --format ipynb -o report.ipynb; rc=$?
 expect "export ipynb" 0 "$rc"
 page=$(cat report.html)
 contains "the sweep's page" "<h1>Sweep <code>tiny</code></h1>" "$page"
-expect "five figures" 5 "$(grep -c '^<svg ' report.html)"
+expect "the samples' quality scores" 1 "$([ "$quality" -ge 3 ] && echo 1)"
+expect "five figures and the frontier's" $((5 + quality)) "$(grep -c '^<svg ' report.html)"
 case "$page" in *"<script"*) echo "FAIL a script in the page" >&2; fail=1 ;; esac
-expect "the notebook is JSON: title, setup, 10 sections x 2 cells" "1|4|22" \
+expect "the notebook is JSON: title, setup, 12 sections x 2 cells" "1|4|26" \
     "$(sqlite3 :memory: "SELECT json_valid(readfile('report.ipynb')), readfile('report.ipynb') ->> 'nbformat', json_array_length(readfile('report.ipynb'), '\$.cells')" | tr , '|')"
 
 # errors: exit 2, "pyramask: export: why", no output, nothing left behind

@@ -33,12 +33,14 @@ for cell in nb.cells:
 print("ok", svgs, tables)
 EOT
 )
-expect "nbformat, SVG and tables" "ok 5 6" "$out"
+# five figures and the frontier's, one per quality score of the samples; seven tables
+quality=$(sql "SELECT count(DISTINCT metric) FROM scores WHERE split = 'samples' AND metric NOT IN ('sample_nfe', 'sample_length')")
+expect "nbformat, SVG and tables" "ok $((5 + quality)) 7" "$out"
 
 # nbconvert: the page keeps the figures (as images: its HTML cleaner strips inline SVG)
 "$JUPYTER" nbconvert --to html report.ipynb --output converted >/dev/null 2>&1; rc=$?
 expect "nbconvert exit" 0 "$rc"
-expect "nbconvert keeps the figures" 5 "$(grep -o 'src="data:image/svg+xml;base64,' converted.html | wc -l | tr -d ' ')"
+expect "nbconvert keeps the figures" $((5 + quality)) "$(grep -o 'src="data:image/svg+xml;base64,' converted.html | wc -l | tr -d ' ')"
 
 # the code cells, run in order as a kernel would (the last expression shown, as text and
 # HTML); BLOCK=1 hides pandas and matplotlib
