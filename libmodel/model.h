@@ -389,6 +389,17 @@ typedef struct model_sample_settings {
      * or watching the order of unmasking. step counts 1..steps. */
     void (*on_step)(void *arg, int step, int steps, const int32_t *tokens);
     void *on_step_arg;
+    /* End of text: an ordinary vocabulary id 0..V-1 that ends a text, or -1 = none (the
+     * default; a struct not filled by model_default_sample_settings must set it). With
+     * eot >= 0, after decoding each sequence is cut at its first eot (given or generated),
+     * as model_cut_at_eot: that position and every one after it are set to eot, and they
+     * are not part of the text. The sampler does not stop early: it runs its steps over the
+     * whole window (positions after an eot are decoded, then overwritten), so the model
+     * calls and the draws from rng are those of the same call with eot = -1. */
+    int32_t eot;
+    /* (B) out, may be NULL: each sequence's text length after the call, the position of its
+     * first eot (0..T), T when it has none or eot = -1. */
+    int *lengths;
 } model_sample_settings;
 
 /* Fills *s with the defaults: CONFIDENCE, 64 steps, block_len 32, temperature 0 (argmax),
@@ -421,6 +432,12 @@ void model_default_sample_settings(model_sample_settings *s);
  * model_calls counts the model calls. */
 int model_sample(model *m, int32_t *tokens, int B, int T, const model_sample_settings *s,
                  gsl_rng *rng);
+
+/* Cuts each of the B sequences of `tokens` (B, T) at its first `eot`: that position and
+ * every later one are set to eot; lengths (B, may be NULL) gets the first eot's position,
+ * T when there is none. Ids other than eot are not looked at. model_sample does this when
+ * settings.eot >= 0; also for texts decoded by other means. */
+void model_cut_at_eot(int32_t *tokens, int B, int T, int32_t eot, int *lengths);
 
 /* ---- decoding with a key/value cache ----
  * A cache holds, for B sequences of up to config.seq_len positions, every layer's rotated
