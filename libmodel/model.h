@@ -439,6 +439,46 @@ int model_sample(model *m, int32_t *tokens, int B, int T, const model_sample_set
  * settings.eot >= 0; also for texts decoded by other means. */
 void model_cut_at_eot(int32_t *tokens, int B, int T, int32_t eot, int *lengths);
 
+/* ---- variable length: DreamOn's [expand] and [delete] ----
+ * A sampler whose sequences grow and shrink. The denoiser is the caller's function: it gets
+ * the B sequences (B, T) with their lengths (positions >= len[b] hold pad_id) and fills
+ * logits (B, T, V + 2) at every position holding mask_id (the others are not read): classes
+ * 0..V-1 the tokens, V = [expand], V + 1 = [delete] (a model trained on libmask's
+ * mask_dreamon_augment pairs, whose output layer has the two extra classes). It returns 0 or
+ * a negative MODEL_E* code, which the sampler returns.
+ * Each step (one denoiser call) draws every mask position's class (temperature 0: the
+ * argmax, the first of ties; else from the softmax at the temperature), then commits the
+ * k = ceil(masks / (steps - i)) positions (step i = 0..steps-1) whose drawn class is most
+ * probable (ties: leftmost first), right to left:
+ * - a token replaces the mask;
+ * - [expand] becomes two masks at its position (the sequence grows by one and the text after
+ *   it moves right); at the cap (len[b] == T) it stays one mask, nothing moves;
+ * - [delete] removes the position (the text after it moves left).
+ * At the last step every mask is committed and [expand]/[delete] are not drawn (the best
+ * token instead), so after the call every position 0..len[b]-1 holds a token. Given tokens
+ * are never changed and keep their order; only the holes change length (a sequence that is
+ * all hole may end empty, len[b] = 0). An infill hole of
+ * unknown length is one mask (or any initial number of masks). */
+typedef int (*model_varlen_denoise)(void *arg, const int32_t *tokens, const int *len, int B,
+                                    int T, float *logits);
+typedef struct model_varlen_settings {
+    int vocab;         /* V >= 1 */
+    int32_t mask_id;   /* >= V: the input id of a mask (and of an [expand]'s two masks) */
+    int32_t pad_id;    /* 0..V-1: fills positions len[b]..T-1 (e.g. the end-of-text id) */
+    int steps;         /* >= 1 denoiser calls */
+    float temperature; /* >= 0; 0 = argmax */
+    model_varlen_denoise denoise;
+    void *denoise_arg;
+} model_varlen_settings;
+/* tokens (B, T) and len (B), in and out: sequence b is tokens[b*T .. b*T+len[b]-1], tokens
+ * 0..V-1 and mask_id, with at least one mask (1 <= len[b] <= T). Errors, with err (may be
+ * NULL) naming the offence and tokens/len untouched: MODEL_EINVAL (bad settings, a length
+ * outside 1..T, a sequence with no mask: "sequence 1 has no hole"), MODEL_ERANGE (an id
+ * outside 0..V-1 that is not mask_id, naming sequence and position), MODEL_ENOMEM; an error
+ * from the denoiser is returned as it is, the sequences then part-decoded. */
+int model_varlen_sample(const model_varlen_settings *s, int32_t *tokens, int *len, int B, int T,
+                        gsl_rng *rng, char *err, size_t errlen);
+
 /* ---- decoding with a key/value cache ----
  * A cache holds, for B sequences of up to config.seq_len positions, every layer's rotated
  * keys and values of the positions run so far (model_cache_len of them: 0..len-1). A step

@@ -193,6 +193,7 @@ static const struct {
     {"chain-trained", test_chain_trained},
     {"score-argmax", test_score_argmax},
     {"eot", test_eot},
+    {"varlen-sampler", test_varlen_sampler},
 };
 
 /* longer checks, run only when named (meson suite `slow`) */

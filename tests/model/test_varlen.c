@@ -68,8 +68,9 @@ void test_eot(void)
               len[b], want_len);
         for (int t = 0; t < ET; t++) {
             int32_t want = t >= want_len ? EOT : (b == 1 && t == ET - 1) ? 6 : 2;
-            CHECK(tok[b * ET + t] == want, "given eot: sequence %d position %d holds %d, not %d",
-                  b, t, tok[b * ET + t], want);
+            CHECK(tok[b * ET + t] == want,
+                  "given eot: sequence %d position %d holds %d, not %d", b, t, tok[b * ET + t],
+                  want);
         }
     }
 
@@ -105,4 +106,118 @@ void test_eot(void)
     CHECK_RC(m, model_sample(m, a, EB, ET, &s, r), MODEL_EINVAL);
     gsl_rng_free(r);
     model_close(&m);
+}
+
+/* a forced denoiser: [expand] at every mask for its first `expand_calls` calls (or
+ * [delete] when `delete` is set), then token 3 */
+typedef struct forced {
+    int calls, expand_calls, delete;
+} forced;
+
+enum { FV = 8, FT = 12, FM = FV };
+
+static int forced_denoise(void *arg, const int32_t *tokens, const int *len, int B, int T,
+                          float *logits)
+{
+    forced *f = arg;
+    int cls = f->calls < f->expand_calls ? (f->delete ? FV + 1 : FV) : 3;
+    f->calls++;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            CHECK(t < len[b] || tokens[b * T + t] == 0, "padding at %d holds %d", t,
+                  tokens[b * T + t]);
+            for (int c = 0; c < FV + 2; c++) {
+                int want = cls; /* mode 2: [delete] at even positions, token 3 at odd ones */
+                if (f->delete == 2 && cls != 3)
+                    want = t % 2 ? 3 : FV + 1;
+                logits[((size_t)b * T + t) * (FV + 2) + c] =
+                    c == want ? (want == FV + 1 ? 6.0f : 5.0f) : 0.0f;
+            }
+        }
+    return 0;
+}
+
+static void run_forced(int expand_calls, int del, int T, const int32_t *in, int n,
+                       const int32_t *want, int want_len)
+{
+    forced f = {0, expand_calls, del};
+    model_varlen_settings s = {.vocab = FV,
+                               .mask_id = FM,
+                               .pad_id = 0,
+                               .steps = del == 2 ? 2 : 16,
+                               .temperature = 0.0f,
+                               .denoise = forced_denoise,
+                               .denoise_arg = &f};
+    int32_t tok[FT];
+    memcpy(tok, in, sizeof(int32_t) * n);
+    int len = n;
+    char err[160] = "";
+    gsl_rng *r = test_rng(2);
+    int rc = model_varlen_sample(&s, tok, &len, 1, T, r, err, sizeof err);
+    gsl_rng_free(r);
+    CHECK(rc == MODEL_OK, "varlen: %d %s", rc, err);
+    CHECK(len == want_len, "expand %d delete %d T %d: length %d, expected %d", expand_calls,
+          del, T, len, want_len);
+    for (int t = 0; t < T; t++) {
+        int32_t w = t < want_len ? want[t] : 0;
+        CHECK(tok[t] == w, "expand %d delete %d: position %d holds %d, expected %d",
+              expand_calls, del, t, tok[t], w);
+    }
+}
+
+void test_varlen_sampler(void)
+{
+    /* "1 2 [hole] 4 5": k expanding calls grow the hole to 1 + k masks (one expansion per
+     * call, the leftmost, while masks <= steps left), which then become token 3 */
+    const int32_t in[5] = {1, 2, FM, 4, 5};
+    const int32_t as_is[5] = {1, 2, 3, 4, 5};
+    run_forced(0, 0, FT, in, 5, as_is, 5);
+    const int32_t grown[8] = {1, 2, 3, 3, 3, 3, 4, 5};
+    run_forced(3, 0, FT, in, 5, grown, 8);
+    /* at the cap (T = 6) an [expand] stays one mask */
+    const int32_t capped[6] = {1, 2, 3, 3, 4, 5};
+    run_forced(3, 0, 6, in, 5, capped, 6);
+    /* [delete] removes the hole, the text after it moves left */
+    const int32_t deleted[4] = {1, 2, 4, 5};
+    run_forced(1, 1, FT, in, 5, deleted, 4);
+    /* two holes: the leftmost mask expands each call; the given token keeps its place in
+     * the text */
+    const int32_t two[3] = {FM, 1, FM};
+    const int32_t two_out[5] = {3, 3, 3, 1, 3};
+    run_forced(2, 0, FT, two, 3, two_out, 5);
+
+    /* several commits in one step (2 steps: k = 2 of 3 masks): a [delete] at 0 and a token
+     * at 1 ([delete] scores higher, so it goes first; tokens tie, the leftmost wins),
+     * committed right to left, so the given 1 is untouched */
+    const int32_t mixed[4] = {FM, FM, 1, FM};
+    const int32_t mixed_out[3] = {3, 1, 3};
+    run_forced(1, 2, FT, mixed, 4, mixed_out, 3);
+
+    /* bad input: no hole, a length past the window, an id out of range */
+    forced f = {0, 0, 0};
+    model_varlen_settings s = {.vocab = FV,
+                               .mask_id = FM,
+                               .pad_id = 0,
+                               .steps = 4,
+                               .denoise = forced_denoise,
+                               .denoise_arg = &f};
+    int32_t tok[FT] = {1, 2, 3};
+    int len = 3;
+    char err[160] = "";
+    gsl_rng *r = test_rng(3);
+    CHECK(model_varlen_sample(&s, tok, &len, 1, FT, r, err, sizeof err) == MODEL_EINVAL &&
+              strstr(err, "no hole"),
+          "no hole: %s", err);
+    tok[1] = FM;
+    len = FT + 1;
+    CHECK(model_varlen_sample(&s, tok, &len, 1, FT, r, err, sizeof err) == MODEL_EINVAL &&
+              strstr(err, "length 13"),
+          "long: %s", err);
+    len = 3;
+    tok[2] = FM + 1;
+    CHECK(model_varlen_sample(&s, tok, &len, 1, FT, r, err, sizeof err) == MODEL_ERANGE &&
+              strstr(err, "position 2"),
+          "range: %s", err);
+    CHECK(f.calls == 0 && len == 3 && tok[2] == FM + 1, "a refused call ran or wrote");
+    gsl_rng_free(r);
 }
