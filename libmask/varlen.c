@@ -60,9 +60,10 @@ static int check(const mask_dreamon_settings *s, const int32_t *x, const int32_t
             return fail(err, errlen, MASK_E_INPUT, "dreamon: position %d: id %d outside 0..%d",
                         i, (int)x[i], (int)V - 1);
         if (masked[i] ? ids[i] < V : ids[i] != x[i])
-            return fail(err, errlen, MASK_E_INPUT,
-                        "dreamon: position %d: masked flag %d disagrees with input %d (clean %d)",
-                        i, masked[i], (int)ids[i], (int)x[i]);
+            return fail(
+                err, errlen, MASK_E_INPUT,
+                "dreamon: position %d: masked flag %d disagrees with input %d (clean %d)", i,
+                masked[i], (int)ids[i], (int)x[i]);
         if (!(weight[i] >= 0) || !isfinite(weight[i]))
             return fail(err, errlen, MASK_E_INPUT, "dreamon: position %d: weight %g", i,
                         (double)weight[i]);

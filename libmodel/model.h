@@ -405,7 +405,8 @@ typedef struct model_sample_settings {
 /* Fills *s with the defaults: CONFIDENCE, 64 steps, block_len 32, temperature 0 (argmax),
  * top_p off, the exact cache (MODEL_CACHE_EXACT), no chain, no on_step; threshold 0.9,
  * factor 0 (off); ReMDM CAP with eta 0.02, loop t_on 0.55, t_off 0.05, alpha_on 0.9 (the
- * ReMDM paper's). Parameters out of range are MODEL_EINVAL naming them. */
+ * ReMDM paper's); no end of text (eot -1, lengths NULL). Parameters out of range are
+ * MODEL_EINVAL naming them. */
 void model_default_sample_settings(model_sample_settings *s);
 /* tokens (B, T), in and out: positions holding a token are given and never changed (REMDM
  * remasks only the tokens it generated); the

@@ -141,7 +141,8 @@ void test_varlen(void)
                   MASK_E_ARG &&
               strstr(err, "longer than the window"),
           "%s", err);
-    CHECK(mask_dreamon_augment(&s, x, ids, msk, w, 0, DN, r, &of, err, sizeof err) == MASK_E_ARG,
+    CHECK(mask_dreamon_augment(&s, x, ids, msk, w, 0, DN, r, &of, err, sizeof err) ==
+              MASK_E_ARG,
           "empty");
     s.expand_id = DV - 1;
     CHECK(mask_dreamon_augment(&s, x, ids, msk, w, DN, DN, r, &of, err, sizeof err) ==
