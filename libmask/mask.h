@@ -693,6 +693,79 @@ int mask_time_sampler_parse(const char *name, mask_time_sampler *out, char *err,
 int mask_rules_check(const char *path, mask_rules_kind kind, int *n_rules, char *err,
                      size_t errlen);
 
+/* ---- Variable length: DreamOn's [expand] and [delete] ----------------------------------
+ * Two more mask states beside the K mask ids, never vocabulary ids: [expand] (sampled, it
+ * becomes two masks) and [delete] (sampled, its position is removed). Their ids are the
+ * caller's (settings below); the convention for a model with K mask ids is expand = V + K,
+ * delete = V + K + 1, which are also the model's two extra output classes. A training pair
+ * is built from one mask_corrupt result (DreamOn's augmented z_0, then its forward process,
+ * which maps both states to a mask):
+ *
+ *   1. Merging. For each maximal run of masked positions of length L >= 2, left to right, one
+ *      gsl_rng_uniform u: when u < p_merge the run becomes ONE position whose input is the
+ *      run's first mask id and whose target is expand_id; it stands for the run's L tokens
+ *      (which are not predicted in this pair: an [expand] expands, and its two masks are
+ *      what later steps fill). Runs of length 1 are never merged and draw nothing.
+ *      p_merge = merge_scale * (1 - masked / n), the gate of DreamOn's released code
+ *      (masked / n the sequence's masked fraction, about 1 - alpha(t)): merging is frequent when
+ *      few tokens are masked and rare near t = 1.
+ *   2. Deletion. After each masked element of the result (a masked token or an [expand]), in
+ *      order, one gsl_rng_uniform u: when u < delete_prob a position is inserted right after
+ *      it, input the element's mask id, target delete_id.
+ *   Draw order: walking the clean sequence left to right, a run's merge draw comes at its
+ *   first position, and an element's delete draw right after the element; the draws do not
+ *   depend on T, so a seed gives the same pair for any window.
+ *
+ * Targets and weights: an unmasked position keeps input x_i, target x_i and its weight from
+ * mask_corrupt (0); a masked token keeps its input, target x_i and weight; an [expand]
+ * position gets the weight of the run's first position, and a [delete] the weight of the
+ * element it follows (each augmented masked position carries one position's ELBO weight, as
+ * DreamOn's cross-entropy over every masked position does).
+ * Window: the pair has T >= n positions; the augmented sequence fills positions
+ * 0..length-1 and positions length..T-1 are padding: input pad_id, target pad_id, weight 0
+ * (pad_id an ordinary id, e.g. the end-of-text id, so the model carries it over). Merging
+ * only shortens; an insertion is dropped (its draw still taken, counted in `dropped`) when
+ * the window could not then hold the rest of the clean sequence unmerged (length + 1 +
+ * tokens still to come > T), so every clean token is always accounted for. */
+typedef struct mask_dreamon_settings {
+    int32_t vocab;      /* V: clean ids 0..V-1 */
+    int32_t expand_id;  /* >= V, != delete_id */
+    int32_t delete_id;  /* >= V */
+    int32_t pad_id;     /* 0..V-1: input and target of the padding after the text */
+    double merge_scale; /* in [0, 1]; DreamOn's code: 0.5 */
+    double delete_prob; /* in [0, 1] */
+} mask_dreamon_settings;
+
+/* Fills *s: vocab 0 (to set), expand_id -1, delete_id -1, pad_id 0 (set all three), merge_scale
+ * 0.5, delete_prob 0.1. */
+void mask_dreamon_default_settings(mask_dreamon_settings *s);
+
+typedef struct mask_dreamon_out {
+    int32_t *ids;    /* (T) model inputs: tokens and mask ids */
+    int32_t *target; /* (T) x_i, expand_id, delete_id, or pad_id */
+    float *weight;   /* (T) loss weights (0 on padding and unmasked positions) */
+    int32_t *src;    /* (T) may be NULL: the clean position of the first token a position
+                      * stands for; -1 for a [delete] and for padding */
+    int32_t *span;   /* (T) may be NULL: how many clean tokens it stands for: 1 a token, L an
+                      * [expand], 0 a [delete] and padding */
+    int length;      /* positions before the padding */
+    int merged;      /* runs merged into an [expand] */
+    int inserted;    /* [delete]s inserted */
+    int dropped;     /* insertions dropped at the window's end */
+} mask_dreamon_out;
+
+/* Builds DreamOn's training pair from a clean sequence x (n ids in 0..V-1) and its corruption
+ * (mask_out's ids, masked and weight, n each: masked[i] = 1 exactly where ids[i] is not
+ * x[i], and then ids[i] >= V), into out's T-long arrays (1 <= n <= T). Draws from r as the
+ * section says; deterministic for a seed. Errors, with err (may be NULL) naming the first
+ * offence and nothing written to out: MASK_E_ARG (NULL arrays, n < 1, T < n: "sequence of 9
+ * tokens longer than the window 8"), MASK_E_RANGE (a probability outside [0, 1], expand or
+ * delete below V or equal, pad_id outside 0..V-1), MASK_E_INPUT (x out of range, a masked
+ * flag that disagrees with ids, a non-finite or negative weight, naming the position). */
+int mask_dreamon_augment(const mask_dreamon_settings *s, const int32_t *x, const int32_t *ids,
+                         const uint8_t *masked, const float *weight, int n, int T, gsl_rng *r,
+                         mask_dreamon_out *out, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -106,7 +106,8 @@ void model_default_sample_settings(model_sample_settings *s)
                                  .eta = 0.02f,
                                  .t_on = 0.55f,
                                  .t_off = 0.05f,
-                                 .alpha_on = 0.9f};
+                                 .alpha_on = 0.9f,
+                                 .eot = -1};
 }
 
 const char *model_strerror(int rc)

@@ -389,12 +389,24 @@ typedef struct model_sample_settings {
      * or watching the order of unmasking. step counts 1..steps. */
     void (*on_step)(void *arg, int step, int steps, const int32_t *tokens);
     void *on_step_arg;
+    /* End of text: an ordinary vocabulary id 0..V-1 that ends a text, or -1 = none (the
+     * default; a struct not filled by model_default_sample_settings must set it). With
+     * eot >= 0, after decoding each sequence is cut at its first eot (given or generated),
+     * as model_cut_at_eot: that position and every one after it are set to eot, and they
+     * are not part of the text. The sampler does not stop early: it runs its steps over the
+     * whole window (positions after an eot are decoded, then overwritten), so the model
+     * calls and the draws from rng are those of the same call with eot = -1. */
+    int32_t eot;
+    /* (B) out, may be NULL: each sequence's text length after the call, the position of its
+     * first eot (0..T), T when it has none or eot = -1. */
+    int *lengths;
 } model_sample_settings;
 
 /* Fills *s with the defaults: CONFIDENCE, 64 steps, block_len 32, temperature 0 (argmax),
  * top_p off, the exact cache (MODEL_CACHE_EXACT), no chain, no on_step; threshold 0.9,
  * factor 0 (off); ReMDM CAP with eta 0.02, loop t_on 0.55, t_off 0.05, alpha_on 0.9 (the
- * ReMDM paper's). Parameters out of range are MODEL_EINVAL naming them. */
+ * ReMDM paper's); no end of text (eot -1, lengths NULL). Parameters out of range are
+ * MODEL_EINVAL naming them. */
 void model_default_sample_settings(model_sample_settings *s);
 /* tokens (B, T), in and out: positions holding a token are given and never changed (REMDM
  * remasks only the tokens it generated); the
@@ -421,6 +433,52 @@ void model_default_sample_settings(model_sample_settings *s);
  * model_calls counts the model calls. */
 int model_sample(model *m, int32_t *tokens, int B, int T, const model_sample_settings *s,
                  gsl_rng *rng);
+
+/* Cuts each of the B sequences of `tokens` (B, T) at its first `eot`: that position and
+ * every later one are set to eot; lengths (B, may be NULL) gets the first eot's position,
+ * T when there is none. Ids other than eot are not looked at. model_sample does this when
+ * settings.eot >= 0; also for texts decoded by other means. */
+void model_cut_at_eot(int32_t *tokens, int B, int T, int32_t eot, int *lengths);
+
+/* ---- variable length: DreamOn's [expand] and [delete] ----
+ * A sampler whose sequences grow and shrink. The denoiser is the caller's function: it gets
+ * the B sequences (B, T) with their lengths (positions >= len[b] hold pad_id) and fills
+ * logits (B, T, V + 2) at every position holding mask_id (the others are not read): classes
+ * 0..V-1 the tokens, V = [expand], V + 1 = [delete] (a model trained on libmask's
+ * mask_dreamon_augment pairs, whose output layer has the two extra classes). It returns 0 or
+ * a negative MODEL_E* code, which the sampler returns.
+ * Each step (one denoiser call) draws every mask position's class (temperature 0: the
+ * argmax, the first of ties; else from the softmax at the temperature), then commits the
+ * k = ceil(masks / (steps - i)) positions (step i = 0..steps-1) whose drawn class is most
+ * probable (ties: leftmost first), right to left:
+ * - a token replaces the mask;
+ * - [expand] becomes two masks at its position (the sequence grows by one and the text after
+ *   it moves right); at the cap (len[b] == T) it stays one mask, nothing moves;
+ * - [delete] removes the position (the text after it moves left).
+ * At the last step every mask is committed and [expand]/[delete] are not drawn (the best
+ * token instead), so after the call every position 0..len[b]-1 holds a token. Given tokens
+ * are never changed and keep their order; only the holes change length (a sequence that is
+ * all hole may end empty, len[b] = 0). An infill hole of
+ * unknown length is one mask (or any initial number of masks). */
+typedef int (*model_varlen_denoise)(void *arg, const int32_t *tokens, const int *len, int B,
+                                    int T, float *logits);
+typedef struct model_varlen_settings {
+    int vocab;         /* V >= 1 */
+    int32_t mask_id;   /* >= V: the input id of a mask (and of an [expand]'s two masks) */
+    int32_t pad_id;    /* 0..V-1: fills positions len[b]..T-1 (e.g. the end-of-text id) */
+    int steps;         /* >= 1 denoiser calls */
+    float temperature; /* >= 0; 0 = argmax */
+    model_varlen_denoise denoise;
+    void *denoise_arg;
+} model_varlen_settings;
+/* tokens (B, T) and len (B), in and out: sequence b is tokens[b*T .. b*T+len[b]-1], tokens
+ * 0..V-1 and mask_id, with at least one mask (1 <= len[b] <= T). Errors, with err (may be
+ * NULL) naming the offence and tokens/len untouched: MODEL_EINVAL (bad settings, a length
+ * outside 1..T, a sequence with no mask: "sequence 1 has no hole"), MODEL_ERANGE (an id
+ * outside 0..V-1 that is not mask_id, naming sequence and position), MODEL_ENOMEM; an error
+ * from the denoiser is returned as it is, the sequences then part-decoded. */
+int model_varlen_sample(const model_varlen_settings *s, int32_t *tokens, int *len, int B, int T,
+                        gsl_rng *rng, char *err, size_t errlen);
 
 /* ---- decoding with a key/value cache ----
  * A cache holds, for B sequences of up to config.seq_len positions, every layer's rotated

@@ -717,6 +717,9 @@ done:
     return rc;
 }
 
+static int sample_dispatch(model *m, int32_t *tokens, int B, int T,
+                           const model_sample_settings *s, gsl_rng *rng);
+
 int model_sample(model *m, int32_t *tokens, int B, int T, const model_sample_settings *s,
                  gsl_rng *rng)
 {
@@ -725,6 +728,21 @@ int model_sample(model *m, int32_t *tokens, int B, int T, const model_sample_set
     model_clear_error(m);
     if (!tokens || !s || !rng || B < 1 || T < 1)
         return model_fail(m, MODEL_EINVAL, "sample: missing tokens, settings or rng");
+    if (s->eot < -1 || s->eot >= m->cfg.vocab)
+        return model_fail(m, MODEL_EINVAL, "sample: end-of-text id %d outside 0..%d (-1: none)",
+                          (int)s->eot, m->cfg.vocab - 1);
+    int rc = sample_dispatch(m, tokens, B, T, s, rng);
+    if (rc == MODEL_OK && s->eot >= 0)
+        model_cut_at_eot(tokens, B, T, s->eot, s->lengths);
+    else if (rc == MODEL_OK && s->lengths)
+        for (int b = 0; b < B; b++)
+            s->lengths[b] = T;
+    return rc;
+}
+
+static int sample_dispatch(model *m, int32_t *tokens, int B, int T,
+                           const model_sample_settings *s, gsl_rng *rng)
+{
     if (s->steps < 1)
         return model_fail(m, MODEL_EINVAL, "sample: steps must be >= 1, not %d", s->steps);
     if (!(s->temperature >= 0.0f) || !isfinite(s->temperature))

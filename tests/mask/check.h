@@ -26,5 +26,6 @@ void test_errors(void);
 void test_data(void);
 void test_chain(void);
 void test_chain_elbo(void);
+void test_varlen(void);
 
 #endif

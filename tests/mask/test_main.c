@@ -20,6 +20,7 @@ static const struct {
     {"data", test_data},
     {"chain", test_chain},
     {"chain-elbo", test_chain_elbo},
+    {"varlen", test_varlen},
 };
 
 int main(int argc, char **argv)

@@ -85,6 +85,8 @@ void test_chain_sampler(void);
 void test_chain_confidence(void);
 void test_chain_trained(void);
 void test_score_argmax(void);
+void test_eot(void);
+void test_varlen_sampler(void);
 int test_torch(void); /* 77: skipped */
 int test_text(void);  /* 77: skipped */
 void test_sample_quality(void);

@@ -192,6 +192,8 @@ static const struct {
     {"chain-confidence", test_chain_confidence},
     {"chain-trained", test_chain_trained},
     {"score-argmax", test_score_argmax},
+    {"eot", test_eot},
+    {"varlen-sampler", test_varlen_sampler},
 };
 
 /* longer checks, run only when named (meson suite `slow`) */

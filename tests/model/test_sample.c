@@ -84,7 +84,8 @@ static void run_strategy(model *m, model_strategy st, int steps, int block_len, 
                                .block_len = block_len,
                                .temperature = temp,
                                .on_step = on_step,
-                               .on_step_arg = &w};
+                               .on_step_arg = &w,
+                               .eot = -1};
     CHECK_RC(m, model_sample(m, tok, SB, ST, &s, r), MODEL_OK);
     const char *name = names[st];
     int left = 0;
@@ -129,8 +130,11 @@ void test_sampler(void)
         int32_t tok[SB * ST];
         watch w;
         setup(tok, &w, r, 0);
-        model_sample_settings s = {
-            .strategy = MODEL_SAMPLE_RANDOM, .steps = N, .on_step = on_step, .on_step_arg = &w};
+        model_sample_settings s = {.strategy = MODEL_SAMPLE_RANDOM,
+                                   .steps = N,
+                                   .on_step = on_step,
+                                   .on_step_arg = &w,
+                                   .eot = -1};
         CHECK_RC(m, model_sample(m, tok, SB, ST, &s, r), MODEL_OK);
         for (int n = 0; n < SB * ST; n++)
             if (w.given[n] < 0 && w.reveal_step[n] >= 1 && w.reveal_step[n] <= N) {
@@ -154,7 +158,7 @@ void test_sampler(void)
     setup(a, &w, r, 0);
     memcpy(b, a, sizeof a);
     gsl_rng_free(r);
-    model_sample_settings s = {.strategy = MODEL_SAMPLE_RANDOM, .steps = 5};
+    model_sample_settings s = {.strategy = MODEL_SAMPLE_RANDOM, .steps = 5, .eot = -1};
     r = test_rng(92);
     CHECK_RC(m, model_sample(m, a, SB, ST, &s, r), MODEL_OK);
     gsl_rng_free(r);
