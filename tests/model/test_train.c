@@ -591,7 +591,7 @@ void test_sample_quality(void)
             for (int t = 0; t < T; t++)
                 tok[i * T + t] = t == 0 ? a[i] : V;
         }
-        model_sample_settings ss = {.strategy = st[s], .steps = 8, .block_len = 4};
+        model_sample_settings ss = {.strategy = st[s], .steps = 8, .block_len = 4, .eot = -1};
         CHECK_RC(m, model_sample(m, tok, B, T, &ss, r), MODEL_OK);
         int right = 0;
         for (int i = 0; i < B; i++)
