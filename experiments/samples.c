@@ -4,7 +4,9 @@
 #include "config.h"
 #include "safe_file.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -304,6 +306,35 @@ int samples_log_quality(struct runlog *rl, int64_t run_id, long step, const stru
     return 0;
 }
 
+/* Whether the files a and b hold the same bytes (the same pyramid by content, however its
+ * path is spelled: a run's cached pyramid is named relative to the run log, a checkpoint's
+ * metadata may name it by another path). 1 same, 0 different, -1 when one cannot be read
+ * (errno kept). */
+static int same_bytes(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fa ? fopen(b, "rb") : NULL;
+    int same = -1;
+    if (fa && fb) {
+        char ba[8192], bb[8192];
+        for (;;) {
+            size_t na = fread(ba, 1, sizeof ba, fa), nb = fread(bb, 1, sizeof bb, fb);
+            if (na != nb || memcmp(ba, bb, na)) {
+                same = 0;
+                break;
+            }
+            if (na < sizeof ba) {
+                same = ferror(fa) || ferror(fb) ? -1 : 1;
+                break;
+            }
+        }
+    }
+    if (fb)
+        fclose(fb);
+    if (fa)
+        fclose(fa);
+    return same;
+}
+
 /* Bits per byte of n sequences (n, T) under the ar checkpoint `path`: each sequence's tokens
  * 1..T-1 predicted from the ones before, over the bytes they decode to. The checkpoint must
  * be an ar model of the run's tokenizer (the same pyramid file and model level). Returns 0,
@@ -338,8 +369,17 @@ static int gen_bpb(const char *path, const struct run_ctx *x, const int32_t *ids
         goto done;
     }
     const struct config_values *rv = config_values(c);
-    if (strcmp(rv->tokenizer.pyramid, x->pyramid_path) ||
-        rv->tokenizer.model_level != x->v->tokenizer.model_level || mc->vocab != x->V) {
+    int same = strcmp(rv->tokenizer.pyramid, x->pyramid_path)
+                   ? same_bytes(rv->tokenizer.pyramid, x->pyramid_path)
+                   : 1;
+    if (same < 0) {
+        snprintf(err, errlen,
+                 "sample.reference %s: comparing its pyramid %s with the run's %s: %s", path,
+                 rv->tokenizer.pyramid, x->pyramid_path, strerror(errno));
+        goto done;
+    }
+    if (!same || rv->tokenizer.model_level != x->v->tokenizer.model_level ||
+        mc->vocab != x->V) {
         snprintf(err, errlen,
                  "sample.reference %s: another tokenizer (pyramid %s level %ld, %d ids), not "
                  "the run's (pyramid %s level %ld, %d ids)",

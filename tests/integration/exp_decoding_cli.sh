@@ -26,6 +26,12 @@ expect "no reference, no gen_bpb" 0 "$(sql "SELECT count(*) FROM scores WHERE me
 "$P" train -c tiny.ini --set sample.reference="$T/ar.ckpt" 2>err.txt || { cat err.txt >&2; fail=1; }
 expect "gen_bpb logged" 1 "$(sql "SELECT value > 0.5 AND value < 20 FROM scores WHERE run_id = 2
     AND metric = 'sample_gen_bpb'")"
+# the same pyramid by another path (the run log named relative here, absolute in the
+# reference's metadata) is the same tokenizer
+"$P" train -c tiny.ini --db pyramask.db --set sample.reference="$T/ar.ckpt" --set train.seed=4 \
+    2>err.txt || { cat err.txt >&2; fail=1; }
+expect "gen_bpb with the pyramid by another path" 2 \
+    "$(sql "SELECT count(*) FROM scores WHERE metric = 'sample_gen_bpb'")"
 "$P" train -c tiny.ini --set sample.reference="$ckpt" --set train.seed=5 2>err.txt
 expect "diffusion reference exit" 1 "$?"
 contains "diffusion reference" "a diffusion model, not ar" "$(cat err.txt)"
