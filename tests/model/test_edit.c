@@ -60,8 +60,13 @@ void test_edit_outputs(void)
     model_settings s;
     model_default_settings(&s);
     CHECK_INT(0, s.config.n_edit);
-    model_config c = {.vocab = EV, .n_mask = EK, .d = ED, .layers = EL, .heads = EH,
-                      .seq_len = ET, .n_edit = 1};
+    model_config c = {.vocab = EV,
+                      .n_mask = EK,
+                      .d = ED,
+                      .layers = EL,
+                      .heads = EH,
+                      .seq_len = ET,
+                      .n_edit = 1};
     CHECK_INT(MODEL_EINVAL, open_config(c, msg, sizeof msg));
     CHECK(strstr(msg, "n_edit 1"), "message: %s", msg);
     c.n_edit = 2;
@@ -126,8 +131,8 @@ void test_edit_outputs(void)
     int32_t am[T];
     CHECK_RC(m, model_score_argmax(m, inp, tgt, 1, T, lp, am), MODEL_OK);
     for (int t = 0; t < T; t++)
-        CHECK(inp[t] < EV ? am[t] == inp[t] : am[t] >= 0 && am[t] < EV, "argmax %d at %d", am[t],
-              t);
+        CHECK(inp[t] < EV ? am[t] == inp[t] : am[t] >= 0 && am[t] < EV, "argmax %d at %d",
+              am[t], t);
     int32_t tok[T] = {2, EV, 5, EV, EV, 7};
     model_sample_settings ss;
     model_default_sample_settings(&ss);
