@@ -61,6 +61,7 @@ typedef struct study {
     double exact_giv;  /* given length: holes filled exactly */
     double len_chance; /* the most frequent true length's share */
     double final_loss;
+    int filled[4][6]; /* [true length 1..3][length filled 0..4, 5 = more] */
 } study;
 
 /* Trains a model (steps of batch B) at seed, then fills `holes` held-out holes with their
@@ -129,9 +130,10 @@ static int run_study(unsigned long seed, int steps, int holes, study *out)
                 ids[i] = masked[i] ? MASK : x[i];
                 wt[i] = masked[i] ? 1.0f : 0.0f;
             }
-            mask_dreamon_out pair = {.ids = in + b * T, .target = tg + b * T, .weight = w + b * T};
-            int mrc = mask_dreamon_augment(&ds, x, ids, masked, wt, N, T, r, &pair, err,
-                                           sizeof err);
+            mask_dreamon_out pair = {
+                .ids = in + b * T, .target = tg + b * T, .weight = w + b * T};
+            int mrc =
+                mask_dreamon_augment(&ds, x, ids, masked, wt, N, T, r, &pair, err, sizeof err);
             CHECK(mrc == MASK_OK, "augment: %s", err);
             if (mrc)
                 rc = MODEL_EINVAL;
@@ -159,6 +161,7 @@ static int run_study(unsigned long seed, int steps, int holes, study *out)
     model_default_sample_settings(&ss);
     ss.strategy = MODEL_SAMPLE_CONFIDENCE;
     int right_len = 0, exact_hid = 0, exact_giv = 0, count[4] = {0};
+    memset(out->filled, 0, sizeof out->filled);
     for (int h = 0; h < holes && !rc; h++) {
         int at, hl;
         make_text(x, r, &at, &hl);
@@ -170,6 +173,8 @@ static int run_study(unsigned long seed, int steps, int holes, study *out)
             tok[t] = t < at ? x[t] : t == at ? MASK : t < len ? x[t + hl - 1] : EOT;
         rc = model_varlen_sample(&vs, tok, &len, 1, T, r, err, sizeof err);
         CHECK(rc == MODEL_OK, "varlen: %s / %s", err, model_errmsg(m));
+        int got = len - (N - hl);
+        out->filled[hl][got < 0 ? 0 : got > 5 ? 5 : got]++;
         if (len == N) {
             right_len++;
             exact_hid += !memcmp(tok, x, sizeof x);
@@ -216,6 +221,12 @@ int main(int argc, char **argv)
             CHECK(rc == MODEL_OK, "study failed: %s", model_strerror(rc));
             printf("%4lu  %.3f  %.3f    %.3f   %.3f         %.3f\n", seed, s.final_loss,
                    s.len_acc, s.len_chance, s.exact_hid, s.exact_giv);
+            for (int hl = 1; hl <= 3; hl++) {
+                printf("      true length %d, filled at 0..4, 5+:", hl);
+                for (int k = 0; k < 6; k++)
+                    printf(" %d", s.filled[hl][k]);
+                printf("\n");
+            }
         }
     } else {
         fprintf(stderr, "unknown test '%s' (edit-train, edit-measure)\n", what);
