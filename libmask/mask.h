@@ -697,7 +697,8 @@ int mask_rules_check(const char *path, mask_rules_kind kind, int *n_rules, char 
  * Two more mask states beside the K mask ids, never vocabulary ids: [expand] (sampled, it
  * becomes two masks) and [delete] (sampled, its position is removed). Their ids are the
  * caller's (settings below); the convention for a model with K mask ids is expand = V + K,
- * delete = V + K + 1, which are also the model's two extra output classes. A training pair
+ * delete = V + K + 1, the edit ids of a libmodel model with n_edit = 2 (which scores them as
+ * its output classes V and V + 1). A training pair
  * is built from one mask_corrupt result (DreamOn's augmented z_0, then its forward process,
  * which maps both states to a mask):
  *

@@ -12,22 +12,27 @@
 #include <sys/stat.h>
 
 #define CKPT_MAGIC   "PYRMODEL"
+#define CKPT_EDIT    5u /* 5: edit classes (n_edit, DreamOn's [expand] and [delete]) */
 #define CKPT_BLOCK   4u /* 4: block mode (the block size) */
 #define CKPT_VERSION 3u /* 3: descriptions (n_desc, the membership layout) */
 #define CKPT_FLAT    2u /* 2: relative positions (RoPE, ALiBi), no wpe table; no descriptions */
 #define CKPT_HEADER  32 /* magic[8] version u32, flags u32, payload_len u64, crc u32, pad u32 */
 /* version 2: V K d L H seq_len mode has_prior has_optim, mode 0 (diffusion) or 1 (ar, the
  * old causal flag); version 3 adds n_desc and n_members (the layout's member count, -1
- * without a layout); version 4 (mode 2, block) adds the block size after them, any n_desc */
+ * without a layout); version 4 (mode 2, block) adds the block size after them, any n_desc;
+ * version 5 (a model with edit classes: diffusion, no descriptions, block 0) adds n_edit (2)
+ * after the block size. Every model without edit classes keeps its older version. */
 #define CKPT_CONFIG_INTS    9
 #define CKPT_CONFIG_INTS_V3 11
 #define CKPT_CONFIG_INTS_V4 12
+#define CKPT_CONFIG_INTS_V5 13
 
 static size_t config_ints(uint32_t version)
 {
     return version == CKPT_FLAT      ? CKPT_CONFIG_INTS
            : version == CKPT_VERSION ? CKPT_CONFIG_INTS_V3
-                                     : CKPT_CONFIG_INTS_V4;
+           : version == CKPT_BLOCK   ? CKPT_CONFIG_INTS_V4
+                                     : CKPT_CONFIG_INTS_V5;
 }
 
 static uint32_t crc_table[256];
@@ -101,13 +106,14 @@ int model_save(model *m, const char *path, const char *meta, int with_optim)
     sink s = {.f = f};
     const model_config *c = &m->cfg;
     /* a model without descriptions is written as version 2, the bytes it always had */
-    const uint32_t version = c->mode == MODEL_BLOCK ? CKPT_BLOCK
-                             : c->n_desc > 0        ? CKPT_VERSION
-                                                    : CKPT_FLAT;
+    const uint32_t version = c->n_edit > 0            ? CKPT_EDIT
+                             : c->mode == MODEL_BLOCK ? CKPT_BLOCK
+                             : c->n_desc > 0          ? CKPT_VERSION
+                                                      : CKPT_FLAT;
     const int32_t n_members = m->lay_start ? m->lay_start[c->n_desc] : -1;
-    int32_t cfg[CKPT_CONFIG_INTS_V4] = {c->vocab,     c->n_mask,  c->d,      c->layers,
-                                        c->heads,     c->seq_len, c->mode,   m->prior != NULL,
-                                        !!with_optim, c->n_desc,  n_members, c->block};
+    int32_t cfg[CKPT_CONFIG_INTS_V5] = {
+        c->vocab,         c->n_mask,    c->d,      c->layers, c->heads, c->seq_len, c->mode,
+        m->prior != NULL, !!with_optim, c->n_desc, n_members, c->block, c->n_edit};
     put(&s, cfg, config_ints(version) * sizeof(int32_t));
     int64_t step = m->step;
     put(&s, &step, sizeof step);
@@ -206,9 +212,9 @@ int model_load(model **out, const char *path, int threads, char **meta)
     memcpy(&version, buf + 8, 4);
     memcpy(&plen, buf + 16, 8);
     memcpy(&crc, buf + 24, 4);
-    if (version != CKPT_VERSION && version != CKPT_FLAT && version != CKPT_BLOCK) {
+    if (version < CKPT_FLAT || version > CKPT_EDIT) {
         snprintf(why, sizeof why, "checkpoint version %u, this build reads versions %u to %u",
-                 version, CKPT_FLAT, CKPT_BLOCK);
+                 version, CKPT_FLAT, CKPT_EDIT);
         goto fail;
     }
     if (plen != len - CKPT_HEADER) {
@@ -224,7 +230,7 @@ int model_load(model **out, const char *path, int threads, char **meta)
         snprintf(why, sizeof why, "corrupt: checksum mismatch");
         goto fail;
     }
-    int32_t cfg[CKPT_CONFIG_INTS_V4] = {0};
+    int32_t cfg[CKPT_CONFIG_INTS_V5] = {0};
     const size_t cfg_len = config_ints(version) * sizeof(int32_t);
     int64_t step;
     uint32_t ml;
@@ -246,12 +252,20 @@ int model_load(model **out, const char *path, int threads, char **meta)
                       .seq_len = cfg[5],
                       .mode = cfg[6],
                       .block = cfg[11],
-                      .n_desc = cfg[9]};
+                      .n_desc = cfg[9],
+                      .n_edit = cfg[12]};
     int has_prior = cfg[7], has_optim = cfg[8];
     int32_t n_members = version == CKPT_FLAT ? -1 : cfg[10];
     if (model_check_config(&c, why, sizeof why) != 0 || (has_prior & ~1) || (has_optim & ~1) ||
         step < 0)
         goto fail;
+    if (version == CKPT_EDIT && (c.n_edit != 2 || n_members != -1)) {
+        snprintf(why, sizeof why,
+                 "corrupt: a version %u checkpoint with n_edit %d and %d layout members "
+                 "(n_edit 2, no layout)",
+                 version, c.n_edit, n_members);
+        goto fail;
+    }
     if ((version == CKPT_BLOCK) != (c.mode == MODEL_BLOCK)) {
         snprintf(why, sizeof why, "corrupt: a version %u checkpoint of mode %d", version,
                  c.mode);

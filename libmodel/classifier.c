@@ -14,8 +14,8 @@ typedef struct cls_ctx {
     const int *rows;
     const int32_t *inp, *targets;
     const model_desc_rows *d;
-    int M, C, V;
-    atomic_long next; /* dynamic chunks (model_pool_chunk) */
+    int M, C, V, K, W; /* W >= V output classes per full row; K mask ids (prior rows) */
+    atomic_long next;  /* dynamic chunks (model_pool_chunk) */
 } cls_ctx;
 
 /* The members of a description target (d is set whenever a target can be one). */
@@ -48,26 +48,28 @@ KERNEL_BODY classifier_softmax_part_body(void *arg, int tid, int nth)
     size_t lo, hi;
     (void)tid;
     while (model_pool_chunk(&c->next, (size_t)c->M, nth, 1, &lo, &hi)) {
-        const size_t V = (size_t)c->V;
+        const size_t V = (size_t)c->V, W = (size_t)c->W;
         const float *restrict bout = c->bout;
         for (size_t r = lo; r < hi; r++) {
-            float *restrict l = c->logits + r * V;
+            float *restrict l = c->logits + r * W;
             int32_t id = c->inp[c->rows[r]];
-            if (c->prior && (size_t)id >= V) {
+            if (c->prior && (size_t)id >= V && (size_t)id - V < (size_t)c->K) {
                 const float *restrict pr = c->prior + ((size_t)id - V) * V;
                 for (size_t j = 0; j < V; j++)
                     l[j] += bout[j] + pr[j];
+                for (size_t j = V; j < W; j++)
+                    l[j] += bout[j];
             } else {
-                for (size_t j = 0; j < V; j++)
+                for (size_t j = 0; j < W; j++)
                     l[j] += bout[j];
             }
-            float mx = vec_max(l, V);
-            float sum = vec_expsum(NULL, l, V, mx);
+            float mx = vec_max(l, W);
+            float sum = vec_expsum(NULL, l, W, mx);
             float lse = mx + logf(sum);
             c->lse[r] = lse;
             if (c->logp) {
                 int32_t tg = c->targets[c->rows[r]];
-                if ((size_t)tg < V) {
+                if ((size_t)tg < W) {
                     c->logp[r] = l[tg] - lse;
                 } else {
                     int n;
@@ -86,7 +88,7 @@ void model_classifier_forward(float *h, float *logits, float *lse, float *logp, 
                               const float *lnf, const int *rows, const int32_t *inp,
                               const int32_t *targets, const float *wout, const float *bout,
                               const float *prior, const model_desc_rows *d, int M, int Mf,
-                              int C, int V, pool *p)
+                              int C, int V, int K, int W, pool *p)
 {
     if (M == 0)
         return;
@@ -105,11 +107,13 @@ void model_classifier_forward(float *h, float *logits, float *lse, float *logp, 
                  .d = d,
                  .M = M,
                  .C = C,
-                 .V = V};
+                 .V = V,
+                 .K = K,
+                 .W = W};
     model_pool_run(p, classifier_gather_part(), &c);
     if (Mf > 0) {
         c.M = Mf;
-        model_gemm(0, 1, Mf, V, C, 1.0f, h, C, wout, C, 0.0f, logits, V, p);
+        model_gemm(0, 1, Mf, W, C, 1.0f, h, C, wout, C, 0.0f, logits, W, p);
         atomic_store(&c.next, 0);
         model_pool_run(p, classifier_softmax_part(), &c);
     }
@@ -123,7 +127,7 @@ KERNEL_BODY classifier_dlogits_part_body(void *arg, int tid, int nth)
     cls_ctx *c = arg;
     size_t lo, hi;
     while (model_pool_chunk(&c->next, (size_t)c->M, nth, 1, &lo, &hi)) {
-        const size_t V = (size_t)c->V;
+        const size_t V = (size_t)c->W; /* the row's classes */
         for (size_t r = lo; r < hi; r++) {
             float *l = c->logits + r * V;
             float g = c->scale[r], lse = c->clse[r];
@@ -172,7 +176,7 @@ void model_classifier_backward(float *dlnf, float *dwout, float *dbout, float *d
                                float *logits, const float *lse, const float *tlse,
                                const float *h, const int *rows, const int32_t *targets,
                                const float *scale, const float *wout, const model_desc_rows *d,
-                               int M, int Mf, int C, int V, pool *p)
+                               int M, int Mf, int C, int V, int W, pool *p)
 {
     if (M == 0)
         return;
@@ -188,12 +192,13 @@ void model_classifier_backward(float *dlnf, float *dwout, float *dbout, float *d
                  .d = d,
                  .M = Mf,
                  .C = C,
-                 .V = V};
+                 .V = V,
+                 .W = W};
     if (Mf > 0) {
         model_pool_run(p, classifier_dlogits_part(), &c);
-        model_bias_backward(dbout, logits, Mf, V, p);
-        model_gemm(0, 0, Mf, C, V, 1.0f, logits, V, wout, C, 0.0f, dh, C, p);
-        model_gemm(1, 0, V, C, Mf, 1.0f, logits, V, h, C, 1.0f, dwout, C, p);
+        model_bias_backward(dbout, logits, Mf, W, p);
+        model_gemm(0, 0, Mf, C, W, 1.0f, logits, W, wout, C, 0.0f, dh, C, p);
+        model_gemm(1, 0, W, C, Mf, 1.0f, logits, W, h, C, 1.0f, dwout, C, p);
     }
     model_restricted_backward(dwout, dbout, dh, logits, lse, tlse, h, rows, targets, scale,
                               wout, d, C, V, p);

@@ -149,27 +149,29 @@ typedef struct model_desc_rows {
     size_t stride;
 } model_desc_rows;
 
-/* The output layer over compacted rows (SUBS: only rows whose input is a mask id or a
- * description; causal mode: all). rows (M): positions in 0..N-1; inp (N): their input ids
- * (a mask id V+k picks prior row k). Rows 0..Mf-1 (mask ids) go through the full product,
- * rows Mf..M-1 (descriptions, d) through model_restricted_forward.
- * h (M, C) = lnf[rows]; logits (Mf, V) = h @ wout^T + bout + prior[k]; lse (M) the row
- * log-sum-exp over its state set; logp (M) = log p(target) (targets NULL: not computed):
- * logits[target] - lse for a token, and for a description target the log-sum-exp of its
- * members' logits (kept in tlse (M)) - lse. d may be NULL without a layout. */
+/* The output layer over compacted rows (SUBS: only rows whose input is a mask id, an edit
+ * id or a description; causal mode: all). rows (M): positions in 0..N-1; inp (N): their
+ * input ids (a mask id V+k, k < K, picks prior row k). Rows 0..Mf-1 (mask and edit ids) go
+ * through the full product over W >= V output classes (W = V + 2 with edit classes), rows
+ * Mf..M-1 (descriptions, d; only when W = V) through model_restricted_forward.
+ * h (M, C) = lnf[rows]; logits (Mf, W) = h @ wout^T + bout (+ prior[k] on the first V);
+ * lse (M) the row log-sum-exp over its state set; logp (M) = log p(target) (targets NULL:
+ * not computed): logits[target] - lse for a class < W, and for a description target the
+ * log-sum-exp of its members' logits (kept in tlse (M)) - lse. d may be NULL without a
+ * layout. */
 void model_classifier_forward(float *h, float *logits, float *lse, float *logp, float *tlse,
                               const float *lnf, const int *rows, const int32_t *inp,
                               const int32_t *targets, const float *wout, const float *bout,
                               const float *prior, const model_desc_rows *d, int M, int Mf,
-                              int C, int V, pool *p);
+                              int C, int V, int K, int W, pool *p);
 /* Gradient of sum_r scale[r] * (-logp[r]): dlogits written in place of logits, then
  * dwout += dlogits^T h, dbout += sum dlogits, dlnf[rows] += dlogits @ wout (dh: M x C
- * scratch); the description rows through model_restricted_backward. */
+ * scratch; rows of W classes); the description rows through model_restricted_backward. */
 void model_classifier_backward(float *dlnf, float *dwout, float *dbout, float *dh,
                                float *logits, const float *lse, const float *tlse,
                                const float *h, const int *rows, const int32_t *targets,
                                const float *scale, const float *wout, const model_desc_rows *d,
-                               int M, int Mf, int C, int V, pool *p);
+                               int M, int Mf, int C, int V, int W, pool *p);
 
 /* The description rows' restricted output: per group, logits (rows, |S|) = h[rows] wout[S]^T
  * + bout[S] with S its members (one sgemm on a gathered copy of wout[S]), lse over S, and

@@ -75,7 +75,8 @@ void model_default_settings(model_settings *s)
                    .seq_len = 128,
                    .mode = MODEL_DIFFUSION,
                    .block = 0,
-                   .n_desc = 0},
+                   .n_desc = 0,
+                   .n_edit = 0},
         .threads = 0,
     };
 }
@@ -268,14 +269,25 @@ int model_check_config(const model_config *c, char *msg, size_t len)
                  c->n_desc);
         return MODEL_EINVAL;
     }
+    if (c->n_edit != 0 && c->n_edit != 2) {
+        snprintf(msg, len, "n_edit %d must be 0 or 2 ([expand] and [delete])", c->n_edit);
+        return MODEL_EINVAL;
+    }
+    if (c->n_edit && (c->mode != MODEL_DIFFUSION || c->n_desc != 0)) {
+        snprintf(msg, len,
+                 "n_edit %d: edit classes need a diffusion model without descriptions (mode "
+                 "%s, n_desc %d)",
+                 c->n_edit, model_mode_name(c->mode), c->n_desc);
+        return MODEL_EINVAL;
+    }
     return MODEL_OK;
 }
 
 size_t model_param_layout(const model_config *c, size_t s[NUM_PARAM_TENSORS])
 {
     size_t V = (size_t)c->vocab, K = (size_t)c->n_mask, C = (size_t)c->d;
-    size_t L = (size_t)c->layers, D = (size_t)c->n_desc;
-    s[P_WTE] = (V + K + D) * C;
+    size_t L = (size_t)c->layers, D = (size_t)c->n_desc, E = (size_t)c->n_edit;
+    s[P_WTE] = (V + K + D + E) * C;
     s[P_LN1W] = L * C;
     s[P_LN1B] = L * C;
     s[P_QKVW] = L * 3 * C * C;
@@ -290,8 +302,8 @@ size_t model_param_layout(const model_config *c, size_t s[NUM_PARAM_TENSORS])
     s[P_FCPROJB] = L * C;
     s[P_LNFW] = C;
     s[P_LNFB] = C;
-    s[P_WOUT] = V * C;
-    s[P_BOUT] = V;
+    s[P_WOUT] = (V + E) * C;
+    s[P_BOUT] = V + E;
     size_t total = 0;
     for (int i = 0; i < NUM_PARAM_TENSORS; i++)
         total += s[i];
@@ -553,6 +565,8 @@ int model_get_layout(const model *m, const int32_t **start, const int32_t **memb
 
 float model_carry_logprob(const model *m, int32_t input, int32_t target)
 {
+    if (model_is_edit(m, target))
+        return -INFINITY;
     if (target < m->cfg.vocab)
         return input == target ? 0.0f : -INFINITY;
     int n;

@@ -81,6 +81,28 @@ extern "C" {
  * wout, so a description position costs |members| / V of a mask position, and nothing of
  * size V x V exists anywhere.
  *
+ * Edit classes (config.n_edit = 2; 0, the default, leaves everything above as it was).
+ * DreamOn's two extra states: [expand] (sampled, it becomes two masks) and [delete] (sampled,
+ * its position is removed). The model gets two input ids after the mask ids, V+K = [expand]
+ * and V+K+1 = [delete] (libmask's mask_dreamon_augment convention: expand_id = V+K,
+ * delete_id = V+K+1; wte grows by two rows), and two output classes after the vocabulary,
+ * V = [expand] and V+1 = [delete] (wout (V+2, d), bout (V+2)). As a target, the id V+K means
+ * class V and V+K+1 class V+1; a position whose input is a mask id or an edit id is predicted
+ * through the output layer over all V+2 classes (the prior row, at a mask id, biases the V
+ * token classes only; an edit input gets none), and a token input keeps SUBS carry-over (an
+ * edit target there has log-prob -inf). DreamOn's training pairs give edit ids as targets
+ * only (their inputs are mask ids); an edit input is accepted for completeness. So at a
+ * masked position
+ *     log p(c | x) = l_c - logsumexp_{j < V+2} l_j,    c in 0..V+1,
+ * and the loss is model_forward's: (1/(B*T)) sum of weight * -log p(target), the weighted
+ * cross-entropy over the V+2 classes at the positions the pair weighs (its masked tokens,
+ * [expand]s and [delete]s; unmasked and padding positions have weight 0). The fixed-length
+ * paths (model_score's log-probs aside, which are over the V+2 classes) read the V token
+ * logits only: the samplers and model_cache_step renormalise over the tokens, i.e. they
+ * decode conditioned on no edit; model_sample and model_cache_step take tokens and mask ids
+ * (no edit input ids). model_varlen_model_denoise (below) gives the V+2 logits to the
+ * variable-length sampler.
+ *
  * Every call returns 0 or a negative MODEL_E* code; model_errmsg() gives the details.
  *
  * Threads: a handle owns a small pthread pool whose workers sleep on a condition variable
@@ -125,6 +147,7 @@ typedef struct model_config {
     int block;   /* MODEL_BLOCK: Bk >= 1 positions per block, dividing seq_len; every T
                   * of a call must be a multiple of it. 0 in the other modes. */
     int n_desc;  /* D >= 0: description ids V+K..V+K+D-1 (0 in AR mode) */
+    int n_edit;  /* E, 0 or 2: DreamOn's edit classes (below); 2 needs diffusion, n_desc 0 */
 } model_config;
 
 /* "diffusion", "ar", "block" (configs, messages); NULL out of range. Static strings. */
@@ -143,7 +166,7 @@ typedef struct model_settings {
 } model_settings;
 
 /* Fills *s with the defaults: V=256, K=1, d=128, L=4, H=4, seq_len=128, diffusion (block
- * 0), no descriptions, threads 0. */
+ * 0), no descriptions, no edit classes, threads 0. */
 void model_default_settings(model_settings *s);
 
 /* Builds a model with freshly initialized parameters drawn from `rng` (normal, sd 0.02;
@@ -189,8 +212,9 @@ int model_get_layout(const model *m, const int32_t **start, const int32_t **memb
 
 /* ---- training ----
  * inputs, targets: (B, T) ids; weights: (B, T) per-position loss weights (libmask's ELBO
- * weights; NULL = all 1). T <= seq_len. Targets are tokens (< V) or description ids, never
- * mask ids (MODEL_ERANGE).
+ * weights; NULL = all 1). T <= seq_len. Targets are tokens (< V), description ids or, with
+ * n_edit = 2, the edit ids V+K ([expand]) and V+K+1 ([delete]); never mask ids, never an
+ * edit id without edit classes (MODEL_ERANGE, naming the position).
  * loss = (1/(B*T)) * sum over positions of weight * (-log p(target)).
  * logprobs (B, T), may be NULL: log p(target) at every position (0 or -inf where the input
  * is a token). Activations are sized once per (B, T).
@@ -480,6 +504,22 @@ typedef struct model_varlen_settings {
 int model_varlen_sample(const model_varlen_settings *s, int32_t *tokens, int *len, int B, int T,
                         gsl_rng *rng, char *err, size_t errlen);
 
+/* A model with edit classes (config.n_edit = 2) as a model_varlen_denoise: arg is the model
+ * (model *). One forward pass over the B current windows (T <= seq_len; positions >= len[b]
+ * hold the pad token and are attended to, as in the training pairs' padding); at every
+ * position holding a mask id (V..V+K-1) it writes the V+2 logits h wout^T + bout (+ the
+ * prior row on the V token classes), classes V = [expand], V+1 = [delete]; the other rows of
+ * logits are not written. len is not read. Errors are the model's (model_errmsg): MODEL_EINVAL
+ * for a model without edit classes, MODEL_ERANGE for an id that is not a token or mask id,
+ * MODEL_ENONFINITE. Counts one model call. */
+int model_varlen_model_denoise(void *arg, const int32_t *tokens, const int *len, int B, int T,
+                               float *logits);
+/* Points *s at model m: vocab V, mask_id V (the first mask id), denoise
+ * model_varlen_model_denoise, denoise_arg m; pad_id, steps and temperature are left as they
+ * are (set them: pad_id the end-of-text id the pairs were padded with). MODEL_EINVAL (on m)
+ * when m has no edit classes, *s untouched. */
+int model_varlen_use_model(model_varlen_settings *s, model *m);
+
 /* ---- decoding with a key/value cache ----
  * A cache holds, for B sequences of up to config.seq_len positions, every layer's rotated
  * keys and values of the positions run so far (model_cache_len of them: 0..len-1). A step
@@ -527,7 +567,10 @@ int model_cache_step(model_cache *c, const int32_t *tokens, int pos, int n, int 
  * diffusion, 1 ar). Version 3 carries descriptions (n_desc and the layout); a diffusion or
  * AR model without descriptions is written as version 2, byte for byte as before, so older
  * builds read it, and a version-3 file must have n_desc >= 1. Version 4 is a block model:
- * version 3's config and the block size. All three load; a file loads in its own mode
+ * version 3's config and the block size. Version 5 is a model with edit classes: version 4's
+ * config and n_edit (2; a version-5 file with another n_edit, or with a layout, is corrupt);
+ * a model without them keeps its older version byte for byte. All four load; a file loads
+ * in its own mode
  * (model_expect_mode tells a caller who wanted another). Written to a temporary
  * file in the same directory, fsynced, then renamed into place. Little-endian. */
 int model_save(model *m, const char *path, const char *meta, int with_optim);

@@ -33,7 +33,7 @@ enum param_index {
 /* One contiguous buffer, these pointers into it; gradients and AdamW moments reuse the
  * layout. L = layers, C = d, V = vocab, K = mask ids, maxT = seq_len. */
 typedef struct param_tensors {
-    float *wte;      /* (V+K, C) */
+    float *wte;      /* (V+K+D+E, C) */
     float *ln1w;     /* (L, C) */
     float *ln1b;     /* (L, C) */
     float *qkvw;     /* (L, 3C, C) */
@@ -48,8 +48,8 @@ typedef struct param_tensors {
     float *fcprojb;  /* (L, C) */
     float *lnfw;     /* (C) */
     float *lnfb;     /* (C) */
-    float *wout;     /* (V, C) */
-    float *bout;     /* (V) */
+    float *wout;     /* (V+E, C): E = n_edit extra output classes */
+    float *bout;     /* (V+E) */
 } param_tensors;
 
 /* The activation tensors in their order in the buffer (act_tensors, the size and pointer
@@ -99,10 +99,10 @@ typedef struct act_tensors {
     float *lnf_mean;  /* (N) */
     float *lnf_rstd;  /* (N) */
     float *h;         /* (N, C) the predicted rows of lnf (rows, below) */
-    float *logits;    /* (N, V) the full rows 0..Mf-1 (Mf, V), then the description rows'
+    float *logits; /* (N, W) the full rows 0..Mf-1 (Mf, W), W = V+E, then the description rows'
                        * restricted logits, |members| each (row_off); dlogits after
                        * backward */
-    float *lse;       /* (N) per row: log-sum-exp over its state set */
+    float *lse;    /* (N) per row: log-sum-exp over its state set */
 } act_tensors;
 
 /* The backward scratch buffers in their order in the scratch buffer (grad_scratch and the
@@ -226,6 +226,18 @@ static inline const int32_t *model_members(const model *m, int32_t id, int *n)
     int e = id - m->cfg.vocab - m->cfg.n_mask;
     *n = m->lay_start[e + 1] - m->lay_start[e];
     return m->lay_members + m->lay_start[e];
+}
+
+/* The output classes of a predicted row: V, or V + 2 with edit classes. */
+static inline int model_out_classes(const model *m)
+{
+    return m->cfg.vocab + m->cfg.n_edit;
+}
+/* 1 when id is an edit id (V+K+D: [expand], V+K+D+1: [delete]; none without edits). */
+static inline int model_is_edit(const model *m, int32_t id)
+{
+    int32_t first = m->cfg.vocab + m->cfg.n_mask + m->cfg.n_desc;
+    return id >= first && id < first + m->cfg.n_edit;
 }
 
 /* log p(target | input) at a position whose input is a token (SUBS carry-over): 0 when the

@@ -139,8 +139,17 @@ static row_dist dist_of(const model *m, int r)
 {
     row_dist d = {
         .l = m->acts.logits + m->row_off[r], .n = m->cfg.vocab, .lse = m->acts.lse[r]};
-    if (r >= m->Mf)
+    if (r >= m->Mf) {
         d.ids = model_members(m, m->inputs[m->rows[r]], &d.n);
+    } else if (m->cfg.n_edit) { /* the tokens only: renormalised without the edit classes */
+        float mx = -INFINITY;
+        for (int j = 0; j < d.n; j++)
+            mx = d.l[j] > mx ? d.l[j] : mx;
+        double z = 0;
+        for (int j = 0; j < d.n; j++)
+            z += exp((double)d.l[j] - mx);
+        d.lse = mx + (float)log(z);
+    }
     return d;
 }
 

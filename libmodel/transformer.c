@@ -62,7 +62,7 @@ static int size_activations(model *m, int B, int T)
     if (m->B == B && m->T == T)
         return MODEL_OK;
     const size_t L = (size_t)m->cfg.layers, C = (size_t)m->cfg.d, H = (size_t)m->cfg.heads;
-    const size_t V = (size_t)m->cfg.vocab, N = (size_t)B * T;
+    const size_t V = (size_t)model_out_classes(m), N = (size_t)B * T;
     /* the largest tensors, estimated in double so that absurd shapes cannot wrap size_t */
     double est = (double)L * N * (16.0 * C + (double)H * T) + (double)N * V;
     if (est > (double)((size_t)1 << 40))
@@ -178,7 +178,8 @@ static int take_batch(model *m, const int32_t *inputs, const int32_t *clean,
         return model_fail(m, MODEL_EINVAL, "sequence length %d is not a multiple of block %d",
                           T, c->block);
     const int R = clean ? 2 * T : T; /* rows per sequence */
-    const int32_t V = c->vocab, VK = c->vocab + c->n_mask, nin = VK + c->n_desc;
+    const int32_t V = c->vocab, VK = c->vocab + c->n_mask, VKD = VK + c->n_desc;
+    const int32_t nin = VKD + c->n_edit;
     const size_t N = (size_t)B * T;
     size_t n_desc_in = 0;
     for (size_t n = 0; n < N; n++) {
@@ -189,6 +190,11 @@ static int take_batch(model *m, const int32_t *inputs, const int32_t *clean,
                               inputs[n], n / T, n % T, nin - 1);
         if (targets &&
             (targets[n] < 0 || targets[n] >= nin || (targets[n] >= V && targets[n] < VK))) {
+            if (c->n_edit)
+                return model_fail(m, MODEL_ERANGE,
+                                  "target id %d at batch %zu position %zu is neither a token "
+                                  "(0..%d) nor an edit id (%d [expand], %d [delete])",
+                                  targets[n], n / T, n % T, V - 1, VKD, VKD + 1);
             if (nin == VK)
                 return model_fail(m, MODEL_ERANGE,
                                   "target id %d at batch %zu position %zu is "
@@ -199,7 +205,8 @@ static int take_batch(model *m, const int32_t *inputs, const int32_t *clean,
                               "(0..%d) nor a description (%d..%d)",
                               targets[n], n / T, n % T, V - 1, VK, nin - 1);
         }
-        int desc_in = inputs[n] >= VK, desc_tg = targets && targets[n] >= VK;
+        int desc_in = inputs[n] >= VK && inputs[n] < VKD;
+        int desc_tg = targets && targets[n] >= VK && targets[n] < VKD;
         if ((desc_in || desc_tg) && !m->lay_start)
             return model_fail(m, MODEL_ESTATE,
                               "%s id %d at batch %zu position %zu is a description, and the "
@@ -229,6 +236,10 @@ static int take_batch(model *m, const int32_t *inputs, const int32_t *clean,
         memcpy(m->inputs + at, inputs + from, (size_t)T * sizeof *inputs);
         if (targets)
             memcpy(m->targets + at, targets + from, (size_t)T * sizeof *targets);
+        /* an edit id as a target is its output class: V+K+D+j -> V+j */
+        for (int t = 0; targets && c->n_edit && t < T; t++)
+            if (m->targets[at + t] >= VKD)
+                m->targets[at + t] -= VKD - V;
         if (clean) {
             memcpy(m->inputs + at + T, clean + from, (size_t)T * sizeof *clean);
             memcpy(m->targets + at + T, clean + from, (size_t)T * sizeof *clean);
@@ -244,12 +255,14 @@ static int take_batch(model *m, const int32_t *inputs, const int32_t *clean,
     inputs = m->inputs;
     const size_t NR = (size_t)B * R;
     const int ar = c->mode == MODEL_AR;
+    const size_t W = (size_t)model_out_classes(m);
     int M = 0;
     for (size_t n = 0; n < NR; n++) {
         m->row_of[n] = -1;
-        if ((inputs[n] >= V && inputs[n] < VK) || ar) { /* AR: every position */
+        /* mask and edit ids (AR: every position) go through the full product */
+        if ((inputs[n] >= V && inputs[n] < VK) || inputs[n] >= VKD || ar) {
             m->row_of[n] = M;
-            m->row_off[M] = (size_t)M * V;
+            m->row_off[M] = (size_t)M * W;
             m->rows[M++] = (int)n;
         }
     }
@@ -261,10 +274,10 @@ static int take_batch(model *m, const int32_t *inputs, const int32_t *clean,
         int32_t *first = m->lay_count;
         memset(first, 0, ((size_t)D + 1) * sizeof *first);
         for (size_t n = 0; n < NR; n++)
-            if (inputs[n] >= VK)
+            if (inputs[n] >= VK && inputs[n] < VKD)
                 first[m->lay_rank[inputs[n] - VK] + 1]++;
         int g = 0;
-        size_t off = (size_t)M * V;
+        size_t off = (size_t)M * W;
         for (int r = 0; r < D; r++) {
             int count = first[r + 1];
             first[r + 1] = first[r] + count; /* first[r]: the rank's first row after M */
@@ -282,7 +295,7 @@ static int take_batch(model *m, const int32_t *inputs, const int32_t *clean,
         m->grp_first[g] = M + (int)n_desc_in;
         m->n_groups = g;
         for (size_t n = 0; n < NR; n++)
-            if (inputs[n] >= VK) {
+            if (inputs[n] >= VK && inputs[n] < VKD) {
                 int r = M + first[m->lay_rank[inputs[n] - VK]]++;
                 m->rows[r] = (int)n;
                 m->row_of[n] = r;
@@ -365,7 +378,8 @@ int model_run_forward(model *m, const int32_t *inputs, const int32_t *clean,
     model_desc_rows dr;
     model_classifier_forward(a->h, a->logits, a->lse, m->scale, m->tlse, a->lnf, m->rows,
                              m->inputs, targets ? m->targets : NULL, w->wout, w->bout, m->prior,
-                             desc_rows(m, &dr), m->M, m->Mf, C, V, p);
+                             desc_rows(m, &dr), m->M, m->Mf, C, V, m->cfg.n_mask,
+                             model_out_classes(m), p);
     return MODEL_OK;
 }
 
@@ -389,7 +403,7 @@ static const char *const act_report_names[NUM_ACT_TENSORS] = {
  * layernorm, then the logits. */
 static int report_nonfinite_forward(model *m, const char *what)
 {
-    const int L = m->cfg.layers, V = m->cfg.vocab;
+    const int L = m->cfg.layers, V = model_out_classes(m);
     act_tensors *a = &m->acts;
     if (model_first_nonfinite(a->encoded, m->act_sizes[A_ENCODED]) >= 0)
         return model_fail(m, MODEL_ENONFINITE, "step %ld: %s: %s is not finite", m->step, what,
@@ -485,9 +499,11 @@ static int forward_impl(model *m, const int32_t *inputs, const int32_t *clean,
                               "position %ld %s its unmasked input %d (log-prob "
                               "-inf under SUBS)",
                               m->step, targets[bad], bad / T, bad % T,
-                              targets[bad] < V ? "differs from" : "is a description without",
+                              targets[bad] < V                 ? "differs from"
+                              : model_is_edit(m, targets[bad]) ? "is an edit id at"
+                                                               : "is a description without",
                               inputs[bad]);
-        if (bad >= 0 && inputs[bad] >= VK)
+        if (bad >= 0 && inputs[bad] >= VK && !model_is_edit(m, inputs[bad]))
             return model_fail(m, MODEL_ENONFINITE,
                               "step %ld: loss: target %d at batch %ld position %ld lies "
                               "outside the members of its input description %d (log-prob "
@@ -576,7 +592,7 @@ int model_backward(model *m)
     model_desc_rows dr;
     model_classifier_backward(s->dln, g->wout, g->bout, s->datty, a->logits, a->lse, m->tlse,
                               a->h, m->rows, m->targets, m->scale, w->wout, desc_rows(m, &dr),
-                              m->M, m->Mf, C, V, p);
+                              m->M, m->Mf, C, V, model_out_classes(m), p);
     memset(s->dres, 0, NC * sizeof(float));
     model_layernorm_backward(s->dres, g->lnfw, g->lnfb, s->dln,
                              a->residual3 + (size_t)(L - 1) * NC, w->lnfw, a->lnf_mean,

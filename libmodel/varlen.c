@@ -1,5 +1,6 @@
-/* varlen.c: variable-length generation: the end-of-text cut applied after decoding, and the
- * DreamOn sampler whose [expand] and [delete] states grow and shrink the sequences. */
+/* varlen.c: variable-length generation: the end-of-text cut applied after decoding, the
+ * DreamOn sampler whose [expand] and [delete] states grow and shrink the sequences, and a
+ * model with edit classes as its denoiser. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -169,4 +170,55 @@ int model_varlen_sample(const model_varlen_settings *s, int32_t *tokens, int *le
     free(logits);
     free(picks);
     return rc;
+}
+
+int model_varlen_model_denoise(void *arg, const int32_t *tokens, const int *len, int B, int T,
+                               float *logits)
+{
+    model *m = arg;
+    (void)len;
+    if (!m)
+        return MODEL_EINVAL;
+    model_clear_error(m);
+    if (m->cfg.n_edit != 2)
+        return model_fail(m, MODEL_EINVAL,
+                          "varlen: the model has no edit classes (n_edit %d), so it cannot "
+                          "choose lengths",
+                          m->cfg.n_edit);
+    if (!tokens || !logits)
+        return model_fail(m, MODEL_EINVAL, "varlen: no tokens or logits");
+    int rc = model_run_forward(m, tokens, NULL, NULL, B, T, 0);
+    if (rc)
+        return rc;
+    const size_t W = (size_t)model_out_classes(m);
+    const int32_t V = m->cfg.vocab, VK = V + m->cfg.n_mask;
+    for (size_t n = 0; n < (size_t)B * T; n++) {
+        if (tokens[n] < V || tokens[n] >= VK)
+            continue;
+        const float *row = m->acts.logits + m->row_off[m->row_of[n]];
+        for (size_t j = 0; j < W; j++)
+            if (isnan(row[j]) || row[j] == INFINITY)
+                return model_fail(m, MODEL_ENONFINITE,
+                                  "varlen: logits at batch %zu position %zu are not finite",
+                                  n / T, n % T);
+        memcpy(logits + n * W, row, W * sizeof(float));
+    }
+    return MODEL_OK;
+}
+
+int model_varlen_use_model(model_varlen_settings *s, model *m)
+{
+    if (!m)
+        return MODEL_EINVAL;
+    model_clear_error(m);
+    if (!s)
+        return model_fail(m, MODEL_EINVAL, "varlen: no settings");
+    if (m->cfg.n_edit != 2)
+        return model_fail(m, MODEL_EINVAL, "varlen: the model has no edit classes (n_edit %d)",
+                          m->cfg.n_edit);
+    s->vocab = m->cfg.vocab;
+    s->mask_id = m->cfg.vocab;
+    s->denoise = model_varlen_model_denoise;
+    s->denoise_arg = m;
+    return MODEL_OK;
 }

@@ -87,6 +87,11 @@ void test_chain_trained(void);
 void test_score_argmax(void);
 void test_eot(void);
 void test_varlen_sampler(void);
+void test_edit_outputs(void);
+void test_edit_errors(void);
+void test_edit_adapter(void);
+void test_edit_checkpoint(void);
+void test_grad_edit(void);
 int test_torch(void); /* 77: skipped */
 int test_text(void);  /* 77: skipped */
 void test_sample_quality(void);

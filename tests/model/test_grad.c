@@ -404,7 +404,7 @@ typedef struct {
     float *h, *logits, *lse, *logp, *lnf, *wout, *bout, *prior, *scale;
     int *rows;
     int32_t *inp, *targets;
-    int M, C, V;
+    int M, C, V, K, E; /* E: edit classes after the V tokens (0 or 2) */
     pool *p;
 } cls_t;
 static double cls_probe(void *v)
@@ -412,23 +412,26 @@ static double cls_probe(void *v)
     cls_t *c = v;
     model_classifier_forward(c->h, c->logits, c->lse, c->logp, NULL, c->lnf, c->rows, c->inp,
                              c->targets, c->wout, c->bout, c->prior, NULL, c->M, c->M, c->C,
-                             c->V, c->p);
+                             c->V, c->K, c->V + c->E, c->p);
     double s = 0;
     for (int i = 0; i < c->M; i++)
         s += c->scale[i] * -(double)c->logp[i];
     return s;
 }
 
-static void check_classifier(pool *p, gsl_rng *r)
+/* E = 2: the edit classes V, V+1 as targets, and rows whose input is an edit id (V+K+j),
+ * which get no prior row. */
+static void check_classifier(pool *p, gsl_rng *r, int E)
 {
     enum { N = 9, C = 6, V = 11, K = 2 };
+    const int W = V + E;
     cls_t c = {.h = malloc(N * C * 4),
-               .logits = malloc(N * V * 4),
+               .logits = malloc(N * W * 4),
                .lse = malloc(N * 4),
                .logp = malloc(N * 4),
                .lnf = randvec(N * C, 1, r),
-               .wout = randvec(V * C, 1, r),
-               .bout = randvec(V, 1, r),
+               .wout = randvec((size_t)W * C, 1, r),
+               .bout = randvec((size_t)W, 1, r),
                .prior = randvec(K * V, 2, r),
                .scale = randvec(N, 1, r),
                .rows = malloc(N * sizeof(int)),
@@ -436,25 +439,61 @@ static void check_classifier(pool *p, gsl_rng *r)
                .targets = malloc(N * 4),
                .C = C,
                .V = V,
+               .K = K,
+               .E = E,
                .p = p};
     int M = 0;
     for (int n = 0; n < N; n++) {
         int masked = n % 3 != 1;
-        c.inp[n] = masked ? V + (int32_t)gsl_rng_uniform_int(r, K)
+        c.inp[n] = masked ? V + (int32_t)gsl_rng_uniform_int(r, K + E)
                           : (int32_t)gsl_rng_uniform_int(r, V);
-        c.targets[n] = (int32_t)gsl_rng_uniform_int(r, V);
+        c.targets[n] = (int32_t)gsl_rng_uniform_int(r, (unsigned long)W);
+        if (E && n % 3 == 2)
+            c.targets[n] = V + n % 2; /* an edit class at every third row */
         if (masked)
             c.rows[M++] = n;
     }
     c.M = M;
     cls_probe(&c);
-    float *dlnf = calloc(N * C, 4), *dw = calloc(V * C, 4), *db = calloc(V, 4);
+    if (E) { /* log p against a log-softmax over the W classes computed here in double,
+              * the prior on the first V classes of mask-id rows only */
+        for (int i = 0; i < M; i++) {
+            int n = c.rows[i];
+            double l[V + 2], mx = -INFINITY, z = 0;
+            for (int j = 0; j < W; j++) {
+                l[j] = dot(c.h + (size_t)i * C, c.wout + (size_t)j * C, C) + c.bout[j];
+                if (j < V && c.inp[n] < V + K)
+                    l[j] += c.prior[(c.inp[n] - V) * V + j];
+                mx = l[j] > mx ? l[j] : mx;
+            }
+            for (int j = 0; j < W; j++)
+                z += exp(l[j] - mx);
+            CHECK_NEAR(l[c.targets[n]] - mx - log(z), c.logp[i], 1e-4);
+        }
+    }
+    float *dlnf = calloc(N * C, 4), *dw = calloc((size_t)W * C, 4), *db = calloc((size_t)W, 4);
     float *dh = malloc(N * C * 4);
     model_classifier_backward(dlnf, dw, db, dh, c.logits, c.lse, NULL, c.h, c.rows, c.targets,
-                              c.scale, c.wout, NULL, M, M, C, V, p);
-    fd_compare("classifier dlnf", c.lnf, dlnf, NULL, N * C, cls_probe, &c);
-    fd_compare("classifier dwout", c.wout, dw, NULL, V * C, cls_probe, &c);
-    fd_compare("classifier dbout", c.bout, db, NULL, V, cls_probe, &c);
+                              c.scale, c.wout, NULL, M, M, C, V, W, p);
+    const char *tag = E ? " (edit classes)" : "";
+    char what[64];
+    snprintf(what, sizeof what, "classifier dlnf%s", tag);
+    fd_compare(what, c.lnf, dlnf, NULL, N * C, cls_probe, &c);
+    snprintf(what, sizeof what, "classifier dwout%s", tag);
+    fd_compare(what, c.wout, dw, NULL, (size_t)W * C, cls_probe, &c);
+    snprintf(what, sizeof what, "classifier dbout%s", tag);
+    fd_compare(what, c.bout, db, NULL, (size_t)W, cls_probe, &c);
+    if (E) { /* the edit classes' own rows, alone: a wrong factor there cannot hide */
+        size_t idx[2 * C + 2];
+        for (int j = 0; j < 2 * C; j++)
+            idx[j] = (size_t)V * C + (size_t)j;
+        snprintf(what, sizeof what, "classifier dwout of the edit rows");
+        fd_compare(what, c.wout, dw, idx, 2 * C, cls_probe, &c);
+        idx[0] = V;
+        idx[1] = V + 1;
+        snprintf(what, sizeof what, "classifier dbout of the edit classes");
+        fd_compare(what, c.bout, db, idx, 2, cls_probe, &c);
+    }
     for (int n = 1; n < N; n += 3)
         for (int i = 0; i < C; i++)
             CHECK(dlnf[n * C + i] == 0.0f, "unmasked row %d got gradient %g", n,
@@ -500,7 +539,7 @@ static double rst_probe(void *v)
     rst_t *c = v;
     model_classifier_forward(c->h, c->logits, c->lse, c->logp, c->tlse, c->lnf, c->rows, c->inp,
                              c->targets, c->wout, c->bout, c->prior, c->d, c->M, c->Mf, c->C,
-                             c->V, c->p);
+                             c->V, RK, c->V, c->p);
     double s = 0;
     for (int i = 0; i < c->M; i++)
         s += c->scale[i] * -(double)c->logp[i];
@@ -612,7 +651,7 @@ static void check_restricted(pool *p, gsl_rng *r)
     float *dlnf = calloc(N * C, 4), *dw = calloc(V * C, 4), *db = calloc(V, 4);
     float *dh = malloc(N * C * 4);
     model_classifier_backward(dlnf, dw, db, dh, c.logits, c.lse, c.tlse, c.h, c.rows, c.targets,
-                              c.scale, c.wout, &d, M, c.Mf, C, V, p);
+                              c.scale, c.wout, &d, M, c.Mf, C, V, V, p);
     fd_compare("restricted dlnf", c.lnf, dlnf, NULL, N * C, rst_probe, &c);
     fd_compare("restricted dwout", c.wout, dw, NULL, V * C, rst_probe, &c);
     fd_compare("restricted dbout", c.bout, db, NULL, V, rst_probe, &c);
@@ -660,7 +699,8 @@ void test_grad_ops(void)
             check_blocked_attention(p, r, MODEL_ATT_PAIR, blk);
             check_blocked_attention(p, r, MODEL_ATT_BLOCK, blk);
         }
-        check_classifier(p, r);
+        check_classifier(p, r, 0);
+        check_classifier(p, r, 2);
         check_restricted(p, r);
         gsl_rng_free(r);
         model_pool_close(&p);
@@ -894,6 +934,89 @@ void test_grad_block(void)
 {
     check_whole_block(2);
     check_whole_block(3);
+}
+
+/* The whole model with edit classes (n_edit 2): masked positions predicting tokens,
+ * [expand] (id V+K, class V) and [delete] (V+K+1, class V+1) under a prior, and a few edit
+ * inputs, against central differences; the edit rows of wte, wout and bout probed alone. */
+void test_grad_edit(void)
+{
+    enum { V = 9, K = 2, D = 8, L = 2, H = 2, B = 2, T = 7 };
+    model_settings ms;
+    model_default_settings(&ms);
+    ms.config = (model_config){.vocab = V,
+                               .n_mask = K,
+                               .d = D,
+                               .layers = L,
+                               .heads = H,
+                               .seq_len = T + 1,
+                               .mode = MODEL_DIFFUSION,
+                               .n_edit = 2};
+    ms.threads = 2;
+    gsl_rng *r = test_rng(31);
+    model *m = NULL;
+    CHECK_RC(m, model_open(&m, &ms, r), MODEL_OK);
+    if (!m) {
+        gsl_rng_free(r);
+        return;
+    }
+    test_scale_params(m, 0.5, 32);
+    float *prior = randvec((size_t)K * V, 1.5, r);
+    CHECK_RC(m, model_set_prior(m, prior), MODEL_OK);
+    free(prior);
+    whole_t c = {.m = m,
+                 .inp = malloc(B * T * 4),
+                 .tgt = malloc(B * T * 4),
+                 .w = malloc(B * T * 4),
+                 .lp = malloc(B * T * 4),
+                 .B = B,
+                 .T = T};
+    int edits = 0;
+    for (int n = 0; n < B * T; n++) {
+        int32_t x = (int32_t)gsl_rng_uniform_int(r, V);
+        int kind = n % 6; /* 0 token, 1-2 masked, 3 expand, 4 delete, 5 an edit input */
+        c.inp[n] = kind == 0 ? x : V + (int32_t)gsl_rng_uniform_int(r, K);
+        c.tgt[n] = kind == 3 ? V + K : kind == 4 ? V + K + 1 : x;
+        if (kind == 5) /* an edit input, predicting a token or an edit */
+            c.inp[n] = V + K + (int32_t)(n % 2);
+        edits += kind == 3 || kind == 4;
+        c.w[n] = (float)(0.5 + gsl_rng_uniform(r) * 2);
+    }
+    CHECK(edits >= 3, "only %d edit targets: the check would prove little", edits);
+    model_zero_grad(m);
+    CHECK_RC(m, model_forward(m, c.inp, c.tgt, c.w, B, T, NULL, NULL), MODEL_OK);
+    CHECK_RC(m, model_backward(m), MODEL_OK);
+    float *grads = malloc(m->num_params * 4);
+    memcpy(grads, m->grads_mem, m->num_params * 4);
+    size_t start = 0, idx[24];
+    for (int t = 0; t < NUM_PARAM_TENSORS; t++) {
+        size_t n = m->param_sizes[t], k = n < 24 ? n : 24;
+        for (size_t j = 0; j < k; j++)
+            idx[j] = start + (k == n ? j : gsl_rng_uniform_int(r, n));
+        if (t == 0) /* wte: probe rows the batch uses */
+            for (size_t j = 0; j < k; j++)
+                idx[j] = (size_t)c.inp[j % (B * T)] * D + j % D;
+        char what[80];
+        snprintf(what, sizeof what, "model (edit classes) loss d%s", model_param_names[t]);
+        fd_compare(what, m->params_mem, grads, idx, k, whole_probe, &c);
+        if (t == P_WTE || t == P_WOUT || t == P_BOUT) { /* the two edit rows, alone */
+            size_t first = t == P_WTE ? (size_t)(V + K) * D : t == P_WOUT ? (size_t)V * D : V;
+            size_t width = t == P_BOUT ? 1 : D;
+            for (size_t j = 0; j < 2 * width; j++)
+                idx[j] = start + first + j;
+            snprintf(what, sizeof what, "model (edit classes) loss d%s, edit rows",
+                     model_param_names[t]);
+            fd_compare(what, m->params_mem, grads, idx, 2 * width, whole_probe, &c);
+        }
+        start += n;
+    }
+    free(grads);
+    free(c.inp);
+    free(c.tgt);
+    free(c.w);
+    free(c.lp);
+    gsl_rng_free(r);
+    model_close(&m);
 }
 
 void test_grad_model(void)

@@ -194,6 +194,11 @@ static const struct {
     {"score-argmax", test_score_argmax},
     {"eot", test_eot},
     {"varlen-sampler", test_varlen_sampler},
+    {"edit-outputs", test_edit_outputs},
+    {"edit-errors", test_edit_errors},
+    {"edit-adapter", test_edit_adapter},
+    {"edit-checkpoint", test_edit_checkpoint},
+    {"grad-edit", test_grad_edit},
 };
 
 /* longer checks, run only when named (meson suite `slow`) */
