@@ -2,6 +2,8 @@
  * text filled in (--infill FILE|-, holes written [MASK] or [MASK:n]). */
 #include "cli.h"
 #include "config.h"
+#include "corpus.h"
+#include "dataset.h"
 #include "run.h"
 #include "samples.h"
 
@@ -178,6 +180,14 @@ int cmd_sample(int argc, char **argv)
         samples_opts_from_config(&so, x.v);
         if (block_set)
             so.block = block;
+        if (!status && x.v->data.eot &&
+            (so.eot = dataset_byte_id(t, (int)x.v->tokenizer.model_level, CORPUS_EOT)) < 0) {
+            cli_error("sample",
+                      "%s: data.eot: the pyramid %s does not keep the end-of-text "
+                      "byte a token of its own",
+                      ckpt, x.v->tokenizer.pyramid);
+            status = CLI_USAGE;
+        }
         double *dst[8] = {&so.temperature, &so.top_p, &so.threshold, &so.factor,
                           &so.eta,         &so.t_on,  &so.t_off,     &so.alpha_on};
         for (int i = 0; i < 8; i++)

@@ -121,6 +121,7 @@ static const struct key keys[] = {
     {"data", "valid_fraction", K_FLOAT, 0.001, 0.9, NULL, V(data.valid_fraction), 0},
     {"data", "split_seed", K_INT, 0, 4294967295.0, NULL, V(data.split_seed), 0},
     {"data", "source", K_ENUM, 0, 0, source_choice, V(data.source), 2},
+    {"data", "eot", K_BOOL, 0, 0, NULL, V(data.eot), 2},
     {"data", "markov_alphabet", K_INT, 2, ORACLE_MAX_A, NULL, V(data.markov_alphabet), 2},
     {"data", "markov_concentration", K_FLOAT, 1e-3, 1e3, NULL, V(data.markov_conc), 2},
     {"data", "markov_seed", K_INT, 0, 4294967295.0, NULL, V(data.markov_seed), 2},
@@ -968,6 +969,10 @@ static int check_markov(const struct config *c, const struct config_values *v,
         return relation_error(c, config_key_index("data.corpus"), err,
                               "has no meaning with data.source = markov (the chain draws "
                               "the data)");
+    if (v->data.eot)
+        return relation_error(c, config_key_index("data.eot"), err,
+                              "has no meaning with data.source = markov (its windows are drawn "
+                              "from the chain, not cut from documents)");
     if (v->model.mode_id != MODEL_DIFFUSION)
         return relation_error(c, config_key_index("model.mode"), err,
                               "'%s': the oracle is a diffusion denoiser (model.mode = "

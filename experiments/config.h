@@ -24,6 +24,7 @@ struct config_values {
         double markov_conc;              /* Dirichlet concentration of its rows */
         long markov_seed;                /* draws the chain and both splits */
         long markov_train, markov_valid; /* tokens of each split */
+        int eot; /* every document followed by the end-of-text byte (CORPUS_EOT) */
     } data;
     struct {
         const char *pyramid; /* "" = build from data.corpus */

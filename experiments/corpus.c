@@ -171,6 +171,19 @@ int corpus_load(struct corpus *out, const struct config *c, char err[CONFIG_ERR_
                 d > 0)
                 break;
             used += docs[2 * d + 1];
+            const char *hit =
+                v->data.eot ? memchr(text + docs[2 * d], CORPUS_EOT, docs[2 * d + 1]) : NULL;
+            if (hit) {
+                size_t line = 1;
+                for (const char *q = text; q < hit; q++)
+                    line += *q == '\n';
+                rc = config_fail(
+                    err,
+                    "%s:%zu: data.eot: the corpus holds the end-of-text byte 0x%02x "
+                    "(it would end a document inside the text)",
+                    path, line, CORPUS_EOT);
+                break;
+            }
             size_t *bi = realloc(bufidx, (all.n + 1) * sizeof *bi);
             if (!bi || push(&all, docs[2 * d], docs[2 * d + 1])) {
                 free(bi ? bi : bufidx);
@@ -220,9 +233,12 @@ int corpus_load(struct corpus *out, const struct config *c, char err[CONFIG_ERR_
             }
             out->train = malloc(out->train_len + 1);
             out->valid = malloc(out->valid_len + 1);
-            if (!out->train || !out->valid) {
+            out->train_ends = malloc((out->ntrain_docs + 1) * sizeof *out->train_ends);
+            out->valid_ends = malloc((out->nvalid_docs + 1) * sizeof *out->valid_ends);
+            if (!out->train || !out->valid || !out->train_ends || !out->valid_ends) {
                 rc = -2;
             } else {
+                size_t nt = 0, nv = 0;
                 size_t tp = 0, vp = 0;
                 for (size_t i = 0; i < all.n; i++) {
                     const char *src = bufs[bufidx[i]] + all.v[2 * i];
@@ -230,9 +246,11 @@ int corpus_load(struct corpus *out, const struct config *c, char err[CONFIG_ERR_
                     if (isvalid[i]) {
                         memcpy(out->valid + vp, src, n);
                         vp += n;
+                        out->valid_ends[nv++] = vp;
                     } else {
                         memcpy(out->train + tp, src, n);
                         tp += n;
+                        out->train_ends[nt++] = tp;
                     }
                 }
                 out->train[tp] = out->valid[vp] = 0;
@@ -258,5 +276,27 @@ void corpus_free(struct corpus *c)
 {
     free(c->train);
     free(c->valid);
+    free(c->train_ends);
+    free(c->valid_ends);
     memset(c, 0, sizeof *c);
+}
+
+char *corpus_pack_eot(const char *text, size_t len, const size_t *ends, size_t ndocs,
+                      size_t *out_len)
+{
+    char *out = malloc(len + ndocs + 1);
+    if (!out)
+        return NULL;
+    size_t p = 0, from = 0;
+    for (size_t i = 0; i < ndocs; i++) {
+        memcpy(out + p, text + from, ends[i] - from);
+        p += ends[i] - from;
+        out[p++] = (char)CORPUS_EOT;
+        from = ends[i];
+    }
+    memcpy(out + p, text + from, len - from); /* none when the ends cover the text */
+    p += len - from;
+    out[p] = 0;
+    *out_len = p;
+    return out;
 }

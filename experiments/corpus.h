@@ -7,9 +7,16 @@
 
 #include "config.h"
 
+/* The end-of-text byte (ASCII ETX) that data.eot appends to every document. The pyramid is
+ * trained on the documents alone, so it learns no merge with this byte: at every level of the
+ * pyramid it stays one token of its own, the byte's id. */
+enum { CORPUS_EOT = 0x03 };
+
 struct corpus {
     char *train, *valid; /* the split's documents concatenated, in corpus order */
     size_t train_len, valid_len;
+    size_t *train_ends, *valid_ends; /* where each document of the split ends (ntrain_docs,
+                                      * nvalid_docs offsets into train and valid) */
     size_t ndocs, ntrain_docs, nvalid_docs;
     size_t bytes_read; /* of all files, after data.max_bytes */
 };
@@ -20,6 +27,12 @@ struct corpus {
  * documents) or -2 for other failures. */
 int corpus_load(struct corpus *out, const struct config *c, char err[CONFIG_ERR_MAX]);
 void corpus_free(struct corpus *c);
+
+/* The split's documents each followed by CORPUS_EOT (data.eot): a malloc'd copy of
+ * text (len bytes, ndocs documents ending at ends[]) of len + ndocs bytes and a NUL, its
+ * length in *out_len; NULL when out of memory. */
+char *corpus_pack_eot(const char *text, size_t len, const size_t *ends, size_t ndocs,
+                      size_t *out_len);
 
 /* The names of the splitters (data.split): the i-th, NULL past the last. */
 const char *corpus_split_name(int i);

@@ -25,6 +25,20 @@ int dataset_encode(struct dataset *d, const tok *t, int lo, const char *text, si
     return 0;
 }
 
+int32_t dataset_byte_id(const tok *t, int level, unsigned char byte)
+{
+    tok_encoder *e;
+    tok_ids ids = {0};
+    int32_t id = -1;
+    if (tok_encoder_open(&e, t))
+        return -1;
+    if (!tok_encode(e, level, &byte, 1, &ids) && ids.n == 1)
+        id = ids.ids[0];
+    tok_ids_free(&ids);
+    tok_encoder_close(&e);
+    return id;
+}
+
 void dataset_free(struct dataset *d)
 {
     tok_align_free(&d->align);

@@ -29,6 +29,9 @@ struct window {
 
 int dataset_encode(struct dataset *d, const tok *t, int lo, const char *text, size_t len);
 void dataset_free(struct dataset *d);
+/* The id of the single byte `byte` at pyramid level `level` when it encodes to one token
+ * (the end-of-text byte of data.eot), else -1. */
+int32_t dataset_byte_id(const tok *t, int level, unsigned char byte);
 /* Model-level tokens [start, start + T) as a sequence (start + T <= d->n). */
 int window_alloc(struct window *w, int T, int nlevels, int prompt);
 void window_free(struct window *w);

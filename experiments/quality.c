@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int key_cmp(const void *a, const void *b)
 {
@@ -97,6 +98,35 @@ double quality_js(const int32_t *a, size_t na, const int32_t *b, size_t nb, int 
     free(ga);
     free(gb);
     return js;
+}
+
+void quality_measure_cut(struct quality *q, const int32_t *x, int n, int T, const int *lengths,
+                         int32_t eot, const int32_t *ref, size_t nref)
+{
+    if (!lengths) {
+        quality_measure(q, x, n, T, ref, nref);
+        return;
+    }
+    *q = (struct quality){.n = n};
+    int32_t *cut = malloc(((size_t)n * (size_t)T + 1) * sizeof *cut);
+    size_t m = 0;
+    for (int b = 0; b < n; b++) {
+        const int32_t *s = x + (size_t)b * T;
+        size_t L = (size_t)lengths[b];
+        q->length += (double)L / n;
+        q->entropy += quality_entropy(s, L) / n;
+        for (int k = 1; k <= 3; k++)
+            q->distinct[k - 1] += quality_distinct(s, L, k) / n;
+        q->repetition += quality_repetition(s, L, 16) / n;
+        if (cut) {
+            memcpy(cut + m, s, L * sizeof *cut);
+            m += L;
+            if (L < (size_t)T)
+                cut[m++] = eot;
+        }
+    }
+    q->js2 = cut ? quality_js(cut, m, ref, nref, 2) : -2;
+    free(cut);
 }
 
 void quality_measure(struct quality *q, const int32_t *x, int n, int T, const int32_t *ref,

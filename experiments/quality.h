@@ -35,5 +35,12 @@ struct quality {
 /* Fills q from n samples of T tokens (x, n*T) and the reference ref[0..nref). */
 void quality_measure(struct quality *q, const int32_t *x, int n, int T, const int32_t *ref,
                      size_t nref);
+/* The same for samples cut at an end of text: sample b is its first lengths[b] tokens
+ * (lengths NULL: all T), and one `eot` after it when it is shorter than T (the held-out text
+ * holds an end of text after each document, so its bigrams with it compare). length is the
+ * mean of lengths; entropy, distinct-n and repetition are over each sample's own tokens. -2
+ * in js2 when out of memory. */
+void quality_measure_cut(struct quality *q, const int32_t *x, int n, int T, const int *lengths,
+                         int32_t eot, const int32_t *ref, size_t nref);
 
 #endif

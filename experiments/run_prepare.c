@@ -206,11 +206,51 @@ static int markov_prepare(struct run_ctx *x, char err[CONFIG_ERR_MAX])
     return 0;
 }
 
+/* data.eot: both splits packed (their documents each followed by CORPUS_EOT) into
+ * x->packed, which text and len then name, and the byte's model-level id in x->eot_id. */
+static int pack_eot(struct run_ctx *x, const char *text[2], size_t len[2],
+                    char err[CONFIG_ERR_MAX])
+{
+    const struct corpus *cp = &x->corpus;
+    const size_t *ends[2] = {cp->train_ends, cp->valid_ends};
+    size_t ndocs[2] = {cp->ntrain_docs, cp->nvalid_docs};
+    for (int s = 0; s < 2; s++) {
+        if (!(x->packed[s] = corpus_pack_eot(text[s], len[s], ends[s], ndocs[s], &len[s])))
+            return config_fail(err, "out of memory"), -2;
+        text[s] = x->packed[s];
+    }
+    x->eot_id = dataset_byte_id(x->tok, (int)x->v->tokenizer.model_level, CORPUS_EOT);
+    return 0;
+}
+
+/* data.eot: every packed end-of-text byte is one model-level token of its own, x->eot_id (a
+ * pyramid given by tokenizer.pyramid and trained on text that holds the byte may have merged
+ * it with its neighbours). */
+static int check_eot(const struct run_ctx *x, char err[CONFIG_ERR_MAX])
+{
+    size_t want = x->corpus.ntrain_docs + x->corpus.nvalid_docs, got = 0;
+    const struct dataset *d[2] = {&x->train, &x->valid};
+    for (int s = 0; s < 2 && x->eot_id >= 0; s++) {
+        const size_t *st = d[s]->align.start[d[s]->lo];
+        for (size_t i = 0; i < d[s]->n; i++)
+            got += d[s]->ids[i] == x->eot_id && st[i + 1] - st[i] == 1;
+    }
+    if (got != want)
+        return config_fail(
+            err,
+            "%s: data.eot: the pyramid does not keep the end-of-text byte 0x%02x "
+            "a token of its own (%zu of %zu document ends are; a pyramid "
+            "trained on text that holds the byte merges it)",
+            config_where(x->c, config_key_index("data.eot")), CORPUS_EOT, got, want);
+    return 0;
+}
+
 int run_prepare(struct run_ctx *x, const struct config *c, const char *cache_dir, int K_min,
                 char err[CONFIG_ERR_MAX])
 {
     memset(x, 0, sizeof *x);
     x->c = c;
+    x->eot_id = -1;
     x->v = config_values(c);
     x->T = (int)x->v->model.seq_len;
     x->prompt = !strcmp(x->v->mask.structure, "response") ? (int)x->v->mask.prompt : 0;
@@ -228,10 +268,15 @@ int run_prepare(struct run_ctx *x, const struct config *c, const char *cache_dir
         int lo = (int)x->v->tokenizer.model_level;
         x->V = tok_vocab_size(x->tok, lo);
         x->nlevels = tok_nlevels(x->tok) - lo;
-        if ((rc =
-                 dataset_encode(&x->train, x->tok, lo, x->corpus.train, x->corpus.train_len)) ||
-            (rc = dataset_encode(&x->valid, x->tok, lo, x->corpus.valid, x->corpus.valid_len)))
+        const char *text[2] = {x->corpus.train, x->corpus.valid};
+        size_t len[2] = {x->corpus.train_len, x->corpus.valid_len};
+        if (x->v->data.eot && (rc = pack_eot(x, text, len, err)))
+            return rc;
+        if ((rc = dataset_encode(&x->train, x->tok, lo, text[0], len[0])) ||
+            (rc = dataset_encode(&x->valid, x->tok, lo, text[1], len[1])))
             return config_fail(err, "encoding the corpus: %s", tok_strerror(rc)), -2;
+        if (x->v->data.eot && (rc = check_eot(x, err)))
+            return rc;
     }
     if (x->train.n < (size_t)x->T + 1 || x->valid.n < (size_t)x->T)
         return config_fail(
@@ -274,6 +319,8 @@ void run_ctx_free(struct run_ctx *x)
     dataset_free(&x->valid);
     free(x->markov_text[0]);
     free(x->markov_text[1]);
+    free(x->packed[0]);
+    free(x->packed[1]);
     tok_close(&x->tok);
     corpus_free(&x->corpus);
     memset(x, 0, sizeof *x);

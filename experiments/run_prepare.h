@@ -38,6 +38,10 @@ struct run_ctx {
     const struct oracle *oracle;
     struct oracle markov;
     char *markov_text[2]; /* the splits' bytes */
+    /* data.eot: the splits' documents each followed by CORPUS_EOT (what train and valid
+     * encode), and that byte's model-level id; -1 without data.eot */
+    char *packed[2];
+    int32_t eot_id;
 };
 
 /* Builds everything (for data.source = markov: the chain and its drawn splits instead of a

@@ -66,13 +66,22 @@ void samples_opts_from_config(struct sample_opts *o, const struct config_values 
     o->remdm_schedule = v->sample.remdm_schedule;
     if (v->sample.block > 0)
         o->block = (int)v->sample.block;
+    o->eot = -1;
 }
 
+/* lengths (B) NULL: no end of text (infill); else o->eot cuts and lengths gets the lengths */
 static int run_sampler(model *m, const struct sample_opts *o, int32_t *ids, int B, int T,
-                       gsl_rng *r, char *err, size_t errlen)
+                       int *lengths, gsl_rng *r, char *err, size_t errlen)
 {
     model_sample_settings s;
     model_default_sample_settings(&s);
+    if (lengths && o->eot >= 0) {
+        s.eot = o->eot;
+        s.lengths = lengths;
+    } else if (lengths) {
+        for (int b = 0; b < B; b++)
+            lengths[b] = T;
+    }
     s.temperature = (float)o->temperature;
     s.top_p = (float)o->top_p;
     s.threshold = (float)o->threshold;
@@ -133,9 +142,11 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Generates o's n sequences into ids (n, T) and prints them, measuring q (NULL: not). */
+/* Generates o's n sequences into ids (n, T) and their lengths (n) and prints them, measuring
+ * q (NULL: not). */
 static int generate(model *m, const tok *t, const struct sample_opts *o, int n, gsl_rng *r,
-                    FILE *out, int32_t *ids, struct quality *q, char *err, size_t errlen);
+                    FILE *out, int32_t *ids, int *lengths, struct quality *q, char *err,
+                    size_t errlen);
 
 static int print_ids(const tok *t, int level, const int32_t *ids, int n, FILE *out, char *err,
                      size_t errlen)
@@ -160,17 +171,22 @@ int samples_generate(model *m, const tok *t, const struct sample_opts *o, int n,
 {
     const model_config *mc = model_get_config(m);
     int32_t *ids = malloc((size_t)n * (size_t)mc->seq_len * sizeof *ids);
-    if (!ids) {
+    int *lengths = malloc((size_t)n * sizeof *lengths);
+    if (!ids || !lengths) {
+        free(ids);
+        free(lengths);
         snprintf(err, errlen, "out of memory");
         return -2;
     }
-    int rc = generate(m, t, o, n, r, out, ids, NULL, err, errlen);
+    int rc = generate(m, t, o, n, r, out, ids, lengths, NULL, err, errlen);
     free(ids);
+    free(lengths);
     return rc;
 }
 
 static int generate(model *m, const tok *t, const struct sample_opts *o, int n, gsl_rng *r,
-                    FILE *out, int32_t *ids, struct quality *q, char *err, size_t errlen)
+                    FILE *out, int32_t *ids, int *lengths, struct quality *q, char *err,
+                    size_t errlen)
 {
     const model_config *mc = model_get_config(m);
     int T = mc->seq_len;
@@ -195,7 +211,7 @@ static int generate(model *m, const tok *t, const struct sample_opts *o, int n, 
     }
     long calls0 = model_calls(m);
     double t0 = now_s();
-    int rc = run_sampler(m, o, ids, n, T, r, err, errlen);
+    int rc = run_sampler(m, o, ids, n, T, lengths, r, err, errlen);
     if (q) {
         double dt = now_s() - t0;
         q->model_calls = model_calls(m) - calls0;
@@ -204,9 +220,14 @@ static int generate(model *m, const tok *t, const struct sample_opts *o, int n, 
     char note[96];
     sampler_note(m, o, note, sizeof note);
     for (int b = 0; b < n && !rc; b++) {
-        fprintf(out, "--- generated %d (%s, %d steps%s) ---\n", b + 1, o->strategy, o->steps,
-                note);
-        rc = print_ids(t, o->level, ids + (size_t)b * T, T, out, err, errlen);
+        if (o->eot >= 0)
+            fprintf(out, "--- generated %d (%s, %d steps%s, %d tokens%s) ---\n", b + 1,
+                    o->strategy, o->steps, note, lengths[b],
+                    lengths[b] < T ? ", then the end of text" : ", no end of text");
+        else
+            fprintf(out, "--- generated %d (%s, %d steps%s) ---\n", b + 1, o->strategy,
+                    o->steps, note);
+        rc = print_ids(t, o->level, ids + (size_t)b * T, lengths[b], out, err, errlen);
     }
     return rc;
 }
@@ -267,7 +288,7 @@ int samples_infill(model *m, const tok *t, const struct sample_opts *o, const ch
         rc = -1;
     }
     if (!rc)
-        rc = run_sampler(m, o, ids, 1, n, r, err, errlen);
+        rc = run_sampler(m, o, ids, 1, n, NULL, r, err, errlen);
     if (!rc) {
         char note[96];
         sampler_note(m, o, note, sizeof note);
@@ -339,8 +360,8 @@ static int same_bytes(const char *a, const char *b)
  * 1..T-1 predicted from the ones before, over the bytes they decode to. The checkpoint must
  * be an ar model of the run's tokenizer (the same pyramid file and model level). Returns 0,
  * or -1 with err. */
-static int gen_bpb(const char *path, const struct run_ctx *x, const int32_t *ids, int n, int T,
-                   double *bpb, char *err, size_t errlen)
+static int gen_bpb(const char *path, const struct run_ctx *x, const int32_t *ids,
+                   const int *lengths, int n, int T, double *bpb, char *err, size_t errlen)
 {
     model *ref = NULL;
     char *meta = NULL, cerr[CONFIG_ERR_MAX];
@@ -401,13 +422,15 @@ static int gen_bpb(const char *path, const struct run_ctx *x, const int32_t *ids
             snprintf(err, errlen, "sample.reference %s: %s", path, model_errmsg(ref));
             goto done;
         }
-        for (int t = 0; t + 1 < T; t++)
+        /* a sample cut at an end of text: its tokens and the end of text, the rest not */
+        int L = lengths[b] < T ? lengths[b] + 1 : T;
+        for (int t = 0; t + 1 < L; t++)
             bits -= lp[t] / M_LN2;
-        uint8_t *txt;
-        size_t len;
+        uint8_t *txt = NULL;
+        size_t len = 0;
         tok_err te = {0};
-        if (tok_decode(x->tok, (int)x->v->tokenizer.model_level, s + 1, (size_t)(T - 1), &txt,
-                       &len, &te)) {
+        if (L > 1 && tok_decode(x->tok, (int)x->v->tokenizer.model_level, s + 1,
+                                (size_t)(L - 1), &txt, &len, &te)) {
             snprintf(err, errlen, "decoding: %s", te.msg);
             goto done;
         }
@@ -451,22 +474,27 @@ int samples_write_run(model *m, const struct run_ctx *x, const char *path, struc
                             .chain = &x->chain,
                             .shape = v->mask.chain_shape};
     samples_opts_from_config(&o, v);
+    o.eot = x->eot_id;
     int32_t *gen = malloc((size_t)v->score.samples * (size_t)T * sizeof *gen);
-    int rc = gen ? generate(m, x->tok, &o, (int)v->score.samples, r, f, gen, q, err, errlen)
-                 : (snprintf(err, errlen, "out of memory"), -2);
+    int *lengths = malloc((size_t)v->score.samples * sizeof *lengths);
+    int rc = gen && lengths ? generate(m, x->tok, &o, (int)v->score.samples, r, f, gen, lengths,
+                                       q, err, errlen)
+                            : (snprintf(err, errlen, "out of memory"), -2);
     if (!rc && q) {
         long nref = (long)(x->valid.n < (size_t)1 << 20 ? x->valid.n : (size_t)1 << 20);
         struct quality meas;
-        quality_measure(&meas, gen, (int)v->score.samples, T, x->valid.ids, (size_t)nref);
+        quality_measure_cut(&meas, gen, (int)v->score.samples, T, o.eot >= 0 ? lengths : NULL,
+                            o.eot, x->valid.ids, (size_t)nref);
         meas.model_calls = q->model_calls;
         meas.tokens_per_s = q->tokens_per_s;
         meas.gen_bpb = NAN;
         *q = meas;
         if (v->sample.reference && v->sample.reference[0])
-            rc = gen_bpb(v->sample.reference, x, gen, (int)v->score.samples, T, &q->gen_bpb,
-                         err, errlen);
+            rc = gen_bpb(v->sample.reference, x, gen, lengths, (int)v->score.samples, T,
+                         &q->gen_bpb, err, errlen);
     }
     free(gen);
+    free(lengths);
     /* infill: a validation window, its middle half masked */
     const struct dataset *d = &x->valid;
     const size_t *at = d->align.start[d->lo];
@@ -476,7 +504,7 @@ int samples_write_run(model *m, const struct run_ctx *x, const char *path, struc
         memcpy(ids, d->ids + start, (size_t)T * sizeof *ids);
         for (int j = T / 4; j < T - T / 4; j++)
             ids[j] = x->V;
-        if ((rc = run_sampler(m, &o, ids, 1, T, r, err, errlen)))
+        if ((rc = run_sampler(m, &o, ids, 1, T, NULL, r, err, errlen)))
             break;
         size_t a0 = at[start], b0 = at[start + (size_t)(T / 4)];
         size_t b1 = at[start + (size_t)(T - T / 4)];

@@ -31,10 +31,14 @@ struct sample_opts {
     /* the [sample] parameters (config.h; model.h's model_sample_settings) */
     double temperature, top_p, threshold, factor, eta, t_on, t_off, alpha_on;
     const char *remdm_schedule; /* cap, rescale, conf, loop */
+    /* the end-of-text id (data.eot): a generated sample ends at its first one and only the
+     * tokens before it are printed and measured; -1 (samples_opts_from_config's) none.
+     * Infill never cuts. */
+    int32_t eot;
 };
 
 /* o's sampler parameters from a config's [sample] section (o->block from sample.block
- * when it is set, else kept). */
+ * when it is set, else kept), and eot -1. */
 void samples_opts_from_config(struct sample_opts *o, const struct config_values *v);
 
 /* The chain strategies draw through the chain's levels with kernel tables for a step grid

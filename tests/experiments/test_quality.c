@@ -48,6 +48,30 @@ int main(void)
     CHECK_NEAR(0.75, q.entropy, 1e-12); /* (1.5 + 0) / 2 */
     CHECK_NEAR((0.75 + 0.25) / 2, q.distinct[0], 1e-12);
     CHECK_NEAR((1.0 / 3 + 1.0) / 2, q.repetition, 1e-12); /* a: 1/3, 4444: 1 */
+    /* cut at an end of text (id 9): sample 1 is 1 1 2 (then 9), sample 2 all four 4s */
+    const int32_t cutset[] = {1, 1, 2, 9, 4, 4, 4, 4};
+    const int lengths[] = {3, 4};
+    quality_measure_cut(&q, cutset, 2, 4, lengths, 9, ref, 4);
+    CHECK_NEAR(3.5, q.length, 0);
+    double h3 = -(2.0 / 3) * log2(2.0 / 3) - (1.0 / 3) * log2(1.0 / 3);
+    CHECK_NEAR(h3 / 2, q.entropy, 1e-12);
+    CHECK_NEAR((2.0 / 3 + 0.25) / 2, q.distinct[0], 1e-12);
+    CHECK_NEAR((0.5 + 1.0) / 2, q.repetition, 1e-12); /* 1 1 2: 1/2 */
+    /* the stream is 1 1 2 9 4 4 4 4: the same bigrams as the whole buffer here */
+    CHECK_NEAR(quality_js(cutset, 8, ref, 4, 2), q.js2, 1e-12);
+    /* the eot after a cut sample, never the positions after it */
+    const int32_t cut2[] = {5, 9, 9, 9, 5, 6, 7, 8};
+    const int len2[] = {1, 4};
+    const int32_t stream[] = {5, 9, 5, 6, 7, 8};
+    quality_measure_cut(&q, cut2, 2, 4, len2, 9, ref, 4);
+    CHECK_NEAR(quality_js(stream, 6, ref, 4, 2), q.js2, 1e-12);
+    CHECK_NEAR(2.5, q.length, 0);
+    /* no lengths: quality_measure's */
+    struct quality q2;
+    quality_measure_cut(&q, set, 2, 4, NULL, 9, ref, 4);
+    quality_measure(&q2, set, 2, 4, ref, 4);
+    CHECK_NEAR(q2.entropy, q.entropy, 0);
+    CHECK_NEAR(q2.js2, q.js2, 0);
     printf("%s: quality\n", check_failures ? "FAIL" : "ok");
     return check_failures != 0;
 }

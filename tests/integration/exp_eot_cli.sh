@@ -1,0 +1,66 @@
+#!/bin/sh
+# data.eot end to end: every document followed by the end-of-text byte 0x03, a token of its
+# own; a run trains and scores on the packed text, its samples end at their first end of text
+# (lengths in the samples artifact and in sample_length), `pyramask sample` reads the setting
+# from the checkpoint; a corpus that holds the byte, and data.eot on the markov source, exit 2
+# with the reason; data.eot = false leaves a config's hash as it was.
+. "$(dirname "$0")/exp_lib.sh"
+
+# every line a document: ends of text are frequent enough that a briefly trained model
+# generates them (at this seed, one of the six samples ends early)
+"$P" train -c tiny.ini --set data.eot=true --set data.split=lines --set score.samples=6 \
+    --set score.sample_strategy=random --set score.sample_steps=8 --set train.steps=40 \
+    2>err.txt || { cat err.txt >&2; fail=1; }
+expect "finished" finished "$(sql "SELECT status FROM runs WHERE run_id = 1")"
+len=$(sql "SELECT value FROM scores WHERE run_id = 1 AND metric = 'sample_length'")
+expect "sample_length within the window" 1 "$(sql "SELECT $len > 0 AND $len < 32")"
+samples=$(sql "SELECT path FROM artifacts WHERE run_id = 1 AND kind = 'samples'")
+heads=$(grep -c -- '^--- generated .* tokens, \(then the\|no\) end of text) ---$' "$samples")
+expect "every sample says where it ends" 6 "$heads"
+expect "a sample ends early" 1 "$([ "$(grep -c -- ', then the end of text) ---$' "$samples")" -ge 1 ] && echo 1)"
+# the mean of the lengths in the artifact is sample_length
+mean=$(sed -n 's/^--- generated .*steps, \([0-9]*\) tokens, .*/\1/p' "$samples" |
+    awk '{ s += $1 } END { printf "%.4f", s / NR }')
+expect "sample_length is the artifact's mean" "$mean" "$(sql "SELECT printf('%.4f', $len)")"
+# no end-of-text byte printed inside a generated sample (the infill part after them shows
+# held-out windows as they are, ends of text included)
+expect "no 0x03 in the samples" 0 "$(sed '/^--- infill/,$d' "$samples" | tr -dc '\003' | wc -c | tr -d ' ')"
+ckpt=$(sql "SELECT path FROM artifacts WHERE run_id = 1 AND kind = 'checkpoint'")
+out=$("$P" sample --checkpoint "$ckpt" -n 3 --steps 8 2>&1) || { echo "FAIL sample: $out" >&2; fail=1; }
+expect "pyramask sample cuts at the end of text" 3 \
+    "$(printf '%s\n' "$out" | grep -c -- '^--- generated .* tokens, \(then the\|no\) end of text) ---$')"
+# infill never cuts
+out=$(echo "In the beginning [MASK:6] the earth." |
+    "$P" sample --checkpoint "$ckpt" --infill - 2>&1) || { echo "FAIL infill: $out" >&2; fail=1; }
+contains "infill" "--- infilled (" "$out"
+
+# the packed held-out text is scored: more bytes than without (one per document), so
+# another bits-per-byte denominator; the config hash tells the runs apart
+"$P" train -c tiny.ini --set train.steps=40 --set score.samples=0 2>err.txt ||
+    { cat err.txt >&2; fail=1; }
+"$P" train -c tiny.ini --set data.eot=false --set train.steps=40 --set score.samples=0 \
+    2>err.txt || { cat err.txt >&2; fail=1; }
+expect "data.eot = false keeps the hash" 1 "$(sql "SELECT count(DISTINCT config_hash) FROM runs WHERE run_id IN (2, 3)")"
+expect "data.eot = true changes it" 2 "$(sql "SELECT count(DISTINCT config_hash) FROM runs WHERE run_id IN (1, 2)")"
+
+# a corpus holding the byte: file:line, exit 2, the run logged as failed with the reason
+printf 'In the beginning\n\nGod created\n\nthe heaven \003 and\n\nthe earth\n\n' > etx.txt
+for i in 1 2 3 4 5 6 7 8; do printf 'and more words here\n\n' >> etx.txt; done
+before=$(sql "SELECT count(*) FROM runs")
+err=$("$P" train -c tiny.ini --set data.corpus="$T/etx.txt" --set data.eot=true 2>&1 >/dev/null)
+expect "corpus with 0x03: exit" 2 "$?"
+contains "corpus with 0x03: message" "etx.txt:5: data.eot: the corpus holds the end-of-text byte 0x03" "$err"
+expect "corpus with 0x03: the run failed" "failed|1" "$(sql "SELECT status, error LIKE '%etx.txt:5: data.eot%' FROM runs WHERE run_id = $((before + 1))" | tr , '|')"
+# without data.eot the byte is ordinary text
+cat > markov.ini <<EOT
+[data]
+source = markov
+eot = true
+[model]
+kind = oracle
+seq_len = 16
+EOT
+err=$("$P" train -c markov.ini 2>&1 >/dev/null)
+expect "markov with eot: exit" 2 "$?"
+contains "markov with eot: message" "markov.ini:3: data.eot" "$err"
+exit $fail
