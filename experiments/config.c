@@ -166,6 +166,7 @@ static const struct key keys[] = {
     {"model", "mode", K_STR, 0, 0, NULL, V(model.mode), 2},
     {"model", "block", K_INT, 0, 8192, NULL, V(model.block), 2},
     {"model", "kind", K_ENUM, 0, 0, kind_choice, V(model.kind), 2},
+    {"model", "edit", K_BOOL, 0, 0, NULL, V(model.edit), 2},
     {"train", "steps", K_INT, 0, 1e9, NULL, V(train.steps), 0},
     {"train", "batch", K_INT, 1, 1 << 16, NULL, V(train.batch), 0},
     {"train", "lr", K_FLOAT, 0, 10, NULL, V(train.lr), 0},
@@ -177,6 +178,8 @@ static const struct key keys[] = {
     {"train", "seed", K_INT, 0, 4294967295.0, NULL, V(train.seed), 1},
     {"train", "log_every", K_INT, 1, 1e9, NULL, V(train.log_every), 0},
     {"train", "threads", K_INT, 1, 256, NULL, V(train.threads), 1},
+    {"train", "edit_merge", K_FLOAT, 0, 1, NULL, V(train.edit_merge), 2},
+    {"train", "edit_delete", K_FLOAT, 0, 1, NULL, V(train.edit_delete), 2},
     {"score", "max_tokens", K_INT, 0, 1e12, NULL, V(score.max_tokens), 0},
     {"score", "t_samples", K_INT, 2, 64, NULL, V(score.t_samples), 0},
     {"score", "replicates", K_INT, 2, 64, NULL, V(score.replicates), 0},
@@ -1016,6 +1019,37 @@ static int check_markov(const struct config *c, const struct config_values *v,
 
 /* mask.chain against the pyramid's levels (from tokenizer.levels), the class rules and the
  * mask types libmask can combine with a chain. */
+/* model.edit: a diffusion transformer on flat masking whose training pairs are padded with
+ * the end of text (data.eot). */
+static int check_edit(const struct config *c, const struct config_values *v,
+                      char err[CONFIG_ERR_MAX])
+{
+    int k = config_key_index("model.edit");
+    if (!v->model.edit) {
+        const char *rates[] = {"train.edit_merge", "train.edit_delete"};
+        for (int i = 0; i < 2; i++)
+            if (!at_default(c, config_key_index(rates[i])))
+                return relation_error(c, config_key_index(rates[i]), err,
+                                      "has no meaning without model.edit = true");
+        return 0;
+    }
+    if (v->model.mode_id != MODEL_DIFFUSION)
+        return relation_error(c, k, err,
+                              "needs model.mode = diffusion ([expand] and [delete] are masked "
+                              "diffusion's states; '%s' has none)",
+                              v->model.mode);
+    if (!chain_flat(v->mask.chain))
+        return relation_error(c, k, err, "needs flat masking (mask.chain is '%s')",
+                              v->mask.chain);
+    if (strcmp(v->model.kind, "transformer"))
+        return relation_error(c, k, err, "needs model.kind = transformer");
+    if (!v->data.eot)
+        return relation_error(c, k, err,
+                              "needs data.eot = true (the training pairs are padded with the "
+                              "end of text, where a shortened text ends)");
+    return 0;
+}
+
 static int check_chain(const struct config *c, struct config_values *v, int top,
                        char err[CONFIG_ERR_MAX])
 {
@@ -1159,7 +1193,7 @@ int config_finish(struct config *c, char err[CONFIG_ERR_MAX])
         return relation_error(c, config_key_index("mask.importance_mode"), err,
                               "'%s' needs mask.importance (idf, surprisal or a rule file)",
                               v->mask.importance_mode);
-    if (check_mode(c, v, err) || check_markov(c, v, err))
+    if (check_mode(c, v, err) || check_markov(c, v, err) || check_edit(c, v, err))
         return -1;
     return check_chain(c, v, top, err);
 }

@@ -63,6 +63,7 @@ struct config_values {
                            * 0 in the other modes */
         int mode_id;      /* libmodel's model_mode: MODEL_DIFFUSION, MODEL_AR, MODEL_BLOCK */
         const char *kind; /* transformer, oracle (the exact denoiser of a markov source) */
+        int edit;         /* DreamOn's [expand]/[delete] output classes (n_edit = 2) */
     } model;
     struct {
         long steps, batch;
@@ -70,6 +71,7 @@ struct config_values {
         long warmup;
         double grad_clip;
         long seed, log_every, threads;
+        double edit_merge, edit_delete; /* model.edit: mask_dreamon_settings' two rates */
     } train;
     struct {
         long max_tokens, t_samples, replicates, seed, buckets, samples, sample_steps;

@@ -67,6 +67,9 @@ struct trainer {
     double *times;  /* block: (B, T / block) each block's time */
     int32_t *clean; /* block: (B, T) the clean sequences */
     void *scratch;  /* block: score_block_corrupt's */
+    /* model.edit: DreamOn's pairs built from the corruption (inputs, targets, weights) */
+    int32_t *e_ids, *e_target;
+    float *e_weight;
 };
 
 static void trainer_free(struct trainer *tr)
@@ -84,6 +87,9 @@ static void trainer_free(struct trainer *tr)
     free(tr->times);
     free(tr->clean);
     free(tr->scratch);
+    free(tr->e_ids);
+    free(tr->e_target);
+    free(tr->e_weight);
     model_close(&tr->m);
 }
 
@@ -105,6 +111,33 @@ static int block_corrupt_batch(struct trainer *tr, const struct run_ctx *x, long
                                      &tr->outs[b], tr->scratch);
         if (rc)
             return rc;
+    }
+    return 0;
+}
+
+/* model.edit: each corrupted window of the batch made into DreamOn's training pair
+ * (mask_dreamon_augment: masked runs merged into [expand], [delete]s inserted, padded with
+ * the end of text) in tr->e_*. Returns 0 or -1 with err. */
+static int edit_pairs(struct trainer *tr, const struct run_ctx *x, gsl_rng *r,
+                      char err[CONFIG_ERR_MAX])
+{
+    const int T = x->T;
+    mask_dreamon_settings ds;
+    mask_dreamon_default_settings(&ds);
+    ds.vocab = x->V;
+    ds.expand_id = x->V + x->K;
+    ds.delete_id = x->V + x->K + 1;
+    ds.pad_id = x->eot_id;
+    ds.merge_scale = x->v->train.edit_merge;
+    ds.delete_prob = x->v->train.edit_delete;
+    for (int b = 0; b < tr->B; b++) {
+        size_t o = (size_t)b * T;
+        mask_dreamon_out out = {
+            tr->e_ids + o, tr->e_target + o, tr->e_weight + o, NULL, NULL, 0, 0, 0, 0};
+        char why[256];
+        if (mask_dreamon_augment(&ds, tr->seqs[b].ids, tr->outs[b].ids, tr->outs[b].masked,
+                                 tr->outs[b].weight, T, T, r, &out, why, sizeof why))
+            return snprintf(err, CONFIG_ERR_MAX, "DreamOn pair: %s", why), -1;
     }
     return 0;
 }
@@ -169,11 +202,17 @@ static int train_loop(struct trainer *tr, const struct run_ctx *x, struct runlog
             rc = -1;
             break;
         }
+        if (tr->e_ids && edit_pairs(tr, x, r, err)) {
+            rc = -1;
+            break;
+        }
         float loss, gnorm = 0;
         int e = model_zero_grad(tr->m);
         if (!e && mode == MODEL_BLOCK)
             e = model_forward_block(tr->m, tr->inputs, tr->clean, tr->targets, tr->weights, B,
                                     T, &loss, NULL);
+        else if (!e && tr->e_ids)
+            e = model_forward(tr->m, tr->e_ids, tr->e_target, tr->e_weight, B, T, &loss, NULL);
         else if (!e)
             e = model_forward(tr->m, tr->inputs, tr->targets, tr->weights, B, T, &loss, NULL);
         if (!e)
@@ -250,6 +289,13 @@ static int trainer_open(struct trainer *tr, const struct run_ctx *x, char err[CO
         if (!tr->times || !tr->clean || !tr->scratch)
             return snprintf(err, CONFIG_ERR_MAX, "out of memory"), -1;
     }
+    if (v->model.edit) {
+        tr->e_ids = malloc(BT * sizeof *tr->e_ids);
+        tr->e_target = malloc(BT * sizeof *tr->e_target);
+        tr->e_weight = malloc(BT * sizeof *tr->e_weight);
+        if (!tr->e_ids || !tr->e_target || !tr->e_weight)
+            return snprintf(err, CONFIG_ERR_MAX, "out of memory"), -1;
+    }
     if (!tr->inputs || !tr->targets || !tr->masked || !tr->weights || !tr->seqs || !tr->outs ||
         !tr->wins || (x->n_desc && !tr->level))
         return snprintf(err, CONFIG_ERR_MAX, "out of memory"), -1;
@@ -279,6 +325,7 @@ static int trainer_open(struct trainer *tr, const struct run_ctx *x, char err[CO
     ms.config.mode = v->model.mode_id;
     ms.config.block = v->model.mode_id == MODEL_BLOCK ? (int)v->model.block : 0;
     ms.config.n_desc = x->n_desc;
+    ms.config.n_edit = v->model.edit ? 2 : 0;
     ms.threads = (int)v->train.threads;
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     if (!r)

@@ -232,11 +232,42 @@ static int generate(model *m, const tok *t, const struct sample_opts *o, int n, 
     return rc;
 }
 
+/* Infill with holes of unknown length: ids[0..*n) the text with its holes (masks), the
+ * window T padded with the end of text, decoded by model_varlen_sample with the model's
+ * [expand]/[delete] classes; *n the length it ends at. */
+static int varlen_infill(model *m, const struct sample_opts *o, int32_t *ids, int *n, int T,
+                         gsl_rng *r, char *err, size_t errlen)
+{
+    model_varlen_settings s = {0};
+    if (model_varlen_use_model(&s, m)) {
+        snprintf(err, errlen,
+                 "a hole of unknown length ([MASK:?]) needs a model with [expand] and [delete] "
+                 "(trained with model.edit = true)");
+        return -1;
+    }
+    if (o->eot < 0) {
+        snprintf(err, errlen, "a hole of unknown length needs the end-of-text id (data.eot)");
+        return -1;
+    }
+    s.pad_id = o->eot;
+    s.steps = o->steps;
+    s.temperature = (float)o->temperature;
+    for (int i = *n; i < T; i++)
+        ids[i] = o->eot;
+    char why[256] = "";
+    int rc = model_varlen_sample(&s, ids, n, 1, T, r, why, sizeof why);
+    if (rc) {
+        snprintf(err, errlen, "variable-length sampling: %s", why[0] ? why : model_errmsg(m));
+        return rc == MODEL_EINVAL || rc == MODEL_ERANGE ? -1 : -2;
+    }
+    return 0;
+}
+
 int samples_infill(model *m, const tok *t, const struct sample_opts *o, const char *text,
                    gsl_rng *r, FILE *out, char *err, size_t errlen)
 {
     const model_config *mc = model_get_config(m);
-    int T = mc->seq_len, n = 0, rc = 0;
+    int T = mc->seq_len, n = 0, rc = 0, unknown = 0;
     int32_t *ids = malloc((size_t)T * sizeof *ids);
     tok_encoder *e = NULL;
     tok_ids enc = {0};
@@ -267,10 +298,13 @@ int samples_infill(model *m, const tok *t, const struct sample_opts *o, const ch
             break;
         int len = 1;
         const char *end = strchr(hole, ']');
-        if (hole[5] == ':')
+        if (hole[5] == ':' && hole[6] == '?' && hole + 7 == end)
+            unknown++; /* one mask that the variable-length sampler grows or removes */
+        else if (hole[5] == ':')
             len = atoi(hole + 6);
         if (!end || (hole[5] != ']' && hole[5] != ':') || len < 1) {
-            snprintf(err, errlen, "bad hole near '%.16s' (write [MASK] or [MASK:n])", hole);
+            snprintf(err, errlen, "bad hole near '%.16s' (write [MASK], [MASK:n] or [MASK:?])",
+                     hole);
             rc = -1;
             break;
         }
@@ -287,7 +321,9 @@ int samples_infill(model *m, const tok *t, const struct sample_opts *o, const ch
         snprintf(err, errlen, "empty text");
         rc = -1;
     }
-    if (!rc)
+    if (!rc && unknown)
+        rc = varlen_infill(m, o, ids, &n, T, r, err, errlen);
+    else if (!rc)
         rc = run_sampler(m, o, ids, 1, n, NULL, r, err, errlen);
     if (!rc) {
         char note[96];

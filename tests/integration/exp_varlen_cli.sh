@@ -1,9 +1,12 @@
 #!/bin/sh
-# data.eot end to end: every document followed by the end-of-text byte 0x03, a token of its
-# own; a run trains and scores on the packed text, its samples end at their first end of text
-# (lengths in the samples artifact and in sample_length), `pyramask sample` reads the setting
-# from the checkpoint; a corpus that holds the byte, and data.eot on the markov source, exit 2
-# with the reason; data.eot = false leaves a config's hash as it was.
+# Variable length end to end. data.eot: every document followed by the end-of-text byte 0x03,
+# a token of its own; a run trains and scores on the packed text, its samples end at their
+# first end of text (lengths in the samples artifact and in sample_length), `pyramask sample`
+# reads the setting from the checkpoint; a corpus that holds the byte, and data.eot on the
+# markov source, exit 2 with the reason; data.eot = false leaves a config's hash as it was.
+# model.edit: a model with [expand]/[delete] trains on DreamOn pairs and fills [MASK:?] holes
+# at the length it chooses, the given text unchanged; the combinations that make no sense
+# exit 2.
 . "$(dirname "$0")/exp_lib.sh"
 
 # every line a document: ends of text are frequent enough that a briefly trained model
@@ -63,4 +66,45 @@ EOT
 err=$("$P" train -c markov.ini 2>&1 >/dev/null)
 expect "markov with eot: exit" 2 "$?"
 contains "markov with eot: message" "markov.ini:3: data.eot" "$err"
+
+# model.edit: DreamOn pairs; [MASK:?] filled at the model's length, the given text kept
+"$P" train -c tiny.ini --set data.eot=true --set data.split=lines --set model.edit=true \
+    --set train.steps=40 --set train.seed=9 2>err.txt || { cat err.txt >&2; fail=1; }
+run=$(sql "SELECT max(run_id) FROM runs")
+expect "edit run finished" finished "$(sql "SELECT status FROM runs WHERE run_id = $run")"
+expect "edit run scored" 1 "$(sql "SELECT value > 0 FROM scores WHERE run_id = $run AND metric = 'nelbo_bpb' AND split = 'valid'")"
+eck=$(sql "SELECT path FROM artifacts WHERE run_id = $run AND kind = 'checkpoint'")
+out=$(echo "In the beginning [MASK:?] the earth." |
+    "$P" sample --checkpoint "$eck" --infill - --steps 8 2>&1) || { echo "FAIL [MASK:?]: $out" >&2; fail=1; }
+body=$(printf '%s\n' "$out" | sed 1d)
+case "$body" in
+    "In the beginning "*" the earth.") ;;
+    *) echo "FAIL [MASK:?]: the given text changed: '$body'" >&2; fail=1 ;;
+esac
+# a model without the edit classes: exit 2 with the reason, nothing printed as a sample
+out=$(echo "In the beginning [MASK:?] the earth." | "$P" sample --checkpoint "$ckpt" --infill - 2>&1)
+expect "[MASK:?] without edit classes: exit" 2 "$?"
+contains "[MASK:?] without edit classes" "needs a model with [expand] and [delete]" "$out"
+case "$out" in *"--- infilled"*) echo "FAIL a sample printed after the error" >&2; fail=1 ;; esac
+out=$(echo "In the [MASK:?x] beginning" | "$P" sample --checkpoint "$eck" --infill - 2>&1)
+expect "bad hole: exit" 2 "$?"
+contains "bad hole" "bad hole near" "$out"
+
+# combinations that make no sense: file:line, exit 2
+edit_fails() {
+    what=$1 needle=$2
+    shift 2
+    printf '[model]\nedit = true\n' > edit.ini
+    printf '%s\n' "$@" >> edit.ini
+    printf '[data]\ncorpus = %s/prose/kjv.txt\n' "$DATA" >> edit.ini
+    err=$("$P" train -c edit.ini 2>&1 >/dev/null)
+    expect "$what: exit" 2 "$?"
+    contains "$what: message" "$needle" "$err"
+}
+edit_fails "edit without eot" "edit.ini:2: model.edit: needs data.eot = true"
+edit_fails "edit under ar" "edit.ini:2: model.edit: needs model.mode = diffusion" "mode = ar" "[data]" "eot = true"
+printf '[train]\nedit_delete = 0.2\n[data]\ncorpus = %s/prose/kjv.txt\n' "$DATA" > rate.ini
+err=$("$P" train -c rate.ini 2>&1 >/dev/null)
+expect "edit rate alone: exit" 2 "$?"
+contains "edit rate alone" "rate.ini:2: train.edit_delete: has no meaning without model.edit = true" "$err"
 exit $fail
