@@ -188,6 +188,8 @@ static const struct key keys[] = {
     {"score", "seed", K_INT, 0, 4294967295.0, NULL, V(score.seed), 0},
     {"score", "buckets", K_INT, 1, 100, NULL, V(score.buckets), 0},
     {"score", "samples", K_INT, 0, 10000, NULL, V(score.samples), 0},
+    {"score", "infill", K_INT, 0, 1000000, NULL, V(score.infill), 2},
+    {"score", "infill_max", K_INT, 1, 4096, NULL, V(score.infill_max), 2},
     {"score", "sample_steps", K_INT, 1, 1 << 16, NULL, V(score.sample_steps), 0},
     {"score", "sample_strategy", K_ENUM, 0, 0, strategy_choice, V(score.sample_strategy), 0},
     {"score", "curve_every", K_INT, 0, 1e9, NULL, V(score.curve_every), 2},
@@ -1024,7 +1026,19 @@ static int check_markov(const struct config *c, const struct config_values *v,
 static int check_edit(const struct config *c, const struct config_values *v,
                       char err[CONFIG_ERR_MAX])
 {
-    int k = config_key_index("model.edit");
+    int k = config_key_index("model.edit"), ki = config_key_index("score.infill");
+    if (v->score.infill > 0) {
+        if (v->model.mode_id != MODEL_DIFFUSION || strcmp(v->model.kind, "transformer") ||
+            !chain_flat(v->mask.chain))
+            return relation_error(c, ki, err,
+                                  "needs a diffusion transformer on flat masking (model.mode "
+                                  "= diffusion, model.kind = transformer, no mask.chain)");
+        if (v->score.infill_max > v->model.seq_len / 2)
+            return relation_error(c, config_key_index("score.infill_max"), err,
+                                  "%ld tokens: a hole lies in the middle half of a window, at "
+                                  "most model.seq_len / 2 = %ld",
+                                  v->score.infill_max, v->model.seq_len / 2);
+    }
     if (!v->model.edit) {
         const char *rates[] = {"train.edit_merge", "train.edit_delete"};
         for (int i = 0; i < 2; i++)

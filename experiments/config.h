@@ -79,6 +79,7 @@ struct config_values {
         const char *time_density; /* "uniform" or "sqrt:K" */
         const char *sample_strategy;
         long curve_every, curve_tokens;
+        long infill, infill_max;    /* held-out infill holes, their longest (tokens) */
         const char *chain_schedule; /* "auto" or a libmask schedule spec */
     } score;
     struct { /* sampler parameters (the strategy and steps are score.sample_*) */

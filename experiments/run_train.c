@@ -484,6 +484,8 @@ int run_train(const struct config *c, const struct run_opts *o)
                 status = CLI_FAIL;
             }
         }
+        if (!status && samples_infill_scores(tr.m, &x, rl, id, err, sizeof err))
+            status = CLI_FAIL;
         trainer_free(&tr);
     }
     if (status)

@@ -567,3 +567,124 @@ int samples_write_run(model *m, const struct run_ctx *x, const char *path, struc
     }
     return safe_file_commit(&sf, err, errlen) ? -2 : 0;
 }
+
+int samples_span_bits(model *m, const int32_t *win, int T, int a, int L, int32_t *ids,
+                      float *lp, double *bits)
+{
+    const int V = model_get_config(m)->vocab;
+    *bits = 0.0;
+    for (int i = 0; i < L; i++) {
+        memcpy(ids, win, (size_t)T * sizeof *ids);
+        for (int j = i; j < L; j++)
+            ids[a + j] = V;
+        int rc = model_score(m, ids, win, 1, T, lp);
+        if (rc)
+            return rc;
+        *bits -= lp[a + i] / M_LN2;
+    }
+    return 0;
+}
+
+int samples_infill_scores(model *m, const struct run_ctx *x, struct runlog *rl, int64_t run_id,
+                          char *err, size_t errlen)
+{
+    const struct config_values *v = x->v;
+    const int T = x->T, V = x->V, nh = (int)v->score.infill, Lmax = (int)v->score.infill_max;
+    const struct dataset *d = &x->valid;
+    const size_t *at = d->align.start[d->lo];
+    size_t nw = d->n / (size_t)T;
+    if (nh <= 0 || !nw)
+        return 0;
+    struct sample_opts o = {.level = (int)v->tokenizer.model_level,
+                            .steps = (int)v->score.sample_steps,
+                            .strategy = v->score.sample_strategy,
+                            .block = (int)v->mask.block,
+                            .chain = &x->chain,
+                            .shape = v->mask.chain_shape};
+    samples_opts_from_config(&o, v);
+    model_varlen_settings vs = {0};
+    int edit = x->eot_id >= 0 && model_get_config(m)->n_edit > 0 &&
+               model_varlen_use_model(&vs, m) == MODEL_OK;
+    vs.pad_id = x->eot_id;
+    vs.steps = o.steps;
+    vs.temperature = (float)o.temperature;
+    int32_t *win = malloc((size_t)T * sizeof *win), *ids = malloc((size_t)T * sizeof *ids);
+    float *lp = malloc((size_t)T * sizeof *lp);
+    gsl_rng *holes = gsl_rng_alloc(gsl_rng_mt19937), *r = gsl_rng_alloc(gsl_rng_mt19937);
+    int rc = -1;
+    if (!win || !ids || !lp || !holes || !r) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    gsl_rng_set(holes, (unsigned long)v->score.seed + 202u);
+    gsl_rng_set(r, (unsigned long)v->train.seed + 303u);
+    double exact_g = 0, right_g = 0, tokens = 0, bits = 0, bytes = 0, exact_h = 0, len_h = 0;
+    for (int h = 0; h < nh; h++) {
+        size_t start = (size_t)gsl_rng_uniform_int(holes, nw) * (size_t)T;
+        int L = 1 + (int)gsl_rng_uniform_int(holes, (unsigned long)Lmax);
+        int a = T / 4 + (int)gsl_rng_uniform_int(holes, (unsigned long)(T / 2 - L + 1));
+        memcpy(win, d->ids + start, (size_t)T * sizeof *win);
+        /* the length given: the run's sampler fills L masks */
+        memcpy(ids, win, (size_t)T * sizeof *ids);
+        for (int i = 0; i < L; i++)
+            ids[a + i] = V;
+        if (run_sampler(m, &o, ids, 1, T, NULL, r, err, errlen))
+            goto done;
+        int same = 1;
+        for (int i = 0; i < L; i++) {
+            right_g += ids[a + i] == win[a + i];
+            same &= ids[a + i] == win[a + i];
+        }
+        exact_g += same;
+        tokens += L;
+        double b;
+        if (samples_span_bits(m, win, T, a, L, ids, lp, &b)) {
+            snprintf(err, errlen, "infill: %s", model_errmsg(m));
+            goto done;
+        }
+        bits += b;
+        bytes += (double)(at[start + (size_t)(a + L)] - at[start + (size_t)a]);
+        if (!edit)
+            continue;
+        /* the length hidden: one mask, the model's [expand] and [delete] choose it */
+        int n = 0;
+        for (int i = 0; i < T; i++)
+            if (i < a || i >= a + L)
+                ids[n++] = win[i];
+            else if (i == a)
+                ids[n++] = V;
+        int len = n;
+        for (int i = n; i < T; i++)
+            ids[i] = x->eot_id;
+        char why[256] = "";
+        int e = model_varlen_sample(&vs, ids, &len, 1, T, r, why, sizeof why);
+        if (e) {
+            snprintf(err, errlen, "infill of unknown length: %s",
+                     why[0] ? why : model_errmsg(m));
+            goto done;
+        }
+        len_h += len == T;
+        exact_h += len == T && !memcmp(ids, win, (size_t)T * sizeof *ids);
+    }
+    const struct {
+        const char *name;
+        double v;
+    } rows[] = {{"infill_exact_given", exact_g / nh},
+                {"infill_token_acc_given", right_g / tokens},
+                {"infill_bpb_given", bytes > 0 ? bits / bytes : NAN},
+                {"infill_exact_hidden", exact_h / nh},
+                {"infill_length_right_hidden", len_h / nh}};
+    for (int i = 0; i < (edit ? 5 : 3); i++)
+        if (runlog_score(rl, run_id, "infill", rows[i].name, rows[i].v, NAN, nh)) {
+            snprintf(err, errlen, "%s", runlog_errmsg(rl));
+            goto done;
+        }
+    rc = 0;
+done:
+    free(win);
+    free(ids);
+    free(lp);
+    gsl_rng_free(holes);
+    gsl_rng_free(r);
+    return rc;
+}

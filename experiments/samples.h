@@ -65,6 +65,24 @@ int samples_infill(model *m, const tok *t, const struct sample_opts *o, const ch
 int samples_write_run(model *m, const struct run_ctx *x, const char *path, struct quality *q,
                       char *err, size_t errlen);
 
+/* Infill of held-out spans (score.infill holes, each 1..score.infill_max tokens in the
+ * middle half of a held-out window; the holes are drawn from score.seed, the same for every
+ * run). With the length given (as many masks as hidden tokens) the run's sampler fills them,
+ * and the span's code length is the chain rule left to right (each token's log-probability
+ * given the context and the span's tokens before it, the rest masked): a bound in bits per
+ * byte of the span's bytes. With the length hidden (a model with [expand]/[delete] only: one
+ * mask, model_varlen_sample) the model chooses the length. Logged as scores of split infill:
+ * infill_exact_given, infill_token_acc_given, infill_bpb_given and, with edit classes,
+ * infill_exact_hidden and infill_length_right_hidden. Returns 0 or -1 with err. */
+int samples_infill_scores(model *m, const struct run_ctx *x, struct runlog *rl, int64_t run_id,
+                          char *err, size_t errlen);
+/* The code length in bits of win[a..a+L) given the rest of the window win (T tokens), by
+ * the chain rule left to right: position a+i's log-probability with a..a+i-1 revealed and
+ * a+i..a+L-1 masked (the first mask id). ids and lp are T-long scratch. Returns 0 or the
+ * model's error code. */
+int samples_span_bits(model *m, const int32_t *win, int T, int a, int L, int32_t *ids,
+                      float *lp, double *bits);
+
 /* The measures of a run's generated samples (q, from samples_write_run) into the run log's
  * scores table, split 'samples': sample_entropy, sample_distinct_1..3, sample_repetition,
  * sample_js2 (against the validation text), sample_nfe, sample_length and, with

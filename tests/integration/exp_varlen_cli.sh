@@ -69,8 +69,19 @@ contains "markov with eot: message" "markov.ini:3: data.eot" "$err"
 
 # model.edit: DreamOn pairs; [MASK:?] filled at the model's length, the given text kept
 "$P" train -c tiny.ini --set data.eot=true --set data.split=lines --set model.edit=true \
-    --set train.steps=40 --set train.seed=9 2>err.txt || { cat err.txt >&2; fail=1; }
+    --set train.steps=40 --set train.seed=9 --set score.infill=12 2>err.txt ||
+    { cat err.txt >&2; fail=1; }
 run=$(sql "SELECT max(run_id) FROM runs")
+# held-out infill with the length given and hidden
+expect "infill scores of an edit model" "5|12" "$(sql "SELECT count(*), min(n) FROM scores WHERE run_id = $run AND split = 'infill'" | tr , '|')"
+expect "infill rates in [0, 1], bits positive" 1 "$(sql "SELECT min(CASE WHEN metric = 'infill_bpb_given' THEN value > 0 ELSE value BETWEEN 0 AND 1 END) FROM scores WHERE run_id = $run AND split = 'infill'")"
+expect "exact only at the right length" 1 "$(sql "SELECT e.value <= l.value FROM scores e JOIN scores l ON l.run_id = e.run_id AND l.metric = 'infill_length_right_hidden' WHERE e.run_id = $run AND e.metric = 'infill_exact_hidden'")"
+"$P" train -c tiny.ini --set data.eot=true --set data.split=lines --set train.steps=40 \
+    --set train.seed=9 --set score.infill=12 --set score.samples=0 2>err.txt ||
+    { cat err.txt >&2; fail=1; }
+plain=$(sql "SELECT max(run_id) FROM runs")
+expect "a model without edit classes: the length given only" "infill_bpb_given infill_exact_given infill_token_acc_given" \
+    "$(sql "SELECT group_concat(metric, ' ') FROM (SELECT metric FROM scores WHERE run_id = $plain AND split = 'infill' ORDER BY metric)")"
 expect "edit run finished" finished "$(sql "SELECT status FROM runs WHERE run_id = $run")"
 expect "edit run scored" 1 "$(sql "SELECT value > 0 FROM scores WHERE run_id = $run AND metric = 'nelbo_bpb' AND split = 'valid'")"
 eck=$(sql "SELECT path FROM artifacts WHERE run_id = $run AND kind = 'checkpoint'")
@@ -103,6 +114,12 @@ edit_fails() {
 }
 edit_fails "edit without eot" "edit.ini:2: model.edit: needs data.eot = true"
 edit_fails "edit under ar" "edit.ini:2: model.edit: needs model.mode = diffusion" "mode = ar" "[data]" "eot = true"
+err=$("$P" train -c tiny.ini --set score.infill=4 --set model.mode=ar 2>&1 >/dev/null)
+expect "infill under ar: exit" 2 "$?"
+contains "infill under ar" "score.infill: needs a diffusion transformer on flat masking" "$err"
+err=$("$P" train -c tiny.ini --set score.infill=4 --set score.infill_max=17 2>&1 >/dev/null)
+expect "infill hole too long: exit" 2 "$?"
+contains "infill hole too long" "score.infill_max: 17 tokens" "$err"
 printf '[train]\nedit_delete = 0.2\n[data]\ncorpus = %s/prose/kjv.txt\n' "$DATA" > rate.ini
 err=$("$P" train -c rate.ini 2>&1 >/dev/null)
 expect "edit rate alone: exit" 2 "$?"
