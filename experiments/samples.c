@@ -267,7 +267,7 @@ int samples_infill(model *m, const tok *t, const struct sample_opts *o, const ch
                    gsl_rng *r, FILE *out, char *err, size_t errlen)
 {
     const model_config *mc = model_get_config(m);
-    int T = mc->seq_len, n = 0, rc = 0, unknown = 0;
+    int T = mc->seq_len, n = 0, rc = 0, unknown = 0, holes = 0;
     int32_t *ids = malloc((size_t)T * sizeof *ids);
     tok_encoder *e = NULL;
     tok_ids enc = {0};
@@ -308,6 +308,7 @@ int samples_infill(model *m, const tok *t, const struct sample_opts *o, const ch
             rc = -1;
             break;
         }
+        holes++;
         if (n + len > T) {
             snprintf(err, errlen, "the text is longer than the model's %d tokens", T);
             rc = -1;
@@ -319,6 +320,11 @@ int samples_infill(model *m, const tok *t, const struct sample_opts *o, const ch
     }
     if (!rc && n == 0) {
         snprintf(err, errlen, "empty text");
+        rc = -1;
+    }
+    if (!rc && !holes) {
+        snprintf(err, errlen,
+                 "no hole to fill (write [MASK], [MASK:n] or [MASK:?] where text is missing)");
         rc = -1;
     }
     if (!rc && unknown)

@@ -97,6 +97,9 @@ out=$(echo "In the beginning [MASK:?] the earth." | "$P" sample --checkpoint "$c
 expect "[MASK:?] without edit classes: exit" 2 "$?"
 contains "[MASK:?] without edit classes" "needs a model with [expand] and [delete]" "$out"
 case "$out" in *"--- infilled"*) echo "FAIL a sample printed after the error" >&2; fail=1 ;; esac
+out=$(echo "In the beginning" | "$P" sample --checkpoint "$eck" --infill - 2>&1)
+expect "no hole: exit" 2 "$?"
+contains "no hole" "no hole to fill" "$out"
 out=$(echo "In the [MASK:?x] beginning" | "$P" sample --checkpoint "$eck" --infill - 2>&1)
 expect "bad hole: exit" 2 "$?"
 contains "bad hole" "bad hole near" "$out"
