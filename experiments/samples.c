@@ -490,6 +490,21 @@ done:
     return rc;
 }
 
+/* A trained run's sampler: score.sample_strategy and sample_steps, the [sample] parameters,
+ * the run's chain and its end of text. */
+static void run_sample_opts(struct sample_opts *o, const struct run_ctx *x)
+{
+    const struct config_values *v = x->v;
+    *o = (struct sample_opts){.level = (int)v->tokenizer.model_level,
+                              .steps = (int)v->score.sample_steps,
+                              .strategy = v->score.sample_strategy,
+                              .block = (int)v->mask.block,
+                              .chain = &x->chain,
+                              .shape = v->mask.chain_shape};
+    samples_opts_from_config(o, v);
+    o->eot = x->eot_id;
+}
+
 int samples_write_run(model *m, const struct run_ctx *x, const char *path, struct quality *q,
                       char *err, size_t errlen)
 {
@@ -509,14 +524,8 @@ int samples_write_run(model *m, const struct run_ctx *x, const char *path, struc
         return -2;
     }
     gsl_rng_set(r, (unsigned long)v->train.seed + 101u);
-    struct sample_opts o = {.level = (int)v->tokenizer.model_level,
-                            .steps = (int)v->score.sample_steps,
-                            .strategy = v->score.sample_strategy,
-                            .block = (int)v->mask.block,
-                            .chain = &x->chain,
-                            .shape = v->mask.chain_shape};
-    samples_opts_from_config(&o, v);
-    o.eot = x->eot_id;
+    struct sample_opts o;
+    run_sample_opts(&o, x);
     int32_t *gen = malloc((size_t)v->score.samples * (size_t)T * sizeof *gen);
     int *lengths = malloc((size_t)v->score.samples * sizeof *lengths);
     int rc = gen && lengths ? generate(m, x->tok, &o, (int)v->score.samples, r, f, gen, lengths,
@@ -601,13 +610,8 @@ int samples_infill_scores(model *m, const struct run_ctx *x, struct runlog *rl, 
     size_t nw = d->n / (size_t)T;
     if (nh <= 0 || !nw)
         return 0;
-    struct sample_opts o = {.level = (int)v->tokenizer.model_level,
-                            .steps = (int)v->score.sample_steps,
-                            .strategy = v->score.sample_strategy,
-                            .block = (int)v->mask.block,
-                            .chain = &x->chain,
-                            .shape = v->mask.chain_shape};
-    samples_opts_from_config(&o, v);
+    struct sample_opts o;
+    run_sample_opts(&o, x);
     model_varlen_settings vs = {0};
     int edit = x->eot_id >= 0 && model_get_config(m)->n_edit > 0 &&
                model_varlen_use_model(&vs, m) == MODEL_OK;
