@@ -955,7 +955,8 @@ static int check_mode(const struct config *c, struct config_values *v, char err[
 
 /* The markov source and the oracle: the oracle denoises only the chain it knows, in
  * diffusion mode over a flat corruption; the source has no pyramid, so no structure or type
- * that reads coarser levels or text, and nothing that reveals side information. */
+ * that reads coarser levels or text, and nothing that reveals side information. A
+ * transformer trains on it under the same rules. */
 static int check_markov(const struct config *c, const struct config_values *v,
                         char err[CONFIG_ERR_MAX])
 {
@@ -964,10 +965,6 @@ static int check_markov(const struct config *c, const struct config_values *v,
         return relation_error(c, config_key_index("model.kind"), err,
                               "oracle needs data.source = markov (it knows only that "
                               "chain's law)");
-    if (markov && !oracle)
-        return relation_error(c, config_key_index("data.source"), err,
-                              "markov data go with model.kind = oracle (no transformer "
-                              "trains on them yet)");
     if (!markov)
         return 0;
     if (!at_default(c, config_key_index("data.corpus")))
@@ -980,8 +977,8 @@ static int check_markov(const struct config *c, const struct config_values *v,
                               "from the chain, not cut from documents)");
     if (v->model.mode_id != MODEL_DIFFUSION)
         return relation_error(c, config_key_index("model.mode"), err,
-                              "'%s': the oracle is a diffusion denoiser (model.mode = "
-                              "diffusion)",
+                              "'%s': the markov source's exact measures are built for masked "
+                              "diffusion (model.mode = diffusion)",
                               v->model.mode);
     if (!chain_flat(v->mask.chain))
         return relation_error(c, config_key_index("mask.chain"), err,
@@ -1003,14 +1000,14 @@ static int check_markov(const struct config *c, const struct config_values *v,
     int known = 0;
     for (size_t i = 0; i < sizeof oracle_samplers / sizeof *oracle_samplers; i++)
         known |= !strcmp(v->score.sample_strategy, oracle_samplers[i]);
-    if (v->score.samples > 0 && !known)
+    if (oracle && v->score.samples > 0 && !known)
         return relation_error(c, config_key_index("score.sample_strategy"), err,
                               "'%s' is not among the oracle's samplers (random, confidence, "
                               "margin, entropy, threshold)",
                               v->score.sample_strategy);
     if (*v->sample.reference)
         return relation_error(c, config_key_index("sample.reference"), err,
-                              "has no meaning with model.kind = oracle (its samples are "
+                              "has no meaning with data.source = markov (its samples are "
                               "measured exactly under the chain)");
     if (v->data.markov_valid < v->model.seq_len || v->data.markov_train < v->model.seq_len)
         return relation_error(c, config_key_index("data.markov_valid_tokens"), err,
@@ -1055,6 +1052,10 @@ static int check_edit(const struct config *c, const struct config_values *v,
     if (!chain_flat(v->mask.chain))
         return relation_error(c, k, err, "needs flat masking (mask.chain is '%s')",
                               v->mask.chain);
+    if (!strcmp(v->data.source, "markov"))
+        return relation_error(c, k, err,
+                              "needs a corpus (data.source = markov has no end of "
+                              "text)");
     if (strcmp(v->model.kind, "transformer"))
         return relation_error(c, k, err, "needs model.kind = transformer");
     if (!v->data.eot)

@@ -28,7 +28,8 @@ struct quality {
     double distinct[3];  /* mean distinct-1, -2, -3 */
     double repetition;   /* mean repetition rate, window 16 */
     double js2;          /* JS divergence (bits) of the bigrams of all samples vs ref */
-    long model_calls;    /* NFE of the whole set */
+    double model_calls;  /* model calls a sample took (NFE; a batch's call counts once for
+                          * each of its samples), the mean over the set */
     double tokens_per_s; /* generated tokens per second of decoding */
     double gen_bpb;      /* bits per byte under sample.reference (NaN: none) */
 };

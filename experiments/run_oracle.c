@@ -16,6 +16,12 @@ int run_oracle_evaluate(struct runlog *rl, int64_t id, const struct run_ctx *x,
         return config_fail(err, "model.kind = oracle: no markov source");
     if (run_evaluate(rl, id, NULL, x, x->v->train.steps, err))
         return -1;
+    return run_oracle_exact_nll(rl, id, x, err);
+}
+
+int run_oracle_exact_nll(struct runlog *rl, int64_t id, const struct run_ctx *x,
+                         char err[CONFIG_ERR_MAX])
+{
     /* the exact NLL of the windows the score read (one byte per symbol) */
     struct score_opts so = {.max_tokens = x->v->score.max_tokens};
     long W = score_windows(x, &so), n = W * (long)x->T;
@@ -27,12 +33,82 @@ int run_oracle_evaluate(struct runlog *rl, int64_t id, const struct run_ctx *x,
     return 0;
 }
 
+/* The quality scores and the exact errors of n samples (n, T) under the chain; nfe the model
+ * calls per sample. */
+static int log_exact(struct runlog *rl, int64_t id, const struct run_ctx *x, const int32_t *ids,
+                     int n, double nfe, double secs, char err[CONFIG_ERR_MAX])
+{
+    const struct oracle *o = x->oracle;
+    const int T = x->T, A = o->A;
+    double *emp = calloc((size_t)A * A, sizeof *emp),
+           *big = malloc((size_t)A * A * sizeof *big);
+    int *y = malloc((size_t)T * sizeof *y);
+    int rc = 0;
+    if (!emp || !big || !y) {
+        rc = config_fail(err, "out of memory");
+        goto done;
+    }
+    double nll = 0, kl = 0;
+    for (int s = 0; s < n; s++) {
+        const int32_t *q = ids + (size_t)s * T;
+        for (int t = 0; t < T; t++)
+            y[t] = q[t];
+        nll += oracle_nll(o, y, T);
+        for (int t = 0; t + 1 < T; t++)
+            emp[y[t] * A + y[t + 1]] += 1.0 / ((double)n * (T - 1));
+    }
+    oracle_bigrams(o, T, big);
+    for (int i = 0; i < A * A; i++)
+        if (emp[i] > 0)
+            kl += emp[i] * log(emp[i] / big[i]);
+    struct quality q;
+    quality_measure(&q, ids, n, T, x->valid.ids, x->valid.n);
+    q.model_calls = nfe;
+    q.tokens_per_s = secs > 0 ? (double)n * T / secs : NAN;
+    q.gen_bpb = NAN;
+    if (samples_log_quality(rl, id, x->v->train.steps, &q, err, CONFIG_ERR_MAX)) {
+        rc = -1;
+    } else if (runlog_score(rl, id, "samples", "sample_kl_bigram", kl, NAN, n) ||
+               runlog_score(rl, id, "samples", "sample_true_nll_bpb", nll / n / T / log(2.0),
+                            NAN, n)) {
+        rc = config_fail(err, "%s", runlog_errmsg(rl));
+    }
+done:
+    free(emp);
+    free(big);
+    free(y);
+    return rc ? -1 : 0;
+}
+
+int run_oracle_model_samples(struct runlog *rl, int64_t id, model *m, const struct run_ctx *x,
+                             char err[CONFIG_ERR_MAX])
+{
+    const int n = (int)x->v->score.samples, T = x->T;
+    int32_t *ids = malloc((size_t)n * T * sizeof *ids);
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    int rc = -1;
+    if (!ids || !r) {
+        config_fail(err, "out of memory");
+        goto done;
+    }
+    gsl_rng_set(r, (unsigned long)x->v->train.seed * 7919u + 101u);
+    long nfe = 0;
+    double t0 = progress_now();
+    if (samples_run_ids(m, x, ids, n, r, &nfe, err, CONFIG_ERR_MAX))
+        goto done;
+    rc = log_exact(rl, id, x, ids, n, (double)nfe, progress_now() - t0, err); /* batched */
+done:
+    free(ids);
+    gsl_rng_free(r);
+    return rc;
+}
+
 int run_oracle_samples(struct runlog *rl, int64_t id, const struct run_ctx *x,
                        char err[CONFIG_ERR_MAX])
 {
     const struct config_values *v = x->v;
     const struct oracle *o = x->oracle;
-    const int n = (int)v->score.samples, T = x->T, A = o->A;
+    const int n = (int)v->score.samples, T = x->T;
     const char *st = v->score.sample_strategy;
     enum oracle_rank rank = !strcmp(st, "margin")      ? ORACLE_RANK_MARGIN
                             : !strcmp(st, "entropy")   ? ORACLE_RANK_ENTROPY
@@ -41,16 +117,14 @@ int run_oracle_samples(struct runlog *rl, int64_t id, const struct run_ctx *x,
     int random = !strcmp(st, "random"), rc = 0;
     int32_t *ids = malloc((size_t)n * T * sizeof *ids);
     int *y = malloc((size_t)T * sizeof *y);
-    double *emp = calloc((size_t)A * A, sizeof *emp),
-           *big = malloc((size_t)A * A * sizeof *big);
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    if (!ids || !y || !emp || !big || !r) {
+    if (!ids || !y || !r) {
         rc = config_fail(err, "out of memory");
         goto done;
     }
     gsl_rng_set(r, (unsigned long)v->train.seed * 7919u + 101u);
     long nfe = 0;
-    double nll = 0, t0 = progress_now();
+    double t0 = progress_now();
     for (int s = 0; s < n && !rc; s++) {
         for (int t = 0; t < T; t++)
             y[t] = -1;
@@ -65,36 +139,15 @@ int run_oracle_samples(struct runlog *rl, int64_t id, const struct run_ctx *x,
             config_fail(err, "sampling the oracle: out of memory");
             break;
         }
-        nll += oracle_nll(o, y, T);
         for (int t = 0; t < T; t++)
             ids[(size_t)s * T + (size_t)t] = y[t];
-        for (int t = 0; t + 1 < T; t++)
-            emp[y[t] * A + y[t + 1]] += 1.0 / ((double)n * (T - 1));
     }
-    if (rc)
-        goto done;
-    double secs = progress_now() - t0, kl = 0;
-    oracle_bigrams(o, T, big);
-    for (int i = 0; i < A * A; i++)
-        if (emp[i] > 0)
-            kl += emp[i] * log(emp[i] / big[i]);
-    struct quality q;
-    quality_measure(&q, ids, n, T, x->valid.ids, x->valid.n);
-    q.model_calls = nfe;
-    q.tokens_per_s = secs > 0 ? (double)n * T / secs : NAN;
-    q.gen_bpb = NAN;
-    if (samples_log_quality(rl, id, v->train.steps, &q, err, CONFIG_ERR_MAX)) {
-        rc = -1;
-    } else if (runlog_score(rl, id, "samples", "sample_kl_bigram", kl, NAN, n) ||
-               runlog_score(rl, id, "samples", "sample_true_nll_bpb", nll / n / T / log(2.0),
-                            NAN, n)) {
-        rc = config_fail(err, "%s", runlog_errmsg(rl));
-    }
+    if (!rc)
+        rc = log_exact(rl, id, x, ids, n, (double)nfe / n, progress_now() - t0,
+                       err); /* nfe: every sample's calls, one sample at a time */
 done:
     free(ids);
     free(y);
-    free(emp);
-    free(big);
     gsl_rng_free(r);
     return rc ? -1 : 0;
 }

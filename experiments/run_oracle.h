@@ -12,6 +12,18 @@
 int run_oracle_evaluate(struct runlog *rl, int64_t id, const struct run_ctx *x,
                         char err[CONFIG_ERR_MAX]);
 
+/* exact_nll_bpb alone (split valid): the chain's exact NLL of the held-out windows the
+ * canonical score reads, in bits per symbol. Returns 0 or -1 with err. */
+int run_oracle_exact_nll(struct runlog *rl, int64_t id, const struct run_ctx *x,
+                         char err[CONFIG_ERR_MAX]);
+
+/* A transformer trained on the markov source: score.samples sequences of its sampler
+ * (samples_run_ids, random numbers from train.seed), logged as run_oracle_samples logs the
+ * oracle's: the quality scores and the exact errors under the chain. Returns 0 or -1 with
+ * err. */
+int run_oracle_model_samples(struct runlog *rl, int64_t id, model *m, const struct run_ctx *x,
+                             char err[CONFIG_ERR_MAX]);
+
 /* score.samples sequences of model.seq_len symbols drawn with the oracle as the denoiser by
  * score.sample_strategy (random: the ancestral sampler; confidence, margin, entropy,
  * threshold: oracle_sample_ranked) in score.sample_steps steps, random numbers from

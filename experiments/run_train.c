@@ -179,7 +179,10 @@ static int train_loop(struct trainer *tr, const struct run_ctx *x, struct runlog
             break;
         }
         for (int b = 0; b < B; b++) {
-            size_t start = (size_t)gsl_rng_uniform_int(r, span + 1);
+            /* the markov source's windows are independent draws: one of them, never a
+             * window across two */
+            size_t start = x->oracle ? (size_t)gsl_rng_uniform_int(r, x->train.n / T) * T
+                                     : (size_t)gsl_rng_uniform_int(r, span + 1);
             dataset_window(&x->train, start, &tr->wins[b], &tr->seqs[b]);
             memcpy(tr->targets + (size_t)b * T, tr->seqs[b].ids, (size_t)T * sizeof(int32_t));
         }
@@ -406,7 +409,8 @@ int run_train(const struct config *c, const struct run_opts *o)
     int status = CLI_OK;
     const char *why = NULL;
     struct trainer tr;
-    if (x.oracle) { /* model.kind = oracle: nothing to train */
+    int markov = x.oracle != NULL;
+    if (markov && !strcmp(x.v->model.kind, "oracle")) { /* nothing to train */
         if (runlog_metric(rl, id, 0, "train_tokens", (double)x.train.n) ||
             runlog_metric(rl, id, 0, "valid_tokens", (double)x.valid.n) ||
             runlog_metric(rl, id, 0, "vocab", x.V) ||
@@ -418,17 +422,18 @@ int run_train(const struct config *c, const struct run_opts *o)
                    (x.v->score.samples > 0 && run_oracle_samples(rl, id, &x, err))) {
             status = run_stop_signal ? RUN_INTERRUPTED : CLI_FAIL;
         }
-    } else if (runlog_pyramid(rl, x.pyramid_hash, x.pyramid_path, x.v->data.corpus,
-                              config_value(c, config_key_index("tokenizer.levels")),
-                              x.v->tokenizer.superword, x.v->tokenizer.pretok) ||
-               runlog_artifact(rl, id, "pyramid", x.pyramid_path) ||
+    } else if ((!markov && /* the markov source has no pyramid */
+                (runlog_pyramid(rl, x.pyramid_hash, x.pyramid_path, x.v->data.corpus,
+                                config_value(c, config_key_index("tokenizer.levels")),
+                                x.v->tokenizer.superword, x.v->tokenizer.pretok) ||
+                 runlog_artifact(rl, id, "pyramid", x.pyramid_path))) ||
                runlog_metric(rl, id, 0, "train_tokens", (double)x.train.n) ||
                runlog_metric(rl, id, 0, "valid_tokens", (double)x.valid.n) ||
                runlog_metric(rl, id, 0, "vocab", x.V) ||
                runlog_metric(rl, id, 0, "mask_types", x.K)) {
         snprintf(err, sizeof err, "%s", runlog_errmsg(rl));
         status = CLI_FAIL;
-    } else if (run_describe(rl, id, &x, err)) {
+    } else if (!markov && run_describe(rl, id, &x, err)) {
         status = CLI_FAIL;
     } else if (trainer_open(&tr, &x, err)) {
         status = CLI_FAIL;
@@ -473,7 +478,12 @@ int run_train(const struct config *c, const struct run_opts *o)
         }
         if (!status && run_evaluate(rl, id, tr.m, &x, x.v->train.steps, err))
             status = run_stop_signal ? RUN_INTERRUPTED : CLI_FAIL;
-        if (!status && x.v->score.samples > 0) {
+        if (!status && markov && run_oracle_exact_nll(rl, id, &x, err))
+            status = CLI_FAIL;
+        if (!status && markov && x.v->score.samples > 0 &&
+            run_oracle_model_samples(rl, id, tr.m, &x, err))
+            status = CLI_FAIL;
+        if (!status && !markov && x.v->score.samples > 0) {
             snprintf(path, sizeof path, "%s/samples.txt", dir);
             struct quality q;
             if (samples_write_run(tr.m, &x, path, &q, err, sizeof err))

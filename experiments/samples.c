@@ -350,10 +350,10 @@ int samples_log_quality(struct runlog *rl, int64_t run_id, long step, const stru
         const char *name;
         double v;
     } rows[] = {
-        {"sample_entropy", q->entropy},         {"sample_distinct_1", q->distinct[0]},
-        {"sample_distinct_2", q->distinct[1]},  {"sample_distinct_3", q->distinct[2]},
-        {"sample_repetition", q->repetition},   {"sample_js2", q->js2 >= 0 ? q->js2 : NAN},
-        {"sample_nfe", (double)q->model_calls}, {"sample_length", q->length},
+        {"sample_entropy", q->entropy},        {"sample_distinct_1", q->distinct[0]},
+        {"sample_distinct_2", q->distinct[1]}, {"sample_distinct_3", q->distinct[2]},
+        {"sample_repetition", q->repetition},  {"sample_js2", q->js2 >= 0 ? q->js2 : NAN},
+        {"sample_nfe", q->model_calls},        {"sample_length", q->length},
         {"sample_gen_bpb", q->gen_bpb}};
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         if ((i + 1 < sizeof rows / sizeof rows[0] || !isnan(rows[i].v)) &&
@@ -696,5 +696,20 @@ done:
     free(lp);
     gsl_rng_free(holes);
     gsl_rng_free(r);
+    return rc;
+}
+
+int samples_run_ids(model *m, const struct run_ctx *x, int32_t *ids, int n, gsl_rng *r,
+                    long *calls, char *err, size_t errlen)
+{
+    struct sample_opts o;
+    run_sample_opts(&o, x);
+    o.eot = -1;
+    const int T = x->T, V = model_get_config(m)->vocab;
+    for (size_t i = 0; i < (size_t)n * (size_t)T; i++)
+        ids[i] = V;
+    long c0 = model_calls(m);
+    int rc = run_sampler(m, &o, ids, n, T, NULL, r, err, errlen);
+    *calls = model_calls(m) - c0;
     return rc;
 }

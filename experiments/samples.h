@@ -76,6 +76,11 @@ int samples_write_run(model *m, const struct run_ctx *x, const char *path, struc
  * infill_exact_hidden and infill_length_right_hidden. Returns 0 or -1 with err. */
 int samples_infill_scores(model *m, const struct run_ctx *x, struct runlog *rl, int64_t run_id,
                           char *err, size_t errlen);
+/* n sequences (n, T) of a trained diffusion run's sampler from all masks (score.sample_strategy
+ * and steps, the [sample] parameters; no end of text) into ids, and the model calls taken.
+ * Returns 0, -1 (err: settings the sampler refuses) or -2. */
+int samples_run_ids(model *m, const struct run_ctx *x, int32_t *ids, int n, gsl_rng *r,
+                    long *calls, char *err, size_t errlen);
 /* The code length in bits of win[a..a+L) given the rest of the window win (T tokens), by
  * the chain rule left to right: position a+i's log-probability with a..a+i-1 revealed and
  * a+i..a+L-1 masked (the first mask id). ids and lp are T-long scratch. Returns 0 or the

@@ -533,7 +533,7 @@ static int samples(struct report *r)
     struct section *s =
         section(r, "samples", "Samples",
                 "The generated samples of each configuration, means over the seeds: model "
-                "calls per sample set (nfe), and for an oracle run the exact errors "
+                "calls per sample (nfe), and for a run on the markov source the exact errors "
                 "(kl_bigram: KL in nats of the samples' bigrams from the chain's; "
                 "true_nll_bpb: their exact NLL under the chain), beside gen_bpb (under "
                 "sample.reference), js2 (bigram JS divergence from the held-out text, bits) "

@@ -8,7 +8,7 @@ SELECT json_extract(k.factors_json, '$."score.sample_strategy"') AS sampler,
        round(k.ci95, 4) AS ci95,
        round(l.mean, 3) AS true_nll_bpb,
        round(e.mean, 3) AS exact_nll_bpb,
-       round(f.mean / 1000.0, 1) AS nfe_per_sample
+       round(f.mean, 1) AS nfe_per_sample
   FROM v_cells k
   JOIN v_cells l ON l.sweep = k.sweep AND l.config_hash = k.config_hash
                 AND l.split = 'samples' AND l.metric = 'sample_true_nll_bpb'
