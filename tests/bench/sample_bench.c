@@ -44,8 +44,13 @@ static model *open_model(int n_desc, int threads)
 {
     model_settings s;
     model_default_settings(&s);
-    s.config = (model_config){
-        .vocab = V, .n_mask = 1, .d = D, .layers = L, .heads = H, .seq_len = T, .n_desc = n_desc};
+    s.config = (model_config){.vocab = V,
+                              .n_mask = 1,
+                              .d = D,
+                              .layers = L,
+                              .heads = H,
+                              .seq_len = T,
+                              .n_desc = n_desc};
     s.threads = threads;
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(r, 7);
@@ -243,8 +248,8 @@ int main(int argc, char **argv)
            "(block_len 32; threshold 0.9; remdm cap, eta 0.02; chain: %d and %d descriptions), "
            "%d threads, untrained weights, median of %d\n",
            B, T, V, D, L, H, steps, D1, D2, threads, reps);
-    printf("  %-18s %10s %8s %11s %10s %9s %9s\n", "strategy", "tokens/s", "calls",
-           "tok/cpu-s", "s/call", "fwd wall", "fwd cpu");
+    printf("  %-18s %10s %8s %11s %10s %9s %9s\n", "strategy", "tokens/s", "calls", "tok/cpu-s",
+           "s/call", "fwd wall", "fwd cpu");
     for (int i = 0; i < nv; i++) {
         qsort(vs[i].secs, (size_t)reps, sizeof(double), cmp_double);
         qsort(vs[i].cpus, (size_t)reps, sizeof(double), cmp_double);
