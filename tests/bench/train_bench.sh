@@ -84,29 +84,39 @@ while [ $r -lt "$rounds" ]; do
     r=$((r + 1))
 done
 echo "uptime: $(uptime)"
-awk -v S="$steps" -v tok=4096 '
+# every ratio is taken within a round (the peers side by side), then the median over rounds
+awk -v S="$steps" -v tok=4096 -v F=$((4 * (16384 - 4096))) '
     function median(key,    n, i, j, t, a) {
         n = 0
-        for (i = 1; i <= cnt[key]; i++) a[++n] = v[key, i]
+        for (i = 1; i <= R; i++) if ((key, i) in v) a[++n] = v[key, i]
         for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+        return n == 0 ? 0 : n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
     }
-    { k = $1; cnt[k "w"]++; v[k "w", cnt[k "w"]] = $2; if (NF > 2) { cnt[k "c"]++; v[k "c", cnt[k "c"]] = $3 } }
+    $1 == "cmd_n" { R++ }
+    { w[$1] = $2; c[$1] = $3 }
+    $1 == "torch" { v["torch", R] = $2 }
+    $1 == "bench_score" {
+        cw = (w["cmd_n"] - w["cmd_1"]) / (S - 1); cc = (c["cmd_n"] - c["cmd_1"]) / (S - 1)
+        bw = (w["bench_n"] - w["bench_1"]) / (S - 1); bc = (c["bench_n"] - c["bench_1"]) / (S - 1)
+        v["cw", R] = cw; v["cc", R] = cc; v["bw", R] = bw; v["bc", R] = bc
+        v["rw", R] = cw / bw; v["rc", R] = cc / bc
+        v["fw", R] = w["cmd_1"] - cw; v["fc", R] = c["cmd_1"] - cc
+        v["e2e", R] = S * tok / w["cmd_n"]; v["step", R] = tok / cw
+        sw = F / (w["score_16k"] - w["score_4k"])
+        v["sw", R] = sw; v["sc", R] = F / (c["score_16k"] - c["score_4k"]); v["s16", R] = w["score_16k"]
+        v["bs", R] = $2; v["rs", R] = sw / $2
+    }
     END {
-        cw = (median("cmd_nw") - median("cmd_1w")) / (S - 1); cc = (median("cmd_nc") - median("cmd_1c")) / (S - 1)
-        bw = (median("bench_nw") - median("bench_1w")) / (S - 1); bc = (median("bench_nc") - median("bench_1c")) / (S - 1)
-        printf "small config, batch 32 x 128 tokens, medians of %d rounds\n", cnt["cmd_nw"]
-        printf "  per step          pyramask train %.3f s (%.3f CPU s)  model_bench %.3f s (%.3f CPU s)  ratio x%.3f wall, x%.3f CPU\n", cw, cc, bw, bc, cw / bw, cc / bc
-        printf "  fixed cost        %.2f s (%.2f CPU s): start, data, cached pyramid, checkpoint, the default final score\n", median("cmd_1w") - cw, median("cmd_1c") - cc
-        e2e = S * tok / median("cmd_nw")
-        printf "  end to end        %d steps: %.1f s, %.0f tokens/s; per step alone %.0f tokens/s\n", S, median("cmd_nw"), e2e, tok / cw
-        if (cnt["torchw"] > 0) {
-            t = median("torchw")
-            printf "  PyTorch           %.0f training tokens/s (model_torch.py, best of its round)\n", t
-            printf "  pyramask / PyTorch: x%.2f end to end (%d steps, fixed cost included), x%.2f per step\n", e2e / t, S, tok / cw / t
+        for (i = 1; i <= R; i++) if (("torch", i) in v) { v["te", i] = v["e2e", i] / v["torch", i]; v["ts", i] = v["step", i] / v["torch", i] }
+        printf "small config, batch 32 x 128 tokens; ratios within a round, medians of %d rounds\n", R
+        printf "  per step          pyramask train %.3f s (%.3f CPU s)  model_bench %.3f s (%.3f CPU s)\n", median("cw"), median("cc"), median("bw"), median("bc")
+        printf "  pyramask / model_bench per step: x%.3f wall, x%.3f CPU\n", median("rw"), median("rc")
+        printf "  fixed cost        %.2f s (%.2f CPU s): start, data, cached pyramid, checkpoint, the default final score\n", median("fw"), median("fc")
+        printf "  end to end        %d steps: %.0f tokens/s; per step alone %.0f tokens/s\n", S, median("e2e"), median("step")
+        if (("torch", 1) in v) {
+            printf "  PyTorch           %.0f training tokens/s (model_torch.py, best of its round)\n", median("torch")
+            printf "  pyramask / PyTorch: x%.2f end to end (%d steps, fixed cost included), x%.2f per step\n", median("te"), S, median("ts")
         }
-        sw = median("score_16kw") - median("score_4kw"); sc = median("score_16kc") - median("score_4kc")
-        fw = 4 * (16384 - 4096)
-        printf "  pyramask score    %.0f token-forwards/s (%.0f per CPU s); the default score (16,384 x 4) whole: %.2f s\n", fw / sw, fw / sc, median("score_16kw")
-        printf "  model_bench       %.0f token-forwards/s, score with argmax in one pass; pyramask score / model_bench: x%.2f\n", median("bench_scorew"), fw / sw / median("bench_scorew")
+        printf "  pyramask score    %.0f token-forwards/s (%.0f per CPU s); the default score (16,384 x 4) whole: %.2f s\n", median("sw"), median("sc"), median("s16")
+        printf "  model_bench       %.0f token-forwards/s, score with argmax in one pass; pyramask score / model_bench: x%.2f\n", median("bs"), median("rs")
     }' "$work/times.txt"
