@@ -6,6 +6,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct att_ctx {
@@ -75,6 +76,7 @@ KERNEL_BODY attention_forward_part_body(void *arg, int tid, int nth)
     att_ctx *c = arg;
     const int T = c->T, C = c->C, H = c->H, hs = C / H, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hs);
+    float *pack = malloc((size_t)hs * T * sizeof(float)); /* k^T; NULL: cblas_sgemm */
     (void)nth;
     for (long i; (i = model_pool_next(&c->next, (long)c->B * H)) >= 0;) {
         size_t bh = (size_t)i, b = bh / H, h = bh % H;
@@ -83,8 +85,7 @@ KERNEL_BODY attention_forward_part_body(void *arg, int tid, int nth)
         float *S = c->att + (c->keep ? bh : (size_t)tid) * T * T;
         /* S (T, T) = scale * q k^T; causal rows only need columns 0..t, but one full
          * sgemm is faster than T thin ones at these sizes. */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, C3, k, C3,
-                    0.0f, S, T);
+        model_gemm_head(0, 1, T, T, hs, scale, q, C3, k, C3, 0.0f, S, T, pack);
         const float slope = model_alibi_slope((int)h);
         for (int t = 0; t < T; t++) {
             float *row = S + (size_t)t * T;
@@ -93,16 +94,15 @@ KERNEL_BODY attention_forward_part_body(void *arg, int tid, int nth)
                 row[j] -= slope * (float)(j > t ? j - t : t - j);
             float mx = vec_max(row, (size_t)n);
             float sum = vec_expsum(row, row, (size_t)n, mx);
-            float inv = 1.0f / sum;
-            for (int j = 0; j < n; j++)
-                row[j] *= inv;
+            vec_softmax_scale(row, (size_t)n, 1.0f / sum);
             for (int j = n; j < T; j++)
                 row[j] = 0.0f;
         }
         /* y (T, hs) = att v, into the head's columns of out (B, T, C) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, S, T, v, C3,
-                    0.0f, c->out + b * T * C + h * hs, C);
+        model_gemm_head(0, 0, T, hs, T, 1.0f, S, T, v, C3, 0.0f, c->out + b * T * C + h * hs, C,
+                        NULL);
     }
+    free(pack);
 }
 MODEL_KERNEL(attention_forward_part)
 
@@ -127,6 +127,7 @@ KERNEL_BODY attention_backward_part_body(void *arg, int tid, int nth)
     const int T = c->T, C = c->C, H = c->H, hs = C / H, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hs);
     float *dS = c->scratch + (size_t)tid * T * T;
+    float *pack = malloc((size_t)hs * T * sizeof(float)); /* v^T; NULL: cblas_sgemm */
     (void)nth;
     for (long i; (i = model_pool_next(&c->next, (long)c->B * H)) >= 0;) {
         size_t bh = (size_t)i, b = bh / H, h = bh % H;
@@ -136,10 +137,8 @@ KERNEL_BODY attention_backward_part_body(void *arg, int tid, int nth)
         const float *A = c->catt + bh * T * T;
         const float *dy = c->dout + b * T * C + h * hs;
         /* datt (T, T) = dy v^T; dv = att^T dy */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dy, C, v, C3, 0.0f,
-                    dS, T);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, A, T, dy, C, 0.0f,
-                    dv, C3);
+        model_gemm_head(0, 1, T, T, hs, 1.0f, dy, C, v, C3, 0.0f, dS, T, pack);
+        model_gemm_head(1, 0, T, hs, T, 1.0f, A, T, dy, C, 0.0f, dv, C3, NULL);
         /* softmax backward: dS = att * (datt - sum_j att datt) * scale (zero where att is) */
         for (int t = 0; t < T; t++) {
             const float *a = A + (size_t)t * T;
@@ -149,11 +148,10 @@ KERNEL_BODY attention_backward_part_body(void *arg, int tid, int nth)
                 g[j] = a[j] * (g[j] - dot) * scale;
         }
         /* dq = dS k; dk = dS^T q */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, dS, T, k, C3,
-                    0.0f, dq, C3);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, dS, T, q, C3, 0.0f,
-                    dk, C3);
+        model_gemm_head(0, 0, T, hs, T, 1.0f, dS, T, k, C3, 0.0f, dq, C3, NULL);
+        model_gemm_head(1, 0, T, hs, T, 1.0f, dS, T, q, C3, 0.0f, dk, C3, NULL);
     }
+    free(pack);
 }
 MODEL_KERNEL(attention_backward_part)
 
@@ -239,9 +237,7 @@ static void blk_softmax(float *S, const model_att_group *a, int T, float slope)
                 row[col++] -= slope * (float)(kp > qp ? kp - qp : qp - kp);
             }
         float mx = vec_max(row, (size_t)w);
-        float inv = 1.0f / vec_expsum(row, row, (size_t)w, mx);
-        for (int j = 0; j < w; j++)
-            row[j] *= inv;
+        vec_softmax_scale(row, (size_t)w, 1.0f / vec_expsum(row, row, (size_t)w, mx));
     }
 }
 

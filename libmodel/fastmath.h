@@ -90,6 +90,19 @@ static inline __attribute__((always_inline)) float vec_expsum(float *out, const 
     return s;
 }
 
+/* The last step of a softmax row: x[i] = exp(score - max) (at most 1) scaled by inv,
+ * 1 / their sum, except that those under 2^-64 become 0. The probabilities dropped change
+ * no sum they enter by a rounding step, and they would feed denormal numbers into the
+ * products after them (ALiBi's steep heads give e^-88 beyond distance 44), each one a
+ * microcode assist that slows the attention's backward several times. */
+#define SOFTMAX_CUT 0x1p-64f
+static inline __attribute__((always_inline)) void vec_softmax_scale(float *x, size_t n,
+                                                                    float inv)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = x[i] < SOFTMAX_CUT ? 0.0f : x[i] * inv;
+}
+
 /* MODEL_KERNEL(name) turns `static inline void name_body(void *arg, int tid, int nth)`
  * (declared always_inline) into two pool functions, one compiled for AVX2 and one for the
  * baseline ISA, and `name` a pointer-returning selector for this CPU. The C standard mode
