@@ -136,10 +136,11 @@ KERNEL_BODY attention_backward_part_body(void *arg, int tid, int nth)
         float *dq = c->dqkv + off, *dk = dq + C, *dv = dq + 2 * C;
         const float *A = c->catt + bh * T * T;
         const float *dy = c->dout + b * T * C + h * hs;
-        /* datt (T, T) = dy v^T; dv = att^T dy */
+        /* datt (T, T) = dy v^T */
         model_gemm_head(0, 1, T, T, hs, 1.0f, dy, C, v, C3, 0.0f, dS, T, pack);
-        model_gemm_head(1, 0, T, hs, T, 1.0f, A, T, dy, C, 0.0f, dv, C3, NULL);
-        /* softmax backward: dS = att * (datt - sum_j att datt) * scale (zero where att is) */
+        /* softmax backward: dS = att * (datt - sum_j att datt) * scale (zero where att is);
+         * it reads att row by row, which brings it from memory faster than a transposed
+         * walk, and leaves it in cache for dv */
         for (int t = 0; t < T; t++) {
             const float *a = A + (size_t)t * T;
             float *g = dS + (size_t)t * T;
@@ -147,7 +148,8 @@ KERNEL_BODY attention_backward_part_body(void *arg, int tid, int nth)
             for (int j = 0; j < T; j++)
                 g[j] = a[j] * (g[j] - dot) * scale;
         }
-        /* dq = dS k; dk = dS^T q */
+        /* dv = att^T dy; dq = dS k; dk = dS^T q */
+        model_gemm_head(1, 0, T, hs, T, 1.0f, A, T, dy, C, 0.0f, dv, C3, NULL);
         model_gemm_head(0, 0, T, hs, T, 1.0f, dS, T, k, C3, 0.0f, dq, C3, NULL);
         model_gemm_head(1, 0, T, hs, T, 1.0f, dS, T, q, C3, 0.0f, dk, C3, NULL);
     }
