@@ -5,6 +5,10 @@
 #include "fastmath.h"
 
 #include <cblas.h>
+#include <stdint.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,18 +75,41 @@ float model_alibi_slope(int h)
     return ldexpf(1.0f, 1 - h);
 }
 
+/* dst = src, n floats, with stores that bypass the cache where the ISA has them (SSE,
+ * 16-byte aligned dst) */
+static inline __attribute__((always_inline)) void stream_copy(float *dst, const float *src,
+                                                              size_t n)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    size_t i = 0;
+    for (; i < n && ((uintptr_t)(dst + i) & 15); i++)
+        dst[i] = src[i];
+    for (; i + 4 <= n; i += 4)
+        _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+    for (; i < n; i++)
+        dst[i] = src[i];
+    _mm_sfence();
+#else
+    memcpy(dst, src, n * sizeof *dst);
+#endif
+}
+
 KERNEL_BODY attention_forward_part_body(void *arg, int tid, int nth)
 {
     att_ctx *c = arg;
     const int T = c->T, C = c->C, H = c->H, hs = C / H, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hs);
     float *pack = malloc((size_t)hs * T * sizeof(float)); /* k^T; NULL: cblas_sgemm */
+    /* with keep, a head's probabilities are made in a scratch that stays in cache and then
+     * streamed to att (written once, read by the backward much later) */
+    float *own = c->keep ? malloc((size_t)T * T * sizeof(float)) : NULL;
     (void)nth;
     for (long i; (i = model_pool_next(&c->next, (long)c->B * H)) >= 0;) {
         size_t bh = (size_t)i, b = bh / H, h = bh % H;
         const float *q = c->qkv + b * T * C3 + h * hs;
         const float *k = q + C, *v = q + 2 * C;
-        float *S = c->att + (c->keep ? bh : (size_t)tid) * T * T;
+        float *keep = c->keep ? c->att + bh * T * T : NULL;
+        float *S = own ? own : keep ? keep : c->att + (size_t)tid * T * T;
         /* S (T, T) = scale * q k^T; causal rows only need columns 0..t, but one full
          * sgemm is faster than T thin ones at these sizes. */
         model_gemm_head(0, 1, T, T, hs, scale, q, C3, k, C3, 0.0f, S, T, pack);
@@ -101,7 +128,10 @@ KERNEL_BODY attention_forward_part_body(void *arg, int tid, int nth)
         /* y (T, hs) = att v, into the head's columns of out (B, T, C) */
         model_gemm_head(0, 0, T, hs, T, 1.0f, S, T, v, C3, 0.0f, c->out + b * T * C + h * hs, C,
                         NULL);
+        if (own)
+            stream_copy(keep, own, (size_t)T * T);
     }
+    free(own);
     free(pack);
 }
 MODEL_KERNEL(attention_forward_part)
