@@ -102,7 +102,7 @@ KERNEL_BODY attention_forward_part_body(void *arg, int tid, int nth)
     float *pack = malloc((size_t)hs * T * sizeof(float)); /* k^T; NULL: cblas_sgemm */
     /* with keep, a head's probabilities are made in a scratch that stays in cache and then
      * streamed to att (written once, read by the backward much later) */
-    float *own = c->keep ? malloc((size_t)T * T * sizeof(float)) : NULL;
+    float *own = c->keep && c->scratch ? c->scratch + (size_t)tid * T * T : NULL;
     (void)nth;
     for (long i; (i = model_pool_next(&c->next, (long)c->B * H)) >= 0;) {
         size_t bh = (size_t)i, b = bh / H, h = bh % H;
@@ -131,7 +131,6 @@ KERNEL_BODY attention_forward_part_body(void *arg, int tid, int nth)
         if (own)
             stream_copy(keep, own, (size_t)T * T);
     }
-    free(own);
     free(pack);
 }
 MODEL_KERNEL(attention_forward_part)
@@ -148,6 +147,9 @@ void model_attention_forward(float *out, float *att, const float *qkv, int B, in
                  .H = H,
                  .causal = causal,
                  .keep = keep};
+    /* NULL (no pool, or no memory): the probabilities are made in att itself */
+    if (keep)
+        c.scratch = model_pool_scratch(p, (size_t)model_pool_size(p) * T * T);
     model_pool_run(p, attention_forward_part(), &c);
 }
 

@@ -43,7 +43,7 @@ static void encoder_backward_part(void *arg, int tid, int nth)
     enc_ctx *c = arg;
     size_t lo, hi;
     (void)tid;
-    while (model_pool_chunk(&c->next, (size_t)c->C, nth, 16, &lo, &hi)) {
+    while (model_pool_chunk(&c->next, (size_t)c->C, nth, 64, &lo, &hi)) {
         for (size_t n = 0; n < (size_t)c->N; n++) {
             const float *g = c->dout + n * c->C;
             float *de = c->dwte + (size_t)c->inp[n] * c->C;
