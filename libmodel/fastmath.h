@@ -42,19 +42,27 @@ static inline __attribute__((always_inline)) float fast_tanhf(float x)
     return 1.0f - 2.0f / (fast_expf(2.0f * x) + 1.0f);
 }
 
-/* max of x[0..n), n >= 1; eight running maxima so the loop vectorizes */
+/* max of x[0..n), n >= 1; eight running maxima in a vector (GCC's vector extension: the
+ * auto-vectorizer leaves this loop scalar), the same choices lane by lane as the plain loop
+ * `m = x[i] > m ? x[i] : m` on each lane */
+typedef float fastmath_v8f __attribute__((vector_size(32)));
+typedef int32_t fastmath_v8i __attribute__((vector_size(32)));
 static inline __attribute__((always_inline)) float vec_max(const float *restrict x, size_t n)
 {
-    float acc[8];
-    for (int k = 0; k < 8; k++)
-        acc[k] = x[0];
+    float m = x[0];
     size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++)
-            acc[k] = x[i + k] > acc[k] ? x[i + k] : acc[k];
-    float m = acc[0];
-    for (int k = 1; k < 8; k++)
-        m = acc[k] > m ? acc[k] : m;
+    if (n >= 8) {
+        fastmath_v8f acc, v;
+        memcpy(&acc, x, sizeof acc);
+        for (i = 8; i + 8 <= n; i += 8) {
+            memcpy(&v, x + i, sizeof v);
+            fastmath_v8i gt = v > acc;
+            acc = (fastmath_v8f)((gt & (fastmath_v8i)v) | (~gt & (fastmath_v8i)acc));
+        }
+        m = acc[0];
+        for (int k = 1; k < 8; k++)
+            m = acc[k] > m ? acc[k] : m;
+    }
     for (; i < n; i++)
         m = x[i] > m ? x[i] : m;
     return m;
