@@ -5,7 +5,12 @@
 #include "fastmath.h"
 
 #include <cblas.h>
+#include <stdint.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct att_ctx {
@@ -70,21 +75,44 @@ float model_alibi_slope(int h)
     return ldexpf(1.0f, 1 - h);
 }
 
+/* dst = src, n floats, with stores that bypass the cache where the ISA has them (SSE,
+ * 16-byte aligned dst) */
+static inline __attribute__((always_inline)) void stream_copy(float *dst, const float *src,
+                                                              size_t n)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    size_t i = 0;
+    for (; i < n && ((uintptr_t)(dst + i) & 15); i++)
+        dst[i] = src[i];
+    for (; i + 4 <= n; i += 4)
+        _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+    for (; i < n; i++)
+        dst[i] = src[i];
+    _mm_sfence();
+#else
+    memcpy(dst, src, n * sizeof *dst);
+#endif
+}
+
 KERNEL_BODY attention_forward_part_body(void *arg, int tid, int nth)
 {
     att_ctx *c = arg;
     const int T = c->T, C = c->C, H = c->H, hs = C / H, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hs);
+    float *pack = malloc((size_t)hs * T * sizeof(float)); /* k^T; NULL: cblas_sgemm */
+    /* with keep, a head's probabilities are made in a scratch that stays in cache and then
+     * streamed to att (written once, read by the backward much later) */
+    float *own = c->keep && c->scratch ? c->scratch + (size_t)tid * T * T : NULL;
     (void)nth;
     for (long i; (i = model_pool_next(&c->next, (long)c->B * H)) >= 0;) {
         size_t bh = (size_t)i, b = bh / H, h = bh % H;
         const float *q = c->qkv + b * T * C3 + h * hs;
         const float *k = q + C, *v = q + 2 * C;
-        float *S = c->att + (c->keep ? bh : (size_t)tid) * T * T;
+        float *keep = c->keep ? c->att + bh * T * T : NULL;
+        float *S = own ? own : keep ? keep : c->att + (size_t)tid * T * T;
         /* S (T, T) = scale * q k^T; causal rows only need columns 0..t, but one full
          * sgemm is faster than T thin ones at these sizes. */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, C3, k, C3,
-                    0.0f, S, T);
+        model_gemm_head(0, 1, T, T, hs, scale, q, C3, k, C3, 0.0f, S, T, pack);
         const float slope = model_alibi_slope((int)h);
         for (int t = 0; t < T; t++) {
             float *row = S + (size_t)t * T;
@@ -93,16 +121,17 @@ KERNEL_BODY attention_forward_part_body(void *arg, int tid, int nth)
                 row[j] -= slope * (float)(j > t ? j - t : t - j);
             float mx = vec_max(row, (size_t)n);
             float sum = vec_expsum(row, row, (size_t)n, mx);
-            float inv = 1.0f / sum;
-            for (int j = 0; j < n; j++)
-                row[j] *= inv;
+            vec_softmax_scale(row, (size_t)n, 1.0f / sum);
             for (int j = n; j < T; j++)
                 row[j] = 0.0f;
         }
         /* y (T, hs) = att v, into the head's columns of out (B, T, C) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, S, T, v, C3,
-                    0.0f, c->out + b * T * C + h * hs, C);
+        model_gemm_head(0, 0, T, hs, T, 1.0f, S, T, v, C3, 0.0f, c->out + b * T * C + h * hs, C,
+                        NULL);
+        if (own)
+            stream_copy(keep, own, (size_t)T * T);
     }
+    free(pack);
 }
 MODEL_KERNEL(attention_forward_part)
 
@@ -118,6 +147,9 @@ void model_attention_forward(float *out, float *att, const float *qkv, int B, in
                  .H = H,
                  .causal = causal,
                  .keep = keep};
+    /* NULL (no pool, or no memory): the probabilities are made in att itself */
+    if (keep)
+        c.scratch = model_pool_scratch(p, (size_t)model_pool_size(p) * T * T);
     model_pool_run(p, attention_forward_part(), &c);
 }
 
@@ -127,6 +159,7 @@ KERNEL_BODY attention_backward_part_body(void *arg, int tid, int nth)
     const int T = c->T, C = c->C, H = c->H, hs = C / H, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hs);
     float *dS = c->scratch + (size_t)tid * T * T;
+    float *pack = malloc((size_t)hs * T * sizeof(float)); /* v^T; NULL: cblas_sgemm */
     (void)nth;
     for (long i; (i = model_pool_next(&c->next, (long)c->B * H)) >= 0;) {
         size_t bh = (size_t)i, b = bh / H, h = bh % H;
@@ -135,12 +168,11 @@ KERNEL_BODY attention_backward_part_body(void *arg, int tid, int nth)
         float *dq = c->dqkv + off, *dk = dq + C, *dv = dq + 2 * C;
         const float *A = c->catt + bh * T * T;
         const float *dy = c->dout + b * T * C + h * hs;
-        /* datt (T, T) = dy v^T; dv = att^T dy */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dy, C, v, C3, 0.0f,
-                    dS, T);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, A, T, dy, C, 0.0f,
-                    dv, C3);
-        /* softmax backward: dS = att * (datt - sum_j att datt) * scale (zero where att is) */
+        /* datt (T, T) = dy v^T */
+        model_gemm_head(0, 1, T, T, hs, 1.0f, dy, C, v, C3, 0.0f, dS, T, pack);
+        /* softmax backward: dS = att * (datt - sum_j att datt) * scale (zero where att is);
+         * it reads att row by row, which brings it from memory faster than a transposed
+         * walk, and leaves it in cache for dv */
         for (int t = 0; t < T; t++) {
             const float *a = A + (size_t)t * T;
             float *g = dS + (size_t)t * T;
@@ -148,12 +180,12 @@ KERNEL_BODY attention_backward_part_body(void *arg, int tid, int nth)
             for (int j = 0; j < T; j++)
                 g[j] = a[j] * (g[j] - dot) * scale;
         }
-        /* dq = dS k; dk = dS^T q */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, dS, T, k, C3,
-                    0.0f, dq, C3);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, dS, T, q, C3, 0.0f,
-                    dk, C3);
+        /* dv = att^T dy; dq = dS k; dk = dS^T q */
+        model_gemm_head(1, 0, T, hs, T, 1.0f, A, T, dy, C, 0.0f, dv, C3, NULL);
+        model_gemm_head(0, 0, T, hs, T, 1.0f, dS, T, k, C3, 0.0f, dq, C3, NULL);
+        model_gemm_head(1, 0, T, hs, T, 1.0f, dS, T, q, C3, 0.0f, dk, C3, NULL);
     }
+    free(pack);
 }
 MODEL_KERNEL(attention_backward_part)
 
@@ -239,9 +271,7 @@ static void blk_softmax(float *S, const model_att_group *a, int T, float slope)
                 row[col++] -= slope * (float)(kp > qp ? kp - qp : qp - kp);
             }
         float mx = vec_max(row, (size_t)w);
-        float inv = 1.0f / vec_expsum(row, row, (size_t)w, mx);
-        for (int j = 0; j < w; j++)
-            row[j] *= inv;
+        vec_softmax_scale(row, (size_t)w, 1.0f / vec_expsum(row, row, (size_t)w, mx));
     }
 }
 

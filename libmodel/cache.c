@@ -138,9 +138,7 @@ KERNEL_BODY step_attention_part_body(void *arg, int tid, int nth)
             for (int j = 0; j < e; j++)
                 row[j] -= slope * (float)(j > p ? j - p : p - j);
             float mx = vec_max(row, (size_t)e);
-            float inv = 1.0f / vec_expsum(row, row, (size_t)e, mx);
-            for (int j = 0; j < e; j++)
-                row[j] *= inv;
+            vec_softmax_scale(row, (size_t)e, 1.0f / vec_expsum(row, row, (size_t)e, mx));
             for (int j = e; j < kmax; j++)
                 row[j] = 0.0f;
         }

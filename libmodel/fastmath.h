@@ -42,19 +42,27 @@ static inline __attribute__((always_inline)) float fast_tanhf(float x)
     return 1.0f - 2.0f / (fast_expf(2.0f * x) + 1.0f);
 }
 
-/* max of x[0..n), n >= 1; eight running maxima so the loop vectorizes */
+/* max of x[0..n), n >= 1; eight running maxima in a vector (GCC's vector extension: the
+ * auto-vectorizer leaves this loop scalar), the same choices lane by lane as the plain loop
+ * `m = x[i] > m ? x[i] : m` on each lane */
+typedef float fastmath_v8f __attribute__((vector_size(32)));
+typedef int32_t fastmath_v8i __attribute__((vector_size(32)));
 static inline __attribute__((always_inline)) float vec_max(const float *restrict x, size_t n)
 {
-    float acc[8];
-    for (int k = 0; k < 8; k++)
-        acc[k] = x[0];
+    float m = x[0];
     size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++)
-            acc[k] = x[i + k] > acc[k] ? x[i + k] : acc[k];
-    float m = acc[0];
-    for (int k = 1; k < 8; k++)
-        m = acc[k] > m ? acc[k] : m;
+    if (n >= 8) {
+        fastmath_v8f acc, v;
+        memcpy(&acc, x, sizeof acc);
+        for (i = 8; i + 8 <= n; i += 8) {
+            memcpy(&v, x + i, sizeof v);
+            fastmath_v8i gt = v > acc;
+            acc = (fastmath_v8f)((gt & (fastmath_v8i)v) | (~gt & (fastmath_v8i)acc));
+        }
+        m = acc[0];
+        for (int k = 1; k < 8; k++)
+            m = acc[k] > m ? acc[k] : m;
+    }
     for (; i < n; i++)
         m = x[i] > m ? x[i] : m;
     return m;
@@ -88,6 +96,19 @@ static inline __attribute__((always_inline)) float vec_expsum(float *out, const 
         s += e;
     }
     return s;
+}
+
+/* The last step of a softmax row: x[i] = exp(score - max) (at most 1) scaled by inv,
+ * 1 / their sum, except that those under 2^-64 become 0. The probabilities dropped change
+ * no sum they enter by a rounding step, and they would feed denormal numbers into the
+ * products after them (ALiBi's steep heads give e^-88 beyond distance 44), each one a
+ * microcode assist that slows the attention's backward several times. */
+#define SOFTMAX_CUT 0x1p-64f
+static inline __attribute__((always_inline)) void vec_softmax_scale(float *x, size_t n,
+                                                                    float inv)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = x[i] < SOFTMAX_CUT ? 0.0f : x[i] * inv;
 }
 
 /* MODEL_KERNEL(name) turns `static inline void name_body(void *arg, int tid, int nth)`

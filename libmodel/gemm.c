@@ -138,3 +138,98 @@ void model_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A
     g.nchunks = (long)((n + g.chunk - 1) / g.chunk);
     model_pool_run(p, gemm_part, &g);
 }
+
+/* ---- the attention's per-head products ---- */
+
+/* At T = 256 and heads of 32, OpenBLAS spends most of a head's product packing its
+ * operands. The direct kernel below keeps an 8 x 32 tile of C in sixteen AVX-512
+ * registers and streams A and B from cache: B is read in place (row-major) or, when
+ * transposed, first copied into the caller's pack (K x N floats). Every entry sums over k
+ * in order with fused multiply-adds, so its bits do not depend on the thread or the tile
+ * it falls in. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+static int head_gemm_avx512(void)
+{
+    static int has = -1;
+    if (has < 0) {
+        __builtin_cpu_init();
+        has = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    }
+    return has;
+}
+
+/* rows [i, i + R) and columns [j, j + 32) of C (masks m0, m1: the columns that exist) */
+__attribute__((target("avx512f"), always_inline)) static inline void
+head_tile(int R, int i, int j, __mmask16 m0, __mmask16 m1, int K, float alpha, const float *A,
+          size_t ars, size_t acs, const float *B, size_t ldb, float beta, float *C, size_t ldc)
+{
+    __m512 c0[8], c1[8];
+    for (int r = 0; r < R; r++) {
+        c0[r] = _mm512_setzero_ps();
+        c1[r] = _mm512_setzero_ps();
+    }
+    const float *a = A + (size_t)i * ars, *b = B + j;
+    for (int k = 0; k < K; k++) {
+        __m512 b0 = _mm512_maskz_loadu_ps(m0, b);
+        __m512 b1 = _mm512_maskz_loadu_ps(m1, b + 16);
+        for (int r = 0; r < R; r++) {
+            __m512 av = _mm512_set1_ps(a[(size_t)r * ars]);
+            c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
+            c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
+        }
+        a += acs;
+        b += ldb;
+    }
+    const __m512 al = _mm512_set1_ps(alpha), be = _mm512_set1_ps(beta);
+    for (int r = 0; r < R; r++) {
+        float *c = C + (size_t)(i + r) * ldc + j;
+        __m512 v0 = _mm512_mul_ps(al, c0[r]), v1 = _mm512_mul_ps(al, c1[r]);
+        if (beta != 0.0f) {
+            v0 = _mm512_fmadd_ps(be, _mm512_maskz_loadu_ps(m0, c), v0);
+            v1 = _mm512_fmadd_ps(be, _mm512_maskz_loadu_ps(m1, c + 16), v1);
+        }
+        _mm512_mask_storeu_ps(c, m0, v0);
+        _mm512_mask_storeu_ps(c + 16, m1, v1);
+    }
+}
+
+__attribute__((target("avx512f"))) static void
+head_gemm_direct(int M, int N, int K, float alpha, const float *A, size_t ars, size_t acs,
+                 const float *B, size_t ldb, float beta, float *C, size_t ldc)
+{
+    for (int j = 0; j < N; j += 32) {
+        int n = N - j;
+        __mmask16 m0 = n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
+        __mmask16 m1 = n >= 32 ? 0xFFFF : n > 16 ? (__mmask16)((1u << (n - 16)) - 1) : 0;
+        int i = 0;
+        for (; i + 8 <= M; i += 8)
+            head_tile(8, i, j, m0, m1, K, alpha, A, ars, acs, B, ldb, beta, C, ldc);
+        for (; i < M; i++)
+            head_tile(1, i, j, m0, m1, K, alpha, A, ars, acs, B, ldb, beta, C, ldc);
+    }
+}
+#endif
+
+void model_gemm_head(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                     const float *B, int ldb, float beta, float *C, int ldc, float *pack)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (head_gemm_avx512() && (!tb || pack)) {
+        if (tb) { /* B^T (N, K) -> pack (K, N) */
+            for (int j = 0; j < N; j++)
+                for (int k = 0; k < K; k++)
+                    pack[(size_t)k * N + j] = B[(size_t)j * ldb + k];
+            B = pack;
+            ldb = N;
+        }
+        head_gemm_direct(M, N, K, alpha, A, ta ? 1 : (size_t)lda, ta ? (size_t)lda : 1, B,
+                         (size_t)ldb, beta, C, (size_t)ldc);
+        return;
+    }
+#endif
+    (void)pack;
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}

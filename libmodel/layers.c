@@ -43,7 +43,7 @@ static void encoder_backward_part(void *arg, int tid, int nth)
     enc_ctx *c = arg;
     size_t lo, hi;
     (void)tid;
-    while (model_pool_chunk(&c->next, (size_t)c->C, nth, 16, &lo, &hi)) {
+    while (model_pool_chunk(&c->next, (size_t)c->C, nth, 64, &lo, &hi)) {
         for (size_t n = 0; n < (size_t)c->N; n++) {
             const float *g = c->dout + n * c->C;
             float *de = c->dwte + (size_t)c->inp[n] * c->C;
@@ -106,14 +106,25 @@ void model_layernorm_forward(float *out, float *mean, float *rstd, const float *
     model_pool_run(p, layernorm_forward_part(), &c);
 }
 
-KERNEL_BODY layernorm_backward_rows_body(void *arg, int tid, int nth)
+/* The rows in LN_SLICES fixed slices, taken by the threads in turn: each row's input
+ * gradient, and the slice's sums of the weight and bias gradients in its own partial (2C
+ * floats), added into dweight, dbias in slice order afterwards: one pass over the rows, and
+ * the same bits for any thread count or schedule. */
+#define LN_SLICES 16
+
+KERNEL_BODY layernorm_backward_part_body(void *arg, int tid, int nth)
 {
     ln_ctx *c = arg;
-    size_t lo, hi;
     (void)tid;
-    while (model_pool_chunk(&c->next, (size_t)c->N, nth, 1, &lo, &hi)) {
-        const size_t C = (size_t)c->C;
-        const float *restrict w = c->weight;
+    (void)nth;
+    const size_t C = (size_t)c->C;
+    const float *restrict w = c->weight;
+    for (long sl; (sl = model_pool_next(&c->next, LN_SLICES)) >= 0;) {
+        size_t lo, hi;
+        model_pool_range((size_t)c->N, (int)sl, LN_SLICES, &lo, &hi);
+        float *pw = c->out ? c->out + (size_t)sl * 2 * C : NULL;
+        if (pw)
+            memset(pw, 0, 2 * C * sizeof(float));
         for (size_t n = lo; n < hi; n++) {
             const float *restrict x = c->inp + n * C, *restrict g = c->dout + n * C;
             float m = c->cmean[n], s = c->crstd[n];
@@ -143,38 +154,26 @@ KERNEL_BODY layernorm_backward_rows_body(void *arg, int tid, int nth)
                 float norm = (x[j] - m) * s;
                 dx[j] += (w[j] * g[j] - dnorm_mean - norm * dnorm_norm_mean) * s;
             }
-        }
-    }
-}
-MODEL_KERNEL(layernorm_backward_rows)
-
-/* Column slices: the weight and bias gradients sum over rows in one fixed order. */
-KERNEL_BODY layernorm_backward_cols_body(void *arg, int tid, int nth)
-{
-    ln_ctx *c = arg;
-    size_t lo, hi;
-    (void)tid;
-    while (model_pool_chunk(&c->next, (size_t)c->C, nth, 16, &lo, &hi)) {
-        const int C = c->C;
-        for (size_t n = 0; n < (size_t)c->N; n++) {
-            const float *x = c->inp + n * C, *g = c->dout + n * C;
-            float m = c->cmean[n], s = c->crstd[n];
-            for (size_t i = lo; i < hi; i++) {
-                c->dweight[i] += (x[i] - m) * s * g[i];
-                c->dbias[i] += g[i];
+            if (pw) {
+                float *restrict dw = pw, *restrict db = pw + C;
+                for (size_t j = 0; j < C; j++) {
+                    dw[j] += (x[j] - m) * s * g[j];
+                    db[j] += g[j];
+                }
             }
         }
     }
 }
-MODEL_KERNEL(layernorm_backward_cols)
+MODEL_KERNEL(layernorm_backward_part)
 
 void model_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                               const float *inp, const float *weight, const float *mean,
                               const float *rstd, int N, int C, pool *p)
 {
-    ln_ctx c = {.dinp = dinp,
-                .dweight = dweight,
-                .dbias = dbias,
+    float *partial = model_pool_scratch(p, (size_t)LN_SLICES * 2 * C);
+    float *own = partial ? NULL : malloc((size_t)LN_SLICES * 2 * C * sizeof(float));
+    ln_ctx c = {.out = partial ? partial : own,
+                .dinp = dinp,
                 .dout = dout,
                 .inp = inp,
                 .weight = weight,
@@ -182,9 +181,30 @@ void model_layernorm_backward(float *dinp, float *dweight, float *dbias, const f
                 .crstd = rstd,
                 .N = N,
                 .C = C};
-    model_pool_run(p, layernorm_backward_rows(), &c);
-    atomic_store(&c.next, 0);
-    model_pool_run(p, layernorm_backward_cols(), &c);
+    if (!c.out) { /* no memory for the partials: one slice at a time, in order */
+        float pw[2 * 64];
+        for (int c0 = 0; c0 < C; c0 += 64) {
+            int w = C - c0 < 64 ? C - c0 : 64;
+            memset(pw, 0, sizeof pw);
+            for (int n = 0; n < N; n++)
+                for (int j = 0; j < w; j++) {
+                    const float g = dout[(size_t)n * C + c0 + j];
+                    pw[j] += (inp[(size_t)n * C + c0 + j] - mean[n]) * rstd[n] * g;
+                    pw[64 + j] += g;
+                }
+            for (int j = 0; j < w; j++) {
+                dweight[c0 + j] += pw[j];
+                dbias[c0 + j] += pw[64 + j];
+            }
+        }
+    }
+    model_pool_run(p, layernorm_backward_part(), &c);
+    for (size_t sl = 0; c.out && sl < LN_SLICES; sl++)
+        for (size_t j = 0; j < (size_t)C; j++) {
+            dweight[j] += c.out[sl * 2 * C + j];
+            dbias[j] += c.out[sl * 2 * C + C + j];
+        }
+    free(own);
 }
 
 /* ---- matmul ---- */

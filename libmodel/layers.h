@@ -111,6 +111,12 @@ void model_init_blas(void);
  * pool (gemm.c). */
 void model_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                 const float *B, int ldb, float beta, float *C, int ldc, pool *p);
+/* The same product on the calling thread alone, for the attention's per-head products
+ * (a few hundred rows and columns, K of a head or of T): a direct AVX-512 kernel where the
+ * CPU has one, else cblas_sgemm. With tb, pack holds K x N floats (B transposed into it);
+ * NULL there means cblas_sgemm. Each entry sums over k in order (fused multiply-adds). */
+void model_gemm_head(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                     const float *B, int ldb, float beta, float *C, int ldc, float *pack);
 
 /* The index of x in the increasing a[0..n), or -1 (binary search). */
 static inline int model_find(const int32_t *a, int n, int32_t x)

@@ -1057,3 +1057,72 @@ void test_fastmath(void)
         CHECK(fabs(fast_tanhf(x) - tanh((double)x)) < 2e-7, "tanh(%g): %.9g vs %.9g", (double)x,
               (double)fast_tanhf(x), tanh((double)x));
 }
+
+/* ---- the attention's per-head products and the softmax cut ---- */
+
+/* model_gemm_head against a double-precision product, for every transpose, shapes around
+ * the kernel's 8 x 32 tiles (tails of rows and of columns), leading dimensions wider than
+ * the matrices, beta 0 and 1; then the tile claim: the rows [3, M) of a product computed
+ * on their own (other tiles) have the same bits. */
+void test_gemm_head(void)
+{
+    gsl_rng *r = test_rng(91);
+    static const int sizes[][3] = {{1, 1, 1},   {8, 32, 32}, {9, 33, 7},  {17, 16, 40},
+                                   {40, 9, 64}, {7, 65, 3},  {64, 48, 33}};
+    double worst = 0;
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+        for (int tr = 0; tr < 4; tr++)
+            for (int beta = 0; beta < 2; beta++) {
+                const int M = sizes[s][0], N = sizes[s][1], K = sizes[s][2];
+                const int ta = tr & 1, tb = tr >> 1;
+                const int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 5, ldc = N + 2;
+                float *A = randvec((size_t)(ta ? K : M) * lda, 1.0, r);
+                float *B = randvec((size_t)(tb ? N : K) * ldb, 1.0, r);
+                float *C = randvec((size_t)M * ldc, 1.0, r);
+                float *C0 = malloc((size_t)M * ldc * sizeof *C0);
+                float *pack = malloc((size_t)K * N * sizeof *pack);
+                memcpy(C0, C, (size_t)M * ldc * sizeof *C0);
+                model_gemm_head(ta, tb, M, N, K, 0.5f, A, lda, B, ldb, (float)beta, C, ldc,
+                                pack);
+                for (int i = 0; i < M; i++)
+                    for (int j = 0; j < ldc; j++) {
+                        double want = C0[(size_t)i * ldc + j];
+                        if (j < N) {
+                            double sum = 0;
+                            for (int k = 0; k < K; k++)
+                                sum +=
+                                    (double)A[ta ? (size_t)k * lda + i : (size_t)i * lda + k] *
+                                    B[tb ? (size_t)j * ldb + k : (size_t)k * ldb + j];
+                            want = 0.5 * sum + beta * want;
+                        }
+                        double e = fabs(C[(size_t)i * ldc + j] - want) / (1.0 + fabs(want));
+                        worst = e > worst ? e : worst;
+                    }
+                if (M > 3) { /* rows 3.. alone: the same bits */
+                    float *C2 = malloc((size_t)M * ldc * sizeof *C2);
+                    memcpy(C2, C0, (size_t)M * ldc * sizeof *C2);
+                    model_gemm_head(ta, tb, M - 3, N, K, 0.5f, ta ? A + 3 : A + 3 * lda, lda, B,
+                                    ldb, (float)beta, C2 + 3 * ldc, ldc, pack);
+                    CHECK(!memcmp(C + 3 * ldc, C2 + 3 * ldc, (size_t)(M - 3) * ldc * 4),
+                          "gemm_head %dx%dx%d ta %d tb %d: rows 3.. differ computed alone", M,
+                          N, K, ta, tb);
+                    free(C2);
+                }
+                free(A);
+                free(B);
+                free(C);
+                free(C0);
+                free(pack);
+            }
+    /* fp32 sums of up to 65 products of O(1) terms: a few 1e-7 relative */
+    CHECK(worst < 1e-5, "gemm_head: relative error %.3g against the double product", worst);
+
+    /* the softmax's last step: x * inv, or 0 under 2^-64 (never a denormal) */
+    float x[6] = {1.0f, 0x1p-64f, 0x1p-65f, 1e-30f, 0.25f, 0x1p-120f};
+    vec_softmax_scale(x, 6, 0.5f);
+    CHECK(x[0] == 0.5f && x[1] == 0x1p-65f && x[2] == 0.0f && x[3] == 0.0f && x[4] == 0.125f &&
+              x[5] == 0.0f,
+          "softmax cut: got %g %g %g %g %g %g", (double)x[0], (double)x[1], (double)x[2],
+          (double)x[3], (double)x[4], (double)x[5]);
+    gsl_rng_free(r);
+}

@@ -167,6 +167,7 @@ static const struct {
     {"cache-sampler", test_cache_sampler},
     {"sampler-strategies", test_sampler_strategies},
     {"fastmath", test_fastmath},
+    {"gemm-head", test_gemm_head},
     {"subs", test_subs},
     {"causal", test_causal},
     {"prior", test_prior},
