@@ -106,24 +106,33 @@ double model_sample_rank(const float *l, int n, int strategy, double conf)
 {
     if (strategy != MODEL_SAMPLE_MARGIN && strategy != MODEL_SAMPLE_ENTROPY)
         return conf;
-    double mx = -INFINITY, sum = 0.0;
-    for (int j = 0; j < n; j++)
-        mx = l[j] > mx ? l[j] : mx;
-    for (int j = 0; j < n; j++)
-        sum += exp((double)l[j] - mx);
-    double p1 = 0.0, p2 = 0.0, h = 0.0;
+    /* one exp per entry and no log per entry: with e_j = exp(l_j - mx) and Z = sum e_j,
+     * the margin is (e_1 - e_2) / Z over the two largest logits and the entropy is
+     * log Z - sum e_j (l_j - mx) / Z */
+    double mx = -INFINITY, l2 = -INFINITY;
     for (int j = 0; j < n; j++) {
-        double p = exp((double)l[j] - mx) / sum;
-        if (p > p1) {
-            p2 = p1;
-            p1 = p;
-        } else if (p > p2) {
-            p2 = p;
+        double v = l[j];
+        if (v > mx) {
+            l2 = mx;
+            mx = v;
+        } else if (v > l2) {
+            l2 = v;
         }
-        if (p > 0.0)
-            h -= p * log(p);
     }
-    return strategy == MODEL_SAMPLE_MARGIN ? p1 - p2 : -h;
+    if (strategy == MODEL_SAMPLE_MARGIN) {
+        double z = 0.0;
+        for (int j = 0; j < n; j++)
+            z += exp((double)l[j] - mx);
+        return (1.0 - (n > 1 ? exp(l2 - mx) : 0.0)) / z;
+    }
+    double z = 0.0, el = 0.0;
+    for (int j = 0; j < n; j++) {
+        double d = (double)l[j] - mx, e = exp(d);
+        z += e;
+        if (e > 0.0)
+            el += e * d;
+    }
+    return -(log(z) - el / z);
 }
 
 /* A predicted row's distribution: logits l[0..n) over the token ids ids[0..n) (NULL: the
