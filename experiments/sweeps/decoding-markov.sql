@@ -4,6 +4,7 @@
 -- and the held-out exact NLL beside the trained model's bound (nelbo_bpb).
 SELECT json_extract(k.factors_json, '$."score.sample_strategy"') AS sampler,
        json_extract(k.factors_json, '$."score.sample_steps"') AS steps,
+       coalesce(json_extract(k.factors_json, '$."sample.temperature"'), 0) AS temperature,
        k.n AS seeds,
        round(k.mean, 4) AS kl_bigram,
        round(k.ci95, 4) AS ci95,
@@ -21,4 +22,4 @@ SELECT json_extract(k.factors_json, '$."score.sample_strategy"') AS sampler,
   JOIN v_cells f ON f.sweep = k.sweep AND f.config_hash = k.config_hash
                 AND f.split = 'samples' AND f.metric = 'sample_nfe'
  WHERE k.sweep = 'decoding-markov' AND k.split = 'samples' AND k.metric = 'sample_kl_bigram'
- ORDER BY sampler, steps + 0;
+ ORDER BY sampler, temperature + 0, steps + 0;
