@@ -167,8 +167,9 @@ static void reveal(blockwork *w, int32_t *tok, int left, const model_sample_sett
                 }
                 continue;
             }
-            double conf;
-            int32_t prop = model_sample_propose(l, V, s->temperature, rng, &conf);
+            double conf = 0.0; /* margin and entropy rank without it */
+            int own = s->strategy == MODEL_SAMPLE_MARGIN || s->strategy == MODEL_SAMPLE_ENTROPY;
+            int32_t prop = model_sample_propose(l, V, s->temperature, rng, own ? NULL : &conf);
             w->cands[nc++] = (cand){model_sample_rank(l, V, s->strategy, conf), i, prop};
         }
         if (s->strategy == MODEL_SAMPLE_RANDOM)

@@ -250,7 +250,8 @@ int model_layout_install(model *m, const int32_t *start, const int32_t *members)
 void model_layout_free(model *m);
 
 /* The samplers' draws (sampler.c): a token from softmax(l / temp) by inverse CDF; the
- * proposal argmax(l + temp * Gumbel noise) with its untempered probability in *conf. */
+ * proposal argmax(l + temp * Gumbel noise) with its untempered probability in *conf (conf
+ * NULL: not computed, for the ranks that do not read it). */
 int32_t model_sample_draw(const float *l, int V, float temp, gsl_rng *rng);
 int32_t model_sample_propose(const float *l, int V, float temp, gsl_rng *rng, double *conf);
 /* The rank of a proposal under an ordering strategy (higher is revealed first): its

@@ -95,10 +95,12 @@ int32_t model_sample_propose(const float *l, int V, float temp, gsl_rng *rng, do
             best = j;
         }
     }
-    double sum = 0.0;
-    for (int j = 0; j < V; j++)
-        sum += exp(l[j] - mx);
-    *conf = exp(l[best] - mx) / sum;
+    if (conf) {
+        double sum = 0.0;
+        for (int j = 0; j < V; j++)
+            sum += exp(l[j] - mx);
+        *conf = exp(l[best] - mx) / sum;
+    }
     return best;
 }
 
@@ -253,6 +255,8 @@ static int sample_confidence(model *m, int32_t *tok, int B, int T, int block_len
     const int V = m->cfg.vocab;
     int nblocks = (T + block_len - 1) / block_len;
     const int thr = s->strategy == MODEL_SAMPLE_THRESHOLD;
+    const int own_rank =
+        s->strategy == MODEL_SAMPLE_MARGIN || s->strategy == MODEL_SAMPLE_ENTROPY;
     if (steps < nblocks && !thr)
         return model_fail(m, MODEL_EINVAL, "%d steps for %d blocks: need one per block", steps,
                           nblocks);
@@ -290,7 +294,9 @@ static int sample_confidence(model *m, int32_t *tok, int B, int T, int block_len
                 if (r < 0 || t < lo || t >= hi)
                     continue;
                 row_dist d = dist_of(m, r);
-                prop[n] = id_at(&d, model_sample_propose(d.l, d.n, temp, rng, &conf[n]));
+                conf[n] = 0.0; /* margin and entropy rank without the proposal's probability */
+                prop[n] = id_at(
+                    &d, model_sample_propose(d.l, d.n, temp, rng, own_rank ? NULL : &conf[n]));
                 conf[n] = model_sample_rank(d.l, d.n, s->strategy, conf[n]);
             }
             for (int b = 0; b < B; b++) {
