@@ -1,6 +1,7 @@
 /* encode.c: encoding at one level: the per-thread encoder with its pre-token cache, the
  * subword and superword passes, and the parallel encoding of a large buffer. */
 #include "encode_impl.h"
+#include "pretok_fast.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -48,6 +49,7 @@ int tok_encoder_open(tok_encoder **out, const tok *t)
         free(e);
         return TOK_ENOMEM;
     }
+    e->fast = tok_pretok_fast_kind(e->m);
     *out = e;
     return TOK_OK;
 }
@@ -154,6 +156,21 @@ static const int32_t *merge_piece(tok_encoder *e, const uint8_t *p, size_t n, in
     return e->seq;
 }
 
+/* The bytes p[0..n), 2 <= n <= 7, zero-padded in a little-endian word, from two overlapping
+ * loads (a byte-wise copy to the stack and a word load from it stall the core). */
+static inline uint64_t small_key(const uint8_t *p, size_t n)
+{
+    if (n >= 4) {
+        uint64_t a =
+            (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
+        const uint8_t *q = p + n - 4;
+        uint64_t b =
+            (uint64_t)q[0] | (uint64_t)q[1] << 8 | (uint64_t)q[2] << 16 | (uint64_t)q[3] << 24;
+        return a | b << (8 * (n - 4)); /* the overlap holds the same bytes in both */
+    }
+    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[n - 1] << (8 * (n - 1));
+}
+
 const int32_t *tok_encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int32_t hi,
                                 size_t *nout)
 {
@@ -165,9 +182,10 @@ const int32_t *tok_encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int3
     struct small_entry *se = NULL;
     uint64_t key = 0;
     if (n <= 7) {
-        memcpy(&key, p, n);
-        key |= (uint64_t)n << 56;
-        se = &e->small[mix64(key ^ (uint64_t)(uint32_t)hi << 20) >> (64 - SMALL_BITS)];
+        key = small_key(p, n) | (uint64_t)n << 56;
+        /* one multiply (Fibonacci hashing) is spread enough for a direct-mapped table */
+        se = &e->small[((key ^ (uint64_t)(uint32_t)hi << 20) * 0x9e3779b97f4a7c15ULL) >>
+                       (64 - SMALL_BITS)];
         if (se->key == key && se->tag == (uint32_t)hi + 1) {
             *nout = 1;
             return &se->id;
@@ -255,6 +273,32 @@ const int32_t *tok_encode_chunk(tok_encoder *e, const uint8_t *s, size_t cs, siz
     return e->seq2;
 }
 
+/* The next pre-token: the shortcut inline where it decides, else the matcher. */
+static inline bool next_piece(tok_encoder *e, const uint8_t *s, size_t n, pretok_iter *it,
+                              size_t *ps, size_t *pe)
+{
+    if (e->fast && !it->pending && it->pos < n) {
+        size_t me = tok_pretok_fast(e->fast, s, n, it->pos);
+        if (me) {
+            *ps = it->pos;
+            *pe = it->pos = me;
+            return true;
+        }
+    }
+    return tok_pretok_next(e->m, s, n, it, ps, pe);
+}
+
+/* tok_ids_push, with the common case (one token, room for it) inline. */
+static inline int push(tok_ids *out, const tok *t, const int32_t *ids, size_t k, size_t start)
+{
+    if (k == 1 && out->n < out->cap) {
+        out->ids[out->n] = ids[0];
+        out->start[out->n++] = start;
+        return TOK_OK;
+    }
+    return tok_ids_push(out, t, ids, k, start);
+}
+
 /* Encodes from `from` (a position where the encoding restarts cleanly: no pre-token or line
  * runs across it) until the first such position at or after `stop`, which goes to *end.
  * Clean positions passed on the way are recorded in sync (up to maxsync). */
@@ -276,10 +320,10 @@ static int encode_from(tok_encoder *e, int level, const uint8_t *s, size_t n, si
     if (!t->super_level || level < t->super_level) {
         int32_t hi = t->limit[level];
         while (it.pos < stop || it.pending) {
-            if (!tok_pretok_next(e->m, s, n, &it, &ps, &pe))
+            if (!next_piece(e, s, n, &it, &ps, &pe))
                 break;
             const int32_t *r = tok_encode_piece(e, s + ps, pe - ps, hi, &m);
-            if (!r || tok_ids_push(out, t, r, m, ps))
+            if (!r || push(out, t, r, m, ps))
                 return TOK_ENOMEM;
             if (sync && !it.pending && *nsync < maxsync)
                 sync[(*nsync)++] = it.pos;
@@ -290,7 +334,7 @@ static int encode_from(tok_encoder *e, int level, const uint8_t *s, size_t n, si
     int32_t hi = t->limit[level], hi1 = t->limit[t->super_level - 1];
     size_t npcs = 0, cs = from;
     while (it.pos < stop || it.pending || npcs) {
-        bool more = tok_pretok_next(e->m, s, n, &it, &ps, &pe);
+        bool more = next_piece(e, s, n, &it, &ps, &pe);
         bool nl = more && memchr(s + ps, '\n', pe - ps);
         if (more && !nl) { /* one more piece of the line */
             if (grow((void **)&e->pcs, &e->pcap, 2 * npcs + 2, sizeof *e->pcs))
@@ -305,14 +349,14 @@ static int encode_from(tok_encoder *e, int level, const uint8_t *s, size_t n, si
         if (npcs) { /* the line ends: its superword stage */
             const int32_t *r =
                 tok_encode_chunk(e, s, cs, e->pcs[2 * npcs - 1], e->pcs, npcs, hi, &m);
-            if (!r || tok_ids_push(out, t, r, m, cs))
+            if (!r || push(out, t, r, m, cs))
                 return TOK_ENOMEM;
             npcs = 0;
         }
         if (!more)
             break;
         const int32_t *r = tok_encode_piece(e, s + ps, pe - ps, hi1, &m); /* a newline piece */
-        if (!r || tok_ids_push(out, t, r, m, ps))
+        if (!r || push(out, t, r, m, ps))
             return TOK_ENOMEM;
         if (sync && !it.pending && *nsync < maxsync)
             sync[(*nsync)++] = it.pos;
