@@ -6,6 +6,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 enum { FAST_NONE = 0, FAST_GPT2, FAST_CL100K, FAST_O200K };
 /* ASCII classes of every byte: one table load instead of range tests */
@@ -66,9 +69,26 @@ static inline bool fast_is_punct(uint8_t c)
     return tok_fast_class[c] & C_PUNCT;
 }
 
-/* End of the ASCII letter run from i, or 0 when it runs into a non-ASCII byte. */
+/* End of the ASCII letter run from i, or 0 when it runs into a non-ASCII byte. With SSE2,
+ * 16 bytes a step: a byte is a letter when (c | 0x20) - 'a' < 26, compared as signed bytes
+ * offset by 128; the loop's exit then costs no branch per letter. */
 static inline size_t fast_letters(const uint8_t *s, size_t n, size_t i)
 {
+#ifdef __SSE2__
+    const __m128i lower = _mm_set1_epi8(0x20), shift = _mm_set1_epi8((char)(128 - 'a')),
+                  limit = _mm_set1_epi8((char)(26 - 128));
+    while (i + 16 <= n) {
+        __m128i v =
+            _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(s + i)), lower);
+        __m128i in = _mm_cmplt_epi8(_mm_add_epi8(v, shift), limit);
+        unsigned out = ~(unsigned)_mm_movemask_epi8(in) & 0xffffu;
+        if (out) {
+            i += (size_t)__builtin_ctz(out);
+            return s[i] >= 0x80 ? 0 : i;
+        }
+        i += 16;
+    }
+#endif
     while (i < n && fast_is_letter(s[i]))
         i++;
     return i < n && s[i] >= 0x80 ? 0 : i;
