@@ -606,8 +606,10 @@ int tok_encode_parallel(const tok *t, int level, const void *buf, size_t n, int 
     /* the caller's thread is one of the workers */
     int started = 0;
     for (; started < nt - 1 && !rc; started++)
-        if (pthread_create(&th[started], NULL, worker_run, &ws[started + 1]))
-            rc = TOK_ENOMEM;
+        if (pthread_create(&th[started], NULL, worker_run, &ws[started + 1])) {
+            rc = TOK_ENOMEM; /* not started: not to be joined */
+            break;
+        }
     if (!rc || started) {
         if (rc) { /* a thread would not start: the ones that did stop after their part */
             pthread_mutex_lock(&pl.lock);
