@@ -580,8 +580,11 @@ int tok_encode_parallel(const tok *t, int level, const void *buf, size_t n, int 
     struct pool pl = {.s = s, .n = n, .level = level, .nparts = (int)np, .out = out};
     atomic_init(&pl.next, 0);
     out->n = 0;
-    /* room for 3 bytes a token: untouched pages cost nothing, and the output grows if needed */
+    /* room for 3 bytes a token: untouched pages cost nothing, and the output grows if needed
+     * (a huge input that cannot have that much address space starts smaller) */
     int rc = tok_ids_reserve(out, n / 3 + 1024);
+    if (rc)
+        rc = tok_ids_reserve(out, n / 64 + 1024);
     if (!rc && pthread_mutex_init(&pl.lock, NULL))
         rc = TOK_ENOMEM;
     bool locked = !rc;
