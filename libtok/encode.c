@@ -1,6 +1,7 @@
 /* encode.c: encoding at one level: the per-thread encoder with its pre-token cache, the
  * subword and superword passes, and the parallel encoding of a large buffer. */
 #include "encode_impl.h"
+#include "pretok_fast.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -48,6 +49,7 @@ int tok_encoder_open(tok_encoder **out, const tok *t)
         free(e);
         return TOK_ENOMEM;
     }
+    e->fast = tok_pretok_fast_kind(e->m);
     *out = e;
     return TOK_OK;
 }
@@ -154,6 +156,21 @@ static const int32_t *merge_piece(tok_encoder *e, const uint8_t *p, size_t n, in
     return e->seq;
 }
 
+/* The bytes p[0..n), 2 <= n <= 7, zero-padded in a little-endian word, from two overlapping
+ * loads (a byte-wise copy to the stack and a word load from it stall the core). */
+static inline uint64_t small_key(const uint8_t *p, size_t n)
+{
+    if (n >= 4) {
+        uint64_t a =
+            (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
+        const uint8_t *q = p + n - 4;
+        uint64_t b =
+            (uint64_t)q[0] | (uint64_t)q[1] << 8 | (uint64_t)q[2] << 16 | (uint64_t)q[3] << 24;
+        return a | b << (8 * (n - 4)); /* the overlap holds the same bytes in both */
+    }
+    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[n - 1] << (8 * (n - 1));
+}
+
 const int32_t *tok_encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int32_t hi,
                                 size_t *nout)
 {
@@ -165,9 +182,10 @@ const int32_t *tok_encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int3
     struct small_entry *se = NULL;
     uint64_t key = 0;
     if (n <= 7) {
-        memcpy(&key, p, n);
-        key |= (uint64_t)n << 56;
-        se = &e->small[mix64(key ^ (uint64_t)(uint32_t)hi << 20) >> (64 - SMALL_BITS)];
+        key = small_key(p, n) | (uint64_t)n << 56;
+        /* one multiply (Fibonacci hashing) is spread enough for a direct-mapped table */
+        se = &e->small[((key ^ (uint64_t)(uint32_t)hi << 20) * 0x9e3779b97f4a7c15ULL) >>
+                       (64 - SMALL_BITS)];
         if (se->key == key && se->tag == (uint32_t)hi + 1) {
             *nout = 1;
             return &se->id;
@@ -255,6 +273,32 @@ const int32_t *tok_encode_chunk(tok_encoder *e, const uint8_t *s, size_t cs, siz
     return e->seq2;
 }
 
+/* The next pre-token: the shortcut inline where it decides, else the matcher. */
+static inline bool next_piece(tok_encoder *e, const uint8_t *s, size_t n, pretok_iter *it,
+                              size_t *ps, size_t *pe)
+{
+    if (e->fast && !it->pending && it->pos < n) {
+        size_t me = tok_pretok_fast(e->fast, s, n, it->pos);
+        if (me) {
+            *ps = it->pos;
+            *pe = it->pos = me;
+            return true;
+        }
+    }
+    return tok_pretok_next(e->m, s, n, it, ps, pe);
+}
+
+/* tok_ids_push, with the common case (one token, room for it) inline. */
+static inline int push(tok_ids *out, const tok *t, const int32_t *ids, size_t k, size_t start)
+{
+    if (k == 1 && out->n < out->cap) {
+        out->ids[out->n] = ids[0];
+        out->start[out->n++] = start;
+        return TOK_OK;
+    }
+    return tok_ids_push(out, t, ids, k, start);
+}
+
 /* Encodes from `from` (a position where the encoding restarts cleanly: no pre-token or line
  * runs across it) until the first such position at or after `stop`, which goes to *end.
  * Clean positions passed on the way are recorded in sync (up to maxsync). */
@@ -276,10 +320,10 @@ static int encode_from(tok_encoder *e, int level, const uint8_t *s, size_t n, si
     if (!t->super_level || level < t->super_level) {
         int32_t hi = t->limit[level];
         while (it.pos < stop || it.pending) {
-            if (!tok_pretok_next(e->m, s, n, &it, &ps, &pe))
+            if (!next_piece(e, s, n, &it, &ps, &pe))
                 break;
             const int32_t *r = tok_encode_piece(e, s + ps, pe - ps, hi, &m);
-            if (!r || tok_ids_push(out, t, r, m, ps))
+            if (!r || push(out, t, r, m, ps))
                 return TOK_ENOMEM;
             if (sync && !it.pending && *nsync < maxsync)
                 sync[(*nsync)++] = it.pos;
@@ -290,7 +334,7 @@ static int encode_from(tok_encoder *e, int level, const uint8_t *s, size_t n, si
     int32_t hi = t->limit[level], hi1 = t->limit[t->super_level - 1];
     size_t npcs = 0, cs = from;
     while (it.pos < stop || it.pending || npcs) {
-        bool more = tok_pretok_next(e->m, s, n, &it, &ps, &pe);
+        bool more = next_piece(e, s, n, &it, &ps, &pe);
         bool nl = more && memchr(s + ps, '\n', pe - ps);
         if (more && !nl) { /* one more piece of the line */
             if (grow((void **)&e->pcs, &e->pcap, 2 * npcs + 2, sizeof *e->pcs))
@@ -305,14 +349,14 @@ static int encode_from(tok_encoder *e, int level, const uint8_t *s, size_t n, si
         if (npcs) { /* the line ends: its superword stage */
             const int32_t *r =
                 tok_encode_chunk(e, s, cs, e->pcs[2 * npcs - 1], e->pcs, npcs, hi, &m);
-            if (!r || tok_ids_push(out, t, r, m, cs))
+            if (!r || push(out, t, r, m, cs))
                 return TOK_ENOMEM;
             npcs = 0;
         }
         if (!more)
             break;
         const int32_t *r = tok_encode_piece(e, s + ps, pe - ps, hi1, &m); /* a newline piece */
-        if (!r || tok_ids_push(out, t, r, m, ps))
+        if (!r || push(out, t, r, m, ps))
             return TOK_ENOMEM;
         if (sync && !it.pending && *nsync < maxsync)
             sync[(*nsync)++] = it.pos;
@@ -337,20 +381,26 @@ int tok_encode(tok_encoder *e, int level, const void *buf, size_t n, tok_ids *ou
 
 /* ---- parallel encoding ---- */
 
-/* The buffer is cut into PARTS_PER_THREAD parts per thread, taken in turn by the threads
- * (so a slow stretch of text does not hold one thread back: with 4 parts a thread, one
- * thread often waited a whole part's time for the other at the end), and joined exactly. */
+/* The buffer is cut into PARTS_PER_THREAD parts per thread, taken in turn by the threads (so a
+ * slow stretch of text, or a thread that other work on the machine holds back, does not hold
+ * the rest back). The parts go into the output in order as soon as they and every part
+ * before them are done, by the thread that finished last: after each part the encoding
+ * continues, unit by unit (the glue), until it reaches a clean position that the next part
+ * also passed; from there that part's tokens are the ones the serial encoding makes. A part's
+ * buffer then goes back to a pool for the next part, so that fresh memory (a page fault every
+ * 4 KB, which the threads also contend for) is written once, in the output, and not twice. */
 enum { MIN_PER_PART = 1 << 16, PARTS_PER_THREAD = 32, MAX_SYNC = 1 << 14 };
 
-struct part {
-    size_t from, stop, end, nsync;
+struct buffer { /* a part's tokens and the clean positions its encoding passed */
     tok_ids ids;
     size_t *sync;
-    int rc;
-    /* the join: tokens first.. of ids, then the glue, go to the output at `at` */
-    bool used;
-    size_t first, at;
-    tok_ids glue;
+    size_t nsync;
+    struct buffer *next; /* in the pool */
+};
+
+struct part {
+    size_t from, stop, end;
+    struct buffer *b; /* its tokens, once done; NULL again once in the output */
 };
 
 struct pool {
@@ -358,14 +408,96 @@ struct pool {
     size_t n;
     int level, nparts;
     struct part *parts;
-    atomic_int next;
+    atomic_int next;      /* the next part to encode */
+    pthread_mutex_t lock; /* guards the rest */
+    struct buffer *free;  /* buffers to reuse */
+    int joined;           /* parts [0, joined) are in the output */
+    size_t cur;           /* the output encodes the text up to here */
     tok_ids *out;
+    int rc;
 };
 
 struct worker {
     struct pool *pool;
     tok_encoder *e;
 };
+
+static void buffer_free(struct buffer *b)
+{
+    while (b) {
+        struct buffer *next = b->next;
+        tok_ids_free(&b->ids);
+        free(b->sync);
+        free(b);
+        b = next;
+    }
+}
+
+static bool in_sync(const struct buffer *b, size_t pos)
+{
+    size_t lo = 0, hi = b->nsync;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (b->sync[mid] < pos)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < b->nsync && b->sync[lo] == pos;
+}
+
+/* Appends part p (done) to the output, after the glue that leads to it; a part the glue runs
+ * past adds nothing. The lock is held. */
+static int join_part(struct pool *pl, tok_encoder *e, const struct part *p)
+{
+    const struct buffer *b = p->b;
+    tok_ids *out = pl->out;
+    int rc = TOK_OK;
+    size_t first = 0;
+    if (pl->joined) {
+        while (!rc && pl->cur < p->end && !in_sync(b, pl->cur))
+            rc = encode_from(e, pl->level, pl->s, pl->n, pl->cur, pl->cur + 1, out, &pl->cur,
+                             NULL, NULL, 0);
+        if (rc || pl->cur >= p->end)
+            return rc;
+        size_t hi = b->ids.n;
+        while (first < hi) {
+            size_t mid = (first + hi) / 2;
+            if (b->ids.start[mid] < pl->cur)
+                first = mid + 1;
+            else
+                hi = mid;
+        }
+    }
+    size_t m = b->ids.n - first;
+    if (out->n + m > out->cap) {
+        size_t c = out->cap ? out->cap : 1024;
+        while (c < out->n + m)
+            c *= 2;
+        if (tok_ids_reserve(out, c))
+            return TOK_ENOMEM;
+    }
+    if (m) {
+        memcpy(out->ids + out->n, b->ids.ids + first, m * sizeof *out->ids);
+        memcpy(out->start + out->n, b->ids.start + first, m * sizeof *out->start);
+    }
+    out->n += m;
+    pl->cur = p->end;
+    return TOK_OK;
+}
+
+/* Joins every part that is done and has all the parts before it joined. The lock is held. */
+static void join_ready(struct pool *pl, tok_encoder *e)
+{
+    while (!pl->rc && pl->joined < pl->nparts && pl->parts[pl->joined].b) {
+        struct part *p = &pl->parts[pl->joined];
+        pl->rc = join_part(pl, e, p);
+        p->b->next = pl->free; /* back to the pool */
+        pl->free = p->b;
+        p->b = NULL;
+        pl->joined++;
+    }
+}
 
 static void *worker_run(void *arg)
 {
@@ -376,115 +508,53 @@ static void *worker_run(void *arg)
         if (k >= pl->nparts)
             break;
         struct part *p = &pl->parts[k];
-        /* the counters that change at every token live on this thread's stack: parts lie
-         * side by side in one array, and writing them from two threads would share lines */
-        tok_ids ids = {0};
-        size_t end = 0, nsync = 0;
-        /* room for 2 bytes a token (prose has ~4, code ~3): a part that outgrows its
-         * buffer is copied, and the other thread's TLB flushed, as the old one is unmapped */
-        int rc = tok_ids_reserve(&ids, (p->stop - p->from) / 2 + 1024);
-        if (!rc)
-            rc = encode_from(w->e, pl->level, pl->s, pl->n, p->from, p->stop, &ids, &end,
-                             p->sync, &nsync, MAX_SYNC);
-        p->ids = ids;
-        p->end = end;
-        p->nsync = nsync;
-        p->rc = rc;
+        pthread_mutex_lock(&pl->lock);
+        struct buffer *b = pl->free;
+        if (b) {
+            pl->free = b->next;
+            b->next = NULL;
+        }
+        int failed = pl->rc;
+        pthread_mutex_unlock(&pl->lock);
+        if (failed) {
+            buffer_free(b);
+            break;
+        }
+        int rc = TOK_OK;
+        if (!b &&
+            (!(b = calloc(1, sizeof *b)) || !(b->sync = malloc(MAX_SYNC * sizeof *b->sync))))
+            rc = TOK_ENOMEM;
+        size_t end = 0;
+        if (!rc) {
+            /* the counters that change at every token live on this thread's stack, not in
+             * memory that the other threads read */
+            tok_ids ids = b->ids;
+            size_t nsync = 0;
+            ids.n = 0;
+            /* room for 2 bytes a token (prose has ~4, code ~3); a part that outgrows it grows */
+            rc = tok_ids_reserve(&ids, (p->stop - p->from) / 2 + 1024);
+            if (!rc)
+                rc = encode_from(w->e, pl->level, pl->s, pl->n, p->from, p->stop, &ids, &end,
+                                 b->sync, &nsync, MAX_SYNC);
+            b->ids = ids;
+            b->nsync = nsync;
+        }
+        pthread_mutex_lock(&pl->lock);
+        if (rc) {
+            if (!pl->rc)
+                pl->rc = rc;
+            if (b) {
+                b->next = pl->free;
+                pl->free = b;
+            }
+        } else {
+            p->end = end;
+            p->b = b;
+            join_ready(pl, w->e);
+        }
+        pthread_mutex_unlock(&pl->lock);
     }
     return NULL;
-}
-
-static bool in_sync(const struct part *p, size_t pos)
-{
-    size_t lo = 0, hi = p->nsync;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (p->sync[mid] < pos)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < p->nsync && p->sync[lo] == pos;
-}
-
-/* Plans the join of the parts: after each part the encoding continues, unit by unit (the
- * glue), until it reaches a clean position that the next part also passed; from there that
- * part's tokens are the ones the serial encoding makes. A part contributes its tokens from
- * `first` on, then its glue, at output position `at`; a part the glue ran past, nothing. */
-static int plan_join(struct pool *pl, tok_encoder *e, size_t *total_out)
-{
-    int np = pl->nparts;
-    size_t cur = pl->parts[0].end, total = 0;
-    int last = 0; /* the part whose tokens were taken last; glue follows it */
-    pl->parts[0].used = true;
-    int rc = TOK_OK;
-    for (int k = 1; k < np && !rc; k++) {
-        struct part *p = &pl->parts[k];
-        while (!rc && cur < p->end && !in_sync(p, cur))
-            rc = encode_from(e, pl->level, pl->s, pl->n, cur, cur + 1, &pl->parts[last].glue,
-                             &cur, NULL, NULL, 0);
-        if (rc || cur >= p->end)
-            continue;
-        size_t lo = 0, hi = p->ids.n;
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (p->ids.start[mid] < cur)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        p->first = lo;
-        p->used = true;
-        last = k;
-        cur = p->end;
-    }
-    for (int k = 0; k < np; k++) {
-        struct part *p = &pl->parts[k];
-        p->at = total;
-        if (p->used)
-            total += (p->ids.n - p->first) + p->glue.n;
-    }
-    *total_out = total;
-    return rc;
-}
-
-/* Copies the planned parts into the output, parts taken in turn by the threads (the output
- * is fresh memory: its page faults are taken in parallel too). */
-static void *copy_run(void *arg)
-{
-    struct pool *pl = arg;
-    for (;;) {
-        int k = atomic_fetch_add(&pl->next, 1);
-        if (k >= pl->nparts)
-            break;
-        const struct part *p = &pl->parts[k];
-        if (!p->used)
-            continue;
-        const tok_ids *src[2] = {&p->ids, &p->glue};
-        size_t from[2] = {p->first, 0}, at = p->at;
-        for (int j = 0; j < 2; j++) {
-            size_t m = src[j]->n - from[j];
-            if (!m)
-                continue;
-            memcpy(pl->out->ids + at, src[j]->ids + from[j], m * sizeof *pl->out->ids);
-            memcpy(pl->out->start + at, src[j]->start + from[j], m * sizeof *pl->out->start);
-            at += m;
-        }
-    }
-    return NULL;
-}
-
-/* Runs copy_run on nt threads, the caller's one of them (so it needs no thread to start). */
-static void copy_parts(struct pool *pl, pthread_t *th, int nt)
-{
-    atomic_store(&pl->next, 0);
-    int started = 0;
-    for (; started < nt - 1; started++)
-        if (pthread_create(&th[started], NULL, copy_run, pl))
-            break;
-    copy_run(pl);
-    for (int k = 0; k < started; k++)
-        pthread_join(th[k], NULL);
 }
 
 int tok_encode_parallel(const tok *t, int level, const void *buf, size_t n, int nthreads,
@@ -507,19 +577,27 @@ int tok_encode_parallel(const tok *t, int level, const void *buf, size_t n, int 
         return rc;
     }
     const uint8_t *s = buf;
-    struct pool pl = {.s = s, .n = n, .level = level, .nparts = (int)np};
+    struct pool pl = {.s = s, .n = n, .level = level, .nparts = (int)np, .out = out};
     atomic_init(&pl.next, 0);
+    out->n = 0;
+    /* room for 3 bytes a token: untouched pages cost nothing, and the output grows if needed
+     * (a huge input that cannot have that much address space starts smaller) */
+    int rc = tok_ids_reserve(out, n / 3 + 1024);
+    if (rc)
+        rc = tok_ids_reserve(out, n / 64 + 1024);
+    if (!rc && pthread_mutex_init(&pl.lock, NULL))
+        rc = TOK_ENOMEM;
+    bool locked = !rc;
     pl.parts = calloc(np, sizeof *pl.parts);
     struct worker *ws = calloc((size_t)nt, sizeof *ws);
     pthread_t *th = calloc((size_t)nt, sizeof *th);
-    int rc = pl.parts && ws && th ? TOK_OK : TOK_ENOMEM;
+    if (!pl.parts || !ws || !th)
+        rc = TOK_ENOMEM;
     for (size_t k = 0; k < np && !rc; k++) {
         struct part *p = &pl.parts[k];
         p->from = n / np * k;
         for (int j = 0; k && j < 3 && p->from < n && (s[p->from] & 0xc0) == 0x80; j++)
             p->from++;
-        if (!(p->sync = malloc(MAX_SYNC * sizeof *p->sync)))
-            rc = TOK_ENOMEM;
     }
     for (size_t k = 0; k < np && !rc; k++)
         pl.parts[k].stop = k + 1 < np ? pl.parts[k + 1].from : n;
@@ -528,33 +606,34 @@ int tok_encode_parallel(const tok *t, int level, const void *buf, size_t n, int 
         if (tok_encoder_open(&ws[k].e, t))
             rc = TOK_ENOMEM;
     }
+    /* the caller's thread is one of the workers */
     int started = 0;
-    for (; started < nt && !rc; started++)
-        if (pthread_create(&th[started], NULL, worker_run, &ws[started]))
-            rc = TOK_ENOMEM;
+    for (; started < nt - 1 && !rc; started++)
+        if (pthread_create(&th[started], NULL, worker_run, &ws[started + 1])) {
+            rc = TOK_ENOMEM; /* not started: not to be joined */
+            break;
+        }
+    if (!rc || started) {
+        if (rc) { /* a thread would not start: the ones that did stop after their part */
+            pthread_mutex_lock(&pl.lock);
+            pl.rc = rc;
+            pthread_mutex_unlock(&pl.lock);
+        }
+        worker_run(&ws[0]);
+    }
     for (int k = 0; k < started; k++)
         pthread_join(th[k], NULL);
-    for (size_t k = 0; k < np && !rc; k++)
-        rc = pl.parts[k].rc;
-    size_t total = 0;
     if (!rc)
-        rc = plan_join(&pl, ws[0].e, &total);
-    if (!rc) {
+        rc = pl.rc; /* every part is in the output: the last one done joined what was left */
+    if (rc)
         out->n = 0;
-        rc = tok_ids_reserve(out, total ? total : 1);
-    }
-    if (!rc) {
-        pl.out = out;
-        copy_parts(&pl, th, nt);
-        out->n = total;
-    }
-    for (size_t k = 0; pl.parts && k < np; k++) {
-        tok_ids_free(&pl.parts[k].ids);
-        tok_ids_free(&pl.parts[k].glue);
-        free(pl.parts[k].sync);
-    }
+    for (size_t k = 0; pl.parts && k < np; k++)
+        buffer_free(pl.parts[k].b);
+    buffer_free(pl.free);
     for (int k = 0; ws && k < nt; k++)
         tok_encoder_close(&ws[k].e);
+    if (locked)
+        pthread_mutex_destroy(&pl.lock);
     free(pl.parts);
     free(ws);
     free(th);

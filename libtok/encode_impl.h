@@ -18,6 +18,7 @@ struct tok_encoder {
     const tok *t;
     struct small_entry *small; /* (1 << SMALL_BITS) */
     pretok_matcher *m;
+    int fast; /* the matcher's ASCII shortcut, tried inline */
     merge_scratch sc;
     struct centry *ents; /* pre-token (and line) cache: open addressing */
     size_t ecap, en;

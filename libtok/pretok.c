@@ -192,6 +192,11 @@ static bool find(pretok_matcher *m, const uint8_t *s, size_t n, size_t from, siz
     return true;
 }
 
+int tok_pretok_fast_kind(const pretok_matcher *m)
+{
+    return m->p->fast;
+}
+
 bool tok_pretok_next(pretok_matcher *m, const uint8_t *s, size_t n, pretok_iter *it, size_t *ps,
                      size_t *pe)
 {

@@ -90,6 +90,9 @@ typedef struct pretok_iter {
  * does not match (between matches) come back as pre-tokens of their own. */
 bool tok_pretok_next(pretok_matcher *m, const uint8_t *s, size_t n, pretok_iter *it, size_t *ps,
                      size_t *pe);
+/* The matcher's exact ASCII shortcut (FAST_* of pretok_fast.h), FAST_NONE for none: a caller
+ * may try it inline, where no match is pending, before tok_pretok_next. */
+int tok_pretok_fast_kind(const pretok_matcher *m);
 
 /* ---- the pyramid (pyramid.c) ---- */
 
