@@ -24,6 +24,10 @@ model *test_model(int V, int K, int d, int L, int H, int T, int mode, int thread
 void test_scale_params(model *m, double sd, unsigned long seed);
 /* A gsl_rng (mt19937) at seed: free with gsl_rng_free. */
 gsl_rng *test_rng(unsigned long seed);
+/* The CRC-32 of a checkpoint's payload (as libmodel writes it), to forge files. */
+uint32_t test_crc32(const unsigned char *p, size_t n);
+/* A whole file, malloc'd, its length in *len; NULL if it cannot be read. */
+unsigned char *test_slurp(const char *path, size_t *len);
 
 /* A two-stage chain over V tokens (V <= CHAIN_MAXV): stage 1 = v / 3, stage 2 = stage 1 / 3,
  * as input ids after the K mask ids, with its membership layout and the arrays of a

@@ -397,38 +397,10 @@ void test_chain_errors(void)
 
 /* ---- checkpoints ---- */
 
-static uint32_t crc32(const unsigned char *p, size_t n)
-{
-    uint32_t c = 0xFFFFFFFFu;
-    while (n--) {
-        c ^= *p++;
-        for (int k = 0; k < 8; k++)
-            c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    }
-    return ~c;
-}
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(*len + 1);
-    if (fread(b, 1, *len, f) != *len) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    return b;
-}
-
 /* Writes buf with its payload's CRC recomputed, and loads it: the code and message. */
 static int load_patched(const char *path, unsigned char *buf, size_t len, char *msg, size_t n)
 {
-    uint32_t crc = crc32(buf + 32, len - 32);
+    uint32_t crc = test_crc32(buf + 32, len - 32);
     memcpy(buf + 24, &crc, 4);
     FILE *f = fopen(path, "wb");
     fwrite(buf, 1, len, f);
@@ -485,7 +457,7 @@ void test_chain_checkpoint(void)
     }
     model_close(&b);
     size_t len = 0, len2 = 0;
-    unsigned char *buf = slurp(path, &len), *buf2 = slurp(path2, &len2);
+    unsigned char *buf = test_slurp(path, &len), *buf2 = test_slurp(path2, &len2);
     CHECK(buf && buf2 && len == len2 && !memcmp(buf, buf2, len),
           "saved again, the checkpoint changed");
     uint32_t version = 0;
@@ -536,7 +508,7 @@ void test_chain_checkpoint(void)
     a = test_model(16, 1, 8, 1, 2, T, 0, 1, 62);
     CHECK_RC(a, model_save(a, path, NULL, 0), MODEL_OK);
     free(buf);
-    buf = slurp(path, &len);
+    buf = test_slurp(path, &len);
     if (buf)
         memcpy(&version, buf + 8, 4);
     CHECK(version == 2, "a flat checkpoint has version %u, expected 2", version);

@@ -243,41 +243,13 @@ void test_edit_adapter(void)
 
 /* ---- checkpoints ---- */
 
-static uint32_t crc32(const unsigned char *p, size_t n)
-{
-    uint32_t c = 0xFFFFFFFFu;
-    while (n--) {
-        c ^= *p++;
-        for (int k = 0; k < 8; k++)
-            c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    }
-    return ~c;
-}
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(*len + 1);
-    if (fread(b, 1, *len, f) != *len) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    return b;
-}
-
 /* Writes len bytes of buf (with the payload's CRC recomputed when fix_crc) and loads them:
  * the code, and the message in msg. */
 static int load_bytes(const char *path, unsigned char *buf, size_t len, int fix_crc, char *msg,
                       size_t n)
 {
     if (fix_crc && len >= 32) {
-        uint32_t crc = crc32(buf + 32, len - 32);
+        uint32_t crc = test_crc32(buf + 32, len - 32);
         memcpy(buf + 24, &crc, 4);
     }
     FILE *f = fopen(path, "wb");
@@ -303,7 +275,7 @@ void test_edit_checkpoint(void)
     model *a = edit_model(0, 21);
     CHECK_RC(a, model_save(a, path, "m", 0), MODEL_OK);
     size_t len0 = 0;
-    unsigned char *b0 = slurp(path, &len0);
+    unsigned char *b0 = test_slurp(path, &len0);
     CHECK(b0 && b0[8] == 2, "a model without edit classes is not version 2");
     CHECK_INT(32 + 9 * 4 + 8 + 4 + 1 + model_num_params(a) * 4, len0);
     model_close(&a);
@@ -345,7 +317,7 @@ void test_edit_checkpoint(void)
     free(meta);
     model_close(&l);
     size_t len = 0;
-    unsigned char *buf = slurp(path, &len);
+    unsigned char *buf = test_slurp(path, &len);
     CHECK(buf && buf[8] == 5, "a model with edit classes is not version 5 (%d)",
           buf ? buf[8] : -1);
     char msg[256];

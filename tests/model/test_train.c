@@ -336,23 +336,6 @@ static const char *tmp_path(const char *name)
     return buf;
 }
 
-static unsigned char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(*len + 1);
-    if (fread(b, 1, *len, f) != *len) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    return b;
-}
-
 static void write_all(const char *path, const void *p, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -428,7 +411,7 @@ void test_checkpoint(void)
     model_close(&b);
 
     size_t len = 0;
-    unsigned char *buf = read_all(path, &len);
+    unsigned char *buf = test_slurp(path, &len);
     CHECK(buf && len > 64, "cannot read back the checkpoint");
     if (buf && len > 64) {
         const char *bad = tmp_path("bad.ckpt");
@@ -529,7 +512,7 @@ int test_torch(void)
         CHECK_RC(m, model_forward(m, inp, tgt, w, B, T, &loss, lp), MODEL_OK);
         CHECK_RC(m, model_backward(m), MODEL_OK);
         size_t len = 0;
-        float *peer = (float *)read_all(out, &len);
+        float *peer = (float *)test_slurp(out, &len);
         size_t want_len = (N + 1 + m->num_params) * 4;
         CHECK(peer && len == want_len, "peer output: %zu bytes, expected %zu", len, want_len);
         if (peer && len == want_len) {
@@ -632,7 +615,7 @@ static void expect_dir(const char *dir, const char *const *names, const char *wh
 static int file_is(const char *path, const char *text)
 {
     size_t len = 0;
-    unsigned char *b = read_all(path, &len);
+    unsigned char *b = test_slurp(path, &len);
     int same = b && len == strlen(text) && !memcmp(b, text, len);
     free(b);
     return same;
@@ -693,7 +676,7 @@ void test_atomic_file(void)
     snprintf(ckpt, sizeof ckpt, "%s", tmp_path("a.ckpt"));
     CHECK_RC(m, model_save(m, ckpt, "first", 0), MODEL_OK);
     size_t len = 0;
-    unsigned char *first = read_all(ckpt, &len);
+    unsigned char *first = test_slurp(ckpt, &len);
     struct rlimit old;
     getrlimit(RLIMIT_FSIZE, &old);
     struct rlimit small = {.rlim_cur = 1024, .rlim_max = old.rlim_max};
@@ -705,7 +688,7 @@ void test_atomic_file(void)
               "a save past the file size limit: expected MODEL_EIO, got %d: %s", rc,
               model_errmsg(m));
         size_t len2 = 0;
-        unsigned char *now = read_all(ckpt, &len2);
+        unsigned char *now = test_slurp(ckpt, &len2);
         CHECK(first && now && len2 == len && !memcmp(first, now, len),
               "the previous checkpoint changed (%zu bytes, now %zu)", len, len2);
         free(now);
