@@ -423,6 +423,18 @@ static int curves(struct report *r, const struct xtable *configs)
     return rc;
 }
 
+/* The end of the run of series i.. that belong to one metric (the table's `metric` column of
+ * each series' first row): the series of one chart. */
+static int metric_end(const struct xtable *t, const struct series_set *ss, int i)
+{
+    const char *metric = export_xt_text(t, (int)(ss->s[i].x - ss->xy), "metric");
+    int j = i;
+    while (j < ss->n &&
+           !strcmp(metric, export_xt_text(t, (int)(ss->s[j].x - ss->xy), "metric")))
+        j++;
+    return j;
+}
+
 /* Learning curves: every curve_* metric (held-out scores at points of training), one chart
  * each, a line per configuration (the mean over its finished seeds). */
 static int heldout(struct report *r, const struct xtable *configs)
@@ -436,27 +448,21 @@ static int heldout(struct report *r, const struct xtable *configs)
                 export_sql_heldout);
     if (code(s, sqlite3_mprintf(export_py_heldout, export_sql_heldout)))
         return -2;
-    struct xtable t;
-    int rc = export_xt_query(r, export_sql_heldout, &t);
-    if (rc)
+    struct xtable *t;
+    int rc = rows_or_note(r, s, export_sql_heldout,
+                          "No learning curves: no finished run logged held-out scores during "
+                          "training (score.curve_every).",
+                          &t);
+    if (rc <= 0)
         return rc;
-    if (!t.nrows) {
-        export_xt_free(&t);
-        return note(s, "%s",
-                    "No learning curves: no finished run logged held-out scores during "
-                    "training (score.curve_every).");
-    }
     struct series_set ss = {0};
-    rc = series_from(&ss, &t, "series", "step", "bpb", "configuration");
+    rc = series_from(&ss, t, "series", "step", "bpb", "configuration");
     for (int i = 0; !rc && i < ss.n;) {
-        const char *metric = export_xt_text(&t, (int)(ss.s[i].x - ss.xy), "metric");
-        int j = i;
-        while (j < ss.n &&
-               !strcmp(metric, export_xt_text(&t, (int)(ss.s[j].x - ss.xy), "metric")))
-            j++;
+        const char *metric = export_xt_text(t, (int)(ss.s[i].x - ss.xy), "metric");
+        int j = metric_end(t, &ss, i);
         for (int k = i; k < j; k++)
             config_look(&ss.s[k],
-                        config_style(configs, export_xt_text(&t, (int)(ss.s[k].x - ss.xy),
+                        config_style(configs, export_xt_text(t, (int)(ss.s[k].x - ss.xy),
                                                              "config_hash")));
         char *title = sqlite3_mprintf("%s", metric + 6),
              *ylabel = sqlite3_mprintf("%s (held-out bits/byte)", metric + 6);
@@ -473,7 +479,7 @@ static int heldout(struct report *r, const struct xtable *configs)
         i = j;
     }
     series_free(&ss);
-    export_xt_free(&t);
+    table_free(t);
     return rc;
 }
 
@@ -493,24 +499,18 @@ static int frontier(struct report *r)
                 export_sql_frontier);
     if (code(s, sqlite3_mprintf(export_py_frontier, export_sql_frontier)))
         return -2;
-    struct xtable t;
-    int rc = export_xt_query(r, export_sql_frontier, &t);
-    if (rc)
+    struct xtable *t;
+    int rc = rows_or_note(r, s, export_sql_frontier,
+                          "No sample quality: no finished run of this sweep logged scores of "
+                          "its samples (score.samples).",
+                          &t);
+    if (rc <= 0)
         return rc;
-    if (!t.nrows) {
-        export_xt_free(&t);
-        return note(s, "%s",
-                    "No sample quality: no finished run of this sweep logged scores of its "
-                    "samples (score.samples).");
-    }
     struct series_set ss = {0};
-    rc = series_from(&ss, &t, "series", "nfe", "value", "sampler");
+    rc = series_from(&ss, t, "series", "nfe", "value", "sampler");
     for (int i = 0; !rc && i < ss.n;) {
-        const char *metric = export_xt_text(&t, (int)(ss.s[i].x - ss.xy), "metric");
-        int j = i;
-        while (j < ss.n &&
-               !strcmp(metric, export_xt_text(&t, (int)(ss.s[j].x - ss.xy), "metric")))
-            j++;
+        const char *metric = export_xt_text(t, (int)(ss.s[i].x - ss.xy), "metric");
+        int j = metric_end(t, &ss, i);
         for (int k = i; k < j; k++)
             config_look(&ss.s[k], k - i);
         sqlite3_str *svg = sqlite3_str_new(NULL);
@@ -522,7 +522,7 @@ static int frontier(struct report *r)
         i = j;
     }
     series_free(&ss);
-    export_xt_free(&t);
+    table_free(t);
     return rc;
 }
 
