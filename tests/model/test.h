@@ -28,6 +28,10 @@ gsl_rng *test_rng(unsigned long seed);
 uint32_t test_crc32(const unsigned char *p, size_t n);
 /* A whole file, malloc'd, its length in *len; NULL if it cannot be read. */
 unsigned char *test_slurp(const char *path, size_t *len);
+/* Writes len bytes of buf to path (with the payload's CRC recomputed when fix_crc, so that a
+ * forged field is what the loader meets) and loads the file: the code, the message in msg. */
+int test_load_bytes(const char *path, unsigned char *buf, size_t len, int fix_crc, char *msg,
+                    size_t n);
 
 /* A two-stage chain over V tokens (V <= CHAIN_MAXV): stage 1 = v / 3, stage 2 = stage 1 / 3,
  * as input ids after the K mask ids, with its membership layout and the arrays of a

@@ -397,21 +397,6 @@ void test_chain_errors(void)
 
 /* ---- checkpoints ---- */
 
-/* Writes buf with its payload's CRC recomputed, and loads it: the code and message. */
-static int load_patched(const char *path, unsigned char *buf, size_t len, char *msg, size_t n)
-{
-    uint32_t crc = test_crc32(buf + 32, len - 32);
-    memcpy(buf + 24, &crc, 4);
-    FILE *f = fopen(path, "wb");
-    fwrite(buf, 1, len, f);
-    fclose(f);
-    model *m = NULL;
-    int rc = model_load(&m, path, 1, NULL);
-    snprintf(msg, n, "%s", model_errmsg(m));
-    model_close(&m);
-    return rc;
-}
-
 void test_chain_checkpoint(void)
 {
     char dir[] = "/tmp/pyramask-chain-XXXXXX", path[64], path2[64];
@@ -472,14 +457,14 @@ void test_chain_checkpoint(void)
         memcpy(c, buf, len);
         v = 0;
         memcpy(c + 32 + 9 * 4, &v, 4);
-        CHECK(load_patched(path2, c, len, msg, sizeof msg) == MODEL_EFORMAT &&
+        CHECK(test_load_bytes(path2, c, len, 1, msg, sizeof msg) == MODEL_EFORMAT &&
                   strstr(msg, "n_desc"),
               "version 3 with n_desc 0: %s", msg);
         memcpy(c, buf, len);
         v = f.start[f.D] + 1;
         memcpy(c + 32 + 10 * 4, &v, 4);
-        CHECK(load_patched(path2, c, len, msg, sizeof msg) == MODEL_EFORMAT, "member count: %s",
-              msg);
+        CHECK(test_load_bytes(path2, c, len, 1, msg, sizeof msg) == MODEL_EFORMAT,
+              "member count: %s", msg);
         /* the layout sits after meta and the parameters; make a member decrease */
         size_t lay = 32 + 11 * 4 + 8 + 4 + 4 + a->num_params * 4 + (f.D + 1) * 4;
         memcpy(c, buf, len);
@@ -488,12 +473,12 @@ void test_chain_checkpoint(void)
         CHECK(m0 == f.members[0], "the layout is not where expected: %d", m0);
         v = 9;
         memcpy(c + lay + 4, &v, 4);
-        CHECK(load_patched(path2, c, len, msg, sizeof msg) == MODEL_EFORMAT &&
+        CHECK(test_load_bytes(path2, c, len, 1, msg, sizeof msg) == MODEL_EFORMAT &&
                   strstr(msg, "corrupt") && strstr(msg, "not increasing"),
               "a decreasing member: %s", msg);
         memcpy(c, buf, len);
-        CHECK(load_patched(path2, c, len - 4, msg, sizeof msg) == MODEL_EFORMAT, "cut: %s",
-              msg);
+        CHECK(test_load_bytes(path2, c, len - 4, 1, msg, sizeof msg) == MODEL_EFORMAT,
+              "cut: %s", msg);
         free(c);
     }
     /* without a layout, n_desc survives alone */

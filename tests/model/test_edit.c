@@ -243,25 +243,6 @@ void test_edit_adapter(void)
 
 /* ---- checkpoints ---- */
 
-/* Writes len bytes of buf (with the payload's CRC recomputed when fix_crc) and loads them:
- * the code, and the message in msg. */
-static int load_bytes(const char *path, unsigned char *buf, size_t len, int fix_crc, char *msg,
-                      size_t n)
-{
-    if (fix_crc && len >= 32) {
-        uint32_t crc = test_crc32(buf + 32, len - 32);
-        memcpy(buf + 24, &crc, 4);
-    }
-    FILE *f = fopen(path, "wb");
-    fwrite(buf, 1, len, f);
-    fclose(f);
-    model *m = NULL;
-    int rc = model_load(&m, path, 1, NULL);
-    snprintf(msg, n, "%s", model_errmsg(m));
-    model_close(&m);
-    return rc;
-}
-
 void test_edit_checkpoint(void)
 {
     char dir[] = "/tmp/pyramask-edit-XXXXXX", path[64], bad[64];
@@ -329,43 +310,43 @@ void test_edit_checkpoint(void)
         memcpy(c, buf, len);
         v = 0;
         memcpy(c + n_edit_at, &v, 4);
-        CHECK_INT(MODEL_EFORMAT, load_bytes(bad, c, len, 1, msg, sizeof msg));
+        CHECK_INT(MODEL_EFORMAT, test_load_bytes(bad, c, len, 1, msg, sizeof msg));
         CHECK(strstr(msg, "n_edit 0"), "message: %s", msg);
         v = 3;
         memcpy(c + n_edit_at, &v, 4);
-        CHECK_INT(MODEL_EFORMAT, load_bytes(bad, c, len, 1, msg, sizeof msg));
+        CHECK_INT(MODEL_EFORMAT, test_load_bytes(bad, c, len, 1, msg, sizeof msg));
         /* with a layout announced */
         memcpy(c, buf, len);
         v = 0;
         memcpy(c + n_members_at, &v, 4);
-        CHECK_INT(MODEL_EFORMAT, load_bytes(bad, c, len, 1, msg, sizeof msg));
+        CHECK_INT(MODEL_EFORMAT, test_load_bytes(bad, c, len, 1, msg, sizeof msg));
         /* a flipped byte in the parameters (checksum), a truncated file */
         memcpy(c, buf, len);
         c[len - 100] ^= 0x40;
-        CHECK_INT(MODEL_EFORMAT, load_bytes(bad, c, len, 0, msg, sizeof msg));
+        CHECK_INT(MODEL_EFORMAT, test_load_bytes(bad, c, len, 0, msg, sizeof msg));
         CHECK(strstr(msg, "checksum"), "message: %s", msg);
         memcpy(c, buf, len);
-        CHECK_INT(MODEL_EFORMAT, load_bytes(bad, c, len - 7, 1, msg, sizeof msg));
+        CHECK_INT(MODEL_EFORMAT, test_load_bytes(bad, c, len - 7, 1, msg, sizeof msg));
         /* a later version, and a foreign file */
         memcpy(c, buf, len);
         c[8] = 6;
-        CHECK_INT(MODEL_EFORMAT, load_bytes(bad, c, len, 1, msg, sizeof msg));
+        CHECK_INT(MODEL_EFORMAT, test_load_bytes(bad, c, len, 1, msg, sizeof msg));
         CHECK(strstr(msg, "version 6"), "message: %s", msg);
         memcpy(c, buf, len);
         memcpy(c, "NOTMODEL", 8);
-        CHECK_INT(MODEL_EFORMAT, load_bytes(bad, c, len, 1, msg, sizeof msg));
+        CHECK_INT(MODEL_EFORMAT, test_load_bytes(bad, c, len, 1, msg, sizeof msg));
         /* the same bytes called version 4 (a block checkpoint): its config is one int
          * shorter, so the sizes disagree */
         memcpy(c, buf, len);
         c[8] = 4;
-        CHECK_INT(MODEL_EFORMAT, load_bytes(bad, c, len, 1, msg, sizeof msg));
+        CHECK_INT(MODEL_EFORMAT, test_load_bytes(bad, c, len, 1, msg, sizeof msg));
         free(c);
         /* an older version-2 file called version 5: too short for its config */
         if (b0) {
             unsigned char *c2 = malloc(len0);
             memcpy(c2, b0, len0);
             c2[8] = 5;
-            CHECK_INT(MODEL_EFORMAT, load_bytes(bad, c2, len0, 1, msg, sizeof msg));
+            CHECK_INT(MODEL_EFORMAT, test_load_bytes(bad, c2, len0, 1, msg, sizeof msg));
             free(c2);
         }
     }

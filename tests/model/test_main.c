@@ -49,6 +49,25 @@ unsigned char *test_slurp(const char *path, size_t *len)
     return b;
 }
 
+int test_load_bytes(const char *path, unsigned char *buf, size_t len, int fix_crc, char *msg,
+                    size_t n)
+{
+    if (fix_crc && len >= 32) {
+        uint32_t crc = test_crc32(buf + 32, len - 32);
+        memcpy(buf + 24, &crc, 4);
+    }
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fwrite(buf, 1, len, f);
+        fclose(f);
+    }
+    model *m = NULL;
+    int rc = model_load(&m, path, 1, NULL);
+    snprintf(msg, n, "%s", model_errmsg(m));
+    model_close(&m);
+    return rc;
+}
+
 model *test_model(int V, int K, int d, int L, int H, int T, int mode, int threads,
                   unsigned long seed)
 {
