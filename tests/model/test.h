@@ -20,6 +20,8 @@
  * drawn at seed; aborts the test on failure. */
 model *test_model(int V, int K, int d, int L, int H, int T, int mode, int threads,
                   unsigned long seed);
+/* The same for any config (edit classes, blocks...). */
+model *test_model_config(model_config c, int threads, unsigned long seed);
 /* Replaces every parameter by N(0, sd) (larger weights make gradient checks sensitive). */
 void test_scale_params(model *m, double sd, unsigned long seed);
 /* A gsl_rng (mt19937) at seed: free with gsl_rng_free. */

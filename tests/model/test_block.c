@@ -14,25 +14,15 @@
 static model *mode_model(int V, int K, int d, int L, int H, int T, int mode, int block,
                          const model *like, unsigned long seed)
 {
-    model_settings s;
-    model_default_settings(&s);
-    s.config = (model_config){.vocab = V,
-                              .n_mask = K,
-                              .d = d,
-                              .layers = L,
-                              .heads = H,
-                              .seq_len = T,
-                              .mode = mode,
-                              .block = block};
-    s.threads = 2;
-    gsl_rng *r = test_rng(seed);
-    model *m = NULL;
-    int rc = model_open(&m, &s, r);
-    gsl_rng_free(r);
-    if (rc) {
-        fprintf(stderr, "model_open: %s: %s\n", model_strerror(rc), model_errmsg(m));
-        exit(1);
-    }
+    model *m = test_model_config((model_config){.vocab = V,
+                                                .n_mask = K,
+                                                .d = d,
+                                                .layers = L,
+                                                .heads = H,
+                                                .seq_len = T,
+                                                .mode = mode,
+                                                .block = block},
+                                 2, seed);
     if (like)
         memcpy(m->params_mem, like->params_mem, m->num_params * sizeof(float));
     else

@@ -10,25 +10,15 @@
 
 static model *cache_model(int V, int K, int T, int mode, int block, unsigned long seed)
 {
-    model_settings s;
-    model_default_settings(&s);
-    s.config = (model_config){.vocab = V,
-                              .n_mask = K,
-                              .d = 16,
-                              .layers = 2,
-                              .heads = 2,
-                              .seq_len = T,
-                              .mode = mode,
-                              .block = block};
-    s.threads = 2;
-    gsl_rng *r = test_rng(seed);
-    model *m = NULL;
-    int rc = model_open(&m, &s, r);
-    gsl_rng_free(r);
-    if (rc) {
-        fprintf(stderr, "model_open: %s: %s\n", model_strerror(rc), model_errmsg(m));
-        exit(1);
-    }
+    model *m = test_model_config((model_config){.vocab = V,
+                                                .n_mask = K,
+                                                .d = 16,
+                                                .layers = 2,
+                                                .heads = 2,
+                                                .seq_len = T,
+                                                .mode = mode,
+                                                .block = block},
+                                 2, seed);
     test_scale_params(m, 0.3, seed + 1);
     return m;
 }

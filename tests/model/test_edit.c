@@ -16,25 +16,15 @@ enum { EV = 13, EK = 1, ED = 8, EL = 2, EH = 2, ET = 12 };
 /* A diffusion model with edit classes (n_edit 2), parameters drawn at seed. */
 static model *edit_model(int n_edit, unsigned long seed)
 {
-    model_settings s;
-    model_default_settings(&s);
-    s.config = (model_config){.vocab = EV,
-                              .n_mask = EK,
-                              .d = ED,
-                              .layers = EL,
-                              .heads = EH,
-                              .seq_len = ET,
-                              .mode = MODEL_DIFFUSION,
-                              .n_edit = n_edit};
-    s.threads = 2;
-    gsl_rng *r = test_rng(seed);
-    model *m = NULL;
-    int rc = model_open(&m, &s, r);
-    gsl_rng_free(r);
-    if (rc) {
-        fprintf(stderr, "model_open: %s: %s\n", model_strerror(rc), model_errmsg(m));
-        exit(1);
-    }
+    model *m = test_model_config((model_config){.vocab = EV,
+                                                .n_mask = EK,
+                                                .d = ED,
+                                                .layers = EL,
+                                                .heads = EH,
+                                                .seq_len = ET,
+                                                .mode = MODEL_DIFFUSION,
+                                                .n_edit = n_edit},
+                                 2, seed);
     return m;
 }
 

@@ -68,13 +68,11 @@ int test_load_bytes(const char *path, unsigned char *buf, size_t len, int fix_cr
     return rc;
 }
 
-model *test_model(int V, int K, int d, int L, int H, int T, int mode, int threads,
-                  unsigned long seed)
+model *test_model_config(model_config c, int threads, unsigned long seed)
 {
     model_settings s;
     model_default_settings(&s);
-    s.config = (model_config){
-        .vocab = V, .n_mask = K, .d = d, .layers = L, .heads = H, .seq_len = T, .mode = mode};
+    s.config = c;
     s.threads = threads;
     gsl_rng *r = test_rng(seed);
     model *m = NULL;
@@ -85,6 +83,19 @@ model *test_model(int V, int K, int d, int L, int H, int T, int mode, int thread
         exit(1);
     }
     return m;
+}
+
+model *test_model(int V, int K, int d, int L, int H, int T, int mode, int threads,
+                  unsigned long seed)
+{
+    return test_model_config((model_config){.vocab = V,
+                                            .n_mask = K,
+                                            .d = d,
+                                            .layers = L,
+                                            .heads = H,
+                                            .seq_len = T,
+                                            .mode = mode},
+                             threads, seed);
 }
 
 void test_scale_params(model *m, double sd, unsigned long seed)
