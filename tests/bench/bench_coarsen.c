@@ -1,18 +1,12 @@
 /* bench_coarsen.c: the cost of libtok's coarsening maps on a corpus: a pyramid trained on it
  * (one level of SIZE tokens), the corpus encoded, then prefix:0 and cluster:C timed.
  * Usage: bench_coarsen FILE SIZE THREADS C... (prints one line per map; C: cluster counts) */
+#include "bench.h"
 #include "tok.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int main(int argc, char **argv)
 {

@@ -4,6 +4,7 @@
  * run, and MB per second of the process's CPU time (all threads), which other work on the
  * machine moves less than the wall clock: 2 threads that use as much CPU as 1 do no extra work.
  * Usage: bench_encode PYR FILE LEVEL THREADS [RUNS]   (LEVEL -1: the top level) */
+#include "bench.h"
 #include "tok.h"
 
 #include <stdio.h>
@@ -15,12 +16,6 @@ static double clock_s(clockid_t id)
     struct timespec ts;
     clock_gettime(id, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 int main(int argc, char **argv)

@@ -3,6 +3,7 @@
  * against diffusion's; and the dual cache's deviation from exact decoding on a small model
  * trained here on real text.
  * Usage: decode_bench [--len T] [--reps R] [--threads N] [--text FILE] [--train-steps S] */
+#include "bench.h"
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,19 +14,6 @@
 #include <gsl/gsl_rng.h>
 
 #include "model.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static void die(model *m, int rc, const char *what)
 {

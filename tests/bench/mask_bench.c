@@ -1,5 +1,6 @@
 /* libmask benchmark: corruptions of a batch of 64 x 256 tokens per second for every structure
  * (the costlier type and importance options, a 2-stage chain), as a share of a training step. */
+#include "bench.h"
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,13 +83,6 @@ typedef struct config {
     mask_importance_mode mode;
     int chain; /* stages of the coarse-to-fine chain (0 = flat) */
 } config;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 int main(int argc, char **argv)
 {

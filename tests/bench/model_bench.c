@@ -1,6 +1,7 @@
 /* model_bench.c: libmodel's speed: tokens/s of a training step (forward, backward, AdamW)
  * and of scoring for a named config, a chain's training step against flat masking's, and
  * this machine's measured cblas_sgemm peak. */
+#include "bench.h"
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,21 +13,7 @@
 
 #include "model.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* CPU seconds of the whole process, all threads */
-static double cpu(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* Best GFLOPS of an n x n x n sgemm over a few repetitions, at `threads` threads. */
 static double sgemm_peak(int n, int threads)
 {

@@ -1,6 +1,7 @@
 /* sample_bench.c: sampling speed per strategy at the small config (tokens per second, model
  * calls), each against the forward passes it pays for (the same calls of model_score).
  * Usage: sample_bench [--batch B] [--steps N] [--reps R] [--threads N] */
+#include "bench.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,26 +13,6 @@
 #include "model.h"
 
 enum { V = 4096, D = 128, L = 4, H = 4, T = 128, D1 = 1024, D2 = 16, LEVELS = 4 };
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static double cpu(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static void die(model *m, int rc, const char *what)
 {
