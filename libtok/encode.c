@@ -43,7 +43,7 @@ int tok_encoder_open(tok_encoder **out, const tok *t)
     if (!e)
         return TOK_ENOMEM;
     e->t = t;
-    e->small = calloc((size_t)1 << SMALL_BITS, sizeof *e->small);
+    e->small = tok_zeroed((size_t)1 << SMALL_BITS, sizeof *e->small);
     if (!e->small || tok_pretok_matcher_open(&e->m, t->pre)) {
         free(e->small);
         free(e);
@@ -106,7 +106,7 @@ static void cache_put(tok_encoder *e, uint64_t tag, uint64_t h, const uint8_t *p
         cache_clear(e);
     if ((e->en + 1) * 2 > e->ecap) {
         size_t ncap = e->ecap ? e->ecap * 2 : 4096;
-        struct centry *ne = calloc(ncap, sizeof *ne);
+        struct centry *ne = tok_zeroed(ncap, sizeof *ne);
         if (!ne)
             return; /* caching is optional */
         for (size_t i = 0; i < e->ecap; i++) {

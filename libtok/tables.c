@@ -2,8 +2,26 @@
  * and byte strings -> token id (strings stored outside the table, looked up by offset). */
 #include "tok_impl.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* calloc would leave fresh pages mapped to the shared zero page, and the first write to each
+ * then replaces that mapping: a flush of every other thread's TLB (an interrupt to each core
+ * that runs one, costly under a hypervisor) and twice the page faults of writing the zeros
+ * here. The memset is called through a volatile pointer, or the compiler turns malloc and
+ * memset back into calloc. */
+static void *(*volatile const write_zeros)(void *, int, size_t) = memset;
+
+void *tok_zeroed(size_t n, size_t size)
+{
+    if (n && size > SIZE_MAX / n)
+        return NULL;
+    void *p = malloc(n * size);
+    if (p)
+        write_zeros(p, 0, n * size);
+    return p;
+}
 
 static size_t pow2_at_least(size_t n)
 {

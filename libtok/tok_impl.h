@@ -10,6 +10,9 @@
 #include <stdbool.h>
 
 /* ---- hash tables (tables.c) ---- */
+/* n zeroed elements of `size` bytes, for a table read before it is written (NULL if out of
+ * memory). */
+void *tok_zeroed(size_t n, size_t size);
 
 /* (left, right) -> result id; the merge's priority is the result id (its rank). */
 typedef struct pairmap {

@@ -109,7 +109,7 @@ static void wmap_free(struct wmap *m)
 static int wmap_grow(struct wmap *m)
 {
     size_t ncap = m->cap ? m->cap * 2 : 1 << 14;
-    struct wentry *ne = calloc(ncap, sizeof *ne);
+    struct wentry *ne = tok_zeroed(ncap, sizeof *ne);
     if (!ne)
         return TOK_ENOMEM;
     for (size_t i = 0; i < m->cap; i++) {
