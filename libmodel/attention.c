@@ -56,7 +56,7 @@ KERNEL_BODY rope_part_body(void *arg, int tid, int nth)
         }
     }
 }
-MODEL_KERNEL(rope_part)
+MODEL_KERNEL_AVX2(rope_part)
 
 void model_rope_forward(float *qkv, const float *rope, int B, int T, int C, int H, pool *p)
 {

@@ -4,6 +4,7 @@
 #define PYRAMASK_MODEL_FASTMATH_H
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pool.h"
@@ -112,20 +113,31 @@ static inline __attribute__((always_inline)) void vec_softmax_scale(float *x, si
 }
 
 /* MODEL_KERNEL(name) turns `static inline void name_body(void *arg, int tid, int nth)`
- * (declared always_inline) into two pool functions, one compiled for AVX2 and one for the
+ * (declared always_inline) into three pool functions, compiled for AVX-512, AVX2 and the
  * baseline ISA, and `name` a pointer-returning selector for this CPU. The C standard mode
- * keeps FP contraction off, so both compute the same bits. */
+ * keeps FP contraction off, so all compute the same bits (test model-isa). */
 #if defined(__x86_64__) && defined(__GNUC__)
-static inline int fastmath_avx2(void)
+/* The element-wise kernels' instruction set: 2 AVX-512 (F, VL, BW, DQ), 1 AVX2, 0 the
+ * baseline; the best this CPU has, or less if PYRAMASK_MODEL_ISA (avx512, avx2, base) asks
+ * for less (every choice computes the same bits; the tests compare them). */
+static inline int fastmath_isa(void)
 {
     static int has = -1;
     if (has < 0) {
         __builtin_cpu_init();
-        has = __builtin_cpu_supports("avx2") ? 1 : 0;
+        int isa = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                          __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512dq")
+                      ? 2
+                  : __builtin_cpu_supports("avx2") ? 1
+                                                   : 0;
+        const char *want = getenv("PYRAMASK_MODEL_ISA");
+        int cap = !want ? 2 : !strcmp(want, "avx2") ? 1 : !strcmp(want, "base") ? 0 : 2;
+        has = isa < cap ? isa : cap;
     }
     return has;
 }
-#define MODEL_KERNEL(name)                                                         \
+#define MODEL_KERNEL_VARIANTS(name)                                                \
     __attribute__((target("avx2"))) static void name##_avx2(void *a, int t, int n) \
     {                                                                              \
         name##_body(a, t, n);                                                      \
@@ -133,10 +145,26 @@ static inline int fastmath_avx2(void)
     static void name##_base(void *a, int t, int n)                                 \
     {                                                                              \
         name##_body(a, t, n);                                                      \
-    }                                                                              \
-    static pool_fn name(void)                                                      \
-    {                                                                              \
-        return fastmath_avx2() ? name##_avx2 : name##_base;                        \
+    }
+#define MODEL_KERNEL(name)                                                                   \
+    __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"))) static void name##_avx512( \
+        void *a, int t, int n)                                                               \
+    {                                                                                        \
+        name##_body(a, t, n);                                                                \
+    }                                                                                        \
+    MODEL_KERNEL_VARIANTS(name)                                                              \
+    static pool_fn name(void)                                                                \
+    {                                                                                        \
+        int isa = fastmath_isa();                                                            \
+        return isa == 2 ? name##_avx512 : isa == 1 ? name##_avx2 : name##_base;              \
+    }
+/* No AVX-512 build: GCC 12 turns the pairs (a c - b s, a s + b c) of a rotation into
+ * vfmaddsub there, a fused multiply-add that FP_CONTRACT off does not stop. */
+#define MODEL_KERNEL_AVX2(name)                            \
+    MODEL_KERNEL_VARIANTS(name)                            \
+    static pool_fn name(void)                              \
+    {                                                      \
+        return fastmath_isa() ? name##_avx2 : name##_base; \
     }
 #else
 #define MODEL_KERNEL(name)    \
@@ -144,6 +172,7 @@ static inline int fastmath_avx2(void)
     {                         \
         return name##_body;   \
     }
+#define MODEL_KERNEL_AVX2(name) MODEL_KERNEL(name)
 #endif
 #define KERNEL_BODY static inline __attribute__((always_inline)) void
 

@@ -78,6 +78,7 @@ void test_adamw(void);
 void test_lr(void);
 void test_checkpoint(void);
 void test_determinism(void);
+void test_isa(void);
 void test_sampler(void);
 void test_errors(void);
 void test_blas(void);

@@ -233,6 +233,7 @@ static const struct {
     {"lr", test_lr},
     {"checkpoint", test_checkpoint},
     {"determinism", test_determinism},
+    {"isa", test_isa},
     {"sampler", test_sampler},
     {"errors", test_errors},
     {"blas", test_blas},

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "atomic_file.h"
@@ -277,6 +278,69 @@ void test_determinism(void)
     model_close(&a);
     model_close(&b);
     model_close(&c);
+}
+
+/* The element-wise kernels are compiled for AVX-512, AVX2 and the baseline: each choice
+ * (PYRAMASK_MODEL_ISA, read once per process) must give the same bits. A child process per
+ * choice trains a model whose rows are long enough for every vector loop, scores a batch and
+ * sends back its loss, parameters and log-probabilities. */
+static void isa_child(const char *isa, int fd)
+{
+    setenv("PYRAMASK_MODEL_ISA", isa, 1);
+    model *m = test_model(61, 1, 64, 2, 4, 40, 0, 2, 41);
+    float loss = 0;
+    int rc = train_steps(m, 3, 2, 42, &loss);
+    enum { B = 4, T = 40 };
+    int32_t inp[B * T], tgt[B * T];
+    float w[B * T], lp[B * T];
+    gsl_rng *r = test_rng(43);
+    make_batch(r, 61, 1, B, T, 2, inp, tgt, w);
+    gsl_rng_free(r);
+    if (!rc)
+        rc = model_score(m, inp, tgt, B, T, lp);
+    size_t np = m->num_params;
+    int ok = !rc && write(fd, &loss, sizeof loss) == (ssize_t)sizeof loss &&
+             write(fd, m->params_mem, np * 4) == (ssize_t)(np * 4) &&
+             write(fd, lp, sizeof lp) == (ssize_t)sizeof lp;
+    model_close(&m);
+    _exit(ok ? 0 : 1);
+}
+
+void test_isa(void)
+{
+    const char *isas[] = {"base", "avx2", "avx512"};
+    unsigned char *got[3] = {0};
+    size_t len[3] = {0};
+    for (int i = 0; i < 3; i++) {
+        int fds[2];
+        CHECK(pipe(fds) == 0, "pipe: %s", strerror(errno));
+        pid_t pid = fork();
+        CHECK(pid >= 0, "fork: %s", strerror(errno));
+        if (pid == 0) {
+            close(fds[0]);
+            isa_child(isas[i], fds[1]);
+        }
+        close(fds[1]);
+        size_t cap = 1 << 16;
+        got[i] = malloc(cap);
+        for (ssize_t k; (k = read(fds[0], got[i] + len[i], cap - len[i])) > 0;) {
+            len[i] += (size_t)k;
+            if (len[i] == cap)
+                got[i] = realloc(got[i], cap *= 2);
+        }
+        close(fds[0]);
+        int st = 0;
+        waitpid(pid, &st, 0);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: the child failed", isas[i]);
+        CHECK(len[i] > 4, "%s: nothing came back", isas[i]);
+        if (i)
+            CHECK(len[i] == len[0] && !memcmp(got[i], got[0], len[0]),
+                  "%s: loss, parameters or log-probs differ from the baseline's (loss %.9g "
+                  "against %.9g)",
+                  isas[i], (double)*(float *)got[i], (double)*(float *)got[0]);
+    }
+    for (int i = 0; i < 3; i++)
+        free(got[i]);
 }
 
 /* Mean -log p over the masked positions of a fixed held-out batch (masking rate 1/2). */
