@@ -116,6 +116,8 @@ static inline __attribute__((always_inline)) void vec_softmax_scale(float *x, si
  * (declared always_inline) into three pool functions, compiled for AVX-512, AVX2 and the
  * baseline ISA, and `name` a pointer-returning selector for this CPU. The C standard mode
  * keeps FP contraction off, so all compute the same bits (test model-isa). */
+typedef void (*fastmath_rows_fn)(void *ctx, size_t lo, size_t hi);
+
 #if defined(__x86_64__) && defined(__GNUC__)
 /* The element-wise kernels' instruction set: 2 AVX-512 (F, VL, BW, DQ), 1 AVX2, 0 the
  * baseline; the best this CPU has, or less if PYRAMASK_MODEL_ISA (avx512, avx2, base) asks
@@ -166,6 +168,27 @@ static inline int fastmath_isa(void)
     {                                                      \
         return fastmath_isa() ? name##_avx2 : name##_base; \
     }
+/* The same for row work done beside a product: `name_body(void *ctx, size_t lo, size_t hi)`
+ * (see model_gemm_rows in layers.h). */
+#define MODEL_ROWS_KERNEL(name)                                                              \
+    __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"))) static void name##_avx512( \
+        void *a, size_t lo, size_t hi)                                                       \
+    {                                                                                        \
+        name##_body(a, lo, hi);                                                              \
+    }                                                                                        \
+    __attribute__((target("avx2"))) static void name##_avx2(void *a, size_t lo, size_t hi)   \
+    {                                                                                        \
+        name##_body(a, lo, hi);                                                              \
+    }                                                                                        \
+    static void name##_base(void *a, size_t lo, size_t hi)                                   \
+    {                                                                                        \
+        name##_body(a, lo, hi);                                                              \
+    }                                                                                        \
+    static fastmath_rows_fn name(void)                                                       \
+    {                                                                                        \
+        int isa = fastmath_isa();                                                            \
+        return isa == 2 ? name##_avx512 : isa == 1 ? name##_avx2 : name##_base;              \
+    }
 #else
 #define MODEL_KERNEL(name)    \
     static pool_fn name(void) \
@@ -173,6 +196,11 @@ static inline int fastmath_isa(void)
         return name##_body;   \
     }
 #define MODEL_KERNEL_AVX2(name) MODEL_KERNEL(name)
+#define MODEL_ROWS_KERNEL(name)        \
+    static fastmath_rows_fn name(void) \
+    {                                  \
+        return name##_body;            \
+    }
 #endif
 #define KERNEL_BODY static inline __attribute__((always_inline)) void
 

@@ -24,7 +24,8 @@ typedef struct gemm_ctx {
     size_t chunk; /* rows (or columns) of C per work item, a multiple of 16 */
     long nchunks;
     atomic_long next;
-    float *partial; /* K split: (nth - 1) x M x N partial products */
+    float *partial;              /* K split: (nth - 1) x M x N partial products */
+    const model_gemm_rows *rows; /* row work around each row slice, or NULL */
 } gemm_ctx;
 
 /* The K-split form, for weight gradients (M, N small, K the tokens): K cut into KSLICES
@@ -83,9 +84,39 @@ static void gemm_chunk(gemm_ctx *g, long chunk)
         C += lo * (size_t)g->ldc;
         M = (int)(hi - lo);
     }
+    const model_gemm_rows *rw = g->by_cols ? NULL : g->rows;
+    if (rw && rw->pre)
+        rw->pre(rw->ctx, lo, hi);
     cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
                 g->tb ? CblasTrans : CblasNoTrans, M, N, g->K, g->alpha, A, g->lda, B, g->ldb,
                 g->beta, C, g->ldc);
+    if (rw && rw->post)
+        rw->post(rw->ctx, lo, hi);
+}
+
+/* pre or post over every row, on the pool, for products not cut by rows */
+typedef struct rows_pass {
+    model_rows_fn fn;
+    void *ctx;
+    size_t M;
+    atomic_long next;
+} rows_pass;
+
+static void rows_pass_part(void *arg, int tid, int nth)
+{
+    rows_pass *r = arg;
+    size_t lo, hi;
+    (void)tid;
+    while (model_pool_chunk(&r->next, r->M, nth, 1, &lo, &hi))
+        r->fn(r->ctx, lo, hi);
+}
+
+static void rows_run(model_rows_fn fn, void *ctx, int M, pool *p)
+{
+    if (!fn || M <= 0)
+        return;
+    rows_pass r = {.fn = fn, .ctx = ctx, .M = (size_t)M};
+    model_pool_run(p, rows_pass_part, &r);
 }
 
 static void gemm_part(void *arg, int tid, int nth)
@@ -100,6 +131,13 @@ static void gemm_part(void *arg, int tid, int nth)
 void model_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                 const float *B, int ldb, float beta, float *C, int ldc, pool *p)
 {
+    model_gemm_rows_run(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL, p);
+}
+
+void model_gemm_rows_run(int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                         int lda, const float *B, int ldb, float beta, float *C, int ldc,
+                         const model_gemm_rows *rows, pool *p)
+{
     gemm_ctx g = {.ta = ta,
                   .tb = tb,
                   .M = M,
@@ -113,10 +151,12 @@ void model_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A
                   .A = A,
                   .B = B,
                   .C = C,
+                  .rows = rows,
                   .by_cols = N > M};
     size_t n = (size_t)(g.by_cols ? N : M);
-    if ((double)M * N * K < 1e6) {
-        g.chunk = n;
+    if ((double)M * N * K < 1e6) { /* one call: all of C as one slice of rows */
+        g.by_cols = 0;
+        g.chunk = (size_t)M;
         g.nchunks = 1;
         gemm_part(&g, 0, 1);
         return;
@@ -126,17 +166,25 @@ void model_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A
     if (K >= 4 * big && K >= 1024) {
         g.partial = model_pool_scratch(p, (size_t)(KSLICES - 1) * M * N);
         if (g.partial) {
+            if (rows)
+                rows_run(rows->pre, rows->ctx, M, p);
             model_pool_run(p, gemm_ksplit_part, &g);
             atomic_store(&g.next, 0);
             model_pool_run(p, gemm_reduce_part, &g);
+            if (rows)
+                rows_run(rows->post, rows->ctx, M, p);
             return;
         }
     }
+    if (g.by_cols && rows)
+        rows_run(rows->pre, rows->ctx, M, p);
     /* eight items, so a thread the OS delays is covered by the others; edges on multiples
      * of 16, the kernels' register blocking */
     g.chunk = ((n + 7) / 8 + 15) / 16 * 16;
     g.nchunks = (long)((n + g.chunk - 1) / g.chunk);
     model_pool_run(p, gemm_part, &g);
+    if (g.by_cols && rows)
+        rows_run(rows->post, rows->ctx, M, p);
 }
 
 /* ---- the attention's per-head products ---- */

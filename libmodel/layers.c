@@ -210,42 +210,69 @@ void model_layernorm_backward(float *dinp, float *dweight, float *dbias, const f
 /* ---- matmul ---- */
 
 typedef struct mm_ctx {
-    float *out, *dbias, *partial;
-    const float *res, *bias, *dout;
+    float *out, *dbias, *partial, *gelu_out;
+    const float *res, *bias, *dout, *gelu_inp;
     int N, OC;
     atomic_long next; /* dynamic chunks (model_pool_chunk) */
 } mm_ctx;
 
-static void matmul_prefill_part(void *arg, int tid, int nth)
+/* rows [lo, hi) of out = res + bias (either may be absent), before the product adds to it */
+static void matmul_prefill_rows(void *arg, size_t lo, size_t hi)
 {
     mm_ctx *c = arg;
-    size_t lo, hi;
-    (void)tid;
-    while (model_pool_chunk(&c->next, (size_t)c->N, nth, 1, &lo, &hi)) {
-        const size_t OC = (size_t)c->OC;
-        for (size_t n = lo; n < hi; n++) {
-            float *o = c->out + n * OC;
-            const float *r = c->res ? c->res + n * OC : NULL;
-            if (r && c->bias)
-                for (size_t j = 0; j < OC; j++)
-                    o[j] = r[j] + c->bias[j];
-            else if (r) {
-                if (r != o)
-                    memcpy(o, r, OC * sizeof *o);
-            } else if (c->bias)
-                memcpy(o, c->bias, OC * sizeof *o);
-            else
-                memset(o, 0, OC * sizeof *o);
-        }
+    const size_t OC = (size_t)c->OC;
+    for (size_t n = lo; n < hi; n++) {
+        float *o = c->out + n * OC;
+        const float *r = c->res ? c->res + n * OC : NULL;
+        if (r && c->bias)
+            for (size_t j = 0; j < OC; j++)
+                o[j] = r[j] + c->bias[j];
+        else if (r) {
+            if (r != o)
+                memcpy(o, r, OC * sizeof *o);
+        } else if (c->bias)
+            memcpy(o, c->bias, OC * sizeof *o);
+        else
+            memset(o, 0, OC * sizeof *o);
     }
 }
+
+/* rows [lo, hi) of gelu_out = GELU(out), after the product */
+static inline __attribute__((always_inline)) void gelu_rows_body(void *arg, size_t lo,
+                                                                 size_t hi)
+{
+    mm_ctx *c = arg;
+    const size_t OC = (size_t)c->OC;
+    vec_gelu(c->gelu_out + lo * OC, c->out + lo * OC, (hi - lo) * OC);
+}
+MODEL_ROWS_KERNEL(gelu_rows)
+
+/* rows [lo, hi) of out = GELU'(gelu_inp) * out, after the product */
+static inline __attribute__((always_inline)) void gelu_back_rows_body(void *arg, size_t lo,
+                                                                      size_t hi)
+{
+    mm_ctx *c = arg;
+    const size_t OC = (size_t)c->OC;
+    float *o = c->out + lo * OC;
+    vec_gelu_backward(o, c->gelu_inp + lo * OC, o, (hi - lo) * OC);
+}
+MODEL_ROWS_KERNEL(gelu_back_rows)
 
 void model_matmul_forward(float *out, const float *res, const float *inp, const float *weight,
                           const float *bias, int N, int C, int OC, pool *p)
 {
     mm_ctx c = {.out = out, .res = res, .bias = bias, .N = N, .OC = OC};
-    model_pool_run(p, matmul_prefill_part, &c);
-    model_gemm(0, 1, N, OC, C, 1.0f, inp, C, weight, C, 1.0f, out, OC, p);
+    model_gemm_rows rows = {.pre = matmul_prefill_rows, .ctx = &c};
+    model_gemm_rows_run(0, 1, N, OC, C, 1.0f, inp, C, weight, C, 1.0f, out, OC, &rows, p);
+}
+
+void model_matmul_gelu_forward(float *out, float *gelu_out, const float *inp,
+                               const float *weight, const float *bias, int N, int C, int OC,
+                               pool *p)
+{
+    mm_ctx c = {.out = out, .gelu_out = gelu_out, .bias = bias, .N = N, .OC = OC};
+    model_gemm_rows rows = {.pre = matmul_prefill_rows, .post = gelu_rows(), .ctx = &c};
+    model_gemm_rows_run(0, 1, N, OC, C, 1.0f, inp, C, weight, C, 1.0f, out, OC, &rows, p);
 }
 
 /* Column sums in BIAS_SLICES fixed slices of rows, each summed into its own partial row
@@ -290,6 +317,16 @@ void model_bias_backward(float *dbias, const float *dout, int N, int OC, pool *p
         for (size_t j = 0; j < (size_t)OC; j++)
             dbias[j] += c.partial[s * OC + j];
     free(own);
+}
+
+void model_matmul_gelu_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                                const float *inp, const float *weight, const float *gelu_inp,
+                                int N, int C, int OC, pool *p)
+{
+    mm_ctx c = {.out = dinp, .gelu_inp = gelu_inp, .N = N, .OC = C};
+    model_gemm_rows rows = {.post = gelu_back_rows(), .ctx = &c};
+    model_gemm_rows_run(0, 0, N, C, OC, 1.0f, dout, OC, weight, C, 0.0f, dinp, C, &rows, p);
+    model_matmul_backward(NULL, dweight, dbias, dout, inp, weight, N, C, OC, 0.0f, p);
 }
 
 void model_matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,

@@ -31,6 +31,16 @@ void model_matmul_forward(float *out, const float *res, const float *inp, const 
 void model_matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                            const float *inp, const float *weight, int N, int C, int OC,
                            float dinp_beta, pool *p);
+/* The MLP's two halves with the GELU between them done in the products' row slices:
+ * out = inp @ weight^T + bias and gelu_out = GELU(out) (both kept: the backward reads out);
+ * and, going back, dinp = GELU'(gelu_inp) * (dout @ weight) (dinp overwritten) with the
+ * weight and bias gradients of model_matmul_backward. The same bits as the separate calls. */
+void model_matmul_gelu_forward(float *out, float *gelu_out, const float *inp,
+                               const float *weight, const float *bias, int N, int C, int OC,
+                               pool *p);
+void model_matmul_gelu_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                                const float *inp, const float *weight, const float *gelu_inp,
+                                int N, int C, int OC, pool *p);
 
 /* dbias (OC) += column sums of dout (N, OC); each thread owns a slice of the columns, so
  * the sums run in one order for any thread count */
@@ -111,6 +121,20 @@ void model_init_blas(void);
  * pool (gemm.c). */
 void model_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                 const float *B, int ldb, float beta, float *C, int ldc, pool *p);
+/* Work on rows [lo, hi) of a product's C, done next to the product while those rows are in
+ * cache: `pre` before (filling C for beta = 1), `post` after (an element-wise pass on the
+ * result). Either may be NULL. */
+typedef void (*model_rows_fn)(void *ctx, size_t lo, size_t hi);
+typedef struct model_gemm_rows {
+    model_rows_fn pre, post;
+    void *ctx;
+} model_gemm_rows;
+/* model_gemm with row work: each slice of C's rows gets pre, its product, then post, on the
+ * thread that computes it. Products cut by columns or along K run pre over every row first
+ * and post after, on the pool. The bits are model_gemm's with the passes apart. */
+void model_gemm_rows_run(int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                         int lda, const float *B, int ldb, float beta, float *C, int ldc,
+                         const model_gemm_rows *rows, pool *p);
 /* The same product on the calling thread alone, for the attention's per-head products
  * (a few hundred rows and columns, K of a head or of T): a direct AVX-512 kernel where the
  * CPU has one, else cblas_sgemm. With tb, pack holds K x N floats (B transposed into it);

@@ -367,9 +367,8 @@ int model_run_forward(model *m, const int32_t *inputs, const int32_t *clean,
                              w->attprojb + l * C, N, C, C, p);
         model_layernorm_forward(ln2, a->ln2_mean + s * N, a->ln2_rstd + s * N, res2,
                                 w->ln2w + l * C, w->ln2b + l * C, N, C, p);
-        model_matmul_forward(fch, NULL, ln2, w->fcw + (size_t)l * 4 * C * C, w->fcb + l * 4 * C,
-                             N, C, 4 * C, p);
-        model_gelu_forward(fchg, fch, (size_t)N * 4 * C, p);
+        model_matmul_gelu_forward(fch, fchg, ln2, w->fcw + (size_t)l * 4 * C * C,
+                                  w->fcb + l * 4 * C, N, C, 4 * C, p);
         model_matmul_forward(res3, res2, fchg, w->fcprojw + (size_t)l * 4 * C * C,
                              w->fcprojb + l * C, N, 4 * C, C, p);
         res = res3;
@@ -604,10 +603,9 @@ int model_backward(model *m)
         const float *res2 = a->residual2 + l * NC, *ln2 = a->ln2 + l * NC;
         const float *fch = a->fch + l * 4 * NC, *fchg = a->fch_gelu + l * 4 * NC;
         /* MLP: dres is d(residual3) and flows on unchanged to d(residual2) */
-        model_matmul_backward(s->dfch, g->fcprojw + (size_t)l * 4 * C * C, g->fcprojb + l * C,
-                              s->dres, fchg, w->fcprojw + (size_t)l * 4 * C * C, N, 4 * C, C,
-                              0.0f, p);
-        model_gelu_backward(s->dfch, fch, s->dfch, 4 * NC, p);
+        model_matmul_gelu_backward(s->dfch, g->fcprojw + (size_t)l * 4 * C * C,
+                                   g->fcprojb + l * C, s->dres, fchg,
+                                   w->fcprojw + (size_t)l * 4 * C * C, fch, N, 4 * C, C, p);
         model_matmul_backward(s->dln, g->fcw + (size_t)l * 4 * C * C, g->fcb + l * 4 * C,
                               s->dfch, ln2, w->fcw + (size_t)l * 4 * C * C, N, C, 4 * C, 0.0f,
                               p);
