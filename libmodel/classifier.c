@@ -13,6 +13,7 @@ typedef struct cls_ctx {
     const float *lnf, *wout, *bout, *prior, *scale, *clse, *ctlse, *dh;
     const int *rows;
     const int32_t *inp, *targets;
+    int32_t *amax;
     const model_desc_rows *d;
     int M, C, V, K, W; /* W >= V output classes per full row; K mask ids (prior rows) */
     atomic_long next;  /* dynamic chunks (model_pool_chunk) */
@@ -64,6 +65,13 @@ KERNEL_BODY classifier_softmax_part_body(void *arg, int tid, int nth)
                     l[j] += bout[j];
             }
             float mx = vec_max(l, W);
+            if (c->amax) { /* the first index of the largest over the vocabulary */
+                float mv = W == V ? mx : vec_max(l, V);
+                size_t j = 0;
+                while (j + 1 < V && l[j] != mv)
+                    j++;
+                c->amax[r] = (int32_t)j;
+            }
             float sum = vec_expsum(NULL, l, W, mx);
             float lse = mx + logf(sum);
             c->lse[r] = lse;
@@ -85,10 +93,10 @@ KERNEL_BODY classifier_softmax_part_body(void *arg, int tid, int nth)
 MODEL_KERNEL(classifier_softmax_part)
 
 void model_classifier_forward(float *h, float *logits, float *lse, float *logp, float *tlse,
-                              const float *lnf, const int *rows, const int32_t *inp,
-                              const int32_t *targets, const float *wout, const float *bout,
-                              const float *prior, const model_desc_rows *d, int M, int Mf,
-                              int C, int V, int K, int W, pool *p)
+                              int32_t *amax, const float *lnf, const int *rows,
+                              const int32_t *inp, const int32_t *targets, const float *wout,
+                              const float *bout, const float *prior, const model_desc_rows *d,
+                              int M, int Mf, int C, int V, int K, int W, pool *p)
 {
     if (M == 0)
         return;
@@ -101,6 +109,7 @@ void model_classifier_forward(float *h, float *logits, float *lse, float *logp, 
                  .rows = rows,
                  .inp = inp,
                  .targets = targets,
+                 .amax = amax,
                  .wout = wout,
                  .bout = bout,
                  .prior = prior,

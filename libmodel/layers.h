@@ -188,12 +188,13 @@ typedef struct model_desc_rows {
  * lse (M) the row log-sum-exp over its state set; logp (M) = log p(target) (targets NULL:
  * not computed): logits[target] - lse for a class < W, and for a description target the
  * log-sum-exp of its members' logits (kept in tlse (M)) - lse. d may be NULL without a
- * layout. */
+ * layout. amax (Mf, may be NULL): each full row's first index of its largest logit over the
+ * vocabulary, found while the row is in cache. */
 void model_classifier_forward(float *h, float *logits, float *lse, float *logp, float *tlse,
-                              const float *lnf, const int *rows, const int32_t *inp,
-                              const int32_t *targets, const float *wout, const float *bout,
-                              const float *prior, const model_desc_rows *d, int M, int Mf,
-                              int C, int V, int K, int W, pool *p);
+                              int32_t *amax, const float *lnf, const int *rows,
+                              const int32_t *inp, const int32_t *targets, const float *wout,
+                              const float *bout, const float *prior, const model_desc_rows *d,
+                              int M, int Mf, int C, int V, int K, int W, pool *p);
 /* Gradient of sum_r scale[r] * (-logp[r]): dlogits written in place of logits, then
  * dwout += dlogits^T h, dbout += sum dlogits, dlnf[rows] += dlogits @ wout (dh: M x C
  * scratch; rows of W classes); the description rows through model_restricted_backward. */

@@ -403,6 +403,7 @@ void model_close(model **pm)
     free(m->row_of);
     free(m->row_off);
     free(m->tlse);
+    free(m->row_amax);
     free(m->grp_desc);
     free(m->grp_first);
     model_layout_free(m);

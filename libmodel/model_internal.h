@@ -158,10 +158,12 @@ struct model {
      * position in causal mode), in order, through the full (Mf, V) product; then the
      * positions holding a description, grouped by description (groups in layout order,
      * below), in order within a group. */
-    int *rows;       /* (N) position of each row */
-    int *row_of;     /* (N) row of each position, -1 where none (a token: carry-over) */
-    size_t *row_off; /* (N) per row: where its logits start in acts.logits */
-    float *tlse;     /* (N) per row: log-sum-exp of the target's set (description targets) */
+    int *rows;         /* (N) position of each row */
+    int *row_of;       /* (N) row of each position, -1 where none (a token: carry-over) */
+    size_t *row_off;   /* (N) per row: where its logits start in acts.logits */
+    float *tlse;       /* (N) per row: log-sum-exp of the target's set (description targets) */
+    int32_t *row_amax; /* (N) per full row: first argmax over the vocabulary, with want_amax */
+    int want_amax;     /* the next forward finds row_amax (model_score_argmax) */
     int M, Mf;
     int n_groups;     /* description groups of the batch */
     int *grp_desc;    /* (N) the description (0..D-1) of group g */

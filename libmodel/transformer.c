@@ -117,6 +117,7 @@ static int size_activations(model *m, int B, int T)
         free(m->row_of);
         free(m->row_off);
         free(m->tlse);
+        free(m->row_amax);
         free(m->grp_desc);
         free(m->grp_first);
         m->inputs = malloc(N * sizeof *m->inputs);
@@ -126,10 +127,11 @@ static int size_activations(model *m, int B, int T)
         m->row_of = malloc(N * sizeof *m->row_of);
         m->row_off = malloc(N * sizeof *m->row_off);
         m->tlse = malloc(N * sizeof *m->tlse);
+        m->row_amax = malloc(N * sizeof *m->row_amax);
         m->grp_desc = malloc(N * sizeof *m->grp_desc);
         m->grp_first = malloc((N + 1) * sizeof *m->grp_first);
         m->rows_cap = (m->inputs && m->targets && m->scale && m->rows && m->row_of &&
-                       m->row_off && m->tlse && m->grp_desc && m->grp_first)
+                       m->row_off && m->tlse && m->row_amax && m->grp_desc && m->grp_first)
                           ? N
                           : 0;
     }
@@ -375,10 +377,10 @@ int model_run_forward(model *m, const int32_t *inputs, const int32_t *clean,
     }
     model_layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, res, w->lnfw, w->lnfb, N, C, p);
     model_desc_rows dr;
-    model_classifier_forward(a->h, a->logits, a->lse, m->scale, m->tlse, a->lnf, m->rows,
-                             m->inputs, targets ? m->targets : NULL, w->wout, w->bout, m->prior,
-                             desc_rows(m, &dr), m->M, m->Mf, C, V, m->cfg.n_mask,
-                             model_out_classes(m), p);
+    model_classifier_forward(
+        a->h, a->logits, a->lse, m->scale, m->tlse, m->want_amax ? m->row_amax : NULL, a->lnf,
+        m->rows, m->inputs, targets ? m->targets : NULL, w->wout, w->bout, m->prior,
+        desc_rows(m, &dr), m->M, m->Mf, C, V, m->cfg.n_mask, model_out_classes(m), p);
     return MODEL_OK;
 }
 
@@ -697,7 +699,9 @@ int model_score_argmax(model *m, const int32_t *inputs, const int32_t *targets, 
         return block_only(m, "score");
     if (!argmax)
         return model_fail(m, MODEL_EINVAL, "score_argmax needs argmax");
+    m->want_amax = 1;
     int rc = score_impl(m, inputs, NULL, targets, B, T, logprobs);
+    m->want_amax = 0;
     if (rc)
         return rc;
     for (size_t n = 0; n < (size_t)B * T; n++) {
@@ -708,8 +712,8 @@ int model_score_argmax(model *m, const int32_t *inputs, const int32_t *targets, 
         }
         const float *l = m->acts.logits + m->row_off[r];
         if (r < m->Mf) {
-            argmax[n] = first_argmax(l, m->cfg.vocab);
-        } else { /* a restricted row: logits over its members only */
+            argmax[n] = m->row_amax[r]; /* found by the classifier's softmax pass */
+        } else {                        /* a restricted row: logits over its members only */
             int k;
             const int32_t *ids = model_members(m, m->inputs[m->rows[r]], &k);
             argmax[n] = ids[first_argmax(l, k)];

@@ -410,9 +410,9 @@ typedef struct {
 static double cls_probe(void *v)
 {
     cls_t *c = v;
-    model_classifier_forward(c->h, c->logits, c->lse, c->logp, NULL, c->lnf, c->rows, c->inp,
-                             c->targets, c->wout, c->bout, c->prior, NULL, c->M, c->M, c->C,
-                             c->V, c->K, c->V + c->E, c->p);
+    model_classifier_forward(c->h, c->logits, c->lse, c->logp, NULL, NULL, c->lnf, c->rows,
+                             c->inp, c->targets, c->wout, c->bout, c->prior, NULL, c->M, c->M,
+                             c->C, c->V, c->K, c->V + c->E, c->p);
     double s = 0;
     for (int i = 0; i < c->M; i++)
         s += c->scale[i] * -(double)c->logp[i];
@@ -537,9 +537,9 @@ typedef struct {
 static double rst_probe(void *v)
 {
     rst_t *c = v;
-    model_classifier_forward(c->h, c->logits, c->lse, c->logp, c->tlse, c->lnf, c->rows, c->inp,
-                             c->targets, c->wout, c->bout, c->prior, c->d, c->M, c->Mf, c->C,
-                             c->V, RK, c->V, c->p);
+    model_classifier_forward(c->h, c->logits, c->lse, c->logp, c->tlse, NULL, c->lnf, c->rows,
+                             c->inp, c->targets, c->wout, c->bout, c->prior, c->d, c->M, c->Mf,
+                             c->C, c->V, RK, c->V, c->p);
     double s = 0;
     for (int i = 0; i < c->M; i++)
         s += c->scale[i] * -(double)c->logp[i];
