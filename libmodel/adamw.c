@@ -5,8 +5,23 @@
 #include "fastmath.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The memset is called through a volatile pointer, or the compiler turns malloc and memset
+ * back into calloc. */
+static void *(*volatile const write_zeros)(void *, int, size_t) = memset;
+
+float *model_zeroed_floats(size_t n)
+{
+    if (n > SIZE_MAX / sizeof(float))
+        return NULL;
+    float *p = malloc(n ? n * sizeof(float) : 1);
+    if (p)
+        write_zeros(p, 0, n * sizeof(float));
+    return p;
+}
 
 double model_lr(const model_optim *o, long step)
 {
@@ -116,8 +131,8 @@ int model_update(model *m, const model_optim *o, float *grad_norm)
                           (double)o->lr, (double)o->beta1, (double)o->beta2, (double)o->eps,
                           (double)o->weight_decay, o->warmup_steps, o->total_steps);
     if (!m->m_mem) {
-        m->m_mem = calloc(m->num_params, sizeof(float));
-        m->v_mem = calloc(m->num_params, sizeof(float));
+        m->m_mem = model_zeroed_floats(m->num_params);
+        m->v_mem = model_zeroed_floats(m->num_params);
         if (!m->m_mem || !m->v_mem) {
             free(m->m_mem);
             free(m->v_mem);

@@ -200,6 +200,11 @@ static inline void model_clear_error(model *m)
 
 /* Names of the parameter tensors in table order; is_layered: one slice per layer. */
 extern const char *const model_param_names[NUM_PARAM_TENSORS];
+/* n zeroed floats, for state read before it is first written (AdamW's moments): calloc
+ * would map fresh pages to the shared zero page, and the first write to each would then
+ * flush every other thread's TLB (an interrupt to each core running one). NULL if out of
+ * memory. */
+float *model_zeroed_floats(size_t n);
 int model_param_is_layered(int i);
 /* 1 for tensors that get weight decay (the 2-D weights and embeddings). */
 int model_param_decays(int i);
