@@ -102,19 +102,8 @@ static double sampler_kl_ranked(const struct oracle *o, gsl_rng *r, int L, int s
                                 int rank)
 {
     const int A = o->A;
-    double emp[ORACLE_MAX_A * ORACLE_MAX_A] = {0}, tru[ORACLE_MAX_A * ORACLE_MAX_A] = {0};
-    double marg[ORACLE_MAX_A], nm[ORACLE_MAX_A];
-    memcpy(marg, o->pi, sizeof marg);
-    for (int t = 0; t + 1 < L; t++) {
-        for (int b = 0; b < A; b++)
-            nm[b] = 0.0;
-        for (int a = 0; a < A; a++)
-            for (int b = 0; b < A; b++) {
-                tru[a * A + b] += marg[a] * o->P[a * A + b] / (L - 1);
-                nm[b] += marg[a] * o->P[a * A + b];
-            }
-        memcpy(marg, nm, sizeof marg);
-    }
+    double emp[ORACLE_MAX_A * ORACLE_MAX_A] = {0}, tru[ORACLE_MAX_A * ORACLE_MAX_A];
+    oracle_bigrams(o, L, tru); /* the exact sampler's KL near 0 checks these too */
     int *x = malloc((size_t)L * sizeof *x);
     for (int s = 0; s < n; s++) {
         for (int t = 0; t < L; t++)
