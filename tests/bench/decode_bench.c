@@ -13,37 +13,26 @@
 
 #include <gsl/gsl_rng.h>
 
-#include "model.h"
+#include "bench_model.h"
 
 static void die(model *m, int rc, const char *what)
 {
-    fprintf(stderr, "decode_bench: %s: %s: %s\n", what, model_strerror(rc),
-            m ? model_errmsg(m) : "");
-    exit(1);
+    bench_die("decode_bench", m, rc, what);
 }
 
 static model *open_model(int V, int d, int L, int H, int T, int mode, int block, int threads,
                          unsigned long seed)
 {
-    model_settings s;
-    model_default_settings(&s);
-    s.config = (model_config){.vocab = V,
-                              .n_mask = 1,
-                              .d = d,
-                              .layers = L,
-                              .heads = H,
-                              .seq_len = T,
-                              .mode = mode,
-                              .block = block};
-    s.threads = threads;
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, seed);
-    model *m = NULL;
-    int rc = model_open(&m, &s, r);
-    gsl_rng_free(r);
-    if (rc)
-        die(m, rc, "model_open");
-    return m;
+    return bench_open_model("decode_bench",
+                            (model_config){.vocab = V,
+                                           .n_mask = 1,
+                                           .d = d,
+                                           .layers = L,
+                                           .heads = H,
+                                           .seq_len = T,
+                                           .mode = mode,
+                                           .block = block},
+                            threads, seed);
 }
 
 typedef struct variant {

@@ -10,37 +10,26 @@
 
 #include <gsl/gsl_rng.h>
 
-#include "model.h"
+#include "bench_model.h"
 
 enum { V = 4096, D = 128, L = 4, H = 4, T = 128, D1 = 1024, D2 = 16, LEVELS = 4 };
 
 static void die(model *m, int rc, const char *what)
 {
-    fprintf(stderr, "sample_bench: %s: %s: %s\n", what, model_strerror(rc),
-            m ? model_errmsg(m) : "");
-    exit(1);
+    bench_die("sample_bench", m, rc, what);
 }
 
 static model *open_model(int n_desc, int threads)
 {
-    model_settings s;
-    model_default_settings(&s);
-    s.config = (model_config){.vocab = V,
-                              .n_mask = 1,
-                              .d = D,
-                              .layers = L,
-                              .heads = H,
-                              .seq_len = T,
-                              .n_desc = n_desc};
-    s.threads = threads;
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 7);
-    model *m = NULL;
-    int rc = model_open(&m, &s, r);
-    gsl_rng_free(r);
-    if (rc)
-        die(m, rc, "model_open");
-    return m;
+    return bench_open_model("sample_bench",
+                            (model_config){.vocab = V,
+                                           .n_mask = 1,
+                                           .d = D,
+                                           .layers = L,
+                                           .heads = H,
+                                           .seq_len = T,
+                                           .n_desc = n_desc},
+                            threads, 7);
 }
 
 /* A two-stage chain over the vocabulary (as model_bench's: token -> one of D1 stage-1
