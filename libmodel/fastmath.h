@@ -43,59 +43,70 @@ static inline __attribute__((always_inline)) float fast_tanhf(float x)
     return 1.0f - 2.0f / (fast_expf(2.0f * x) + 1.0f);
 }
 
-/* max of x[0..n), n >= 1; eight running maxima in a vector (GCC's vector extension: the
- * auto-vectorizer leaves this loop scalar), the same choices lane by lane as the plain loop
- * `m = x[i] > m ? x[i] : m` on each lane */
+/* max of x[0..n), n >= 1: running maxima in vectors of eight (GCC's vector extension: the
+ * auto-vectorizer leaves this loop scalar), four of them so the compare-and-select chains
+ * overlap. The maximum does not depend on the order it is taken in. */
 typedef float fastmath_v8f __attribute__((vector_size(32)));
 typedef int32_t fastmath_v8i __attribute__((vector_size(32)));
+/* the lane-wise maximum of a and b, as `b > a ? b : a` on each lane (a macro: a function
+ * returning a vector type warns of its ABI where the baseline ISA has no such registers) */
+#define FASTMATH_MAX8(a, b)                                           \
+    ((fastmath_v8f)(((fastmath_v8i)((b) > (a)) & (fastmath_v8i)(b)) | \
+                    (~(fastmath_v8i)((b) > (a)) & (fastmath_v8i)(a))))
+
 static inline __attribute__((always_inline)) float vec_max(const float *restrict x, size_t n)
 {
     float m = x[0];
     size_t i = 0;
     if (n >= 8) {
-        fastmath_v8f acc, v;
-        memcpy(&acc, x, sizeof acc);
-        for (i = 8; i + 8 <= n; i += 8) {
+        fastmath_v8f acc[4], v;
+        memcpy(&acc[0], x, sizeof v);
+        acc[1] = acc[2] = acc[3] = acc[0];
+        for (i = 8; i + 32 <= n; i += 32)
+            for (int k = 0; k < 4; k++) {
+                memcpy(&v, x + i + 8 * k, sizeof v);
+                acc[k] = FASTMATH_MAX8(acc[k], v);
+            }
+        for (; i + 8 <= n; i += 8) {
             memcpy(&v, x + i, sizeof v);
-            fastmath_v8i gt = v > acc;
-            acc = (fastmath_v8f)((gt & (fastmath_v8i)v) | (~gt & (fastmath_v8i)acc));
+            acc[0] = FASTMATH_MAX8(acc[0], v);
         }
-        m = acc[0];
+        acc[0] = FASTMATH_MAX8(acc[0], acc[1]);
+        acc[2] = FASTMATH_MAX8(acc[2], acc[3]);
+        acc[0] = FASTMATH_MAX8(acc[0], acc[2]);
+        m = acc[0][0];
         for (int k = 1; k < 8; k++)
-            m = acc[k] > m ? acc[k] : m;
+            m = acc[0][k] > m ? acc[0][k] : m;
     }
     for (; i < n; i++)
         m = x[i] > m ? x[i] : m;
     return m;
 }
 
-/* sum of exp(x - sub) over x[0..n); with out, also out[i] = exp(x[i] - sub) (out may be x) */
+static inline __attribute__((always_inline)) float vec_sum(const float *restrict x, size_t n);
+
+/* sum of exp(x - sub) over x[0..n); with out, also out[i] = exp(x[i] - sub) (out may be x).
+ * With out the exponentials are one element-wise loop, which vectorizes at the widest
+ * width, and their sum is vec_sum's: the same eight running sums, in the same order, as
+ * the fused loop without out. */
 static inline __attribute__((always_inline)) float vec_expsum(float *out, const float *x,
                                                               size_t n, float sub)
 {
+    if (out) {
+        for (size_t i = 0; i < n; i++)
+            out[i] = fast_expf(x[i] - sub);
+        return vec_sum(out, n);
+    }
     float acc[8] = {0};
     size_t i = 0;
-    if (out) {
-        for (; i + 8 <= n; i += 8)
-            for (int k = 0; k < 8; k++) {
-                float e = fast_expf(x[i + k] - sub);
-                out[i + k] = e;
-                acc[k] += e;
-            }
-    } else {
-        for (; i + 8 <= n; i += 8)
-            for (int k = 0; k < 8; k++)
-                acc[k] += fast_expf(x[i + k] - sub);
-    }
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            acc[k] += fast_expf(x[i + k] - sub);
     float s = 0.0f;
     for (int k = 0; k < 8; k++)
         s += acc[k];
-    for (; i < n; i++) {
-        float e = fast_expf(x[i] - sub);
-        if (out)
-            out[i] = e;
-        s += e;
-    }
+    for (; i < n; i++)
+        s += fast_expf(x[i] - sub);
     return s;
 }
 
@@ -204,17 +215,27 @@ static inline int fastmath_isa(void)
 #endif
 #define KERNEL_BODY static inline __attribute__((always_inline)) void
 
-/* sum of x[0..n) and of (x - sub)^2, x * y: eight running sums so the loops vectorize */
-static inline __attribute__((always_inline)) float vec_sum(const float *restrict x, size_t n)
+/* sum of x[0..n) and of (x - sub)^2, x * y: eight running sums, lane k of a vector of
+ * eight summing the elements at k mod 8 in order, then the eight sums in order, then the
+ * tail. Written with GCC's vector extension: the auto-vectorizer turns the same loop over
+ * an array of eight sums into scalar shuffles when n is known. */
+static inline __attribute__((always_inline)) float fastmath_hsum8(const fastmath_v8f *acc)
 {
-    float acc[8] = {0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++)
-            acc[k] += x[i + k];
     float s = 0.0f;
     for (int k = 0; k < 8; k++)
-        s += acc[k];
+        s += (*acc)[k];
+    return s;
+}
+
+static inline __attribute__((always_inline)) float vec_sum(const float *restrict x, size_t n)
+{
+    fastmath_v8f acc = {0}, v;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&v, x + i, sizeof v);
+        acc += v;
+    }
+    float s = fastmath_hsum8(&acc);
     for (; i < n; i++)
         s += x[i];
     return s;
@@ -223,16 +244,14 @@ static inline __attribute__((always_inline)) float vec_sum(const float *restrict
 static inline __attribute__((always_inline)) float vec_sqdev(const float *restrict x, size_t n,
                                                              float sub)
 {
-    float acc[8] = {0};
+    fastmath_v8f acc = {0}, v;
     size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) {
-            float d = x[i + k] - sub;
-            acc[k] += d * d;
-        }
-    float s = 0.0f;
-    for (int k = 0; k < 8; k++)
-        s += acc[k];
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&v, x + i, sizeof v);
+        v -= sub;
+        acc += v * v;
+    }
+    float s = fastmath_hsum8(&acc);
     for (; i < n; i++)
         s += (x[i] - sub) * (x[i] - sub);
     return s;
@@ -241,14 +260,14 @@ static inline __attribute__((always_inline)) float vec_sqdev(const float *restri
 static inline __attribute__((always_inline)) float vec_dot(const float *restrict x,
                                                            const float *restrict y, size_t n)
 {
-    float acc[8] = {0};
+    fastmath_v8f acc = {0}, v, w;
     size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++)
-            acc[k] += x[i + k] * y[i + k];
-    float s = 0.0f;
-    for (int k = 0; k < 8; k++)
-        s += acc[k];
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&v, x + i, sizeof v);
+        memcpy(&w, y + i, sizeof w);
+        acc += v * w;
+    }
+    float s = fastmath_hsum8(&acc);
     for (; i < n; i++)
         s += x[i] * y[i];
     return s;
