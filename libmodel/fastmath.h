@@ -286,6 +286,21 @@ static inline __attribute__((always_inline)) void vec_gelu(float *restrict out,
     }
 }
 
+/* out = GELU(x) and dg = GELU'(x), from one tanh; dg may be x (in place). The same bits
+ * as vec_gelu and the derivative vec_gelu_backward multiplies by. */
+static inline __attribute__((always_inline)) void vec_gelu_grad(float *restrict out, float *dg,
+                                                                const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        float u = GELU_SCALE * (v + 0.044715f * v * v * v);
+        float th = fast_tanhf(u);
+        out[i] = 0.5f * v * (1.0f + th);
+        dg[i] = 0.5f * (1.0f + th) +
+                0.5f * v * (1.0f - th * th) * GELU_SCALE * (1.0f + 3.0f * 0.044715f * v * v);
+    }
+}
+
 /* dx = GELU'(x) * dout; dx may be dout */
 static inline __attribute__((always_inline)) void
 vec_gelu_backward(float *dx, const float *restrict x, const float *dout, size_t n)

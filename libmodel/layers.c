@@ -211,7 +211,7 @@ void model_layernorm_backward(float *dinp, float *dweight, float *dbias, const f
 
 typedef struct mm_ctx {
     float *out, *dbias, *partial, *gelu_out;
-    const float *res, *bias, *dout, *gelu_inp;
+    const float *res, *bias, *dout, *gelu_grad;
     int N, OC;
     atomic_long next; /* dynamic chunks (model_pool_chunk) */
 } mm_ctx;
@@ -247,14 +247,27 @@ static inline __attribute__((always_inline)) void gelu_rows_body(void *arg, size
 }
 MODEL_ROWS_KERNEL(gelu_rows)
 
-/* rows [lo, hi) of out = GELU'(gelu_inp) * out, after the product */
+/* the same, and out = GELU'(out) in place, while the rows are in cache */
+static inline __attribute__((always_inline)) void gelu_grad_rows_body(void *arg, size_t lo,
+                                                                      size_t hi)
+{
+    mm_ctx *c = arg;
+    const size_t OC = (size_t)c->OC;
+    float *o = c->out + lo * OC;
+    vec_gelu_grad(c->gelu_out + lo * OC, o, o, (hi - lo) * OC);
+}
+MODEL_ROWS_KERNEL(gelu_grad_rows)
+
+/* rows [lo, hi) of out = gelu_grad * out, after the product */
 static inline __attribute__((always_inline)) void gelu_back_rows_body(void *arg, size_t lo,
                                                                       size_t hi)
 {
     mm_ctx *c = arg;
     const size_t OC = (size_t)c->OC;
     float *o = c->out + lo * OC;
-    vec_gelu_backward(o, c->gelu_inp + lo * OC, o, (hi - lo) * OC);
+    const float *restrict g = c->gelu_grad + lo * OC;
+    for (size_t i = 0; i < (hi - lo) * OC; i++)
+        o[i] = g[i] * o[i];
 }
 MODEL_ROWS_KERNEL(gelu_back_rows)
 
@@ -268,10 +281,11 @@ void model_matmul_forward(float *out, const float *res, const float *inp, const 
 
 void model_matmul_gelu_forward(float *out, float *gelu_out, const float *inp,
                                const float *weight, const float *bias, int N, int C, int OC,
-                               pool *p)
+                               int grad, pool *p)
 {
     mm_ctx c = {.out = out, .gelu_out = gelu_out, .bias = bias, .N = N, .OC = OC};
-    model_gemm_rows rows = {.pre = matmul_prefill_rows, .post = gelu_rows(), .ctx = &c};
+    model_gemm_rows rows = {
+        .pre = matmul_prefill_rows, .post = grad ? gelu_grad_rows() : gelu_rows(), .ctx = &c};
     model_gemm_rows_run(0, 1, N, OC, C, 1.0f, inp, C, weight, C, 1.0f, out, OC, &rows, p);
 }
 
@@ -320,10 +334,10 @@ void model_bias_backward(float *dbias, const float *dout, int N, int OC, pool *p
 }
 
 void model_matmul_gelu_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                                const float *inp, const float *weight, const float *gelu_inp,
+                                const float *inp, const float *weight, const float *gelu_grad,
                                 int N, int C, int OC, pool *p)
 {
-    mm_ctx c = {.out = dinp, .gelu_inp = gelu_inp, .N = N, .OC = C};
+    mm_ctx c = {.out = dinp, .gelu_grad = gelu_grad, .N = N, .OC = C};
     model_gemm_rows rows = {.post = gelu_back_rows(), .ctx = &c};
     model_gemm_rows_run(0, 0, N, C, OC, 1.0f, dout, OC, weight, C, 0.0f, dinp, C, &rows, p);
     model_matmul_backward(NULL, dweight, dbias, dout, inp, weight, N, C, OC, 0.0f, p);

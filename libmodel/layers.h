@@ -32,14 +32,16 @@ void model_matmul_backward(float *dinp, float *dweight, float *dbias, const floa
                            const float *inp, const float *weight, int N, int C, int OC,
                            float dinp_beta, pool *p);
 /* The MLP's two halves with the GELU between them done in the products' row slices:
- * out = inp @ weight^T + bias and gelu_out = GELU(out) (both kept: the backward reads out);
- * and, going back, dinp = GELU'(gelu_inp) * (dout @ weight) (dinp overwritten) with the
- * weight and bias gradients of model_matmul_backward. The same bits as the separate calls. */
+ * h = inp @ weight^T + bias and gelu_out = GELU(h); out keeps h, or with grad GELU'(h),
+ * all the backward needs of h, made while the rows are in cache. Going back, dinp =
+ * gelu_grad * (dout @ weight) (dinp overwritten; gelu_grad: a forward's out with grad)
+ * with the weight and bias gradients of model_matmul_backward. The same bits as the
+ * separate calls. */
 void model_matmul_gelu_forward(float *out, float *gelu_out, const float *inp,
                                const float *weight, const float *bias, int N, int C, int OC,
-                               pool *p);
+                               int grad, pool *p);
 void model_matmul_gelu_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                                const float *inp, const float *weight, const float *gelu_inp,
+                                const float *inp, const float *weight, const float *gelu_grad,
                                 int N, int C, int OC, pool *p);
 
 /* dbias (OC) += column sums of dout (N, OC); each thread owns a slice of the columns, so

@@ -92,7 +92,7 @@ typedef struct act_tensors {
     float *ln2;       /* (L, N, C) */
     float *ln2_mean;  /* (L, N) */
     float *ln2_rstd;  /* (L, N) */
-    float *fch;       /* (L, N, 4C) */
+    float *fch;       /* (L, N, 4C): GELU' of the MLP's hidden pre-activation */
     float *fch_gelu;  /* (L, N, 4C) */
     float *residual3; /* (L, N, C) */
     float *lnf;       /* (N, C) */

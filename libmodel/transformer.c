@@ -370,7 +370,7 @@ int model_run_forward(model *m, const int32_t *inputs, const int32_t *clean,
         model_layernorm_forward(ln2, a->ln2_mean + s * N, a->ln2_rstd + s * N, res2,
                                 w->ln2w + l * C, w->ln2b + l * C, N, C, p);
         model_matmul_gelu_forward(fch, fchg, ln2, w->fcw + (size_t)l * 4 * C * C,
-                                  w->fcb + l * 4 * C, N, C, 4 * C, p);
+                                  w->fcb + l * 4 * C, N, C, 4 * C, keep, p);
         model_matmul_forward(res3, res2, fchg, w->fcprojw + (size_t)l * 4 * C * C,
                              w->fcprojb + l * C, N, 4 * C, C, p);
         res = res3;
