@@ -85,6 +85,15 @@ static inline __attribute__((always_inline)) float vec_max(const float *restrict
 
 static inline __attribute__((always_inline)) float vec_sum(const float *restrict x, size_t n);
 
+/* the eight running sums of a vector, added in lane order */
+static inline __attribute__((always_inline)) float fastmath_hsum8(const fastmath_v8f *acc)
+{
+    float s = 0.0f;
+    for (int k = 0; k < 8; k++)
+        s += (*acc)[k];
+    return s;
+}
+
 /* sum of exp(x - sub) over x[0..n); with out, also out[i] = exp(x[i] - sub) (out may be x).
  * With out the exponentials are one element-wise loop, which vectorizes at the widest
  * width, and their sum is vec_sum's: the same eight running sums, in the same order, as
@@ -97,15 +106,21 @@ static inline __attribute__((always_inline)) float vec_expsum(float *out, const 
             out[i] = fast_expf(x[i] - sub);
         return vec_sum(out, n);
     }
-    float acc[8] = {0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++)
-            acc[k] += fast_expf(x[i + k] - sub);
-    float s = 0.0f;
-    for (int k = 0; k < 8; k++)
-        s += acc[k];
-    for (; i < n; i++)
+    /* without out: blocks of exponentials in a buffer on the stack, summed as above */
+    float buf[256];
+    fastmath_v8f acc = {0}, v;
+    const size_t n8 = n / 8 * 8;
+    for (size_t i = 0; i < n8; i += 256) {
+        const size_t m = n8 - i < 256 ? n8 - i : 256;
+        for (size_t j = 0; j < m; j++)
+            buf[j] = fast_expf(x[i + j] - sub);
+        for (size_t j = 0; j < m; j += 8) {
+            memcpy(&v, buf + j, sizeof v);
+            acc += v;
+        }
+    }
+    float s = fastmath_hsum8(&acc);
+    for (size_t i = n8; i < n; i++)
         s += fast_expf(x[i] - sub);
     return s;
 }
@@ -219,13 +234,6 @@ static inline int fastmath_isa(void)
  * eight summing the elements at k mod 8 in order, then the eight sums in order, then the
  * tail. Written with GCC's vector extension: the auto-vectorizer turns the same loop over
  * an array of eight sums into scalar shuffles when n is known. */
-static inline __attribute__((always_inline)) float fastmath_hsum8(const fastmath_v8f *acc)
-{
-    float s = 0.0f;
-    for (int k = 0; k < 8; k++)
-        s += (*acc)[k];
-    return s;
-}
 
 static inline __attribute__((always_inline)) float vec_sum(const float *restrict x, size_t n)
 {
