@@ -128,20 +128,18 @@ KERNEL_BODY layernorm_backward_part_body(void *arg, int tid, int nth)
         for (size_t n = lo; n < hi; n++) {
             const float *restrict x = c->inp + n * C, *restrict g = c->dout + n * C;
             float m = c->cmean[n], s = c->crstd[n];
-            /* means of dnorm = w g and of dnorm * norm, eight running sums to vectorize */
-            float a1[8] = {0}, a2[8] = {0};
+            /* means of dnorm = w g and of dnorm * norm, eight running sums (fastmath.h) */
+            fastmath_v8f a1 = {0}, a2 = {0}, vw, vg, vx;
             size_t i = 0;
-            for (; i + 8 <= C; i += 8)
-                for (int k = 0; k < 8; k++) {
-                    float dn = w[i + k] * g[i + k];
-                    a1[k] += dn;
-                    a2[k] += dn * ((x[i + k] - m) * s);
-                }
-            float dnorm_mean = 0.0f, dnorm_norm_mean = 0.0f;
-            for (int k = 0; k < 8; k++) {
-                dnorm_mean += a1[k];
-                dnorm_norm_mean += a2[k];
+            for (; i + 8 <= C; i += 8) {
+                memcpy(&vw, w + i, sizeof vw);
+                memcpy(&vg, g + i, sizeof vg);
+                memcpy(&vx, x + i, sizeof vx);
+                fastmath_v8f dn = vw * vg;
+                a1 += dn;
+                a2 += dn * ((vx - m) * s);
             }
+            float dnorm_mean = fastmath_hsum8(&a1), dnorm_norm_mean = fastmath_hsum8(&a2);
             for (; i < C; i++) {
                 float dn = w[i] * g[i];
                 dnorm_mean += dn;
