@@ -11,6 +11,8 @@
 typedef struct cls_ctx {
     float *h, *logits, *lse, *logp, *tlse, *dlnf, *dbout;
     const float *lnf, *wout, *bout, *prior, *scale, *clse, *ctlse, *dh;
+    const float *dscale; /* forward: with it, rows of a class target become their dlogits */
+    int fused;           /* backward: those rows are dlogits already */
     const int *rows;
     const int32_t *inp, *targets;
     int32_t *amax;
@@ -40,6 +42,19 @@ KERNEL_BODY classifier_gather_part_body(void *arg, int tid, int nth)
     }
 }
 MODEL_KERNEL(classifier_gather_part)
+
+/* a row of a class target: dlogits = g (softmax - onehot(tg)) in place of its logits */
+static inline __attribute__((always_inline)) void
+cls_dlogits_row(float *l, size_t V, int32_t tg, float g, float lse)
+{
+    if (g == 0.0f) {
+        memset(l, 0, V * sizeof(float));
+        return;
+    }
+    for (size_t j = 0; j < V; j++)
+        l[j] = g * fast_expf(l[j] - lse);
+    l[tg] -= g;
+}
 
 /* logits += bout + prior[k], then the row's log-sum-exp and the target's log-prob (a
  * description target: the log-sum-exp of its members, less the row's) */
@@ -79,6 +94,8 @@ KERNEL_BODY classifier_softmax_part_body(void *arg, int tid, int nth)
                 int32_t tg = c->targets[c->rows[r]];
                 if ((size_t)tg < W) {
                     c->logp[r] = l[tg] - lse;
+                    if (c->dscale) /* the backward's dlogits, while the row is in cache */
+                        cls_dlogits_row(l, W, tg, c->dscale[r], lse);
                 } else {
                     int n;
                     const int32_t *A = target_set(c->d, tg, &n);
@@ -96,7 +113,8 @@ void model_classifier_forward(float *h, float *logits, float *lse, float *logp, 
                               int32_t *amax, const float *lnf, const int *rows,
                               const int32_t *inp, const int32_t *targets, const float *wout,
                               const float *bout, const float *prior, const model_desc_rows *d,
-                              int M, int Mf, int C, int V, int K, int W, pool *p)
+                              const float *dscale, int M, int Mf, int C, int V, int K, int W,
+                              pool *p)
 {
     if (M == 0)
         return;
@@ -114,6 +132,7 @@ void model_classifier_forward(float *h, float *logits, float *lse, float *logp, 
                  .bout = bout,
                  .prior = prior,
                  .d = d,
+                 .dscale = targets ? dscale : NULL,
                  .M = M,
                  .C = C,
                  .V = V,
@@ -140,15 +159,14 @@ KERNEL_BODY classifier_dlogits_part_body(void *arg, int tid, int nth)
         for (size_t r = lo; r < hi; r++) {
             float *l = c->logits + r * V;
             float g = c->scale[r], lse = c->clse[r];
-            if (g == 0.0f) {
-                memset(l, 0, V * sizeof(float));
-                continue;
-            }
             int32_t tg = c->targets[c->rows[r]];
             if ((size_t)tg < V) {
-                for (size_t j = 0; j < V; j++)
-                    l[j] = g * fast_expf(l[j] - lse);
-                l[tg] -= g;
+                if (!c->fused)
+                    cls_dlogits_row(l, V, tg, g, lse);
+                continue;
+            }
+            if (g == 0.0f) {
+                memset(l, 0, V * sizeof(float));
                 continue;
             }
             int n;
@@ -185,11 +203,12 @@ void model_classifier_backward(float *dlnf, float *dwout, float *dbout, float *d
                                float *logits, const float *lse, const float *tlse,
                                const float *h, const int *rows, const int32_t *targets,
                                const float *scale, const float *wout, const model_desc_rows *d,
-                               int M, int Mf, int C, int V, int W, pool *p)
+                               int fused, int M, int Mf, int C, int V, int W, pool *p)
 {
     if (M == 0)
         return;
-    cls_ctx c = {.logits = logits,
+    cls_ctx c = {.fused = fused,
+                 .logits = logits,
                  .clse = lse,
                  .ctlse = tlse,
                  .rows = rows,

@@ -191,20 +191,25 @@ typedef struct model_desc_rows {
  * not computed): logits[target] - lse for a class < W, and for a description target the
  * log-sum-exp of its members' logits (kept in tlse (M)) - lse. d may be NULL without a
  * layout. amax (Mf, may be NULL): each full row's first index of its largest logit over the
- * vocabulary, found while the row is in cache. */
+ * vocabulary, found while the row is in cache. dscale (Mf, may be NULL; with targets): a
+ * training forward's per-row loss scale, with which the full rows of a class target leave
+ * their dlogits (model_classifier_backward's, the same bits) in place of their logits, made
+ * while the row is in cache; the backward is then told so (fused). */
 void model_classifier_forward(float *h, float *logits, float *lse, float *logp, float *tlse,
                               int32_t *amax, const float *lnf, const int *rows,
                               const int32_t *inp, const int32_t *targets, const float *wout,
                               const float *bout, const float *prior, const model_desc_rows *d,
-                              int M, int Mf, int C, int V, int K, int W, pool *p);
-/* Gradient of sum_r scale[r] * (-logp[r]): dlogits written in place of logits, then
+                              const float *dscale, int M, int Mf, int C, int V, int K, int W,
+                              pool *p);
+/* Gradient of sum_r scale[r] * (-logp[r]): dlogits written in place of logits (fused: the
+ * forward did so for the full rows of a class target, with dscale = scale), then
  * dwout += dlogits^T h, dbout += sum dlogits, dlnf[rows] += dlogits @ wout (dh: M x C
  * scratch; rows of W classes); the description rows through model_restricted_backward. */
 void model_classifier_backward(float *dlnf, float *dwout, float *dbout, float *dh,
                                float *logits, const float *lse, const float *tlse,
                                const float *h, const int *rows, const int32_t *targets,
                                const float *scale, const float *wout, const model_desc_rows *d,
-                               int M, int Mf, int C, int V, int W, pool *p);
+                               int fused, int M, int Mf, int C, int V, int W, pool *p);
 
 /* The description rows' restricted output: per group, logits (rows, |S|) = h[rows] wout[S]^T
  * + bout[S] with S its members (one sgemm on a gathered copy of wout[S]), lse over S, and

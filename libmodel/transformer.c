@@ -113,6 +113,7 @@ static int size_activations(model *m, int B, int T)
         free(m->inputs);
         free(m->targets);
         free(m->scale);
+        free(m->dscale);
         free(m->rows);
         free(m->row_of);
         free(m->row_off);
@@ -123,6 +124,7 @@ static int size_activations(model *m, int B, int T)
         m->inputs = malloc(N * sizeof *m->inputs);
         m->targets = malloc(N * sizeof *m->targets);
         m->scale = malloc(N * sizeof *m->scale);
+        m->dscale = malloc(N * sizeof *m->dscale);
         m->rows = malloc(N * sizeof *m->rows);
         m->row_of = malloc(N * sizeof *m->row_of);
         m->row_off = malloc(N * sizeof *m->row_off);
@@ -130,10 +132,11 @@ static int size_activations(model *m, int B, int T)
         m->row_amax = malloc(N * sizeof *m->row_amax);
         m->grp_desc = malloc(N * sizeof *m->grp_desc);
         m->grp_first = malloc((N + 1) * sizeof *m->grp_first);
-        m->rows_cap = (m->inputs && m->targets && m->scale && m->rows && m->row_of &&
-                       m->row_off && m->tlse && m->row_amax && m->grp_desc && m->grp_first)
-                          ? N
-                          : 0;
+        m->rows_cap =
+            (m->inputs && m->targets && m->scale && m->dscale && m->rows && m->row_of &&
+             m->row_off && m->tlse && m->row_amax && m->grp_desc && m->grp_first)
+                ? N
+                : 0;
     }
     if (!m->acts_mem || !m->scratch_mem || !m->rows_cap) {
         m->B = m->T = 0;
@@ -331,10 +334,12 @@ static const model_desc_rows *desc_rows(model *m, model_desc_rows *d)
 int model_run_forward(model *m, const int32_t *inputs, const int32_t *clean,
                       const int32_t *targets, int B, int T, int keep)
 {
+    const int T0 = T; /* the caller's positions per sequence */
     int rc = take_batch(m, inputs, clean, targets, B, T);
     if (rc)
         return rc;
     m->have_forward = 0;
+    m->dl_fused = 0;
     m->calls++;
     T = m->T; /* rows per sequence: 2T with the clean half */
     const int L = m->cfg.layers, C = m->cfg.d, H = m->cfg.heads, V = m->cfg.vocab;
@@ -377,10 +382,22 @@ int model_run_forward(model *m, const int32_t *inputs, const int32_t *clean,
     }
     model_layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, res, w->lnfw, w->lnfb, N, C, p);
     model_desc_rows dr;
+    /* a training forward: each full row's loss scale (model_forward's, below), so that the
+     * classifier leaves the class-target rows' dlogits while they are in cache */
+    const float *dscale = NULL;
+    if (keep && m->fwd_train && targets) {
+        const float *wts = m->fwd_weights;
+        for (int i = 0; i < m->Mf; i++) {
+            size_t n = (size_t)m->rows[i], R = (size_t)m->T;
+            m->dscale[i] = (wts ? wts[n / R * (size_t)T0 + n % R] : 1.0f) / (float)(B * T0);
+        }
+        dscale = m->dscale;
+    }
     model_classifier_forward(
         a->h, a->logits, a->lse, m->scale, m->tlse, m->want_amax ? m->row_amax : NULL, a->lnf,
         m->rows, m->inputs, targets ? m->targets : NULL, w->wout, w->bout, m->prior,
-        desc_rows(m, &dr), m->M, m->Mf, C, V, m->cfg.n_mask, model_out_classes(m), p);
+        desc_rows(m, &dr), dscale, m->M, m->Mf, C, V, m->cfg.n_mask, model_out_classes(m), p);
+    m->dl_fused = dscale != NULL;
     return MODEL_OK;
 }
 
@@ -466,7 +483,11 @@ static int forward_impl(model *m, const int32_t *inputs, const int32_t *clean,
                 return model_fail(m, MODEL_EINVAL, "weight at batch %zu position %zu is %g",
                                   n / T, n % T, (double)weights[n]);
     const size_t N = (size_t)B * T;
+    m->fwd_train = 1;
+    m->fwd_weights = weights;
     int rc = model_run_forward(m, inputs, clean, targets, B, T, 1);
+    m->fwd_train = 0;
+    m->fwd_weights = NULL;
     if (rc)
         return rc;
     const float *logp_rows = m->scale; /* log p(target) of the predicted rows */
@@ -593,7 +614,7 @@ int model_backward(model *m)
     model_desc_rows dr;
     model_classifier_backward(s->dln, g->wout, g->bout, s->datty, a->logits, a->lse, m->tlse,
                               a->h, m->rows, m->targets, m->scale, w->wout, desc_rows(m, &dr),
-                              m->M, m->Mf, C, V, model_out_classes(m), p);
+                              m->dl_fused, m->M, m->Mf, C, V, model_out_classes(m), p);
     memset(s->dres, 0, NC * sizeof(float));
     model_layernorm_backward(s->dres, g->lnfw, g->lnfb, s->dln,
                              a->residual3 + (size_t)(L - 1) * NC, w->lnfw, a->lnf_mean,

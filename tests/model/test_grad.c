@@ -411,8 +411,8 @@ static double cls_probe(void *v)
 {
     cls_t *c = v;
     model_classifier_forward(c->h, c->logits, c->lse, c->logp, NULL, NULL, c->lnf, c->rows,
-                             c->inp, c->targets, c->wout, c->bout, c->prior, NULL, c->M, c->M,
-                             c->C, c->V, c->K, c->V + c->E, c->p);
+                             c->inp, c->targets, c->wout, c->bout, c->prior, NULL, NULL, c->M,
+                             c->M, c->C, c->V, c->K, c->V + c->E, c->p);
     double s = 0;
     for (int i = 0; i < c->M; i++)
         s += c->scale[i] * -(double)c->logp[i];
@@ -454,6 +454,7 @@ static void check_classifier(pool *p, gsl_rng *r, int E)
             c.rows[M++] = n;
     }
     c.M = M;
+    c.scale[M - 1] = 0.0f; /* a row that weighs nothing */
     cls_probe(&c);
     if (E) { /* log p against a log-softmax over the W classes computed here in double,
               * the prior on the first V classes of mask-id rows only */
@@ -474,7 +475,29 @@ static void check_classifier(pool *p, gsl_rng *r, int E)
     float *dlnf = calloc(N * C, 4), *dw = calloc((size_t)W * C, 4), *db = calloc((size_t)W, 4);
     float *dh = malloc(N * C * 4);
     model_classifier_backward(dlnf, dw, db, dh, c.logits, c.lse, NULL, c.h, c.rows, c.targets,
-                              c.scale, c.wout, NULL, M, M, C, V, W, p);
+                              c.scale, c.wout, NULL, 0, M, M, C, V, W, p);
+    { /* a training forward given the scale leaves the dlogits; the backward told so gives
+       * the same bits as the one that makes them */
+        float *dlnf2 = calloc(N * C, 4), *dw2 = calloc((size_t)W * C, 4);
+        float *db2 = calloc((size_t)W, 4), *dh2 = malloc(N * C * 4);
+        float *lse = malloc(N * 4);
+        memcpy(lse, c.lse, N * 4);
+        model_classifier_forward(c.h, c.logits, c.lse, c.logp, NULL, NULL, c.lnf, c.rows, c.inp,
+                                 c.targets, c.wout, c.bout, c.prior, NULL, c.scale, M, M, C, V,
+                                 K, W, p);
+        CHECK(!memcmp(lse, c.lse, N * 4), "a forward with dscale changed the log-sum-exps");
+        model_classifier_backward(dlnf2, dw2, db2, dh2, c.logits, c.lse, NULL, c.h, c.rows,
+                                  c.targets, c.scale, c.wout, NULL, 1, M, M, C, V, W, p);
+        CHECK(!memcmp(dlnf, dlnf2, N * C * 4) && !memcmp(dw, dw2, (size_t)W * C * 4) &&
+                  !memcmp(db, db2, (size_t)W * 4),
+              "classifier%s: dlogits made in the forward give other gradients",
+              E ? " (edit classes)" : "");
+        free(dlnf2);
+        free(dw2);
+        free(db2);
+        free(dh2);
+        free(lse);
+    }
     const char *tag = E ? " (edit classes)" : "";
     char what[64];
     snprintf(what, sizeof what, "classifier dlnf%s", tag);
@@ -538,8 +561,8 @@ static double rst_probe(void *v)
 {
     rst_t *c = v;
     model_classifier_forward(c->h, c->logits, c->lse, c->logp, c->tlse, NULL, c->lnf, c->rows,
-                             c->inp, c->targets, c->wout, c->bout, c->prior, c->d, c->M, c->Mf,
-                             c->C, c->V, RK, c->V, c->p);
+                             c->inp, c->targets, c->wout, c->bout, c->prior, c->d, NULL, c->M,
+                             c->Mf, c->C, c->V, RK, c->V, c->p);
     double s = 0;
     for (int i = 0; i < c->M; i++)
         s += c->scale[i] * -(double)c->logp[i];
@@ -651,7 +674,7 @@ static void check_restricted(pool *p, gsl_rng *r)
     float *dlnf = calloc(N * C, 4), *dw = calloc(V * C, 4), *db = calloc(V, 4);
     float *dh = malloc(N * C * 4);
     model_classifier_backward(dlnf, dw, db, dh, c.logits, c.lse, c.tlse, c.h, c.rows, c.targets,
-                              c.scale, c.wout, &d, M, c.Mf, C, V, V, p);
+                              c.scale, c.wout, &d, 0, M, c.Mf, C, V, V, p);
     fd_compare("restricted dlnf", c.lnf, dlnf, NULL, N * C, rst_probe, &c);
     fd_compare("restricted dwout", c.wout, dw, NULL, V * C, rst_probe, &c);
     fd_compare("restricted dbout", c.bout, db, NULL, V, rst_probe, &c);
