@@ -32,31 +32,49 @@ void model_rope_table(float *rope, int maxT, int hs)
         }
 }
 
-/* rotates the q and k pairs of rows [lo, hi) of x (N, 3C) by sign * t * theta_i */
-KERNEL_BODY rope_part_body(void *arg, int tid, int nth)
+/* rotates the q and k pairs of rows [lo, hi) of x (N, 3C) by sign * t * theta_i, t = n % T */
+static inline __attribute__((always_inline)) void rope_rows_at(float *xs, const float *rope,
+                                                               int T, int C, int H, float sign,
+                                                               size_t lo, size_t hi)
 {
-    att_ctx *c = arg;
-    const int T = c->T, C = c->C, H = c->H, hs = C / H, P = hs / 2;
-    const float sign = c->sign;
-    size_t lo, hi;
-    (void)tid;
-    while (model_pool_chunk(&c->next, (size_t)c->B * T, nth, 1, &lo, &hi)) {
-        for (size_t n = lo; n < hi; n++) {
-            const float *restrict cs = c->rope + (n % (size_t)T) * P * 2;
-            float *row = c->x + n * 3 * C;
-            for (int part = 0; part < 2 * H; part++) { /* H q heads, then H k heads */
-                float *restrict x = row + (size_t)part * hs;
-                for (int i = 0; i < P; i++) {
-                    float co = cs[2 * i], si = sign * cs[2 * i + 1];
-                    float x0 = x[2 * i], x1 = x[2 * i + 1];
-                    x[2 * i] = x0 * co - x1 * si;
-                    x[2 * i + 1] = x0 * si + x1 * co;
-                }
+    const int hs = C / H, P = hs / 2;
+    for (size_t n = lo; n < hi; n++) {
+        const float *restrict cs = rope + (n % (size_t)T) * P * 2;
+        float *row = xs + n * 3 * C;
+        for (int part = 0; part < 2 * H; part++) { /* H q heads, then H k heads */
+            float *restrict x = row + (size_t)part * hs;
+            for (int i = 0; i < P; i++) {
+                float co = cs[2 * i], si = sign * cs[2 * i + 1];
+                float x0 = x[2 * i], x1 = x[2 * i + 1];
+                x[2 * i] = x0 * co - x1 * si;
+                x[2 * i + 1] = x0 * si + x1 * co;
             }
         }
     }
 }
+
+KERNEL_BODY rope_part_body(void *arg, int tid, int nth)
+{
+    att_ctx *c = arg;
+    size_t lo, hi;
+    (void)tid;
+    while (model_pool_chunk(&c->next, (size_t)c->B * c->T, nth, 1, &lo, &hi))
+        rope_rows_at(c->x, c->rope, c->T, c->C, c->H, c->sign, lo, hi);
+}
 MODEL_KERNEL_AVX2(rope_part)
+
+static inline __attribute__((always_inline)) void rope_rows_body(void *arg, size_t lo,
+                                                                 size_t hi)
+{
+    const model_rope_ctx *c = arg;
+    rope_rows_at(c->x, c->rope, c->T, c->C, c->H, c->sign, lo, hi);
+}
+MODEL_ROWS_KERNEL_AVX2(rope_rows)
+
+void model_rope_rows(void *ctx, size_t lo, size_t hi)
+{
+    rope_rows()(ctx, lo, hi);
+}
 
 void model_rope_forward(float *qkv, const float *rope, int B, int T, int C, int H, pool *p)
 {

@@ -215,6 +215,20 @@ static inline int fastmath_isa(void)
         int isa = fastmath_isa();                                                            \
         return isa == 2 ? name##_avx512 : isa == 1 ? name##_avx2 : name##_base;              \
     }
+/* ... and without the AVX-512 build, as MODEL_KERNEL_AVX2 */
+#define MODEL_ROWS_KERNEL_AVX2(name)                                                       \
+    __attribute__((target("avx2"))) static void name##_avx2(void *a, size_t lo, size_t hi) \
+    {                                                                                      \
+        name##_body(a, lo, hi);                                                            \
+    }                                                                                      \
+    static void name##_base(void *a, size_t lo, size_t hi)                                 \
+    {                                                                                      \
+        name##_body(a, lo, hi);                                                            \
+    }                                                                                      \
+    static fastmath_rows_fn name(void)                                                     \
+    {                                                                                      \
+        return fastmath_isa() ? name##_avx2 : name##_base;                                 \
+    }
 #else
 #define MODEL_KERNEL(name)    \
     static pool_fn name(void) \
@@ -227,6 +241,7 @@ static inline int fastmath_isa(void)
     {                                  \
         return name##_body;            \
     }
+#define MODEL_ROWS_KERNEL_AVX2(name) MODEL_ROWS_KERNEL(name)
 #endif
 #define KERNEL_BODY static inline __attribute__((always_inline)) void
 

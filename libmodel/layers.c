@@ -211,8 +211,16 @@ typedef struct mm_ctx {
     float *out, *dbias, *partial, *gelu_out;
     const float *res, *bias, *dout, *gelu_grad;
     int N, OC;
+    model_rows_fn hook; /* more row work beside the product, on hook_ctx */
+    void *hook_ctx;
     atomic_long next; /* dynamic chunks (model_pool_chunk) */
 } mm_ctx;
+
+static void matmul_hook_rows(void *arg, size_t lo, size_t hi)
+{
+    mm_ctx *c = arg;
+    c->hook(c->hook_ctx, lo, hi);
+}
 
 /* rows [lo, hi) of out = res + bias (either may be absent), before the product adds to it */
 static void matmul_prefill_rows(void *arg, size_t lo, size_t hi)
@@ -277,6 +285,21 @@ void model_matmul_forward(float *out, const float *res, const float *inp, const 
     model_gemm_rows_run(0, 1, N, OC, C, 1.0f, inp, C, weight, C, 1.0f, out, OC, &rows, p);
 }
 
+void model_matmul_forward_post(float *out, const float *res, const float *inp,
+                               const float *weight, const float *bias, int N, int C, int OC,
+                               model_rows_fn post, void *post_ctx, pool *p)
+{
+    mm_ctx c = {.out = out,
+                .res = res,
+                .bias = bias,
+                .N = N,
+                .OC = OC,
+                .hook = post,
+                .hook_ctx = post_ctx};
+    model_gemm_rows rows = {.pre = matmul_prefill_rows, .post = matmul_hook_rows, .ctx = &c};
+    model_gemm_rows_run(0, 1, N, OC, C, 1.0f, inp, C, weight, C, 1.0f, out, OC, &rows, p);
+}
+
 void model_matmul_gelu_forward(float *out, float *gelu_out, const float *inp,
                                const float *weight, const float *bias, int N, int C, int OC,
                                int grad, pool *p)
@@ -338,6 +361,17 @@ void model_matmul_gelu_backward(float *dinp, float *dweight, float *dbias, const
     mm_ctx c = {.out = dinp, .gelu_grad = gelu_grad, .N = N, .OC = C};
     model_gemm_rows rows = {.post = gelu_back_rows(), .ctx = &c};
     model_gemm_rows_run(0, 0, N, C, OC, 1.0f, dout, OC, weight, C, 0.0f, dinp, C, &rows, p);
+    model_matmul_backward(NULL, dweight, dbias, dout, inp, weight, N, C, OC, 0.0f, p);
+}
+
+void model_matmul_backward_pre(float *dinp, float *dweight, float *dbias, float *dout,
+                               const float *inp, const float *weight, int N, int C, int OC,
+                               float dinp_beta, model_rows_fn pre, void *pre_ctx, pool *p)
+{
+    mm_ctx c = {.N = N, .OC = C, .hook = pre, .hook_ctx = pre_ctx};
+    model_gemm_rows rows = {.pre = matmul_hook_rows, .ctx = &c};
+    model_gemm_rows_run(0, 0, N, C, OC, 1.0f, dout, OC, weight, C, dinp_beta, dinp, C, &rows,
+                        p);
     model_matmul_backward(NULL, dweight, dbias, dout, inp, weight, N, C, OC, 0.0f, p);
 }
 

@@ -134,6 +134,25 @@ typedef struct model_gemm_rows {
 /* model_gemm with row work: each slice of C's rows gets pre, its product, then post, on the
  * thread that computes it. Products cut by columns or along K run pre over every row first
  * and post after, on the pool. The bits are model_gemm's with the passes apart. */
+/* model_rope_forward (sign 1) or _backward (sign -1) on rows [lo, hi) of x (N, 3C), row n
+ * at position n % T: a model_rows_fn for the products beside which it runs */
+typedef struct model_rope_ctx {
+    float *x;
+    const float *rope;
+    int T, C, H;
+    float sign;
+} model_rope_ctx;
+void model_rope_rows(void *ctx, size_t lo, size_t hi);
+/* model_matmul_forward, then post(post_ctx, lo, hi) on each row slice of out while it is
+ * in cache; model_matmul_backward, with pre(pre_ctx, lo, hi) first on each row slice of
+ * dout, before the product that reads it (dinp not NULL): the same bits as running them
+ * over the whole tensor between the calls. */
+void model_matmul_forward_post(float *out, const float *res, const float *inp,
+                               const float *weight, const float *bias, int N, int C, int OC,
+                               model_rows_fn post, void *post_ctx, pool *p);
+void model_matmul_backward_pre(float *dinp, float *dweight, float *dbias, float *dout,
+                               const float *inp, const float *weight, int N, int C, int OC,
+                               float dinp_beta, model_rows_fn pre, void *pre_ctx, pool *p);
 void model_gemm_rows_run(int ta, int tb, int M, int N, int K, float alpha, const float *A,
                          int lda, const float *B, int ldb, float beta, float *C, int ldc,
                          const model_gemm_rows *rows, pool *p);

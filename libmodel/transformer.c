@@ -343,7 +343,7 @@ int model_run_forward(model *m, const int32_t *inputs, const int32_t *clean,
     m->calls++;
     T = m->T; /* rows per sequence: 2T with the clean half */
     const int L = m->cfg.layers, C = m->cfg.d, H = m->cfg.heads, V = m->cfg.vocab;
-    const int N = B * T, nseq = N / m->seqT;
+    const int N = B * T;
     const size_t NC = (size_t)N * C;
     param_tensors *w = &m->params;
     act_tensors *a = &m->acts;
@@ -362,9 +362,11 @@ int model_run_forward(model *m, const int32_t *inputs, const int32_t *clean,
         float *fchg = a->fch_gelu + s * 4 * NC, *res3 = a->residual3 + s3 * NC;
         model_layernorm_forward(ln1, a->ln1_mean + s * N, a->ln1_rstd + s * N, res,
                                 w->ln1w + l * C, w->ln1b + l * C, N, C, p);
-        model_matmul_forward(qkv, NULL, ln1, w->qkvw + (size_t)l * 3 * C * C,
-                             w->qkvb + l * 3 * C, N, C, 3 * C, p);
-        model_rope_forward(qkv, m->rope, nseq, m->seqT, C, H, p); /* twins share positions */
+        /* q and k rotated beside the product (twins share positions: T = seqT) */
+        model_rope_ctx rc = {
+            .x = qkv, .rope = m->rope, .T = m->seqT, .C = C, .H = H, .sign = 1};
+        model_matmul_forward_post(qkv, NULL, ln1, w->qkvw + (size_t)l * 3 * C * C,
+                                  w->qkvb + l * 3 * C, N, C, 3 * C, model_rope_rows, &rc, p);
         if (m->attn.kind >= MODEL_ATT_BLOCK)
             model_attention_blocked_forward(atty, att, qkv, B, T, C, H, &m->attn, keep, p);
         else
@@ -602,7 +604,7 @@ int model_backward(model *m)
         return model_fail(m, MODEL_ESTATE, "backward needs a successful model_forward first");
     m->have_forward = 0;
     const int L = m->cfg.layers, C = m->cfg.d, H = m->cfg.heads, V = m->cfg.vocab;
-    const int B = m->B, T = m->T, N = B * T, nseq = N / m->seqT; /* T: rows per sequence */
+    const int B = m->B, T = m->T, N = B * T; /* T: rows per sequence */
     const size_t NC = (size_t)N * C;
     param_tensors *w = &m->params, *g = &m->grads;
     act_tensors *a = &m->acts;
@@ -643,10 +645,12 @@ int model_backward(model *m)
                                              &m->attn, p);
         else
             model_attention_backward(s->dqkv, s->datt, s->datty, qkv, att, B, T, C, H, p);
-        model_rope_backward(s->dqkv, m->rope, nseq, m->seqT, C, H, p);
-        model_matmul_backward(s->dln, g->qkvw + (size_t)l * 3 * C * C, g->qkvb + l * 3 * C,
-                              s->dqkv, ln1, w->qkvw + (size_t)l * 3 * C * C, N, C, 3 * C, 0.0f,
-                              p);
+        /* the rotation's gradient on each row slice of dqkv before the product reads it */
+        model_rope_ctx rc = {
+            .x = s->dqkv, .rope = m->rope, .T = m->seqT, .C = C, .H = H, .sign = -1};
+        model_matmul_backward_pre(s->dln, g->qkvw + (size_t)l * 3 * C * C, g->qkvb + l * 3 * C,
+                                  s->dqkv, ln1, w->qkvw + (size_t)l * 3 * C * C, N, C, 3 * C,
+                                  0.0f, model_rope_rows, &rc, p);
         model_layernorm_backward(s->dres, g->ln1w + l * C, g->ln1b + l * C, s->dln, res,
                                  w->ln1w + l * C, a->ln1_mean + (size_t)l * N,
                                  a->ln1_rstd + (size_t)l * N, N, C, p);
