@@ -76,8 +76,7 @@ MODEL_ROWS_KERNEL_AVX2(rope_rows)
  * slow, and at AVX-512 it fuses them (see MODEL_KERNEL_AVX2). Sixteen floats at a time,
  * (x0 c - x1 s, x1 c + x0 s) as x * c -/+ swap(x) * s: the same products and sums as the
  * plain loop, so the same bits (test model-isa). hs a multiple of 16. */
-__attribute__((target("avx512f"))) static void rope_rows_avx512(void *arg, size_t lo,
-                                                                size_t hi)
+__attribute__((target("avx512f"))) static void rope_rows_avx512(void *arg, size_t lo, size_t hi)
 {
     const model_rope_ctx *c = arg;
     const int C = c->C, H = c->H, hs = C / H, P = hs / 2;

@@ -213,7 +213,9 @@ typedef struct mm_ctx {
     int N, OC;
     model_rows_fn hook; /* more row work beside the product, on hook_ctx */
     void *hook_ctx;
-    atomic_long next; /* dynamic chunks (model_pool_chunk) */
+    float *bias_part;         /* model_bias_backward's partial rows, made beside a product, */
+    unsigned char *bias_done; /* each slice's once it is */
+    atomic_long next;         /* dynamic chunks (model_pool_chunk) */
 } mm_ctx;
 
 static void matmul_hook_rows(void *arg, size_t lo, size_t hi)
@@ -264,6 +266,26 @@ static inline __attribute__((always_inline)) void gelu_grad_rows_body(void *arg,
 }
 MODEL_ROWS_KERNEL(gelu_grad_rows)
 
+/* Column sums in BIAS_SLICES fixed slices of rows, each summed into its own partial row
+ * (whichever thread takes it), then the partials added in slice order: contiguous reads,
+ * and the same bits for any thread count or schedule. */
+#define BIAS_SLICES 16
+
+/* slice s of dout (N, OC): its column sums into partial row s */
+static inline __attribute__((always_inline)) void bias_slice(const float *dout, float *partial,
+                                                             size_t N, size_t OC, int s)
+{
+    size_t lo, hi;
+    model_pool_range(N, s, BIAS_SLICES, &lo, &hi);
+    float *restrict acc = partial + (size_t)s * OC;
+    memset(acc, 0, OC * sizeof(float));
+    for (size_t n = lo; n < hi; n++) {
+        const float *restrict g = dout + n * OC;
+        for (size_t j = 0; j < OC; j++)
+            acc[j] += g[j];
+    }
+}
+
 /* rows [lo, hi) of out = gelu_grad * out, after the product */
 static inline __attribute__((always_inline)) void gelu_back_rows_body(void *arg, size_t lo,
                                                                       size_t hi)
@@ -274,6 +296,15 @@ static inline __attribute__((always_inline)) void gelu_back_rows_body(void *arg,
     const float *restrict g = c->gelu_grad + lo * OC;
     for (size_t i = 0; i < (hi - lo) * OC; i++)
         o[i] = g[i] * o[i];
+    if (c->bias_part) /* the bias slices within these rows, while they are in cache */
+        for (int s = 0; s < BIAS_SLICES; s++) {
+            size_t slo, shi;
+            model_pool_range((size_t)c->N, s, BIAS_SLICES, &slo, &shi);
+            if (slo >= lo && shi <= hi) {
+                bias_slice(c->out, c->bias_part, (size_t)c->N, OC, s);
+                c->bias_done[s] = 1;
+            }
+        }
 }
 MODEL_ROWS_KERNEL(gelu_back_rows)
 
@@ -310,30 +341,25 @@ void model_matmul_gelu_forward(float *out, float *gelu_out, const float *inp,
     model_gemm_rows_run(0, 1, N, OC, C, 1.0f, inp, C, weight, C, 1.0f, out, OC, &rows, p);
 }
 
-/* Column sums in BIAS_SLICES fixed slices of rows, each summed into its own partial row
- * (whichever thread takes it), then the partials added in slice order: contiguous reads,
- * and the same bits for any thread count or schedule. */
-#define BIAS_SLICES 16
-
+/* the slices not made yet (bias_done) */
 KERNEL_BODY bias_backward_part_body(void *arg, int tid, int nth)
 {
     mm_ctx *c = arg;
-    const size_t OC = (size_t)c->OC, N = (size_t)c->N;
     (void)tid;
     (void)nth;
-    for (long s; (s = model_pool_next(&c->next, BIAS_SLICES)) >= 0;) {
-        size_t lo, hi;
-        model_pool_range(N, (int)s, BIAS_SLICES, &lo, &hi);
-        float *restrict acc = c->partial + (size_t)s * OC;
-        memset(acc, 0, OC * sizeof(float));
-        for (size_t n = lo; n < hi; n++) {
-            const float *restrict g = c->dout + n * OC;
-            for (size_t j = 0; j < OC; j++)
-                acc[j] += g[j];
-        }
-    }
+    for (long s; (s = model_pool_next(&c->next, BIAS_SLICES)) >= 0;)
+        if (!c->bias_done || !c->bias_done[s])
+            bias_slice(c->dout, c->partial, (size_t)c->N, (size_t)c->OC, (int)s);
 }
 MODEL_KERNEL(bias_backward_part)
+
+/* the partials into dbias, in slice order */
+static void bias_reduce(float *dbias, const float *partial, size_t OC)
+{
+    for (size_t s = 0; s < BIAS_SLICES; s++)
+        for (size_t j = 0; j < OC; j++)
+            dbias[j] += partial[s * OC + j];
+}
 
 void model_bias_backward(float *dbias, const float *dout, int N, int OC, pool *p)
 {
@@ -348,19 +374,29 @@ void model_bias_backward(float *dbias, const float *dout, int N, int OC, pool *p
         return;
     }
     model_pool_run(p, bias_backward_part(), &c);
-    for (size_t s = 0; s < BIAS_SLICES; s++)
-        for (size_t j = 0; j < (size_t)OC; j++)
-            dbias[j] += c.partial[s * OC + j];
+    bias_reduce(dbias, c.partial, (size_t)OC);
     free(own);
 }
 
-void model_matmul_gelu_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                                const float *inp, const float *weight, const float *gelu_grad,
-                                int N, int C, int OC, pool *p)
+void model_matmul_gelu_backward(float *dinp, float *dinp_bias, float *dweight, float *dbias,
+                                const float *dout, const float *inp, const float *weight,
+                                const float *gelu_grad, int N, int C, int OC, pool *p)
 {
     mm_ctx c = {.out = dinp, .gelu_grad = gelu_grad, .N = N, .OC = C};
+    /* dinp_bias's partials in their own memory: the products below use the pool's scratch */
+    float *part = dinp_bias ? malloc((size_t)BIAS_SLICES * C * sizeof(float)) : NULL;
+    unsigned char done[BIAS_SLICES] = {0};
+    c.bias_part = part;
+    c.bias_done = done;
     model_gemm_rows rows = {.post = gelu_back_rows(), .ctx = &c};
     model_gemm_rows_run(0, 0, N, C, OC, 1.0f, dout, OC, weight, C, 0.0f, dinp, C, &rows, p);
+    if (part) { /* the slices no row slice of the product held whole, then the sum */
+        mm_ctx b = {.dout = dinp, .partial = part, .bias_done = done, .N = N, .OC = C};
+        model_pool_run(p, bias_backward_part(), &b);
+        bias_reduce(dinp_bias, part, (size_t)C);
+        free(part);
+    } else if (dinp_bias)
+        model_bias_backward(dinp_bias, dinp, N, C, p);
     model_matmul_backward(NULL, dweight, dbias, dout, inp, weight, N, C, OC, 0.0f, p);
 }
 

@@ -35,14 +35,16 @@ void model_matmul_backward(float *dinp, float *dweight, float *dbias, const floa
  * h = inp @ weight^T + bias and gelu_out = GELU(h); out keeps h, or with grad GELU'(h),
  * all the backward needs of h, made while the rows are in cache. Going back, dinp =
  * gelu_grad * (dout @ weight) (dinp overwritten; gelu_grad: a forward's out with grad)
- * with the weight and bias gradients of model_matmul_backward. The same bits as the
+ * with the weight and bias gradients of model_matmul_backward, and dinp_bias (C, may be
+ * NULL) += column sums of dinp (the first half's bias gradient, model_bias_backward's
+ * sums, taken from each row slice of dinp while it is in cache). The same bits as the
  * separate calls. */
 void model_matmul_gelu_forward(float *out, float *gelu_out, const float *inp,
                                const float *weight, const float *bias, int N, int C, int OC,
                                int grad, pool *p);
-void model_matmul_gelu_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                                const float *inp, const float *weight, const float *gelu_grad,
-                                int N, int C, int OC, pool *p);
+void model_matmul_gelu_backward(float *dinp, float *dinp_bias, float *dweight, float *dbias,
+                                const float *dout, const float *inp, const float *weight,
+                                const float *gelu_grad, int N, int C, int OC, pool *p);
 
 /* dbias (OC) += column sums of dout (N, OC); each thread owns a slice of the columns, so
  * the sums run in one order for any thread count */

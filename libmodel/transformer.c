@@ -628,12 +628,11 @@ int model_backward(model *m)
         const float *res2 = a->residual2 + l * NC, *ln2 = a->ln2 + l * NC;
         const float *fch = a->fch + l * 4 * NC, *fchg = a->fch_gelu + l * 4 * NC;
         /* MLP: dres is d(residual3) and flows on unchanged to d(residual2) */
-        model_matmul_gelu_backward(s->dfch, g->fcprojw + (size_t)l * 4 * C * C,
-                                   g->fcprojb + l * C, s->dres, fchg,
-                                   w->fcprojw + (size_t)l * 4 * C * C, fch, N, 4 * C, C, p);
-        model_matmul_backward(s->dln, g->fcw + (size_t)l * 4 * C * C, g->fcb + l * 4 * C,
-                              s->dfch, ln2, w->fcw + (size_t)l * 4 * C * C, N, C, 4 * C, 0.0f,
-                              p);
+        model_matmul_gelu_backward(
+            s->dfch, g->fcb + l * 4 * C, g->fcprojw + (size_t)l * 4 * C * C, g->fcprojb + l * C,
+            s->dres, fchg, w->fcprojw + (size_t)l * 4 * C * C, fch, N, 4 * C, C, p);
+        model_matmul_backward(s->dln, g->fcw + (size_t)l * 4 * C * C, NULL, s->dfch, ln2,
+                              w->fcw + (size_t)l * 4 * C * C, N, C, 4 * C, 0.0f, p);
         model_layernorm_backward(s->dres, g->ln2w + l * C, g->ln2b + l * C, s->dln, res2,
                                  w->ln2w + l * C, a->ln2_mean + (size_t)l * N,
                                  a->ln2_rstd + (size_t)l * N, N, C, p);
