@@ -36,7 +36,7 @@ double model_lr(const model_optim *o, long step)
     return o->min_lr + 0.5 * ((double)o->lr - o->min_lr) * (1.0 + cos(M_PI * progress));
 }
 
-#define NORM_SLICES 16
+#define NORM_SLICES 16 /* a multiple of 4 */
 
 typedef struct adam_ctx {
     model *m;
@@ -52,13 +52,24 @@ KERNEL_BODY sumsq_part_body(void *arg, int tid, int nth)
     const float *g = c->m->grads_mem;
     (void)tid;
     (void)nth;
-    for (long sl; (sl = model_pool_next(&c->next, NORM_SLICES)) >= 0;) {
-        size_t lo, hi;
-        model_pool_range(c->m->num_params, (int)sl, NORM_SLICES, &lo, &hi);
-        double s = 0.0;
-        for (size_t i = lo; i < hi; i++)
-            s += (double)g[i] * g[i];
-        c->partial[sl] = s;
+    /* four slices at a time, their four sums in step: each is still the plain sum of its
+     * slice in order, but four chains of additions overlap where one would wait on the
+     * last addition's latency */
+    for (long q; (q = model_pool_next(&c->next, NORM_SLICES / 4)) >= 0;) {
+        size_t lo[4], hi[4], len = SIZE_MAX;
+        double s[4] = {0.0, 0.0, 0.0, 0.0};
+        for (int k = 0; k < 4; k++) {
+            model_pool_range(c->m->num_params, (int)q * 4 + k, NORM_SLICES, &lo[k], &hi[k]);
+            len = hi[k] - lo[k] < len ? hi[k] - lo[k] : len;
+        }
+        for (size_t i = 0; i < len; i++)
+            for (int k = 0; k < 4; k++)
+                s[k] += (double)g[lo[k] + i] * g[lo[k] + i];
+        for (int k = 0; k < 4; k++) {
+            for (size_t i = lo[k] + len; i < hi[k]; i++)
+                s[k] += (double)g[i] * g[i];
+            c->partial[q * 4 + k] = s[k];
+        }
     }
 }
 MODEL_KERNEL(sumsq_part)
