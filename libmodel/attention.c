@@ -168,7 +168,25 @@ KERNEL_BODY attention_forward_part_body(void *arg, int tid, int nth)
          * sgemm is faster than T thin ones at these sizes. */
         model_gemm_head(0, 1, T, T, hs, scale, q, C3, k, C3, 0.0f, S, T, pack);
         const float slope = model_alibi_slope((int)h);
-        for (int t = 0; t < T; t++) {
+        int t = 0;
+        if (!c->causal) /* four rows at a time, their sums in step (vec_sum4): the same
+                         * softmax as the loop below */
+            for (; t + 4 <= T; t += 4) {
+                float *rows[4], sums[4];
+                for (int k = 0; k < 4; k++) {
+                    float *row = rows[k] = S + (size_t)(t + k) * T;
+                    const int r = t + k;
+                    for (int j = 0; j < T; j++)
+                        row[j] -= slope * (float)(j > r ? j - r : r - j);
+                    float mx = vec_max(row, (size_t)T);
+                    for (int j = 0; j < T; j++)
+                        row[j] = fast_expf(row[j] - mx);
+                }
+                vec_sum4(rows, (size_t)T, sums);
+                for (int k = 0; k < 4; k++)
+                    vec_softmax_scale(rows[k], (size_t)T, 1.0f / sums[k]);
+            }
+        for (; t < T; t++) {
             float *row = S + (size_t)t * T;
             int n = c->causal ? t + 1 : T;
             for (int j = 0; j < n; j++) /* ALiBi: - slope * |t - j| */

@@ -264,6 +264,25 @@ static inline __attribute__((always_inline)) float vec_sum(const float *restrict
     return s;
 }
 
+/* vec_sum of four rows x[k] in step, s[k] each the same sum as alone: four chains of
+ * additions overlap where one would wait on the last one */
+static inline __attribute__((always_inline)) void vec_sum4(float *const x[4], size_t n,
+                                                           float s[4])
+{
+    fastmath_v8f acc[4] = {{0}}, v;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 4; k++) {
+            memcpy(&v, x[k] + i, sizeof v);
+            acc[k] += v;
+        }
+    for (int k = 0; k < 4; k++) {
+        s[k] = fastmath_hsum8(&acc[k]);
+        for (size_t j = i; j < n; j++)
+            s[k] += x[k][j];
+    }
+}
+
 static inline __attribute__((always_inline)) float vec_sqdev(const float *restrict x, size_t n,
                                                              float sub)
 {
