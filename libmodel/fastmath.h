@@ -196,27 +196,7 @@ static inline int fastmath_isa(void)
     }
 /* The same for row work done beside a product: `name_body(void *ctx, size_t lo, size_t hi)`
  * (see model_gemm_rows in layers.h). */
-#define MODEL_ROWS_KERNEL(name)                                                              \
-    __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"))) static void name##_avx512( \
-        void *a, size_t lo, size_t hi)                                                       \
-    {                                                                                        \
-        name##_body(a, lo, hi);                                                              \
-    }                                                                                        \
-    __attribute__((target("avx2"))) static void name##_avx2(void *a, size_t lo, size_t hi)   \
-    {                                                                                        \
-        name##_body(a, lo, hi);                                                              \
-    }                                                                                        \
-    static void name##_base(void *a, size_t lo, size_t hi)                                   \
-    {                                                                                        \
-        name##_body(a, lo, hi);                                                              \
-    }                                                                                        \
-    static fastmath_rows_fn name(void)                                                       \
-    {                                                                                        \
-        int isa = fastmath_isa();                                                            \
-        return isa == 2 ? name##_avx512 : isa == 1 ? name##_avx2 : name##_base;              \
-    }
-/* ... and without the AVX-512 build, as MODEL_KERNEL_AVX2 */
-#define MODEL_ROWS_KERNEL_AVX2(name)                                                       \
+#define MODEL_ROWS_KERNEL_VARIANTS(name)                                                   \
     __attribute__((target("avx2"))) static void name##_avx2(void *a, size_t lo, size_t hi) \
     {                                                                                      \
         name##_body(a, lo, hi);                                                            \
@@ -224,10 +204,25 @@ static inline int fastmath_isa(void)
     static void name##_base(void *a, size_t lo, size_t hi)                                 \
     {                                                                                      \
         name##_body(a, lo, hi);                                                            \
-    }                                                                                      \
-    static fastmath_rows_fn name(void)                                                     \
-    {                                                                                      \
-        return fastmath_isa() ? name##_avx2 : name##_base;                                 \
+    }
+#define MODEL_ROWS_KERNEL(name)                                                              \
+    __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"))) static void name##_avx512( \
+        void *a, size_t lo, size_t hi)                                                       \
+    {                                                                                        \
+        name##_body(a, lo, hi);                                                              \
+    }                                                                                        \
+    MODEL_ROWS_KERNEL_VARIANTS(name)                                                         \
+    static fastmath_rows_fn name(void)                                                       \
+    {                                                                                        \
+        int isa = fastmath_isa();                                                            \
+        return isa == 2 ? name##_avx512 : isa == 1 ? name##_avx2 : name##_base;              \
+    }
+/* ... and without the AVX-512 build, as MODEL_KERNEL_AVX2 */
+#define MODEL_ROWS_KERNEL_AVX2(name)                       \
+    MODEL_ROWS_KERNEL_VARIANTS(name)                       \
+    static fastmath_rows_fn name(void)                     \
+    {                                                      \
+        return fastmath_isa() ? name##_avx2 : name##_base; \
     }
 #else
 #define MODEL_KERNEL(name)    \
