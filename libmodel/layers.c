@@ -213,8 +213,8 @@ typedef struct mm_ctx {
     int N, OC;
     model_rows_fn hook; /* more row work beside the product, on hook_ctx */
     void *hook_ctx;
-    float *bias_part;         /* model_bias_backward's partial rows, made beside a product, */
-    unsigned char *bias_done; /* each slice's once it is */
+    float *bias_part;         /* model_bias_backward's partial rows, made beside a product */
+    unsigned char *bias_done; /* 1 for each slice whose partial row is made */
     atomic_long next;         /* dynamic chunks (model_pool_chunk) */
 } mm_ctx;
 
@@ -311,9 +311,7 @@ MODEL_ROWS_KERNEL(gelu_back_rows)
 void model_matmul_forward(float *out, const float *res, const float *inp, const float *weight,
                           const float *bias, int N, int C, int OC, pool *p)
 {
-    mm_ctx c = {.out = out, .res = res, .bias = bias, .N = N, .OC = OC};
-    model_gemm_rows rows = {.pre = matmul_prefill_rows, .ctx = &c};
-    model_gemm_rows_run(0, 1, N, OC, C, 1.0f, inp, C, weight, C, 1.0f, out, OC, &rows, p);
+    model_matmul_forward_post(out, res, inp, weight, bias, N, C, OC, NULL, NULL, p);
 }
 
 void model_matmul_forward_post(float *out, const float *res, const float *inp,
@@ -327,7 +325,8 @@ void model_matmul_forward_post(float *out, const float *res, const float *inp,
                 .OC = OC,
                 .hook = post,
                 .hook_ctx = post_ctx};
-    model_gemm_rows rows = {.pre = matmul_prefill_rows, .post = matmul_hook_rows, .ctx = &c};
+    model_gemm_rows rows = {
+        .pre = matmul_prefill_rows, .post = post ? matmul_hook_rows : NULL, .ctx = &c};
     model_gemm_rows_run(0, 1, N, OC, C, 1.0f, inp, C, weight, C, 1.0f, out, OC, &rows, p);
 }
 

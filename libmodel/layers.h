@@ -145,10 +145,10 @@ typedef struct model_rope_ctx {
     float sign;
 } model_rope_ctx;
 void model_rope_rows(void *ctx, size_t lo, size_t hi);
-/* model_matmul_forward, then post(post_ctx, lo, hi) on each row slice of out while it is
- * in cache; model_matmul_backward, with pre(pre_ctx, lo, hi) first on each row slice of
- * dout, before the product that reads it (dinp not NULL): the same bits as running them
- * over the whole tensor between the calls. */
+/* model_matmul_forward, then post(post_ctx, lo, hi) (if not NULL) on each row slice of
+ * out while it is in cache; model_matmul_backward, with pre(pre_ctx, lo, hi) first on each
+ * row slice of dout, before the product that reads it (dinp not NULL): the same bits as
+ * running them over the whole tensor between the calls. */
 void model_matmul_forward_post(float *out, const float *res, const float *inp,
                                const float *weight, const float *bias, int N, int C, int OC,
                                model_rows_fn post, void *post_ctx, pool *p);
