@@ -399,6 +399,7 @@ void model_close(model **pm)
     free(m->inputs);
     free(m->targets);
     free(m->scale);
+    free(m->dscale);
     free(m->rows);
     free(m->row_of);
     free(m->row_off);
