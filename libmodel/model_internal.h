@@ -155,8 +155,6 @@ struct model {
     int32_t *inputs, *targets; /* (N) copies of the last forward's batch */
     float *scale;              /* (N) per predicted row: log p(target), then weight / N */
     float *dscale;             /* (N) weight / N per full row, made before a training forward */
-    const float *fwd_weights;  /* a training forward's weights while it runs (NULL: none) */
-    int fwd_train;             /* 1 while model_forward runs its forward */
     int dl_fused;              /* the last forward left dlogits for the class-target rows */
     /* The predicted rows, M of them: rows[0..Mf) the positions holding a mask id (every
      * position in causal mode), in order, through the full (Mf, V) product; then the

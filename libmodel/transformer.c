@@ -331,8 +331,19 @@ static const model_desc_rows *desc_rows(model *m, model_desc_rows *d)
     return d;
 }
 
-int model_run_forward(model *m, const int32_t *inputs, const int32_t *clean,
-                      const int32_t *targets, int B, int T, int keep)
+/* The backward's loss scale of predicted row i: its weight / (B T), T the caller's positions
+ * per sequence (weights NULL: all 1). */
+static float row_loss_scale(const model *m, int i, const float *weights, int B, int T)
+{
+    size_t n = (size_t)m->rows[i], R = (size_t)m->T;
+    return (weights ? weights[n / R * (size_t)T + n % R] : 1.0f) / (float)((size_t)B * T);
+}
+
+/* model_run_forward; train: a training forward (model_forward's, with its weights), whose
+ * classifier leaves the class-target rows' dlogits while they are in cache */
+static int run_forward(model *m, const int32_t *inputs, const int32_t *clean,
+                       const int32_t *targets, int B, int T, int keep, int train,
+                       const float *weights)
 {
     const int T0 = T; /* the caller's positions per sequence */
     int rc = take_batch(m, inputs, clean, targets, B, T);
@@ -384,15 +395,10 @@ int model_run_forward(model *m, const int32_t *inputs, const int32_t *clean,
     }
     model_layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, res, w->lnfw, w->lnfb, N, C, p);
     model_desc_rows dr;
-    /* a training forward: each full row's loss scale (model_forward's, below), so that the
-     * classifier leaves the class-target rows' dlogits while they are in cache */
-    const float *dscale = NULL;
-    if (keep && m->fwd_train && targets) {
-        const float *wts = m->fwd_weights;
-        for (int i = 0; i < m->Mf; i++) {
-            size_t n = (size_t)m->rows[i], R = (size_t)m->T;
-            m->dscale[i] = (wts ? wts[n / R * (size_t)T0 + n % R] : 1.0f) / (float)(B * T0);
-        }
+    const float *dscale = NULL; /* a training forward: each full row's loss scale */
+    if (keep && train && targets) {
+        for (int i = 0; i < m->Mf; i++)
+            m->dscale[i] = row_loss_scale(m, i, weights, B, T0);
         dscale = m->dscale;
     }
     model_classifier_forward(
@@ -401,6 +407,12 @@ int model_run_forward(model *m, const int32_t *inputs, const int32_t *clean,
         desc_rows(m, &dr), dscale, m->M, m->Mf, C, V, m->cfg.n_mask, model_out_classes(m), p);
     m->dl_fused = dscale != NULL;
     return MODEL_OK;
+}
+
+int model_run_forward(model *m, const int32_t *inputs, const int32_t *clean,
+                      const int32_t *targets, int B, int T, int keep)
+{
+    return run_forward(m, inputs, clean, targets, B, T, keep, 0, NULL);
 }
 
 /* What the non-finite report calls each activation it checks (the others are not
@@ -485,11 +497,7 @@ static int forward_impl(model *m, const int32_t *inputs, const int32_t *clean,
                 return model_fail(m, MODEL_EINVAL, "weight at batch %zu position %zu is %g",
                                   n / T, n % T, (double)weights[n]);
     const size_t N = (size_t)B * T;
-    m->fwd_train = 1;
-    m->fwd_weights = weights;
-    int rc = model_run_forward(m, inputs, clean, targets, B, T, 1);
-    m->fwd_train = 0;
-    m->fwd_weights = NULL;
+    int rc = run_forward(m, inputs, clean, targets, B, T, 1, 1, weights);
     if (rc)
         return rc;
     const float *logp_rows = m->scale; /* log p(target) of the predicted rows */
@@ -509,10 +517,8 @@ static int forward_impl(model *m, const int32_t *inputs, const int32_t *clean,
         }
     }
     /* the backward's per-row loss scale: weight / N */
-    for (int i = 0; i < m->M; i++) { /* predicted rows are never clean ones */
-        size_t n = (size_t)m->rows[i], R = (size_t)m->T;
-        m->scale[i] = (weights ? weights[n / R * (size_t)T + n % R] : 1.0f) / (float)N;
-    }
+    for (int i = 0; i < m->M; i++) /* predicted rows are never clean ones */
+        m->scale[i] = row_loss_scale(m, i, weights, B, T);
     float l = (float)(sum / (double)N);
     if (loss)
         *loss = l;
