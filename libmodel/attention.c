@@ -148,6 +148,18 @@ static inline __attribute__((always_inline)) void stream_copy(float *dst, const 
 #endif
 }
 
+/* row t of a head's n scores: the ALiBi bias - slope |t - j|, then exp(score - max) in
+ * place (vec_expsum's exponentials) */
+static inline __attribute__((always_inline)) void alibi_exp_row(float *row, int n, int t,
+                                                                float slope)
+{
+    for (int j = 0; j < n; j++)
+        row[j] -= slope * (float)(j > t ? j - t : t - j);
+    float mx = vec_max(row, (size_t)n);
+    for (int j = 0; j < n; j++)
+        row[j] = fast_expf(row[j] - mx);
+}
+
 KERNEL_BODY attention_forward_part_body(void *arg, int tid, int nth)
 {
     att_ctx *c = arg;
@@ -173,15 +185,8 @@ KERNEL_BODY attention_forward_part_body(void *arg, int tid, int nth)
                          * softmax as the loop below */
             for (; t + 4 <= T; t += 4) {
                 float *rows[4], sums[4];
-                for (int k = 0; k < 4; k++) {
-                    float *row = rows[k] = S + (size_t)(t + k) * T;
-                    const int r = t + k;
-                    for (int j = 0; j < T; j++)
-                        row[j] -= slope * (float)(j > r ? j - r : r - j);
-                    float mx = vec_max(row, (size_t)T);
-                    for (int j = 0; j < T; j++)
-                        row[j] = fast_expf(row[j] - mx);
-                }
+                for (int k = 0; k < 4; k++)
+                    alibi_exp_row(rows[k] = S + (size_t)(t + k) * T, T, t + k, slope);
                 vec_sum4(rows, (size_t)T, sums);
                 for (int k = 0; k < 4; k++)
                     vec_softmax_scale(rows[k], (size_t)T, 1.0f / sums[k]);
@@ -189,11 +194,8 @@ KERNEL_BODY attention_forward_part_body(void *arg, int tid, int nth)
         for (; t < T; t++) {
             float *row = S + (size_t)t * T;
             int n = c->causal ? t + 1 : T;
-            for (int j = 0; j < n; j++) /* ALiBi: - slope * |t - j| */
-                row[j] -= slope * (float)(j > t ? j - t : t - j);
-            float mx = vec_max(row, (size_t)n);
-            float sum = vec_expsum(row, row, (size_t)n, mx);
-            vec_softmax_scale(row, (size_t)n, 1.0f / sum);
+            alibi_exp_row(row, n, t, slope);
+            vec_softmax_scale(row, (size_t)n, 1.0f / vec_sum(row, (size_t)n));
             for (int j = n; j < T; j++)
                 row[j] = 0.0f;
         }
