@@ -35,20 +35,19 @@ int tok_pairmap_init(pairmap *m, size_t expect)
 {
     m->cap = pow2_at_least(expect * 2 + 1);
     m->n = 0;
-    m->keys = malloc(m->cap * sizeof *m->keys);
-    m->vals = malloc(m->cap * sizeof *m->vals);
-    if (!m->keys || !m->vals) {
+    m->slots = malloc(m->cap * sizeof *m->slots);
+    if (!m->slots) {
         tok_pairmap_free(m);
         return TOK_ENOMEM;
     }
-    memset(m->keys, 0xff, m->cap * sizeof *m->keys);
+    for (size_t i = 0; i < m->cap; i++)
+        m->slots[i] = (pair_slot){PAIRMAP_EMPTY, -1};
     return TOK_OK;
 }
 
 void tok_pairmap_free(pairmap *m)
 {
-    free(m->keys);
-    free(m->vals);
+    free(m->slots);
     memset(m, 0, sizeof *m);
 }
 
@@ -59,9 +58,9 @@ static int pairmap_grow(pairmap *m)
     if (rc)
         return rc;
     for (size_t i = 0; i < m->cap; i++)
-        if (m->keys[i] != PAIRMAP_EMPTY)
-            tok_pairmap_put(&g, (int32_t)(m->keys[i] >> 32), (int32_t)(uint32_t)m->keys[i],
-                            m->vals[i]);
+        if (m->slots[i].key != PAIRMAP_EMPTY)
+            tok_pairmap_put(&g, (int32_t)(m->slots[i].key >> 32),
+                            (int32_t)(uint32_t)m->slots[i].key, m->slots[i].val);
     tok_pairmap_free(m);
     *m = g;
     return TOK_OK;
@@ -76,12 +75,11 @@ int tok_pairmap_put(pairmap *m, int32_t left, int32_t right, int32_t val)
     }
     uint64_t k = pair_key(left, right);
     size_t mask = m->cap - 1, i = mix64(k) & mask;
-    while (m->keys[i] != PAIRMAP_EMPTY && m->keys[i] != k)
+    while (m->slots[i].key != PAIRMAP_EMPTY && m->slots[i].key != k)
         i = (i + 1) & mask;
-    if (m->keys[i] == PAIRMAP_EMPTY)
+    if (m->slots[i].key == PAIRMAP_EMPTY)
         m->n++;
-    m->keys[i] = k;
-    m->vals[i] = val;
+    m->slots[i] = (pair_slot){k, val};
     return TOK_OK;
 }
 
@@ -107,20 +105,18 @@ int tok_bytemap_init(bytemap *m, size_t expect)
 {
     m->cap = pow2_at_least(expect * 2 + 1);
     m->n = 0;
-    m->ids = malloc(m->cap * sizeof *m->ids);
-    m->hashes = malloc(m->cap * sizeof *m->hashes);
-    if (!m->ids || !m->hashes) {
+    m->slots = malloc(m->cap * sizeof *m->slots);
+    if (!m->slots) {
         tok_bytemap_free(m);
         return TOK_ENOMEM;
     }
-    memset(m->ids, 0xff, m->cap * sizeof *m->ids);
+    memset(m->slots, 0xff, m->cap * sizeof *m->slots);
     return TOK_OK;
 }
 
 void tok_bytemap_free(bytemap *m)
 {
-    free(m->ids);
-    free(m->hashes);
+    free(m->slots);
     memset(m, 0, sizeof *m);
 }
 
@@ -135,8 +131,8 @@ static size_t bytemap_slot(const bytemap *m, bytestrs s, const uint8_t *p, size_
 {
     size_t mask = m->cap - 1, i = (h * 0x9e3779b1u) & mask;
     for (;;) {
-        int32_t id = m->ids[i];
-        if (id < 0 || (m->hashes[i] == h && str_eq(s, id, p, n)))
+        byte_slot b = m->slots[i];
+        if (b.id < 0 || (b.hash == h && str_eq(s, b.id, p, n)))
             return i;
         i = (i + 1) & mask;
     }
@@ -145,27 +141,20 @@ static size_t bytemap_slot(const bytemap *m, bytestrs s, const uint8_t *p, size_
 static int bytemap_grow(bytemap *m)
 {
     size_t ncap = m->cap * 2;
-    int32_t *ids = malloc(ncap * sizeof *ids);
-    uint32_t *hs = malloc(ncap * sizeof *hs);
-    if (!ids || !hs) {
-        free(ids);
-        free(hs);
+    byte_slot *slots = malloc(ncap * sizeof *slots);
+    if (!slots)
         return TOK_ENOMEM;
-    }
-    memset(ids, 0xff, ncap * sizeof *ids);
+    memset(slots, 0xff, ncap * sizeof *slots);
     for (size_t i = 0; i < m->cap; i++) {
-        if (m->ids[i] < 0)
+        if (m->slots[i].id < 0)
             continue;
-        size_t j = (m->hashes[i] * 0x9e3779b1u) & (ncap - 1);
-        while (ids[j] >= 0)
+        size_t j = (m->slots[i].hash * 0x9e3779b1u) & (ncap - 1);
+        while (slots[j].id >= 0)
             j = (j + 1) & (ncap - 1);
-        ids[j] = m->ids[i];
-        hs[j] = m->hashes[i];
+        slots[j] = m->slots[i];
     }
-    free(m->ids);
-    free(m->hashes);
-    m->ids = ids;
-    m->hashes = hs;
+    free(m->slots);
+    m->slots = slots;
     m->cap = ncap;
     return TOK_OK;
 }
@@ -178,10 +167,9 @@ int32_t tok_bytemap_add(bytemap *m, bytestrs s, int32_t id)
     size_t n = s.off[id + 1] - s.off[id];
     uint32_t h = (uint32_t)tok_hash_bytes(p, n);
     size_t i = bytemap_slot(m, s, p, n, h);
-    if (m->ids[i] >= 0)
-        return m->ids[i];
-    m->ids[i] = id;
-    m->hashes[i] = h;
+    if (m->slots[i].id >= 0)
+        return m->slots[i].id;
+    m->slots[i] = (byte_slot){id, h};
     m->n++;
     return id;
 }
@@ -189,5 +177,5 @@ int32_t tok_bytemap_add(bytemap *m, bytestrs s, int32_t id)
 int32_t tok_bytemap_get(const bytemap *m, bytestrs s, const uint8_t *p, size_t n)
 {
     uint32_t h = (uint32_t)tok_hash_bytes(p, n);
-    return m->ids[bytemap_slot(m, s, p, n, h)];
+    return m->slots[bytemap_slot(m, s, p, n, h)].id;
 }

@@ -15,9 +15,13 @@
 void *tok_zeroed(size_t n, size_t size);
 
 /* (left, right) -> result id; the merge's priority is the result id (its rank). */
+/* A slot holds its key and value side by side: a lookup touches one cache line, not two. */
+typedef struct pair_slot {
+    uint64_t key; /* left << 32 | right, or PAIRMAP_EMPTY */
+    int32_t val;
+} pair_slot;
 typedef struct pairmap {
-    uint64_t *keys; /* left << 32 | right, or PAIRMAP_EMPTY */
-    int32_t *vals;
+    pair_slot *slots;
     size_t cap, n; /* cap is a power of two */
 } pairmap;
 #define PAIRMAP_EMPTY UINT64_MAX
@@ -43,9 +47,9 @@ static inline int32_t tok_pairmap_get(const pairmap *m, int32_t l, int32_t r)
     uint64_t k = pair_key(l, r);
     size_t mask = m->cap - 1, i = mix64(k) & mask;
     for (;;) {
-        uint64_t kk = m->keys[i];
+        uint64_t kk = m->slots[i].key;
         if (kk == k)
-            return m->vals[i];
+            return m->slots[i].val;
         if (kk == PAIRMAP_EMPTY)
             return -1;
         i = (i + 1) & mask;
@@ -53,9 +57,12 @@ static inline int32_t tok_pairmap_get(const pairmap *m, int32_t l, int32_t r)
 }
 
 /* byte strings of the pyramid's tokens -> id */
+typedef struct byte_slot {
+    int32_t id; /* -1 = empty */
+    uint32_t hash;
+} byte_slot;
 typedef struct bytemap {
-    int32_t *ids; /* -1 = empty */
-    uint32_t *hashes;
+    byte_slot *slots;
     size_t cap, n;
 } bytemap;
 /* The strings live outside the map: string id is base[off[id]] .. base[off[id + 1]]. */
