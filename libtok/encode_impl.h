@@ -14,18 +14,27 @@ struct small_entry {
     int32_t id;
 };
 
+/* The same for pre-tokens of 8 to 15 bytes (a word with its leading space, most often): the
+ * bytes in two words, the length in the top byte of the second; 24 bytes an entry. Without it
+ * these pieces went to the general cache, whose probes wait on memory. */
+enum { MID_BITS = 14 };
+struct mid_entry {
+    uint64_t key[2];
+    uint32_t tag;
+    int32_t id;
+};
+
 struct tok_encoder {
     const tok *t;
     struct small_entry *small; /* (1 << SMALL_BITS) */
+    struct mid_entry *mid;     /* (1 << MID_BITS) */
     pretok_matcher *m;
     int fast; /* the matcher's ASCII shortcut, tried inline */
     merge_scratch sc;
     struct centry *ents; /* pre-token (and line) cache: open addressing */
     size_t ecap, en;
-    uint8_t *keys; /* cached pieces' bytes */
-    size_t klen, kcap;
-    int32_t *res; /* cached results */
-    size_t rlen, rcap;
+    uint32_t *arena; /* the entries' records: tag, result ids, key bytes */
+    size_t alen, acap;
     int32_t *seq, *seq2; /* work buffers: one piece, one line */
     size_t seqcap, seq2cap;
     size_t *pcs; /* the pieces of the current line: start, end pairs */
