@@ -33,6 +33,11 @@ static int grow32(int32_t **p, size_t *cap, size_t need)
     return TOK_OK;
 }
 
+/* Pieces up to this long have their tokens at every level cached, as one record: the counts
+ * of levels max(lo, 1)..top, then their tokens level after level. */
+enum { ALIGN_CACHE_MAX = 256 };
+#define ALIGN_TAG (1ULL << 63)
+
 /* Levels 1..min(hi, last subword level) of one piece, merging on from the bytes; appends
  * levels >= lo to lv[]; leaves the last subword level's tokens in e->seq (*m of them). */
 static int align_piece(tok_encoder *e, int lo, int top, const uint8_t *s, size_t ps, size_t pe,
@@ -46,6 +51,38 @@ static int align_piece(tok_encoder *e, int lo, int top, const uint8_t *s, size_t
         e->seq[i] = t->byte_id[s[ps + i]];
     if (lo == 0 && tok_ids_push(&lv[0], t, e->seq, n, ps))
         return TOK_ENOMEM;
+    if (top == 1) { /* one level: the encoder's own path, with its direct-mapped tables */
+        size_t c;
+        const int32_t *r = tok_encode_piece(e, s + ps, n, t->limit[1], &c);
+        if (!r || (lo <= 1 && tok_ids_push(&lv[1], t, r, c, ps)))
+            return TOK_ENOMEM;
+        memmove(e->seq, r, c * sizeof *r);
+        *m = c;
+        return TOK_OK;
+    }
+    int k0 = lo > 1 ? lo : 1, nk = top - k0 + 1;
+    uint64_t tag = ALIGN_TAG | (uint64_t)lo << 8 | (uint64_t)top, h = 0;
+    bool cached = nk > 0 && n <= ALIGN_CACHE_MAX;
+    if (cached) {
+        size_t nr;
+        const int32_t *r = tok_cache_get(e, tag, s + ps, n, &nr, &h);
+        if (r) {
+            const int32_t *ids = r + nk;
+            for (int k = k0; k <= top; k++) {
+                size_t c = (size_t)r[k - k0];
+                if (tok_ids_push(&lv[k], t, ids, c, ps))
+                    return TOK_ENOMEM;
+                if (k == top)
+                    memcpy(e->seq, ids, c * sizeof *ids);
+                ids += c;
+            }
+            *m = (size_t)r[nk - 1];
+            return TOK_OK;
+        }
+    }
+    size_t at[TOK_MAX_LEVELS + 1]; /* where this piece's tokens start in each level */
+    for (int k = k0; k <= top; k++)
+        at[k] = lv[k].n;
     for (int k = 1; k <= top; k++) {
         int32_t id;
         if (t->rule == RULE_RANKS && n > 1 &&
@@ -61,6 +98,21 @@ static int align_piece(tok_encoder *e, int lo, int top, const uint8_t *s, size_t
             return TOK_ENOMEM;
     }
     *m = n;
+    if (cached) { /* the record, from the tokens just appended to each level */
+        size_t nr = (size_t)nk;
+        for (int k = k0; k <= top; k++)
+            nr += lv[k].n - at[k];
+        if (grow32(&e->rec, &e->reccap, nr))
+            return TOK_ENOMEM;
+        int32_t *ids = e->rec + nk;
+        for (int k = k0; k <= top; k++) {
+            size_t c = lv[k].n - at[k];
+            e->rec[k - k0] = (int32_t)c;
+            memcpy(ids, lv[k].ids + at[k], c * sizeof *ids);
+            ids += c;
+        }
+        tok_cache_put(e, tag, h, s + ps, pe - ps, e->rec, nr);
+    }
     return TOK_OK;
 }
 
@@ -85,7 +137,7 @@ static int encode_levels(tok_encoder *e, int lo, int hi, const uint8_t *s, size_
     pretok_iter it = {0};
     size_t ps, pe, m = 0, k = 0, cs = 0;
     for (;;) {
-        bool more = tok_pretok_next(e->m, s, n, &it, &ps, &pe);
+        bool more = tok_next_piece(e, s, n, &it, &ps, &pe);
         if (more) {
             int rc = align_piece(e, lo, top, s, ps, pe, lv, &m);
             if (rc)

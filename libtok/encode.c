@@ -1,7 +1,6 @@
 /* encode.c: encoding at one level: the per-thread encoder with its pre-token cache, the
  * subword and superword passes, and the parallel encoding of a large buffer. */
 #include "encode_impl.h"
-#include "pretok_fast.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -81,6 +80,7 @@ void tok_encoder_close(tok_encoder **ep)
     free(e->arena);
     free(e->seq);
     free(e->seq2);
+    free(e->rec);
     free(e->pcs);
     free(e);
     *ep = NULL;
@@ -94,8 +94,8 @@ static void cache_clear(tok_encoder *e)
 }
 
 /* entries with h == 0 are empty; hashes are forced non-zero */
-static const int32_t *cache_get(tok_encoder *e, uint64_t tag, const uint8_t *p, size_t n,
-                                size_t *nres, uint64_t *hout)
+const int32_t *tok_cache_get(tok_encoder *e, uint64_t tag, const uint8_t *p, size_t n,
+                             size_t *nres, uint64_t *hout)
 {
     uint64_t h = (tok_hash_bytes(p, n) ^ mix64(tag)) | 1;
     *hout = h;
@@ -117,8 +117,8 @@ static const int32_t *cache_get(tok_encoder *e, uint64_t tag, const uint8_t *p, 
     }
 }
 
-static void cache_put(tok_encoder *e, uint64_t tag, uint64_t h, const uint8_t *p, size_t n,
-                      const int32_t *res, size_t nres)
+void tok_cache_put(tok_encoder *e, uint64_t tag, uint64_t h, const uint8_t *p, size_t n,
+                   const int32_t *res, size_t nres)
 {
     size_t words = rec_words(n, nres);
     if (e->en >= CACHE_MAX_ENTRIES || (e->alen + words) * 4 > CACHE_MAX_BYTES)
@@ -235,11 +235,11 @@ const int32_t *tok_encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int3
         }
     }
     uint64_t tag = (uint64_t)hi, h = 0;
-    const int32_t *r = n <= CACHE_MAX_KEY ? cache_get(e, tag, p, n, nout, &h) : NULL;
+    const int32_t *r = n <= CACHE_MAX_KEY ? tok_cache_get(e, tag, p, n, nout, &h) : NULL;
     if (!r) {
         r = merge_piece(e, p, n, hi, nout);
         if (r && n <= CACHE_MAX_KEY)
-            cache_put(e, tag, h, p, n, r, *nout);
+            tok_cache_put(e, tag, h, p, n, r, *nout);
     }
     if (r && se && *nout == 1) {
         se->key = key;
@@ -298,7 +298,8 @@ const int32_t *tok_encode_chunk(tok_encoder *e, const uint8_t *s, size_t cs, siz
     int32_t hi1 = t->limit[t->super_level - 1];
     uint64_t tag = (uint64_t)hi << 32 | 1u << 31, h = 0;
     size_t n = ce - cs;
-    const int32_t *hit = n <= CACHE_MAX_LINE ? cache_get(e, tag, s + cs, n, nout, &h) : NULL;
+    const int32_t *hit =
+        n <= CACHE_MAX_LINE ? tok_cache_get(e, tag, s + cs, n, nout, &h) : NULL;
     if (hit)
         return hit;
     size_t k = 0;
@@ -313,24 +314,9 @@ const int32_t *tok_encode_chunk(tok_encoder *e, const uint8_t *s, size_t cs, siz
     }
     k = tok_bpe_merge(&t->pairs, t->super_start, hi, e->seq2, k, &e->sc);
     if (n <= CACHE_MAX_LINE)
-        cache_put(e, tag, h, s + cs, n, e->seq2, k);
+        tok_cache_put(e, tag, h, s + cs, n, e->seq2, k);
     *nout = k;
     return e->seq2;
-}
-
-/* The next pre-token: the shortcut inline where it decides, else the matcher. */
-static inline bool next_piece(tok_encoder *e, const uint8_t *s, size_t n, pretok_iter *it,
-                              size_t *ps, size_t *pe)
-{
-    if (e->fast && !it->pending && it->pos < n) {
-        size_t me = tok_pretok_fast(e->fast, s, n, it->pos);
-        if (me) {
-            *ps = it->pos;
-            *pe = it->pos = me;
-            return true;
-        }
-    }
-    return tok_pretok_next(e->m, s, n, it, ps, pe);
 }
 
 /* tok_ids_push, with the common case (one token, room for it) inline. */
@@ -365,7 +351,7 @@ static int encode_from(tok_encoder *e, int level, const uint8_t *s, size_t n, si
     if (!t->super_level || level < t->super_level) {
         int32_t hi = t->limit[level];
         while (it.pos < stop || it.pending) {
-            if (!next_piece(e, s, n, &it, &ps, &pe))
+            if (!tok_next_piece(e, s, n, &it, &ps, &pe))
                 break;
             const int32_t *r = tok_encode_piece(e, s + ps, pe - ps, hi, &m);
             if (!r || push(out, t, r, m, ps))
@@ -379,7 +365,7 @@ static int encode_from(tok_encoder *e, int level, const uint8_t *s, size_t n, si
     int32_t hi = t->limit[level], hi1 = t->limit[t->super_level - 1];
     size_t npcs = 0, cs = from;
     while (it.pos < stop || it.pending || npcs) {
-        bool more = next_piece(e, s, n, &it, &ps, &pe);
+        bool more = tok_next_piece(e, s, n, &it, &ps, &pe);
         bool nl = more && memchr(s + ps, '\n', pe - ps);
         if (more && !nl) { /* one more piece of the line */
             if (grow((void **)&e->pcs, &e->pcap, 2 * npcs + 2, sizeof *e->pcs))

@@ -3,6 +3,7 @@
 #ifndef PYRAMASK_ENCODE_IMPL_H
 #define PYRAMASK_ENCODE_IMPL_H
 
+#include "pretok_fast.h"
 #include "tok_impl.h"
 
 /* A direct-mapped cache of short pre-tokens (<= 7 bytes) that are one token, in front of the
@@ -37,6 +38,8 @@ struct tok_encoder {
     size_t alen, acap;
     int32_t *seq, *seq2; /* work buffers: one piece, one line */
     size_t seqcap, seq2cap;
+    int32_t *rec; /* a piece's record for the cache, in the joint encoding */
+    size_t reccap;
     size_t *pcs; /* the pieces of the current line: start, end pairs */
     size_t pcap;
     int32_t one;
@@ -49,6 +52,29 @@ const int32_t *tok_encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int3
 /* Superword tokens (merges below hi) of the line s[cs..ce) made of npcs pieces. */
 const int32_t *tok_encode_chunk(tok_encoder *e, const uint8_t *s, size_t cs, size_t ce,
                                 const size_t *pcs, size_t npcs, int32_t hi, size_t *nout);
+/* The piece cache (encode.c): the result stored for (tag, p[0..n)), or NULL, with the hash to
+ * give tok_cache_put after a miss. Tags: a merge limit below 2^31 for a piece's tokens, bit 31
+ * set for a line's superword tokens, bit 63 set for a piece's tokens at a range of levels. The
+ * result is borrowed until the next put. */
+const int32_t *tok_cache_get(tok_encoder *e, uint64_t tag, const uint8_t *p, size_t n,
+                             size_t *nres, uint64_t *hout);
+void tok_cache_put(tok_encoder *e, uint64_t tag, uint64_t h, const uint8_t *p, size_t n,
+                   const int32_t *res, size_t nres);
+/* The next pre-token: the shortcut inline where it decides, else the matcher. */
+static inline bool tok_next_piece(tok_encoder *e, const uint8_t *s, size_t n, pretok_iter *it,
+                                  size_t *ps, size_t *pe)
+{
+    if (e->fast && !it->pending && it->pos < n) {
+        size_t me = tok_pretok_fast(e->fast, s, n, it->pos);
+        if (me) {
+            *ps = it->pos;
+            *pe = it->pos = me;
+            return true;
+        }
+    }
+    return tok_pretok_next(e->m, s, n, it, ps, pe);
+}
+
 /* Grows ids to hold cap tokens. */
 int tok_ids_reserve(tok_ids *ids, size_t cap);
 /* Appends k ids whose first starts at byte `start`. */

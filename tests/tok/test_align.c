@@ -70,6 +70,10 @@ void test_align(void)
     check_alignment(c, 1, tok_nlevels(c), &cs, "code");
     check_alignment(c, 1, tok_nlevels(c), &r, "code/random text");
     check_alignment(p, 3, 3, &ps, "one level");
+    /* level 1 alone and with the bytes: the encoder's one-level path */
+    check_alignment(p, 1, 1, &ps, "level 1");
+    check_alignment(c, 1, 1, &cs, "code level 1");
+    check_alignment(p, 0, 1, &r0, "random bytes..1");
     free_blob(&r);
     free_blob(&r0);
 }
