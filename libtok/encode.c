@@ -120,6 +120,8 @@ const int32_t *tok_cache_get(tok_encoder *e, uint64_t tag, const uint8_t *p, siz
 void tok_cache_put(tok_encoder *e, uint64_t tag, uint64_t h, const uint8_t *p, size_t n,
                    const int32_t *res, size_t nres)
 {
+    if (n > UINT16_MAX || nres > UINT16_MAX)
+        return; /* caching is optional */
     size_t words = rec_words(n, nres);
     if (e->en >= CACHE_MAX_ENTRIES || (e->alen + words) * 4 > CACHE_MAX_BYTES)
         cache_clear(e);
