@@ -1,6 +1,7 @@
-/* pool.h: a small fixed pthread pool for libmodel's parallel loops; workers sleep on a
- * condition variable between jobs (blocking waits, no spinning against OpenBLAS). Private
- * header: like every external name of libmodel, its functions carry the model_ prefix. */
+/* pool.h: a small fixed pthread pool for libmodel's parallel loops; between jobs workers
+ * spin for a few tens of microseconds, then sleep on a condition variable (OpenBLAS runs
+ * single-threaded, so nothing else of ours needs the cores then). Private header: like every
+ * external name of libmodel, its functions carry the model_ prefix. */
 #ifndef PYRAMASK_MODEL_POOL_H
 #define PYRAMASK_MODEL_POOL_H
 
