@@ -194,16 +194,23 @@ static inline uint64_t small_key(const uint8_t *p, size_t n)
     return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[n - 1] << (8 * (n - 1));
 }
 
+/* p[0..8) as a little-endian word (byte 0 the lowest), on any machine */
+static inline uint64_t load_le64(const uint8_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return w;
+}
+
 /* The bytes p[0..n), 8 <= n <= 15, in two words: the first 8 bytes, then the rest
  * zero-padded (from an overlapping load of the last 8) with n in the top byte. */
 static inline void mid_key(const uint8_t *p, size_t n, uint64_t key[2])
 {
-    uint64_t tail = 0;
-    memcpy(&key[0], p, 8);
-    if (n > 8) {
-        memcpy(&tail, p + n - 8, 8);
-        tail >>= 8 * (16 - n);
-    }
+    key[0] = load_le64(p);
+    uint64_t tail = n > 8 ? load_le64(p + n - 8) >> 8 * (16 - n) : 0;
     key[1] = tail | (uint64_t)n << 56;
 }
 
