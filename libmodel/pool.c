@@ -2,8 +2,8 @@
  * first spins on the job counter for a while (a few tens of microseconds), then blocks on a
  * condition variable; the caller waits for the workers the same way. A wake-up through the
  * kernel costs tens of microseconds on a virtual machine (an interrupt to the other core),
- * and a training step runs hundreds of jobs, most of them a few milliseconds apart or less;
- * the spin is bounded so that an idle pool leaves the cores to other work. */
+ * and a training step runs hundreds of jobs with little serial work between them; the spin
+ * is bounded so that an idle pool leaves the cores to other work. */
 #include "pool.h"
 
 #include <pthread.h>

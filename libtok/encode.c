@@ -152,7 +152,8 @@ void tok_cache_put(tok_encoder *e, uint64_t tag, uint64_t h, const uint8_t *p, s
     r[0] = (uint32_t)tag;
     r[1] = (uint32_t)(tag >> 32);
     memcpy(r + REC_HEAD, res, nres * sizeof *res);
-    r[words - 1] = 0; /* the key's padding */
+    if (n)
+        r[words - 1] = 0; /* the key's padding (without a key, that word is the tag's) */
     memcpy(r + REC_HEAD + nres, p, n);
     e->alen += words;
     e->en++;

@@ -40,8 +40,7 @@ int tok_pairmap_init(pairmap *m, size_t expect)
         tok_pairmap_free(m);
         return TOK_ENOMEM;
     }
-    for (size_t i = 0; i < m->cap; i++)
-        m->slots[i] = (pair_slot){PAIRMAP_EMPTY, -1};
+    memset(m->slots, 0xff, m->cap * sizeof *m->slots); /* every key PAIRMAP_EMPTY */
     return TOK_OK;
 }
 
