@@ -12,6 +12,7 @@ typedef struct cls_ctx {
     float *h, *logits, *lse, *logp, *tlse, *dlnf, *dbout;
     const float *lnf, *wout, *bout, *prior, *scale, *clse, *ctlse, *dh;
     const float *dscale; /* forward: with it, rows of a class target become their dlogits */
+    float *pack;         /* forward: wout in panels (model_gemm_panels), or NULL */
     int fused;           /* backward: those rows are dlogits already */
     const int *rows;
     const int32_t *inp, *targets;
@@ -57,57 +58,92 @@ cls_dlogits_row(float *l, size_t V, int32_t tg, float g, float lse)
 }
 
 /* logits += bout + prior[k], then the row's log-sum-exp and the target's log-prob (a
- * description target: the log-sum-exp of its members, less the row's) */
+ * description target: the log-sum-exp of its members, less the row's): rows [lo, hi) */
+KERNEL_BODY classifier_softmax_rows(cls_ctx *c, size_t lo, size_t hi)
+{
+    const size_t V = (size_t)c->V, W = (size_t)c->W;
+    const float *restrict bout = c->bout;
+    for (size_t r = lo; r < hi; r++) {
+        float *restrict l = c->logits + r * W;
+        int32_t id = c->inp[c->rows[r]];
+        if (c->prior && (size_t)id >= V && (size_t)id - V < (size_t)c->K) {
+            const float *restrict pr = c->prior + ((size_t)id - V) * V;
+            for (size_t j = 0; j < V; j++)
+                l[j] += bout[j] + pr[j];
+            for (size_t j = V; j < W; j++)
+                l[j] += bout[j];
+        } else {
+            for (size_t j = 0; j < W; j++)
+                l[j] += bout[j];
+        }
+        float mx = vec_max(l, W);
+        if (c->amax) { /* the first index of the largest over the vocabulary */
+            float mv = W == V ? mx : vec_max(l, V);
+            size_t j = 0;
+            while (j + 1 < V && l[j] != mv)
+                j++;
+            c->amax[r] = (int32_t)j;
+        }
+        float sum = vec_expsum(NULL, l, W, mx);
+        float lse = mx + logf(sum);
+        c->lse[r] = lse;
+        if (c->logp) {
+            int32_t tg = c->targets[c->rows[r]];
+            if ((size_t)tg < W) {
+                c->logp[r] = l[tg] - lse;
+                if (c->dscale) /* the backward's dlogits, while the row is in cache */
+                    cls_dlogits_row(l, W, tg, c->dscale[r], lse);
+            } else {
+                int n;
+                const int32_t *A = target_set(c->d, tg, &n);
+                float tl = model_lse_at(l, A, n);
+                c->tlse[r] = tl;
+                c->logp[r] = tl - lse;
+            }
+        }
+    }
+}
+
 KERNEL_BODY classifier_softmax_part_body(void *arg, int tid, int nth)
 {
     cls_ctx *c = arg;
     size_t lo, hi;
     (void)tid;
-    while (model_pool_chunk(&c->next, (size_t)c->M, nth, 1, &lo, &hi)) {
-        const size_t V = (size_t)c->V, W = (size_t)c->W;
-        const float *restrict bout = c->bout;
-        for (size_t r = lo; r < hi; r++) {
-            float *restrict l = c->logits + r * W;
-            int32_t id = c->inp[c->rows[r]];
-            if (c->prior && (size_t)id >= V && (size_t)id - V < (size_t)c->K) {
-                const float *restrict pr = c->prior + ((size_t)id - V) * V;
-                for (size_t j = 0; j < V; j++)
-                    l[j] += bout[j] + pr[j];
-                for (size_t j = V; j < W; j++)
-                    l[j] += bout[j];
-            } else {
-                for (size_t j = 0; j < W; j++)
-                    l[j] += bout[j];
-            }
-            float mx = vec_max(l, W);
-            if (c->amax) { /* the first index of the largest over the vocabulary */
-                float mv = W == V ? mx : vec_max(l, V);
-                size_t j = 0;
-                while (j + 1 < V && l[j] != mv)
-                    j++;
-                c->amax[r] = (int32_t)j;
-            }
-            float sum = vec_expsum(NULL, l, W, mx);
-            float lse = mx + logf(sum);
-            c->lse[r] = lse;
-            if (c->logp) {
-                int32_t tg = c->targets[c->rows[r]];
-                if ((size_t)tg < W) {
-                    c->logp[r] = l[tg] - lse;
-                    if (c->dscale) /* the backward's dlogits, while the row is in cache */
-                        cls_dlogits_row(l, W, tg, c->dscale[r], lse);
-                } else {
-                    int n;
-                    const int32_t *A = target_set(c->d, tg, &n);
-                    float tl = model_lse_at(l, A, n);
-                    c->tlse[r] = tl;
-                    c->logp[r] = tl - lse;
-                }
-            }
-        }
-    }
+    while (model_pool_chunk(&c->next, (size_t)c->M, nth, 1, &lo, &hi))
+        classifier_softmax_rows(c, lo, hi);
 }
 MODEL_KERNEL(classifier_softmax_part)
+
+/* The product in panels (model_gemm_panels): CLS_BLOCK rows' logits are made and at once
+ * taken through their softmax, while they are in cache; the weight is packed first, its
+ * panels shared among the threads. */
+#define CLS_BLOCK 12
+
+static void classifier_pack_part(void *arg, int tid, int nth)
+{
+    cls_ctx *c = arg;
+    size_t lo, hi;
+    (void)tid;
+    const size_t nq = ((size_t)c->W + MODEL_PANEL - 1) / MODEL_PANEL;
+    while (model_pool_chunk(&c->next, nq, nth, 1, &lo, &hi))
+        model_pack_panels(c->wout, c->W, c->C, c->C, c->pack, (int)lo, (int)hi);
+}
+
+KERNEL_BODY classifier_fused_part_body(void *arg, int tid, int nth)
+{
+    cls_ctx *c = arg;
+    (void)tid;
+    (void)nth;
+    const long nb = ((long)c->M + CLS_BLOCK - 1) / CLS_BLOCK;
+    for (long b; (b = model_pool_next(&c->next, nb)) >= 0;) {
+        size_t lo = (size_t)b * CLS_BLOCK,
+               hi = lo + CLS_BLOCK < (size_t)c->M ? lo + CLS_BLOCK : (size_t)c->M;
+        model_gemm_panels((int)(hi - lo), c->W, c->C, c->h + lo * (size_t)c->C, c->C, c->pack,
+                          c->logits + lo * (size_t)c->W, c->W);
+        classifier_softmax_rows(c, lo, hi);
+    }
+}
+MODEL_KERNEL(classifier_fused_part)
 
 void model_classifier_forward(float *h, float *logits, float *lse, float *logp, float *tlse,
                               int32_t *amax, const float *lnf, const int *rows,
@@ -141,9 +177,18 @@ void model_classifier_forward(float *h, float *logits, float *lse, float *logp, 
     model_pool_run(p, classifier_gather_part(), &c);
     if (Mf > 0) {
         c.M = Mf;
-        model_gemm(0, 1, Mf, W, C, 1.0f, h, C, wout, C, 0.0f, logits, W, p);
-        atomic_store(&c.next, 0);
-        model_pool_run(p, classifier_softmax_part(), &c);
+        size_t nq = ((size_t)W + MODEL_PANEL - 1) / MODEL_PANEL;
+        c.pack = model_panels_wanted() ? model_pool_scratch(p, nq * MODEL_PANEL * C) : NULL;
+        if (c.pack) {
+            atomic_store(&c.next, 0);
+            model_pool_run(p, classifier_pack_part, &c);
+            atomic_store(&c.next, 0);
+            model_pool_run(p, classifier_fused_part(), &c);
+        } else {
+            model_gemm(0, 1, Mf, W, C, 1.0f, h, C, wout, C, 0.0f, logits, W, p);
+            atomic_store(&c.next, 0);
+            model_pool_run(p, classifier_softmax_part(), &c);
+        }
     }
     model_restricted_forward(logits, lse, logp, tlse, h, rows, targets, wout, bout, d, C, V, p);
 }

@@ -3,6 +3,7 @@
 #include "layers.h"
 
 #include <cblas.h>
+#include <string.h>
 
 /* OpenBLAS runs single-threaded: its own pthread pool would busy-wait in sched_yield
  * against ours on a small machine. A product is cut into chunks of C's rows (or columns,
@@ -281,20 +282,201 @@ head_gemm_direct(int M, int N, int K, float alpha, const float *A, size_t ars, s
             head_tile(1, i, j, m0, m1, K, alpha, A, ars, acs, B, ldb, beta, C, ldc);
     }
 }
+
+/* The same products with AVX2 and FMA, for CPUs without AVX-512: a 6 x 16 tile of C in
+ * twelve registers, each entry summed over k in order with fused multiply-adds, then
+ * alpha times the sum, plus beta C: the same bits as the AVX-512 kernel. Columns past the
+ * last whole 16 are summed one at a time in the same order (fmaf). */
+static int head_gemm_avx2(void)
+{
+    static int has = -1;
+    if (has < 0) {
+        __builtin_cpu_init();
+        has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
+    }
+    return has;
+}
+
+/* rows [0, R) of C (n <= 16 of its columns stored) from R rows of A (ars apart, k acs
+ * apart) and 16 columns of B (rows ldb apart) */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+tile8(int R, int K, float alpha, const float *a, size_t ars, size_t acs, const float *b,
+      size_t ldb, float beta, float *C, size_t ldc, int n)
+{
+    __m256 c0[6], c1[6];
+    for (int r = 0; r < R; r++) {
+        c0[r] = _mm256_setzero_ps();
+        c1[r] = _mm256_setzero_ps();
+    }
+    for (int k = 0; k < K; k++) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        for (int r = 0; r < R; r++) {
+            __m256 av = _mm256_broadcast_ss(a + (size_t)r * ars);
+            c0[r] = _mm256_fmadd_ps(av, b0, c0[r]);
+            c1[r] = _mm256_fmadd_ps(av, b1, c1[r]);
+        }
+        a += acs;
+        b += ldb;
+    }
+    const __m256 al = _mm256_set1_ps(alpha), be = _mm256_set1_ps(beta);
+    for (int r = 0; r < R; r++) {
+        float *c = C + (size_t)r * ldc;
+        __m256 v0 = _mm256_mul_ps(al, c0[r]), v1 = _mm256_mul_ps(al, c1[r]);
+        if (n < 16) { /* a panel's last columns */
+            float t[16];
+            _mm256_storeu_ps(t, v0);
+            _mm256_storeu_ps(t + 8, v1);
+            memcpy(c, t, (size_t)n * sizeof *t);
+            continue;
+        }
+        if (beta != 0.0f) {
+            v0 = _mm256_fmadd_ps(be, _mm256_loadu_ps(c), v0);
+            v1 = _mm256_fmadd_ps(be, _mm256_loadu_ps(c + 8), v1);
+        }
+        _mm256_storeu_ps(c, v0);
+        _mm256_storeu_ps(c + 8, v1);
+    }
+}
+
+/* every row of a 16-column strip: six at a time, then the last ones, each count its own
+ * unrolled tile */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+strip8(int M, int K, float alpha, const float *A, size_t ars, size_t acs, const float *b,
+       size_t ldb, float beta, float *C, size_t ldc, int n)
+{
+    int i = 0;
+    for (; i + 6 <= M; i += 6)
+        tile8(6, K, alpha, A + (size_t)i * ars, ars, acs, b, ldb, beta, C + (size_t)i * ldc,
+              ldc, n);
+    const float *a = A + (size_t)i * ars;
+    float *c = C + (size_t)i * ldc;
+    switch (M - i) {
+    case 5:
+        tile8(5, K, alpha, a, ars, acs, b, ldb, beta, c, ldc, n);
+        break;
+    case 4:
+        tile8(4, K, alpha, a, ars, acs, b, ldb, beta, c, ldc, n);
+        break;
+    case 3:
+        tile8(3, K, alpha, a, ars, acs, b, ldb, beta, c, ldc, n);
+        break;
+    case 2:
+        tile8(2, K, alpha, a, ars, acs, b, ldb, beta, c, ldc, n);
+        break;
+    case 1:
+        tile8(1, K, alpha, a, ars, acs, b, ldb, beta, c, ldc, n);
+        break;
+    default:
+        break;
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void
+head_gemm_direct8(int M, int N, int K, float alpha, const float *A, size_t ars, size_t acs,
+                  const float *B, size_t ldb, float beta, float *C, size_t ldc)
+{
+    int j = 0;
+    for (; j + 16 <= N; j += 16)
+        strip8(M, K, alpha, A, ars, acs, B + j, ldb, beta, C + j, ldc, 16);
+    for (; j < N; j++)
+        for (int i = 0; i < M; i++) {
+            const float *a = A + (size_t)i * ars, *b = B + j;
+            float s = 0.0f;
+            for (int k = 0; k < K; k++)
+                s = __builtin_fmaf(a[(size_t)k * acs], b[(size_t)k * ldb], s);
+            float *c = C + (size_t)i * ldc + j, v = alpha * s;
+            *c = beta != 0.0f ? __builtin_fmaf(beta, *c, v) : v;
+        }
+}
+
+/* ---- the classifier's product in panels (AVX2 CPUs) ---- */
+_Static_assert(MODEL_PANEL == 16, "tile8 reads and writes 16 columns");
+
+static int panels_mode = -1;
+
+void model_panels_mode(int mode)
+{
+    panels_mode = mode;
+}
+
+int model_panels_wanted(void)
+{
+    if (panels_mode >= 0)
+        return panels_mode && head_gemm_avx2();
+    return !head_gemm_avx512() && head_gemm_avx2();
+}
+
+void model_pack_panels(const float *B, int N, int K, int ldb, float *pack, int q0, int q1)
+{
+    for (int q = q0; q < q1; q++) {
+        float *dst = pack + (size_t)q * K * MODEL_PANEL;
+        for (int jj = 0; jj < MODEL_PANEL; jj++) {
+            int j = q * MODEL_PANEL + jj;
+            const float *src = B + (size_t)j * ldb;
+            for (int k = 0; k < K; k++)
+                dst[(size_t)k * MODEL_PANEL + jj] = j < N ? src[k] : 0.0f;
+        }
+    }
+}
+
+__attribute__((target("avx2,fma"))) void model_gemm_panels(int M, int N, int K, const float *A,
+                                                           int lda, const float *pack, float *C,
+                                                           int ldc)
+{
+    for (int q = 0; q * MODEL_PANEL < N; q++) {
+        int n = N - q * MODEL_PANEL < MODEL_PANEL ? N - q * MODEL_PANEL : MODEL_PANEL;
+        strip8(M, K, 1.0f, A, (size_t)lda, 1, pack + (size_t)q * K * MODEL_PANEL, MODEL_PANEL,
+               0.0f, C + (size_t)q * MODEL_PANEL, (size_t)ldc, n);
+    }
+}
+
+/* pack (K, N) = the transpose of B (N rows of K floats, ldb apart) */
+static void head_transpose_plain(int N, int K, const float *B, int ldb, float *pack)
+{
+    for (int j = 0; j < N; j++)
+        for (int k = 0; k < K; k++)
+            pack[(size_t)k * N + j] = B[(size_t)j * ldb + k];
+}
+#else
+void model_panels_mode(int mode)
+{
+    (void)mode;
+}
+int model_panels_wanted(void)
+{
+    return 0;
+}
+void model_pack_panels(const float *B, int N, int K, int ldb, float *pack, int q0, int q1)
+{
+    (void)B, (void)N, (void)K, (void)ldb, (void)pack, (void)q0, (void)q1;
+}
+void model_gemm_panels(int M, int N, int K, const float *A, int lda, const float *pack,
+                       float *C, int ldc)
+{
+    (void)M, (void)N, (void)K, (void)A, (void)lda, (void)pack, (void)C, (void)ldc;
+}
 #endif
 
 void model_gemm_head(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                      const float *B, int ldb, float beta, float *C, int ldc, float *pack)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (head_gemm_avx512() && (!tb || pack)) {
+    int wide = head_gemm_avx512();
+    if ((wide || head_gemm_avx2()) && (!tb || pack)) {
         if (tb) { /* B^T (N, K) -> pack (K, N) */
-            head_transpose(N, K, B, ldb, pack);
+            if (wide)
+                head_transpose(N, K, B, ldb, pack);
+            else
+                head_transpose_plain(N, K, B, ldb, pack);
             B = pack;
             ldb = N;
         }
-        head_gemm_direct(M, N, K, alpha, A, ta ? 1 : (size_t)lda, ta ? (size_t)lda : 1, B,
-                         (size_t)ldb, beta, C, (size_t)ldc);
+        size_t ars = ta ? 1 : (size_t)lda, acs = ta ? (size_t)lda : 1;
+        if (wide)
+            head_gemm_direct(M, N, K, alpha, A, ars, acs, B, (size_t)ldb, beta, C, (size_t)ldc);
+        else
+            head_gemm_direct8(M, N, K, alpha, A, ars, acs, B, (size_t)ldb, beta, C,
+                              (size_t)ldc);
         return;
     }
 #endif

@@ -165,6 +165,20 @@ void model_gemm_rows_run(int ta, int tb, int M, int N, int K, float alpha, const
 void model_gemm_head(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                      const float *B, int ldb, float beta, float *C, int ldc, float *pack);
 
+/* The classifier's product C (M, N) = A (M, K) B^T for B (N, K) on CPUs with AVX2 and no
+ * AVX-512 (model_panels_wanted), a few rows at a time beside their softmax: B packed once
+ * into panels of MODEL_PANEL columns (K x MODEL_PANEL floats each, k-major, zeros past N),
+ * panels [q0, q1) by model_pack_panels; each entry of C summed over k in order with fused
+ * multiply-adds, the bits of model_gemm_head's. */
+#define MODEL_PANEL 16
+int model_panels_wanted(void);
+/* -1 (the default): panels where the CPU has AVX2 and no AVX-512; 1: wherever it has AVX2
+ * (the tests, to reach them on any machine); 0: never. Not thread-safe: set it first. */
+void model_panels_mode(int mode);
+void model_pack_panels(const float *B, int N, int K, int ldb, float *pack, int q0, int q1);
+void model_gemm_panels(int M, int N, int K, const float *A, int lda, const float *pack,
+                       float *C, int ldc);
+
 /* The index of x in the increasing a[0..n), or -1 (binary search). */
 static inline int model_find(const int32_t *a, int n, int32_t x)
 {

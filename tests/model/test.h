@@ -71,6 +71,7 @@ void test_cache_sampler(void);
 void test_sampler_strategies(void);
 void test_fastmath(void);
 void test_gemm_head(void);
+void test_classifier_panels(void);
 void test_subs(void);
 void test_causal(void);
 void test_prior(void);

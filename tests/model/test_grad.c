@@ -1149,3 +1149,123 @@ void test_gemm_head(void)
           (double)x[3], (double)x[4], (double)x[5]);
     gsl_rng_free(r);
 }
+
+/* The classifier's product in panels (AVX2 CPUs without AVX-512 take it by default; mode 1
+ * reaches it on any AVX2 CPU): model_gemm_panels against a double-precision product, with
+ * tails of rows (the 6-row tiles) and of columns (the 16-column panels), columns past N left
+ * alone, and the same bits as model_gemm_head; then the whole forward with its softmax in
+ * blocks against the plain path (sgemm, then the softmax), and a row's bits independent of
+ * the block it falls in. */
+void test_classifier_panels(void)
+{
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
+        printf("classifier-panels: no AVX2 and FMA here; nothing to check\n");
+        return;
+    }
+    gsl_rng *r = test_rng(97);
+    static const int sizes[][3] = {{1, 1, 1},   {6, 16, 8},  {7, 17, 32},
+                                   {13, 40, 7}, {5, 15, 64}, {12, 33, 3}};
+    double worst = 0;
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        const int M = sizes[s][0], N = sizes[s][1], K = sizes[s][2];
+        const int lda = K + 3, ldc = N + 2, nq = (N + MODEL_PANEL - 1) / MODEL_PANEL;
+        float *A = randvec((size_t)M * lda, 1.0, r), *B = randvec((size_t)N * K, 1.0, r);
+        float *C = randvec((size_t)M * ldc, 1.0, r), *C0 = malloc((size_t)M * ldc * 4);
+        float *C2 = malloc((size_t)M * ldc * 4),
+              *pack = malloc((size_t)nq * MODEL_PANEL * K * 4);
+        memcpy(C0, C, (size_t)M * ldc * 4);
+        memcpy(C2, C, (size_t)M * ldc * 4);
+        model_pack_panels(B, N, K, K, pack, 0, nq);
+        model_gemm_panels(M, N, K, A, lda, pack, C, ldc);
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < ldc; j++) {
+                double want = C0[(size_t)i * ldc + j];
+                if (j < N) {
+                    want = 0;
+                    for (int k = 0; k < K; k++)
+                        want += (double)A[(size_t)i * lda + k] * B[(size_t)j * K + k];
+                }
+                double e = fabs(C[(size_t)i * ldc + j] - want) / (1.0 + fabs(want));
+                worst = e > worst ? e : worst;
+            }
+        float *hp = malloc((size_t)K * N * 4);
+        model_gemm_head(0, 1, M, N, K, 1.0f, A, lda, B, K, 0.0f, C2, ldc, hp);
+        CHECK(!memcmp(C, C2, (size_t)M * ldc * 4),
+              "panels %dx%dx%d: not the bits of model_gemm_head", M, N, K);
+        free(A);
+        free(B);
+        free(C);
+        free(C0);
+        free(C2);
+        free(pack);
+        free(hp);
+    }
+    CHECK(worst < 1e-5, "panels: relative error %.3g against the double product", worst);
+
+    /* the forward: M rows of a (Npos, C) layer norm output, half of them behind a mask id
+     * with a prior; V not a multiple of the panel; the training form (dscale) too */
+    enum { Mr = 29, NP = 40, Cc = 24, V = 70, KM = 2 };
+    pool *p = NULL;
+    CHECK(model_pool_open(&p, 2) == 0, "pool");
+    float *lnf = randvec((size_t)NP * Cc, 1.0, r), *wout = randvec((size_t)V * Cc, 0.5, r);
+    float *bout = randvec(V, 0.1, r), *prior = randvec((size_t)KM * V, 1.0, r);
+    float *dscale = randvec(Mr, 1.0, r);
+    int rows[Mr];
+    int32_t inp[NP], tgt[NP];
+    for (int i = 0; i < NP; i++) {
+        inp[i] = i % 2 ? V + (int32_t)gsl_rng_uniform_int(r, KM)
+                       : (int32_t)gsl_rng_uniform_int(r, V);
+        tgt[i] = (int32_t)gsl_rng_uniform_int(r, V);
+    }
+    for (int i = 0; i < Mr; i++)
+        rows[i] = (i * 7) % NP;
+    float *h[3], *lg[3], lse[3][Mr], lp[3][Mr];
+    int32_t am[3][Mr];
+    for (int t = 0; t < 3; t++) {
+        h[t] = calloc((size_t)Mr * Cc, 4);
+        lg[t] = calloc((size_t)Mr * V, 4);
+    }
+    for (int form = 0; form < 2; form++) { /* scoring (with argmax), then training */
+        const float *ds = form ? dscale : NULL;
+        int32_t *amx[3] = {form ? NULL : am[0], form ? NULL : am[1], form ? NULL : am[2]};
+        model_panels_mode(0);
+        model_classifier_forward(h[0], lg[0], lse[0], lp[0], NULL, amx[0], lnf, rows, inp, tgt,
+                                 wout, bout, prior, NULL, ds, Mr, Mr, Cc, V, KM, V, p);
+        model_panels_mode(1);
+        model_classifier_forward(h[1], lg[1], lse[1], lp[1], NULL, amx[1], lnf, rows, inp, tgt,
+                                 wout, bout, prior, NULL, ds, Mr, Mr, Cc, V, KM, V, p);
+        /* rows 5.. on their own: other blocks, the same bits */
+        model_classifier_forward(h[2] + 5 * Cc, lg[2] + 5 * V, lse[2] + 5, lp[2] + 5, NULL,
+                                 amx[2] ? amx[2] + 5 : NULL, lnf, rows + 5, inp, tgt, wout,
+                                 bout, prior, NULL, ds ? ds + 5 : NULL, Mr - 5, Mr - 5, Cc, V,
+                                 KM, V, p);
+        model_panels_mode(-1);
+        double e = 0;
+        for (int i = 0; i < Mr; i++) {
+            e = fmax(e, fabs(lse[1][i] - lse[0][i]) + fabs(lp[1][i] - lp[0][i]));
+            if (!form)
+                CHECK(am[1][i] == am[0][i], "panels: row %d's argmax %d, not %d", i,
+                      (int)am[1][i], (int)am[0][i]);
+            for (int j = 0; j < V; j++)
+                e = fmax(e, fabs(lg[1][(size_t)i * V + j] - lg[0][(size_t)i * V + j]));
+        }
+        CHECK(e < 1e-4, "panels: form %d: the forward differs from the plain one by %.3g", form,
+              e);
+        CHECK(!memcmp(lse[2] + 5, lse[1] + 5, (Mr - 5) * 4) &&
+                  !memcmp(lp[2] + 5, lp[1] + 5, (Mr - 5) * 4) &&
+                  !memcmp(lg[2] + 5 * V, lg[1] + 5 * V, (size_t)(Mr - 5) * V * 4),
+              "panels: form %d: rows 5.. differ computed alone", form);
+    }
+    for (int t = 0; t < 3; t++) {
+        free(h[t]);
+        free(lg[t]);
+    }
+    free(lnf);
+    free(wout);
+    free(bout);
+    free(prior);
+    free(dscale);
+    model_pool_close(&p);
+    gsl_rng_free(r);
+}

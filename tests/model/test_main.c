@@ -226,6 +226,7 @@ static const struct {
     {"sampler-strategies", test_sampler_strategies},
     {"fastmath", test_fastmath},
     {"gemm-head", test_gemm_head},
+    {"classifier-panels", test_classifier_panels},
     {"subs", test_subs},
     {"causal", test_causal},
     {"prior", test_prior},
