@@ -430,10 +430,40 @@ __attribute__((target("avx2,fma"))) void model_gemm_panels(int M, int N, int K, 
     }
 }
 
-/* pack (K, N) = the transpose of B (N rows of K floats, ldb apart) */
-static void head_transpose_plain(int N, int K, const float *B, int ldb, float *pack)
+/* pack (K, N) = the transpose of B (N rows of K floats, ldb apart): blocks of 8 x 8 turned
+ * in registers, the edges one float at a time */
+__attribute__((target("avx2"))) static void head_transpose8(int N, int K, const float *B,
+                                                            int ldb, float *pack)
 {
-    for (int j = 0; j < N; j++)
+    int j = 0;
+    for (; j + 8 <= N; j += 8) {
+        int k = 0;
+        for (; k + 8 <= K; k += 8) {
+            __m256 r[8], t[8];
+            for (int i = 0; i < 8; i++)
+                r[i] = _mm256_loadu_ps(B + (size_t)(j + i) * ldb + k);
+            for (int i = 0; i < 8; i += 2) {
+                t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+                t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+            }
+            for (int i = 0; i < 8; i += 4) {
+                r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+                r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+                r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+                r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+            }
+            for (int i = 0; i < 4; i++) {
+                t[i] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x20);
+                t[i + 4] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x31);
+            }
+            for (int i = 0; i < 8; i++)
+                _mm256_storeu_ps(pack + (size_t)(k + i) * N + j, t[i]);
+        }
+        for (; k < K; k++)
+            for (int i = 0; i < 8; i++)
+                pack[(size_t)k * N + j + i] = B[(size_t)(j + i) * ldb + k];
+    }
+    for (; j < N; j++)
         for (int k = 0; k < K; k++)
             pack[(size_t)k * N + j] = B[(size_t)j * ldb + k];
 }
@@ -467,7 +497,7 @@ void model_gemm_head(int ta, int tb, int M, int N, int K, float alpha, const flo
             if (wide)
                 head_transpose(N, K, B, ldb, pack);
             else
-                head_transpose_plain(N, K, B, ldb, pack);
+                head_transpose8(N, K, B, ldb, pack);
             B = pack;
             ldb = N;
         }
