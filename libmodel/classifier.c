@@ -1,6 +1,7 @@
 /* classifier.c: the SUBS output layer: projection of the masked rows onto the vocabulary,
  * per-type log-prior bias, fused log-softmax / cross-entropy and its backward; the rows of
- * description inputs go to restricted.c. */
+ * description inputs go to restricted.c. Where the CPU has AVX2 and no AVX-512, the
+ * projection runs a few rows at a time beside their softmax (model_gemm_panels). */
 #include "layers.h"
 
 #include "fastmath.h"

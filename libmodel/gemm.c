@@ -1,5 +1,7 @@
 /* gemm.c: matrix products on the pool: OpenBLAS single-threaded, big products cut into
- * slices of C taken by the pool's threads, weight gradients split along the tokens. */
+ * slices of C taken by the pool's threads, weight gradients split along the tokens; direct
+ * kernels (AVX-512, AVX2) for the attention's per-head products and, on CPUs without
+ * AVX-512, the classifier's product in panels. */
 #include "layers.h"
 
 #include <cblas.h>

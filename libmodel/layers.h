@@ -160,8 +160,9 @@ void model_gemm_rows_run(int ta, int tb, int M, int N, int K, float alpha, const
                          const model_gemm_rows *rows, pool *p);
 /* The same product on the calling thread alone, for the attention's per-head products
  * (a few hundred rows and columns, K of a head or of T): a direct AVX-512 kernel where the
- * CPU has one, else cblas_sgemm. With tb, pack holds K x N floats (B transposed into it);
- * NULL there means cblas_sgemm. Each entry sums over k in order (fused multiply-adds). */
+ * CPU has one, else a direct AVX2 one with the same bits, else cblas_sgemm. With tb, pack
+ * holds K x N floats (B transposed into it); NULL there means cblas_sgemm. Each entry sums
+ * over k in order (fused multiply-adds). */
 void model_gemm_head(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                      const float *B, int ldb, float beta, float *C, int ldc, float *pack);
 
