@@ -12,10 +12,19 @@
  * when C is wide), each its own sgemm call, which the pool's threads take in turn: a
  * chunk's result does not depend on which thread computes it. */
 
+/* OpenBLAS's pthread build starts its threads when it is loaded, and one set to a single
+ * thread keeps them, each spinning in sched_yield before it sleeps: blas_thread_shutdown_
+ * (exported by that build; weak, so another BLAS links too) stops them. OpenBLAS starts
+ * them again should a caller ask it for more threads. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
 void model_init_blas(void)
 {
-    if (openblas_get_num_threads() != 1)
+    if (openblas_get_num_threads() != 1) {
         openblas_set_num_threads(1);
+        if (blas_thread_shutdown_)
+            blas_thread_shutdown_();
+    }
 }
 
 typedef struct gemm_ctx {
