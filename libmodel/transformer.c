@@ -360,17 +360,19 @@ static int run_forward(model *m, const int32_t *inputs, const int32_t *clean,
     act_tensors *a = &m->acts;
     pool *p = m->pool;
 
-    model_encoder_forward(a->encoded, m->inputs, w->wte, N, C, p);
-    const float *res = a->encoded;
+    /* without keep (scoring, sampling) every layer reuses slot 0, the residual stream is
+     * one buffer (residual3's slot 0) that the embedding starts and each projection adds to
+     * in place, and attention works in per-thread scratch: what a backward would need is not
+     * kept, nothing is copied, and the working set stays in cache */
+    model_encoder_forward(keep ? a->encoded : a->residual3, m->inputs, w->wte, N, C, p);
+    const float *res = keep ? a->encoded : a->residual3;
     for (int l = 0; l < L; l++) {
-        /* without keep (scoring, sampling) every layer reuses slot 0, the residual stream
-         * alternates between two slots and attention works in per-thread scratch: what a
-         * backward would need is not kept, and the working set stays in cache */
-        size_t s = keep ? (size_t)l : 0, s3 = keep ? (size_t)l : (size_t)l % 2;
+        size_t s = keep ? (size_t)l : 0;
         float *ln1 = a->ln1 + s * NC, *qkv = a->qkv + s * 3 * NC, *atty = a->atty + s * NC;
-        float *att = keep ? a->att + s * N * H * T : m->gs.datt, *res2 = a->residual2 + s * NC;
+        float *att = keep ? a->att + s * N * H * T : m->gs.datt;
+        float *res2 = keep ? a->residual2 + s * NC : a->residual3;
         float *ln2 = a->ln2 + s * NC, *fch = a->fch + s * 4 * NC;
-        float *fchg = a->fch_gelu + s * 4 * NC, *res3 = a->residual3 + s3 * NC;
+        float *fchg = a->fch_gelu + s * 4 * NC, *res3 = a->residual3 + s * NC;
         model_layernorm_forward(ln1, a->ln1_mean + s * N, a->ln1_rstd + s * N, res,
                                 w->ln1w + l * C, w->ln1b + l * C, N, C, p);
         /* q and k rotated beside the product (twins share positions: T = seqT) */
