@@ -14,6 +14,7 @@ typedef struct cls_ctx {
     const float *lnf, *wout, *bout, *prior, *scale, *clse, *ctlse, *dh;
     const float *dscale; /* forward: with it, rows of a class target become their dlogits */
     float *pack;         /* forward: wout in panels (model_gemm_panels), or NULL */
+    float *blocks;       /* forward with panels, logits not kept: a block of rows a thread */
     int fused;           /* backward: those rows are dlogits already */
     const int *rows;
     const int32_t *inp, *targets;
@@ -59,13 +60,14 @@ cls_dlogits_row(float *l, size_t V, int32_t tg, float g, float lse)
 }
 
 /* logits += bout + prior[k], then the row's log-sum-exp and the target's log-prob (a
- * description target: the log-sum-exp of its members, less the row's): rows [lo, hi) */
-KERNEL_BODY classifier_softmax_rows(cls_ctx *c, size_t lo, size_t hi)
+ * description target: the log-sum-exp of its members, less the row's): rows [lo, hi),
+ * whose logits start at lg */
+KERNEL_BODY classifier_softmax_rows(cls_ctx *c, size_t lo, size_t hi, float *lg)
 {
     const size_t V = (size_t)c->V, W = (size_t)c->W;
     const float *restrict bout = c->bout;
     for (size_t r = lo; r < hi; r++) {
-        float *restrict l = c->logits + r * W;
+        float *restrict l = lg + (r - lo) * W;
         int32_t id = c->inp[c->rows[r]];
         if (c->prior && (size_t)id >= V && (size_t)id - V < (size_t)c->K) {
             const float *restrict pr = c->prior + ((size_t)id - V) * V;
@@ -111,7 +113,7 @@ KERNEL_BODY classifier_softmax_part_body(void *arg, int tid, int nth)
     size_t lo, hi;
     (void)tid;
     while (model_pool_chunk(&c->next, (size_t)c->M, nth, 1, &lo, &hi))
-        classifier_softmax_rows(c, lo, hi);
+        classifier_softmax_rows(c, lo, hi, c->logits + lo * (size_t)c->W);
 }
 MODEL_KERNEL(classifier_softmax_part)
 
@@ -133,15 +135,18 @@ static void classifier_pack_part(void *arg, int tid, int nth)
 KERNEL_BODY classifier_fused_part_body(void *arg, int tid, int nth)
 {
     cls_ctx *c = arg;
-    (void)tid;
     (void)nth;
+    const size_t W = (size_t)c->W;
     const long nb = ((long)c->M + CLS_BLOCK - 1) / CLS_BLOCK;
     for (long b; (b = model_pool_next(&c->next, nb)) >= 0;) {
         size_t lo = (size_t)b * CLS_BLOCK,
                hi = lo + CLS_BLOCK < (size_t)c->M ? lo + CLS_BLOCK : (size_t)c->M;
+        /* logits not kept: the thread's own block, which stays in cache from one block to
+         * the next, where fresh lines of the logits would each be fetched from memory */
+        float *lg = c->blocks ? c->blocks + (size_t)tid * CLS_BLOCK * W : c->logits + lo * W;
         model_gemm_panels((int)(hi - lo), c->W, c->C, c->h + lo * (size_t)c->C, c->C, c->pack,
-                          c->logits + lo * (size_t)c->W, c->W);
-        classifier_softmax_rows(c, lo, hi);
+                          lg, c->W);
+        classifier_softmax_rows(c, lo, hi, lg);
     }
 }
 MODEL_KERNEL(classifier_fused_part)
@@ -150,8 +155,8 @@ void model_classifier_forward(float *h, float *logits, float *lse, float *logp, 
                               int32_t *amax, const float *lnf, const int *rows,
                               const int32_t *inp, const int32_t *targets, const float *wout,
                               const float *bout, const float *prior, const model_desc_rows *d,
-                              const float *dscale, int M, int Mf, int C, int V, int K, int W,
-                              pool *p)
+                              const float *dscale, int keep, int M, int Mf, int C, int V, int K,
+                              int W, pool *p)
 {
     if (M == 0)
         return;
@@ -178,8 +183,10 @@ void model_classifier_forward(float *h, float *logits, float *lse, float *logp, 
     model_pool_run(p, classifier_gather_part(), &c);
     if (Mf > 0) {
         c.M = Mf;
-        size_t nq = ((size_t)W + MODEL_PANEL - 1) / MODEL_PANEL;
-        c.pack = model_panels_wanted() ? model_pool_scratch(p, nq * MODEL_PANEL * C) : NULL;
+        size_t nq = ((size_t)W + MODEL_PANEL - 1) / MODEL_PANEL, np = nq * MODEL_PANEL * C;
+        size_t nbl = keep ? 0 : (size_t)model_pool_size(p) * CLS_BLOCK * W;
+        c.pack = model_panels_wanted() ? model_pool_scratch(p, np + nbl) : NULL;
+        c.blocks = c.pack && !keep ? c.pack + np : NULL;
         if (c.pack) {
             atomic_store(&c.next, 0);
             model_pool_run(p, classifier_pack_part, &c);

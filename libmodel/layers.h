@@ -230,13 +230,14 @@ typedef struct model_desc_rows {
  * vocabulary, found while the row is in cache. dscale (Mf, may be NULL; with targets): a
  * training forward's per-row loss scale, with which the full rows of a class target leave
  * their dlogits (model_classifier_backward's, the same bits) in place of their logits, made
- * while the row is in cache; the backward is then told so (fused). */
+ * while the row is in cache; the backward is then told so (fused). keep 0: nothing will
+ * read the full rows' logits afterwards (scoring), and they may be left out of logits. */
 void model_classifier_forward(float *h, float *logits, float *lse, float *logp, float *tlse,
                               int32_t *amax, const float *lnf, const int *rows,
                               const int32_t *inp, const int32_t *targets, const float *wout,
                               const float *bout, const float *prior, const model_desc_rows *d,
-                              const float *dscale, int M, int Mf, int C, int V, int K, int W,
-                              pool *p);
+                              const float *dscale, int keep, int M, int Mf, int C, int V, int K,
+                              int W, pool *p);
 /* Gradient of sum_r scale[r] * (-logp[r]): dlogits written in place of logits (fused: the
  * forward did so for the full rows of a class target, with dscale = scale), then
  * dwout += dlogits^T h, dbout += sum dlogits, dlnf[rows] += dlogits @ wout (dh: M x C

@@ -403,10 +403,11 @@ static int run_forward(model *m, const int32_t *inputs, const int32_t *clean,
             m->dscale[i] = row_loss_scale(m, i, weights, B, T0);
         dscale = m->dscale;
     }
-    model_classifier_forward(
-        a->h, a->logits, a->lse, m->scale, m->tlse, m->want_amax ? m->row_amax : NULL, a->lnf,
-        m->rows, m->inputs, targets ? m->targets : NULL, w->wout, w->bout, m->prior,
-        desc_rows(m, &dr), dscale, m->M, m->Mf, C, V, m->cfg.n_mask, model_out_classes(m), p);
+    model_classifier_forward(a->h, a->logits, a->lse, m->scale, m->tlse,
+                             m->want_amax ? m->row_amax : NULL, a->lnf, m->rows, m->inputs,
+                             targets ? m->targets : NULL, w->wout, w->bout, m->prior,
+                             desc_rows(m, &dr), dscale, keep || !targets, m->M, m->Mf, C, V,
+                             m->cfg.n_mask, model_out_classes(m), p);
     m->dl_fused = dscale != NULL;
     return MODEL_OK;
 }

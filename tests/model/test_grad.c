@@ -411,8 +411,8 @@ static double cls_probe(void *v)
 {
     cls_t *c = v;
     model_classifier_forward(c->h, c->logits, c->lse, c->logp, NULL, NULL, c->lnf, c->rows,
-                             c->inp, c->targets, c->wout, c->bout, c->prior, NULL, NULL, c->M,
-                             c->M, c->C, c->V, c->K, c->V + c->E, c->p);
+                             c->inp, c->targets, c->wout, c->bout, c->prior, NULL, NULL, 1,
+                             c->M, c->M, c->C, c->V, c->K, c->V + c->E, c->p);
     double s = 0;
     for (int i = 0; i < c->M; i++)
         s += c->scale[i] * -(double)c->logp[i];
@@ -483,8 +483,8 @@ static void check_classifier(pool *p, gsl_rng *r, int E)
         float *lse = malloc(N * 4);
         memcpy(lse, c.lse, N * 4);
         model_classifier_forward(c.h, c.logits, c.lse, c.logp, NULL, NULL, c.lnf, c.rows, c.inp,
-                                 c.targets, c.wout, c.bout, c.prior, NULL, c.scale, M, M, C, V,
-                                 K, W, p);
+                                 c.targets, c.wout, c.bout, c.prior, NULL, c.scale, 1, M, M, C,
+                                 V, K, W, p);
         CHECK(!memcmp(lse, c.lse, N * 4), "a forward with dscale changed the log-sum-exps");
         model_classifier_backward(dlnf2, dw2, db2, dh2, c.logits, c.lse, NULL, c.h, c.rows,
                                   c.targets, c.scale, c.wout, NULL, 1, M, M, C, V, W, p);
@@ -561,8 +561,8 @@ static double rst_probe(void *v)
 {
     rst_t *c = v;
     model_classifier_forward(c->h, c->logits, c->lse, c->logp, c->tlse, NULL, c->lnf, c->rows,
-                             c->inp, c->targets, c->wout, c->bout, c->prior, c->d, NULL, c->M,
-                             c->Mf, c->C, c->V, RK, c->V, c->p);
+                             c->inp, c->targets, c->wout, c->bout, c->prior, c->d, NULL, 1,
+                             c->M, c->Mf, c->C, c->V, RK, c->V, c->p);
     double s = 0;
     for (int i = 0; i < c->M; i++)
         s += c->scale[i] * -(double)c->logp[i];
@@ -1155,7 +1155,7 @@ void test_gemm_head(void)
  * tails of rows (the 6-row tiles) and of columns (the 16-column panels), columns past N left
  * alone, and the same bits as model_gemm_head; then the whole forward with its softmax in
  * blocks against the plain path (sgemm, then the softmax), and a row's bits independent of
- * the block it falls in. */
+ * the block it falls in, and with the logits not kept (scoring). */
 void test_classifier_panels(void)
 {
     __builtin_cpu_init();
@@ -1231,15 +1231,15 @@ void test_classifier_panels(void)
         int32_t *amx[3] = {form ? NULL : am[0], form ? NULL : am[1], form ? NULL : am[2]};
         model_panels_mode(0);
         model_classifier_forward(h[0], lg[0], lse[0], lp[0], NULL, amx[0], lnf, rows, inp, tgt,
-                                 wout, bout, prior, NULL, ds, Mr, Mr, Cc, V, KM, V, p);
+                                 wout, bout, prior, NULL, ds, 1, Mr, Mr, Cc, V, KM, V, p);
         model_panels_mode(1);
         model_classifier_forward(h[1], lg[1], lse[1], lp[1], NULL, amx[1], lnf, rows, inp, tgt,
-                                 wout, bout, prior, NULL, ds, Mr, Mr, Cc, V, KM, V, p);
+                                 wout, bout, prior, NULL, ds, 1, Mr, Mr, Cc, V, KM, V, p);
         /* rows 5.. on their own: other blocks, the same bits */
         model_classifier_forward(h[2] + 5 * Cc, lg[2] + 5 * V, lse[2] + 5, lp[2] + 5, NULL,
                                  amx[2] ? amx[2] + 5 : NULL, lnf, rows + 5, inp, tgt, wout,
-                                 bout, prior, NULL, ds ? ds + 5 : NULL, Mr - 5, Mr - 5, Cc, V,
-                                 KM, V, p);
+                                 bout, prior, NULL, ds ? ds + 5 : NULL, 1, Mr - 5, Mr - 5, Cc,
+                                 V, KM, V, p);
         model_panels_mode(-1);
         double e = 0;
         for (int i = 0; i < Mr; i++) {
@@ -1256,6 +1256,17 @@ void test_classifier_panels(void)
                   !memcmp(lp[2] + 5, lp[1] + 5, (Mr - 5) * 4) &&
                   !memcmp(lg[2] + 5 * V, lg[1] + 5 * V, (size_t)(Mr - 5) * V * 4),
               "panels: form %d: rows 5.. differ computed alone", form);
+        if (!form) { /* scoring that keeps no logits (each thread's block): the same bits */
+            model_panels_mode(1);
+            model_classifier_forward(h[2], lg[2], lse[2], lp[2], NULL, am[2], lnf, rows, inp,
+                                     tgt, wout, bout, prior, NULL, NULL, 0, Mr, Mr, Cc, V, KM,
+                                     V, p);
+            model_panels_mode(-1);
+            CHECK(!memcmp(lse[2], lse[1], sizeof lse[1]) &&
+                      !memcmp(lp[2], lp[1], sizeof lp[1]) &&
+                      !memcmp(am[2], am[1], sizeof am[1]),
+                  "panels: scoring without the logits kept differs");
+        }
     }
     for (int t = 0; t < 3; t++) {
         free(h[t]);
