@@ -18,6 +18,10 @@
  * them again should a caller ask it for more threads. */
 extern int blas_thread_shutdown_(void) __attribute__((weak));
 
+/* model_panels_mode's setting: -1 each CPU's own choice, 0 no panels, 1 the AVX2 kernels
+ * wherever the CPU has AVX2 */
+static int panels_mode = -1;
+
 void model_init_blas(void)
 {
     if (openblas_get_num_threads() != 1) {
@@ -403,8 +407,6 @@ head_gemm_direct8(int M, int N, int K, float alpha, const float *A, size_t ars, 
 /* ---- the classifier's product in panels (AVX2 CPUs) ---- */
 _Static_assert(MODEL_PANEL == 16, "tile8 reads and writes 16 columns");
 
-static int panels_mode = -1;
-
 void model_panels_mode(int mode)
 {
     panels_mode = mode;
@@ -481,7 +483,7 @@ __attribute__((target("avx2"))) static void head_transpose8(int N, int K, const 
 #else
 void model_panels_mode(int mode)
 {
-    (void)mode;
+    panels_mode = mode;
 }
 int model_panels_wanted(void)
 {
@@ -502,7 +504,7 @@ void model_gemm_head(int ta, int tb, int M, int N, int K, float alpha, const flo
                      const float *B, int ldb, float beta, float *C, int ldc, float *pack)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-    int wide = head_gemm_avx512();
+    int wide = head_gemm_avx512() && panels_mode != 1;
     if ((wide || head_gemm_avx2()) && (!tb || pack)) {
         if (tb) { /* B^T (N, K) -> pack (K, N) */
             if (wide)

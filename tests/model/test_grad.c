@@ -1085,11 +1085,14 @@ void test_fastmath(void)
 
 /* model_gemm_head against a double-precision product, for every transpose, shapes around
  * the kernel's 8 x 32 tiles (tails of rows and of columns), leading dimensions wider than
- * the matrices, beta 0 and 1; then the tile claim: the rows [3, M) of a product computed
- * on their own (other tiles) have the same bits. */
+ * the matrices, beta 0 and 1; the AVX2 kernel's bits against the CPU's own kernel's (the
+ * AVX-512 one where there is one); then the tile claim: the rows [3, M) of a product
+ * computed on their own (other tiles) have the same bits. */
 void test_gemm_head(void)
 {
     gsl_rng *r = test_rng(91);
+    __builtin_cpu_init();
+    const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     static const int sizes[][3] = {{1, 1, 1},   {8, 32, 32}, {9, 33, 7},  {17, 16, 40},
                                    {40, 9, 64}, {7, 65, 3},  {64, 48, 33}};
     double worst = 0;
@@ -1121,6 +1124,18 @@ void test_gemm_head(void)
                         double e = fabs(C[(size_t)i * ldc + j] - want) / (1.0 + fabs(want));
                         worst = e > worst ? e : worst;
                     }
+                if (avx2) { /* the AVX2 kernel (the CPU's own where it has no AVX-512) */
+                    float *C1 = malloc((size_t)M * ldc * sizeof *C1);
+                    memcpy(C1, C0, (size_t)M * ldc * sizeof *C1);
+                    model_panels_mode(1);
+                    model_gemm_head(ta, tb, M, N, K, 0.5f, A, lda, B, ldb, (float)beta, C1, ldc,
+                                    pack);
+                    model_panels_mode(-1);
+                    CHECK(!memcmp(C, C1, (size_t)M * ldc * 4),
+                          "gemm_head %dx%dx%d ta %d tb %d: the AVX2 kernel's bits differ", M, N,
+                          K, ta, tb);
+                    free(C1);
+                }
                 if (M > 3) { /* rows 3.. alone: the same bits */
                     float *C2 = malloc((size_t)M * ldc * sizeof *C2);
                     memcpy(C2, C0, (size_t)M * ldc * sizeof *C2);
