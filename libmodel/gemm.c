@@ -337,7 +337,7 @@ tile8(int R, int K, float alpha, const float *a, size_t ars, size_t acs, const f
     for (int r = 0; r < R; r++) {
         float *c = C + (size_t)r * ldc;
         __m256 v0 = _mm256_mul_ps(al, c0[r]), v1 = _mm256_mul_ps(al, c1[r]);
-        if (n < 16) { /* a panel's last columns */
+        if (n < 16) { /* a panel's last columns (beta 0 there) */
             float t[16];
             _mm256_storeu_ps(t, v0);
             _mm256_storeu_ps(t + 8, v1);
@@ -425,9 +425,8 @@ void model_pack_panels(const float *B, int N, int K, int ldb, float *pack, int q
         float *dst = pack + (size_t)q * K * MODEL_PANEL;
         for (int jj = 0; jj < MODEL_PANEL; jj++) {
             int j = q * MODEL_PANEL + jj;
-            const float *src = B + (size_t)j * ldb;
             for (int k = 0; k < K; k++)
-                dst[(size_t)k * MODEL_PANEL + jj] = j < N ? src[k] : 0.0f;
+                dst[(size_t)k * MODEL_PANEL + jj] = j < N ? B[(size_t)j * ldb + k] : 0.0f;
         }
     }
 }

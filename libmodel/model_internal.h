@@ -225,7 +225,9 @@ int model_alloc(model **out, const model_config *c, int threads);
  * mode's clean half (2T rows per sequence, noisy rows first), NULL: one sequence of T rows
  * (block-causal in block mode); with targets, their
  * log-probs go to m->scale (rows 0..M-1); targets may be NULL. keep: store every layer's
- * activations for a backward; 0 (scoring, sampling): reuse one layer's buffers. */
+ * activations for a backward; 0 (scoring, sampling): reuse one layer's buffers, and with
+ * targets (scoring) the full rows' logits may not be stored (their lse, log-probs and
+ * argmax are). */
 int model_run_forward(model *m, const int32_t *inputs, const int32_t *clean,
                       const int32_t *targets, int B, int T, int keep);
 
