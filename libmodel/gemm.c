@@ -353,8 +353,7 @@ tile8(int R, int K, float alpha, const float *a, size_t ars, size_t acs, const f
     }
 }
 
-/* every row of a 16-column strip: six at a time, then the last ones, each count its own
- * unrolled tile */
+/* every row of a 16-column strip: six at a time, then the last ones */
 __attribute__((target("avx2,fma"), always_inline)) static inline void
 strip8(int M, int K, float alpha, const float *A, size_t ars, size_t acs, const float *b,
        size_t ldb, float beta, float *C, size_t ldc, int n)
@@ -363,27 +362,9 @@ strip8(int M, int K, float alpha, const float *A, size_t ars, size_t acs, const 
     for (; i + 6 <= M; i += 6)
         tile8(6, K, alpha, A + (size_t)i * ars, ars, acs, b, ldb, beta, C + (size_t)i * ldc,
               ldc, n);
-    const float *a = A + (size_t)i * ars;
-    float *c = C + (size_t)i * ldc;
-    switch (M - i) {
-    case 5:
-        tile8(5, K, alpha, a, ars, acs, b, ldb, beta, c, ldc, n);
-        break;
-    case 4:
-        tile8(4, K, alpha, a, ars, acs, b, ldb, beta, c, ldc, n);
-        break;
-    case 3:
-        tile8(3, K, alpha, a, ars, acs, b, ldb, beta, c, ldc, n);
-        break;
-    case 2:
-        tile8(2, K, alpha, a, ars, acs, b, ldb, beta, c, ldc, n);
-        break;
-    case 1:
-        tile8(1, K, alpha, a, ars, acs, b, ldb, beta, c, ldc, n);
-        break;
-    default:
-        break;
-    }
+    for (; i < M; i++) /* the last rows one at a time, as the AVX-512 kernel does */
+        tile8(1, K, alpha, A + (size_t)i * ars, ars, acs, b, ldb, beta, C + (size_t)i * ldc,
+              ldc, n);
 }
 
 __attribute__((target("avx2,fma"))) static void
