@@ -18,9 +18,9 @@
  * them again should a caller ask it for more threads. */
 extern int blas_thread_shutdown_(void) __attribute__((weak));
 
-/* model_panels_mode's setting: -1 each CPU's own choice, 0 no panels, 1 the AVX2 kernels
+/* model_avx2_mode's setting: -1 each CPU's own choice, 0 no panels, 1 the AVX2 kernels
  * wherever the CPU has AVX2 */
-static int panels_mode = -1;
+static int avx2_mode = -1;
 
 void model_init_blas(void)
 {
@@ -388,15 +388,15 @@ head_gemm_direct8(int M, int N, int K, float alpha, const float *A, size_t ars, 
 /* ---- the classifier's product in panels (AVX2 CPUs) ---- */
 _Static_assert(MODEL_PANEL == 16, "tile8 reads and writes 16 columns");
 
-void model_panels_mode(int mode)
+void model_avx2_mode(int mode)
 {
-    panels_mode = mode;
+    avx2_mode = mode;
 }
 
 int model_panels_wanted(void)
 {
-    if (panels_mode >= 0)
-        return panels_mode && head_gemm_avx2();
+    if (avx2_mode >= 0)
+        return avx2_mode && head_gemm_avx2();
     return !head_gemm_avx512() && head_gemm_avx2();
 }
 
@@ -461,9 +461,9 @@ __attribute__((target("avx2"))) static void head_transpose8(int N, int K, const 
             pack[(size_t)k * N + j] = B[(size_t)j * ldb + k];
 }
 #else
-void model_panels_mode(int mode)
+void model_avx2_mode(int mode)
 {
-    panels_mode = mode;
+    avx2_mode = mode;
 }
 int model_panels_wanted(void)
 {
@@ -484,7 +484,7 @@ void model_gemm_head(int ta, int tb, int M, int N, int K, float alpha, const flo
                      const float *B, int ldb, float beta, float *C, int ldc, float *pack)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-    int wide = head_gemm_avx512() && panels_mode != 1;
+    int wide = head_gemm_avx512() && avx2_mode != 1;
     if ((wide || head_gemm_avx2()) && (!tb || pack)) {
         if (tb) { /* B^T (N, K) -> pack (K, N) */
             if (wide)

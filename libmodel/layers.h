@@ -173,10 +173,10 @@ void model_gemm_head(int ta, int tb, int M, int N, int K, float alpha, const flo
  * multiply-adds, the bits of model_gemm_head's. */
 #define MODEL_PANEL 16
 int model_panels_wanted(void);
-/* -1 (the default): panels where the CPU has AVX2 and no AVX-512; 1: wherever it has AVX2,
- * and the AVX2 kernel for model_gemm_head too (the tests, to reach both on any machine); 0:
- * no panels. Not thread-safe: set it first. */
-void model_panels_mode(int mode);
+/* Which AVX2 kernels run: -1 (the default) the CPU's own choice, panels and the per-head
+ * AVX2 kernel where it has AVX2 and no AVX-512; 1 both wherever it has AVX2 (the tests, to
+ * reach them on any machine); 0 no panels. Not thread-safe: set it first. */
+void model_avx2_mode(int mode);
 void model_pack_panels(const float *B, int N, int K, int ldb, float *pack, int q0, int q1);
 void model_gemm_panels(int M, int N, int K, const float *A, int lda, const float *pack,
                        float *C, int ldc);

@@ -1127,10 +1127,10 @@ void test_gemm_head(void)
                 if (avx2) { /* the AVX2 kernel (the CPU's own where it has no AVX-512) */
                     float *C1 = malloc((size_t)M * ldc * sizeof *C1);
                     memcpy(C1, C0, (size_t)M * ldc * sizeof *C1);
-                    model_panels_mode(1);
+                    model_avx2_mode(1);
                     model_gemm_head(ta, tb, M, N, K, 0.5f, A, lda, B, ldb, (float)beta, C1, ldc,
                                     pack);
-                    model_panels_mode(-1);
+                    model_avx2_mode(-1);
                     CHECK(!memcmp(C, C1, (size_t)M * ldc * 4),
                           "gemm_head %dx%dx%d ta %d tb %d: the AVX2 kernel's bits differ", M, N,
                           K, ta, tb);
@@ -1165,10 +1165,10 @@ void test_gemm_head(void)
     gsl_rng_free(r);
 }
 
-/* The classifier's product in panels (AVX2 CPUs without AVX-512 take it by default; mode 1
- * reaches it on any AVX2 CPU): model_gemm_panels against a double-precision product, with
- * tails of rows (the 6-row tiles) and of columns (the 16-column panels), columns past N left
- * alone, and the same bits as model_gemm_head; then the whole forward with its softmax in
+/* The classifier's product in panels (AVX2 CPUs without AVX-512 take it by default;
+ * model_avx2_mode(1) reaches it on any AVX2 CPU): model_gemm_panels against a
+ * double-precision product, with tails of rows (the 6-row tiles) and of columns (the
+ * 16-column panels), columns past N left alone, and the same bits as model_gemm_head; then the whole forward with its softmax in
  * blocks against the plain path (sgemm, then the softmax), and a row's bits independent of
  * the block it falls in, and with the logits not kept (scoring). */
 void test_classifier_panels(void)
@@ -1244,10 +1244,10 @@ void test_classifier_panels(void)
     for (int form = 0; form < 2; form++) { /* scoring (with argmax), then training */
         const float *ds = form ? dscale : NULL;
         int32_t *amx[3] = {form ? NULL : am[0], form ? NULL : am[1], form ? NULL : am[2]};
-        model_panels_mode(0);
+        model_avx2_mode(0);
         model_classifier_forward(h[0], lg[0], lse[0], lp[0], NULL, amx[0], lnf, rows, inp, tgt,
                                  wout, bout, prior, NULL, ds, 1, Mr, Mr, Cc, V, KM, V, p);
-        model_panels_mode(1);
+        model_avx2_mode(1);
         model_classifier_forward(h[1], lg[1], lse[1], lp[1], NULL, amx[1], lnf, rows, inp, tgt,
                                  wout, bout, prior, NULL, ds, 1, Mr, Mr, Cc, V, KM, V, p);
         /* rows 5.. on their own: other blocks, the same bits */
@@ -1255,7 +1255,7 @@ void test_classifier_panels(void)
                                  amx[2] ? amx[2] + 5 : NULL, lnf, rows + 5, inp, tgt, wout,
                                  bout, prior, NULL, ds ? ds + 5 : NULL, 1, Mr - 5, Mr - 5, Cc,
                                  V, KM, V, p);
-        model_panels_mode(-1);
+        model_avx2_mode(-1);
         double e = 0;
         for (int i = 0; i < Mr; i++) {
             e = fmax(e, fabs(lse[1][i] - lse[0][i]) + fabs(lp[1][i] - lp[0][i]));
@@ -1272,11 +1272,11 @@ void test_classifier_panels(void)
                   !memcmp(lg[2] + 5 * V, lg[1] + 5 * V, (size_t)(Mr - 5) * V * 4),
               "panels: form %d: rows 5.. differ computed alone", form);
         if (!form) { /* scoring that keeps no logits (each thread's block): the same bits */
-            model_panels_mode(1);
+            model_avx2_mode(1);
             model_classifier_forward(h[2], lg[2], lse[2], lp[2], NULL, am[2], lnf, rows, inp,
                                      tgt, wout, bout, prior, NULL, NULL, 0, Mr, Mr, Cc, V, KM,
                                      V, p);
-            model_panels_mode(-1);
+            model_avx2_mode(-1);
             CHECK(!memcmp(lse[2], lse[1], sizeof lse[1]) &&
                       !memcmp(lp[2], lp[1], sizeof lp[1]) &&
                       !memcmp(am[2], am[1], sizeof am[1]),
