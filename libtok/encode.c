@@ -180,70 +180,11 @@ static const int32_t *merge_piece(tok_encoder *e, const uint8_t *p, size_t n, in
     return e->seq;
 }
 
-/* The bytes p[0..n), 2 <= n <= 7, zero-padded in a little-endian word, from two overlapping
- * loads (a byte-wise copy to the stack and a word load from it stall the core). */
-static inline uint64_t small_key(const uint8_t *p, size_t n)
+/* The tokens of a piece that missed the small and mid tables: the general cache, else the
+ * merges; a piece of one token also goes into its direct-mapped table. */
+const int32_t *tok_encode_piece_miss(tok_encoder *e, const uint8_t *p, size_t n, int32_t hi,
+                                     size_t *nout)
 {
-    if (n >= 4) {
-        uint64_t a =
-            (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
-        const uint8_t *q = p + n - 4;
-        uint64_t b =
-            (uint64_t)q[0] | (uint64_t)q[1] << 8 | (uint64_t)q[2] << 16 | (uint64_t)q[3] << 24;
-        return a | b << (8 * (n - 4)); /* the overlap holds the same bytes in both */
-    }
-    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[n - 1] << (8 * (n - 1));
-}
-
-/* p[0..8) as a little-endian word (byte 0 the lowest), on any machine */
-static inline uint64_t load_le64(const uint8_t *p)
-{
-    uint64_t w;
-    memcpy(&w, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    w = __builtin_bswap64(w);
-#endif
-    return w;
-}
-
-/* The bytes p[0..n), 8 <= n <= 15, in two words: the first 8 bytes, then the rest
- * zero-padded (from an overlapping load of the last 8) with n in the top byte. */
-static inline void mid_key(const uint8_t *p, size_t n, uint64_t key[2])
-{
-    key[0] = load_le64(p);
-    uint64_t tail = n > 8 ? load_le64(p + n - 8) >> 8 * (16 - n) : 0;
-    key[1] = tail | (uint64_t)n << 56;
-}
-
-const int32_t *tok_encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int32_t hi,
-                                size_t *nout)
-{
-    const tok *t = e->t;
-    if (n == 1) {
-        *nout = 1;
-        return &t->byte_id[p[0]];
-    }
-    struct small_entry *se = NULL;
-    struct mid_entry *me = NULL;
-    uint64_t key = 0, mkey[2] = {0, 0};
-    if (n <= 7) {
-        key = small_key(p, n) | (uint64_t)n << 56;
-        /* one multiply (Fibonacci hashing) is spread enough for a direct-mapped table */
-        se = &e->small[((key ^ (uint64_t)(uint32_t)hi << 20) * 0x9e3779b97f4a7c15ULL) >>
-                       (64 - SMALL_BITS)];
-        if (se->key == key && se->tag == (uint32_t)hi + 1) {
-            *nout = 1;
-            return &se->id;
-        }
-    } else if (n <= 15) {
-        mid_key(p, n, mkey);
-        uint64_t x = (mkey[0] ^ (uint64_t)(uint32_t)hi << 20) * 0x9e3779b97f4a7c15ULL;
-        me = &e->mid[((x ^ mkey[1]) * 0x9e3779b97f4a7c15ULL) >> (64 - MID_BITS)];
-        if (me->key[0] == mkey[0] && me->key[1] == mkey[1] && me->tag == (uint32_t)hi + 1) {
-            *nout = 1;
-            return &me->id;
-        }
-    }
     uint64_t tag = (uint64_t)hi, h = 0;
     const int32_t *r = n <= CACHE_MAX_KEY ? tok_cache_get(e, tag, p, n, nout, &h) : NULL;
     if (!r) {
@@ -251,13 +192,17 @@ const int32_t *tok_encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int3
         if (r && n <= CACHE_MAX_KEY)
             tok_cache_put(e, tag, h, p, n, r, *nout);
     }
-    if (r && se && *nout == 1) {
-        se->key = key;
-        se->tag = (uint32_t)hi + 1;
-        se->id = r[0];
+    if (!r || *nout != 1)
+        return r;
+    if (n <= 7) {
+        uint64_t key = tok_small_key(p, n);
+        *tok_small_slot(e, key, hi) = (struct small_entry){key, (uint32_t)hi + 1, r[0]};
+    } else if (n <= 15) {
+        uint64_t mkey[2];
+        tok_mid_key(p, n, mkey);
+        *tok_mid_slot(e, mkey, hi) =
+            (struct mid_entry){{mkey[0], mkey[1]}, (uint32_t)hi + 1, r[0]};
     }
-    if (r && me && *nout == 1)
-        *me = (struct mid_entry){{mkey[0], mkey[1]}, (uint32_t)hi + 1, r[0]};
     return r;
 }
 

@@ -6,6 +6,8 @@
 #include "pretok_fast.h"
 #include "tok_impl.h"
 
+#include <string.h>
+
 /* A direct-mapped cache of short pre-tokens (<= 7 bytes) that are one token, in front of the
  * general cache: 16 bytes an entry, small enough to stay in the core's own cache. */
 enum { SMALL_BITS = 15 };
@@ -45,10 +47,89 @@ struct tok_encoder {
     int32_t one;
 };
 
+/* The key of a short piece p[0..n), 2 <= n <= 7: its bytes zero-padded in a little-endian
+ * word, from two overlapping loads (a byte-wise copy to the stack and a word load from it
+ * stall the core), and n in the top byte. */
+static inline uint64_t tok_small_key(const uint8_t *p, size_t n)
+{
+    uint64_t len = (uint64_t)n << 56;
+    if (n >= 4) {
+        uint64_t a =
+            (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
+        const uint8_t *q = p + n - 4;
+        uint64_t b =
+            (uint64_t)q[0] | (uint64_t)q[1] << 8 | (uint64_t)q[2] << 16 | (uint64_t)q[3] << 24;
+        return len | a | b << (8 * (n - 4)); /* the overlap holds the same bytes in both */
+    }
+    return len | (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[n - 1] << (8 * (n - 1));
+}
+
+/* p[0..8) as a little-endian word (byte 0 the lowest), on any machine */
+static inline uint64_t tok_load_le64(const uint8_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return w;
+}
+
+/* The bytes p[0..n), 8 <= n <= 15, in two words: the first 8 bytes, then the rest
+ * zero-padded (from an overlapping load of the last 8) with n in the top byte. */
+static inline void tok_mid_key(const uint8_t *p, size_t n, uint64_t key[2])
+{
+    key[0] = tok_load_le64(p);
+    uint64_t tail = n > 8 ? tok_load_le64(p + n - 8) >> 8 * (16 - n) : 0;
+    key[1] = tail | (uint64_t)n << 56;
+}
+
+/* The slots of a piece in the small and mid tables: one multiply (Fibonacci hashing) is
+ * spread enough for a direct-mapped table. */
+static inline struct small_entry *tok_small_slot(const tok_encoder *e, uint64_t key, int32_t hi)
+{
+    return &e->small[((key ^ (uint64_t)(uint32_t)hi << 20) * 0x9e3779b97f4a7c15ULL) >>
+                     (64 - SMALL_BITS)];
+}
+
+static inline struct mid_entry *tok_mid_slot(const tok_encoder *e, const uint64_t mkey[2],
+                                             int32_t hi)
+{
+    uint64_t x = (mkey[0] ^ (uint64_t)(uint32_t)hi << 20) * 0x9e3779b97f4a7c15ULL;
+    return &e->mid[((x ^ mkey[1]) * 0x9e3779b97f4a7c15ULL) >> (64 - MID_BITS)];
+}
+
+const int32_t *tok_encode_piece_miss(tok_encoder *e, const uint8_t *p, size_t n, int32_t hi,
+                                     size_t *nout);
+
 /* Stage-1 tokens of piece p[0..n) with merges below hi; the result is borrowed (valid until
- * the next call); NULL when out of memory. */
-const int32_t *tok_encode_piece(tok_encoder *e, const uint8_t *p, size_t n, int32_t hi,
-                                size_t *nout);
+ * the next call); NULL when out of memory. A single byte and a hit in the small or mid table
+ * (most pieces) are decided here, inline in the caller's loop. */
+static inline const int32_t *tok_encode_piece(tok_encoder *e, const uint8_t *p, size_t n,
+                                              int32_t hi, size_t *nout)
+{
+    if (n == 1) {
+        *nout = 1;
+        return &e->t->byte_id[p[0]];
+    }
+    if (n <= 7) {
+        uint64_t key = tok_small_key(p, n);
+        const struct small_entry *se = tok_small_slot(e, key, hi);
+        if (se->key == key && se->tag == (uint32_t)hi + 1) {
+            *nout = 1;
+            return &se->id;
+        }
+    } else if (n <= 15) {
+        uint64_t mkey[2];
+        tok_mid_key(p, n, mkey);
+        const struct mid_entry *me = tok_mid_slot(e, mkey, hi);
+        if (me->key[0] == mkey[0] && me->key[1] == mkey[1] && me->tag == (uint32_t)hi + 1) {
+            *nout = 1;
+            return &me->id;
+        }
+    }
+    return tok_encode_piece_miss(e, p, n, hi, nout);
+}
 /* Superword tokens (merges below hi) of the line s[cs..ce) made of npcs pieces. */
 const int32_t *tok_encode_chunk(tok_encoder *e, const uint8_t *s, size_t cs, size_t ce,
                                 const size_t *pcs, size_t npcs, int32_t hi, size_t *nout);
