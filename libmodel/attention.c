@@ -16,7 +16,8 @@
 typedef struct att_ctx {
     float *out, *att, *dqkv, *scratch, *x;
     const float *qkv, *dout, *catt, *rope;
-    int B, T, C, H, causal, keep;
+    const int *rows; /* query rows (model_attention_rows_forward), M of them */
+    int B, T, C, H, causal, keep, M;
     float sign;       /* rope: +1 rotates forward, -1 back (the transpose, for gradients) */
     atomic_long next; /* (batch, head) pairs are taken dynamically: each is independent */
 } att_ctx;
@@ -225,6 +226,80 @@ void model_attention_forward(float *out, float *att, const float *qkv, int B, in
     if (keep)
         c.scratch = model_pool_scratch(p, (size_t)model_pool_size(p) * T * T);
     model_pool_run(p, attention_forward_part(), &c);
+}
+
+/* rows[lo..hi) holding the positions of sequence b (rows ascend): the first index at or
+ * after lo whose position is at least b T */
+static int rows_from(const int *rows, int lo, int hi, size_t at)
+{
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if ((size_t)rows[mid] < at)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+KERNEL_BODY attention_rows_part_body(void *arg, int tid, int nth)
+{
+    att_ctx *c = arg;
+    const int T = c->T, C = c->C, H = c->H, hs = C / H, C3 = 3 * C;
+    const float scale = 1.0f / sqrtf((float)hs);
+    float *pack = malloc((size_t)hs * T * sizeof(float)); /* k^T; NULL: cblas_sgemm */
+    float *S = c->scratch + (size_t)tid * T * T;
+    (void)nth;
+    for (long i; (i = model_pool_next(&c->next, (long)c->B * H)) >= 0;) {
+        size_t bh = (size_t)i, b = bh / H, h = bh % H;
+        int r0 = rows_from(c->rows, 0, c->M, b * T);
+        int nq = rows_from(c->rows, r0, c->M, (b + 1) * T) - r0;
+        if (!nq)
+            continue;
+        const float *q = c->qkv + b * T * C3 + h * hs;
+        const float *k = q + C, *v = q + 2 * C;
+        /* the head's output columns of the sequence's rows first hold their queries: the
+         * product's A, read before the output is written */
+        float *y = c->out + (size_t)r0 * C + h * hs;
+        for (int r = 0; r < nq; r++)
+            memcpy(y + (size_t)r * C, q + (c->rows[r0 + r] - b * T) * C3,
+                   (size_t)hs * sizeof *y);
+        model_gemm_head(0, 1, nq, T, hs, scale, y, C, k, C3, 0.0f, S, T, pack);
+        const float slope = model_alibi_slope((int)h);
+        int r = 0;
+        for (; r + 4 <= nq; r += 4) { /* attention_forward_part's softmax, by position */
+            float *four[4], sums[4];
+            for (int j = 0; j < 4; j++)
+                alibi_exp_row(four[j] = S + (size_t)(r + j) * T, T,
+                              (int)(c->rows[r0 + r + j] - b * T), slope);
+            vec_sum4(four, (size_t)T, sums);
+            for (int j = 0; j < 4; j++)
+                vec_softmax_scale(four[j], (size_t)T, 1.0f / sums[j]);
+        }
+        for (; r < nq; r++) {
+            float *row = S + (size_t)r * T;
+            alibi_exp_row(row, T, (int)(c->rows[r0 + r] - b * T), slope);
+            vec_softmax_scale(row, (size_t)T, 1.0f / vec_sum(row, (size_t)T));
+        }
+        model_gemm_head(0, 0, nq, hs, T, 1.0f, S, T, v, C3, 0.0f, y, C, NULL);
+    }
+    free(pack);
+}
+MODEL_KERNEL(attention_rows_part)
+
+void model_attention_rows_forward(float *out, float *scratch, const float *qkv, const int *rows,
+                                  int M, int B, int T, int C, int H, pool *p)
+{
+    att_ctx c = {.out = out,
+                 .scratch = scratch,
+                 .qkv = qkv,
+                 .rows = rows,
+                 .M = M,
+                 .B = B,
+                 .T = T,
+                 .C = C,
+                 .H = H};
+    model_pool_run(p, attention_rows_part(), &c);
 }
 
 KERNEL_BODY attention_backward_part_body(void *arg, int tid, int nth)

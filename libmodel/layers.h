@@ -79,6 +79,13 @@ float model_alibi_slope(int h);
  * model_pool_size(p) x T x T scratch. Heads run in parallel, each its own small sgemms. */
 void model_attention_forward(float *out, float *att, const float *qkv, int B, int T, int C,
                              int H, int causal, int keep, pool *p);
+/* The attention's output at query rows only, for a forward that needs no more (full
+ * attention, nothing kept): out (M, C) row i = model_attention_forward's row rows[i] (rows
+ * ascending, positions n = b T + t of qkv (B, T, 3C)), bit for bit where the per-head
+ * products are libmodel's own kernels (AVX2, AVX-512); scratch: model_pool_size(p) x T x T
+ * floats. */
+void model_attention_rows_forward(float *out, float *scratch, const float *qkv, const int *rows,
+                                  int M, int B, int T, int C, int H, pool *p);
 /* dqkv (B, T, 3C) = the gradient (overwritten, every entry); scratch:
  * model_pool_size(p) * T * T floats. */
 void model_attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,

@@ -366,6 +366,15 @@ static int run_forward(model *m, const int32_t *inputs, const int32_t *clean,
      * kept, nothing is copied, and the working set stays in cache */
     model_encoder_forward(keep ? a->encoded : a->residual3, m->inputs, w->wte, N, C, p);
     const float *res = keep ? a->encoded : a->residual3;
+    /* Without keep, the last layer's output is read at the predicted rows only (by the
+     * classifier): from its attention on, that layer runs on those rows, gathered in order
+     * (their keys and values still come from every row). Each row's softmax and
+     * normalisations are its own; the products' bits for a row depend on the rows around
+     * it in OpenBLAS's call, so a score agrees with a training forward up to their rounding,
+     * not bit for bit (tests model-score-rows, model-subs). Positions in order (no
+     * description rows) and full attention only. */
+    const int M = m->M, last_rows = !keep && m->attn.kind == MODEL_ATT_FULL &&
+                                    m->n_groups == 0 && M > 0 && M < N;
     for (int l = 0; l < L; l++) {
         size_t s = keep ? (size_t)l : 0;
         float *ln1 = a->ln1 + s * NC, *qkv = a->qkv + s * 3 * NC, *atty = a->atty + s * NC;
@@ -380,6 +389,24 @@ static int run_forward(model *m, const int32_t *inputs, const int32_t *clean,
             .x = qkv, .rope = m->rope, .T = m->seqT, .C = C, .H = H, .sign = 1};
         model_matmul_forward_post(qkv, NULL, ln1, w->qkvw + (size_t)l * 3 * C * C,
                                   w->qkvb + l * 3 * C, N, C, 3 * C, model_rope_rows, &rc, p);
+        if (last_rows && l == L - 1) {
+            float *x = a->residual3; /* res, res2 and res3 without keep */
+            model_attention_rows_forward(atty, att, qkv, m->rows, M, B, T, C, H, p);
+            for (int i = 0; i < M; i++) /* rows[i] >= i: read before it is overwritten */
+                if (m->rows[i] != i)
+                    memcpy(x + (size_t)i * C, x + (size_t)m->rows[i] * C,
+                           (size_t)C * sizeof *x);
+            model_matmul_forward(x, x, atty, w->attprojw + (size_t)l * C * C,
+                                 w->attprojb + l * C, M, C, C, p);
+            model_layernorm_forward(ln2, a->ln2_mean, a->ln2_rstd, x, w->ln2w + l * C,
+                                    w->ln2b + l * C, M, C, p);
+            model_matmul_gelu_forward(fch, fchg, ln2, w->fcw + (size_t)l * 4 * C * C,
+                                      w->fcb + l * 4 * C, M, C, 4 * C, 0, p);
+            model_matmul_forward(x, x, fchg, w->fcprojw + (size_t)l * 4 * C * C,
+                                 w->fcprojb + l * C, M, 4 * C, C, p);
+            res = x;
+            break;
+        }
         if (m->attn.kind >= MODEL_ATT_BLOCK)
             model_attention_blocked_forward(atty, att, qkv, B, T, C, H, &m->attn, keep, p);
         else
@@ -395,7 +422,12 @@ static int run_forward(model *m, const int32_t *inputs, const int32_t *clean,
                              w->fcprojb + l * C, N, 4 * C, C, p);
         res = res3;
     }
-    model_layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, res, w->lnfw, w->lnfb, N, C, p);
+    model_layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, res, w->lnfw, w->lnfb,
+                            last_rows ? M : N, C, p);
+    for (int i = last_rows ? M - 1 : -1; i >= 0; i--) /* each row to its position */
+        if (m->rows[i] != i)
+            memcpy(a->lnf + (size_t)m->rows[i] * C, a->lnf + (size_t)i * C,
+                   (size_t)C * sizeof *a->lnf);
     model_desc_rows dr;
     const float *dscale = NULL; /* a training forward: each full row's loss scale */
     if (keep && train && targets) {

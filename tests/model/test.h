@@ -98,6 +98,7 @@ void test_chain_sampler(void);
 void test_chain_confidence(void);
 void test_chain_trained(void);
 void test_score_argmax(void);
+void test_score_rows(void);
 void test_eot(void);
 void test_varlen_sampler(void);
 void test_edit_outputs(void);

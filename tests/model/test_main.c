@@ -253,6 +253,7 @@ static const struct {
     {"chain-confidence", test_chain_confidence},
     {"chain-trained", test_chain_trained},
     {"score-argmax", test_score_argmax},
+    {"score-rows", test_score_rows},
     {"eot", test_eot},
     {"varlen-sampler", test_varlen_sampler},
     {"edit-outputs", test_edit_outputs},

@@ -56,10 +56,15 @@ void test_subs(void)
         w[n] = 1.0f;
     }
     CHECK_RC(m, model_score(m, inp, tgt, B, T, lp), MODEL_OK);
-    /* scoring reuses one layer's buffers; training keeps them all: the same numbers */
+    /* scoring reuses one layer's buffers and runs the last layer at the masked rows only;
+     * training keeps every buffer and runs every row: the same numbers, up to the products'
+     * rounding (OpenBLAS's bits for a row depend on the rows around it in the call) */
     float lpf[B * T];
     CHECK_RC(m, model_forward(m, inp, tgt, NULL, B, T, NULL, lpf), MODEL_OK);
-    CHECK(!memcmp(lp, lpf, sizeof lp), "model_score and model_forward log-probs differ");
+    for (int n = 0; n < B * T; n++)
+        CHECK(fabsf(lp[n] - lpf[n]) <= 1e-5f * (1.0f + fabsf(lpf[n])),
+              "position %d: model_score's log-prob %.9g, model_forward's %.9g", n,
+              (double)lp[n], (double)lpf[n]);
     for (int n = 1; n < B * T; n += 2)
         CHECK(lp[n] == 0.0f, "unmasked position %d: expected log-prob 0, got %g", n,
               (double)lp[n]);
