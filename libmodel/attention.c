@@ -228,8 +228,8 @@ void model_attention_forward(float *out, float *att, const float *qkv, int B, in
     model_pool_run(p, attention_forward_part(), &c);
 }
 
-/* rows[lo..hi) holding the positions of sequence b (rows ascend): the first index at or
- * after lo whose position is at least b T */
+/* The first index of rows[lo..hi) (ascending positions) whose position is at least `at`:
+ * with at = b T and (b + 1) T, the bounds of sequence b's rows. */
 static int rows_from(const int *rows, int lo, int hi, size_t at)
 {
     while (lo < hi) {
