@@ -161,6 +161,29 @@ static inline __attribute__((always_inline)) void alibi_exp_row(float *row, int 
         row[j] = fast_expf(row[j] - mx);
 }
 
+/* The softmax of nr rows of S (T scores each, ALiBi bias by position) over all T keys:
+ * row r at position pos ? pos[r] - base : r. Four rows at a time with their sums in step
+ * (vec_sum4), each row the same softmax as alone. */
+static inline __attribute__((always_inline)) void
+alibi_softmax_rows(float *S, int nr, int T, const int *pos, size_t base, float slope)
+{
+    int r = 0;
+    for (; r + 4 <= nr; r += 4) {
+        float *rows[4], sums[4];
+        for (int k = 0; k < 4; k++)
+            alibi_exp_row(rows[k] = S + (size_t)(r + k) * T, T,
+                          pos ? (int)(pos[r + k] - base) : r + k, slope);
+        vec_sum4(rows, (size_t)T, sums);
+        for (int k = 0; k < 4; k++)
+            vec_softmax_scale(rows[k], (size_t)T, 1.0f / sums[k]);
+    }
+    for (; r < nr; r++) {
+        float *row = S + (size_t)r * T;
+        alibi_exp_row(row, T, pos ? (int)(pos[r] - base) : r, slope);
+        vec_softmax_scale(row, (size_t)T, 1.0f / vec_sum(row, (size_t)T));
+    }
+}
+
 KERNEL_BODY attention_forward_part_body(void *arg, int tid, int nth)
 {
     att_ctx *c = arg;
@@ -181,23 +204,13 @@ KERNEL_BODY attention_forward_part_body(void *arg, int tid, int nth)
          * sgemm is faster than T thin ones at these sizes. */
         model_gemm_head(0, 1, T, T, hs, scale, q, C3, k, C3, 0.0f, S, T, pack);
         const float slope = model_alibi_slope((int)h);
-        int t = 0;
-        if (!c->causal) /* four rows at a time, their sums in step (vec_sum4): the same
-                         * softmax as the loop below */
-            for (; t + 4 <= T; t += 4) {
-                float *rows[4], sums[4];
-                for (int k = 0; k < 4; k++)
-                    alibi_exp_row(rows[k] = S + (size_t)(t + k) * T, T, t + k, slope);
-                vec_sum4(rows, (size_t)T, sums);
-                for (int k = 0; k < 4; k++)
-                    vec_softmax_scale(rows[k], (size_t)T, 1.0f / sums[k]);
-            }
-        for (; t < T; t++) {
+        if (!c->causal)
+            alibi_softmax_rows(S, T, T, NULL, 0, slope);
+        for (int t = 0; c->causal && t < T; t++) {
             float *row = S + (size_t)t * T;
-            int n = c->causal ? t + 1 : T;
-            alibi_exp_row(row, n, t, slope);
-            vec_softmax_scale(row, (size_t)n, 1.0f / vec_sum(row, (size_t)n));
-            for (int j = n; j < T; j++)
+            alibi_exp_row(row, t + 1, t, slope);
+            vec_softmax_scale(row, (size_t)t + 1, 1.0f / vec_sum(row, (size_t)t + 1));
+            for (int j = t + 1; j < T; j++)
                 row[j] = 0.0f;
         }
         /* y (T, hs) = att v, into the head's columns of out (B, T, C) */
@@ -265,22 +278,7 @@ KERNEL_BODY attention_rows_part_body(void *arg, int tid, int nth)
             memcpy(y + (size_t)r * C, q + (c->rows[r0 + r] - b * T) * C3,
                    (size_t)hs * sizeof *y);
         model_gemm_head(0, 1, nq, T, hs, scale, y, C, k, C3, 0.0f, S, T, pack);
-        const float slope = model_alibi_slope((int)h);
-        int r = 0;
-        for (; r + 4 <= nq; r += 4) { /* attention_forward_part's softmax, by position */
-            float *four[4], sums[4];
-            for (int j = 0; j < 4; j++)
-                alibi_exp_row(four[j] = S + (size_t)(r + j) * T, T,
-                              (int)(c->rows[r0 + r + j] - b * T), slope);
-            vec_sum4(four, (size_t)T, sums);
-            for (int j = 0; j < 4; j++)
-                vec_softmax_scale(four[j], (size_t)T, 1.0f / sums[j]);
-        }
-        for (; r < nq; r++) {
-            float *row = S + (size_t)r * T;
-            alibi_exp_row(row, T, (int)(c->rows[r0 + r] - b * T), slope);
-            vec_softmax_scale(row, (size_t)T, 1.0f / vec_sum(row, (size_t)T));
-        }
+        alibi_softmax_rows(S, nq, T, c->rows + r0, b * T, model_alibi_slope((int)h));
         model_gemm_head(0, 0, nq, hs, T, 1.0f, S, T, v, C3, 0.0f, y, C, NULL);
     }
     free(pack);
