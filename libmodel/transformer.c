@@ -389,37 +389,30 @@ static int run_forward(model *m, const int32_t *inputs, const int32_t *clean,
             .x = qkv, .rope = m->rope, .T = m->seqT, .C = C, .H = H, .sign = 1};
         model_matmul_forward_post(qkv, NULL, ln1, w->qkvw + (size_t)l * 3 * C * C,
                                   w->qkvb + l * 3 * C, N, C, 3 * C, model_rope_rows, &rc, p);
+        int nr = N; /* the rows from the attention on */
         if (last_rows && l == L - 1) {
-            float *x = a->residual3; /* res, res2 and res3 without keep */
+            /* without keep res, res2 and res3 are one buffer: its predicted rows gathered
+             * in place (rows[i] >= i is read before it is overwritten) */
             model_attention_rows_forward(atty, att, qkv, m->rows, M, B, T, C, H, p);
-            for (int i = 0; i < M; i++) /* rows[i] >= i: read before it is overwritten */
+            for (int i = 0; i < M; i++)
                 if (m->rows[i] != i)
-                    memcpy(x + (size_t)i * C, x + (size_t)m->rows[i] * C,
-                           (size_t)C * sizeof *x);
-            model_matmul_forward(x, x, atty, w->attprojw + (size_t)l * C * C,
-                                 w->attprojb + l * C, M, C, C, p);
-            model_layernorm_forward(ln2, a->ln2_mean, a->ln2_rstd, x, w->ln2w + l * C,
-                                    w->ln2b + l * C, M, C, p);
-            model_matmul_gelu_forward(fch, fchg, ln2, w->fcw + (size_t)l * 4 * C * C,
-                                      w->fcb + l * 4 * C, M, C, 4 * C, 0, p);
-            model_matmul_forward(x, x, fchg, w->fcprojw + (size_t)l * 4 * C * C,
-                                 w->fcprojb + l * C, M, 4 * C, C, p);
-            res = x;
-            break;
-        }
-        if (m->attn.kind >= MODEL_ATT_BLOCK)
+                    memcpy(res2 + (size_t)i * C, res2 + (size_t)m->rows[i] * C,
+                           (size_t)C * sizeof *res2);
+            nr = M;
+        } else if (m->attn.kind >= MODEL_ATT_BLOCK) {
             model_attention_blocked_forward(atty, att, qkv, B, T, C, H, &m->attn, keep, p);
-        else
+        } else {
             model_attention_forward(atty, att, qkv, B, T, C, H,
                                     m->attn.kind == MODEL_ATT_CAUSAL, keep, p);
+        }
         model_matmul_forward(res2, res, atty, w->attprojw + (size_t)l * C * C,
-                             w->attprojb + l * C, N, C, C, p);
+                             w->attprojb + l * C, nr, C, C, p);
         model_layernorm_forward(ln2, a->ln2_mean + s * N, a->ln2_rstd + s * N, res2,
-                                w->ln2w + l * C, w->ln2b + l * C, N, C, p);
+                                w->ln2w + l * C, w->ln2b + l * C, nr, C, p);
         model_matmul_gelu_forward(fch, fchg, ln2, w->fcw + (size_t)l * 4 * C * C,
-                                  w->fcb + l * 4 * C, N, C, 4 * C, keep, p);
+                                  w->fcb + l * 4 * C, nr, C, 4 * C, keep, p);
         model_matmul_forward(res3, res2, fchg, w->fcprojw + (size_t)l * 4 * C * C,
-                             w->fcprojb + l * C, N, 4 * C, C, p);
+                             w->fcprojb + l * C, nr, 4 * C, C, p);
         res = res3;
     }
     model_layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, res, w->lnfw, w->lnfb,
