@@ -5,19 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-int dataset_encode(struct dataset *d, const tok *t, int lo, const char *text, size_t len)
+int dataset_encode(struct dataset *d, const tok *t, int lo, const char *text, size_t len,
+                   int nthreads)
 {
     memset(d, 0, sizeof *d);
     d->text = text;
     d->len = len;
     d->lo = lo;
     d->hi = tok_nlevels(t);
-    tok_encoder *e;
-    int rc = tok_encoder_open(&e, t);
-    if (rc)
-        return rc;
-    rc = tok_encode_aligned(e, lo, d->hi, text, len, &d->align);
-    tok_encoder_close(&e);
+    int rc = tok_encode_aligned_parallel(t, lo, d->hi, text, len, nthreads, &d->align);
     if (rc)
         return rc;
     d->n = d->align.n[lo];

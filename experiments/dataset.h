@@ -27,7 +27,10 @@ struct window {
     const int32_t **unit_of; /* (nlevels) pointers into units */
 };
 
-int dataset_encode(struct dataset *d, const tok *t, int lo, const char *text, size_t len);
+/* Encodes text at levels lo..top jointly, on nthreads threads (the result does not depend on
+ * them). */
+int dataset_encode(struct dataset *d, const tok *t, int lo, const char *text, size_t len,
+                   int nthreads);
 void dataset_free(struct dataset *d);
 /* The id of the single byte `byte` at pyramid level `level` when it encodes to one token
  * (the end-of-text byte of data.eot), else -1. */

@@ -100,7 +100,8 @@ int preview_render(struct run_ctx *x, const char *text, size_t len, double t,
                    char err[CONFIG_ERR_MAX])
 {
     struct dataset d;
-    int rc = dataset_encode(&d, x->tok, (int)x->v->tokenizer.model_level, text, len);
+    int rc = dataset_encode(&d, x->tok, (int)x->v->tokenizer.model_level, text, len,
+                            (int)x->v->train.threads);
     if (rc)
         return config_fail(err, "encoding: %s", tok_strerror(rc)), -2;
     int n = (int)d.n, status = 0;

@@ -272,8 +272,9 @@ int run_prepare(struct run_ctx *x, const struct config *c, const char *cache_dir
         size_t len[2] = {x->corpus.train_len, x->corpus.valid_len};
         if (x->v->data.eot && (rc = pack_eot(x, text, len, err)))
             return rc;
-        if ((rc = dataset_encode(&x->train, x->tok, lo, text[0], len[0])) ||
-            (rc = dataset_encode(&x->valid, x->tok, lo, text[1], len[1])))
+        int nt = (int)x->v->train.threads;
+        if ((rc = dataset_encode(&x->train, x->tok, lo, text[0], len[0], nt)) ||
+            (rc = dataset_encode(&x->valid, x->tok, lo, text[1], len[1], nt)))
             return config_fail(err, "encoding the corpus: %s", tok_strerror(rc)), -2;
         if (x->v->data.eot && (rc = check_eot(x, err)))
             return rc;

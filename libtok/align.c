@@ -128,16 +128,19 @@ static int align_line(tok_encoder *e, int lo, int hi, size_t cs, size_t k, tok_i
     return TOK_OK;
 }
 
-static int encode_levels(tok_encoder *e, int lo, int hi, const uint8_t *s, size_t n,
-                         tok_ids *lv)
+int tok_encode_levels_from(tok_encoder *e, int lo, int hi, const uint8_t *s, size_t n,
+                           size_t from, size_t stop, tok_ids *lv, size_t *end, size_t *sync,
+                           size_t *nsync, size_t maxsync)
 {
     const tok *t = e->t;
     int sup = t->super_level && hi >= t->super_level;
     int top = sup ? t->super_level - 1 : hi; /* last level done piece by piece */
-    pretok_iter it = {0};
-    size_t ps, pe, m = 0, k = 0, cs = 0;
+    pretok_iter it = {.pos = from};
+    size_t ps, pe, m = 0, k = 0, cs = from;
     for (;;) {
-        bool more = tok_next_piece(e, s, n, &it, &ps, &pe);
+        /* a line under way runs on past stop to its end */
+        bool more =
+            (it.pos < stop || it.pending || k) && tok_next_piece(e, s, n, &it, &ps, &pe);
         if (more) {
             int rc = align_piece(e, lo, top, s, ps, pe, lv, &m);
             if (rc)
@@ -146,6 +149,8 @@ static int encode_levels(tok_encoder *e, int lo, int hi, const uint8_t *s, size_
         if (!sup) {
             if (!more)
                 break;
+            if (sync && !it.pending && *nsync < maxsync)
+                sync[(*nsync)++] = it.pos;
             continue;
         }
         bool nl = more && memchr(s + ps, '\n', pe - ps);
@@ -169,7 +174,10 @@ static int encode_levels(tok_encoder *e, int lo, int hi, const uint8_t *s, size_
         for (int lev = t->super_level; lev <= hi; lev++) /* a newline piece stays as it is */
             if (lev >= lo && tok_ids_push(&lv[lev], t, e->seq, m, ps))
                 return TOK_ENOMEM;
+        if (sync && !it.pending && *nsync < maxsync)
+            sync[(*nsync)++] = it.pos;
     }
+    *end = it.pos;
     return TOK_OK;
 }
 
@@ -198,16 +206,9 @@ static int link_levels(tok_align *a, int k)
     return TOK_OK;
 }
 
-int tok_encode_aligned(tok_encoder *e, int lo, int hi, const void *buf, size_t n,
-                       tok_align *out)
+int tok_align_finish(tok_align *out, tok_ids *lv, int lo, int hi, size_t n, int rc)
 {
-    const tok *t = e->t;
     memset(out, 0, sizeof *out);
-    if (tok_check_level(t, lo) || tok_check_level(t, hi) || lo > hi)
-        return TOK_ERANGE;
-    tok_ids lv[TOK_MAX_LEVELS + 1];
-    memset(lv, 0, sizeof lv);
-    int rc = encode_levels(e, lo, hi, buf, n, lv);
     out->lo = lo;
     out->hi = hi;
     out->len = n;
@@ -228,4 +229,17 @@ int tok_encode_aligned(tok_encoder *e, int lo, int hi, const void *buf, size_t n
     if (rc)
         tok_align_free(out);
     return rc;
+}
+
+int tok_encode_aligned(tok_encoder *e, int lo, int hi, const void *buf, size_t n,
+                       tok_align *out)
+{
+    memset(out, 0, sizeof *out);
+    if (tok_check_level(e->t, lo) || tok_check_level(e->t, hi) || lo > hi)
+        return TOK_ERANGE;
+    tok_ids lv[TOK_MAX_LEVELS + 1];
+    memset(lv, 0, sizeof lv);
+    size_t end;
+    int rc = tok_encode_levels_from(e, lo, hi, buf, n, 0, n, lv, &end, NULL, NULL, 0);
+    return tok_align_finish(out, lv, lo, hi, n, rc);
 }

@@ -374,11 +374,14 @@ int tok_encode(tok_encoder *e, int level, const void *buf, size_t n, tok_ids *ou
  * continues, unit by unit (the glue), until it reaches a clean position that the next part
  * also passed; from there that part's tokens are the ones the serial encoding makes. A part's
  * buffer then goes back to a pool for the next part, so that fresh memory (a page fault every
- * 4 KB, which the threads also contend for) is written once, in the output, and not twice. */
+ * 4 KB, which the threads also contend for) is written once, in the output, and not twice.
+ * The same machinery encodes one level (tok_encode_parallel) or a range of levels jointly
+ * (tok_encode_aligned_parallel): a clean position is one for every level. */
 enum { MIN_PER_PART = 1 << 16, PARTS_PER_THREAD = 32, MAX_SYNC = 1 << 14 };
 
-struct buffer { /* a part's tokens and the clean positions its encoding passed */
-    tok_ids ids;
+struct
+    buffer { /* a part's tokens, level by level, and the clean positions its encoding passed */
+    tok_ids lv[TOK_MAX_LEVELS + 1];
     size_t *sync;
     size_t nsync;
     struct buffer *next; /* in the pool */
@@ -392,14 +395,16 @@ struct part {
 struct pool {
     const uint8_t *s;
     size_t n;
-    int level, nparts;
+    int lo, hi;  /* the levels encoded */
+    int aligned; /* jointly (tok_encode_levels_from), else level lo alone (encode_from) */
+    int nparts;
     struct part *parts;
     atomic_int next;      /* the next part to encode */
     pthread_mutex_t lock; /* guards the rest */
     struct buffer *free;  /* buffers to reuse */
     int joined;           /* parts [0, joined) are in the output */
     size_t cur;           /* the output encodes the text up to here */
-    tok_ids *out;
+    tok_ids *out;         /* out[lo..hi] */
     int rc;
 };
 
@@ -408,11 +413,24 @@ struct worker {
     tok_encoder *e;
 };
 
+/* The pool's levels of s[from..) into lv[lo..hi], up to the first clean position at or
+ * after stop (*end), recording the clean positions passed when sync is not NULL. */
+static int encode_range(const struct pool *pl, tok_encoder *e, size_t from, size_t stop,
+                        tok_ids *lv, size_t *end, size_t *sync, size_t *nsync)
+{
+    if (pl->aligned)
+        return tok_encode_levels_from(e, pl->lo, pl->hi, pl->s, pl->n, from, stop, lv, end,
+                                      sync, nsync, MAX_SYNC);
+    return encode_from(e, pl->lo, pl->s, pl->n, from, stop, &lv[pl->lo], end, sync, nsync,
+                       MAX_SYNC);
+}
+
 static void buffer_free(struct buffer *b)
 {
     while (b) {
         struct buffer *next = b->next;
-        tok_ids_free(&b->ids);
+        for (int k = 0; k <= TOK_MAX_LEVELS; k++)
+            tok_ids_free(&b->lv[k]);
         free(b->sync);
         free(b);
         b = next;
@@ -432,30 +450,10 @@ static bool in_sync(const struct buffer *b, size_t pos)
     return lo < b->nsync && b->sync[lo] == pos;
 }
 
-/* Appends part p (done) to the output, after the glue that leads to it; a part the glue runs
- * past adds nothing. The lock is held. */
-static int join_part(struct pool *pl, tok_encoder *e, const struct part *p)
+/* Appends ids[first..) to out. */
+static int append_from(tok_ids *out, const tok_ids *ids, size_t first)
 {
-    const struct buffer *b = p->b;
-    tok_ids *out = pl->out;
-    int rc = TOK_OK;
-    size_t first = 0;
-    if (pl->joined) {
-        while (!rc && pl->cur < p->end && !in_sync(b, pl->cur))
-            rc = encode_from(e, pl->level, pl->s, pl->n, pl->cur, pl->cur + 1, out, &pl->cur,
-                             NULL, NULL, 0);
-        if (rc || pl->cur >= p->end)
-            return rc;
-        size_t hi = b->ids.n;
-        while (first < hi) {
-            size_t mid = (first + hi) / 2;
-            if (b->ids.start[mid] < pl->cur)
-                first = mid + 1;
-            else
-                hi = mid;
-        }
-    }
-    size_t m = b->ids.n - first;
+    size_t m = ids->n - first;
     if (out->n + m > out->cap) {
         size_t c = out->cap ? out->cap : 1024;
         while (c < out->n + m)
@@ -464,12 +462,43 @@ static int join_part(struct pool *pl, tok_encoder *e, const struct part *p)
             return TOK_ENOMEM;
     }
     if (m) {
-        memcpy(out->ids + out->n, b->ids.ids + first, m * sizeof *out->ids);
-        memcpy(out->start + out->n, b->ids.start + first, m * sizeof *out->start);
+        memcpy(out->ids + out->n, ids->ids + first, m * sizeof *out->ids);
+        memcpy(out->start + out->n, ids->start + first, m * sizeof *out->start);
     }
     out->n += m;
-    pl->cur = p->end;
     return TOK_OK;
+}
+
+/* The first of ids' tokens that starts at or after pos. */
+static size_t first_at(const tok_ids *ids, size_t pos)
+{
+    size_t first = 0, hi = ids->n;
+    while (first < hi) {
+        size_t mid = (first + hi) / 2;
+        if (ids->start[mid] < pos)
+            first = mid + 1;
+        else
+            hi = mid;
+    }
+    return first;
+}
+
+/* Appends part p (done) to the output, after the glue that leads to it; a part the glue runs
+ * past adds nothing. The lock is held. */
+static int join_part(struct pool *pl, tok_encoder *e, const struct part *p)
+{
+    const struct buffer *b = p->b;
+    int rc = TOK_OK;
+    if (pl->joined) {
+        while (!rc && pl->cur < p->end && !in_sync(b, pl->cur))
+            rc = encode_range(pl, e, pl->cur, pl->cur + 1, pl->out, &pl->cur, NULL, NULL);
+        if (rc || pl->cur >= p->end)
+            return rc;
+    }
+    for (int k = pl->lo; k <= pl->hi && !rc; k++)
+        rc = append_from(&pl->out[k], &b->lv[k], pl->joined ? first_at(&b->lv[k], pl->cur) : 0);
+    pl->cur = p->end;
+    return rc;
 }
 
 /* Joins every part that is done and has all the parts before it joined. The lock is held. */
@@ -514,15 +543,20 @@ static void *worker_run(void *arg)
         if (!rc) {
             /* the counters that change at every token live on this thread's stack, not in
              * memory that the other threads read */
-            tok_ids ids = b->ids;
+            tok_ids lv[TOK_MAX_LEVELS + 1];
             size_t nsync = 0;
-            ids.n = 0;
-            /* room for 2 bytes a token (prose has ~4, code ~3); a part that outgrows it grows */
-            rc = tok_ids_reserve(&ids, (p->stop - p->from) / 2 + 1024);
+            for (int j = pl->lo; j <= pl->hi; j++) {
+                lv[j] = b->lv[j];
+                lv[j].n = 0;
+            }
+            /* room for 2 bytes a token (prose has ~4, code ~3; bytes 1); a part that outgrows
+             * it grows */
+            for (int j = pl->lo; j <= pl->hi && !rc; j++)
+                rc = tok_ids_reserve(&lv[j], (p->stop - p->from) / (j ? 2 : 1) + 1024);
             if (!rc)
-                rc = encode_from(w->e, pl->level, pl->s, pl->n, p->from, p->stop, &ids, &end,
-                                 b->sync, &nsync, MAX_SYNC);
-            b->ids = ids;
+                rc = encode_range(pl, w->e, p->from, p->stop, lv, &end, b->sync, &nsync);
+            for (int j = pl->lo; j <= pl->hi; j++)
+                b->lv[j] = lv[j];
             b->nsync = nsync;
         }
         pthread_mutex_lock(&pl->lock);
@@ -543,52 +577,51 @@ static void *worker_run(void *arg)
     return NULL;
 }
 
-int tok_encode_parallel(const tok *t, int level, const void *buf, size_t n, int nthreads,
-                        tok_ids *out)
+/* The parts of s[0..n) for nthreads threads: the number of threads that have parts to take
+ * (< 2: encode serially), the parts in *np. */
+static int plan_parts(int nthreads, size_t n, size_t *np)
 {
-    if (tok_check_level(t, level))
-        return TOK_ERANGE;
     int nt = nthreads < 1 ? 1 : nthreads > 256 ? 256 : nthreads;
-    size_t np = (size_t)nt * PARTS_PER_THREAD;
-    if (np > n / MIN_PER_PART)
-        np = n / MIN_PER_PART;
-    if ((size_t)nt > np)
-        nt = (int)np;
-    if (nt < 2 || level == 0) {
-        tok_encoder *e;
-        if (tok_encoder_open(&e, t))
-            return TOK_ENOMEM;
-        int rc = tok_encode(e, level, buf, n, out);
-        tok_encoder_close(&e);
-        return rc;
+    *np = (size_t)nt * PARTS_PER_THREAD;
+    if (*np > n / MIN_PER_PART)
+        *np = n / MIN_PER_PART;
+    return (size_t)nt > *np ? (int)*np : nt;
+}
+
+/* Encodes pl's levels of its text on nt threads into pl->out[lo..hi], whose buffers the
+ * caller has emptied (their capacity is kept). */
+static int run_pool(struct pool *pl, const tok *t, int nt, size_t np)
+{
+    const uint8_t *s = pl->s;
+    size_t n = pl->n;
+    atomic_init(&pl->next, 0);
+    pl->nparts = (int)np;
+    int rc = TOK_OK;
+    /* room for 3 bytes a token (bytes 1): untouched pages cost nothing, and the output grows
+     * if needed (a huge input that cannot have that much address space starts smaller) */
+    for (int k = pl->lo; k <= pl->hi && !rc; k++) {
+        rc = tok_ids_reserve(&pl->out[k], n / (k ? 3 : 1) + 1024);
+        if (rc)
+            rc = tok_ids_reserve(&pl->out[k], n / 64 + 1024);
     }
-    const uint8_t *s = buf;
-    struct pool pl = {.s = s, .n = n, .level = level, .nparts = (int)np, .out = out};
-    atomic_init(&pl.next, 0);
-    out->n = 0;
-    /* room for 3 bytes a token: untouched pages cost nothing, and the output grows if needed
-     * (a huge input that cannot have that much address space starts smaller) */
-    int rc = tok_ids_reserve(out, n / 3 + 1024);
-    if (rc)
-        rc = tok_ids_reserve(out, n / 64 + 1024);
-    if (!rc && pthread_mutex_init(&pl.lock, NULL))
+    if (!rc && pthread_mutex_init(&pl->lock, NULL))
         rc = TOK_ENOMEM;
     bool locked = !rc;
-    pl.parts = calloc(np, sizeof *pl.parts);
+    pl->parts = calloc(np, sizeof *pl->parts);
     struct worker *ws = calloc((size_t)nt, sizeof *ws);
     pthread_t *th = calloc((size_t)nt, sizeof *th);
-    if (!pl.parts || !ws || !th)
+    if (!pl->parts || !ws || !th)
         rc = TOK_ENOMEM;
     for (size_t k = 0; k < np && !rc; k++) {
-        struct part *p = &pl.parts[k];
+        struct part *p = &pl->parts[k];
         p->from = n / np * k;
         for (int j = 0; k && j < 3 && p->from < n && (s[p->from] & 0xc0) == 0x80; j++)
             p->from++;
     }
     for (size_t k = 0; k < np && !rc; k++)
-        pl.parts[k].stop = k + 1 < np ? pl.parts[k + 1].from : n;
+        pl->parts[k].stop = k + 1 < np ? pl->parts[k + 1].from : n;
     for (int k = 0; k < nt && !rc; k++) {
-        ws[k].pool = &pl;
+        ws[k].pool = pl;
         if (tok_encoder_open(&ws[k].e, t))
             rc = TOK_ENOMEM;
     }
@@ -601,27 +634,73 @@ int tok_encode_parallel(const tok *t, int level, const void *buf, size_t n, int 
         }
     if (!rc || started) {
         if (rc) { /* a thread would not start: the ones that did stop after their part */
-            pthread_mutex_lock(&pl.lock);
-            pl.rc = rc;
-            pthread_mutex_unlock(&pl.lock);
+            pthread_mutex_lock(&pl->lock);
+            pl->rc = rc;
+            pthread_mutex_unlock(&pl->lock);
         }
         worker_run(&ws[0]);
     }
     for (int k = 0; k < started; k++)
         pthread_join(th[k], NULL);
     if (!rc)
-        rc = pl.rc; /* every part is in the output: the last one done joined what was left */
-    if (rc)
-        out->n = 0;
-    for (size_t k = 0; pl.parts && k < np; k++)
-        buffer_free(pl.parts[k].b);
-    buffer_free(pl.free);
+        rc = pl->rc; /* every part is in the output: the last one done joined what was left */
+    for (size_t k = 0; pl->parts && k < np; k++)
+        buffer_free(pl->parts[k].b);
+    buffer_free(pl->free);
     for (int k = 0; ws && k < nt; k++)
         tok_encoder_close(&ws[k].e);
     if (locked)
-        pthread_mutex_destroy(&pl.lock);
-    free(pl.parts);
+        pthread_mutex_destroy(&pl->lock);
+    free(pl->parts);
     free(ws);
     free(th);
     return rc;
+}
+
+int tok_encode_parallel(const tok *t, int level, const void *buf, size_t n, int nthreads,
+                        tok_ids *out)
+{
+    if (tok_check_level(t, level))
+        return TOK_ERANGE;
+    size_t np;
+    int nt = plan_parts(nthreads, n, &np);
+    if (nt < 2 || level == 0) {
+        tok_encoder *e;
+        if (tok_encoder_open(&e, t))
+            return TOK_ENOMEM;
+        int rc = tok_encode(e, level, buf, n, out);
+        tok_encoder_close(&e);
+        return rc;
+    }
+    tok_ids lv[TOK_MAX_LEVELS + 1] = {{0}};
+    lv[level] = *out; /* its buffers are reused */
+    lv[level].n = 0;
+    struct pool pl = {.s = buf, .n = n, .lo = level, .hi = level, .out = lv};
+    int rc = run_pool(&pl, t, nt, np);
+    *out = lv[level];
+    if (rc)
+        out->n = 0;
+    return rc;
+}
+
+int tok_encode_aligned_parallel(const tok *t, int lo, int hi, const void *buf, size_t n,
+                                int nthreads, tok_align *out)
+{
+    memset(out, 0, sizeof *out);
+    if (tok_check_level(t, lo) || tok_check_level(t, hi) || lo > hi)
+        return TOK_ERANGE;
+    size_t np;
+    int nt = plan_parts(nthreads, n, &np);
+    if (nt < 2) {
+        tok_encoder *e;
+        if (tok_encoder_open(&e, t))
+            return TOK_ENOMEM;
+        int rc = tok_encode_aligned(e, lo, hi, buf, n, out);
+        tok_encoder_close(&e);
+        return rc;
+    }
+    tok_ids lv[TOK_MAX_LEVELS + 1] = {{0}};
+    struct pool pl = {.s = buf, .n = n, .lo = lo, .hi = hi, .aligned = 1, .out = lv};
+    int rc = run_pool(&pl, t, nt, np);
+    return tok_align_finish(out, lv, lo, hi, n, rc);
 }

@@ -156,6 +156,16 @@ static inline bool tok_next_piece(tok_encoder *e, const uint8_t *s, size_t n, pr
     return tok_pretok_next(e->m, s, n, it, ps, pe);
 }
 
+/* The joint encoding of levels lo..hi (align.c), from `from` (a position where the encoding
+ * restarts cleanly: no pre-token or line runs across it) until the first such position at or
+ * after `stop`, which goes to *end: appends each level's tokens to lv[k]; the clean positions
+ * passed are recorded in sync (up to maxsync; sync may be NULL). */
+int tok_encode_levels_from(tok_encoder *e, int lo, int hi, const uint8_t *s, size_t n,
+                           size_t from, size_t stop, tok_ids *lv, size_t *end, size_t *sync,
+                           size_t *nsync, size_t maxsync);
+/* Moves lv[lo..hi] (the tokens of an n-byte text) into *out and links the levels; on rc or a
+ * failure, frees them and returns the error. */
+int tok_align_finish(tok_align *out, tok_ids *lv, int lo, int hi, size_t n, int rc);
 /* Grows ids to hold cap tokens. */
 int tok_ids_reserve(tok_ids *ids, size_t cap);
 /* Appends k ids whose first starts at byte `start`. */

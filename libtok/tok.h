@@ -222,6 +222,10 @@ typedef struct tok_align {
 
 int tok_encode_aligned(tok_encoder *e, int lo, int hi, const void *buf, size_t n,
                        tok_align *out);
+/* The same on nthreads threads (each with its own encoder): the result does not depend on
+ * nthreads. */
+int tok_encode_aligned_parallel(const tok *t, int lo, int hi, const void *buf, size_t n,
+                                int nthreads, tok_align *out);
 void tok_align_free(tok_align *a); /* frees the arrays and zeroes *a; NULL-safe */
 
 /* ---- exports: one level as files other tokenizers load ---- */

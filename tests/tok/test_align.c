@@ -56,6 +56,47 @@ static void check_alignment(const tok *t, int lo, int hi, const blob *in, const 
     tok_encoder_close(&e);
 }
 
+/* tok_encode_aligned_parallel against the serial joint encoding: every level's ids and
+ * starts, and the links, for 2 and 8 threads (parts finish out of order and are joined). */
+static void check_aligned_parallel(const tok *t, int lo, int hi, const blob *in,
+                                   const char *what)
+{
+    tok_encoder *e;
+    tok_encoder_open(&e, t);
+    tok_align one;
+    CHECK_INT(0, tok_encode_aligned(e, lo, hi, in->p, in->n, &one));
+    tok_encoder_close(&e);
+    static const int threads[] = {2, 8};
+    for (int ti = 0; ti < 2; ti++) {
+        tok_align par;
+        int rc = tok_encode_aligned_parallel(t, lo, hi, in->p, in->n, threads[ti], &par);
+        CHECK_INT(0, rc);
+        if (rc)
+            continue;
+        CHECK(par.lo == lo && par.hi == hi && par.len == in->n, "%s: range %d..%d, %zu bytes",
+              what, par.lo, par.hi, par.len);
+        for (int k = lo; k <= hi; k++) {
+            size_t i = 0, nk = one.n[k];
+            while (i < nk && i < par.n[k] && one.ids[k][i] == par.ids[k][i] &&
+                   one.start[k][i] == par.start[k][i])
+                i++;
+            CHECK(par.n[k] == nk && i == nk && par.start[k][nk] == one.start[k][nk],
+                  "%s, level %d (%d..%d), %d threads: %zu tokens vs %zu serial, first "
+                  "difference at token %zu",
+                  what, k, lo, hi, threads[ti], par.n[k], nk, i);
+            if (k > lo && par.n[k] == nk && par.n[lo] == one.n[lo])
+                CHECK(!memcmp(par.unit[k], one.unit[k], one.n[lo] * sizeof *one.unit[k]) &&
+                          !memcmp(par.first[k], one.first[k], (nk + 1) * sizeof *one.first[k]),
+                      "%s, level %d, %d threads: the links differ", what, k, threads[ti]);
+        }
+        tok_align_free(&par);
+    }
+    tok_align_free(&one);
+    tok_align par;
+    CHECK_INT(TOK_ERANGE, tok_encode_aligned_parallel(t, 2, 1, in->p, in->n, 2, &par));
+    CHECK_INT(TOK_ERANGE, tok_encode_aligned_parallel(t, 0, 99, in->p, in->n, 2, &par));
+}
+
 void test_align(void)
 {
     const tok *p = prose_pyramid(), *c = code_pyramid();
@@ -74,6 +115,26 @@ void test_align(void)
     check_alignment(p, 1, 1, &ps, "level 1");
     check_alignment(c, 1, 1, &cs, "code level 1");
     check_alignment(p, 0, 1, &r0, "random bytes..1");
+
+    /* the whole shipped prose and code with random text between them (~7.6 MB, 116 parts a
+     * thread): with a superword level (lines), from the bytes, and one level alone */
+    blob a = data_file("prose/kjv.txt"), b = data_file("code/python-stdlib.txt");
+    blob big = {malloc(a.n + b.n + r.n), a.n + b.n + r.n};
+    if (big.p) {
+        memcpy(big.p, a.p, a.n);
+        memcpy(big.p + a.n, r.p, r.n);
+        memcpy(big.p + a.n + r.n, b.p, b.n);
+        check_aligned_parallel(p, 1, tok_nlevels(p), &big, "prose pyramid, large");
+        check_aligned_parallel(c, 0, tok_nlevels(c), &big,
+                               "code pyramid from the bytes, large");
+        check_aligned_parallel(p, 1, 1, &big, "level 1, large");
+        check_aligned_parallel(p, 2, 3, &big, "levels 2..3, large");
+    }
+    blob small = {ps.p, 100000};
+    check_aligned_parallel(p, 1, tok_nlevels(p), &small, "one part");
+    free_blob(&big);
+    free_blob(&b);
+    free_blob(&a);
     free_blob(&r);
     free_blob(&r0);
 }
