@@ -389,7 +389,9 @@ int run_train(const struct config *c, const struct run_opts *o)
     run_dirs(o->db_path, cache, runs);
     snprintf(dir, sizeof dir, "%s/%s", runs, uid);
     struct run_ctx x;
+    double t_prep = progress_now();
     rc = run_prepare(&x, c, cache, 0, err);
+    t_prep = progress_now() - t_prep;
     if (rc) {
         run_ctx_free(&x);
         return end_run(rl, id, label, rc == -1 ? CLI_USAGE : CLI_FAIL, err);
@@ -411,7 +413,8 @@ int run_train(const struct config *c, const struct run_opts *o)
     struct trainer tr;
     int markov = x.oracle != NULL;
     if (markov && !strcmp(x.v->model.kind, "oracle")) { /* nothing to train */
-        if (runlog_metric(rl, id, 0, "train_tokens", (double)x.train.n) ||
+        if (runlog_metric(rl, id, 0, "prepare_seconds", t_prep) ||
+            runlog_metric(rl, id, 0, "train_tokens", (double)x.train.n) ||
             runlog_metric(rl, id, 0, "valid_tokens", (double)x.valid.n) ||
             runlog_metric(rl, id, 0, "vocab", x.V) ||
             runlog_metric(rl, id, 0, "mask_types", x.K) ||
@@ -427,6 +430,7 @@ int run_train(const struct config *c, const struct run_opts *o)
                                 config_value(c, config_key_index("tokenizer.levels")),
                                 x.v->tokenizer.superword, x.v->tokenizer.pretok) ||
                  runlog_artifact(rl, id, "pyramid", x.pyramid_path))) ||
+               runlog_metric(rl, id, 0, "prepare_seconds", t_prep) ||
                runlog_metric(rl, id, 0, "train_tokens", (double)x.train.n) ||
                runlog_metric(rl, id, 0, "valid_tokens", (double)x.valid.n) ||
                runlog_metric(rl, id, 0, "vocab", x.V) ||
@@ -461,12 +465,15 @@ int run_train(const struct config *c, const struct run_opts *o)
         }
         if (!status) {
             snprintf(path, sizeof path, "%s/model.ckpt", dir);
+            double t_save = progress_now();
             int e = meta ? model_save(tr.m, path, meta, 0) : MODEL_ENOMEM;
+            t_save = progress_now() - t_save;
             if (e) {
                 snprintf(err, sizeof err, "saving the checkpoint %s: %s", path,
                          model_errmsg(tr.m));
                 status = CLI_FAIL;
-            } else if (runlog_artifact(rl, id, "checkpoint", path)) {
+            } else if (runlog_artifact(rl, id, "checkpoint", path) ||
+                       runlog_metric(rl, id, x.v->train.steps, "checkpoint_seconds", t_save)) {
                 snprintf(err, sizeof err, "%s", runlog_errmsg(rl));
                 status = CLI_FAIL;
             }
@@ -476,8 +483,14 @@ int run_train(const struct config *c, const struct run_opts *o)
             status = RUN_INTERRUPTED;
             snprintf(err, sizeof err, "interrupted by signal %d", run_stop_signal);
         }
+        double t_score = progress_now();
         if (!status && run_evaluate(rl, id, tr.m, &x, x.v->train.steps, err))
             status = run_stop_signal ? RUN_INTERRUPTED : CLI_FAIL;
+        if (!status && runlog_metric(rl, id, x.v->train.steps, "score_seconds",
+                                     progress_now() - t_score)) {
+            snprintf(err, sizeof err, "%s", runlog_errmsg(rl));
+            status = CLI_FAIL;
+        }
         if (!status && markov && run_oracle_exact_nll(rl, id, &x, err))
             status = CLI_FAIL;
         if (!status && markov && x.v->score.samples > 0 &&

@@ -6,8 +6,9 @@
 # difference of a STEPS-step and a 1-step process over STEPS - 1, for the command and for
 # model_bench alike (the same two-point reading); the fixed cost is the 1-step process
 # less one step: start, data, pyramid (cached, as in every run after the first), the
-# checkpoint and the final score. Each figure is the median of ROUNDS rounds, every round
-# running all the peers in turn (the machine may be shared). Wall and CPU seconds.
+# checkpoint and the final score, each part as that run logged it (its *_seconds metrics).
+# Each figure is the median of ROUNDS rounds, every round running all the peers in turn (the
+# machine may be shared). Wall and CPU seconds.
 # Then `pyramask score` of the checkpoint: token-forwards per second (held-out tokens x
 # score.t_samples, the difference of 16,384 and 4,096 scored tokens) against model_bench's
 # one-pass score with the argmax (what scoring with the accuracy needs).
@@ -68,6 +69,10 @@ r=0
 while [ $r -lt "$rounds" ]; do
     timed cmd_n "$exe" train -c "$work/small.ini" --db "$db" --set train.steps="$steps"
     timed cmd_1 "$exe" train -c "$work/small.ini" --db "$db" --set train.steps=1
+    # where that run's time went, as it logged it (the *_seconds metrics)
+    "$exe" sql --db "$db" --csv "SELECT key, value FROM metrics WHERE key LIKE '%\\_seconds' ESCAPE '\\'
+        AND run_id = (SELECT max(run_id) FROM runs)" | tail -n +2 | tr ',' ' ' |
+        sed 's/^/phase /' >> "$work/times.txt"
     timed bench_n "$mb" small --steps="$steps" --rounds=1 --threads=2 --train-only
     timed bench_1 "$mb" small --steps=1 --rounds=1 --threads=2 --train-only
     timed score_16k "$exe" score -c "$work/small.ini" --db "$db" --checkpoint "$ckpt"
@@ -105,13 +110,18 @@ awk -v S="$steps" -v tok=4096 -v F=$((4 * (16384 - 4096))) '
         sw = F / (w["score_16k"] - w["score_4k"])
         v["sw", R] = sw; v["sc", R] = F / (c["score_16k"] - c["score_4k"]); v["s16", R] = w["score_16k"]
         v["bs", R] = $2; v["rs", R] = sw / $2
+        v["fp", R] = ph["prepare_seconds"]; v["f1", R] = ph["train_seconds"] - cw
+        v["fk", R] = ph["checkpoint_seconds"]; v["fs", R] = ph["score_seconds"]
+        v["fo", R] = w["cmd_1"] - cw - ph["prepare_seconds"] - (ph["train_seconds"] - cw) - ph["checkpoint_seconds"] - ph["score_seconds"]
     }
+    $1 == "phase" { ph[$2] = $3 }
     END {
         for (i = 1; i <= R; i++) if (("torch", i) in v) { v["te", i] = v["e2e", i] / v["torch", i]; v["ts", i] = v["step", i] / v["torch", i] }
         printf "small config, batch 32 x 128 tokens; ratios within a round, medians of %d rounds\n", R
         printf "  per step          pyramask train %.3f s (%.3f CPU s)  model_bench %.3f s (%.3f CPU s)\n", median("cw"), median("cc"), median("bw"), median("bc")
         printf "  pyramask / model_bench per step: x%.3f wall, x%.3f CPU\n", median("rw"), median("rc")
         printf "  fixed cost        %.2f s (%.2f CPU s): start, data, cached pyramid, checkpoint, the default final score\n", median("fw"), median("fc")
+        printf "    of which        data %.2f s (corpus, cached pyramid, encoding), first step beyond a step %.2f, checkpoint %.2f, final score %.2f, the rest %.2f (start, log, model, exit)\n", median("fp"), median("f1"), median("fk"), median("fs"), median("fo")
         printf "  end to end        %d steps: %.0f tokens/s; per step alone %.0f tokens/s\n", S, median("e2e"), median("step")
         if (("torch", 1) in v) {
             printf "  PyTorch           %.0f training tokens/s (model_torch.py, best of its round)\n", median("torch")
