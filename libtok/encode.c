@@ -379,8 +379,8 @@ int tok_encode(tok_encoder *e, int level, const void *buf, size_t n, tok_ids *ou
  * (tok_encode_aligned_parallel): a clean position is one for every level. */
 enum { MIN_PER_PART = 1 << 16, PARTS_PER_THREAD = 32, MAX_SYNC = 1 << 14 };
 
-struct
-    buffer { /* a part's tokens, level by level, and the clean positions its encoding passed */
+/* A part's tokens, level by level, and the clean positions its encoding passed. */
+struct buffer {
     tok_ids lv[TOK_MAX_LEVELS + 1];
     size_t *sync;
     size_t nsync;
