@@ -437,17 +437,24 @@ static void buffer_free(struct buffer *b)
     }
 }
 
-static bool in_sync(const struct buffer *b, size_t pos)
+/* The first of a[0..n) (ascending) that is at least pos, or n. */
+static size_t lower_bound(const size_t *a, size_t n, size_t pos)
 {
-    size_t lo = 0, hi = b->nsync;
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (b->sync[mid] < pos)
+        if (a[mid] < pos)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < b->nsync && b->sync[lo] == pos;
+    return lo;
+}
+
+static bool in_sync(const struct buffer *b, size_t pos)
+{
+    size_t i = lower_bound(b->sync, b->nsync, pos);
+    return i < b->nsync && b->sync[i] == pos;
 }
 
 /* Appends ids[first..) to out. */
@@ -469,20 +476,6 @@ static int append_from(tok_ids *out, const tok_ids *ids, size_t first)
     return TOK_OK;
 }
 
-/* The first of ids' tokens that starts at or after pos. */
-static size_t first_at(const tok_ids *ids, size_t pos)
-{
-    size_t first = 0, hi = ids->n;
-    while (first < hi) {
-        size_t mid = (first + hi) / 2;
-        if (ids->start[mid] < pos)
-            first = mid + 1;
-        else
-            hi = mid;
-    }
-    return first;
-}
-
 /* Appends part p (done) to the output, after the glue that leads to it; a part the glue runs
  * past adds nothing. The lock is held. */
 static int join_part(struct pool *pl, tok_encoder *e, const struct part *p)
@@ -496,7 +489,8 @@ static int join_part(struct pool *pl, tok_encoder *e, const struct part *p)
             return rc;
     }
     for (int k = pl->lo; k <= pl->hi && !rc; k++)
-        rc = append_from(&pl->out[k], &b->lv[k], pl->joined ? first_at(&b->lv[k], pl->cur) : 0);
+        rc = append_from(&pl->out[k], &b->lv[k],
+                         pl->joined ? lower_bound(b->lv[k].start, b->lv[k].n, pl->cur) : 0);
     pl->cur = p->end;
     return rc;
 }
