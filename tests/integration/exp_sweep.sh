@@ -29,6 +29,8 @@ expect "unigram scores" "8|2" "$(sql "SELECT count(*), count(DISTINCT r.seed || 
 expect "accuracy buckets" 32 "$(sql "SELECT count(*) FROM scores WHERE metric LIKE 'masked_acc_b%'")"
 expect "type cost only for class" "0|1" "$(sql "SELECT max(s.value > 0) FILTER (WHERE p.value = 'single'), min(s.value > 0) FILTER (WHERE p.value = 'class') FROM scores s JOIN params p ON p.run_id = s.run_id AND p.key = 'mask.types' WHERE s.metric = 'type_bpb'" | tr , '|')"
 expect "train loss logged" 16 "$(sql "SELECT count(*) FROM metrics WHERE key = 'train_loss'")"
+# where each run's time went: the preparation at step 0, the rest at the last step
+expect "phase timings" 32 "$(sql "SELECT count(*) FROM metrics m JOIN (SELECT run_id, max(step) AS last FROM metrics GROUP BY run_id) l USING (run_id) WHERE m.value > 0 AND ((m.key = 'prepare_seconds' AND m.step = 0) OR (m.key IN ('train_seconds', 'checkpoint_seconds', 'score_seconds') AND m.step = l.last))")"
 for f in $(sql "SELECT path FROM artifacts WHERE kind IN ('checkpoint', 'samples')"); do
     [ -s "$f" ] || { echo "FAIL artifact missing: $f" >&2; fail=1; }
 done
