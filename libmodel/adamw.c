@@ -8,16 +8,33 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* The memset is called through a volatile pointer, or the compiler turns malloc and memset
  * back into calloc. */
 static void *(*volatile const write_zeros)(void *, int, size_t) = memset;
 
+float *model_alloc_floats(size_t n)
+{
+    const size_t huge = (size_t)2 << 20;
+    if (n > (SIZE_MAX - huge) / sizeof(float))
+        return NULL;
+    size_t bytes = n * sizeof(float);
+    if (bytes < 2 * huge)
+        return malloc(bytes ? bytes : 1);
+    bytes = (bytes + huge - 1) / huge * huge;
+    void *p;
+    if (posix_memalign(&p, huge, bytes))
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, bytes, MADV_HUGEPAGE); /* advice: without it (or THP off) the pages are 4 KB */
+#endif
+    return p;
+}
+
 float *model_zeroed_floats(size_t n)
 {
-    if (n > SIZE_MAX / sizeof(float))
-        return NULL;
-    float *p = malloc(n ? n * sizeof(float) : 1);
+    float *p = model_alloc_floats(n);
     if (p)
         write_zeros(p, 0, n * sizeof(float));
     return p;

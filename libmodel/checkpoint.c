@@ -359,8 +359,8 @@ int model_load(model **out, const char *path, int threads, char **meta)
         }
     }
     if (has_optim) {
-        m->m_mem = malloc(np * 4);
-        m->v_mem = malloc(np * 4);
+        m->m_mem = model_alloc_floats(np);
+        m->v_mem = model_alloc_floats(np);
         if (!m->m_mem || !m->v_mem) {
             free(buf);
             return model_fail(m, MODEL_ENOMEM, "out of memory");

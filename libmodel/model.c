@@ -341,7 +341,7 @@ int model_alloc(model **out, const model_config *c, int threads)
     if (model_pool_open(&m->pool, threads) != 0)
         return model_fail(m, MODEL_ENOMEM, "cannot start %d threads", threads);
     m->num_params = model_param_layout(c, m->param_sizes);
-    m->params_mem = malloc(m->num_params * sizeof(float));
+    m->params_mem = model_alloc_floats(m->num_params);
     m->grads_mem = model_zeroed_floats(m->num_params);
     int hs = c->d / c->heads;
     m->rope = malloc(((size_t)c->seq_len * (size_t)(hs / 2) * 2 + 1) * sizeof(float));

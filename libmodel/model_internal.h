@@ -202,6 +202,11 @@ static inline void model_clear_error(model *m)
 
 /* Names of the parameter tensors in table order; is_layered: one slice per layer. */
 extern const char *const model_param_names[NUM_PARAM_TENSORS];
+/* n floats, not initialised; free() releases them. Buffers of 4 MB and more (parameters,
+ * gradients, optimizer state, activations) start on a 2 MB boundary with transparent huge
+ * pages advised: their first touch then takes one page fault per 2 MB instead of one per
+ * 4 KB, which on a virtual machine is most of a run's first step. NULL if out of memory. */
+float *model_alloc_floats(size_t n);
 /* n zeroed floats, for state read before it is first written (AdamW's moments): calloc
  * would map fresh pages to the shared zero page, and the first write to each would then
  * flush every other thread's TLB (an interrupt to each core running one). NULL if out of

@@ -101,12 +101,12 @@ static int size_activations(model *m, int B, int T)
         stotal += ss[i];
     if (atotal > m->acts_cap) {
         free(m->acts_mem);
-        m->acts_mem = malloc(atotal * sizeof(float));
+        m->acts_mem = model_alloc_floats(atotal);
         m->acts_cap = m->acts_mem ? atotal : 0;
     }
     if (stotal > m->scratch_cap) {
         free(m->scratch_mem);
-        m->scratch_mem = malloc(stotal * sizeof(float));
+        m->scratch_mem = model_alloc_floats(stotal);
         m->scratch_cap = m->scratch_mem ? stotal : 0;
     }
     if (N > m->rows_cap) {
