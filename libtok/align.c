@@ -240,6 +240,10 @@ int tok_encode_aligned(tok_encoder *e, int lo, int hi, const void *buf, size_t n
     tok_ids lv[TOK_MAX_LEVELS + 1];
     memset(lv, 0, sizeof lv);
     size_t end;
-    int rc = tok_encode_levels_from(e, lo, hi, buf, n, 0, n, lv, &end, NULL, NULL, 0);
+    int rc = TOK_OK;
+    for (int k = lo; k <= hi && !rc; k++)
+        rc = tok_reserve_output(&lv[k], n, k);
+    if (!rc)
+        rc = tok_encode_levels_from(e, lo, hi, buf, n, 0, n, lv, &end, NULL, NULL, 0);
     return tok_align_finish(out, lv, lo, hi, n, rc);
 }

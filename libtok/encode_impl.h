@@ -168,6 +168,10 @@ int tok_encode_levels_from(tok_encoder *e, int lo, int hi, const uint8_t *s, siz
 int tok_align_finish(tok_align *out, tok_ids *lv, int lo, int hi, size_t n, int rc);
 /* Grows ids to hold cap tokens. */
 int tok_ids_reserve(tok_ids *ids, size_t cap);
+/* Room in out for the tokens of n bytes at a level: 3 bytes a token (bytes 1). Untouched
+ * pages cost nothing, and the output grows if needed (a huge input that cannot have that
+ * much address space starts smaller). */
+int tok_reserve_output(tok_ids *out, size_t n, int level);
 /* Appends k ids whose first starts at byte `start`. */
 int tok_ids_push(tok_ids *out, const tok *t, const int32_t *ids, size_t k, size_t start);
 int tok_check_level(const tok *t, int level);
