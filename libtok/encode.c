@@ -6,7 +6,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 enum {
     CACHE_MAX_KEY = 4096,        /* longer pieces are not cached */
@@ -43,6 +42,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
     void *q = realloc(*p, c * size);
     if (!q)
         return TOK_ENOMEM;
+    tok_advise_huge(q, c * size);
     *p = q;
     *cap = c;
     return TOK_OK;
@@ -207,24 +207,6 @@ const int32_t *tok_encode_piece_miss(tok_encoder *e, const uint8_t *p, size_t n,
     return r;
 }
 
-/* Advises transparent huge pages over the whole pages of a large buffer: its first touch
- * then takes one page fault per 2 MB instead of one per 4 KB (on a virtual machine, a fault
- * costs as much as encoding a few hundred bytes). Advice only. */
-static void advise_huge(void *p, size_t bytes)
-{
-#ifdef MADV_HUGEPAGE
-    const uintptr_t page = 4096;
-    if (bytes < ((size_t)4 << 20))
-        return;
-    uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1),
-              b = ((uintptr_t)p + bytes) & ~(page - 1);
-    madvise((void *)a, b - a, MADV_HUGEPAGE);
-#else
-    (void)p;
-    (void)bytes;
-#endif
-}
-
 int tok_ids_reserve(tok_ids *ids, size_t cap)
 {
     if (cap <= ids->cap)
@@ -238,8 +220,8 @@ int tok_ids_reserve(tok_ids *ids, size_t cap)
         return TOK_ENOMEM;
     ids->start = ns;
     ids->cap = cap;
-    advise_huge(ni, cap * sizeof *ni);
-    advise_huge(ns, cap * sizeof *ns);
+    tok_advise_huge(ni, cap * sizeof *ni);
+    tok_advise_huge(ns, cap * sizeof *ns);
     return TOK_OK;
 }
 

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* calloc would leave fresh pages mapped to the shared zero page, and the first write to each
  * then replaces that mapping: a flush of every other thread's TLB (an interrupt to each core
@@ -13,11 +14,27 @@
  * memset back into calloc. */
 static void *(*volatile const write_zeros)(void *, int, size_t) = memset;
 
+void tok_advise_huge(void *p, size_t bytes)
+{
+#ifdef MADV_HUGEPAGE
+    const uintptr_t page = 4096;
+    if (!p || bytes < ((size_t)4 << 20))
+        return;
+    uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1),
+              b = ((uintptr_t)p + bytes) & ~(page - 1);
+    madvise((void *)a, b - a, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)bytes;
+#endif
+}
+
 void *tok_zeroed(size_t n, size_t size)
 {
     if (n && size > SIZE_MAX / n)
         return NULL;
     void *p = malloc(n * size);
+    tok_advise_huge(p, n * size);
     if (p)
         write_zeros(p, 0, n * size);
     return p;

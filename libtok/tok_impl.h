@@ -10,6 +10,10 @@
 #include <stdbool.h>
 
 /* ---- hash tables (tables.c) ---- */
+/* Advises transparent huge pages over the whole pages of p[0..bytes) if it is 4 MB or
+ * more: its first touch then takes one page fault per 2 MB instead of one per 4 KB (on a
+ * virtual machine a fault costs as much as encoding a few hundred bytes). Advice only. */
+void tok_advise_huge(void *p, size_t bytes);
 /* n zeroed elements of `size` bytes, for a table read before it is written (NULL if out of
  * memory). */
 void *tok_zeroed(size_t n, size_t size);
