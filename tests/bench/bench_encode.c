@@ -13,16 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 enum { MAX_COUNTS = 8 };
-
-static double clock_s(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static double median(double *v, int n)
 {
@@ -74,19 +66,19 @@ int main(int argc, char **argv)
     tok_ids ids = {0};
     size_t ntok[MAX_COUNTS] = {0};
     double *wall = malloc((size_t)(nc * runs) * sizeof *wall),
-           *cpu = malloc((size_t)(nc * runs) * sizeof *cpu),
+           *cpus = malloc((size_t)(nc * runs) * sizeof *cpus),
            *ratio = malloc((size_t)runs * sizeof *ratio);
-    if (!wall || !cpu || !ratio)
+    if (!wall || !cpus || !ratio)
         return 1;
     for (int r = 0; r < runs; r++)
         for (int c = 0; c < nc; c++) {
             tok_ids_free(
                 &ids); /* every run writes fresh memory, as one encoding of a file does */
-            double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+            double t0 = now(), c0 = cpu();
             if (tok_encode_parallel(t, level, buf, n, nts[c], &ids))
                 return 1;
-            cpu[c * runs + r] = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
-            wall[c * runs + r] = clock_s(CLOCK_MONOTONIC) - t0;
+            cpus[c * runs + r] = cpu() - c0;
+            wall[c * runs + r] = now() - t0;
             ntok[c] = ids.n;
         }
     /* each count over the first, round by round, before the sorts below reorder the runs */
@@ -100,7 +92,7 @@ int main(int argc, char **argv)
     }
     double mb = (double)n / 1e6;
     for (int c = 0; c < nc; c++) {
-        double *w = wall + c * runs, *u = cpu + c * runs;
+        double *w = wall + c * runs, *u = cpus + c * runs;
         double mw = median(w, runs), mu = median(u, runs); /* sorted: w[0] is the best */
         /* the best run's figure stays the last number of the line (run.sh reads it there) */
         printf("pyramask level %d, %d thread%s: %zu tokens, median %.2f, per CPU second %.2f, "
@@ -112,7 +104,7 @@ int main(int argc, char **argv)
                "(%.2f to %.2f)\n",
                level, nts[c], nts[0], rmed[c], runs, rlo[c], rhi[c]);
     free(wall);
-    free(cpu);
+    free(cpus);
     free(ratio);
     tok_ids_free(&ids);
     free(buf);
