@@ -2,7 +2,9 @@
  * MB/s (the pyramid loaded and the file read before the clock starts; the output is
  * allocated afresh in every run, its page faults counted). Also printed: the median run, and
  * MB per second of the process's CPU time (all threads), which other work on the machine
- * moves less than the wall clock: 2 threads that use as much CPU as 1 do no extra work.
+ * moves less than the wall clock: 2 threads that use as much CPU as 1 do no extra work; and
+ * how busy the threads were (CPU seconds over wall seconds times threads; the rest they
+ * waited), the median over the runs.
  * THREADS may list several counts (1,2): the runs then alternate them, round after round,
  * and a last line gives each count's throughput over the first's as the median of the
  * rounds' ratios, so that a host whose speed drifts moves both sides of every ratio alike.
@@ -159,6 +161,10 @@ int main(int argc, char **argv)
     double mb = (double)n / 1e6;
     for (int c = 0; c < nc; c++) {
         double *w = wall + c * runs, *u = cpus + c * runs;
+        /* the share of the threads' time they were busy, run by run: the rest is waiting */
+        for (int r = 0; r < runs; r++)
+            ratio[r] = u[r] / (w[r] * nts[c]);
+        double busy = median(ratio, runs);
         double mw = median(w, runs), mu = median(u, runs); /* sorted: w[0] is the best */
         /* the best run's figure stays the last number of the line (run.sh reads it there) */
         char what[64];
@@ -166,15 +172,15 @@ int main(int argc, char **argv)
             snprintf(what, sizeof what, "%d independent one-thread encodings", nts[c]);
         else
             snprintf(what, sizeof what, "%d thread%s", nts[c], nts[c] > 1 ? "s" : "");
-        printf("pyramask level %d, %s: %zu tokens, median %.2f, per CPU second %.2f, "
-               "best %.2f MB/s\n",
-               level, what, ntok[c], mb / mw, mb / mu, mb / w[0]);
+        printf("pyramask level %d, %s: %zu tokens, median %.2f, per CPU second %.2f "
+               "(busy %.1f%%), best %.2f MB/s\n",
+               level, what, ntok[c], mb / mw, mb / mu, 100 * busy, mb / w[0]);
     }
     for (int c = 1; c < nc; c++)
         printf("pyramask level %d, %d %s / %d: x%.2f, the median of %d alternated rounds "
                "(%.2f to %.2f)\n",
-               level, nts[c], copies[c] ? "independent encodings" : "threads", nts[0],
-               rmed[c], runs, rlo[c], rhi[c]);
+               level, nts[c], copies[c] ? "independent encodings" : "threads", nts[0], rmed[c],
+               runs, rlo[c], rhi[c]);
     free(wall);
     free(cpus);
     free(ratio);
