@@ -7,8 +7,9 @@
 # model_bench alike (the same two-point reading); the fixed cost is the 1-step process
 # less one step: start, data, pyramid (cached, as in every run after the first), the
 # checkpoint and the final score, each part as that run logged it (its *_seconds metrics).
-# Each figure is the median of ROUNDS rounds, every round running all the peers in turn (the
-# machine may be shared). Wall and CPU seconds.
+# Each figure is the median of ROUNDS rounds (5), every round running all the peers in turn
+# (the machine may be shared), the command's pair of runs and model_bench's in turn first.
+# Wall and CPU seconds.
 # Then `pyramask score` of the checkpoint: token-forwards per second (held-out tokens x
 # score.t_samples, the difference of 16,384 and 4,096 scored tokens) against model_bench's
 # one-pass score with the argmax (what scoring with the accuracy needs).
@@ -17,7 +18,7 @@ set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
 steps=${STEPS:-21}
-rounds=${ROUNDS:-3}
+rounds=${ROUNDS:-5}
 exe=$build/experiments/pyramask
 mb=$build/tests/bench/model_bench
 [ -x "$exe" ] && [ -x "$mb" ] || { echo "train_bench: build first (meson compile -C $build)" >&2; exit 2; }
@@ -62,19 +63,25 @@ timed() {
     awk -v l="$label" '{ print l, $1, $2 + $3 }' "$work/time" >> "$work/times.txt"
 }
 field() { tr ' ' '\n' < "$1" | sed -n "s/^$2=//p"; }
+bench_pair() {
+    timed bench_n "$mb" small --steps="$steps" --rounds=1 --threads=2 --train-only
+    timed bench_1 "$mb" small --steps=1 --rounds=1 --threads=2 --train-only
+}
 
 echo "uptime: $(uptime)"
 : > "$work/times.txt"
 r=0
 while [ $r -lt "$rounds" ]; do
+    # the command's pair and the benchmark's, in turn first (a host whose speed drifts
+    # through a round favours neither)
+    [ $((r % 2)) = 0 ] || bench_pair
     timed cmd_n "$exe" train -c "$work/small.ini" --db "$db" --set train.steps="$steps"
     timed cmd_1 "$exe" train -c "$work/small.ini" --db "$db" --set train.steps=1
     # where that run's time went, as it logged it (the *_seconds metrics)
     "$exe" sql --db "$db" --csv "SELECT key, value FROM metrics WHERE key LIKE '%\\_seconds' ESCAPE '\\'
         AND run_id = (SELECT max(run_id) FROM runs)" | tail -n +2 | tr ',' ' ' |
         sed 's/^/phase /' >> "$work/times.txt"
-    timed bench_n "$mb" small --steps="$steps" --rounds=1 --threads=2 --train-only
-    timed bench_1 "$mb" small --steps=1 --rounds=1 --threads=2 --train-only
+    [ $((r % 2)) = 1 ] || bench_pair
     timed score_16k "$exe" score -c "$work/small.ini" --db "$db" --checkpoint "$ckpt"
     timed score_4k "$exe" score -c "$work/small.ini" --db "$db" --checkpoint "$ckpt" \
         --set score.max_tokens=4096
