@@ -14,7 +14,7 @@
  * K threads on one encoding show what the parallel encoding itself costs (its cut, its
  * glue, its copy into the output, the pieces each thread merges anew), apart from what two
  * busy cores cost each other on the host (a shared cache, memory, the clock).
- * Usage: bench_encode PYR FILE LEVEL THREADS[,THREADS...] [RUNS]   (LEVEL -1: the top) */
+ * Usage: bench_encode PYR FILE LEVEL THREADS[x][,THREADS[x]...] [RUNS]   (LEVEL -1: the top) */
 #include "bench.h"
 #include "tok.h"
 
@@ -85,7 +85,8 @@ static double median(double *v, int n)
 int main(int argc, char **argv)
 {
     if (argc < 5) {
-        fprintf(stderr, "usage: bench_encode PYR FILE LEVEL THREADS[,THREADS...] [RUNS]\n");
+        fprintf(stderr,
+                "usage: bench_encode PYR FILE LEVEL THREADS[x][,THREADS[x]...] [RUNS]\n");
         return 2;
     }
     int nts[MAX_COUNTS], copies[MAX_COUNTS], nc = 0;
