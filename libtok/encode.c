@@ -182,7 +182,7 @@ static const int32_t *merge_piece(tok_encoder *e, const uint8_t *p, size_t n, in
 }
 
 /* The tokens of a piece that missed the small and mid tables: the general cache, else the
- * merges; a piece of one token also goes into its direct-mapped table. */
+ * merges; a piece of one or two tokens also goes into its direct-mapped table. */
 const int32_t *tok_encode_piece_miss(tok_encoder *e, const uint8_t *p, size_t n, int32_t hi,
                                      size_t *nout)
 {
@@ -193,16 +193,18 @@ const int32_t *tok_encode_piece_miss(tok_encoder *e, const uint8_t *p, size_t n,
         if (r && n <= CACHE_MAX_KEY)
             tok_cache_put(e, tag, h, p, n, r, *nout);
     }
-    if (!r || *nout != 1)
+    if (!r || *nout > SHORT_IDS)
         return r;
+    int32_t id[SHORT_IDS] = {r[0], *nout > 1 ? r[1] : 0};
     if (n <= 7) {
         uint64_t key = tok_small_key(p, n);
-        *tok_small_slot(e, key, hi) = (struct small_entry){key, (uint32_t)hi + 1, r[0]};
+        *tok_small_slot(e, key, hi) =
+            (struct small_entry){key, (uint32_t)hi + 1, (uint32_t)*nout, {id[0], id[1]}};
     } else if (n <= 15) {
         uint64_t mkey[2];
         tok_mid_key(p, n, mkey);
-        *tok_mid_slot(e, mkey, hi) =
-            (struct mid_entry){{mkey[0], mkey[1]}, (uint32_t)hi + 1, r[0]};
+        *tok_mid_slot(e, mkey, hi) = (struct mid_entry){
+            {mkey[0], mkey[1]}, (uint32_t)hi + 1, (uint32_t)*nout, {id[0], id[1]}};
     }
     return r;
 }

@@ -8,23 +8,25 @@
 
 #include <string.h>
 
-/* A direct-mapped cache of short pre-tokens (<= 7 bytes) that are one token, in front of the
- * general cache: 16 bytes an entry, small enough to stay in the core's own cache. */
-enum { SMALL_BITS = 15 };
+/* A direct-mapped cache of short pre-tokens (<= 7 bytes) that are one or two tokens, in
+ * front of the general cache: 24 bytes an entry, small enough to stay near the core. */
+enum { SMALL_BITS = 15, SHORT_IDS = 2 };
 struct small_entry {
     uint64_t key; /* the bytes, zero-padded, and the length in the top byte */
     uint32_t tag; /* the merge limit + 1; 0 = empty */
-    int32_t id;
+    uint32_t n;   /* the tokens, 1 or 2 */
+    int32_t id[SHORT_IDS];
 };
 
 /* The same for pre-tokens of 8 to 15 bytes (a word with its leading space, most often): the
- * bytes in two words, the length in the top byte of the second; 24 bytes an entry. Without it
+ * bytes in two words, the length in the top byte of the second; 32 bytes an entry. Without it
  * these pieces went to the general cache, whose probes wait on memory. */
 enum { MID_BITS = 14 };
 struct mid_entry {
     uint64_t key[2];
     uint32_t tag;
-    int32_t id;
+    uint32_t n;
+    int32_t id[SHORT_IDS];
 };
 
 struct tok_encoder {
@@ -116,16 +118,16 @@ static inline const int32_t *tok_encode_piece(tok_encoder *e, const uint8_t *p, 
         uint64_t key = tok_small_key(p, n);
         const struct small_entry *se = tok_small_slot(e, key, hi);
         if (se->key == key && se->tag == (uint32_t)hi + 1) {
-            *nout = 1;
-            return &se->id;
+            *nout = se->n;
+            return se->id;
         }
     } else if (n <= 15) {
         uint64_t mkey[2];
         tok_mid_key(p, n, mkey);
         const struct mid_entry *me = tok_mid_slot(e, mkey, hi);
         if (me->key[0] == mkey[0] && me->key[1] == mkey[1] && me->tag == (uint32_t)hi + 1) {
-            *nout = 1;
-            return &me->id;
+            *nout = me->n;
+            return me->id;
         }
     }
     return tok_encode_piece_miss(e, p, n, hi, nout);
