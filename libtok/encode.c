@@ -7,11 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The cache's table, doubled as it fills, is made of 2 MB pages from 1 MB up
+ * (tok_table_alloc), and its records' space, once it outgrows ARENA_SMALL words of malloc'd
+ * memory, is reserved whole (CACHE_MAX_BYTES, its pages mapped as they are first written)
+ * and never moved again. Both grew by realloc before, in 4 KB pages: on a host slow to take
+ * a page fault, their faults were most of an encoding's own. */
 enum {
     CACHE_MAX_KEY = 4096,        /* longer pieces are not cached */
     CACHE_MAX_LINE = 256,        /* nor longer lines (most long lines are unique) */
     CACHE_MAX_ENTRIES = 1 << 20, /* the cache is emptied when it grows past these */
     CACHE_MAX_BYTES = 64 << 20,
+    ARENA_SMALL = 1 << 17, /* words: 512 KB */
 };
 
 /* An entry: the hash (0 = empty) and where its record is in the arena. A record holds the
@@ -77,8 +83,11 @@ void tok_encoder_close(tok_encoder **ep)
     tok_merge_scratch_free(&e->sc);
     free(e->small);
     free(e->mid);
-    free(e->ents);
-    free(e->arena);
+    tok_table_free(e->ents, e->ecap * sizeof *e->ents);
+    if (e->acap > ARENA_SMALL)
+        tok_table_free(e->arena, CACHE_MAX_BYTES);
+    else
+        free(e->arena);
     free(e->seq);
     free(e->seq2);
     free(e->rec);
@@ -126,9 +135,20 @@ void tok_cache_put(tok_encoder *e, uint64_t tag, uint64_t h, const uint8_t *p, s
     size_t words = rec_words(n, nres);
     if (e->en >= CACHE_MAX_ENTRIES || (e->alen + words) * 4 > CACHE_MAX_BYTES)
         cache_clear(e);
+    if (e->alen + words > ARENA_SMALL && e->acap <= ARENA_SMALL) { /* the whole space */
+        uint32_t *a = tok_table_alloc(CACHE_MAX_BYTES, false);
+        if (!a)
+            return; /* caching is optional */
+        memcpy(a, e->arena, e->alen * sizeof *a);
+        free(e->arena);
+        e->arena = a;
+        e->acap = CACHE_MAX_BYTES / sizeof *a;
+    } else if (grow((void **)&e->arena, &e->acap, e->alen + words, sizeof *e->arena)) {
+        return;
+    }
     if ((e->en + 1) * 2 > e->ecap) {
         size_t ncap = e->ecap ? e->ecap * 2 : 4096;
-        struct centry *ne = tok_zeroed(ncap, sizeof *ne);
+        struct centry *ne = tok_table_alloc(ncap * sizeof *ne, true);
         if (!ne)
             return; /* caching is optional */
         for (size_t i = 0; i < e->ecap; i++) {
@@ -139,12 +159,10 @@ void tok_cache_put(tok_encoder *e, uint64_t tag, uint64_t h, const uint8_t *p, s
                 j = (j + 1) & (ncap - 1);
             ne[j] = e->ents[i];
         }
-        free(e->ents);
+        tok_table_free(e->ents, e->ecap * sizeof *e->ents);
         e->ents = ne;
         e->ecap = ncap;
     }
-    if (grow((void **)&e->arena, &e->acap, e->alen + words, sizeof *e->arena))
-        return;
     size_t mask = e->ecap - 1, i = h & mask;
     while (e->ents[i].h)
         i = (i + 1) & mask;
@@ -158,6 +176,23 @@ void tok_cache_put(tok_encoder *e, uint64_t tag, uint64_t h, const uint8_t *p, s
     memcpy(r + REC_HEAD + nres, p, n);
     e->alen += words;
     e->en++;
+}
+
+size_t tok_cache_unsound(tok_encoder *e)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < e->ecap; i++) {
+        const struct centry *c = &e->ents[i];
+        if (!c->h)
+            continue;
+        const uint32_t *r = e->arena + c->off;
+        uint64_t tag = (uint64_t)r[1] << 32 | r[0], h;
+        size_t nres = 0;
+        const int32_t *got = tok_cache_get(e, tag, (const uint8_t *)(r + REC_HEAD + c->nres),
+                                           c->klen, &nres, &h);
+        bad += got != (const int32_t *)(r + REC_HEAD) || nres != c->nres || h != c->h;
+    }
+    return bad;
 }
 
 /* The tokens of piece p[0..n) without the caches. */
@@ -213,11 +248,15 @@ int tok_ids_reserve(tok_ids *ids, size_t cap)
 {
     if (cap <= ids->cap)
         return TOK_OK;
-    int32_t *ni = realloc(ids->ids, cap * sizeof *ni);
+    if (cap > SIZE_MAX / sizeof *ids->start)
+        return TOK_ENOMEM;
+    int32_t *ni =
+        ids->ids ? realloc(ids->ids, cap * sizeof *ni) : tok_alloc_paged(cap * sizeof *ni);
     if (!ni)
         return TOK_ENOMEM;
     ids->ids = ni;
-    size_t *ns = realloc(ids->start, cap * sizeof *ns);
+    size_t *ns =
+        ids->start ? realloc(ids->start, cap * sizeof *ns) : tok_alloc_paged(cap * sizeof *ns);
     if (!ns)
         return TOK_ENOMEM;
     ids->start = ns;

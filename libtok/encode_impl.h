@@ -143,6 +143,9 @@ const int32_t *tok_cache_get(tok_encoder *e, uint64_t tag, const uint8_t *p, siz
                              size_t *nres, uint64_t *hout);
 void tok_cache_put(tok_encoder *e, uint64_t tag, uint64_t h, const uint8_t *p, size_t n,
                    const int32_t *res, size_t nres);
+/* The cache's entries that its lookup does not find by their own key and tag (0 when it is
+ * sound), for the tests. */
+size_t tok_cache_unsound(tok_encoder *e);
 /* The next pre-token: the shortcut inline where it decides, else the matcher. */
 static inline bool tok_next_piece(tok_encoder *e, const uint8_t *s, size_t n, pretok_iter *it,
                                   size_t *ps, size_t *pe)

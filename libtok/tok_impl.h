@@ -17,6 +17,16 @@ void tok_advise_huge(void *p, size_t bytes);
 /* n zeroed elements of `size` bytes, for a table read before it is written (NULL if out of
  * memory). */
 void *tok_zeroed(size_t n, size_t size);
+/* A table of `bytes`, zeroed (written, for a table read before it is written) when `zero`,
+ * else untouched until used: from 1 MB up in a mapping of its own made of 2 MB pages
+ * (advised; the first touch takes a fault per 2 MB), below that from malloc. Freed by
+ * tok_table_free with the same size. NULL if out of memory. */
+void *tok_table_alloc(size_t bytes, bool zero);
+void tok_table_free(void *p, size_t bytes);
+/* malloc(bytes), but from 1 MB up on a 2 MB boundary and in 2 MB pages (advised), rounded up
+ * to them, for the first block of an array that realloc and free then handle as any other:
+ * the token arrays, whose first touches are an encoding's largest. NULL if out of memory. */
+void *tok_alloc_paged(size_t bytes);
 
 /* (left, right) -> result id; the merge's priority is the result id (its rank). */
 /* A slot holds its key and value side by side: a lookup touches one cache line, not two. */

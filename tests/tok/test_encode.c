@@ -1,8 +1,10 @@
 /* test_encode.c: encoding at every level: byte-exact round trips on real and random bytes,
  * nesting of the levels, parallel encoding equal to serial, the merge kernel, bad levels. */
+#include "encode_impl.h"
 #include "test_tok.h"
 #include "tok_impl.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -220,6 +222,70 @@ static void test_edges(const tok *t)
     tok_encoder_close(&e); /* NULL-safe */
 }
 
+/* The paged blocks: from 1 MB up they start on a 2 MB boundary (what makes their first
+ * touches one fault per 2 MB), zeroed when asked; a token array's first block is one that
+ * realloc keeps and free frees. */
+static void test_paged(void)
+{
+    const uintptr_t huge = 2u << 20;
+    const size_t sizes[] = {1000, (1u << 20) - 1, 1u << 20, (3u << 20) + 5};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        uint8_t *p = tok_table_alloc(sizes[k], true);
+        CHECK(p != NULL, "a table of %zu bytes", sizes[k]);
+        if (!p)
+            continue;
+        CHECK(sizes[k] < (1u << 20) || (uintptr_t)p % huge == 0,
+              "a table of %zu bytes starts on a 2 MB boundary", sizes[k]);
+        size_t nonzero = 0;
+        for (size_t i = 0; i < sizes[k]; i++)
+            nonzero += p[i] != 0;
+        CHECK(nonzero == 0, "a zeroed table of %zu bytes has %zu bytes set", sizes[k], nonzero);
+        p[sizes[k] - 1] = 1;
+        tok_table_free(p, sizes[k]);
+    }
+    tok_ids ids = {0};
+    CHECK_INT(0, tok_ids_reserve(&ids, 300000)); /* 1.2 MB of ids, 2.4 MB of starts */
+    CHECK((uintptr_t)ids.ids % huge == 0 && (uintptr_t)ids.start % huge == 0,
+          "a token array's first block starts on a 2 MB boundary");
+    for (size_t i = 0; i < 300000; i++) {
+        ids.ids[i] = (int32_t)i;
+        ids.start[i] = 3 * i;
+    }
+    CHECK_INT(0, tok_ids_reserve(&ids, 3000000));
+    size_t bad = 0;
+    for (size_t i = 0; i < 300000; i++)
+        bad += ids.ids[i] != (int32_t)i || ids.start[i] != 3 * i;
+    CHECK(bad == 0, "a token array keeps its contents as it grows (%zu differ)", bad);
+    tok_ids_free(&ids);
+}
+
+/* The cache's records outgrow their first block and move into their whole space: what was
+ * cached before the move is still found, and a warm encoder gives what a fresh one does. */
+static void test_cache_move(const tok *t, const blob *in)
+{
+    tok_encoder *e, *fresh;
+    CHECK_INT(0, tok_encoder_open(&e, t));
+    CHECK_INT(0, tok_encoder_open(&fresh, t));
+    tok_ids a = {0}, b = {0}, c = {0};
+    CHECK_INT(0, tok_encode(e, 1, in->p, in->n, &a));
+    CHECK(e->acap > (1u << 17), "the records (%zu words) did not outgrow their first block",
+          e->alen);
+    size_t unsound = tok_cache_unsound(e);
+    CHECK(unsound == 0, "%zu of %zu cached pieces are not found by their own key", unsound,
+          e->en);
+    CHECK_INT(0, tok_encode(e, 1, in->p, in->n, &b));
+    CHECK_INT(0, tok_encode(fresh, 1, in->p, in->n, &c));
+    CHECK(a.n == c.n && b.n == c.n && !memcmp(a.ids, c.ids, c.n * sizeof *c.ids) &&
+              !memcmp(b.ids, c.ids, c.n * sizeof *c.ids),
+          "after the records moved: %zu and %zu tokens against a fresh encoder's %zu", a.n, b.n,
+          c.n);
+    tok_ids_free(&a);
+    tok_ids_free(&b);
+    tok_ids_free(&c);
+    tok_encoder_close(&e);
+    tok_encoder_close(&fresh);
+}
+
 void test_encode(void)
 {
     const tok *p = prose_pyramid(), *c = code_pyramid();
@@ -246,6 +312,8 @@ void test_encode(void)
         free_blob(&s);
     }
     check_parallel_large(p);
+    test_paged();
+    test_cache_move(p, &tail);
     test_merge_kernel(p, &prose);
     test_merge_kernel(c, &code);
     test_edges(p);
