@@ -54,14 +54,20 @@ static size_t paged_len(size_t bytes)
     return bytes > SIZE_MAX - HUGE_PAGE ? 0 : (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
 }
 
+static void advise_paged(void *p, size_t len)
+{
+#ifdef MADV_HUGEPAGE
+    madvise(p, len, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)len;
+#endif
+}
+
 void *tok_table_alloc(size_t bytes, bool zero)
 {
-    if (bytes < PAGED_FROM) {
-        void *p = malloc(bytes ? bytes : 1);
-        if (p && zero)
-            write_zeros(p, 0, bytes); /* written before it is read: see write_zeros */
-        return p;
-    }
+    if (bytes < PAGED_FROM)
+        return zero ? tok_zeroed(bytes ? bytes : 1, 1) : malloc(bytes ? bytes : 1);
     size_t len = paged_len(bytes);
     if (!len || len > SIZE_MAX - HUGE_PAGE)
         return NULL;
@@ -74,9 +80,7 @@ void *tok_table_alloc(size_t bytes, bool zero)
         munmap(m, (size_t)(p - m));
     if (p + len < m + len + HUGE_PAGE)
         munmap(p + len, (size_t)(m + len + HUGE_PAGE - (p + len)));
-#ifdef MADV_HUGEPAGE
-    madvise(p, len, MADV_HUGEPAGE);
-#endif
+    advise_paged(p, len);
     if (zero)
         write_zeros(p, 0, bytes);
     return p;
@@ -100,9 +104,7 @@ void *tok_alloc_paged(size_t bytes)
     void *p = NULL;
     if (!len || posix_memalign(&p, HUGE_PAGE, len))
         return NULL;
-#ifdef MADV_HUGEPAGE
-    madvise(p, len, MADV_HUGEPAGE);
-#endif
+    advise_paged(p, len);
     return p;
 }
 
