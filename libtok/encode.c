@@ -250,19 +250,15 @@ int tok_ids_reserve(tok_ids *ids, size_t cap)
         return TOK_OK;
     if (cap > SIZE_MAX / sizeof *ids->start)
         return TOK_ENOMEM;
-    int32_t *ni =
-        ids->ids ? realloc(ids->ids, cap * sizeof *ni) : tok_alloc_paged(cap * sizeof *ni);
+    int32_t *ni = tok_realloc_paged(ids->ids, cap * sizeof *ni);
     if (!ni)
         return TOK_ENOMEM;
     ids->ids = ni;
-    size_t *ns =
-        ids->start ? realloc(ids->start, cap * sizeof *ns) : tok_alloc_paged(cap * sizeof *ns);
+    size_t *ns = tok_realloc_paged(ids->start, cap * sizeof *ns);
     if (!ns)
         return TOK_ENOMEM;
     ids->start = ns;
     ids->cap = cap;
-    tok_advise_huge(ni, cap * sizeof *ni);
-    tok_advise_huge(ns, cap * sizeof *ns);
     return TOK_OK;
 }
 

@@ -96,8 +96,13 @@ void tok_table_free(void *p, size_t bytes)
         munmap(p, paged_len(bytes));
 }
 
-void *tok_alloc_paged(size_t bytes)
+void *tok_realloc_paged(void *old, size_t bytes)
 {
+    if (old) {
+        void *p = realloc(old, bytes);
+        tok_advise_huge(p, bytes);
+        return p;
+    }
     if (bytes < PAGED_FROM)
         return malloc(bytes);
     size_t len = paged_len(bytes);

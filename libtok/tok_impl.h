@@ -23,10 +23,11 @@ void *tok_zeroed(size_t n, size_t size);
  * tok_table_free with the same size. NULL if out of memory. */
 void *tok_table_alloc(size_t bytes, bool zero);
 void tok_table_free(void *p, size_t bytes);
-/* malloc(bytes), but from 1 MB up on a 2 MB boundary and in 2 MB pages (advised), rounded up
- * to them, for the first block of an array that realloc and free then handle as any other:
- * the token arrays, whose first touches are an encoding's largest. NULL if out of memory. */
-void *tok_alloc_paged(size_t bytes);
+/* realloc(old, bytes) for an array whose first touches are an encoding's largest (the token
+ * arrays): a first block (old NULL) of 1 MB or more starts on a 2 MB boundary, rounded up to
+ * 2 MB pages (advised), and realloc and free then take it as any other block; a grown one
+ * gets the advice of tok_advise_huge. NULL if out of memory (old is then kept). */
+void *tok_realloc_paged(void *old, size_t bytes);
 
 /* (left, right) -> result id; the merge's priority is the result id (its rank). */
 /* A slot holds its key and value side by side: a lookup touches one cache line, not two. */
